@@ -1,0 +1,101 @@
+/*
+ * cli.c — shared pieces of the subcommands (see cli.h).
+ */
+#include "cli.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "keys.h"
+#include "log.h"
+#include "store.h"
+
+int cli_conf_path(const char *dir, const char *conf, char *out, size_t outsize)
+{
+	if (conf != NULL)
+		return str_copy(out, conf, outsize) < outsize ? 0 : -1;
+	return str_fmt(out, outsize, "%s/tayori.conf", dir ? dir : CLI_DEFAULT_DIR) < 0 ? -1 : 0;
+}
+
+int cli_tenant_open(const char *dir, const char *conf, int open_store, struct cli_tenant *t,
+		    struct error *e)
+{
+	char p12[PATH_MAX];
+
+	memset(t, 0, sizeof(*t));
+	t->keys_pid = -1;
+	if (cli_conf_path(dir, conf, t->conf_path, sizeof(t->conf_path)) < 0)
+		return err_set(e, "path too long");
+	if (access(t->conf_path, F_OK) < 0)
+		return err_set(e, "%s does not exist (create a tenant with `tayori init -d DIR`)",
+			       t->conf_path);
+	if (conf_load(t->conf_path, &t->conf, e) < 0)
+		return -1;
+	if (conf_path(t->conf, "paths", "data_dir", t->data_dir, sizeof(t->data_dir)) < 0)
+		return err_set(e, "data_dir path too long");
+	log_init("cli", 0, (enum log_level)conf_int(t->conf, "log", "level"));
+	if (!open_store)
+		return 0;
+	if (conf_path(t->conf, "signing", "p12", p12, sizeof(p12)) < 0)
+		p12[0] = '\0';
+	if (keys_spawn(t->data_dir, p12, conf_str(t->conf, "signing", "p12_pass_env"), &t->kc,
+		       &t->keys_pid, e) < 0)
+		goto fail;
+	if (store_open(t->data_dir, t->kc, 0, &t->st, e) < 0)
+		goto fail;
+	return 0;
+fail:
+	cli_tenant_close(t);
+	return -1;
+}
+
+void cli_tenant_close(struct cli_tenant *t)
+{
+	store_close(&t->st);
+	if (t->kc != NULL)
+		keys_spawn_wait(&t->kc, t->keys_pid);
+	conf_free(&t->conf);
+}
+
+int cli_fail(const struct error *e)
+{
+	fprintf(stderr, "tayori: %s\n", e->msg);
+	return e->temporary ? EXIT_TEMP : EXIT_REFUSED;
+}
+
+int cli_usage(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("tayori: usage: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+const char *cli_actor(void)
+{
+	static char actor[96];
+	struct passwd *pw = getpwuid(getuid());
+	str_fmt(actor, sizeof(actor), "cli:%s", pw != NULL ? pw->pw_name : "unknown");
+	return actor;
+}
+
+void cli_json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}

@@ -1,0 +1,55 @@
+/*
+ * cli.h — what the subcommands share: finding the tenant (-d DIR / -c CONF),
+ * opening it through a private keys process, exit statuses and messages.
+ * Runs in the command-line process.
+ *
+ * Exit statuses (DESIGN.md): 0 done; 1 input refused (one line on stderr,
+ * nothing stored); 2 usage; 3 temporary or internal failure.
+ */
+#ifndef TAYORI_CLI_H
+#define TAYORI_CLI_H
+
+#include <limits.h>
+#include <sys/types.h>
+#include "util.h"
+
+enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_TEMP = 3 };
+
+#define CLI_DEFAULT_DIR "./var"
+
+struct conf;
+struct store;
+struct keys_client;
+
+struct cli_tenant {
+	struct conf *conf;
+	char conf_path[PATH_MAX];
+	char data_dir[PATH_MAX];
+	struct keys_client *kc;
+	pid_t keys_pid;
+	struct store *st;
+};
+
+/* The config path from -c, or DIR/tayori.conf from -d (default ./var). */
+int cli_conf_path(const char *dir, const char *conf, char *out, size_t outsize);
+/* Load the config; with open_store, also spawn keys and open the store. */
+int cli_tenant_open(const char *dir, const char *conf, int open_store, struct cli_tenant *t,
+		    struct error *e);
+void cli_tenant_close(struct cli_tenant *t);
+
+/* Print "tayori: MESSAGE" and return 1 or 3 from e->temporary. */
+int cli_fail(const struct error *e);
+/* Print "tayori: usage: ..." and return 2. */
+int cli_usage(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* "cli:<user>" for the audit log. */
+const char *cli_actor(void);
+/* Escape s as a JSON string (with quotes) onto stdout. */
+void cli_json_str(const char *s);
+
+int cmd_init(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_conf(int argc, char **argv);
+
+#endif

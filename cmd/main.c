@@ -1,0 +1,76 @@
+/*
+ * main.c — the `tayori` command: dispatches subcommands (DESIGN.md's stable
+ * interface).  A subcommand that is not built yet says so and exits 2.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+static const char usage_text[] =
+	"tayori — online notice gateway (オンライン通知)\n"
+	"\n"
+	"usage: tayori COMMAND [-d DIR | -c CONF] [OPTIONS]\n"
+	"\n"
+	"  init   [-d DIR] [--demo] [--name NAME]   new tenant data dir, keys, first admin\n"
+	"  run    [-c CONF]                         every role in the foreground\n"
+	"  submit [-c CONF] [--json] PATH...        a batch from a folder, .eml or files\n"
+	"  batch  list | show ID | approve ID | send ID | remind ID | export ID  [--json]\n"
+	"  user   add | passwd | role | disable | enable | list\n"
+	"  pdf    split (--pages N | --key REGEX | --auto KEYS.csv) IN.pdf OUTDIR\n"
+	"  pdf    sign --p12 FILE [--pass-env VAR] [--tsa URL] [--level B-B|B-T|B-LT|B-LTA] IN.pdf OUT.pdf\n"
+	"  pdf    verify FILE.pdf\n"
+	"  report [--mail]\n"
+	"  audit  verify | show [--from N] [--limit N] [--json]\n"
+	"  conf   check                             validate the configuration (also: tayori -n)\n"
+	"\n"
+	"Every command takes -d DIR (a tenant's data directory, default ./var) or -c CONF.\n"
+	"Exit status: 0 done, 1 input refused, 2 usage, 3 temporary or internal failure.\n"
+	"See tayori(1) and tayori.conf(5).\n";
+
+static int not_built(const char *what)
+{
+	fprintf(stderr, "tayori: `%s` is not built yet\n", what);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	log_init("cli", 0, LOG_LVL_WARN);
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return EXIT_DONE;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("tayori %s\n", TAYORI_VERSION);
+		return EXIT_DONE;
+	}
+	/* `tayori -n [-c CONF | -d DIR]`: the config check, as in nginx and sshd. */
+	if (strcmp(cmd, "-n") == 0) {
+		argv[1] = "check";
+		return cmd_conf(argc, argv);
+	}
+	if (strcmp(cmd, "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "user") == 0)
+		return cmd_user(argc - 1, argv + 1);
+	if (strcmp(cmd, "audit") == 0)
+		return cmd_audit(argc - 1, argv + 1);
+	if (strcmp(cmd, "conf") == 0)
+		return cmd_conf(argc - 1, argv + 1);
+	if (strcmp(cmd, "submit") == 0 || strcmp(cmd, "batch") == 0 || strcmp(cmd, "report") == 0 ||
+	    strcmp(cmd, "pdf") == 0)
+		return not_built(cmd);
+	fprintf(stderr, "tayori: unknown command \"%s\" (see tayori --help)\n", cmd);
+	return EXIT_USAGE;
+}

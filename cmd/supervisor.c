@@ -1,0 +1,409 @@
+/*
+ * supervisor.c — `tayori run`: the parent process.  It starts one process per
+ * role (role.h), gives each only the descriptors it needs, restarts a role
+ * that dies (with back-off), reloads on SIGHUP and stops everything on
+ * SIGTERM or SIGINT within 5 seconds.  It holds no key and opens no database.
+ *
+ * Channels: the supervisor has a control socketpair with every role; the
+ * keys role additionally receives, over its control channel, one end of a
+ * fresh socketpair for each client role it (re)starts, tagged with that
+ * role's permissions (keys.h).  When keys dies, its clients lose their
+ * channels, so they are restarted with it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <getopt.h>
+
+#include "conf.h"
+#include "cli.h"
+#include "ipc.h"
+#include "keys.h"
+#include "log.h"
+#include "role.h"
+
+#define STOP_GRACE_MS 4500
+#define BACKOFF_MAX_S 60
+#define STABLE_AFTER_S 30
+
+struct child {
+	pid_t pid;
+	int ctl;            /* supervisor's end of the control channel */
+	int64_t started_ms;
+	int64_t next_start_ms;
+	unsigned fails;
+	int restart_now;    /* stopped on purpose (reload): no back-off */
+};
+
+static const unsigned client_perms[ROLE_COUNT] = {
+	[ROLE_KEYS] = 0,
+	[ROLE_GATEWAY] = KEYS_PERM_INDEX | KEYS_PERM_DATA | KEYS_PERM_SIGN | KEYS_PERM_AUDIT,
+	[ROLE_MAILER] = KEYS_PERM_INDEX | KEYS_PERM_DATA | KEYS_PERM_AUDIT,
+	[ROLE_PORTAL] = KEYS_PERM_INDEX | KEYS_PERM_DATA | KEYS_PERM_AUDIT,
+};
+
+static int (*const role_mains[ROLE_COUNT])(struct role_ctx *) = {
+	keys_main, gateway_main, mailer_main, portal_main,
+};
+
+struct supervisor {
+	struct child kids[ROLE_COUNT];
+	struct conf *conf;
+	char conf_path[PATH_MAX];
+	char data_dir[PATH_MAX];
+	int stopping;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Move fd to exactly `want` in the child, whatever other descriptors are. */
+static void child_place_fd(int fd, int want)
+{
+	if (fd == want) {
+		fcntl(fd, F_SETFD, 0);
+		return;
+	}
+	dup2(fd, want);
+}
+
+static void child_run(struct supervisor *sv, enum role r, int ctl, int kfd)
+{
+	struct role_ctx ctx;
+	sigset_t all;
+	char name[16];
+	int hi_ctl, hi_k = -1;
+
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	str_fmt(name, sizeof(name), "tayori-%s", role_name(r));
+	prctl(PR_SET_NAME, name);
+	/* Only 0-2, the control channel (3) and the keys channel (4) survive. */
+	hi_ctl = fcntl(ctl, F_DUPFD, 10);
+	if (kfd >= 0)
+		hi_k = fcntl(kfd, F_DUPFD, 10);
+	child_place_fd(hi_ctl, 3);
+	if (hi_k >= 0)
+		child_place_fd(hi_k, 4);
+	close_range(hi_k >= 0 ? 5 : 4, ~0u, 0);
+	log_init(role_name(r), (int)conf_int(sv->conf, "log", "syslog"),
+		 (enum log_level)conf_int(sv->conf, "log", "level"));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.role = r;
+	ctx.conf_path = sv->conf_path;
+	ctx.conf = sv->conf;
+	str_copy(ctx.data_dir, sv->data_dir, sizeof(ctx.data_dir));
+	ctx.parent_fd = 3;
+	ctx.keys_fd = hi_k >= 0 ? 4 : -1;
+	_exit(role_mains[r](&ctx));
+}
+
+static int start_role(struct supervisor *sv, enum role r)
+{
+	struct child *k = &sv->kids[r];
+	struct error e = { { 0 }, 0 };
+	int ctl[2], kp[2] = { -1, -1 };
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0)
+		return -1;
+	if (r != ROLE_KEYS) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kp) < 0 ||
+		    ipc_send_fd(sv->kids[ROLE_KEYS].ctl, client_perms[r], kp[0], &e) < 0) {
+			log_err("event=start_failed role=%s reason=\"no keys channel\"", role_name(r));
+			close(ctl[0]);
+			close(ctl[1]);
+			if (kp[0] >= 0) {
+				close(kp[0]);
+				close(kp[1]);
+			}
+			return -1;
+		}
+		close(kp[0]);
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(ctl[0]);
+		close(ctl[1]);
+		if (kp[1] >= 0)
+			close(kp[1]);
+		return -1;
+	}
+	if (pid == 0)
+		child_run(sv, r, ctl[1], kp[1]);
+	close(ctl[1]);
+	if (kp[1] >= 0)
+		close(kp[1]);
+	k->pid = pid;
+	k->ctl = ctl[0];
+	k->started_ms = now_ms();
+	log_info("event=role_started role=%s pid=%ld", role_name(r), (long)pid);
+	return 0;
+}
+
+static void reap(struct supervisor *sv)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int r = 0; r < ROLE_COUNT; r++) {
+			struct child *k = &sv->kids[r];
+			int64_t up;
+			unsigned delay;
+			if (k->pid != pid)
+				continue;
+			k->pid = 0;
+			close(k->ctl);
+			k->ctl = -1;
+			{
+				int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+				int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+				if (sv->stopping || k->restart_now)
+					log_info("event=role_exited role=%s pid=%ld status=%d signal=%d",
+						 role_name(r), (long)pid, code, sig);
+				else
+					log_warn("event=role_exited role=%s pid=%ld status=%d signal=%d unexpected=yes",
+						 role_name(r), (long)pid, code, sig);
+			}
+			if (sv->stopping)
+				break;
+			if (k->restart_now) {
+				k->restart_now = 0;
+				k->next_start_ms = 0;
+				break;
+			}
+			up = now_ms() - k->started_ms;
+			if (up > STABLE_AFTER_S * 1000)
+				k->fails = 0;
+			delay = k->fails >= 6 ? BACKOFF_MAX_S : (1u << k->fails);
+			if (delay > BACKOFF_MAX_S)
+				delay = BACKOFF_MAX_S;
+			k->fails++;
+			k->next_start_ms = now_ms() + (int64_t)delay * 1000;
+			log_info("event=role_restart_scheduled role=%s in_s=%u", role_name(r), delay);
+			if (r == ROLE_KEYS) {
+				/* Clients' channels died with keys: restart them with it. */
+				for (int c = 0; c < ROLE_COUNT; c++)
+					if (c != ROLE_KEYS && sv->kids[c].pid > 0) {
+						sv->kids[c].restart_now = 1;
+						kill(sv->kids[c].pid, SIGTERM);
+					}
+			}
+			break;
+		}
+	}
+}
+
+static void start_due(struct supervisor *sv)
+{
+	int64_t t = now_ms();
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		struct child *k = &sv->kids[r];
+		if (k->pid > 0 || k->next_start_ms > t)
+			continue;
+		if (r != ROLE_KEYS && sv->kids[ROLE_KEYS].pid <= 0)
+			continue;
+		if (start_role(sv, (enum role)r) < 0)
+			k->next_start_ms = t + 1000;
+	}
+}
+
+static int64_t next_due(struct supervisor *sv)
+{
+	int64_t soonest = -1;
+	for (int r = 0; r < ROLE_COUNT; r++)
+		if (sv->kids[r].pid <= 0 && (soonest < 0 || sv->kids[r].next_start_ms < soonest))
+			soonest = sv->kids[r].next_start_ms;
+	return soonest;
+}
+
+static void stop_all(struct supervisor *sv)
+{
+	int64_t deadline = now_ms() + STOP_GRACE_MS;
+	int alive;
+
+	sv->stopping = 1;
+	for (int r = ROLE_COUNT - 1; r >= 0; r--)
+		if (sv->kids[r].pid > 0)
+			kill(sv->kids[r].pid, SIGTERM);
+	for (;;) {
+		reap(sv);
+		alive = 0;
+		for (int r = 0; r < ROLE_COUNT; r++)
+			alive += sv->kids[r].pid > 0;
+		if (alive == 0 || now_ms() >= deadline)
+			break;
+		usleep(20000);
+	}
+	for (int r = 0; r < ROLE_COUNT; r++)
+		if (sv->kids[r].pid > 0) {
+			log_warn("event=role_killed role=%s pid=%ld", role_name(r), (long)sv->kids[r].pid);
+			kill(sv->kids[r].pid, SIGKILL);
+			waitpid(sv->kids[r].pid, NULL, 0);
+			sv->kids[r].pid = 0;
+		}
+}
+
+static void reload(struct supervisor *sv)
+{
+	struct conf *fresh = NULL;
+	struct error e = { { 0 }, 0 };
+	if (conf_load(sv->conf_path, &fresh, &e) < 0) {
+		log_err("event=reload_refused reason=\"%s\"", e.msg);
+		return;
+	}
+	conf_free(&sv->conf);
+	sv->conf = fresh;
+	log_init("parent", (int)conf_int(sv->conf, "log", "syslog"),
+		 (enum log_level)conf_int(sv->conf, "log", "level"));
+	log_info("event=reload roles=restarting");
+	/* Each role rereads nothing itself: it gets the new configuration by
+	 * being restarted, keys first, so no role ever runs half-reconfigured. */
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		sv->kids[r].fails = 0;
+		sv->kids[r].next_start_ms = 0;
+		if (sv->kids[r].pid > 0) {
+			sv->kids[r].restart_now = 1;
+			kill(sv->kids[r].pid, SIGTERM);
+		}
+	}
+}
+
+static int prepare_dirs(struct supervisor *sv, struct error *e)
+{
+	char path[PATH_MAX], sub[PATH_MAX + 8];
+	static const char *const maildir_subs[] = { "cur", "new", "tmp" };
+
+	if (str_fmt(path, sizeof(path), "%s/db/data.mdb", sv->data_dir) < 0)
+		return err_set(e, "path too long");
+	if (access(path, F_OK) < 0)
+		return err_set(e, "%s has no tenant store (create one with `tayori init -d DIR`)",
+			       sv->data_dir);
+	str_fmt(path, sizeof(path), "%s/tmp", sv->data_dir);
+	if (mkdir_p(path, 0700, e) < 0)
+		return -1;
+	if (conf_path(sv->conf, "paths", "inbox", path, sizeof(path)) < 0 || mkdir_p(path, 0700, e) < 0)
+		return -1;
+	if (conf_path(sv->conf, "paths", "log_dir", path, sizeof(path)) < 0 || mkdir_p(path, 0700, e) < 0)
+		return -1;
+	if (conf_path(sv->conf, "paths", "outbox_maildir", path, sizeof(path)) < 0)
+		return err_set(e, "path too long");
+	for (size_t i = 0; i < ARRAY_SIZE(maildir_subs); i++) {
+		if (str_fmt(sub, sizeof(sub), "%s/%s", path, maildir_subs[i]) < 0 ||
+		    mkdir_p(sub, 0700, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct supervisor sv;
+	struct error e = { { 0 }, 0 };
+	const char *dir = NULL, *conf = NULL;
+	sigset_t mask;
+	int sfd, ch;
+
+	memset(&sv, 0, sizeof(sv));
+	while ((ch = getopt_long(argc, argv, "d:c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'c': conf = optarg; break;
+		case 'h':
+			printf("usage: tayori run [-d DIR | -c CONF]\n"
+			       "Runs every role (keys, gateway, mailer, portal) in the foreground.\n"
+			       "SIGHUP reloads the configuration; SIGTERM or SIGINT stops within 5 s.\n");
+			return EXIT_DONE;
+		default: return cli_usage("tayori run [-d DIR | -c CONF]");
+		}
+	}
+	if (optind != argc)
+		return cli_usage("tayori run [-d DIR | -c CONF]");
+	if (cli_conf_path(dir, conf, sv.conf_path, sizeof(sv.conf_path)) < 0 ||
+	    conf_load(sv.conf_path, &sv.conf, &e) < 0)
+		return cli_fail(&e);
+	if (conf_path(sv.conf, "paths", "data_dir", sv.data_dir, sizeof(sv.data_dir)) < 0) {
+		err_set(&e, "data_dir path too long");
+		goto fail;
+	}
+	/* Roles get an absolute config path whatever the current directory. */
+	str_copy(sv.conf_path, conf_file(sv.conf), sizeof(sv.conf_path));
+	log_init("parent", (int)conf_int(sv.conf, "log", "syslog"),
+		 (enum log_level)conf_int(sv.conf, "log", "level"));
+	if (prepare_dirs(&sv, &e) < 0)
+		goto fail;
+	for (int r = 0; r < ROLE_COUNT; r++)
+		sv.kids[r].ctl = -1;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		err_tmp(&e, "signalfd: %s", strerror(errno));
+		goto fail;
+	}
+	log_info("event=starting data_dir=%s", sv.data_dir);
+	start_due(&sv);
+	while (!sv.stopping) {
+		struct pollfd p = { sfd, POLLIN, 0 };
+		int64_t due = next_due(&sv), wait_ms = 1000;
+		if (due >= 0) {
+			wait_ms = due - now_ms();
+			if (wait_ms < 0)
+				wait_ms = 0;
+			if (wait_ms > 1000)
+				wait_ms = 1000;
+		}
+		if (poll(&p, 1, (int)wait_ms) > 0) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+					log_info("event=stopping signal=%u", si.ssi_signo);
+					stop_all(&sv);
+				} else if (si.ssi_signo == SIGHUP) {
+					reload(&sv);
+				}
+			}
+		}
+		if (!sv.stopping) {
+			reap(&sv);
+			start_due(&sv);
+		}
+	}
+	close(sfd);
+	conf_free(&sv.conf);
+	log_info("event=stopped");
+	return EXIT_DONE;
+fail:
+	conf_free(&sv.conf);
+	return cli_fail(&e);
+}

@@ -1,0 +1,398 @@
+/*
+ * keys.c — the keys process's state and its request handler.
+ * Runs only in the keys process (or a keys child of a command-line tool).
+ *
+ * Implements: HKDF sub-keys (RFC 5869), AES-256-GCM key wrapping
+ * (NIST SP 800-38D), HMAC-SHA-256 (RFC 2104), PKCS#1 v1.5 / ECDSA signing of
+ * SHA-256 digests with a PKCS#12 credential (RFC 7292).
+ */
+#include "keys.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+
+#include "ipc.h"
+#include "log.h"
+
+#define TENANT_KEY_MAGIC "tayori-tenant-key-v1 "
+
+struct keys_state {
+	uint8_t wrap_key[CRYPT_KEY_LEN];
+	uint8_t index_key[CRYPT_KEY_LEN];
+	uint8_t audit_key[CRYPT_KEY_LEN];
+	EVP_PKEY *sign_key;          /* NULL when no credential is configured */
+	STACK_OF(X509) *certs;       /* signer first, then the chain */
+};
+
+static int load_tenant_key(const char *data_dir, uint8_t key[CRYPT_KEY_LEN], struct error *e)
+{
+	char path[4096];
+	uint8_t *data = NULL;
+	size_t len = 0;
+	struct stat st;
+	int ret = -1;
+
+	if (str_fmt(path, sizeof(path), "%s/%s", data_dir, KEYS_TENANT_KEY) < 0)
+		return err_set(e, "data directory path too long");
+	if (stat(path, &st) < 0)
+		return err_set(e, "%s: %s (run `tayori init` first)", path, strerror(errno));
+	/* A key readable by others is a key already lost: refuse to use it. */
+	if ((st.st_mode & 077) != 0)
+		return err_set(e, "%s: mode %03o lets others read the tenant key; chmod 600 it",
+			       path, (unsigned)(st.st_mode & 0777));
+	if (file_read_all(path, 256, &data, &len, e) < 0)
+		return -1;
+	if (len != strlen(TENANT_KEY_MAGIC) + 2 * CRYPT_KEY_LEN + 1 ||
+	    memcmp(data, TENANT_KEY_MAGIC, strlen(TENANT_KEY_MAGIC)) != 0 || data[len - 1] != '\n') {
+		err_set(e, "%s: not a tayori tenant key", path);
+		goto out;
+	}
+	data[len - 1] = '\0';
+	if (hex_decode((char *)data + strlen(TENANT_KEY_MAGIC), key, CRYPT_KEY_LEN) < 0) {
+		err_set(e, "%s: not a tayori tenant key", path);
+		goto out;
+	}
+	ret = 0;
+out:
+	secure_wipe(data, len);
+	free(data);
+	return ret;
+}
+
+static int load_credential(struct keys_state *ks, const char *data_dir, const char *p12_path,
+			   const char *pass_env, struct error *e)
+{
+	char path[4096], passpath[4096];
+	uint8_t *der = NULL, *pass = NULL;
+	size_t derlen = 0, passlen = 0;
+	const unsigned char *p;
+	PKCS12 *p12 = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *ca = NULL;
+	const char *password = "";
+	int ret = -1;
+
+	if (p12_path == NULL || *p12_path == '\0')
+		return 0;
+	if (p12_path[0] == '/')
+		str_copy(path, p12_path, sizeof(path));
+	else if (str_fmt(path, sizeof(path), "%s/%s", data_dir, p12_path) < 0)
+		return err_set(e, "signing credential path too long");
+	if (access(path, F_OK) < 0)
+		return 0; /* no credential: signing requests will be refused */
+	if (file_read_all(path, 1 << 20, &der, &derlen, e) < 0)
+		return -1;
+	if (pass_env != NULL && *pass_env != '\0') {
+		password = getenv(pass_env);
+		if (password == NULL) {
+			err_set(e, "environment variable %s (the signing credential's password) is not set",
+				pass_env);
+			goto out;
+		}
+	} else if (str_fmt(passpath, sizeof(passpath), "%s/%s", data_dir, KEYS_SIGNING_PASS) >= 0 &&
+		   access(passpath, F_OK) == 0) {
+		if (file_read_all(passpath, 1024, &pass, &passlen, e) < 0)
+			goto out;
+		while (passlen > 0 && (pass[passlen - 1] == '\n' || pass[passlen - 1] == '\r'))
+			pass[--passlen] = '\0';
+		password = (const char *)pass;
+	}
+	p = der;
+	p12 = d2i_PKCS12(NULL, &p, (long)derlen);
+	if (p12 == NULL || PKCS12_parse(p12, password, &ks->sign_key, &cert, &ca) != 1 ||
+	    ks->sign_key == NULL || cert == NULL) {
+		err_set(e, "%s: cannot open the PKCS#12 credential (wrong password or damaged file)", path);
+		goto out;
+	}
+	ks->certs = sk_X509_new_null();
+	sk_X509_push(ks->certs, cert);
+	cert = NULL;
+	while (ca != NULL && sk_X509_num(ca) > 0)
+		sk_X509_push(ks->certs, sk_X509_shift(ca));
+	ret = 0;
+out:
+	if (pass != NULL) {
+		secure_wipe(pass, passlen);
+		free(pass);
+	}
+	if (der != NULL) {
+		secure_wipe(der, derlen);
+		free(der);
+	}
+	X509_free(cert);
+	sk_X509_pop_free(ca, X509_free);
+	PKCS12_free(p12);
+	if (ret < 0 && ks->sign_key != NULL) {
+		EVP_PKEY_free(ks->sign_key);
+		ks->sign_key = NULL;
+	}
+	return ret;
+}
+
+int keys_state_load(const char *data_dir, const char *p12_path, const char *p12_pass_env,
+		    struct keys_state **out, struct error *e)
+{
+	struct keys_state *ks = xcalloc(1, sizeof(*ks));
+	uint8_t tenant[CRYPT_KEY_LEN];
+
+	if (load_tenant_key(data_dir, tenant, e) < 0)
+		goto fail;
+	if (crypt_derive(tenant, "tayori wrap v1", ks->wrap_key) < 0 ||
+	    crypt_derive(tenant, "tayori index v1", ks->index_key) < 0 ||
+	    crypt_derive(tenant, "tayori audit v1", ks->audit_key) < 0) {
+		err_tmp(e, "cannot derive sub-keys");
+		goto fail;
+	}
+	secure_wipe(tenant, sizeof(tenant));
+	if (load_credential(ks, data_dir, p12_path, p12_pass_env, e) < 0)
+		goto fail;
+	*out = ks;
+	return 0;
+fail:
+	secure_wipe(tenant, sizeof(tenant));
+	keys_state_free(&ks);
+	return -1;
+}
+
+void keys_state_free(struct keys_state **ksp)
+{
+	struct keys_state *ks = *ksp;
+	if (ks == NULL)
+		return;
+	EVP_PKEY_free(ks->sign_key);
+	sk_X509_pop_free(ks->certs, X509_free);
+	secure_wipe(ks, sizeof(*ks));
+	free(ks);
+	*ksp = NULL;
+}
+
+static int need(unsigned perms, unsigned bit, struct error *e)
+{
+	if ((perms & bit) == 0)
+		return err_set(e, "request not allowed on this channel");
+	return 0;
+}
+
+static int sign_digest(struct keys_state *ks, const uint8_t *digest, size_t dlen, struct buf *reply,
+		       struct error *e)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	uint8_t sig[KEYS_MAX_SIG];
+	size_t siglen = sizeof(sig);
+	int ret = -1;
+
+	if (ks->sign_key == NULL)
+		return err_set(e, "no signing credential is configured");
+	if (dlen != CRYPT_HASH_LEN)
+		return err_set(e, "a digest must be %d bytes", CRYPT_HASH_LEN);
+	ctx = EVP_PKEY_CTX_new(ks->sign_key, NULL);
+	if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1)
+		goto out;
+	if (EVP_PKEY_base_id(ks->sign_key) == EVP_PKEY_RSA &&
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1)
+		goto out;
+	if (EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_sign(ctx, NULL, &siglen, digest, dlen) != 1 || siglen > sizeof(sig) ||
+	    EVP_PKEY_sign(ctx, sig, &siglen, digest, dlen) != 1)
+		goto out;
+	ret = ipc_put_bytes(reply, sig, siglen);
+out:
+	EVP_PKEY_CTX_free(ctx);
+	if (ret < 0)
+		return err_tmp(e, "signing failed");
+	return 0;
+}
+
+int keys_handle(struct keys_state *ks, unsigned perms, uint32_t type, const uint8_t *body,
+		size_t len, uint32_t *rtype, struct buf *reply, struct error *e)
+{
+	struct ipc_reader r;
+	const uint8_t *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	uint8_t out[CRYPT_HASH_LEN];
+	uint8_t dek[CRYPT_KEY_LEN];
+	struct buf wrapped;
+	int ret = -1;
+
+	buf_reset(reply);
+	*rtype = KEYS_OK;
+	ipc_reader_init(&r, body, len);
+	buf_init(&wrapped, 256);
+	switch (type) {
+	case KEYS_HMAC:
+	case KEYS_AUDIT_MAC:
+		if (need(perms, type == KEYS_HMAC ? KEYS_PERM_INDEX : KEYS_PERM_AUDIT, e) < 0 ||
+		    ipc_get_bytes(&r, &a, &alen) < 0 || ipc_end(&r) < 0)
+			goto bad;
+		crypt_hmac(type == KEYS_HMAC ? ks->index_key : ks->audit_key, a, alen, out);
+		ret = ipc_put_bytes(reply, out, sizeof(out));
+		break;
+	case KEYS_DEK_NEW:
+		if (need(perms, KEYS_PERM_DATA, e) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
+		    ipc_end(&r) < 0)
+			goto bad;
+		if (random_bytes(dek, sizeof(dek)) < 0 ||
+		    crypt_seal(ks->wrap_key, a, alen, dek, sizeof(dek), &wrapped, e) < 0 ||
+		    wrapped.len != KEYS_WRAPPED_LEN) {
+			*rtype = KEYS_ERR;
+			ret = ipc_put_str(reply, "cannot make a data key");
+			break;
+		}
+		ret = ipc_put_bytes(reply, dek, sizeof(dek)) | ipc_put_bytes(reply, wrapped.data, wrapped.len);
+		break;
+	case KEYS_DEK_UNWRAP:
+		if (need(perms, KEYS_PERM_DATA, e) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
+		    ipc_get_bytes(&r, &b, &blen) < 0 || ipc_end(&r) < 0 || blen != KEYS_WRAPPED_LEN)
+			goto bad;
+		if (crypt_open(ks->wrap_key, a, alen, b, blen, &wrapped, e) < 0 ||
+		    wrapped.len != CRYPT_KEY_LEN) {
+			/* A wrong tag is data damage or tampering, not a protocol error. */
+			*rtype = KEYS_ERR;
+			ret = ipc_put_str(reply, "data key does not open (record changed or moved)");
+			break;
+		}
+		ret = ipc_put_bytes(reply, wrapped.data, wrapped.len);
+		break;
+	case KEYS_SIGN:
+		if (need(perms, KEYS_PERM_SIGN, e) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
+		    ipc_end(&r) < 0)
+			goto bad;
+		if (sign_digest(ks, a, alen, reply, e) < 0) {
+			*rtype = KEYS_ERR;
+			buf_reset(reply);
+			ret = ipc_put_str(reply, e->msg);
+			break;
+		}
+		ret = 0;
+		break;
+	case KEYS_CERTS:
+		if (need(perms, KEYS_PERM_SIGN, e) < 0 || ipc_end(&r) < 0)
+			goto bad;
+		ret = 0;
+		for (int i = 0; ks->certs != NULL && i < sk_X509_num(ks->certs); i++) {
+			unsigned char *der = NULL;
+			int n = i2d_X509(sk_X509_value(ks->certs, i), &der);
+			if (n <= 0 || ipc_put_bytes(reply, der, (size_t)n) < 0)
+				ret = -1;
+			OPENSSL_free(der);
+		}
+		break;
+	default:
+		err_set(e, "unknown request type %u", type);
+		goto bad;
+	}
+	secure_wipe(dek, sizeof(dek));
+	buf_wipe(&wrapped);
+	if (ret < 0)
+		return err_tmp(e, "reply too large");
+	return 0;
+bad:
+	if (e != NULL && e->msg[0] == '\0')
+		err_set(e, "malformed request of type %u", type);
+	secure_wipe(dek, sizeof(dek));
+	buf_wipe(&wrapped);
+	return -1;
+}
+
+void keys_serve(struct keys_state *ks, int fd, unsigned perms)
+{
+	struct buf req, reply;
+	struct error e = { { 0 }, 0 };
+	uint32_t type, rtype;
+
+	buf_init(&req, KEYS_MAX_REQUEST);
+	buf_init(&reply, KEYS_MAX_REQUEST);
+	for (;;) {
+		e.msg[0] = '\0';
+		if (ipc_recv(fd, &type, &req, KEYS_MAX_REQUEST, &e) < 0)
+			break;
+		if (keys_handle(ks, perms, type, req.data, req.len, &rtype, &reply, &e) < 0) {
+			log_warn("event=keys_request_refused reason=\"%s\"", e.msg);
+			break;
+		}
+		if (ipc_send(fd, rtype, reply.data, reply.len, &e) < 0)
+			break;
+	}
+	buf_wipe(&req);
+	buf_wipe(&reply);
+}
+
+int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_env,
+	       struct keys_client **kc, pid_t *pid, struct error *e)
+{
+	int sv[2];
+	pid_t child;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return err_tmp(e, "socketpair: %s", strerror(errno));
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return err_tmp(e, "fork: %s", strerror(errno));
+	}
+	if (child == 0) {
+		struct keys_state *ks = NULL;
+		struct error ce = { { 0 }, 0 };
+		close(sv[0]);
+		log_set_role("keys");
+		prctl(PR_SET_DUMPABLE, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (keys_state_load(data_dir, p12_path, p12_pass_env, &ks, &ce) < 0) {
+			/* Tell the parent why, then leave. */
+			struct buf b;
+			buf_init(&b, 4096);
+			ipc_put_str(&b, ce.msg);
+			ipc_send(sv[1], KEYS_ERR, b.data, b.len, NULL);
+			buf_free(&b);
+			_exit(1);
+		}
+		ipc_send(sv[1], KEYS_OK, NULL, 0, NULL);
+		keys_serve(ks, sv[1], KEYS_PERM_ALL);
+		keys_state_free(&ks);
+		_exit(0);
+	}
+	close(sv[1]);
+	/* The child says whether it could load the key before we rely on it. */
+	{
+		struct buf b;
+		uint32_t type = 0;
+		buf_init(&b, 4096);
+		if (ipc_recv(sv[0], &type, &b, 4096, e) < 0 || type != KEYS_OK) {
+			struct ipc_reader r;
+			const uint8_t *msg;
+			size_t n;
+			ipc_reader_init(&r, b.data, b.len);
+			if (type == KEYS_ERR && ipc_get_bytes(&r, &msg, &n) == 0)
+				err_set(e, "%.*s", (int)n, (const char *)msg);
+			buf_free(&b);
+			close(sv[0]);
+			waitpid(child, NULL, 0);
+			return -1;
+		}
+		buf_free(&b);
+	}
+	*kc = keys_client_new(sv[0]);
+	*pid = child;
+	return 0;
+}
+
+void keys_spawn_wait(struct keys_client **kc, pid_t pid)
+{
+	keys_client_free(kc);
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+}

@@ -1,0 +1,176 @@
+/*
+ * keys_client.c — the client side of the keys protocol (see keys.h).
+ * Runs in the gateway, mailer, portal and command-line processes.
+ *
+ * Requests are synchronous: one frame out, one frame back.  A channel whose
+ * peer misbehaves is marked broken and every later call fails, so a caller
+ * never mistakes garbage for a key.
+ */
+#include "keys.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+
+struct keys_client {
+	int fd;
+	int broken;
+	struct buf req;
+	struct buf reply;
+};
+
+struct keys_client *keys_client_new(int fd)
+{
+	struct keys_client *kc = xcalloc(1, sizeof(*kc));
+	kc->fd = fd;
+	buf_init(&kc->req, KEYS_MAX_REQUEST);
+	buf_init(&kc->reply, KEYS_MAX_REQUEST);
+	return kc;
+}
+
+void keys_client_free(struct keys_client **kcp)
+{
+	struct keys_client *kc = *kcp;
+	if (kc == NULL)
+		return;
+	if (kc->fd >= 0)
+		close(kc->fd);
+	buf_wipe(&kc->req);
+	buf_wipe(&kc->reply);
+	free(kc);
+	*kcp = NULL;
+}
+
+/* Send kc->req as `type`; on KEYS_OK leave a reader over the reply. */
+static int roundtrip(struct keys_client *kc, uint32_t type, struct ipc_reader *r, struct error *e)
+{
+	uint32_t rtype;
+
+	if (kc == NULL || kc->broken)
+		return err_tmp(e, "the keys process is not available");
+	if (ipc_send(kc->fd, type, kc->req.data, kc->req.len, e) < 0 ||
+	    ipc_recv(kc->fd, &rtype, &kc->reply, KEYS_MAX_REQUEST, e) < 0) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process did not answer");
+	}
+	ipc_reader_init(r, kc->reply.data, kc->reply.len);
+	if (rtype == KEYS_ERR) {
+		const uint8_t *msg;
+		size_t n;
+		if (ipc_get_bytes(r, &msg, &n) < 0 || ipc_end(r) < 0) {
+			kc->broken = 1;
+			return err_tmp(e, "the keys process sent a malformed answer");
+		}
+		return err_set(e, "keys: %.*s", (int)n, (const char *)msg);
+	}
+	if (rtype != KEYS_OK) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent an unknown answer");
+	}
+	return 0;
+}
+
+static int get_fixed(struct keys_client *kc, struct ipc_reader *r, uint8_t *out, size_t n, int last,
+		     struct error *e)
+{
+	const uint8_t *p;
+	size_t len;
+	if (ipc_get_bytes(r, &p, &len) < 0 || len != n || (last && ipc_end(r) < 0)) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed answer");
+	}
+	memcpy(out, p, n);
+	return 0;
+}
+
+static int mac_request(struct keys_client *kc, uint32_t type, const void *data, size_t n,
+		       uint8_t out[CRYPT_HASH_LEN], struct error *e)
+{
+	struct ipc_reader r;
+	buf_reset(&kc->req);
+	if (ipc_put_bytes(&kc->req, data, n) < 0)
+		return err_set(e, "value too large for a keys request");
+	if (roundtrip(kc, type, &r, e) < 0)
+		return -1;
+	return get_fixed(kc, &r, out, CRYPT_HASH_LEN, 1, e);
+}
+
+int keys_hmac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+	      struct error *e)
+{
+	return mac_request(kc, KEYS_HMAC, data, n, out, e);
+}
+
+int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+		   struct error *e)
+{
+	return mac_request(kc, KEYS_AUDIT_MAC, data, n, out, e);
+}
+
+int keys_dek_new(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],
+		 uint8_t wrapped[KEYS_WRAPPED_LEN], struct error *e)
+{
+	struct ipc_reader r;
+	buf_reset(&kc->req);
+	if (ipc_put_bytes(&kc->req, aad, aadlen) < 0)
+		return err_set(e, "context too large for a keys request");
+	if (roundtrip(kc, KEYS_DEK_NEW, &r, e) < 0)
+		return -1;
+	if (get_fixed(kc, &r, dek, CRYPT_KEY_LEN, 0, e) < 0 ||
+	    get_fixed(kc, &r, wrapped, KEYS_WRAPPED_LEN, 1, e) < 0) {
+		secure_wipe(dek, CRYPT_KEY_LEN);
+		return -1;
+	}
+	secure_wipe(kc->reply.data, kc->reply.len);
+	return 0;
+}
+
+int keys_dek_unwrap(struct keys_client *kc, const void *aad, size_t aadlen,
+		    const uint8_t wrapped[KEYS_WRAPPED_LEN], uint8_t dek[CRYPT_KEY_LEN], struct error *e)
+{
+	struct ipc_reader r;
+	buf_reset(&kc->req);
+	if (ipc_put_bytes(&kc->req, aad, aadlen) < 0 ||
+	    ipc_put_bytes(&kc->req, wrapped, KEYS_WRAPPED_LEN) < 0)
+		return err_set(e, "context too large for a keys request");
+	if (roundtrip(kc, KEYS_DEK_UNWRAP, &r, e) < 0)
+		return -1;
+	if (get_fixed(kc, &r, dek, CRYPT_KEY_LEN, 1, e) < 0)
+		return -1;
+	secure_wipe(kc->reply.data, kc->reply.len);
+	return 0;
+}
+
+int keys_sign_digest(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
+		     size_t *siglen, struct error *e)
+{
+	struct ipc_reader r;
+	const uint8_t *p;
+	size_t n;
+
+	buf_reset(&kc->req);
+	if (ipc_put_bytes(&kc->req, digest, CRYPT_HASH_LEN) < 0)
+		return err_set(e, "digest too large");
+	if (roundtrip(kc, KEYS_SIGN, &r, e) < 0)
+		return -1;
+	if (ipc_get_bytes(&r, &p, &n) < 0 || ipc_end(&r) < 0 || n > *siglen) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed signature");
+	}
+	memcpy(sig, p, n);
+	*siglen = n;
+	return 0;
+}
+
+int keys_certs(struct keys_client *kc, struct buf *out, struct error *e)
+{
+	struct ipc_reader r;
+	buf_reset(&kc->req);
+	if (roundtrip(kc, KEYS_CERTS, &r, e) < 0)
+		return -1;
+	if (buf_append(out, kc->reply.data, kc->reply.len) < 0)
+		return err_set(e, "certificate chain too large");
+	return 0;
+}

@@ -1,0 +1,279 @@
+/*
+ * audit.c — the MAC-chained audit log (see audit.h).
+ */
+#include "audit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "crypt.h"
+#include "keys.h"
+#include "log.h"
+#include "rec.h"
+#include "store.h"
+
+enum { A_TIME = 1, A_ACTOR, A_ACTION, A_TARGET, A_FROM, A_DETAIL };
+
+#define HEAD_KEY "audit_head"
+#define MAC_LEN CRYPT_HASH_LEN
+#define AUDIT_MAX ((size_t)64 << 10)
+
+static int record_mac(struct keys_client *kc, uint64_t seq, const uint8_t prev[MAC_LEN],
+		      const uint8_t *fields, size_t n, uint8_t out[MAC_LEN], struct error *e)
+{
+	struct buf b;
+	int ret;
+	buf_init(&b, AUDIT_MAX + 64);
+	if (buf_append_be64(&b, seq) < 0 || buf_append(&b, prev, MAC_LEN) < 0 ||
+	    buf_append(&b, fields, n) < 0) {
+		buf_free(&b);
+		return err_set(e, "audit record too large");
+	}
+	ret = keys_audit_mac(kc, b.data, b.len, out, e);
+	buf_free(&b);
+	return ret;
+}
+
+static int head_mac(struct keys_client *kc, uint64_t seq, const uint8_t mac[MAC_LEN],
+		    uint8_t out[MAC_LEN], struct error *e)
+{
+	uint8_t b[4 + 8 + MAC_LEN];
+	memcpy(b, "head", 4);
+	be64_put(b + 4, seq);
+	memcpy(b + 12, mac, MAC_LEN);
+	return keys_audit_mac(kc, b, sizeof(b), out, e);
+}
+
+int audit_append(struct store_txn *t, const struct audit_entry *a, uint64_t *seq_out,
+		 struct error *e)
+{
+	struct store *st = store_txn_store(t);
+	struct keys_client *kc = store_keys(st);
+	const void *k, *v;
+	size_t kl, vl;
+	uint8_t prev[MAC_LEN] = { 0 }, mac[MAC_LEN], hmac[MAC_LEN], key[8];
+	uint8_t head[8 + 2 * MAC_LEN];
+	uint64_t seq = 1;
+	struct buf fields, rec;
+	char q1[128], q2[128];
+	int r, ret = -1;
+
+	buf_init(&fields, AUDIT_MAX);
+	buf_init(&rec, AUDIT_MAX + 2 * MAC_LEN);
+	r = store_last(t, DB_AUDIT, &k, &kl, &v, &vl, e);
+	if (r < 0)
+		goto out;
+	if (r == 0) {
+		if (kl != 8 || vl < 2 * MAC_LEN) {
+			err_set(e, "audit log is damaged at its last record");
+			goto out;
+		}
+		seq = be64_get(k) + 1;
+		memcpy(prev, (const uint8_t *)v + vl - MAC_LEN, MAC_LEN);
+	}
+	if (rec_put_u64(&fields, A_TIME, (uint64_t)now_utc()) < 0 ||
+	    rec_put_str(&fields, A_ACTOR, a->actor ? a->actor : "") < 0 ||
+	    rec_put_str(&fields, A_ACTION, a->action ? a->action : "") < 0 ||
+	    rec_put_str(&fields, A_TARGET, a->target ? a->target : "") < 0 ||
+	    rec_put_str(&fields, A_FROM, a->from ? a->from : "") < 0 ||
+	    rec_put_str(&fields, A_DETAIL, a->detail ? a->detail : "") < 0) {
+		err_set(e, "audit record too large");
+		goto out;
+	}
+	if (record_mac(kc, seq, prev, fields.data, fields.len, mac, e) < 0 ||
+	    head_mac(kc, seq, mac, hmac, e) < 0)
+		goto out;
+	buf_append(&rec, prev, MAC_LEN);
+	buf_append(&rec, fields.data, fields.len);
+	buf_append(&rec, mac, MAC_LEN);
+	be64_put(key, seq);
+	r = store_put_new(t, DB_AUDIT, key, sizeof(key), rec.data, rec.len, e);
+	if (r != 0) {
+		if (r > 0)
+			err_tmp(e, "audit record %llu already exists", (unsigned long long)seq);
+		goto out;
+	}
+	be64_put(head, seq);
+	memcpy(head + 8, mac, MAC_LEN);
+	memcpy(head + 8 + MAC_LEN, hmac, MAC_LEN);
+	if (store_put(t, DB_META, HEAD_KEY, strlen(HEAD_KEY), head, sizeof(head), e) < 0)
+		goto out;
+	/* The log line is the copy that lives outside the store. */
+	log_info("event=audit seq=%llu actor=%s action=%s target=%s from=%s detail=%s",
+		 (unsigned long long)seq, log_quote(a->actor ? a->actor : "", q1, sizeof(q1)),
+		 a->action ? a->action : "", a->target && *a->target ? a->target : "-",
+		 log_quote(a->from ? a->from : "", q2, sizeof(q2)),
+		 log_quote(a->detail ? a->detail : "", (char[256]){ 0 }, 256));
+	if (seq_out != NULL)
+		*seq_out = seq;
+	ret = 0;
+out:
+	buf_free(&fields);
+	buf_free(&rec);
+	return ret;
+}
+
+int audit_verify(struct store *st, uint64_t *count, struct error *e)
+{
+	struct keys_client *kc = store_keys(st);
+	struct store_txn *t = NULL;
+	struct store_iter *it = NULL;
+	const void *k, *v;
+	size_t kl, vl;
+	uint8_t prev[MAC_LEN] = { 0 }, mac[MAC_LEN], hmac[MAC_LEN];
+	uint64_t expect = 1;
+	int r, ret = -1;
+
+	if (store_begin(st, 0, &t, e) < 0)
+		return -1;
+	if (store_iter_open(t, DB_AUDIT, NULL, 0, &it, e) < 0)
+		goto out;
+	while ((r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
+		const uint8_t *rv = v;
+		uint64_t seq;
+		if (kl != 8) {
+			err_set(e, "audit log: a record with a malformed key was inserted after record %llu",
+				(unsigned long long)(expect - 1));
+			goto out;
+		}
+		seq = be64_get(k);
+		if (seq != expect) {
+			err_set(e, "audit log: record %llu follows record %llu: %s", (unsigned long long)seq,
+				(unsigned long long)(expect - 1),
+				seq > expect ? "records were removed" : "a record was inserted");
+			goto out;
+		}
+		if (vl < 2 * MAC_LEN || rec_check(rv + MAC_LEN, vl - 2 * MAC_LEN) < 0) {
+			err_set(e, "audit log: record %llu is malformed", (unsigned long long)seq);
+			goto out;
+		}
+		if (ct_memcmp(rv, prev, MAC_LEN) != 0) {
+			err_set(e, "audit log: record %llu does not follow record %llu (chain broken)",
+				(unsigned long long)seq, (unsigned long long)(seq - 1));
+			goto out;
+		}
+		if (record_mac(kc, seq, prev, rv + MAC_LEN, vl - 2 * MAC_LEN, mac, e) < 0)
+			goto out;
+		if (ct_memcmp(mac, rv + vl - MAC_LEN, MAC_LEN) != 0) {
+			err_set(e, "audit log: record %llu was changed (MAC mismatch)",
+				(unsigned long long)seq);
+			goto out;
+		}
+		memcpy(prev, mac, MAC_LEN);
+		expect++;
+	}
+	if (r < 0) {
+		err_tmp(e, "audit log: cannot read the log");
+		goto out;
+	}
+	/* The head guards the tail: without it, cutting the last records off
+	 * would leave a shorter chain that still verifies. */
+	r = store_get(t, DB_META, HEAD_KEY, strlen(HEAD_KEY), &v, &vl, e);
+	if (r < 0)
+		goto out;
+	if (r == 1) {
+		if (expect != 1) {
+			err_set(e, "audit log: the head record is missing");
+			goto out;
+		}
+	} else {
+		const uint8_t *h = v;
+		if (vl != 8 + 2 * MAC_LEN) {
+			err_set(e, "audit log: the head record is malformed");
+			goto out;
+		}
+		if (head_mac(kc, be64_get(h), h + 8, hmac, e) < 0)
+			goto out;
+		if (ct_memcmp(hmac, h + 8 + MAC_LEN, MAC_LEN) != 0) {
+			err_set(e, "audit log: the head record was changed");
+			goto out;
+		}
+		if (be64_get(h) != expect - 1 || ct_memcmp(h + 8, prev, MAC_LEN) != 0) {
+			err_set(e, "audit log: the log ends at record %llu but the head says %llu (records removed from the end)",
+				(unsigned long long)(expect - 1), (unsigned long long)be64_get(h));
+			goto out;
+		}
+	}
+	*count = expect - 1;
+	ret = 0;
+out:
+	store_iter_close(&it);
+	store_abort(&t);
+	return ret;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+int audit_print(struct store *st, uint64_t from, uint64_t limit, int json, FILE *f,
+		struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct store_iter *it = NULL;
+	const void *k, *v;
+	size_t kl, vl;
+	uint8_t start[8];
+	uint64_t n = 0;
+	int r;
+
+	if (store_begin(st, 0, &t, e) < 0)
+		return -1;
+	be64_put(start, from);
+	if (store_iter_open(t, DB_AUDIT, start, sizeof(start), &it, e) < 0) {
+		store_abort(&t);
+		return -1;
+	}
+	if (json)
+		fputs("{\"records\":[", f);
+	while (n < limit && (r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
+		const uint8_t *fp = (const uint8_t *)v + MAC_LEN;
+		size_t fl;
+		char actor[256], action[128], target[256], fromv[128], detail[1024], utc[32], jst[32];
+		if (kl != 8 || vl < 2 * MAC_LEN)
+			continue;
+		fl = vl - 2 * MAC_LEN;
+		rec_get_str(fp, fl, A_ACTOR, actor, sizeof(actor));
+		rec_get_str(fp, fl, A_ACTION, action, sizeof(action));
+		rec_get_str(fp, fl, A_TARGET, target, sizeof(target));
+		rec_get_str(fp, fl, A_FROM, fromv, sizeof(fromv));
+		rec_get_str(fp, fl, A_DETAIL, detail, sizeof(detail));
+		time_format_utc((int64_t)rec_get_u64(fp, fl, A_TIME, 0), utc, sizeof(utc));
+		time_format_jst((int64_t)rec_get_u64(fp, fl, A_TIME, 0), jst, sizeof(jst));
+		if (json) {
+			fprintf(f, "%s{\"seq\":%llu,\"time\":\"%s\",\"actor\":", n ? "," : "",
+				(unsigned long long)be64_get(k), utc);
+			json_str(f, actor);
+			fputs(",\"action\":", f);
+			json_str(f, action);
+			fputs(",\"target\":", f);
+			json_str(f, target);
+			fputs(",\"from\":", f);
+			json_str(f, fromv);
+			fputs(",\"detail\":", f);
+			json_str(f, detail);
+			fputc('}', f);
+		} else {
+			fprintf(f, "%6llu  %s (%s)  %-12s %-18s %-12s %-10s %s\n",
+				(unsigned long long)be64_get(k), utc, jst, actor, action,
+				*target ? target : "-", fromv, detail);
+		}
+		n++;
+	}
+	if (json)
+		fputs("]}\n", f);
+	store_iter_close(&it);
+	store_abort(&t);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * role.c — what every role does the same way after fork: its name, its
+ * sandbox with the key-file self-check, and waiting on the supervisor.
+ */
+#include "role.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "sandbox.h"
+
+static const char *const names[ROLE_COUNT] = { "keys", "gateway", "mailer", "portal" };
+
+const char *role_name(enum role r)
+{
+	return (unsigned)r < ROLE_COUNT ? names[r] : "?";
+}
+
+int role_confine(struct role_ctx *ctx, const char *const *rw, const char *const *ro,
+		 const int ports[2], struct error *e)
+{
+	struct sandbox_paths p;
+	int64_t mode = conf_int(ctx->conf, "security", "sandbox");
+
+	memset(&p, 0, sizeof(p));
+	p.data_dir = ctx->data_dir;
+	p.conf_file = conf_file(ctx->conf);
+	for (size_t i = 0; rw != NULL && rw[i] != NULL && i + 1 < ARRAY_SIZE(p.extra_rw); i++)
+		p.extra_rw[i] = rw[i];
+	for (size_t i = 0; ro != NULL && ro[i] != NULL && i + 1 < ARRAY_SIZE(p.extra_ro); i++)
+		p.extra_ro[i] = ro[i];
+	if (ports != NULL) {
+		p.bind_ports[0] = ports[0];
+		p.bind_ports[1] = ports[1];
+	}
+	if (sandbox_enter(ctx->role, (enum sandbox_mode)mode, &p, e) < 0)
+		return -1;
+	if (ctx->role != ROLE_KEYS) {
+		/* Fail closed: a role that could read the tenant key must not run. */
+		if (sandbox_check_keys_hidden(ctx->data_dir, e) < 0) {
+			if (mode == SANDBOX_REQUIRED)
+				return -1;
+			log_warn("event=sandbox role=%s key_files=readable", role_name(ctx->role));
+		} else {
+			log_info("event=sandbox_check role=%s key_files=unreadable", role_name(ctx->role));
+		}
+	}
+	return 0;
+}
+
+int role_wait_parent(struct role_ctx *ctx, int timeout_ms)
+{
+	struct pollfd p = { ctx->parent_fd, POLLIN, 0 };
+	int r = poll(&p, 1, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -1;
+	if (r > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+		char c;
+		ssize_t n = read(ctx->parent_fd, &c, 1);
+		if (n <= 0)
+			return -1; /* the supervisor is gone: stop */
+	}
+	return 0;
+}

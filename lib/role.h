@@ -1,0 +1,48 @@
+/*
+ * role.h — the table of tayori's processes, one per trust level.
+ *
+ *   parent   supervisor: starts, restarts and stops the others; holds no key,
+ *            opens no database.
+ *   keys     the only process that reads the tenant key and the signing
+ *            credential; answers framed requests; no network.
+ *   gateway  intake, PDF split/match, asks keys to sign, writes LMDB.
+ *   mailer   outbound SMTP, bounces, reminders, reports.
+ *   portal   HTTP for residents and, on a second listener, for staff.
+ */
+#ifndef TAYORI_ROLE_H
+#define TAYORI_ROLE_H
+
+#include <limits.h>
+#include "util.h"
+
+enum role { ROLE_KEYS, ROLE_GATEWAY, ROLE_MAILER, ROLE_PORTAL, ROLE_COUNT };
+
+struct conf;
+
+/* What a role's main function receives from the supervisor after fork.
+ * Descriptors not listed here are closed before the role runs. */
+struct role_ctx {
+	enum role role;
+	const char *conf_path;   /* absolute path of tayori.conf */
+	struct conf *conf;       /* parsed configuration, owned by the role */
+	char data_dir[PATH_MAX]; /* the tenant's data directory, absolute */
+	int parent_fd;           /* control channel to the supervisor; EOF = stop */
+	int keys_fd;             /* channel to the keys process (-1 in keys) */
+};
+
+const char *role_name(enum role r);
+
+int keys_main(struct role_ctx *ctx);
+int gateway_main(struct role_ctx *ctx);
+int mailer_main(struct role_ctx *ctx);
+int portal_main(struct role_ctx *ctx);
+
+/* Confine the calling role (sandbox.h) with extra read-write and read-only
+ * paths (NULL-terminated lists, may be NULL) and, for the portal, its ports;
+ * then check that the key files are out of reach. */
+int role_confine(struct role_ctx *ctx, const char *const *rw, const char *const *ro,
+		 const int ports[2], struct error *e);
+/* Wait up to timeout_ms for the supervisor; -1 when it closed the channel. */
+int role_wait_parent(struct role_ctx *ctx, int timeout_ms);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * sandbox.c — Landlock confinement of each role (see sandbox.h).
+ *
+ * The structures and constants below are the kernel's stable Landlock ABI
+ * (Documentation/userspace-api/landlock.rst); they are spelled out here
+ * because Debian 12's headers stop at ABI 2 while its later kernels offer
+ * network rules (ABI 4).
+ */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "keys.h"
+#include "log.h"
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#define SYS_landlock_add_rule 445
+#define SYS_landlock_restrict_self 446
+#endif
+
+#define LL_CREATE_RULESET_VERSION (1u << 0)
+#define LL_RULE_PATH_BENEATH 1
+#define LL_RULE_NET_PORT 2
+
+#define FS_EXECUTE (1ull << 0)
+#define FS_WRITE_FILE (1ull << 1)
+#define FS_READ_FILE (1ull << 2)
+#define FS_READ_DIR (1ull << 3)
+#define FS_REMOVE_DIR (1ull << 4)
+#define FS_REMOVE_FILE (1ull << 5)
+#define FS_MAKE_CHAR (1ull << 6)
+#define FS_MAKE_DIR (1ull << 7)
+#define FS_MAKE_REG (1ull << 8)
+#define FS_MAKE_SOCK (1ull << 9)
+#define FS_MAKE_FIFO (1ull << 10)
+#define FS_MAKE_BLOCK (1ull << 11)
+#define FS_MAKE_SYM (1ull << 12)
+#define FS_REFER (1ull << 13)
+#define FS_TRUNCATE (1ull << 14)
+#define FS_IOCTL_DEV (1ull << 15)
+#define NET_BIND_TCP (1ull << 0)
+#define NET_CONNECT_TCP (1ull << 1)
+
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+};
+
+struct ll_path_beneath_attr {
+	uint64_t allowed_access;
+	int32_t parent_fd;
+} __attribute__((packed));
+
+struct ll_net_port_attr {
+	uint64_t allowed_access;
+	uint64_t port;
+};
+
+#define FS_READ (FS_READ_FILE | FS_READ_DIR)
+#define FS_READ_EXEC (FS_READ | FS_EXECUTE)
+#define FS_RW (FS_READ | FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_DIR | \
+	       FS_MAKE_REG | FS_MAKE_SOCK | FS_REFER | FS_TRUNCATE)
+
+int sandbox_abi(void)
+{
+	long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
+	return v < 0 ? 0 : (int)v;
+}
+
+static uint64_t fs_handled(int abi)
+{
+	uint64_t all = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_READ_DIR | FS_REMOVE_DIR |
+		       FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR | FS_MAKE_REG | FS_MAKE_SOCK |
+		       FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM;
+	if (abi >= 2)
+		all |= FS_REFER;
+	if (abi >= 3)
+		all |= FS_TRUNCATE;
+	if (abi >= 5)
+		all |= FS_IOCTL_DEV;
+	return all;
+}
+
+/* Allow `access` beneath path.  A path that does not exist is skipped:
+ * nothing can be read there anyway. */
+static int allow_path(int ruleset, const char *path, uint64_t access, uint64_t handled,
+		      struct error *e)
+{
+	struct ll_path_beneath_attr pb;
+	struct stat st;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : err_tmp(e, "sandbox: %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+		access &= FS_READ_FILE | FS_WRITE_FILE | FS_EXECUTE | FS_TRUNCATE | FS_IOCTL_DEV;
+	pb.allowed_access = access & handled;
+	pb.parent_fd = fd;
+	if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &pb, 0) < 0) {
+		int saved = errno;
+		close(fd);
+		return err_tmp(e, "sandbox: rule for %s: %s", path, strerror(saved));
+	}
+	close(fd);
+	return 0;
+}
+
+static int allow_port(int ruleset, int port, struct error *e)
+{
+	struct ll_net_port_attr np = { NET_BIND_TCP, (uint64_t)port };
+	if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_NET_PORT, &np, 0) < 0)
+		return err_tmp(e, "sandbox: port rule %d: %s", port, strerror(errno));
+	return 0;
+}
+
+int sandbox_enter(enum role r, enum sandbox_mode mode, const struct sandbox_paths *p,
+		  struct error *e)
+{
+	static const char *const system_ro[] = { "/usr", "/lib", "/lib64", "/bin", "/sbin",
+						 "/etc", "/proc", "/sys", "/run/systemd/journal" };
+	struct ll_ruleset_attr attr = { 0, 0 };
+	char keysdir[4096];
+	int abi, ruleset = -1;
+	size_t attrsize;
+
+	if (mode == SANDBOX_OFF) {
+		log_warn("event=sandbox role=%s state=off", role_name(r));
+		return 0;
+	}
+	/* Required for an unprivileged landlock_restrict_self, and right anyway. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return err_tmp(e, "sandbox: no_new_privs: %s", strerror(errno));
+	abi = sandbox_abi();
+	if (abi < 1) {
+		if (mode == SANDBOX_REQUIRED)
+			return err_tmp(e, "sandbox: this kernel has no Landlock; set [security] sandbox = best-effort to run unconfined");
+		log_warn("event=sandbox role=%s state=unavailable", role_name(r));
+		return 0;
+	}
+	attr.handled_access_fs = fs_handled(abi);
+	attrsize = sizeof(uint64_t);
+	if (abi >= 4 && (r == ROLE_KEYS || r == ROLE_PORTAL)) {
+		/* keys: no TCP at all; portal: bind its ports, connect nowhere. */
+		attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP;
+		attrsize = sizeof(attr);
+	}
+	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attrsize, 0);
+	if (ruleset < 0)
+		return err_tmp(e, "sandbox: create ruleset: %s", strerror(errno));
+	for (size_t i = 0; i < ARRAY_SIZE(system_ro); i++)
+		if (allow_path(ruleset, system_ro[i], FS_READ_EXEC, attr.handled_access_fs, e) < 0)
+			goto fail;
+	if (allow_path(ruleset, "/dev", FS_READ | FS_WRITE_FILE, attr.handled_access_fs, e) < 0 ||
+	    allow_path(ruleset, p->conf_file, FS_READ_FILE, attr.handled_access_fs, e) < 0)
+		goto fail;
+	if (r == ROLE_KEYS) {
+		if (str_fmt(keysdir, sizeof(keysdir), "%s/%s", p->data_dir, KEYS_DIR) < 0 ||
+		    allow_path(ruleset, keysdir, FS_READ, attr.handled_access_fs, e) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(p->extra_rw) && p->extra_rw[i] != NULL; i++)
+		if (allow_path(ruleset, p->extra_rw[i], FS_RW, attr.handled_access_fs, e) < 0)
+			goto fail;
+	for (size_t i = 0; i < ARRAY_SIZE(p->extra_ro) && p->extra_ro[i] != NULL; i++)
+		if (allow_path(ruleset, p->extra_ro[i], FS_READ, attr.handled_access_fs, e) < 0)
+			goto fail;
+	if (attr.handled_access_net != 0 && r == ROLE_PORTAL)
+		for (int i = 0; i < 2; i++)
+			if (p->bind_ports[i] > 0 && allow_port(ruleset, p->bind_ports[i], e) < 0)
+				goto fail;
+	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
+		err_tmp(e, "sandbox: restrict: %s", strerror(errno));
+		goto fail;
+	}
+	close(ruleset);
+	log_info("event=sandbox role=%s state=on landlock_abi=%d net=%s", role_name(r), abi,
+		 attr.handled_access_net ? "restricted" : "open");
+	return 0;
+fail:
+	close(ruleset);
+	if (mode == SANDBOX_BEST_EFFORT) {
+		log_warn("event=sandbox role=%s state=failed reason=\"%s\"", role_name(r), e->msg);
+		return 0;
+	}
+	return -1;
+}
+
+int sandbox_check_keys_hidden(const char *data_dir, struct error *e)
+{
+	char path[4096];
+	int fd;
+	if (str_fmt(path, sizeof(path), "%s/%s", data_dir, KEYS_TENANT_KEY) < 0)
+		return err_set(e, "path too long");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return err_set(e, "the tenant key %s is readable from this process", path);
+	}
+	return 0;
+}

@@ -1,0 +1,492 @@
+/*
+ * store.c — the tenant's LMDB environment, sealed records and migrations
+ * (see store.h for the schema and the sealed format).
+ * Runs in the gateway, mailer, portal and command-line processes.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <lmdb.h>
+
+#include "crypt.h"
+#include "keys.h"
+#include "log.h"
+
+#define SEAL_VERSION 1
+#define SEAL_HEADER (1 + KEYS_WRAPPED_LEN)
+/* Sparse on 64-bit systems: the file only grows as pages are used. */
+#define STORE_MAP_SIZE ((size_t)256 << 30)
+
+static const char *const db_names[DB_COUNT] = {
+	[DB_META] = "meta",
+	[DB_SEQ] = "seq",
+	[DB_STAFF] = "staff",
+	[DB_STAFF_IDX] = "staff_idx",
+	[DB_SESSIONS] = "sessions",
+	[DB_BATCHES] = "batches",
+	[DB_BATCH_STATE] = "batch_state",
+	[DB_RESIDENTS] = "residents",
+	[DB_RESIDENT_IDX] = "resident_idx",
+	[DB_PDFS] = "pdfs",
+	[DB_DELIVERIES] = "deliveries",
+	[DB_TOKENS] = "tokens",
+	[DB_EVENTS] = "events",
+	[DB_AUDIT] = "audit",
+	[DB_CONSENT] = "consent",
+	[DB_NOTICE_TYPES] = "notice_types",
+	[DB_INTAKE] = "intake",
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	struct keys_client *kc;
+	uint32_t version;
+};
+
+struct store_txn {
+	struct store *st;
+	MDB_txn *txn;
+};
+
+struct store_iter {
+	MDB_cursor *cur;
+	int started;
+	MDB_val startkey;
+};
+
+const char *store_db_name(enum store_db db)
+{
+	return (unsigned)db < DB_COUNT ? db_names[db] : "?";
+}
+
+static int lmdb_err(struct error *e, const char *what, int rc)
+{
+	if (rc == MDB_MAP_FULL)
+		return err_tmp(e, "store: %s: the database is full", what);
+	return err_tmp(e, "store: %s: %s", what, mdb_strerror(rc));
+}
+
+/* ---- migrations: index i brings the schema from version i to i+1 ---- */
+
+static int migrate_v0_to_v1(struct store_txn *t, struct error *e)
+{
+	uint8_t now[8];
+	be64_put(now, (uint64_t)now_utc());
+	/* The databases themselves were created by open_dbs(). */
+	return store_put(t, DB_META, "created", 7, now, sizeof(now), e);
+}
+
+static int (*const migrations[STORE_SCHEMA_VERSION])(struct store_txn *, struct error *) = {
+	migrate_v0_to_v1,
+};
+
+static int open_dbs(struct store *st, MDB_txn *txn, int create, struct error *e)
+{
+	for (int i = 0; i < DB_COUNT; i++) {
+		int rc = mdb_dbi_open(txn, db_names[i], create ? MDB_CREATE : 0, &st->dbi[i]);
+		if (rc == MDB_NOTFOUND)
+			return err_set(e, "store: database \"%s\" is missing (not a tayori store?)",
+				       db_names[i]);
+		if (rc != 0)
+			return lmdb_err(e, db_names[i], rc);
+	}
+	return 0;
+}
+
+static int schema_upgrade(struct store *st, int create, struct error *e)
+{
+	struct store_txn t = { st, NULL };
+	const void *v = NULL;
+	size_t vl = 0;
+	uint32_t version = 0;
+	uint8_t vb[4];
+	int rc, r;
+
+	rc = mdb_txn_begin(st->env, NULL, 0, &t.txn);
+	if (rc != 0)
+		return lmdb_err(e, "begin", rc);
+	if (open_dbs(st, t.txn, 1, e) < 0)
+		goto fail;
+	r = store_get(&t, DB_META, "schema_version", 14, &v, &vl, e);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		if (vl != 4) {
+			err_set(e, "store: schema_version is damaged");
+			goto fail;
+		}
+		version = be32_get(v);
+	} else if (!create) {
+		err_set(e, "store: no tayori store here (run `tayori init`)");
+		goto fail;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		err_set(e, "store: schema version %u is newer than this tayori (%u); upgrade tayori",
+			version, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	for (uint32_t v0 = version; v0 < STORE_SCHEMA_VERSION; v0++) {
+		if (migrations[v0](&t, e) < 0)
+			goto fail;
+		log_info("event=schema_migrated from=%u to=%u", v0, v0 + 1);
+	}
+	be32_put(vb, STORE_SCHEMA_VERSION);
+	if (version != STORE_SCHEMA_VERSION &&
+	    store_put(&t, DB_META, "schema_version", 14, vb, 4, e) < 0)
+		goto fail;
+	rc = mdb_txn_commit(t.txn);
+	if (rc != 0)
+		return lmdb_err(e, "commit", rc);
+	st->version = STORE_SCHEMA_VERSION;
+	return 0;
+fail:
+	mdb_txn_abort(t.txn);
+	return -1;
+}
+
+int store_open(const char *data_dir, struct keys_client *kc, int create, struct store **out,
+	       struct error *e)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	char path[4096];
+	int rc;
+
+	st->kc = kc;
+	if (str_fmt(path, sizeof(path), "%s/%s", data_dir, STORE_DIR) < 0) {
+		err_set(e, "data directory path too long");
+		goto fail;
+	}
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST) {
+		err_tmp(e, "cannot create %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	rc = mdb_env_create(&st->env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(st->env, DB_COUNT + 4);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(st->env, STORE_MAP_SIZE);
+	if (rc == 0)
+		rc = mdb_env_set_maxreaders(st->env, 256);
+	if (rc == 0)
+		rc = mdb_env_open(st->env, path, MDB_NOTLS, 0600);
+	if (rc != 0) {
+		if (rc == ENOENT)
+			err_set(e, "%s does not exist (run `tayori init`)", path);
+		else
+			lmdb_err(e, path, rc);
+		goto fail;
+	}
+	if (schema_upgrade(st, create, e) < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(&st);
+	return -1;
+}
+
+void store_close(struct store **stp)
+{
+	struct store *st = *stp;
+	if (st == NULL)
+		return;
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	free(st);
+	*stp = NULL;
+}
+
+struct keys_client *store_keys(struct store *st)
+{
+	return st->kc;
+}
+
+uint32_t store_schema_version(struct store *st)
+{
+	return st->version;
+}
+
+int store_begin(struct store *st, int write, struct store_txn **out, struct error *e)
+{
+	struct store_txn *t = xcalloc(1, sizeof(*t));
+	int rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc != 0) {
+		free(t);
+		return lmdb_err(e, "begin", rc);
+	}
+	t->st = st;
+	*out = t;
+	return 0;
+}
+
+int store_commit(struct store_txn **tp, struct error *e)
+{
+	struct store_txn *t = *tp;
+	int rc = mdb_txn_commit(t->txn);
+	free(t);
+	*tp = NULL;
+	if (rc != 0)
+		return lmdb_err(e, "commit", rc);
+	return 0;
+}
+
+void store_abort(struct store_txn **tp)
+{
+	if (*tp == NULL)
+		return;
+	mdb_txn_abort((*tp)->txn);
+	free(*tp);
+	*tp = NULL;
+}
+
+struct store *store_txn_store(struct store_txn *t)
+{
+	return t->st;
+}
+
+static int put_flags(struct store_txn *t, enum store_db db, const void *k, size_t kl, const void *v,
+		     size_t vl, unsigned flags, struct error *e)
+{
+	MDB_val key = { kl, (void *)k }, val = { vl, (void *)v };
+	int rc = mdb_put(t->txn, t->st->dbi[db], &key, &val, flags);
+	if (rc == MDB_KEYEXIST)
+		return 1;
+	if (rc != 0)
+		return lmdb_err(e, db_names[db], rc);
+	return 0;
+}
+
+int store_put(struct store_txn *t, enum store_db db, const void *k, size_t kl, const void *v,
+	      size_t vl, struct error *e)
+{
+	return put_flags(t, db, k, kl, v, vl, 0, e);
+}
+
+int store_put_new(struct store_txn *t, enum store_db db, const void *k, size_t kl, const void *v,
+		  size_t vl, struct error *e)
+{
+	return put_flags(t, db, k, kl, v, vl, MDB_NOOVERWRITE, e);
+}
+
+int store_get(struct store_txn *t, enum store_db db, const void *k, size_t kl, const void **val,
+	      size_t *vl, struct error *e)
+{
+	MDB_val key = { kl, (void *)k }, v;
+	int rc = mdb_get(t->txn, t->st->dbi[db], &key, &v);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc != 0)
+		return lmdb_err(e, db_names[db], rc);
+	*val = v.mv_data;
+	*vl = v.mv_size;
+	return 0;
+}
+
+int store_del(struct store_txn *t, enum store_db db, const void *k, size_t kl, struct error *e)
+{
+	MDB_val key = { kl, (void *)k };
+	int rc = mdb_del(t->txn, t->st->dbi[db], &key, NULL);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc != 0)
+		return lmdb_err(e, db_names[db], rc);
+	return 0;
+}
+
+/* "tayori:<db>:<hex key>" binds a sealed value to its place. */
+static int seal_context(enum store_db db, const void *k, size_t kl, struct buf *aad)
+{
+	char hex[2 * 64 + 1];
+	uint8_t h[CRYPT_HASH_LEN];
+	const uint8_t *kp = k;
+	/* Long keys are hashed so the context stays small. */
+	if (kl > 64) {
+		crypt_sha256(k, kl, h);
+		kp = h;
+		kl = sizeof(h);
+	}
+	hex_encode(kp, kl, hex);
+	return buf_printf(aad, "tayori:%s:%s", db_names[db], hex);
+}
+
+int store_seal(struct store *st, enum store_db db, const void *k, size_t kl, const void *pt,
+	       size_t ptlen, struct buf *out, struct error *e)
+{
+	uint8_t dek[CRYPT_KEY_LEN], wrapped[KEYS_WRAPPED_LEN];
+	struct buf aad;
+	int ret = -1;
+
+	buf_init(&aad, 512);
+	if (seal_context(db, k, kl, &aad) < 0) {
+		err_set(e, "store: key too long");
+		goto out;
+	}
+	if (keys_dek_new(st->kc, aad.data, aad.len, dek, wrapped, e) < 0)
+		goto out;
+	if (buf_append_u8(out, SEAL_VERSION) < 0 || buf_append(out, wrapped, sizeof(wrapped)) < 0) {
+		err_set(e, "store: sealed value exceeds its limit");
+		goto out;
+	}
+	ret = crypt_seal(dek, aad.data, aad.len, pt, ptlen, out, e);
+out:
+	secure_wipe(dek, sizeof(dek));
+	buf_free(&aad);
+	return ret;
+}
+
+int store_unseal(struct store *st, enum store_db db, const void *k, size_t kl, const void *sealed,
+		 size_t len, struct buf *out, struct error *e)
+{
+	const uint8_t *s = sealed;
+	uint8_t dek[CRYPT_KEY_LEN];
+	struct buf aad;
+	int ret = -1;
+
+	if (len < SEAL_HEADER + CRYPT_SEAL_OVERHEAD || s[0] != SEAL_VERSION)
+		return err_set(e, "store: sealed record in %s is damaged", db_names[db]);
+	buf_init(&aad, 512);
+	if (seal_context(db, k, kl, &aad) < 0) {
+		err_set(e, "store: key too long");
+		goto out;
+	}
+	if (keys_dek_unwrap(st->kc, aad.data, aad.len, s + 1, dek, e) < 0)
+		goto out;
+	ret = crypt_open(dek, aad.data, aad.len, s + SEAL_HEADER, len - SEAL_HEADER, out, e);
+out:
+	secure_wipe(dek, sizeof(dek));
+	buf_free(&aad);
+	return ret;
+}
+
+int store_put_sealed(struct store_txn *t, enum store_db db, const void *k, size_t kl,
+		     const void *pt, size_t ptlen, struct error *e)
+{
+	struct buf sealed;
+	int ret;
+	buf_init(&sealed, ptlen + 1024);
+	ret = store_seal(t->st, db, k, kl, pt, ptlen, &sealed, e);
+	if (ret == 0)
+		ret = store_put(t, db, k, kl, sealed.data, sealed.len, e);
+	buf_free(&sealed);
+	return ret;
+}
+
+int store_get_sealed(struct store_txn *t, enum store_db db, const void *k, size_t kl,
+		     struct buf *out, struct error *e)
+{
+	const void *v = NULL;
+	size_t vl = 0;
+	int r = store_get(t, db, k, kl, &v, &vl, e);
+	if (r != 0)
+		return r;
+	return store_unseal(t->st, db, k, kl, v, vl, out, e);
+}
+
+int store_index(struct store *st, const char *kind, const void *v, size_t n, uint8_t out[32],
+		struct error *e)
+{
+	struct buf b;
+	int ret;
+	buf_init(&b, 64 << 10);
+	/* kind prefix keeps the index spaces apart (a login never collides with an address). */
+	if (buf_append_str(&b, kind) < 0 || buf_append_u8(&b, 0) < 0 || buf_append(&b, v, n) < 0) {
+		buf_free(&b);
+		return err_set(e, "store: index value too long");
+	}
+	ret = keys_hmac(st->kc, b.data, b.len, out, e);
+	buf_wipe(&b);
+	return ret;
+}
+
+int store_next_id(struct store_txn *t, const char *counter, uint64_t *out, struct error *e)
+{
+	const void *v = NULL;
+	size_t vl = 0;
+	uint64_t n = 0;
+	uint8_t b[8];
+	int r = store_get(t, DB_SEQ, counter, strlen(counter), &v, &vl, e);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		if (vl != 8)
+			return err_set(e, "store: counter %s is damaged", counter);
+		n = be64_get(v);
+	}
+	n++;
+	be64_put(b, n);
+	if (store_put(t, DB_SEQ, counter, strlen(counter), b, sizeof(b), e) < 0)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int store_iter_open(struct store_txn *t, enum store_db db, const void *start, size_t startlen,
+		    struct store_iter **out, struct error *e)
+{
+	struct store_iter *it = xcalloc(1, sizeof(*it));
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[db], &it->cur);
+	if (rc != 0) {
+		free(it);
+		return lmdb_err(e, db_names[db], rc);
+	}
+	it->startkey.mv_data = (void *)start;
+	it->startkey.mv_size = start != NULL ? startlen : 0;
+	*out = it;
+	return 0;
+}
+
+int store_iter_next(struct store_iter *it, const void **k, size_t *kl, const void **v, size_t *vl)
+{
+	MDB_val key = it->startkey, val;
+	int rc;
+	if (!it->started) {
+		it->started = 1;
+		rc = mdb_cursor_get(it->cur, &key, &val,
+				    it->startkey.mv_data != NULL ? MDB_SET_RANGE : MDB_FIRST);
+	} else {
+		rc = mdb_cursor_get(it->cur, &key, &val, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc != 0)
+		return -1;
+	*k = key.mv_data;
+	*kl = key.mv_size;
+	*v = val.mv_data;
+	*vl = val.mv_size;
+	return 0;
+}
+
+int store_last(struct store_txn *t, enum store_db db, const void **k, size_t *kl, const void **v,
+	       size_t *vl, struct error *e)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[db], &cur);
+	if (rc != 0)
+		return lmdb_err(e, db_names[db], rc);
+	rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (rc != 0)
+		return lmdb_err(e, db_names[db], rc);
+	*k = key.mv_data;
+	*kl = key.mv_size;
+	*v = val.mv_data;
+	*vl = val.mv_size;
+	return 0;
+}
+
+void store_iter_close(struct store_iter **itp)
+{
+	if (*itp == NULL)
+		return;
+	mdb_cursor_close((*itp)->cur);
+	free(*itp);
+	*itp = NULL;
+}

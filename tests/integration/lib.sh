@@ -1,0 +1,28 @@
+# tests/integration/lib.sh — the few helpers every integration test uses.
+# Source it after setting nothing: it reads TAYORI (the binary under test,
+# default ./tayori), makes a scratch directory $T removed on exit, and
+# prints one "ok - ..." or "not ok - ..." line per check (TAP style), which
+# tests/run-all counts.
+set -u
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+TAYORI=${TAYORI:-$TOP/tayori}
+T=$(mktemp -d /tmp/tayori-test.XXXXXX)
+_npass=0
+_nfail=0
+_cleanups=""
+at_exit() { _cleanups="$* ; $_cleanups"; }
+_finish() {
+	eval "$_cleanups" >/dev/null 2>&1
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap _finish EXIT
+
+ok()   { _npass=$((_npass + 1)); echo "ok - $*"; }
+fail() { _nfail=$((_nfail + 1)); echo "not ok - $*"; }
+# check DESC CMD... : passes when CMD exits 0
+check() { d=$1; shift; if "$@" >"$T/.out" 2>&1; then ok "$d"; else fail "$d"; sed 's/^/#   /' "$T/.out" | head -20; fi; }
+# check_fails STATUS DESC CMD... : passes when CMD exits with STATUS
+check_status() { want=$1; d=$2; shift 2; "$@" >"$T/.out" 2>&1; got=$?; if [ "$got" = "$want" ]; then ok "$d"; else fail "$d (exit $got, wanted $want)"; sed 's/^/#   /' "$T/.out" | head -20; fi; }
+# wait_for SECONDS CMD... : polls CMD every 0.1 s until it succeeds
+wait_for() { n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
+done_testing() { echo "# $_npass passed, $_nfail failed"; [ "$_nfail" -eq 0 ]; }
