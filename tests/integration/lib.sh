@@ -21,8 +21,9 @@ ok()   { _npass=$((_npass + 1)); echo "ok - $*"; }
 fail() { _nfail=$((_nfail + 1)); echo "not ok - $*"; }
 # check DESC CMD... : passes when CMD exits 0
 check() { d=$1; shift; if "$@" >"$T/.out" 2>&1; then ok "$d"; else fail "$d"; sed 's/^/#   /' "$T/.out" | head -20; fi; }
-# check_fails STATUS DESC CMD... : passes when CMD exits with STATUS
-check_status() { want=$1; d=$2; shift 2; "$@" >"$T/.out" 2>&1; got=$?; if [ "$got" = "$want" ]; then ok "$d"; else fail "$d (exit $got, wanted $want)"; sed 's/^/#   /' "$T/.out" | head -20; fi; }
+# check_status STATUS DESC CMD... : passes when CMD exits with STATUS; its
+# output stays in $T/last for the checks that follow
+check_status() { want=$1; d=$2; shift 2; "$@" >"$T/last" 2>&1; got=$?; cp "$T/last" "$T/.out"; if [ "$got" = "$want" ]; then ok "$d"; else fail "$d (exit $got, wanted $want)"; sed 's/^/#   /' "$T/.out" | head -20; fi; }
 # wait_for SECONDS CMD... : polls CMD every 0.1 s until it succeeds
 wait_for() { n=$(($1 * 10)); shift; while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
 done_testing() { echo "# $_npass passed, $_nfail failed"; [ "$_nfail" -eq 0 ]; }

@@ -1,0 +1,82 @@
+#!/bin/sh
+# `tayori run`: one process per role, key files out of reach of all but keys,
+# restarts with back-off, reload on SIGHUP, clean stop on SIGTERM, and both
+# portal listeners answering on loopback.
+. "$(dirname "$0")/lib.sh"
+D=$T/var
+P1=$((20000 + $$ % 20000)); P2=$((P1 + 1)); P3=$((P1 + 2))
+"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
+sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
+       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
+       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+
+"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
+SUP=$!
+at_exit "kill -9 $SUP; pkill -9 -P $SUP"
+role_pid() { ps -o pid= -o comm= --ppid "$SUP" | awk -v r="tayori-$1" '$2 == r { print $1 }'; }
+all_up() { for r in keys gateway mailer portal; do [ -n "$(role_pid $r)" ] || return 1; done; }
+
+check "the resident portal answers" wait_for 10 curl -fsS "http://127.0.0.1:$P1/healthz"
+check "the staff dashboard answers" wait_for 10 curl -fsS "http://127.0.0.1:$P2/healthz"
+check "all four roles run as separate processes" wait_for 5 all_up
+check "each role has its own pid" sh -c "[ \$(ps -o pid= --ppid $SUP | wc -l) -eq 4 ]"
+
+curl -si "http://127.0.0.1:$P1/" > "$T/page"
+check "the resident page is Japanese" grep -q "オンライン通知" "$T/page"
+check "it carries a strict CSP" grep -qi "^Content-Security-Policy: default-src 'none'" "$T/page"
+check "it forbids framing" grep -qi "^X-Frame-Options: DENY" "$T/page"
+check "an unknown path is 404" sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$P1/nope | grep -qx 404"
+check "POST is refused with 405" sh -c "curl -s -o /dev/null -w '%{http_code}' -d x=1 http://127.0.0.1:$P2/ | grep -qx 405"
+
+# Key files: only the keys role may read them.  Each other role checks it
+# cannot open the tenant key after confining itself, and refuses to run if
+# it can; the keys role is the only one holding no database.
+for r in gateway mailer portal; do
+	check "$r confirmed the key files are unreadable" grep -q "role=$r .*key_files=unreadable" "$T/run.log"
+	pid=$(role_pid $r)
+	check "$r holds no descriptor on the key folder" sh -c "! ls -l /proc/$pid/fd 2>/dev/null | grep -q '/keys/'"
+	check "$r runs with no_new_privs" grep -q "NoNewPrivs:[[:space:]]*1" "/proc/$pid/status"
+done
+KP=$(role_pid keys)
+check "keys holds no database" sh -c "! ls -l /proc/$KP/fd | grep -q 'data.mdb'"
+check "keys is not dumpable (no ptrace, no /proc/PID/mem by peers)" sh -c "! grep -q tenant.key /proc/$KP/maps 2>/dev/null && [ \"\$(stat -c %U /proc/$KP/mem)\" = root ]"
+check "keys has no TCP (sandbox net=restricted)" grep -q "role=keys .*net=restricted" "$T/run.log"
+
+# Restart a role that dies.
+G1=$(role_pid gateway)
+kill -9 "$G1"
+check "a killed gateway comes back" wait_for 10 sh -c "p=\$(ps -o pid= -o comm= --ppid $SUP | awk '\$2==\"tayori-gateway\"{print \$1}'); [ -n \"\$p\" ] && [ \"\$p\" != $G1 ]"
+check "the death is logged as unexpected" grep -q "role=gateway .*unexpected=yes" "$T/run.log"
+K1=$(role_pid keys)
+kill -9 "$K1"
+check "a killed keys process comes back, with its clients" wait_for 15 sh -c "grep -c 'role=keys level=info event=ready' '$T/run.log' | grep -qx 2"
+check "... and the portal answers again" wait_for 15 curl -fsS "http://127.0.0.1:$P1/healthz"
+
+# Reload: a broken config is refused and the service goes on.
+cp "$D/tayori.conf" "$T/good.conf"
+echo "bogus line" >> "$D/tayori.conf"
+kill -HUP "$SUP"
+check "a broken config on SIGHUP is refused" wait_for 5 grep -q "event=reload_refused" "$T/run.log"
+check "... and the portal still answers" curl -fsS "http://127.0.0.1:$P1/healthz"
+sed "s/^staff_listen = .*/staff_listen = 127.0.0.1:$P3/" "$T/good.conf" > "$D/tayori.conf"
+kill -HUP "$SUP"
+check "a good config on SIGHUP is applied (staff moves to a new port)" wait_for 10 curl -fsS "http://127.0.0.1:$P3/healthz"
+check "... and the old staff port is closed" wait_for 5 sh -c "! curl -fsS http://127.0.0.1:$P2/healthz"
+
+# A role that cannot be confined as configured refuses to run: give the
+# gateway the data folder itself as its inbox, which would expose keys/.
+cp "$D/tayori.conf" "$T/good2.conf"
+sed -i "s|^#inbox = .*|inbox = .|" "$D/tayori.conf"
+kill -HUP "$SUP"
+check "a gateway that could read the key files refuses to start" wait_for 10 grep -q "role=gateway .*readable from this process" "$T/run.log"
+cp "$T/good2.conf" "$D/tayori.conf"
+kill -HUP "$SUP"
+check "with the inbox moved back, the gateway starts again" wait_for 15 sh -c "[ \$(grep -c 'role=gateway level=info event=ready' '$T/run.log') -ge 4 ]"
+
+# Stop: everything ends within 5 seconds of SIGTERM.
+PIDS=$(ps -o pid= --ppid "$SUP" | tr '\n' ' ')
+kill -TERM "$SUP"
+check "SIGTERM stops the supervisor within 5 s" wait_for 5 sh -c "! kill -0 $SUP 2>/dev/null"
+check "... and every role with it" sh -c "for p in $PIDS; do kill -0 \$p 2>/dev/null && exit 1; done; exit 0"
+check "the stop is logged" grep -q "event=stopped" "$T/run.log"
+done_testing
