@@ -17,7 +17,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1041,9 +1040,13 @@ static int parse_assignment(struct parser *p, char *s)
 	if (p->c->line[idx] > 0)
 		return perr_at(p, p->line, "duplicate key \"%s\" in section [%s] (first set on line %d)",
 			       key, section, p->c->line[idx]);
-	if (check_value(set, value, &num, why, sizeof(why)) < 0)
+	if (check_value(set, value, &num, why, sizeof(why)) < 0) {
+		/* A bad variable name is often the secret itself: never echo it. */
+		if (set->type == CONF_ENVNAME)
+			return perr_at(p, p->line, "value of %s %s", key, why);
 		return perr_at(p, p->line, "value of %s %s (got \"%s\")", key, why,
 			       clip(value, shown_v, sizeof(shown_v)));
+	}
 	free(p->c->str[idx]);
 	p->c->str[idx] = xstrdup(value);
 	p->c->num[idx] = num;

@@ -32,7 +32,7 @@ int buf_append_u8(struct buf *b, uint8_t v);
 int buf_append_be32(struct buf *b, uint32_t v);
 int buf_append_be64(struct buf *b, uint64_t v);
 int buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 void buf_wipe(struct buf *b);

@@ -30,6 +30,7 @@ void log_set_role(const char *role)
 	str_copy(log_role, role, sizeof(log_role));
 }
 
+static void log_emit(enum log_level lvl, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
 static void log_emit(enum log_level lvl, const char *fmt, va_list ap)
 {
 	static const char *names[] = { "debug", "info", "warn", "error" };

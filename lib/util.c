@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+static int err_vset(struct error *e, int temporary, const char *fmt, va_list ap) PRINTF_LIKE(3, 0);
 static int err_vset(struct error *e, int temporary, const char *fmt, va_list ap)
 {
 	if (e != NULL) {
