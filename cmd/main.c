@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "gateway/pdf_sign_cli.h"
+#include "gateway/pdf_split.h"
 #include "log.h"
 
 static const char usage_text[] =
@@ -28,6 +30,17 @@ static const char usage_text[] =
 	"Every command takes -d DIR (a tenant's data directory, default ./var) or -c CONF.\n"
 	"Exit status: 0 done, 1 input refused, 2 usage, 3 temporary or internal failure.\n"
 	"See tayori(1) and tayori.conf(5).\n";
+
+static int cmd_pdf(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "split") == 0)
+		return pdf_split_cli(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "sign") == 0)
+		return pdf_sign_cli(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+		return pdf_verify_cli(argc - 1, argv + 1);
+	return cli_usage("tayori pdf split | sign | verify ... (see tayori --help)");
+}
 
 static int not_built(const char *what)
 {
@@ -68,8 +81,9 @@ int main(int argc, char **argv)
 		return cmd_audit(argc - 1, argv + 1);
 	if (strcmp(cmd, "conf") == 0)
 		return cmd_conf(argc - 1, argv + 1);
-	if (strcmp(cmd, "submit") == 0 || strcmp(cmd, "batch") == 0 || strcmp(cmd, "report") == 0 ||
-	    strcmp(cmd, "pdf") == 0)
+	if (strcmp(cmd, "pdf") == 0)
+		return cmd_pdf(argc - 1, argv + 1);
+	if (strcmp(cmd, "submit") == 0 || strcmp(cmd, "batch") == 0 || strcmp(cmd, "report") == 0)
 		return not_built(cmd);
 	fprintf(stderr, "tayori: unknown command \"%s\" (see tayori --help)\n", cmd);
 	return EXIT_USAGE;

@@ -4,10 +4,12 @@
  *
  * Requests are synchronous: one frame out, one frame back.  A channel whose
  * peer misbehaves is marked broken and every later call fails, so a caller
- * never mistakes garbage for a key.
+ * never mistakes garbage for a key.  A client may be shared by threads: each
+ * call holds the client's lock for its whole round trip.
  */
 #include "keys.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "ipc.h"
 
 struct keys_client {
+	pthread_mutex_t lock;
 	int fd;
 	int broken;
 	struct buf req;
@@ -24,6 +27,7 @@ struct keys_client {
 struct keys_client *keys_client_new(int fd)
 {
 	struct keys_client *kc = xcalloc(1, sizeof(*kc));
+	pthread_mutex_init(&kc->lock, NULL);
 	kc->fd = fd;
 	buf_init(&kc->req, KEYS_MAX_REQUEST);
 	buf_init(&kc->reply, KEYS_MAX_REQUEST);
@@ -39,6 +43,7 @@ void keys_client_free(struct keys_client **kcp)
 		close(kc->fd);
 	buf_wipe(&kc->req);
 	buf_wipe(&kc->reply);
+	pthread_mutex_destroy(&kc->lock);
 	free(kc);
 	*kcp = NULL;
 }
@@ -97,19 +102,19 @@ static int mac_request(struct keys_client *kc, uint32_t type, const void *data, 
 	return get_fixed(kc, &r, out, CRYPT_HASH_LEN, 1, e);
 }
 
-int keys_hmac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+static int keys_hmac_locked(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
 	      struct error *e)
 {
 	return mac_request(kc, KEYS_HMAC, data, n, out, e);
 }
 
-int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+static int keys_audit_mac_locked(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
 		   struct error *e)
 {
 	return mac_request(kc, KEYS_AUDIT_MAC, data, n, out, e);
 }
 
-int keys_dek_new(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],
+static int keys_dek_new_locked(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],
 		 uint8_t wrapped[KEYS_WRAPPED_LEN], struct error *e)
 {
 	struct ipc_reader r;
@@ -127,7 +132,7 @@ int keys_dek_new(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t
 	return 0;
 }
 
-int keys_dek_unwrap(struct keys_client *kc, const void *aad, size_t aadlen,
+static int keys_dek_unwrap_locked(struct keys_client *kc, const void *aad, size_t aadlen,
 		    const uint8_t wrapped[KEYS_WRAPPED_LEN], uint8_t dek[CRYPT_KEY_LEN], struct error *e)
 {
 	struct ipc_reader r;
@@ -143,7 +148,7 @@ int keys_dek_unwrap(struct keys_client *kc, const void *aad, size_t aadlen,
 	return 0;
 }
 
-int keys_sign_digest(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
+static int keys_sign_digest_locked(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
 		     size_t *siglen, struct error *e)
 {
 	struct ipc_reader r;
@@ -164,7 +169,7 @@ int keys_sign_digest(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN
 	return 0;
 }
 
-int keys_certs(struct keys_client *kc, struct buf *out, struct error *e)
+static int keys_certs_locked(struct keys_client *kc, struct buf *out, struct error *e)
 {
 	struct ipc_reader r;
 	buf_reset(&kc->req);
@@ -173,4 +178,51 @@ int keys_certs(struct keys_client *kc, struct buf *out, struct error *e)
 	if (buf_append(out, kc->reply.data, kc->reply.len) < 0)
 		return err_set(e, "certificate chain too large");
 	return 0;
+}
+
+/* The public calls: one round trip each, under the client's lock. */
+#define LOCKED(call)                              \
+	do {                                      \
+		int r_;                           \
+		if (kc == NULL)                   \
+			return err_tmp(e, "the keys process is not available"); \
+		pthread_mutex_lock(&kc->lock);    \
+		r_ = (call);                      \
+		pthread_mutex_unlock(&kc->lock);  \
+		return r_;                        \
+	} while (0)
+
+int keys_hmac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+	      struct error *e)
+{
+	LOCKED(keys_hmac_locked(kc, data, n, out, e));
+}
+
+int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+		   struct error *e)
+{
+	LOCKED(keys_audit_mac_locked(kc, data, n, out, e));
+}
+
+int keys_dek_new(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],
+		 uint8_t wrapped[KEYS_WRAPPED_LEN], struct error *e)
+{
+	LOCKED(keys_dek_new_locked(kc, aad, aadlen, dek, wrapped, e));
+}
+
+int keys_dek_unwrap(struct keys_client *kc, const void *aad, size_t aadlen,
+		    const uint8_t wrapped[KEYS_WRAPPED_LEN], uint8_t dek[CRYPT_KEY_LEN], struct error *e)
+{
+	LOCKED(keys_dek_unwrap_locked(kc, aad, aadlen, wrapped, dek, e));
+}
+
+int keys_sign_digest(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
+		     size_t *siglen, struct error *e)
+{
+	LOCKED(keys_sign_digest_locked(kc, digest, sig, siglen, e));
+}
+
+int keys_certs(struct keys_client *kc, struct buf *out, struct error *e)
+{
+	LOCKED(keys_certs_locked(kc, out, e));
 }

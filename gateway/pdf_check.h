@@ -1,0 +1,83 @@
+/*
+ * pdf_check.h — is this upload a PDF tayori will accept?  Refuses empty
+ * files, files that are not PDFs (a PNG or an HTML page renamed to .pdf),
+ * encrypted PDFs unless a password is configured, and damaged files that
+ * qpdf cannot repair.
+ * Runs in the gateway process and in `tayori pdf split`, on attacker-
+ * influenced input.  Standards: ISO 32000-1 §7.5 (file structure: the
+ * %PDF- header, cross-reference table, trailer) and §7.6 (encryption).
+ *
+ * Policy (one clear English line per refusal, no file name in it: the
+ * caller prefixes "tayori: IN.pdf: "):
+ *   1. zero bytes: "the file is empty";
+ *   2. no "%PDF-" within the first 1024 bytes (what ISO 32000-1 and every
+ *      reader accept): refused, naming what the bytes look like (a PNG,
+ *      JPEG, GIF or TIFF image, an HTML or XML page, a ZIP archive such as
+ *      a Word or Excel file, an old Office file, plain text);
+ *   3. encrypted (user or owner password, any algorithm): refused unless
+ *      a password is configured; a configured password that opens neither
+ *      way is refused too.  Opened with the password, the per-resident
+ *      PDFs are written without encryption (they are signed and then
+ *      encrypted at rest by tayori);
+ *   4. qpdf cannot open it even with its recovery (no trailer, no page
+ *      tree, a loop in the page tree): refused as damaged;
+ *   5. no pages, or more than the page limit: refused;
+ *   6. qpdf opened it but had to repair it (any warning while reading the
+ *      cross-reference table or the page tree): the file must still end
+ *      with %%EOF (a file cut short loses what was written last, often its
+ *      fonts); every object reachable from every page is resolved and
+ *      every stream decoded; every page must still have content, and every
+ *      font (Tf) and image or form (Do) its content uses must still be in
+ *      its resources (qpdf drops a dictionary entry whose object is
+ *      missing, so this is where a lost object shows).  Any failure means
+ *      the repair lost content and the file is refused; a repair that lost
+ *      nothing is accepted and reported (pdf_info.repaired) so the preview
+ *      can say so.
+ */
+#ifndef TAYORI_PDF_CHECK_H
+#define TAYORI_PDF_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <qpdf/qpdf-c.h>
+#include "util.h"
+
+#define PDF_INPUT_MAX  ((size_t)1 << 30) /* bytes of one input PDF */
+#define PDF_PAGES_MAX  100000            /* pages of one input PDF */
+#define PDF_SNIFF_LEN  1024              /* where %PDF- must start */
+
+struct pdf_info {
+	int pages;         /* page count */
+	int encrypted;     /* it was encrypted and the password opened it */
+	int repaired;      /* qpdf repaired it and nothing was lost */
+	char version[16];  /* header version, e.g. "1.5" */
+};
+
+/*
+ * NULL when data starts like a PDF (%PDF- in its first PDF_SNIFF_LEN
+ * bytes), else a static English phrase saying what it looks like
+ * ("the file is empty", "this is a PNG image, not a PDF", ...).
+ */
+const char *pdf_sniff(const uint8_t *data, size_t len);
+
+/*
+ * Apply the policy above to len bytes.  password may be NULL (none
+ * configured).  max_pages 0 means PDF_PAGES_MAX.  info may be NULL.
+ * Returns 0 when accepted; -1 with e filled (e->temporary = 0 for every
+ * refusal of the input, 1 only for an internal failure).
+ */
+int pdf_check(const uint8_t *data, size_t len, const char *password, int max_pages,
+	      struct pdf_info *info, struct error *e);
+
+/*
+ * Open data with qpdf the way the policy needs (errors silenced, warnings
+ * collected, not printed; steps 2-5 applied; step 6 is pdf_check's).
+ * data must stay valid and unchanged until qpdf_cleanup(*out): qpdf reads
+ * it in place.  On success *out is a handle for this thread only (qpdf
+ * handles are not thread-safe; open one per thread on the same bytes),
+ * *npages its page count and *warned 1 when qpdf warned while reading.
+ */
+int pdf_qpdf_open(const uint8_t *data, size_t len, const char *password, int max_pages,
+		  qpdf_data *out, int *npages, int *warned, struct error *e);
+
+#endif

@@ -1,0 +1,313 @@
+/*
+ * pdf_sign_cli.c — `tayori pdf sign` and `tayori pdf verify`.
+ * Runs in the CLI process: here the credential is opened locally (a
+ * PKCS#12 file or a PKCS#11 token), unlike the gateway, which asks the keys
+ * process.  Secrets come from an environment variable or a no-echo prompt,
+ * never from argv, and are wiped after use.
+ *
+ * Standards: see gateway/pades.h (ETSI EN 319 142-1) and gateway/tsa.h
+ * (RFC 3161).
+ */
+#include "gateway/pdf_sign_cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "buf.h"
+#include "gateway/pades.h"
+#include "gateway/pdf_verify.h"
+#include "gateway/signer.h"
+#include "gateway/tsa.h"
+
+#define PDF_IN_MAX ((size_t)512 << 20)
+#define SECRET_MAX 256
+#define LIST_MAX 16
+
+static const char sign_usage[] =
+"usage: tayori pdf sign (--p12 FILE [--pass-env VAR] |\n"
+"                        --pkcs11-module SO --pkcs11-token LABEL [--pkcs11-key LABEL] [--pin-env VAR])\n"
+"                       [--chain PEM] [--tsa URL] [--level B-B|B-T|B-LT|B-LTA]\n"
+"                       [--reason TEXT] [--location TEXT] [--contact TEXT] [--field NAME]\n"
+"                       [--crl DER]... [--ocsp DER]... [--no-fetch | --prefer-ocsp] IN.pdf OUT.pdf\n"
+"  PAdES baseline signature (ETSI.CAdES.detached, SHA-256) in an incremental update.\n"
+"  --pass-env/--pin-env name an environment variable holding the secret;\n"
+"  without them the secret is asked for on the terminal.  B-T and above need\n"
+"  --tsa (http:// only).  B-LT embeds --crl/--ocsp files and, unless --no-fetch,\n"
+"  the CRLs named by the certificates' http:// distribution points (with\n"
+"  --prefer-ocsp: OCSP responses from their http:// responders where named).\n";
+
+static const char verify_usage[] =
+"usage: tayori pdf verify [--json] [--ca PEM] FILE.pdf\n"
+"  Checks every signature: what it covers, the signer, the level, whether the\n"
+"  file changed since.  Exit 0 when all signatures are valid, else 1.\n";
+
+/*
+ * Read a secret from the environment variable env (then wiped from the
+ * environment) or, when env is NULL, from the terminal without echo.
+ */
+static int read_secret(const char *env, const char *prompt, char *out, size_t size,
+    struct error *e)
+{
+	if (env != NULL) {
+		char *v = getenv(env);
+		size_t n;
+		if (v == NULL)
+			return err_set(e, "environment variable %s is not set", env);
+		n = strlen(v);
+		if (n >= size)
+			return err_set(e, "the secret in %s is too long", env);
+		memcpy(out, v, n + 1);
+		OPENSSL_cleanse(v, n); /* do not leave it in /proc/self/environ */
+		unsetenv(env);
+		return 0;
+	}
+	{
+		FILE *tty = fopen("/dev/tty", "r+");
+		struct termios old, noecho;
+		size_t n;
+		int rc = 0;
+		if (tty == NULL)
+			return err_set(e, "no terminal to ask for the %s; use the -env option", prompt);
+		fprintf(tty, "%s: ", prompt);
+		fflush(tty);
+		if (tcgetattr(fileno(tty), &old) < 0) {
+			fclose(tty);
+			return err_set(e, "cannot turn off echo on the terminal");
+		}
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		noecho.c_lflag |= ECHONL;
+		tcsetattr(fileno(tty), TCSAFLUSH, &noecho);
+		if (fgets(out, (int)size, tty) == NULL)
+			rc = err_set(e, "no %s given", prompt);
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		fclose(tty);
+		if (rc < 0)
+			return rc;
+		n = strcspn(out, "\r\n");
+		out[n] = '\0';
+		return 0;
+	}
+}
+
+static int exit_for(const struct error *e)
+{
+	return e->temporary ? 3 : 1;
+}
+
+static void load_blob(struct pades_blobs *b, const char *path, int *failed)
+{
+	uint8_t *d;
+	size_t n;
+	struct error e;
+	if (file_read_all(path, TSA_HTTP_MAX, &d, &n, &e) < 0) {
+		fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
+		*failed = 1;
+		return;
+	}
+	pades_blobs_add(b, d, n);
+	free(d);
+}
+
+int pdf_sign_cli(int argc, char **argv)
+{
+	enum { O_P12 = 256, O_PASSENV, O_MOD, O_TOKEN, O_KEY, O_PINENV, O_CHAIN, O_TSA,
+	    O_LEVEL, O_REASON, O_LOCATION, O_CONTACT, O_FIELD, O_CRL, O_OCSP, O_NOFETCH, O_PREFER_OCSP, O_HELP };
+	static const struct option opts[] = {
+		{ "p12", required_argument, NULL, O_P12 },
+		{ "pass-env", required_argument, NULL, O_PASSENV },
+		{ "pkcs11-module", required_argument, NULL, O_MOD },
+		{ "pkcs11-token", required_argument, NULL, O_TOKEN },
+		{ "pkcs11-key", required_argument, NULL, O_KEY },
+		{ "pin-env", required_argument, NULL, O_PINENV },
+		{ "chain", required_argument, NULL, O_CHAIN },
+		{ "tsa", required_argument, NULL, O_TSA },
+		{ "level", required_argument, NULL, O_LEVEL },
+		{ "reason", required_argument, NULL, O_REASON },
+		{ "location", required_argument, NULL, O_LOCATION },
+		{ "contact", required_argument, NULL, O_CONTACT },
+		{ "field", required_argument, NULL, O_FIELD },
+		{ "crl", required_argument, NULL, O_CRL },
+		{ "ocsp", required_argument, NULL, O_OCSP },
+		{ "no-fetch", no_argument, NULL, O_NOFETCH },
+		{ "prefer-ocsp", no_argument, NULL, O_PREFER_OCSP },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *p12 = NULL, *pass_env = NULL, *mod = NULL, *token = NULL, *key = NULL;
+	const char *pin_env = NULL, *chain = NULL, *crlf[LIST_MAX], *ocspf[LIST_MAX];
+	int ncrl = 0, nocsp = 0, nofetch = 0, prefer_ocsp = 0, c, status = 3, failed = 0;
+	struct pades_options o;
+	struct pades_blobs crls = { NULL, 0 }, ocsps = { NULL, 0 };
+	struct signer *s = NULL;
+	struct error e = { "", 0 };
+	char secret[SECRET_MAX];
+	uint8_t *in = NULL, *out = NULL;
+	size_t inlen = 0, outlen = 0;
+
+	memset(&o, 0, sizeof(o));
+	memset(secret, 0, sizeof(secret));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "d:c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': case 'c': break; /* tenant config: not needed to sign a file */
+		case O_P12: p12 = optarg; break;
+		case O_PASSENV: pass_env = optarg; break;
+		case O_MOD: mod = optarg; break;
+		case O_TOKEN: token = optarg; break;
+		case O_KEY: key = optarg; break;
+		case O_PINENV: pin_env = optarg; break;
+		case O_CHAIN: chain = optarg; break;
+		case O_TSA: o.tsa_url = optarg; break;
+		case O_LEVEL:
+			if (pades_level_parse(optarg, &o.level) < 0) {
+				fprintf(stderr, "tayori pdf sign: unknown level %s (B-B, B-T, B-LT, B-LTA)\n", optarg);
+				return 2;
+			}
+			break;
+		case O_REASON: o.reason = optarg; break;
+		case O_LOCATION: o.location = optarg; break;
+		case O_CONTACT: o.contact_info = optarg; break;
+		case O_FIELD: o.field_name = optarg; break;
+		case O_CRL:
+			if (ncrl == LIST_MAX) { fprintf(stderr, "tayori pdf sign: too many --crl\n"); return 2; }
+			crlf[ncrl++] = optarg;
+			break;
+		case O_OCSP:
+			if (nocsp == LIST_MAX) { fprintf(stderr, "tayori pdf sign: too many --ocsp\n"); return 2; }
+			ocspf[nocsp++] = optarg;
+			break;
+		case O_NOFETCH: nofetch = 1; break;
+		case O_PREFER_OCSP: prefer_ocsp = 1; break;
+		case O_HELP: fputs(sign_usage, stdout); return 0;
+		default: fputs(sign_usage, stderr); return 2;
+		}
+	}
+	if (argc - optind != 2 || (p12 == NULL) == (mod == NULL) || (mod != NULL && token == NULL)) {
+		fputs(sign_usage, stderr);
+		return 2;
+	}
+	if (o.level >= PADES_B_T && o.tsa_url == NULL) {
+		fprintf(stderr, "tayori pdf sign: level %s needs --tsa URL\n", pades_level_name(o.level));
+		return 2;
+	}
+	for (int i = 0; i < ncrl; i++)
+		load_blob(&crls, crlf[i], &failed);
+	for (int i = 0; i < nocsp; i++)
+		load_blob(&ocsps, ocspf[i], &failed);
+	if (failed) {
+		status = 1;
+		goto out;
+	}
+	o.crls = &crls;
+	o.ocsps = &ocsps;
+	if (!nofetch)
+		o.revocation = prefer_ocsp ? pades_fetch_ocsp_or_crls_http : pades_fetch_crls_http;
+
+	if (file_read_all(argv[optind], PDF_IN_MAX, &in, &inlen, &e) < 0) {
+		fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
+		status = 1;
+		goto out;
+	}
+	if (p12 != NULL) {
+		if (read_secret(pass_env, "PKCS#12 password", secret, sizeof(secret), &e) < 0 ||
+		    signer_from_p12(p12, secret, &s, &e) < 0) {
+			fprintf(stderr, "tayori pdf sign: %s: %s\n", p12, e.msg);
+			status = 1;
+			goto out;
+		}
+	} else {
+		if (read_secret(pin_env, "token PIN", secret, sizeof(secret), &e) < 0 ||
+		    signer_from_pkcs11(mod, token, key, secret, &s, &e) < 0) {
+			fprintf(stderr, "tayori pdf sign: PKCS#11: %s\n", e.msg);
+			status = exit_for(&e);
+			goto out;
+		}
+	}
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (chain != NULL && signer_add_chain_file(s, chain, &e) < 0) {
+		fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
+		status = 1;
+		goto out;
+	}
+	if (pades_sign(in, inlen, s, &o, &out, &outlen, &e) < 0) {
+		fprintf(stderr, "tayori pdf sign: %s: %s\n", argv[optind], e.msg);
+		status = exit_for(&e);
+		goto out;
+	}
+	if (file_write_atomic(argv[optind + 1], out, outlen, 0644, &e) < 0) {
+		fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
+		status = 3;
+		goto out;
+	}
+	status = 0;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	signer_free(&s);
+	pades_blobs_free(&crls);
+	pades_blobs_free(&ocsps);
+	free(in);
+	free(out);
+	return status;
+}
+
+int pdf_verify_cli(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct pdf_verify_options o = { NULL };
+	struct pdf_verify_report r;
+	struct error e = { "", 0 };
+	int json = 0, c, status;
+	uint8_t *in = NULL;
+	size_t inlen = 0;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "d:c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': case 'c': break;
+		case 'j': json = 1; break;
+		case 'a': o.ca_file = optarg; break;
+		case 'h': fputs(verify_usage, stdout); return 0;
+		default: fputs(verify_usage, stderr); return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		fputs(verify_usage, stderr);
+		return 2;
+	}
+	if (file_read_all(argv[optind], PDF_IN_MAX, &in, &inlen, &e) < 0 ||
+	    pdf_verify_mem(in, inlen, &o, &r, &e) < 0) {
+		if (json) {
+			printf("{\"file\":\"");
+			for (const char *p = argv[optind]; *p; p++)
+				printf((*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
+			printf("\",\"valid\":false,\"error\":\"");
+			for (const char *p = e.msg; *p; p++)
+				printf((*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
+			printf("\"}\n");
+		}
+		fprintf(stderr, "tayori pdf verify: %s: %s\n", argv[optind], e.msg);
+		free(in);
+		return e.temporary ? 3 : 1;
+	}
+	if (json)
+		pdf_verify_print_json(stdout, argv[optind], &r);
+	else
+		pdf_verify_print_text(stdout, argv[optind], &r);
+	status = r.valid ? 0 : 1;
+	pdf_verify_report_free(&r);
+	free(in);
+	return status;
+}

@@ -1,0 +1,411 @@
+/*
+ * pdf_split_cli.c — `tayori pdf split (--pages N | --key REGEX | --auto
+ * KEYS.csv) [--json] [--password-env VAR] [--threads N] [--writers N] IN.pdf
+ * OUTDIR`:
+ * splits IN.pdf into OUTDIR/<key>.pdf, one file per resident, and prints
+ * what matched and what did not.
+ * Runs in the command-line process of the staff or administrator who
+ * calls it, on their files.  Standards: RFC 8259 (the --json output); the
+ * exit statuses of DESIGN.md (0 done, 1 refused, 2 usage, 3 internal).
+ *
+ * --threads: text extraction threads (default: one per CPU); --writers:
+ * qpdf writer threads (default 1; each holds its own copy of the page
+ * tree, see pdf_split.h).
+ *
+ * Writes each file with mode 0600 (the PDFs hold personal data) straight
+ * into OUTDIR, replacing a file of the same name; files are not fsync'ed:
+ * this is a tool for looking at a split, the product stores its PDFs in
+ * LMDB.  Nothing is written when the input or any key is refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include "util.h"
+#include "gateway/csv.h"
+#include "gateway/recipients.h"
+#include "gateway/pdf_split.h"
+#include "gateway/pdf_text.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE   2
+#define EXIT_TMP     3
+
+static const char usage_text[] =
+	"usage: tayori pdf split (--pages N | --key REGEX | --auto KEYS.csv) [--json]\n"
+	"                        [--password-env VAR] [--threads N] [--writers N]\n"
+	"                        IN.pdf OUTDIR\n";
+
+/* A key is used as a file name: letters and digits (any script), - _ and
+ * inner dots; no separators, controls, spaces or shell/Windows specials. */
+static int safe_name(const char *key)
+{
+	size_t len = strlen(key);
+	const char *p;
+
+	if (len == 0 || len > PDF_KEY_MAX || !g_utf8_validate(key, (gssize)len, NULL))
+		return 0;
+	if (key[0] == '.' || key[0] == '-')
+		return 0;
+	for (p = key; *p; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		if (c < 0x80) {
+			if (!g_ascii_isalnum((char)c) && c != '-' && c != '_' && c != '.')
+				return 0;
+		} else if (!g_unichar_isalnum(c)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void json_strs(FILE *f, const char *name, char *const *v, size_t n)
+{
+	fprintf(f, ",\"%s\":[", name);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', f);
+		json_str(f, v[i]);
+	}
+	fputc(']', f);
+}
+
+static void json_ints(FILE *f, const char *name, const int *v, size_t n)
+{
+	fprintf(f, ",\"%s\":[", name);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%d", i ? "," : "", v[i]);
+	fputc(']', f);
+}
+
+/* One line on stderr; with --json also the object on stdout. */
+static int refuse(int status, int json, const char *where, const char *msg)
+{
+	if (where)
+		fprintf(stderr, "tayori: %s: %s\n", where, msg);
+	else
+		fprintf(stderr, "tayori: %s\n", msg);
+	if (json) {
+		fputs("{\"status\":\"refused\",\"error\":", stdout);
+		json_str(stdout, msg);
+		fputs("}\n", stdout);
+	}
+	return status;
+}
+
+struct out_ctx {
+	int dirfd;
+	atomic_size_t files;
+	atomic_size_t bytes;
+};
+
+static int write_file(void *arg, const struct pdf_group *g, const uint8_t *pdf, size_t len,
+		      struct error *e)
+{
+	struct out_ctx *c = arg;
+	char name[PDF_KEY_MAX + 8];
+	size_t off = 0;
+	int fd;
+
+	if (str_fmt(name, sizeof name, "%s.pdf", g->key) < 0)
+		return err_set(e, "the key %s is too long for a file name", g->key);
+	fd = openat(c->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_tmp(e, "cannot create %s: %s", name, strerror(errno));
+	while (off < len) {
+		ssize_t w = write(fd, pdf + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int saved = errno;
+			close(fd);
+			return err_tmp(e, "cannot write %s: %s", name, strerror(saved));
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0)
+		return err_tmp(e, "cannot write %s: %s", name, strerror(errno));
+	atomic_fetch_add(&c->files, 1);
+	atomic_fetch_add(&c->bytes, len);
+	return 0;
+}
+
+/* The keys to look for, from the CSV (its reader and column inference are
+ * the same as the gateway's).  keys point into *rp. */
+static int read_keys(const char *path, struct recipients **rp, const char ***keys, size_t *nkeys,
+		     char ***dups, size_t *ndups, struct error *e)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	struct csv_table *t = NULL;
+	struct recipients_options ro;
+	GHashTable *seen = NULL;
+	int ret = -1;
+
+	*rp = NULL;
+	*keys = NULL;
+	*nkeys = 0;
+	*dups = NULL;
+	*ndups = 0;
+	if (file_read_all(path, CSV_DEFAULT_MAX_BYTES, &data, &len, e) < 0)
+		return -1;
+	if (csv_parse(data, len, NULL, &t, e) < 0)
+		goto out;
+	memset(&ro, 0, sizeof ro);
+	ro.flags = RECIPIENTS_EMAIL_OPTIONAL;
+	if (recipients_from_csv(t, &ro, rp, e) < 0)
+		goto out;
+	*keys = xcalloc((*rp)->n + 1, sizeof **keys);
+	*dups = xcalloc((*rp)->n + 1, sizeof **dups);
+	seen = g_hash_table_new(g_str_hash, g_str_equal);
+	for (size_t i = 0; i < (*rp)->n; i++) {
+		const struct recipient *r = &(*rp)->v[i];
+		if (r->flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY))
+			continue;
+		if (g_hash_table_contains(seen, r->key))
+			continue;
+		g_hash_table_add(seen, r->key);
+		(*keys)[(*nkeys)++] = r->key;
+		if (r->flags & RCPT_DUPLICATE_KEY)
+			(*dups)[(*ndups)++] = r->key;
+	}
+	ret = 0;
+out:
+	if (seen)
+		g_hash_table_destroy(seen);
+	csv_free(&t);
+	free(data);
+	return ret;
+}
+
+int pdf_split_cli(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pages", required_argument, NULL, 'p' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "auto", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "password-env", required_argument, NULL, 'P' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "writers", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pdf_split_opts o;
+	struct pdf_split_result r;
+	struct out_ctx oc;
+	struct error e = { "", 0 };
+	struct recipients *rcpt = NULL;
+	const char **keys = NULL;
+	char **dups = NULL;
+	size_t nkeys = 0, ndups = 0;
+	const char *csv_path = NULL, *in, *outdir, *mode_name = NULL;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int json = 0, nmodes = 0, status = EXIT_TMP, opt;
+	int64_t v;
+
+	memset(&o, 0, sizeof o);
+	memset(&r, 0, sizeof r);
+	oc.dirfd = -1;
+	atomic_init(&oc.files, 0);
+	atomic_init(&oc.bytes, 0);
+
+	optind = 0; /* GNU: restart scanning, argv[0] is the subcommand */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+d:c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (parse_int64(optarg, 1, 10000, &v) < 0) {
+				fprintf(stderr, "tayori: pdf split: --pages wants a number of pages "
+						"from 1 to 10000\n");
+				return EXIT_USAGE;
+			}
+			o.mode = PDF_SPLIT_PAGES;
+			o.pages_per_resident = (int)v;
+			mode_name = "pages";
+			nmodes++;
+			break;
+		case 'k':
+			o.mode = PDF_SPLIT_KEY;
+			o.key_regex = optarg;
+			mode_name = "key";
+			nmodes++;
+			break;
+		case 'a':
+			o.mode = PDF_SPLIT_AUTO;
+			csv_path = optarg;
+			mode_name = "auto";
+			nmodes++;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'P':
+			o.password = getenv(optarg);
+			if (!o.password) {
+				fprintf(stderr, "tayori: pdf split: the environment variable %s "
+						"(--password-env) is not set\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 't':
+			if (parse_int64(optarg, 1, PDF_TEXT_THREADS_MAX, &v) < 0) {
+				fprintf(stderr, "tayori: pdf split: --threads wants 1 to %d\n",
+					PDF_TEXT_THREADS_MAX);
+				return EXIT_USAGE;
+			}
+			o.threads = (int)v;
+			break;
+		case 'w':
+			if (parse_int64(optarg, 1, PDF_TEXT_THREADS_MAX, &v) < 0) {
+				fprintf(stderr, "tayori: pdf split: --writers wants 1 to %d\n",
+					PDF_TEXT_THREADS_MAX);
+				return EXIT_USAGE;
+			}
+			o.write_threads = (int)v;
+			break;
+		case 'd':
+		case 'c':
+			break; /* every subcommand takes them; split needs no tenant */
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "tayori: pdf split: unknown option or missing value\n%s",
+				usage_text);
+			return EXIT_USAGE;
+		}
+	}
+	if (nmodes != 1 || argc - optind != 2) {
+		fprintf(stderr, "tayori: pdf split: %s\n%s",
+			nmodes != 1 ? "give exactly one of --pages, --key and --auto"
+				    : "give IN.pdf and OUTDIR", usage_text);
+		return EXIT_USAGE;
+	}
+	in = argv[optind];
+	outdir = argv[optind + 1];
+	if (o.mode == PDF_SPLIT_KEY) {
+		GError *gerr = NULL;
+		GRegex *re = g_regex_new(o.key_regex, 0, 0, &gerr);
+		if (!re) {
+			fprintf(stderr, "tayori: pdf split: --key is not a valid regular expression: "
+					"%s\n", gerr->message);
+			g_error_free(gerr);
+			return EXIT_USAGE;
+		}
+		g_regex_unref(re);
+	}
+
+	if (csv_path) {
+		if (read_keys(csv_path, &rcpt, &keys, &nkeys, &dups, &ndups, &e) < 0) {
+			status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, csv_path, e.msg);
+			goto out;
+		}
+		o.keys = keys;
+		o.nkeys = nkeys;
+	}
+	if (file_read_all(in, PDF_INPUT_MAX, &data, &len, &e) < 0) {
+		status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, NULL, e.msg);
+		goto out;
+	}
+	if (pdf_split_plan(data, len, &o, &r, &e) < 0) {
+		status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, in, e.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < r.ngroups; i++) {
+		if (!safe_name(r.groups[i].key)) {
+			char msg[ERR_MAX];
+			str_fmt(msg, sizeof msg, "the key found on page %d cannot be used as a file "
+				"name (only letters, digits, - _ and inner dots)", r.groups[i].first_page);
+			status = refuse(EXIT_REFUSED, json, in, msg);
+			goto out;
+		}
+	}
+	if (mkdir_p(outdir, 0750, &e) < 0) {
+		status = refuse(EXIT_TMP, json, NULL, e.msg);
+		goto out;
+	}
+	oc.dirfd = open(outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (oc.dirfd < 0) {
+		char msg[ERR_MAX];
+		str_fmt(msg, sizeof msg, "cannot open the folder: %s", strerror(errno));
+		status = refuse(EXIT_TMP, json, outdir, msg);
+		goto out;
+	}
+	if (pdf_split_write(data, len, &o, r.groups, r.ngroups, write_file, &oc, &e) < 0) {
+		status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, in, e.msg);
+		goto out;
+	}
+
+	if (json) {
+		FILE *f = stdout;
+		fprintf(f, "{\"status\":\"ok\",\"mode\":\"%s\",\"pages\":%d", mode_name, r.info.pages);
+		if (rcpt)
+			fprintf(f, ",\"recipients\":%zu", rcpt->n);
+		fprintf(f, ",\"matched\":%zu,\"files\":[", r.ngroups);
+		for (size_t i = 0; i < r.ngroups; i++) {
+			fputs(i ? ",{\"key\":" : "{\"key\":", f);
+			json_str(f, r.groups[i].key);
+			fputs(",\"found\":", f);
+			json_str(f, r.groups[i].found);
+			fprintf(f, ",\"first_page\":%d,\"page_count\":%d}", r.groups[i].first_page,
+				r.groups[i].page_count);
+		}
+		fputc(']', f);
+		json_ints(f, "unmatched_pages", r.keyless_pages, r.nkeyless);
+		json_ints(f, "ambiguous_pages", r.ambiguous_pages, r.nambiguous);
+		json_strs(f, "repeated_keys", r.repeated_keys, r.nrepeated);
+		if (rcpt) {
+			json_strs(f, "csv_rows_without_pdf", r.missing_keys, r.nmissing);
+			json_strs(f, "unmatched_pdf_keys", NULL, 0);
+			json_strs(f, "duplicate_keys", dups, ndups);
+		}
+		fprintf(f, ",\"repaired\":%s,\"bytes\":%zu}\n", r.info.repaired ? "true" : "false",
+			atomic_load(&oc.bytes));
+	} else {
+		printf("tayori: %s: %d pages, %zu PDFs written to %s", in, r.info.pages,
+		       atomic_load(&oc.files), outdir);
+		if (r.nkeyless)
+			printf("; %zu pages without a key went with the page before", r.nkeyless);
+		if (r.nambiguous)
+			printf("; %zu pages show several keys", r.nambiguous);
+		if (r.nrepeated)
+			printf("; %zu keys found in separate page ranges held back", r.nrepeated);
+		if (rcpt)
+			printf("; %zu CSV keys not found", r.nmissing);
+		if (r.info.repaired)
+			printf("; the input was repaired");
+		putchar('\n');
+	}
+	status = 0;
+out:
+	if (oc.dirfd >= 0)
+		close(oc.dirfd);
+	pdf_split_result_free(&r);
+	free(data);
+	free(keys);
+	free(dups);
+	recipients_free(&rcpt);
+	return status;
+}
