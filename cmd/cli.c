@@ -37,7 +37,9 @@ int cli_tenant_open(const char *dir, const char *conf, int open_store, struct cl
 		return -1;
 	if (conf_path(t->conf, "paths", "data_dir", t->data_dir, sizeof(t->data_dir)) < 0)
 		return err_set(e, "data_dir path too long");
-	log_init("cli", 0, (enum log_level)conf_int(t->conf, "log", "level"));
+	log_init("cli", (int)conf_int(t->conf, "log", "syslog"),
+		 (enum log_level)conf_int(t->conf, "log", "level"));
+	log_set_stderr_min(LOG_LVL_WARN);
 	if (!open_store)
 		return 0;
 	if (conf_path(t->conf, "signing", "p12", p12, sizeof(p12)) < 0)

@@ -51,5 +51,7 @@ int cmd_run(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_conf(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
 
 #endif

@@ -18,7 +18,7 @@ static const char usage_text[] =
 	"  init   [-d DIR] [--demo] [--name NAME]   new tenant data dir, keys, first admin\n"
 	"  run    [-c CONF]                         every role in the foreground\n"
 	"  submit [-c CONF] [--json] PATH...        a batch from a folder, .eml or files\n"
-	"  batch  list | show ID | approve ID | send ID | remind ID | export ID  [--json]\n"
+	"  batch  list | show ID | approve ID | pdf ID KEY OUT.pdf | send ID | remind ID | export ID  [--json]\n"
 	"  user   add | passwd | role | disable | enable | list\n"
 	"  pdf    split (--pages N | --key REGEX | --auto KEYS.csv) IN.pdf OUTDIR\n"
 	"  pdf    sign --p12 FILE [--pass-env VAR] [--tsa URL] [--level B-B|B-T|B-LT|B-LTA] IN.pdf OUT.pdf\n"
@@ -83,7 +83,11 @@ int main(int argc, char **argv)
 		return cmd_conf(argc - 1, argv + 1);
 	if (strcmp(cmd, "pdf") == 0)
 		return cmd_pdf(argc - 1, argv + 1);
-	if (strcmp(cmd, "submit") == 0 || strcmp(cmd, "batch") == 0 || strcmp(cmd, "report") == 0)
+	if (strcmp(cmd, "submit") == 0)
+		return cmd_submit(argc - 1, argv + 1);
+	if (strcmp(cmd, "batch") == 0)
+		return cmd_batch(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
 		return not_built(cmd);
 	fprintf(stderr, "tayori: unknown command \"%s\" (see tayori --help)\n", cmd);
 	return EXIT_USAGE;

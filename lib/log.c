@@ -13,6 +13,7 @@
 static char log_role[32] = "tayori";
 static int log_syslog;
 static enum log_level log_min = LOG_LVL_INFO;
+static enum log_level log_stderr_min = LOG_LVL_DEBUG;
 
 void log_init(const char *role, int use_syslog, enum log_level min)
 {
@@ -23,6 +24,11 @@ void log_init(const char *role, int use_syslog, enum log_level min)
 	log_syslog = use_syslog;
 	if (use_syslog)
 		openlog("tayori", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_set_stderr_min(enum log_level min)
+{
+	log_stderr_min = min;
 }
 
 void log_set_role(const char *role)
@@ -49,7 +55,8 @@ static void log_emit(enum log_level lvl, const char *fmt, va_list ap)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	time_format_utc(now_utc(), ts, sizeof(ts));
-	fprintf(stderr, "%s tayori[%ld] role=%s level=%s %s\n", ts, (long)getpid(), log_role,
+	if (lvl >= log_stderr_min)
+		fprintf(stderr, "%s tayori[%ld] role=%s level=%s %s\n", ts, (long)getpid(), log_role,
 		names[lvl], line);
 	if (log_syslog)
 		syslog(prio[lvl], "role=%s level=%s %s", log_role, names[lvl], line);

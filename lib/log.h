@@ -17,6 +17,8 @@ enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERR };
 /* role names the process in every line ("keys", "gateway", "cli"...). */
 void log_init(const char *role, int use_syslog, enum log_level min);
 void log_set_role(const char *role);
+/* Command-line tools keep stderr for warnings while syslog gets every event. */
+void log_set_stderr_min(enum log_level min);
 void log_debug(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);

@@ -490,3 +490,47 @@ void store_iter_close(struct store_iter **itp)
 	free(*itp);
 	*itp = NULL;
 }
+
+int store_del_prefix(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
+		     size_t *count, struct error *e)
+{
+	MDB_cursor *cur;
+	MDB_val key = { plen, (void *)prefix }, val;
+	size_t n = 0;
+	int rc = mdb_cursor_open(t->txn, t->st->dbi[db], &cur);
+	if (rc != 0)
+		return lmdb_err(e, db_names[db], rc);
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	while (rc == 0 && key.mv_size >= plen && memcmp(key.mv_data, prefix, plen) == 0) {
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != 0)
+			break;
+		n++;
+		rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+		if (rc == 0)
+			continue;
+		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return lmdb_err(e, db_names[db], rc);
+	if (count != NULL)
+		*count = n;
+	return 0;
+}
+
+int store_set_nosync(struct store *st, int on, struct error *e)
+{
+	int rc = mdb_env_set_flags(st->env, MDB_NOSYNC, on ? 1 : 0);
+	if (rc != 0)
+		return lmdb_err(e, "set flags", rc);
+	return 0;
+}
+
+int store_sync(struct store *st, struct error *e)
+{
+	int rc = mdb_env_sync(st->env, 1);
+	if (rc != 0)
+		return lmdb_err(e, "sync", rc);
+	return 0;
+}

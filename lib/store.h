@@ -119,6 +119,17 @@ int store_index(struct store *st, const char *kind, const void *v, size_t n, uin
 /* Next value of a named counter (1, 2, ...) within a write transaction. */
 int store_next_id(struct store_txn *t, const char *counter, uint64_t *out, struct error *e);
 
+/* Delete every key of db that starts with prefix; *count gets how many. */
+int store_del_prefix(struct store_txn *t, enum store_db db, const void *prefix, size_t plen,
+		     size_t *count, struct error *e);
+
+/* Bulk loading: with nosync on, commits skip fsync (a crash may lose them,
+ * never corrupt the store); store_sync() then makes everything durable.
+ * Used while staging a batch whose parts stay invisible until its final,
+ * synced commit. */
+int store_set_nosync(struct store *st, int on, struct error *e);
+int store_sync(struct store *st, struct error *e);
+
 /* Iteration in key order from the first key >= start (NULL = first).
  * store_iter_next returns 0 with k/v set (valid until the next call or the
  * end of the transaction), 1 at the end, -1 on error. */

@@ -1,0 +1,155 @@
+/*
+ * cmd_batch.c — `tayori batch list | show ID | approve ID | pdf ID KEY OUT`.
+ * `send`, `remind` and `export` come with the mailer and say so until then.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batches.h"
+#include "cli.h"
+
+static const char usage[] =
+	"tayori batch list | show ID | approve ID | pdf ID KEY OUT.pdf | send ID | remind ID | export ID\n"
+	"       [--json] [-d DIR | -c CONF]";
+
+static void print_summary(const struct batch_summary *s, int json)
+{
+	char when[32];
+	time_format_jst(s->created, when, sizeof(when));
+	if (json) {
+		printf("{\"batch\":%llu,\"status\":", (unsigned long long)s->id);
+		cli_json_str(s->status);
+		printf(",\"created\":\"%s\",\"test\":%s,\"recipients\":%llu,\"matched\":%llu,\"signed\":%llu,\"title\":",
+		       when, s->test ? "true" : "false", (unsigned long long)s->recipients,
+		       (unsigned long long)s->matched, (unsigned long long)s->signed_pdfs);
+		cli_json_str(s->title);
+		putchar('}');
+	} else {
+		printf("%-5llu %-18s %s %6llu/%-6llu %s%s\n", (unsigned long long)s->id, s->status, when,
+		       (unsigned long long)s->matched, (unsigned long long)s->recipients,
+		       s->test ? "[TEST] " : "", s->title);
+	}
+}
+
+static int parse_id(const char *s, uint64_t *id)
+{
+	int64_t v;
+	if (parse_int64(s, 1, INT64_MAX, &v) < 0)
+		return -1;
+	*id = (uint64_t)v;
+	return 0;
+}
+
+int cmd_batch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *conf = NULL, *sub;
+	struct cli_tenant t;
+	struct error e = { { 0 }, 0 };
+	uint64_t id = 0;
+	int json = 0, ch, rc = EXIT_DONE, nargs;
+
+	if (argc < 2)
+		return cli_usage("%s", usage);
+	sub = argv[1];
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "d:c:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'c': conf = optarg; break;
+		case 'j': json = 1; break;
+		default: return cli_usage("%s", usage);
+		}
+	}
+	nargs = argc - optind;
+	if (strcmp(sub, "send") == 0 || strcmp(sub, "remind") == 0 || strcmp(sub, "export") == 0) {
+		fprintf(stderr, "tayori: `batch %s` is not built yet\n", sub);
+		return EXIT_USAGE;
+	}
+	if (strcmp(sub, "list") == 0 ? nargs != 0
+	    : strcmp(sub, "pdf") == 0 ? nargs != 3
+	    : (strcmp(sub, "show") == 0 || strcmp(sub, "approve") == 0) ? nargs != 1
+	    : 1)
+		return cli_usage("%s", usage);
+	if (nargs >= 1 && parse_id(argv[optind], &id) < 0)
+		return cli_usage("a batch ID is a positive number");
+	if (cli_tenant_open(dir, conf, 1, &t, &e) < 0)
+		return cli_fail(&e);
+
+	if (strcmp(sub, "list") == 0) {
+		struct batch_summary *v = NULL;
+		size_t n = 0;
+		if (batches_list(t.st, &v, &n, &e) < 0)
+			goto fail;
+		if (json)
+			printf("{\"batches\":[");
+		for (size_t i = 0; i < n; i++) {
+			if (json && i)
+				putchar(',');
+			print_summary(&v[i], json);
+		}
+		if (json)
+			printf("]}\n");
+		free(v);
+	} else if (strcmp(sub, "show") == 0) {
+		struct batch_summary s;
+		struct buf report;
+		int r;
+		buf_init(&report, 64 << 20);
+		r = batches_get(t.st, id, &s, &report, &e);
+		if (r == 1)
+			err_set(&e, "no batch %llu", (unsigned long long)id);
+		if (r != 0) {
+			buf_free(&report);
+			goto fail;
+		}
+		if (json) {
+			printf("{\"summary\":");
+			print_summary(&s, 1);
+			printf(",\"report\":%s}\n", report.len ? (char *)report.data : "null");
+		} else {
+			print_summary(&s, 0);
+			printf("%s", report.len ? (char *)report.data : "");
+		}
+		buf_free(&report);
+	} else if (strcmp(sub, "approve") == 0) {
+		if (batches_set_status(t.st, id, BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED, cli_actor(),
+				       "cli", "batch.approve", &e) < 0)
+			goto fail;
+		printf("batch %llu approved\n", (unsigned long long)id);
+	} else {
+		struct buf pdf;
+		int r, fd;
+		buf_init(&pdf, (size_t)1 << 30);
+		r = batches_resident_pdf(t.st, id, argv[optind + 1], &pdf, &e);
+		if (r == 1)
+			err_set(&e, "batch %llu has no PDF for key %s", (unsigned long long)id, argv[optind + 1]);
+		if (r != 0) {
+			buf_free(&pdf);
+			goto fail;
+		}
+		/* Never overwrite: a resident's notice is not to be clobbered by a typo. */
+		fd = open(argv[optind + 2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, pdf.data, pdf.len) != (ssize_t)pdf.len || close(fd) < 0) {
+			err_set(&e, "cannot write %s (it must not exist yet)", argv[optind + 2]);
+			buf_free(&pdf);
+			goto fail;
+		}
+		buf_free(&pdf);
+	}
+	goto out;
+fail:
+	rc = cli_fail(&e);
+out:
+	cli_tenant_close(&t);
+	return rc;
+}

@@ -1,0 +1,997 @@
+/*
+ * batch.c — from a batch's files to signed, encrypted, stored PDFs and a
+ * matching report (see batch.h for the contract).
+ * Runs in the gateway and in `tayori submit`.
+ */
+#include "gateway/batch.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "batches.h"
+#include "buf.h"
+#include "gateway/csv.h"
+#include "gateway/pdf_check.h"
+#include "gateway/pdf_split.h"
+#include "gateway/recipients.h"
+#include "ipc.h"
+#include "log.h"
+#include "rec.h"
+#include "store.h"
+
+#define PDF_COMMON_SEQ BATCH_PDF_COMMON
+#define PDF_EXTRA_SEQ  BATCH_PDF_EXTRA
+#define STAGE_BYTES ((size_t)24 << 20)
+#define SEALED_MAX ((size_t)1 << 30)
+
+/* ---- small helpers ---- */
+
+static void strlist_add(struct strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = xstrdup(s);
+}
+
+static void strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void batch_key(uint8_t out[12], uint64_t batch, uint32_t seq)
+{
+	be64_put(out, batch);
+	be32_put(out + 8, seq);
+}
+
+/* ---- staging: sealed PDFs written in chunks, invisible until the end ---- */
+
+struct staged {
+	uint8_t key[12];
+	uint8_t *data;
+	size_t len;
+};
+
+struct stage {
+	pthread_mutex_t lock;
+	struct store *st;
+	struct staged *v;
+	size_t n, cap, bytes;
+	size_t written;
+};
+
+static int stage_flush_locked(struct stage *s, struct error *e)
+{
+	struct store_txn *t = NULL;
+	int ret = -1;
+	if (s->n == 0)
+		return 0;
+	if (store_begin(s->st, 1, &t, e) < 0)
+		goto out;
+	for (size_t i = 0; i < s->n; i++)
+		if (store_put(t, DB_PDFS, s->v[i].key, 12, s->v[i].data, s->v[i].len, e) < 0)
+			goto out;
+	if (store_commit(&t, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	store_abort(&t);
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].data);
+	s->written += ret == 0 ? s->n : 0;
+	s->n = 0;
+	s->bytes = 0;
+	return ret;
+}
+
+/* Takes ownership of data. */
+static int stage_push(struct stage *s, const uint8_t key[12], uint8_t *data, size_t len,
+		      struct error *e)
+{
+	int ret = 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	memcpy(s->v[s->n].key, key, 12);
+	s->v[s->n].data = data;
+	s->v[s->n].len = len;
+	s->n++;
+	s->bytes += len;
+	if (s->bytes >= STAGE_BYTES)
+		ret = stage_flush_locked(s, e);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* ---- signing one PDF and staging it ---- */
+
+struct sign_job {
+	struct store *st;
+	const struct signer *signer;
+	struct pades_options popt;
+	uint64_t batch;
+	struct stage stage;
+	GHashTable *seq_of_key;  /* PDF-side key -> seq (GUINT_TO_POINTER) */
+	pthread_mutex_t count_lock;
+	size_t signed_count;
+};
+
+static int sign_and_stage(struct sign_job *j, uint32_t seq, const uint8_t *pdf, size_t len,
+			  struct error *e)
+{
+	uint8_t *signed_pdf = NULL, key[12];
+	size_t signed_len = 0;
+	struct buf sealed;
+	int ret = -1;
+
+	if (pades_sign(pdf, len, j->signer, &j->popt, &signed_pdf, &signed_len, e) < 0)
+		return -1;
+	batch_key(key, j->batch, seq);
+	buf_init(&sealed, SEALED_MAX);
+	/* The stored bytes are exactly the signed bytes: sealing is lossless. */
+	if (store_seal(j->st, DB_PDFS, key, sizeof(key), signed_pdf, signed_len, &sealed, e) < 0)
+		goto out;
+	{
+		size_t n;
+		uint8_t *p = buf_steal(&sealed, &n);
+		if (stage_push(&j->stage, key, p, n, e) < 0)
+			goto out;
+	}
+	pthread_mutex_lock(&j->count_lock);
+	j->signed_count++;
+	pthread_mutex_unlock(&j->count_lock);
+	ret = 0;
+out:
+	buf_free(&sealed);
+	free(signed_pdf);
+	return ret;
+}
+
+static int emit_group(void *ctx, const struct pdf_group *g, const uint8_t *pdf, size_t len,
+		      struct error *e)
+{
+	struct sign_job *j = ctx;
+	gpointer v = g_hash_table_lookup(j->seq_of_key, g->key);
+	if (v == NULL)
+		return 0; /* not wanted (held or unknown): never signed */
+	return sign_and_stage(j, (uint32_t)GPOINTER_TO_UINT(v), pdf, len, e);
+}
+
+/* Per-file mode: a small pool of threads over the files. */
+struct file_work {
+	struct sign_job *job;
+	const struct batch_file *files;
+	const uint32_t *seqs;     /* 0 = skip */
+	size_t n;
+	size_t next;
+	pthread_mutex_t lock;
+	int failed;
+	struct error err;
+};
+
+static void *file_worker(void *arg)
+{
+	struct file_work *w = arg;
+	for (;;) {
+		struct error e = { { 0 }, 0 };
+		size_t i;
+		pthread_mutex_lock(&w->lock);
+		i = w->failed ? w->n : w->next++;
+		pthread_mutex_unlock(&w->lock);
+		if (i >= w->n)
+			break;
+		if (w->seqs[i] == 0)
+			continue;
+		if (sign_and_stage(w->job, w->seqs[i], w->files[i].data, w->files[i].len, &e) < 0) {
+			pthread_mutex_lock(&w->lock);
+			if (!w->failed) {
+				w->failed = 1;
+				w->err = e;
+			}
+			pthread_mutex_unlock(&w->lock);
+		}
+	}
+	return NULL;
+}
+
+static int sign_files(struct sign_job *j, const struct batch_file *files, const uint32_t *seqs,
+		      size_t n, int threads, struct error *e)
+{
+	struct file_work w;
+	pthread_t tid[8];
+	int nt = threads < 1 ? 1 : threads > 8 ? 8 : threads, started = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.job = j;
+	w.files = files;
+	w.seqs = seqs;
+	w.n = n;
+	pthread_mutex_init(&w.lock, NULL);
+	for (int i = 1; i < nt; i++)
+		if (pthread_create(&tid[started], NULL, file_worker, &w) == 0)
+			started++;
+	file_worker(&w);
+	for (int i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	pthread_mutex_destroy(&w.lock);
+	if (w.failed) {
+		*e = w.err;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- reading and matching ---- */
+
+static int default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
+
+/* "Notice 00012345.PDF" -> the name without its extension; refuses names
+ * that are paths.  Never used to open anything. */
+static int file_stem(const char *name, char *out, size_t outsize, struct error *e)
+{
+	size_t n;
+	if (strchr(name, '/') != NULL || strchr(name, '\\') != NULL || strstr(name, "..") != NULL ||
+	    name[0] == '\0')
+		return err_set(e, "the file name \"%.80s\" would leave the batch folder", name);
+	if (str_copy(out, name, outsize) >= outsize)
+		return err_set(e, "the file name \"%.80s...\" is too long", name);
+	n = strlen(out);
+	if (n > 4 && g_ascii_strcasecmp(out + n - 4, ".pdf") == 0)
+		out[n - 4] = '\0';
+	return 0;
+}
+
+static int is_common_name(const char *name)
+{
+	return strstr(name, "共通") != NULL || g_strrstr(name, "common") != NULL ||
+	       g_strrstr(name, "COMMON") != NULL;
+}
+
+static void report_fill_recipients(struct batch_report *rep, const struct recipients *r)
+{
+	rep->recipients = r->n;
+	rep->key_width = r->key_width;
+	str_copy(rep->encoding, r->encoding ? r->encoding : "", sizeof(rep->encoding));
+	str_copy(rep->key_column, r->key_header ? r->key_header : "", sizeof(rep->key_column));
+	str_copy(rep->name_column, r->name_header ? r->name_header : "", sizeof(rep->name_column));
+	str_copy(rep->email_column, r->email_header ? r->email_header : "", sizeof(rep->email_column));
+	for (size_t i = 0; i < r->n; i++) {
+		const struct recipient *p = &r->v[i];
+		if (p->flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY | RCPT_EXTRA_FIELDS)) {
+			char line[64];
+			str_fmt(line, sizeof(line), "line %zu: %s", p->line,
+				(p->flags & RCPT_EMPTY_KEY) ? "no key"
+				: (p->flags & RCPT_INVALID_KEY) ? "a key that is not usable"
+								  : "more fields than the header");
+			strlist_add(&rep->rows_held, line);
+			if (p->flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY))
+				continue;
+		}
+		if (p->flags & RCPT_DUPLICATE_KEY)
+			strlist_add(&rep->duplicate_keys, p->key);
+		if (p->flags & RCPT_INVALID_EMAIL)
+			strlist_add(&rep->invalid_emails, p->key);
+		if (p->flags & RCPT_NO_EMAIL)
+			strlist_add(&rep->no_email_rows, p->key);
+	}
+}
+
+static int usable(const struct recipient *p)
+{
+	return !(p->flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY | RCPT_DUPLICATE_KEY |
+			     RCPT_EXTRA_FIELDS));
+}
+
+/* ---- storing ---- */
+
+static int encode_resident(const struct recipient *p, uint32_t pdf_seq, struct buf *b)
+{
+	struct buf extra;
+	int r;
+	buf_init(&extra, 1 << 20);
+	for (size_t i = 0; i < p->nextra; i++)
+		if (ipc_put_str(&extra, p->extra_names[i]) < 0 ||
+		    ipc_put_str(&extra, p->extra_values[i]) < 0) {
+			buf_free(&extra);
+			return -1;
+		}
+	r = rec_put_str(b, RR_KEY, p->key) | rec_put_str(b, RR_NAME, p->name ? p->name : "") |
+	    rec_put_str(b, RR_EMAIL, p->email ? p->email : "") |
+	    rec_put_str(b, RR_MESSAGE, p->message ? p->message : "") |
+	    rec_put_str(b, RR_AUTH, p->auth_value ? p->auth_value : "") |
+	    rec_put_u64(b, RR_LINE, p->line) | rec_put_u64(b, RR_FLAGS, p->flags) |
+	    rec_put_u64(b, RR_PDF, pdf_seq) | rec_put(b, RR_EXTRA, extra.data, extra.len);
+	buf_free(&extra);
+	return r;
+}
+
+static int put_state(struct store_txn *t, uint64_t batch, const char *status,
+		     const struct batch_report *rep, struct error *e)
+{
+	struct buf b;
+	uint8_t key[8];
+	int r;
+	buf_init(&b, 4096);
+	be64_put(key, batch);
+	r = rec_put_str(&b, BS_STATUS, status) | rec_put_u64(&b, BS_CREATED, (uint64_t)now_utc()) |
+	    rec_put_u64(&b, BS_TEST, (uint64_t)rep->test) |
+	    rec_put_u64(&b, BS_RECIPIENTS, rep->recipients) |
+	    rec_put_u64(&b, BS_MATCHED, rep->matched) | rec_put_u64(&b, BS_SIGNED, rep->signed_pdfs) |
+	    rec_put_u64(&b, BS_PID, (uint64_t)getpid());
+	if (r == 0)
+		r = store_put(t, DB_BATCH_STATE, key, sizeof(key), b.data, b.len, e);
+	else
+		r = err_set(e, "batch state too large");
+	buf_free(&b);
+	return r;
+}
+
+/* Allocate a batch id and mark it BATCH_STATUS_STORING (invisible to readers). */
+static int batch_begin(struct store *st, struct batch_report *rep, struct error *e)
+{
+	struct store_txn *t = NULL;
+	if (store_begin(st, 1, &t, e) < 0)
+		return -1;
+	if (store_next_id(t, "batch", &rep->batch, e) < 0 ||
+	    put_state(t, rep->batch, BATCH_STATUS_STORING, rep, e) < 0 || store_commit(&t, e) < 0) {
+		store_abort(&t);
+		return -1;
+	}
+	return 0;
+}
+
+static int remove_batch(struct store_txn *t, uint64_t batch, struct error *e)
+{
+	uint8_t key[8];
+	be64_put(key, batch);
+	if (store_del_prefix(t, DB_PDFS, key, 8, NULL, e) < 0 ||
+	    store_del_prefix(t, DB_RESIDENTS, key, 8, NULL, e) < 0 ||
+	    store_del(t, DB_BATCH_STATE, key, 8, e) < 0 || store_del(t, DB_BATCHES, key, 8, e) < 0)
+		return -1;
+	return 0;
+}
+
+static void batch_discard(struct store *st, uint64_t batch)
+{
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	if (batch == 0)
+		return;
+	if (store_begin(st, 1, &t, &e) < 0 || remove_batch(t, batch, &e) < 0 ||
+	    store_commit(&t, &e) < 0)
+		log_err("event=batch_discard_failed batch=%llu reason=\"%s\"",
+			(unsigned long long)batch, e.msg);
+	store_abort(&t);
+}
+
+int batch_sweep(struct store *st, size_t *removed, struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct store_iter *it = NULL;
+	uint64_t dead[64];
+	size_t ndead = 0;
+	const void *k, *v;
+	size_t kl, vl;
+	int r;
+
+	*removed = 0;
+	if (store_begin(st, 0, &t, e) < 0)
+		return -1;
+	if (store_iter_open(t, DB_BATCH_STATE, NULL, 0, &it, e) < 0) {
+		store_abort(&t);
+		return -1;
+	}
+	while (ndead < ARRAY_SIZE(dead) && (r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
+		char status[32];
+		pid_t pid;
+		if (kl != 8 || rec_get_str(v, vl, BS_STATUS, status, sizeof(status)) < 0 ||
+		    strcmp(status, BATCH_STATUS_STORING) != 0)
+			continue;
+		pid = (pid_t)rec_get_u64(v, vl, BS_PID, 0);
+		/* A batch still being stored by a live process is not ours to sweep. */
+		if (pid > 0 && pid != getpid() && (kill(pid, 0) == 0 || errno == EPERM))
+			continue;
+		dead[ndead++] = be64_get(k);
+	}
+	store_iter_close(&it);
+	store_abort(&t);
+	for (size_t i = 0; i < ndead; i++) {
+		batch_discard(st, dead[i]);
+		log_warn("event=batch_swept batch=%llu reason=\"left incomplete by a process that stopped\"",
+			 (unsigned long long)dead[i]);
+	}
+	*removed = ndead;
+	return 0;
+}
+
+/* The final commit: residents, their index, the batch, its audit record. */
+static int batch_publish(struct store *st, const struct batch_input *in,
+			 const struct recipients *r, const uint32_t *pdf_seq,
+			 struct batch_report *rep, struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct buf rec, sealed, report;
+	uint8_t bkey[8], key[12], idx[32];
+	const char *status = BATCH_STATUS_WAITING;
+	int ret = -1;
+
+	buf_init(&rec, 4 << 20);
+	buf_init(&sealed, 8 << 20);
+	buf_init(&report, 4 << 20);
+	be64_put(bkey, rep->batch);
+	if (store_begin(st, 1, &t, e) < 0)
+		goto out;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct recipient *p = &r->v[i];
+		buf_reset(&rec);
+		buf_reset(&sealed);
+		batch_key(key, rep->batch, (uint32_t)(i + 1));
+		if (encode_resident(p, pdf_seq[i], &rec) != 0) {
+			err_set(e, "CSV line %zu: the row is too large", p->line);
+			goto out;
+		}
+		if (store_seal(st, DB_RESIDENTS, key, sizeof(key), rec.data, rec.len, &sealed, e) < 0 ||
+		    store_put(t, DB_RESIDENTS, key, sizeof(key), sealed.data, sealed.len, e) < 0)
+			goto out;
+		if (usable(p)) {
+			uint8_t iv[8 + RECIPIENTS_KEY_MAX];
+			size_t kl = strlen(p->key);
+			be64_put(iv, rep->batch);
+			memcpy(iv + 8, p->key, kl);
+			if (store_index(st, "resident", iv, 8 + kl, idx, e) < 0 ||
+			    store_put(t, DB_RESIDENT_IDX, idx, sizeof(idx), key, sizeof(key), e) < 0)
+				goto out;
+		}
+	}
+	{
+		FILE *f;
+		char *text = NULL;
+		size_t tlen = 0;
+		char created[8];
+		str_copy(rep->status, status, sizeof(rep->status));
+		f = open_memstream(&text, &tlen);
+		if (f == NULL) {
+			err_tmp(e, "out of memory");
+			goto out;
+		}
+		batch_report_json(rep, f);
+		fclose(f);
+		buf_append(&report, text, tlen);
+		free(text);
+		be64_put((uint8_t *)created, (uint64_t)now_utc());
+		buf_reset(&rec);
+		if ((rec_put_str(&rec, BR_TITLE, in->title ? in->title : "") |
+		     rec_put_str(&rec, BR_MESSAGE, in->set && in->set->message ? in->set->message : "") |
+		     rec_put_str(&rec, BR_SPLIT, rep->split_rule) |
+		     rec_put(&rec, BR_REPORT, report.data, report.len) |
+		     rec_put_str(&rec, BR_ACTOR, in->actor ? in->actor : "") |
+		     rec_put_str(&rec, BR_FROM, in->from ? in->from : "") |
+		     rec_put(&rec, BR_CREATED, created, 8) |
+		     rec_put_str(&rec, BR_AUTH, in->set && in->set->auth ? in->set->auth : "") |
+		     rec_put_str(&rec, BR_REMINDERS, in->set && in->set->reminders ? in->set->reminders : "") |
+		     rec_put_str(&rec, BR_DEADLINE, in->set && in->set->deadline ? in->set->deadline : "") |
+		     rec_put_str(&rec, BR_EXPIRY, in->set && in->set->expiry ? in->set->expiry : "") |
+		     rec_put_str(&rec, BR_LEVEL, pades_level_name(in->level))) != 0) {
+			err_set(e, "the batch record is too large");
+			goto out;
+		}
+		if (store_put_sealed(t, DB_BATCHES, bkey, 8, rec.data, rec.len, e) < 0 ||
+		    put_state(t, rep->batch, status, rep, e) < 0)
+			goto out;
+	}
+	{
+		char target[32], detail[160];
+		struct audit_entry a;
+		str_fmt(target, sizeof(target), "batch:%llu", (unsigned long long)rep->batch);
+		str_fmt(detail, sizeof(detail), "recipients=%zu matched=%zu signed=%zu split=%s test=%s",
+			rep->recipients, rep->matched, rep->signed_pdfs, rep->split_rule,
+			rep->test ? "yes" : "no");
+		a = (struct audit_entry){ in->actor, "batch.submit", target, in->from, detail };
+		if (audit_append(t, &a, NULL, e) < 0)
+			goto out;
+	}
+	/* Everything staged so far becomes durable with this commit. */
+	if (store_set_nosync(st, 0, e) < 0 || store_commit(&t, e) < 0 || store_sync(st, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	store_abort(&t);
+	buf_wipe(&rec);
+	buf_wipe(&sealed);
+	buf_free(&report);
+	return ret;
+}
+
+/* ---- the pipeline ---- */
+
+static int read_recipients(const struct batch_input *in, struct recipients **r,
+			   struct batch_report *rep, struct error *e)
+{
+	struct csv_limits lim = { 0, in->csv_max_rows, 0, 0 };
+	struct csv_table *t = NULL;
+	struct recipients_options o;
+	const struct batch_settings *s = in->set;
+	int ret;
+
+	if (in->csv.data == NULL)
+		return err_set(e, "the batch has no recipients CSV");
+	memset(&o, 0, sizeof(o));
+	if (s != NULL) {
+		o.key_column = s->key_column;
+		o.name_column = s->name_column;
+		o.email_column = s->email_column;
+		o.message_column = s->message_column;
+		o.attachment_column = s->attachment_column;
+		o.auth_column = s->auth_column;
+		o.key_width = s->key_width;
+	}
+	if (csv_parse(in->csv.data, in->csv.len, &lim, &t, e) < 0) {
+		char msg[ERR_MAX];
+		str_copy(msg, e->msg, sizeof(msg));
+		return err_set(e, "%s: %s", in->csv.name ? in->csv.name : "CSV", msg);
+	}
+	ret = recipients_from_csv(t, &o, r, e);
+	csv_free(&t);
+	if (ret < 0) {
+		char msg[ERR_MAX];
+		str_copy(msg, e->msg, sizeof(msg));
+		return err_set(e, "%s: %s", in->csv.name ? in->csv.name : "CSV", msg);
+	}
+	report_fill_recipients(rep, *r);
+	return 0;
+}
+
+static enum batch_split decide_split(const struct batch_input *in)
+{
+	enum batch_split s = in->set != NULL ? in->set->split : SPLIT_INFER;
+	if (s != SPLIT_INFER)
+		return s;
+	if (in->npdfs > 1)
+		return SPLIT_PER_FILE;
+	if (in->npdfs == 1 && is_common_name(in->pdfs[0].name))
+		return SPLIT_COMMON;
+	return SPLIT_AUTO;
+}
+
+/* Seq (1-based CSV row) of each usable key; duplicates never map. */
+static GHashTable *key_index(const struct recipients *r)
+{
+	GHashTable *h = g_hash_table_new(g_str_hash, g_str_equal);
+	for (size_t i = 0; i < r->n; i++)
+		if (usable(&r->v[i]))
+			g_hash_table_insert(h, r->v[i].key, GUINT_TO_POINTER((guint)(i + 1)));
+	return h;
+}
+
+static int known_key(const struct recipients *r, const char *key)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!(r->v[i].flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY)) && strcmp(r->v[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+int batch_submit(struct store *st, const struct signer *signer, const struct batch_input *in,
+		 struct batch_report *rep, struct error *e)
+{
+	struct recipients *r = NULL;
+	struct pdf_split_result plan;
+	struct pdf_split_opts so;
+	struct sign_job job;
+	GHashTable *by_key = NULL, *want = NULL, *pdf_keys = NULL;
+	uint32_t *pdf_seq = NULL, *file_seq = NULL;
+	const char **keys = NULL;
+	enum batch_split split;
+	int threads = in->threads > 0 ? in->threads : default_threads();
+	int have_plan = 0, job_ready = 0, ret = -1;
+	size_t nkeys = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	memset(&plan, 0, sizeof(plan));
+	memset(&job, 0, sizeof(job));
+	rep->test = in->set != NULL && in->set->test;
+	if (read_recipients(in, &r, rep, e) < 0)
+		goto out;
+	if (in->npdfs == 0) {
+		err_set(e, "the batch has no PDF");
+		goto out;
+	}
+	for (size_t i = 0; i < in->npdfs; i++) {
+		struct error ce = { { 0 }, 0 };
+		if (pdf_check(in->pdfs[i].data, in->pdfs[i].len, in->pdf_password, in->max_pages, NULL,
+			      &ce) < 0) {
+			if (ce.temporary)
+				err_tmp(e, "%s: %s", in->pdfs[i].name, ce.msg);
+			else
+				err_set(e, "%s: %s", in->pdfs[i].name, ce.msg);
+			goto out;
+		}
+	}
+	split = decide_split(in);
+	by_key = key_index(r);
+	pdf_seq = xcalloc(r->n ? r->n : 1, sizeof(*pdf_seq));
+	/* Which PDF-side key is signed for which resident. */
+	want = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	/* Every normalised key some PDF belongs to, to count what matched. */
+	pdf_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	if (split == SPLIT_COMMON) {
+		if (in->npdfs != 1) {
+			err_set(e, "a common PDF batch takes exactly one PDF, not %zu", in->npdfs);
+			goto out;
+		}
+		str_copy(rep->split_rule, "common PDF for everybody", sizeof(rep->split_rule));
+		for (size_t i = 0; i < r->n; i++)
+			if (!(r->v[i].flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY))) {
+				g_hash_table_add(pdf_keys, g_strdup(r->v[i].key));
+				if (usable(&r->v[i]))
+					pdf_seq[i] = PDF_COMMON_SEQ;
+			}
+	} else if (split == SPLIT_PER_FILE) {
+		file_seq = xcalloc(in->npdfs, sizeof(*file_seq));
+		str_copy(rep->split_rule, "one PDF per resident, matched by file name",
+			 sizeof(rep->split_rule));
+		for (size_t f = 0; f < in->npdfs; f++) {
+			char stem[256], norm[RECIPIENTS_KEY_MAX + 1];
+			gpointer v = NULL;
+			if (file_stem(in->pdfs[f].name, stem, sizeof(stem), e) < 0)
+				goto out;
+			/* A file named in the CSV's attachment column wins. */
+			for (size_t i = 0; v == NULL && i < r->n; i++) {
+				char astem[256];
+				if (r->v[i].attachment == NULL || r->v[i].attachment[0] == '\0' || !usable(&r->v[i]))
+					continue;
+				if (file_stem(r->v[i].attachment, astem, sizeof(astem), e) < 0) {
+					char msg[ERR_MAX];
+					str_copy(msg, e->msg, sizeof(msg));
+					err_set(e, "CSV line %zu: %s", r->v[i].line, msg);
+					goto out;
+				}
+				if (strcmp(astem, stem) == 0)
+					v = GUINT_TO_POINTER((guint)(i + 1));
+			}
+			if (v == NULL && recipients_normalize_key(stem, r->key_width, norm, sizeof(norm)) == 0) {
+				v = g_hash_table_lookup(by_key, norm);
+				g_hash_table_add(pdf_keys, g_strdup(norm));
+			}
+			if (v == NULL) {
+				if (recipients_normalize_key(stem, r->key_width, norm, sizeof(norm)) == 0 &&
+				    known_key(r, norm))
+					continue; /* a held key (duplicate): never signed */
+				strlist_add(&rep->unmatched_pdf_keys,
+					    recipients_normalize_key(stem, r->key_width, norm, sizeof(norm)) == 0
+						    ? norm : stem);
+				continue;
+			}
+			if (pdf_seq[GPOINTER_TO_UINT(v) - 1] != 0) {
+				err_set(e, "%s: a second PDF for the resident on CSV line %zu",
+					in->pdfs[f].name, r->v[GPOINTER_TO_UINT(v) - 1].line);
+				goto out;
+			}
+			file_seq[f] = GPOINTER_TO_UINT(v);
+			pdf_seq[GPOINTER_TO_UINT(v) - 1] = GPOINTER_TO_UINT(v);
+			g_hash_table_add(pdf_keys, g_strdup(r->v[GPOINTER_TO_UINT(v) - 1].key));
+		}
+	} else {
+		/* One PDF to split: auto (the CSV's keys on the pages), key regex, or pages. */
+		if (in->npdfs != 1) {
+			err_set(e, "splitting takes exactly one PDF, not %zu (or name one PDF per resident)",
+				in->npdfs);
+			goto out;
+		}
+		memset(&so, 0, sizeof(so));
+		so.threads = threads;
+		so.password = in->pdf_password;
+		so.max_pages = in->max_pages;
+		if (split == SPLIT_AUTO) {
+			keys = xcalloc(r->n ? r->n : 1, sizeof(*keys));
+			for (size_t i = 0; i < r->n; i++)
+				if (!(r->v[i].flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY)))
+					keys[nkeys++] = r->v[i].key;
+			so.mode = PDF_SPLIT_AUTO;
+			so.keys = keys;
+			so.nkeys = nkeys;
+		} else if (split == SPLIT_KEY) {
+			so.mode = PDF_SPLIT_KEY;
+			so.key_regex = in->set->key_regex;
+		} else {
+			so.mode = PDF_SPLIT_PAGES;
+			so.pages_per_resident = in->set->pages;
+		}
+		if (pdf_split_plan(in->pdfs[0].data, in->pdfs[0].len, &so, &plan, e) < 0) {
+			char msg[ERR_MAX];
+			str_copy(msg, e->msg, sizeof(msg));
+			if (e->temporary)
+				err_tmp(e, "%s: %s", in->pdfs[0].name, msg);
+			else
+				err_set(e, "%s: %s", in->pdfs[0].name, msg);
+			goto out;
+		}
+		have_plan = 1;
+		rep->pages = plan.info.pages;
+		if (split == SPLIT_PAGES) {
+			size_t usable_rows = 0;
+			str_fmt(rep->split_rule, sizeof(rep->split_rule),
+				"%d pages per resident, in CSV order", so.pages_per_resident);
+			for (size_t i = 0; i < r->n; i++)
+				usable_rows += !(r->v[i].flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY));
+			if (plan.ngroups != usable_rows) {
+				err_set(e, "%s: %zu residents of %d pages, but the CSV has %zu rows",
+					in->pdfs[0].name, plan.ngroups, so.pages_per_resident, usable_rows);
+				goto out;
+			}
+		} else {
+			str_fmt(rep->split_rule, sizeof(rep->split_rule), "%s",
+				split == SPLIT_AUTO ? "each resident's key found on the pages"
+						    : "a new resident where the key on the page changes");
+		}
+		for (size_t g = 0, row = 0; g < plan.ngroups; g++) {
+			char norm[RECIPIENTS_KEY_MAX + 1];
+			const char *k = plan.groups[g].key;
+			gpointer v;
+			if (split == SPLIT_PAGES) {
+				while (row < r->n && (r->v[row].flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY)))
+					row++;
+				k = r->v[row++].key;
+			} else if (split == SPLIT_KEY &&
+				   recipients_normalize_key(k, r->key_width, norm, sizeof(norm)) == 0) {
+				k = norm;
+			}
+			g_hash_table_add(pdf_keys, g_strdup(k));
+			v = g_hash_table_lookup(by_key, k);
+			if (v == NULL) {
+				if (!known_key(r, k))
+					strlist_add(&rep->unmatched_pdf_keys, k);
+				continue;
+			}
+			if (pdf_seq[GPOINTER_TO_UINT(v) - 1] != 0)
+				continue;
+			pdf_seq[GPOINTER_TO_UINT(v) - 1] = GPOINTER_TO_UINT(v);
+			g_hash_table_insert(want, g_strdup(plan.groups[g].key), v);
+		}
+		for (size_t i = 0; i < plan.nrepeated; i++)
+			strlist_add(&rep->repeated_pdf_keys, plan.repeated_keys[i]);
+	}
+	/* Rows with a usable key and no PDF; duplicates count as matched when
+	 * a PDF exists for them (DESIGN.md: distinct keys with a row and a PDF). */
+	for (size_t i = 0; i < r->n; i++) {
+		const struct recipient *p = &r->v[i];
+		if (p->flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY))
+			continue;
+		if (g_hash_table_contains(pdf_keys, p->key)) {
+			/* count each distinct key once */
+			g_hash_table_remove(pdf_keys, p->key);
+			rep->matched++;
+		} else if (usable(p) && pdf_seq[i] == 0) {
+			strlist_add(&rep->csv_rows_without_pdf, p->key);
+		}
+	}
+	if (rep->matched == 0) {
+		err_set(e, "no resident key matches between the CSV and the PDF%s (keys like %s were looked for)",
+			in->npdfs > 1 ? "s" : "", rep->recipients > 0 && r->n > 0 ? r->v[0].key : "-");
+		goto out;
+	}
+	if (in->dry_run) {
+		str_copy(rep->status, "preview", sizeof(rep->status));
+		ret = 0;
+		goto out;
+	}
+	if (signer == NULL) {
+		err_set(e, "no signing credential is configured");
+		goto out;
+	}
+
+	/* Sign, seal and stage every wanted PDF; then publish in one commit. */
+	job.st = st;
+	job.signer = signer;
+	job.popt.level = in->level;
+	job.popt.tsa_url = in->tsa_url;
+	job.popt.reason = "処分通知 (administrative notice)";
+	job.popt.revocation = in->level >= PADES_B_LT ? pades_fetch_ocsp_or_crls_http : NULL;
+	job.seq_of_key = want;
+	job.stage.st = st;
+	pthread_mutex_init(&job.stage.lock, NULL);
+	pthread_mutex_init(&job.count_lock, NULL);
+	job_ready = 1;
+	if (batch_begin(st, rep, e) < 0)
+		goto out;
+	job.batch = rep->batch;
+	if (store_set_nosync(st, 1, e) < 0)
+		goto fail_stored;
+	if (split == SPLIT_COMMON) {
+		if (sign_and_stage(&job, PDF_COMMON_SEQ, in->pdfs[0].data, in->pdfs[0].len, e) < 0)
+			goto fail_stored;
+	} else if (split == SPLIT_PER_FILE) {
+		if (sign_files(&job, in->pdfs, file_seq, in->npdfs, threads, e) < 0)
+			goto fail_stored;
+	} else {
+		if (pdf_split_write(in->pdfs[0].data, in->pdfs[0].len, &so, plan.groups, plan.ngroups,
+				    emit_group, &job, e) < 0)
+			goto fail_stored;
+	}
+	for (size_t i = 0; i < in->nextras; i++) {
+		uint8_t key[12];
+		struct buf sealed;
+		size_t n;
+		batch_key(key, rep->batch, PDF_EXTRA_SEQ + (uint32_t)i);
+		buf_init(&sealed, SEALED_MAX);
+		if (store_seal(st, DB_PDFS, key, sizeof(key), in->extras[i].data, in->extras[i].len,
+			       &sealed, e) < 0) {
+			buf_free(&sealed);
+			goto fail_stored;
+		}
+		{
+			uint8_t *p = buf_steal(&sealed, &n);
+			if (stage_push(&job.stage, key, p, n, e) < 0)
+				goto fail_stored;
+		}
+	}
+	pthread_mutex_lock(&job.stage.lock);
+	{
+		int fr = stage_flush_locked(&job.stage, e);
+		pthread_mutex_unlock(&job.stage.lock);
+		if (fr < 0)
+			goto fail_stored;
+	}
+	rep->signed_pdfs = job.signed_count;
+	if (batch_publish(st, in, r, pdf_seq, rep, e) < 0)
+		goto fail_stored;
+	log_info("event=batch_stored batch=%llu recipients=%zu matched=%zu signed=%zu",
+		 (unsigned long long)rep->batch, rep->recipients, rep->matched, rep->signed_pdfs);
+	ret = 0;
+	goto out;
+fail_stored:
+	store_set_nosync(st, 0, NULL);
+	batch_discard(st, rep->batch);
+	rep->batch = 0;
+out:
+	if (ret < 0) {
+		str_copy(rep->error, e->msg, sizeof(rep->error));
+		str_copy(rep->status, "refused", sizeof(rep->status));
+	}
+	if (job_ready) {
+		for (size_t i = 0; i < job.stage.n; i++)
+			free(job.stage.v[i].data);
+		free(job.stage.v);
+		pthread_mutex_destroy(&job.stage.lock);
+		pthread_mutex_destroy(&job.count_lock);
+	}
+	if (have_plan)
+		pdf_split_result_free(&plan);
+	if (want != NULL)
+		g_hash_table_destroy(want);
+	if (pdf_keys != NULL)
+		g_hash_table_destroy(pdf_keys);
+	if (by_key != NULL)
+		g_hash_table_destroy(by_key);
+	free(keys);
+	free(pdf_seq);
+	free(file_seq);
+	recipients_free(&r);
+	return ret;
+}
+
+void batch_report_free(struct batch_report *rep)
+{
+	strlist_free(&rep->unmatched_pdf_keys);
+	strlist_free(&rep->csv_rows_without_pdf);
+	strlist_free(&rep->invalid_emails);
+	strlist_free(&rep->no_email_rows);
+	strlist_free(&rep->duplicate_keys);
+	strlist_free(&rep->repeated_pdf_keys);
+	strlist_free(&rep->rows_held);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void json_list(FILE *f, const char *name, const struct strlist *l)
+{
+	fprintf(f, ",\"%s\":[", name);
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			fputc(',', f);
+		json_string(f, l->v[i]);
+	}
+	fputc(']', f);
+}
+
+void batch_report_json(const struct batch_report *rep, FILE *f)
+{
+	fputs("{\"batch\":", f);
+	if (rep->batch)
+		fprintf(f, "%llu", (unsigned long long)rep->batch);
+	else
+		fputs("null", f);
+	fputs(",\"status\":", f);
+	json_string(f, rep->status[0] ? rep->status : "refused");
+	fprintf(f, ",\"recipients\":%zu,\"matched\":%zu", rep->recipients, rep->matched);
+	json_list(f, "unmatched_pdf_keys", &rep->unmatched_pdf_keys);
+	json_list(f, "csv_rows_without_pdf", &rep->csv_rows_without_pdf);
+	json_list(f, "invalid_emails", &rep->invalid_emails);
+	json_list(f, "no_email_rows", &rep->no_email_rows);
+	json_list(f, "duplicate_keys", &rep->duplicate_keys);
+	json_list(f, "repeated_pdf_keys", &rep->repeated_pdf_keys);
+	json_list(f, "rows_held", &rep->rows_held);
+	fprintf(f, ",\"signed\":%zu,\"test\":%s,\"pages\":%d,\"inferred\":{\"split\":", rep->signed_pdfs,
+		rep->test ? "true" : "false", rep->pages);
+	json_string(f, rep->split_rule);
+	fputs(",\"key_column\":", f);
+	json_string(f, rep->key_column);
+	fputs(",\"name_column\":", f);
+	json_string(f, rep->name_column);
+	fputs(",\"email_column\":", f);
+	json_string(f, rep->email_column);
+	fprintf(f, ",\"key_width\":%d,\"encoding\":", rep->key_width);
+	json_string(f, rep->encoding);
+	fputc('}', f);
+	if (rep->error[0] != '\0') {
+		fputs(",\"error\":", f);
+		json_string(f, rep->error);
+	}
+	fputs("}\n", f);
+}
+
+static void text_list(FILE *f, const char *title, const struct strlist *l)
+{
+	if (l->n == 0)
+		return;
+	fprintf(f, "  %s (%zu):", title, l->n);
+	for (size_t i = 0; i < l->n && i < 20; i++)
+		fprintf(f, " %s", l->v[i]);
+	if (l->n > 20)
+		fprintf(f, " ... and %zu more", l->n - 20);
+	fputc('\n', f);
+}
+
+void batch_report_text(const struct batch_report *rep, FILE *f)
+{
+	if (rep->batch)
+		fprintf(f, "batch %llu: %s%s\n", (unsigned long long)rep->batch, rep->status,
+			rep->test ? " (TEST / テスト利用)" : "");
+	fprintf(f, "  recipients (CSV rows): %zu, matched: %zu, signed PDFs: %zu\n", rep->recipients,
+		rep->matched, rep->signed_pdfs);
+	fprintf(f, "  split: %s; key column \"%s\", name \"%s\", e-mail \"%s\"; %s\n",
+		rep->split_rule, rep->key_column, rep->name_column, rep->email_column, rep->encoding);
+	text_list(f, "PDFs without a CSV row", &rep->unmatched_pdf_keys);
+	text_list(f, "CSV rows without a PDF", &rep->csv_rows_without_pdf);
+	text_list(f, "invalid addresses (paper)", &rep->invalid_emails);
+	text_list(f, "rows without an address (paper)", &rep->no_email_rows);
+	text_list(f, "duplicate keys (held back)", &rep->duplicate_keys);
+	text_list(f, "keys in two separate page ranges (held back)", &rep->repeated_pdf_keys);
+	text_list(f, "rows held back", &rep->rows_held);
+	if (rep->batch)
+		fprintf(f, "  next: approve with `tayori batch approve %llu`\n",
+			(unsigned long long)rep->batch);
+}

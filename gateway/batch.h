@@ -1,0 +1,101 @@
+/*
+ * batch.h — a batch, from its files to the store: read the recipients CSV,
+ * match the PDFs to its rows (split one PDF, or one PDF per resident named
+ * by key, or one common PDF), sign one PDF per resident (PAdES, through the
+ * keys process), encrypt and store everything, and say what matched.
+ * Runs in the gateway and in `tayori submit`.
+ *
+ * All or nothing: a batch's parts are written under a batch whose state is
+ * "storing", which no reader shows; the last, synced commit writes the
+ * residents, the batch and its audit record and makes it "awaiting
+ * approval".  A batch that fails is removed; one whose process died is
+ * swept by batch_sweep() (the signed PDFs of 5,000 residents are ~350 MB:
+ * one LMDB write transaction would hold them all in memory, staging keeps
+ * the memory flat).
+ *
+ * The matching report uses the keys DESIGN.md fixes: batch, status,
+ * recipients (CSV data rows), matched (distinct keys with a CSV row and a
+ * PDF), unmatched_pdf_keys, csv_rows_without_pdf, invalid_emails,
+ * no_email_rows, duplicate_keys (normalised keys, each once), error.
+ */
+#ifndef TAYORI_BATCH_H
+#define TAYORI_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "gateway/pades.h"
+#include "gateway/settings.h"
+#include "util.h"
+
+struct store;
+struct signer;
+
+/* One input file.  name is what the sender called it: used to match and to
+ * show, never as a path. */
+struct batch_file {
+	char *name;
+	uint8_t *data;
+	size_t len;
+};
+
+struct batch_input {
+	const struct batch_settings *set;
+	const char *title;            /* the notice title (mail subject / setting) */
+	struct batch_file csv;
+	struct batch_file *pdfs;
+	size_t npdfs;
+	struct batch_file *extras;    /* extra attachments, stored with the batch */
+	size_t nextras;
+	const char *actor;            /* for the audit log: "staff:3", "cli:root" */
+	const char *from;             /* "cli", "imap", "drop" */
+	enum pades_level level;
+	const char *tsa_url;
+	const char *pdf_password;     /* NULL: encrypted PDFs are refused */
+	size_t csv_max_rows;          /* 0: default */
+	int max_pages;                /* 0: default */
+	int threads;                  /* 0: one per CPU */
+	int dry_run;                  /* match and report, sign and store nothing */
+};
+
+struct strlist {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+
+struct batch_report {
+	uint64_t batch;
+	char status[32];
+	size_t recipients;
+	size_t matched;
+	size_t signed_pdfs;
+	struct strlist unmatched_pdf_keys;
+	struct strlist csv_rows_without_pdf;
+	struct strlist invalid_emails;
+	struct strlist no_email_rows;
+	struct strlist duplicate_keys;
+	struct strlist repeated_pdf_keys;  /* a key in two separate page ranges */
+	struct strlist rows_held;          /* "line N: why" of rows held back */
+	/* what was inferred, for the preview */
+	char split_rule[96];
+	char key_column[128], name_column[128], email_column[128];
+	int key_width;
+	char encoding[16];
+	int pages;
+	int test;
+	char error[ERR_MAX];
+};
+
+/* Build and store a batch.  0 with rep filled; -1 with e (and rep->error)
+ * when refused or failed, nothing stored.  signer may be NULL with dry_run. */
+int batch_submit(struct store *st, const struct signer *signer, const struct batch_input *in,
+		 struct batch_report *rep, struct error *e);
+void batch_report_free(struct batch_report *rep);
+void batch_report_json(const struct batch_report *rep, FILE *f);
+void batch_report_text(const struct batch_report *rep, FILE *f);
+
+/* Remove the parts of batches left "storing" by a process that is gone. */
+int batch_sweep(struct store *st, size_t *removed, struct error *e);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * batches.h — the records of a batch in the store and the calls that read
+ * or update them (listing, showing, approving, fetching a resident's signed
+ * PDF).  Building a batch is gateway/batch.c's job.  Runs in every process
+ * that reads batches: gateway, mailer, portal and the command line.
+ *
+ *   DB_BATCH_STATE  u64 batch -> rec BS_* (no personal data, unsealed)
+ *   DB_BATCHES      u64 batch -> sealed rec BR_*
+ *   DB_RESIDENTS    u64 batch | u32 seq -> sealed rec RR_*
+ *   DB_RESIDENT_IDX HMAC("resident", u64 batch | key) -> u64 batch | u32 seq
+ *   DB_PDFS         u64 batch | u32 seq -> sealed signed PDF, where seq is the
+ *                   resident's row (1...), BATCH_PDF_COMMON for one PDF for
+ *                   everybody, BATCH_PDF_EXTRA + i for extra attachments
+ */
+#ifndef TAYORI_BATCHES_H
+#define TAYORI_BATCHES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+#include "util.h"
+
+enum { RR_KEY = 1, RR_NAME, RR_EMAIL, RR_MESSAGE, RR_AUTH, RR_LINE, RR_FLAGS, RR_PDF, RR_EXTRA };
+enum { BR_TITLE = 1, BR_MESSAGE, BR_SPLIT, BR_REPORT, BR_ACTOR, BR_FROM, BR_CREATED, BR_EXTRAS,
+       BR_AUTH, BR_REMINDERS, BR_DEADLINE, BR_EXPIRY, BR_LEVEL };
+enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED, BS_PID };
+
+#define BATCH_PDF_COMMON 0xffffffffu
+#define BATCH_PDF_EXTRA  0x80000000u
+
+#define BATCH_STATUS_STORING  "storing"
+#define BATCH_STATUS_WAITING  "awaiting_approval"
+#define BATCH_STATUS_APPROVED "approved"
+
+struct store;
+
+struct batch_summary {
+	uint64_t id;
+	char status[32];
+	int64_t created;
+	int test;
+	uint64_t recipients, matched, signed_pdfs;
+	char title[512];
+};
+
+/* Batches in id order (those still being stored are left out); caller frees. */
+int batches_list(struct store *st, struct batch_summary **out, size_t *n, struct error *e);
+/* 0 found, 1 no such batch, -1 error.  report gets the stored matching
+ * report (JSON) when not NULL. */
+int batches_get(struct store *st, uint64_t id, struct batch_summary *out, struct buf *report,
+		struct error *e);
+/* Move a batch from one status to another, with an audit record. */
+int batches_set_status(struct store *st, uint64_t id, const char *from, const char *to,
+		       const char *actor, const char *where, const char *action, struct error *e);
+/* The exact signed bytes stored for the resident with key in batch id:
+ * 0 found (appended to pdf), 1 no such resident or no PDF, -1 error. */
+int batches_resident_pdf(struct store *st, uint64_t id, const char *key, struct buf *pdf,
+			 struct error *e);
+
+#endif
