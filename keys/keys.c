@@ -271,7 +271,7 @@ int keys_handle(struct keys_state *ks, unsigned perms, uint32_t type, const uint
 		if (sign_digest(ks, a, alen, reply, e) < 0) {
 			*rtype = KEYS_ERR;
 			buf_reset(reply);
-			ret = ipc_put_str(reply, e->msg);
+			ret = ipc_put_str(reply, e != NULL ? e->msg : "signing failed");
 			break;
 		}
 		ret = 0;
@@ -346,7 +346,13 @@ int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_
 	if (child == 0) {
 		struct keys_state *ks = NULL;
 		struct error ce = { { 0 }, 0 };
-		close(sv[0]);
+		/* Keep only stdio and our end: an inherited end of another keys
+		 * channel would keep that keys process from ever seeing EOF. */
+		if (sv[1] != 3) {
+			dup2(sv[1], 3);
+			sv[1] = 3;
+		}
+		close_range(4, ~0u, 0);
 		log_set_role("keys");
 		prctl(PR_SET_DUMPABLE, 0);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);

@@ -142,8 +142,11 @@ int keys_create_tenant(const char *data_dir, int demo, const char *tenant_name, 
 		return err_tmp(e, "pipe: %s", strerror(errno));
 	fflush(NULL);
 	child = fork();
-	if (child < 0)
+	if (child < 0) {
+		close(sv[0]);
+		close(sv[1]);
 		return err_tmp(e, "fork: %s", strerror(errno));
+	}
 	if (child == 0) {
 		struct error ce = { { 0 }, 0 };
 		int rc = 0;

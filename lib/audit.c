@@ -265,6 +265,12 @@ int audit_print(struct store *st, uint64_t from, uint64_t limit, int json, FILE 
 			json_str(f, detail);
 			fputc('}', f);
 		} else {
+			/* One record, one line: a field must not forge the next line. */
+			char *fields[] = { actor, action, target, fromv, detail };
+			for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+				for (char *p = fields[i]; *p; p++)
+					if ((unsigned char)*p < 0x20 || *p == 0x7f)
+						*p = '?';
 			fprintf(f, "%6llu  %s (%s)  %-12s %-18s %-12s %-10s %s\n",
 				(unsigned long long)be64_get(k), utc, jst, actor, action,
 				*target ? target : "-", fromv, detail);

@@ -40,8 +40,11 @@ int passwd_verify(const char *encoded, const char *password)
 
 int passwd_acceptable(const char *password, struct error *e)
 {
-	size_t n = strlen(password);
-	if (n < PASSWD_MIN_LEN)
+	size_t n = strlen(password), chars = 0;
+	/* The minimum counts characters (NIST SP 800-63B), the maximum bytes. */
+	for (size_t i = 0; i < n; i++)
+		chars += ((unsigned char)password[i] & 0xc0) != 0x80;
+	if (chars < PASSWD_MIN_LEN)
 		return err_set(e, "password too short: at least %d characters", PASSWD_MIN_LEN);
 	if (n > PASSWD_MAX_LEN)
 		return err_set(e, "password too long: at most %d bytes", PASSWD_MAX_LEN);

@@ -56,8 +56,10 @@ void staff_perms_format(uint32_t perms, char *out, size_t outsize)
 		if (!(perms & perm_names[i].bit))
 			continue;
 		int n = snprintf(out + o, outsize - o, "%s%s", o ? "," : "", perm_names[i].name);
-		if (n < 0 || (size_t)n >= outsize - o)
+		if (n < 0 || (size_t)n >= outsize - o) {
+			out[o] = '\0'; /* whole names only */
 			break;
+		}
 		o += (size_t)n;
 	}
 }
@@ -264,26 +266,56 @@ int staff_update(struct store *st, const struct staff *s, const struct staff_act
 		 const char *action, const char *detail, struct error *e)
 {
 	struct store_txn *t = NULL;
-	struct buf rec;
-	struct staff copy = *s;
-	uint8_t idb[8];
-	const void *v;
-	size_t vl;
+	struct buf rec, plain;
+	struct staff copy = *s, old = { 0 };
+	uint8_t idb[8], li_old[32], ei_old[32], li_new[32], ei_new[32];
 	char target[32];
 	struct audit_entry a;
+	int r;
 
 	buf_init(&rec, 8192);
+	buf_init(&plain, 64 << 10);
 	copy.updated = now_utc();
 	be64_put(idb, s->id);
+	if (staff_login_valid(s->login, e) < 0 || staff_email_valid(s->email, e) < 0)
+		goto fail;
 	if (encode(&copy, &rec) != 0) {
 		err_set(e, "staff record too large");
 		goto fail;
 	}
 	if (store_begin(st, 1, &t, e) < 0)
 		goto fail;
-	if (store_get(t, DB_STAFF, idb, sizeof(idb), &v, &vl, e) != 0) {
-		err_set(e, "no staff account %llu", (unsigned long long)s->id);
+	r = store_get_sealed(t, DB_STAFF, idb, sizeof(idb), &plain, e);
+	if (r != 0) {
+		if (r > 0)
+			err_set(e, "no staff account %llu", (unsigned long long)s->id);
 		goto fail;
+	}
+	if (decode(s->id, plain.data, plain.len, &old, e) < 0)
+		goto fail;
+	/* A changed login or address moves its index entry in the same commit,
+	 * so the old one stops finding the account and the new one is unique. */
+	if (index_keys(st, &old, li_old, ei_old, e) < 0 || index_keys(st, &copy, li_new, ei_new, e) < 0)
+		goto fail;
+	if (memcmp(li_old, li_new, 32) != 0) {
+		if (store_del(t, DB_STAFF_IDX, li_old, 32, e) < 0)
+			goto fail;
+		r = store_put_new(t, DB_STAFF_IDX, li_new, 32, idb, sizeof(idb), e);
+		if (r != 0) {
+			if (r > 0)
+				err_set(e, "login \"%s\" is taken", s->login);
+			goto fail;
+		}
+	}
+	if (memcmp(ei_old, ei_new, 32) != 0) {
+		if (store_del(t, DB_STAFF_IDX, ei_old, 32, e) < 0)
+			goto fail;
+		r = store_put_new(t, DB_STAFF_IDX, ei_new, 32, idb, sizeof(idb), e);
+		if (r != 0) {
+			if (r > 0)
+				err_set(e, "address %s already belongs to another account", s->email);
+			goto fail;
+		}
 	}
 	if (store_put_sealed(t, DB_STAFF, idb, sizeof(idb), rec.data, rec.len, e) < 0)
 		goto fail;
@@ -294,10 +326,14 @@ int staff_update(struct store *st, const struct staff *s, const struct staff_act
 	if (store_commit(&t, e) < 0)
 		goto fail;
 	buf_wipe(&rec);
+	buf_wipe(&plain);
+	secure_wipe(&old, sizeof(old));
 	return 0;
 fail:
 	store_abort(&t);
 	buf_wipe(&rec);
+	buf_wipe(&plain);
+	secure_wipe(&old, sizeof(old));
 	return -1;
 }
 

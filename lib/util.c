@@ -335,7 +335,12 @@ int mkdir_p(const char *path, int mode, struct error *e)
 			return err_tmp(e, "cannot create %s: %s", tmp, strerror(errno));
 		*s = '/';
 	}
-	if (mkdir(tmp, (mode_t)mode) < 0 && errno != EEXIST)
-		return err_tmp(e, "cannot create %s: %s", tmp, strerror(errno));
+	if (mkdir(tmp, (mode_t)mode) < 0) {
+		struct stat st;
+		if (errno != EEXIST)
+			return err_tmp(e, "cannot create %s: %s", tmp, strerror(errno));
+		if (stat(tmp, &st) < 0 || !S_ISDIR(st.st_mode))
+			return err_set(e, "%s exists and is not a folder", tmp);
+	}
 	return 0;
 }

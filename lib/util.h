@@ -74,7 +74,7 @@ void time_format_jst(int64_t t, char *out, size_t outsize);
 int file_read_all(const char *path, size_t max, uint8_t **out, size_t *len, struct error *e);
 /* Write a file atomically (temp + fsync + rename) with the given mode. */
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct error *e);
-/* mkdir -p with a mode for the last component. */
+/* mkdir -p; every folder it creates gets mode (an existing non-folder fails). */
 int mkdir_p(const char *path, int mode, struct error *e);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,0 +1,857 @@
+/*
+ * test_keys.c — unit tests for keys/: tenant key creation (file modes),
+ * loading (a key readable by others is refused), the request handler
+ * (HMAC, data-key wrap/unwrap with associated data, signing, certificates,
+ * permission masks, strict request parsing) and the keys process end to
+ * end through keys_spawn and the client.
+ * Signatures are checked with OpenSSL against the demo certificate
+ * (PKCS#1 v1.5 over a SHA-256 digest, RFC 8017).
+ * Runs as a stand-alone cmocka program; forks keys processes; uses
+ * scratch directories under /tmp.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "buf.h"
+#include "crypt.h"
+#include "ipc.h"
+#include "keys.h"
+#include "util.h"
+
+#define TENANT_NAME "テスト区"
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+/* ---- scratch tenants ---- */
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* A new data directory with keys/ made by keys_create_tenant. */
+static char *make_tenant(int demo)
+{
+	char *dir = xstrdup("/tmp/tayori-test-keys-XXXXXX");
+	struct error e = { { 0 }, 0 };
+	if (mkdtemp(dir) == NULL) {
+		free(dir);
+		return NULL;
+	}
+	if (keys_create_tenant(dir, demo, TENANT_NAME, &e) < 0) {
+		fprintf(stderr, "keys_create_tenant: %s\n", e.msg);
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static void remove_tenant(char *dir)
+{
+	if (dir == NULL)
+		return;
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
+struct fixture {
+	char *dir;
+	struct keys_state *ks;
+	struct buf reply;
+};
+
+static int setup_demo(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	struct error e = { { 0 }, 0 };
+	f->dir = make_tenant(1);
+	if (f->dir == NULL) {
+		free(f);
+		return -1;
+	}
+	if (keys_state_load(f->dir, KEYS_SIGNING_P12, NULL, &f->ks, &e) < 0) {
+		fprintf(stderr, "keys_state_load: %s\n", e.msg);
+		remove_tenant(f->dir);
+		free(f);
+		return -1;
+	}
+	buf_init(&f->reply, KEYS_MAX_REQUEST);
+	*state = f;
+	return 0;
+}
+
+static int teardown_demo(void **state)
+{
+	struct fixture *f = *state;
+	keys_state_free(&f->ks);
+	buf_free(&f->reply);
+	remove_tenant(f->dir);
+	free(f);
+	return 0;
+}
+
+/* One request to keys_handle; returns its result, sets *rtype. */
+static int handle(struct fixture *f, unsigned perms, uint32_t type, const struct buf *body,
+		  uint32_t *rtype, struct error *e)
+{
+	e->msg[0] = '\0';
+	*rtype = 0;
+	return keys_handle(f->ks, perms, type, body != NULL ? body->data : NULL,
+			   body != NULL ? body->len : 0, rtype, &f->reply, e);
+}
+
+/* Read exactly one bytes field of n bytes from the reply. */
+static void reply_fixed(struct fixture *f, uint8_t *out, size_t n)
+{
+	struct ipc_reader r;
+	const uint8_t *p;
+	size_t len;
+	ipc_reader_init(&r, f->reply.data, f->reply.len);
+	assert_int_equal(ipc_get_bytes(&r, &p, &len), 0);
+	assert_int_equal(len, n);
+	assert_int_equal(ipc_end(&r), 0);
+	memcpy(out, p, n);
+}
+
+static void hmac_req(struct fixture *f, uint32_t type, const char *data, uint8_t out[32])
+{
+	struct buf req;
+	struct error e = { { 0 }, 0 };
+	uint32_t rtype;
+	buf_init(&req, KEYS_MAX_REQUEST);
+	assert_int_equal(ipc_put_str(&req, data), 0);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, type, &req, &rtype, &e), 0);
+	assert_int_equal(rtype, KEYS_OK);
+	reply_fixed(f, out, 32);
+	buf_free(&req);
+}
+
+static void dek_new(struct fixture *f, const char *aad, uint8_t dek[32],
+		    uint8_t wrapped[KEYS_WRAPPED_LEN])
+{
+	struct buf req;
+	struct error e = { { 0 }, 0 };
+	struct ipc_reader r;
+	const uint8_t *p;
+	size_t n;
+	uint32_t rtype;
+
+	buf_init(&req, KEYS_MAX_REQUEST);
+	assert_int_equal(ipc_put_str(&req, aad), 0);
+	assert_int_equal(handle(f, KEYS_PERM_DATA, KEYS_DEK_NEW, &req, &rtype, &e), 0);
+	assert_int_equal(rtype, KEYS_OK);
+	ipc_reader_init(&r, f->reply.data, f->reply.len);
+	assert_int_equal(ipc_get_bytes(&r, &p, &n), 0);
+	assert_int_equal(n, CRYPT_KEY_LEN);
+	memcpy(dek, p, n);
+	assert_int_equal(ipc_get_bytes(&r, &p, &n), 0);
+	assert_int_equal(n, KEYS_WRAPPED_LEN);
+	memcpy(wrapped, p, n);
+	assert_int_equal(ipc_end(&r), 0);
+	buf_free(&req);
+}
+
+/* 0 with *rtype; the reply is left in f->reply. */
+static int dek_unwrap(struct fixture *f, unsigned perms, const char *aad,
+		      const uint8_t *wrapped, size_t wlen, uint32_t *rtype)
+{
+	struct buf req;
+	struct error e = { { 0 }, 0 };
+	int r;
+	buf_init(&req, KEYS_MAX_REQUEST);
+	assert_int_equal(ipc_put_str(&req, aad), 0);
+	assert_int_equal(ipc_put_bytes(&req, wrapped, wlen), 0);
+	r = handle(f, perms, KEYS_DEK_UNWRAP, &req, rtype, &e);
+	buf_free(&req);
+	return r;
+}
+
+/* ---- files and modes ---- */
+
+static void test_create_modes(void **state)
+{
+	char *dir = make_tenant(1);
+	char path[4096];
+	struct stat st;
+	struct error e = { { 0 }, 0 };
+	uint8_t *before = NULL, *after = NULL;
+	size_t blen = 0, alen = 0;
+	(void)state;
+
+	assert_non_null(dir);
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_DIR);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_TENANT_KEY);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(file_read_all(path, 4096, &before, &blen, &e), 0);
+	/* "tayori-tenant-key-v1 " + 64 hex digits + "\n" */
+	assert_int_equal(blen, 21 + 64 + 1);
+	assert_memory_equal(before, "tayori-tenant-key-v1 ", 21);
+
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_SIGNING_P12);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_SIGNING_PASS);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	/* A second init must not replace the tenant key (that would shred the data). */
+	assert_int_equal(keys_create_tenant(dir, 0, TENANT_NAME, &e), -1);
+	assert_non_null(strstr(e.msg, "exists"));
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_TENANT_KEY);
+	assert_int_equal(file_read_all(path, 4096, &after, &alen, &e), 0);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(before, after, blen);
+	free(before);
+	free(after);
+	remove_tenant(dir);
+}
+
+static void test_create_keys_dir_mode_fixed(void **state)
+{
+	char *dir = xstrdup("/tmp/tayori-test-keys-XXXXXX");
+	char path[4096];
+	struct stat st;
+	struct error e = { { 0 }, 0 };
+	(void)state;
+
+	/* A keys/ directory that already exists with a loose mode is tightened. */
+	assert_non_null(mkdtemp(dir));
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_DIR);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	assert_int_equal(keys_create_tenant(dir, 0, TENANT_NAME, &e), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	/* Without demo there is no credential. */
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_SIGNING_P12);
+	assert_int_equal(access(path, F_OK), -1);
+	remove_tenant(dir);
+}
+
+static void test_load_refuses_loose_mode(void **state)
+{
+	char *dir = make_tenant(0);
+	char path[4096];
+	struct keys_state *ks = NULL;
+	struct error e = { { 0 }, 0 };
+	(void)state;
+
+	assert_non_null(dir);
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_TENANT_KEY);
+	assert_int_equal(keys_state_load(dir, NULL, NULL, &ks, &e), 0);
+	assert_non_null(ks);
+	keys_state_free(&ks);
+	assert_null(ks);
+
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(keys_state_load(dir, NULL, NULL, &ks, &e), -1);
+	assert_null(ks);
+	assert_non_null(strstr(e.msg, "644"));
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(keys_state_load(dir, NULL, NULL, &ks, &e), -1);
+	assert_int_equal(chmod(path, 0604), 0);
+	assert_int_equal(keys_state_load(dir, NULL, NULL, &ks, &e), -1);
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(keys_state_load(dir, NULL, NULL, &ks, &e), 0);
+	keys_state_free(&ks);
+	remove_tenant(dir);
+}
+
+static void test_load_refuses_bad_key(void **state)
+{
+	char *dir = make_tenant(0);
+	char path[4096], text[128];
+	struct keys_state *ks = NULL;
+	struct error e = { { 0 }, 0 };
+	(void)state;
+
+	assert_non_null(dir);
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_TENANT_KEY);
+	/* Not hex. */
+	str_fmt(text, sizeof(text), "tayori-tenant-key-v1 %064d\n", 0);
+	text[30] = 'z';
+	assert_int_equal(file_write_atomic(path, text, strlen(text), 0600, &e), 0);
+	assert_int_equal(keys_state_load(dir, NULL, NULL, &ks, &e), -1);
+	assert_non_null(strstr(e.msg, "not a tayori tenant key"));
+	/* Too short. */
+	assert_int_equal(file_write_atomic(path, "tayori-tenant-key-v1 00\n", 24, 0600, &e), 0);
+	assert_int_equal(keys_state_load(dir, NULL, NULL, &ks, &e), -1);
+	/* Wrong magic. */
+	str_fmt(text, sizeof(text), "tayori-tenant-key-v2 %064d\n", 0);
+	assert_int_equal(file_write_atomic(path, text, strlen(text), 0600, &e), 0);
+	assert_int_equal(keys_state_load(dir, NULL, NULL, &ks, &e), -1);
+	/* Missing. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(keys_state_load(dir, NULL, NULL, &ks, &e), -1);
+	assert_non_null(strstr(e.msg, "tayori init"));
+	assert_null(ks);
+	remove_tenant(dir);
+}
+
+/* ---- the handler ---- */
+
+static void test_hmac(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[32], b[32], c[32], d[32], plain[32], zero[32] = { 0 };
+
+	hmac_req(f, KEYS_HMAC, "login:alice", a);
+	hmac_req(f, KEYS_HMAC, "login:alice", b);
+	assert_memory_equal(a, b, 32); /* deterministic: usable as an index key */
+	assert_memory_not_equal(a, zero, 32);
+	hmac_req(f, KEYS_HMAC, "login:alicf", c);
+	assert_memory_not_equal(a, c, 32);
+	/* The audit MAC uses another sub-key. */
+	hmac_req(f, KEYS_AUDIT_MAC, "login:alice", d);
+	assert_memory_not_equal(a, d, 32);
+	/* Neither is a plain, unkeyed hash. */
+	crypt_sha256("login:alice", 11, plain);
+	assert_memory_not_equal(a, plain, 32);
+	/* An empty value is allowed. */
+	hmac_req(f, KEYS_HMAC, "", c);
+	assert_memory_not_equal(a, c, 32);
+}
+
+static void test_hmac_differs_between_tenants(void **state)
+{
+	struct fixture *f = *state;
+	struct fixture g = { 0 };
+	struct error e = { { 0 }, 0 };
+	uint8_t a[32], b[32];
+
+	g.dir = make_tenant(0);
+	assert_non_null(g.dir);
+	assert_int_equal(keys_state_load(g.dir, NULL, NULL, &g.ks, &e), 0);
+	buf_init(&g.reply, KEYS_MAX_REQUEST);
+	hmac_req(f, KEYS_HMAC, "resident:00001234", a);
+	hmac_req(&g, KEYS_HMAC, "resident:00001234", b);
+	assert_memory_not_equal(a, b, 32);
+	keys_state_free(&g.ks);
+	buf_free(&g.reply);
+	remove_tenant(g.dir);
+}
+
+static void test_dek_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t dek[32], dek2[32], wrapped[KEYS_WRAPPED_LEN], wrapped2[KEYS_WRAPPED_LEN], got[32];
+	uint32_t rtype;
+	const char *aad = "tayori:residents:0000000000000001";
+
+	dek_new(f, aad, dek, wrapped);
+	assert_int_equal(dek_unwrap(f, KEYS_PERM_DATA, aad, wrapped, sizeof(wrapped), &rtype), 0);
+	assert_int_equal(rtype, KEYS_OK);
+	reply_fixed(f, got, 32);
+	assert_memory_equal(dek, got, 32);
+	/* The wrapped form does not contain the key in the clear. */
+	assert_null(memmem(wrapped, sizeof(wrapped), dek, 8));
+	/* Every data key is fresh. */
+	dek_new(f, aad, dek2, wrapped2);
+	assert_memory_not_equal(dek, dek2, 32);
+	assert_memory_not_equal(wrapped, wrapped2, sizeof(wrapped));
+}
+
+static void test_unwrap_other_aad_is_keys_err(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t dek[32], wrapped[KEYS_WRAPPED_LEN];
+	uint32_t rtype;
+	struct ipc_reader r;
+	const uint8_t *msg;
+	size_t n;
+
+	dek_new(f, "tayori:residents:01", dek, wrapped);
+	/* Moved to another record: a KEYS_ERR answer, not a closed channel. */
+	assert_int_equal(dek_unwrap(f, KEYS_PERM_DATA, "tayori:residents:02", wrapped,
+				    sizeof(wrapped), &rtype), 0);
+	assert_int_equal(rtype, KEYS_ERR);
+	ipc_reader_init(&r, f->reply.data, f->reply.len);
+	assert_int_equal(ipc_get_bytes(&r, &msg, &n), 0);
+	assert_int_equal(ipc_end(&r), 0);
+	assert_true(n > 0);
+	/* The answer carries no key material. */
+	assert_null(memmem(f->reply.data, f->reply.len, dek, 8));
+
+	/* Same for a damaged wrapped key, bit by bit in a few places. */
+	for (size_t i = 0; i < sizeof(wrapped); i += 7) {
+		wrapped[i] ^= 0x10;
+		assert_int_equal(dek_unwrap(f, KEYS_PERM_DATA, "tayori:residents:01", wrapped,
+					    sizeof(wrapped), &rtype), 0);
+		assert_int_equal(rtype, KEYS_ERR);
+		wrapped[i] ^= 0x10;
+	}
+	/* And back in place it opens. */
+	assert_int_equal(dek_unwrap(f, KEYS_PERM_DATA, "tayori:residents:01", wrapped,
+				    sizeof(wrapped), &rtype), 0);
+	assert_int_equal(rtype, KEYS_OK);
+
+	/* A wrapped key of the wrong length is a protocol error. */
+	assert_int_equal(dek_unwrap(f, KEYS_PERM_DATA, "tayori:residents:01", wrapped,
+				    sizeof(wrapped) - 1, &rtype), -1);
+}
+
+static void test_permission_mask(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct buf req, digest;
+	uint8_t dek[32], wrapped[KEYS_WRAPPED_LEN], h[32];
+	uint32_t rtype;
+
+	buf_init(&req, 1024);
+	buf_init(&digest, 1024);
+	ipc_put_str(&req, "x");
+	crypt_sha256("doc", 3, h);
+	ipc_put_bytes(&digest, h, sizeof(h));
+
+	/* A portal-like channel: index and data, never signing or the audit key. */
+	unsigned portal = KEYS_PERM_INDEX | KEYS_PERM_DATA;
+	assert_int_equal(handle(f, portal, KEYS_SIGN, &digest, &rtype, &e), -1);
+	assert_non_null(strstr(e.msg, "not allowed"));
+	assert_int_equal(handle(f, portal, KEYS_CERTS, NULL, &rtype, &e), -1);
+	assert_int_equal(handle(f, portal, KEYS_AUDIT_MAC, &req, &rtype, &e), -1);
+	assert_int_equal(handle(f, portal, KEYS_HMAC, &req, &rtype, &e), 0);
+	assert_int_equal(rtype, KEYS_OK);
+
+	/* Index only: no data keys either. */
+	assert_int_equal(handle(f, KEYS_PERM_INDEX, KEYS_DEK_NEW, &req, &rtype, &e), -1);
+	dek_new(f, "a", dek, wrapped);
+	assert_int_equal(dek_unwrap(f, KEYS_PERM_INDEX, "a", wrapped, sizeof(wrapped), &rtype), -1);
+	/* Sign only: no index. */
+	assert_int_equal(handle(f, KEYS_PERM_SIGN, KEYS_HMAC, &req, &rtype, &e), -1);
+	assert_int_equal(handle(f, KEYS_PERM_SIGN, KEYS_SIGN, &digest, &rtype, &e), 0);
+	assert_int_equal(rtype, KEYS_OK);
+	/* Nothing granted: nothing works. */
+	assert_int_equal(handle(f, 0, KEYS_HMAC, &req, &rtype, &e), -1);
+	assert_int_equal(handle(f, 0, KEYS_DEK_NEW, &req, &rtype, &e), -1);
+	assert_int_equal(handle(f, 0, KEYS_SIGN, &digest, &rtype, &e), -1);
+	buf_free(&req);
+	buf_free(&digest);
+}
+
+static void test_unknown_type(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct buf req;
+	uint32_t rtype;
+	static const uint32_t types[] = { 0, 7, 99, KEYS_OK, KEYS_ERR, 0xffffffffu };
+
+	buf_init(&req, 1024);
+	ipc_put_str(&req, "x");
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		assert_int_equal(handle(f, KEYS_PERM_ALL, types[i], &req, &rtype, &e), -1);
+		assert_true(e.msg[0] != '\0');
+	}
+	buf_free(&req);
+}
+
+static void test_malformed_requests(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct buf req;
+	uint32_t rtype;
+	uint8_t dek[32], wrapped[KEYS_WRAPPED_LEN], h[32];
+
+	buf_init(&req, 4096);
+	/* Leftover bytes after a well-formed field. */
+	ipc_put_str(&req, "x");
+	ipc_put_u8(&req, 0);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_HMAC, &req, &rtype, &e), -1);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_AUDIT_MAC, &req, &rtype, &e), -1);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_DEK_NEW, &req, &rtype, &e), -1);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_CERTS, &req, &rtype, &e), -1);
+	buf_reset(&req);
+	crypt_sha256("doc", 3, h);
+	ipc_put_bytes(&req, h, sizeof(h));
+	ipc_put_u32(&req, 0);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_SIGN, &req, &rtype, &e), -1);
+	buf_reset(&req);
+	dek_new(f, "a", dek, wrapped);
+	ipc_put_str(&req, "a");
+	ipc_put_bytes(&req, wrapped, sizeof(wrapped));
+	ipc_put_u8(&req, 1);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_DEK_UNWRAP, &req, &rtype, &e), -1);
+
+	/* Truncated and empty bodies. */
+	buf_reset(&req);
+	ipc_put_str(&req, "abcdef");
+	req.len -= 1;
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_HMAC, &req, &rtype, &e), -1);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_HMAC, NULL, &rtype, &e), -1);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_DEK_NEW, NULL, &rtype, &e), -1);
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_SIGN, NULL, &rtype, &e), -1);
+	buf_reset(&req);
+	ipc_put_str(&req, "a"); /* unwrap without its wrapped key */
+	assert_int_equal(handle(f, KEYS_PERM_ALL, KEYS_DEK_UNWRAP, &req, &rtype, &e), -1);
+	buf_free(&req);
+}
+
+/* The demo signer from KEYS_CERTS, parsed. */
+static X509 *get_signer(struct fixture *f, int *ncerts)
+{
+	struct error e = { { 0 }, 0 };
+	struct ipc_reader r;
+	const uint8_t *der, *p;
+	size_t n;
+	uint32_t rtype;
+	X509 *cert = NULL;
+
+	assert_int_equal(handle(f, KEYS_PERM_SIGN, KEYS_CERTS, NULL, &rtype, &e), 0);
+	assert_int_equal(rtype, KEYS_OK);
+	*ncerts = 0;
+	ipc_reader_init(&r, f->reply.data, f->reply.len);
+	while (r.off < r.len) {
+		assert_int_equal(ipc_get_bytes(&r, &der, &n), 0);
+		if (*ncerts == 0) {
+			p = der;
+			cert = d2i_X509(NULL, &p, (long)n);
+			assert_non_null(cert);
+			assert_ptr_equal(p, der + n); /* the whole field is one certificate */
+		}
+		(*ncerts)++;
+	}
+	assert_int_equal(ipc_end(&r), 0);
+	return cert;
+}
+
+static int verify_sig(X509 *cert, const uint8_t digest[32], const uint8_t *sig, size_t siglen)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pub, NULL);
+	int ok;
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_verify_init(ctx), 1);
+	if (EVP_PKEY_base_id(pub) == EVP_PKEY_RSA)
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()), 1);
+	ok = EVP_PKEY_verify(ctx, sig, siglen, digest, 32);
+	EVP_PKEY_CTX_free(ctx);
+	return ok;
+}
+
+static void test_sign_verifies(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct buf req;
+	uint8_t digest[32], sig[KEYS_MAX_SIG];
+	size_t siglen;
+	uint32_t rtype;
+	int ncerts = 0;
+	char cn[512];
+	X509 *cert = get_signer(f, &ncerts);
+
+	assert_int_equal(ncerts, 1); /* self-signed demo: no chain */
+	/* The demo certificate says so, and names the tenant. */
+	assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+					      sizeof(cn)) > 0);
+	assert_non_null(strstr(cn, "DEMO"));
+	assert_non_null(strstr(cn, TENANT_NAME));
+
+	crypt_sha256("%PDF-1.7 signed bytes", 21, digest);
+	buf_init(&req, 1024);
+	ipc_put_bytes(&req, digest, sizeof(digest));
+	assert_int_equal(handle(f, KEYS_PERM_SIGN, KEYS_SIGN, &req, &rtype, &e), 0);
+	assert_int_equal(rtype, KEYS_OK);
+	{
+		struct ipc_reader r;
+		const uint8_t *p;
+		ipc_reader_init(&r, f->reply.data, f->reply.len);
+		assert_int_equal(ipc_get_bytes(&r, &p, &siglen), 0);
+		assert_int_equal(ipc_end(&r), 0);
+		assert_int_equal(siglen, 256); /* RSA-2048 */
+		memcpy(sig, p, siglen);
+	}
+	assert_int_equal(verify_sig(cert, digest, sig, siglen), 1);
+	/* Not a signature over any other digest. */
+	digest[0] ^= 1;
+	assert_int_not_equal(verify_sig(cert, digest, sig, siglen), 1);
+	digest[0] ^= 1;
+	sig[10] ^= 1;
+	assert_int_not_equal(verify_sig(cert, digest, sig, siglen), 1);
+
+	/* A digest that is not 32 bytes is refused with KEYS_ERR. */
+	buf_reset(&req);
+	ipc_put_bytes(&req, digest, 31);
+	assert_int_equal(handle(f, KEYS_PERM_SIGN, KEYS_SIGN, &req, &rtype, &e), 0);
+	assert_int_equal(rtype, KEYS_ERR);
+	buf_free(&req);
+	X509_free(cert);
+}
+
+static void test_no_credential(void **state)
+{
+	struct fixture g = { 0 };
+	struct error e = { { 0 }, 0 };
+	struct buf req;
+	uint8_t digest[32];
+	uint32_t rtype;
+	(void)state;
+
+	g.dir = make_tenant(0);
+	assert_non_null(g.dir);
+	assert_int_equal(keys_state_load(g.dir, KEYS_SIGNING_P12, NULL, &g.ks, &e), 0);
+	buf_init(&g.reply, KEYS_MAX_REQUEST);
+	buf_init(&req, 1024);
+	crypt_sha256("x", 1, digest);
+	ipc_put_bytes(&req, digest, sizeof(digest));
+	/* Signing without a credential is a KEYS_ERR answer. */
+	assert_int_equal(handle(&g, KEYS_PERM_ALL, KEYS_SIGN, &req, &rtype, &e), 0);
+	assert_int_equal(rtype, KEYS_ERR);
+	/* And there are no certificates. */
+	assert_int_equal(handle(&g, KEYS_PERM_ALL, KEYS_CERTS, NULL, &rtype, &e), 0);
+	assert_int_equal(rtype, KEYS_OK);
+	assert_int_equal(g.reply.len, 0);
+	buf_free(&req);
+	keys_state_free(&g.ks);
+	buf_free(&g.reply);
+	remove_tenant(g.dir);
+}
+
+static void test_wrong_p12_password(void **state)
+{
+	char *dir = make_tenant(1);
+	struct keys_state *ks = NULL;
+	struct error e = { { 0 }, 0 };
+	(void)state;
+
+	assert_non_null(dir);
+	setenv("TAYORI_TEST_P12_PASS", "not the password", 1);
+	assert_int_equal(keys_state_load(dir, KEYS_SIGNING_P12, "TAYORI_TEST_P12_PASS", &ks, &e), -1);
+	assert_null(ks);
+	unsetenv("TAYORI_TEST_P12_PASS");
+	assert_int_equal(keys_state_load(dir, KEYS_SIGNING_P12, "TAYORI_TEST_P12_PASS", &ks, &e), -1);
+	assert_non_null(strstr(e.msg, "TAYORI_TEST_P12_PASS"));
+	remove_tenant(dir);
+}
+
+/* ---- the keys process ---- */
+
+static void test_spawn_end_to_end(void **state)
+{
+	struct fixture *f = *state;
+	struct keys_client *kc = NULL;
+	struct error e = { { 0 }, 0 };
+	pid_t pid = -1;
+	uint8_t a[32], b[32], dek[32], dek2[32], wrapped[KEYS_WRAPPED_LEN], digest[32];
+	uint8_t sig[KEYS_MAX_SIG];
+	size_t siglen = sizeof(sig);
+	struct buf certs;
+	X509 *cert;
+
+	assert_int_equal(keys_spawn(f->dir, KEYS_SIGNING_P12, NULL, &kc, &pid, &e), 0);
+	assert_non_null(kc);
+	assert_true(pid > 0);
+
+	/* The process computes what the same key computes in-process. */
+	assert_int_equal(keys_hmac(kc, "login:alice", 11, a, &e), 0);
+	hmac_req(f, KEYS_HMAC, "login:alice", b);
+	assert_memory_equal(a, b, 32);
+	assert_int_equal(keys_audit_mac(kc, "login:alice", 11, a, &e), 0);
+	hmac_req(f, KEYS_AUDIT_MAC, "login:alice", b);
+	assert_memory_equal(a, b, 32);
+
+	/* Data keys. */
+	assert_int_equal(keys_dek_new(kc, "ctx-1", 5, dek, wrapped, &e), 0);
+	assert_int_equal(keys_dek_unwrap(kc, "ctx-1", 5, wrapped, dek2, &e), 0);
+	assert_memory_equal(dek, dek2, 32);
+	e.msg[0] = '\0';
+	assert_int_equal(keys_dek_unwrap(kc, "ctx-2", 5, wrapped, dek2, &e), -1);
+	assert_non_null(strstr(e.msg, "keys:"));
+	assert_int_equal(e.temporary, 0);
+	/* A refused unwrap does not break the channel. */
+	assert_int_equal(keys_dek_unwrap(kc, "ctx-1", 5, wrapped, dek2, &e), 0);
+	assert_memory_equal(dek, dek2, 32);
+
+	/* Signing, checked against the certificate the process hands out. */
+	buf_init(&certs, KEYS_MAX_REQUEST);
+	assert_int_equal(keys_certs(kc, &certs, &e), 0);
+	{
+		struct ipc_reader r;
+		const uint8_t *der, *p;
+		size_t n;
+		ipc_reader_init(&r, certs.data, certs.len);
+		assert_int_equal(ipc_get_bytes(&r, &der, &n), 0);
+		assert_int_equal(ipc_end(&r), 0);
+		p = der;
+		cert = d2i_X509(NULL, &p, (long)n);
+		assert_non_null(cert);
+	}
+	crypt_sha256("notice.pdf", 10, digest);
+	assert_int_equal(keys_sign_digest(kc, digest, sig, &siglen, &e), 0);
+	assert_int_equal(verify_sig(cert, digest, sig, siglen), 1);
+	/* A caller buffer too small for the signature is refused. */
+	siglen = 16;
+	assert_int_equal(keys_sign_digest(kc, digest, sig, &siglen, &e), -1);
+	X509_free(cert);
+	buf_free(&certs);
+
+	keys_spawn_wait(&kc, pid);
+	assert_null(kc);
+	/* The child is gone (reaped). */
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+}
+
+static void test_spawn_without_key(void **state)
+{
+	char *dir = xstrdup("/tmp/tayori-test-keys-XXXXXX");
+	struct keys_client *kc = NULL;
+	struct error e = { { 0 }, 0 };
+	pid_t pid = -1;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	/* The child's reason reaches the caller. */
+	assert_int_equal(keys_spawn(dir, NULL, NULL, &kc, &pid, &e), -1);
+	assert_null(kc);
+	assert_non_null(strstr(e.msg, "tayori init"));
+	remove_tenant(dir);
+}
+
+static void test_serve_closes_on_forbidden(void **state)
+{
+	struct fixture *f = *state;
+	struct keys_client *kc;
+	struct error e = { { 0 }, 0 };
+	uint8_t a[32], dek[32], wrapped[KEYS_WRAPPED_LEN];
+	int sv[2], status = 0;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		keys_serve(f->ks, sv[1], KEYS_PERM_INDEX);
+		_exit(0);
+	}
+	close(sv[1]);
+	kc = keys_client_new(sv[0]);
+	assert_int_equal(keys_hmac(kc, "x", 1, a, &e), 0);
+	/* Forbidden on this channel: the keys side hangs up... */
+	assert_int_equal(keys_dek_new(kc, "a", 1, dek, wrapped, &e), -1);
+	assert_int_equal(e.temporary, 1);
+	/* ...and the client never uses the channel again. */
+	assert_int_equal(keys_hmac(kc, "x", 1, a, &e), -1);
+	keys_client_free(&kc);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * Two keys processes at once (a tool that opens two tenants): closing the
+ * first client must let the first process see EOF and exit, even though
+ * the second process was forked while the first channel was open.
+ * Run in a helper process with a deadline so a hang is a failure.
+ */
+static void test_spawn_two_then_close_first(void **state)
+{
+	struct fixture *f = *state;
+	pid_t helper;
+	int status = 0, done = 0;
+
+	/* Orphaned keys processes of a hung helper become our children, so
+	 * they can be reaped below instead of lingering. */
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	helper = fork();
+	assert_true(helper >= 0);
+	if (helper == 0) {
+		struct keys_client *kc1 = NULL, *kc2 = NULL;
+		struct error e = { { 0 }, 0 };
+		pid_t p1, p2;
+		uint8_t mac[32];
+		if (keys_spawn(f->dir, NULL, NULL, &kc1, &p1, &e) < 0 ||
+		    keys_spawn(f->dir, NULL, NULL, &kc2, &p2, &e) < 0)
+			_exit(2);
+		keys_spawn_wait(&kc1, p1);
+		if (keys_hmac(kc2, "x", 1, mac, &e) < 0)
+			_exit(3);
+		keys_spawn_wait(&kc2, p2);
+		_exit(0);
+	}
+	for (int i = 0; i < 200 && !done; i++) {
+		if (waitpid(helper, &status, WNOHANG) == helper)
+			done = 1;
+		else
+			sleep_ms(50);
+	}
+	if (!done) {
+		kill(helper, SIGKILL);
+		waitpid(helper, &status, 0);
+	}
+	/* The keys processes die with their parent (PR_SET_PDEATHSIG): reap them. */
+	for (int i = 0; i < 100; i++) {
+		pid_t r = waitpid(-1, NULL, WNOHANG);
+		if (r < 0 && errno == ECHILD)
+			break;
+		if (r <= 0)
+			sleep_ms(50);
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	if (!done)
+		fail_msg("keys_spawn_wait on the first of two keys processes hung for 10 s: "
+			 "the second child holds the first channel's parent end open");
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_modes),
+		cmocka_unit_test(test_create_keys_dir_mode_fixed),
+		cmocka_unit_test(test_load_refuses_loose_mode),
+		cmocka_unit_test(test_load_refuses_bad_key),
+		cmocka_unit_test_setup_teardown(test_hmac, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_hmac_differs_between_tenants, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_dek_round_trip, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_unwrap_other_aad_is_keys_err, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_permission_mask, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_unknown_type, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_malformed_requests, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_sign_verifies, setup_demo, teardown_demo),
+		cmocka_unit_test(test_no_credential),
+		cmocka_unit_test(test_wrong_p12_password),
+		cmocka_unit_test_setup_teardown(test_spawn_end_to_end, setup_demo, teardown_demo),
+		cmocka_unit_test(test_spawn_without_key),
+		cmocka_unit_test_setup_teardown(test_serve_closes_on_forbidden, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_spawn_two_then_close_first, setup_demo, teardown_demo),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
