@@ -11,6 +11,7 @@
 
 #include "batches.h"
 #include "cli.h"
+#include "gateway/recipients.h"
 
 static const char usage[] =
 	"tayori batch list | show ID | approve ID | pdf ID KEY OUT.pdf | send ID | remind ID | export ID\n"
@@ -127,10 +128,22 @@ int cmd_batch(int argc, char **argv)
 			goto fail;
 		printf("batch %llu approved\n", (unsigned long long)id);
 	} else {
-		struct buf pdf;
-		int r, fd;
+		struct buf pdf, report;
+		struct batch_summary s;
+		char key[RECIPIENTS_KEY_MAX + 1];
+		const char *kw;
+		int r, fd, width = 0;
+		/* Accept the key as staff type it (full-width digits, Excel's lost
+		 * zeros): normalise it the way the batch's CSV was. */
+		buf_init(&report, 64 << 20);
+		if (batches_get(t.st, id, &s, &report, &e) == 0 && report.len > 0 &&
+		    (kw = strstr((char *)report.data, "\"key_width\":")) != NULL)
+			width = (int)strtol(kw + 12, NULL, 10);
+		buf_free(&report);
+		if (recipients_normalize_key(argv[optind + 1], width, key, sizeof(key)) < 0)
+			str_copy(key, argv[optind + 1], sizeof(key));
 		buf_init(&pdf, (size_t)1 << 30);
-		r = batches_resident_pdf(t.st, id, argv[optind + 1], &pdf, &e);
+		r = batches_resident_pdf(t.st, id, key, &pdf, &e);
 		if (r == 1)
 			err_set(&e, "batch %llu has no PDF for key %s", (unsigned long long)id, argv[optind + 1]);
 		if (r != 0) {
