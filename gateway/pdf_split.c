@@ -241,11 +241,37 @@ struct scan_ctx {
 	const struct matcher *m;  /* AUTO */
 	GRegex *re;               /* KEY */
 	struct page_res *pages;   /* [npages], one slot per page: no locking */
+	/* pdf_split_run only: pages done, and a way to wait for them */
+	atomic_int *done;         /* [npages], 1 once pages[i] is final */
+	atomic_int stop;          /* set by the writer to end the text threads */
+	int finished;             /* the text threads are done (under lock) */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 };
+
+static int scan_page_body(struct scan_ctx *c, int page, const char *text, size_t len,
+			  struct error *e);
 
 static int scan_page(void *arg, int page, const char *text, size_t len, struct error *e)
 {
 	struct scan_ctx *c = arg;
+	int rc;
+
+	if (!c->done)
+		return scan_page_body(c, page, text, len, e);
+	if (atomic_load(&c->stop))
+		return err_tmp(e, "stopped");
+	rc = scan_page_body(c, page, text, len, e);
+	atomic_store(&c->done[page - 1], 1);
+	pthread_mutex_lock(&c->lock);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+static int scan_page_body(struct scan_ctx *c, int page, const char *text, size_t len,
+			  struct error *e)
+{
 	struct page_res *pr = &c->pages[page - 1];
 
 	if (c->mode == PDF_SPLIT_AUTO) {
@@ -353,6 +379,19 @@ static int plan_pages(int npages, int per, struct pdf_split_result *r, struct er
 }
 
 /*
+ * The page-by-page rule shared by plan_group() and the streaming writer:
+ * the key a page with keys belongs to, given the current one (AUTO: ids;
+ * an ambiguous page stays with the current key when it shows it).
+ */
+static int page_key_id(const struct page_res *pr, int cur)
+{
+	for (int i = 1; i < pr->nfound; i++)
+		if (pr->ids[i] == cur)
+			return cur;
+	return pr->ids[0];
+}
+
+/*
  * Group pages by key id (KEY: ids interned from the found strings), then
  * move every key that occurs in more than one range to held.
  */
@@ -413,13 +452,9 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 			all[nall - 1].page_count++;
 			continue;
 		}
-		id = pr->ids[0];
-		if (pr->nfound > 1) {
+		id = page_key_id(pr, cur);
+		if (pr->nfound > 1)
 			push_int(&r->ambiguous_pages, &r->nambiguous, p + 1);
-			for (int i = 0; i < pr->nfound; i++)
-				if (pr->ids[i] == cur)
-					id = cur;
-		}
 		if (id == cur) {
 			all[nall - 1].page_count++;
 			continue;
@@ -473,18 +508,132 @@ out:
 	return ret;
 }
 
-int pdf_split_plan(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
-		   struct pdf_split_result *r, struct error *e)
+struct text_thread {
+	const uint8_t *data;
+	size_t len;
+	const struct pdf_split_opts *o;
+	int npages;
+	struct scan_ctx *sc;
+	int rc;
+	struct error err;
+	pthread_t tid;
+};
+
+static void *text_main(void *arg)
+{
+	struct text_thread *t = arg;
+
+	t->rc = pdf_text_each(t->data, t->len, t->o->password, 1, t->npages, t->o->threads,
+			      scan_page, t->sc, &t->err);
+	pthread_mutex_lock(&t->sc->lock);
+	t->sc->finished = 1;
+	pthread_cond_broadcast(&t->sc->cond);
+	pthread_mutex_unlock(&t->sc->lock);
+	return NULL;
+}
+
+/* Wait until page p (1-based) is scanned; 0 if the text threads ended first. */
+static int wait_page(struct scan_ctx *sc, int p)
+{
+	if (atomic_load(&sc->done[p - 1]))
+		return 1;
+	pthread_mutex_lock(&sc->lock);
+	while (!atomic_load(&sc->done[p - 1]) && !sc->finished)
+		pthread_cond_wait(&sc->cond, &sc->lock);
+	pthread_mutex_unlock(&sc->lock);
+	return atomic_load(&sc->done[p - 1]);
+}
+
+/*
+ * The streaming writer: follows the scanned prefix of the document and
+ * writes each resident's PDF as soon as the next page shows another key.
+ * A group whose key already had a range is not emitted.  Returns 0 when
+ * every closed group was emitted (or writing stopped early because page
+ * 1 has no key: the full plan then says why), -1 on an emit or qpdf
+ * error.
+ */
+static int stream_write(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
+			struct scan_ctx *sc, int npages, pdf_split_emit_fn emit, void *ctx,
+			struct error *e)
+{
+	struct pdf_splitter *sp = NULL;
+	GHashTable *ranges = g_hash_table_new(g_str_hash, g_str_equal); /* key -> ranges */
+	struct pdf_group g = { NULL, NULL, 0, 0 };
+	int cur = -1, ret = -1;
+
+	if (pdf_splitter_open(data, len, o->password, o->max_pages, &sp, e) < 0)
+		goto out;
+	for (int p = 1; p <= npages + 1; p++) {
+		const struct page_res *pr = NULL;
+		const char *key = NULL;
+		int id = -1;
+
+		if (p <= npages) {
+			if (!wait_page(sc, p))
+				break; /* the text failed; its error wins */
+			pr = &sc->pages[p - 1];
+			if (pr->nfound == 0) {
+				if (!g.key)
+					break; /* page 1: refused by the plan */
+				g.page_count++;
+				continue;
+			}
+			if (sc->mode == PDF_SPLIT_AUTO) {
+				id = page_key_id(pr, cur);
+				key = sc->m->keys[id];
+			} else {
+				key = pr->found;
+			}
+			if (g.key && strcmp(key, g.key) == 0) {
+				g.page_count++;
+				continue;
+			}
+		}
+		/* A new key (or the end): the current group is complete. */
+		if (g.key && GPOINTER_TO_INT(g_hash_table_lookup(ranges, g.key)) == 1) {
+			const uint8_t *pdf;
+			size_t plen;
+			if (pdf_splitter_make(sp, g.first_page, g.page_count, &pdf, &plen, e) < 0 ||
+			    emit(ctx, &g, pdf, plen, e) < 0)
+				goto out;
+		}
+		if (p > npages)
+			break;
+		cur = id;
+		g.key = (char *)key;
+		g.found = pr->found ? pr->found : (char *)key;
+		if (sc->mode == PDF_SPLIT_AUTO && id != pr->ids[0])
+			g.found = (char *)key; /* ambiguous page: found holds another key */
+		g.first_page = p;
+		g.page_count = 1;
+		g_hash_table_insert(ranges, (char *)key,
+				    GINT_TO_POINTER(GPOINTER_TO_INT(g_hash_table_lookup(ranges, key)) + 1));
+	}
+	ret = 0;
+out:
+	pdf_splitter_close(&sp);
+	g_hash_table_destroy(ranges);
+	return ret;
+}
+
+/*
+ * pdf_split_plan() when emit is NULL; pdf_split_run() when it is not.
+ */
+static int split_core(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
+		      struct pdf_split_result *r, pdf_split_emit_fn emit, void *ctx,
+		      struct error *e)
 {
 	struct matcher m;
 	struct scan_ctx sc;
+	struct text_thread tt;
 	struct page_res *pages = NULL;
 	GRegex *re = NULL;
 	GError *gerr = NULL;
-	int npages = 0, ret = -1, have_matcher = 0;
+	int npages = 0, ret = -1, have_matcher = 0, sync_init = 0;
 
 	memset(r, 0, sizeof *r);
 	memset(&sc, 0, sizeof sc);
+	memset(&tt, 0, sizeof tt);
 	/* Cheap argument checks first, so a usage error costs no parsing. */
 	if (o->mode == PDF_SPLIT_PAGES && o->pages_per_resident < 1)
 		return err_set(e, "the number of pages per resident must be at least 1");
@@ -510,7 +659,11 @@ int pdf_split_plan(const uint8_t *data, size_t len, const struct pdf_split_opts 
 	npages = r->info.pages;
 
 	if (o->mode == PDF_SPLIT_PAGES) {
-		ret = plan_pages(npages, o->pages_per_resident, r, e);
+		if (plan_pages(npages, o->pages_per_resident, r, e) < 0)
+			goto out;
+		if (emit && pdf_split_write(data, len, o, r->groups, r->ngroups, emit, ctx, e) < 0)
+			goto out;
+		ret = 0;
 		goto out;
 	}
 	pages = xcalloc((size_t)npages, sizeof *pages);
@@ -521,14 +674,49 @@ int pdf_split_plan(const uint8_t *data, size_t len, const struct pdf_split_opts 
 	/* The check's qpdf handle is gone: give its memory back before the
 	 * text threads grow their own heaps. */
 	malloc_trim(0);
-	if (pdf_text_each(data, len, o->password, 1, npages, o->threads, scan_page, &sc, e) < 0)
-		goto out;
+	if (!emit) {
+		if (pdf_text_each(data, len, o->password, 1, npages, o->threads, scan_page, &sc,
+				  e) < 0)
+			goto out;
+	} else {
+		int wrc;
+		sc.done = xcalloc((size_t)npages, sizeof *sc.done);
+		atomic_init(&sc.stop, 0);
+		pthread_mutex_init(&sc.lock, NULL);
+		pthread_cond_init(&sc.cond, NULL);
+		sync_init = 1;
+		tt.data = data;
+		tt.len = len;
+		tt.o = o;
+		tt.npages = npages;
+		tt.sc = &sc;
+		if (pthread_create(&tt.tid, NULL, text_main, &tt) != 0) {
+			err_tmp(e, "cannot start the text extraction thread");
+			goto out;
+		}
+		wrc = stream_write(data, len, o, &sc, npages, emit, ctx, e);
+		if (wrc < 0)
+			atomic_store(&sc.stop, 1);
+		pthread_join(tt.tid, NULL);
+		if (wrc < 0)
+			goto out;
+		if (tt.rc < 0) {
+			if (e)
+				*e = tt.err;
+			goto out;
+		}
+	}
 	ret = plan_group(pages, npages, o->mode, sc.m, r, e);
 	/* Likewise for the poppler documents, before the writers start. */
 	malloc_trim(0);
 out:
 	if (ret < 0)
 		pdf_split_result_free(r);
+	if (sync_init) {
+		pthread_cond_destroy(&sc.cond);
+		pthread_mutex_destroy(&sc.lock);
+	}
+	free(sc.done);
 	if (pages) {
 		for (int p = 0; p < npages; p++)
 			g_free(pages[p].found);
@@ -539,6 +727,18 @@ out:
 	if (have_matcher)
 		matcher_free(&m);
 	return ret;
+}
+
+int pdf_split_plan(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
+		   struct pdf_split_result *r, struct error *e)
+{
+	return split_core(data, len, o, r, NULL, NULL, e);
+}
+
+int pdf_split_run(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
+		  pdf_split_emit_fn emit, void *ctx, struct pdf_split_result *r, struct error *e)
+{
+	return split_core(data, len, o, r, emit, ctx, e);
 }
 
 /* ---------------------------------------------------------------- */

@@ -15,7 +15,8 @@
  *   KEY    a regular expression (PCRE through GRegex, on NFKC text): the
  *          key is its first capture group, or the whole match when it has
  *          none or the group did not take part; the first match on a page
- *          counts.  A new resident begins where the key changes; a page
+ *          counts; ^ and $ match at the start and end of each text
+ *          line.  A new resident begins where the key changes; a page
  *          without a match continues the current resident; a first page
  *          without a match is refused.
  *   AUTO   a list of keys (the CSV's, normalised): each page's text is
@@ -43,15 +44,17 @@
  * the PDFs in opts->write_threads threads, each with its own qpdf handle
  * on the same input bytes, and hands each PDF to a callback as soon as it
  * is written, so memory does not grow with the number of residents.  A
- * qpdf handle holds the input's whole page tree (about 5-8 kB per input
- * page: 50-80 MB for 10,000 pages), which is why one writer is the
- * default: the second core is better spent signing and storing what the
- * writer emits (hand the PDFs from the callback to another thread).  For
- * work spread over processes, the lower-level struct pdf_splitter builds
- * one group at a time on its own handle.
+ * qpdf handle holds the input's whole page tree (about 5 kB per input
+ * page: 50 MB for 10,000 pages), which is why one writer is the default.
+ * pdf_split_run() does both at once: text threads and one writer overlap,
+ * so the cores never wait for a phase to end.  For work spread over
+ * processes, the lower-level struct pdf_splitter builds one group at a
+ * time on its own handle.
  *
- * Measured on the 10,000-page benchmark corpus (2 cores): text 2 threads
- * about 7 s of CPU, writing about 4.5 s of CPU per 5,000 PDFs.
+ * Measured on the 10,000-page benchmark corpus (tests/bench/bench-split,
+ * 2 cores): poppler text about 7 s of CPU (a third of it poppler loading
+ * each page's fonts again), qpdf writing about 4.5 s of CPU per 5,000
+ * PDFs, peak RSS about 150-170 MB.
  */
 #ifndef TAYORI_PDF_SPLIT_H
 #define TAYORI_PDF_SPLIT_H
@@ -148,6 +151,23 @@ typedef int (*pdf_split_emit_fn)(void *ctx, const struct pdf_group *g,
 int pdf_split_write(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
 		    const struct pdf_group *groups, size_t ngroups,
 		    pdf_split_emit_fn emit, void *ctx, struct error *e);
+
+/*
+ * Plan and write in one pass, for speed (what the gateway and the command
+ * use): the text threads read the pages while the calling thread writes
+ * each resident's PDF as soon as a page shows the next key, so text
+ * extraction and writing share the cores instead of taking turns.  emit
+ * is called from the calling thread only, in page order.  A key can turn
+ * up again further on: its first range has then been emitted already, its
+ * later ones are not, and every range of it ends up in r->held with the
+ * key in r->repeated_keys.  So when this returns 0, drop every emitted PDF
+ * whose key is in r->repeated_keys; what remains is exactly r->groups.
+ * On -1, drop everything emitted.  r is filled as by pdf_split_plan().
+ * PAGES mode is pdf_split_plan() followed by pdf_split_write().
+ */
+int pdf_split_run(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
+		  pdf_split_emit_fn emit, void *ctx, struct pdf_split_result *r,
+		  struct error *e);
 
 /*
  * The building block for one thread or one process: a qpdf handle on the

@@ -21,11 +21,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <glib.h>
 #include "util.h"
 #include "gateway/csv.h"
@@ -115,8 +115,9 @@ static int refuse(int status, int json, const char *where, const char *msg)
 
 struct out_ctx {
 	int dirfd;
-	atomic_size_t files;
-	atomic_size_t bytes;
+	pthread_mutex_t lock;   /* emit may run in several writer threads */
+	GPtrArray *written;     /* file names written, to undo on failure */
+	size_t bytes;
 };
 
 static int write_file(void *arg, const struct pdf_group *g, const uint8_t *pdf, size_t len,
@@ -127,8 +128,9 @@ static int write_file(void *arg, const struct pdf_group *g, const uint8_t *pdf, 
 	size_t off = 0;
 	int fd;
 
-	if (str_fmt(name, sizeof name, "%s.pdf", g->key) < 0)
-		return err_set(e, "the key %s is too long for a file name", g->key);
+	if (!safe_name(g->key) || str_fmt(name, sizeof name, "%s.pdf", g->key) < 0)
+		return err_set(e, "the key found on page %d cannot be used as a file name (only "
+				  "letters, digits, - _ and inner dots)", g->first_page);
 	fd = openat(c->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_tmp(e, "cannot create %s: %s", name, strerror(errno));
@@ -145,18 +147,34 @@ static int write_file(void *arg, const struct pdf_group *g, const uint8_t *pdf, 
 	}
 	if (close(fd) < 0)
 		return err_tmp(e, "cannot write %s: %s", name, strerror(errno));
-	atomic_fetch_add(&c->files, 1);
-	atomic_fetch_add(&c->bytes, len);
+	pthread_mutex_lock(&c->lock);
+	g_ptr_array_add(c->written, g_strdup(name));
+	c->bytes += len;
+	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+/* Remove the file written for key, if any (a key held back after all). */
+static void unwrite(struct out_ctx *c, const char *key)
+{
+	char name[PDF_KEY_MAX + 8];
+
+	if (str_fmt(name, sizeof name, "%s.pdf", key) < 0)
+		return;
+	for (guint i = 0; i < c->written->len; i++) {
+		if (strcmp(g_ptr_array_index(c->written, i), name) == 0) {
+			unlinkat(c->dirfd, name, 0);
+			g_ptr_array_remove_index(c->written, i);
+			return;
+		}
+	}
 }
 
 /* The keys to look for, from the CSV (its reader and column inference are
  * the same as the gateway's).  keys point into *rp. */
-static int read_keys(const char *path, struct recipients **rp, const char ***keys, size_t *nkeys,
-		     char ***dups, size_t *ndups, struct error *e)
+static int read_keys(const uint8_t *data, size_t len, struct recipients **rp, const char ***keys,
+		     size_t *nkeys, char ***dups, size_t *ndups, struct error *e)
 {
-	uint8_t *data = NULL;
-	size_t len = 0;
 	struct csv_table *t = NULL;
 	struct recipients_options ro;
 	GHashTable *seen = NULL;
@@ -167,8 +185,6 @@ static int read_keys(const char *path, struct recipients **rp, const char ***key
 	*nkeys = 0;
 	*dups = NULL;
 	*ndups = 0;
-	if (file_read_all(path, CSV_DEFAULT_MAX_BYTES, &data, &len, e) < 0)
-		return -1;
 	if (csv_parse(data, len, NULL, &t, e) < 0)
 		goto out;
 	memset(&ro, 0, sizeof ro);
@@ -194,7 +210,6 @@ out:
 	if (seen)
 		g_hash_table_destroy(seen);
 	csv_free(&t);
-	free(data);
 	return ret;
 }
 
@@ -222,14 +237,13 @@ int pdf_split_cli(int argc, char **argv)
 	const char *csv_path = NULL, *in, *outdir, *mode_name = NULL;
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int json = 0, nmodes = 0, status = EXIT_TMP, opt;
+	int json = 0, nmodes = 0, status = EXIT_TMP, opt, made_dir = 0;
 	int64_t v;
 
 	memset(&o, 0, sizeof o);
 	memset(&r, 0, sizeof r);
 	oc.dirfd = -1;
-	atomic_init(&oc.files, 0);
-	atomic_init(&oc.bytes, 0);
+	oc.bytes = 0;
 
 	optind = 0; /* GNU: restart scanning, argv[0] is the subcommand */
 	opterr = 0;
@@ -317,8 +331,19 @@ int pdf_split_cli(int argc, char **argv)
 		g_regex_unref(re);
 	}
 
+	oc.written = g_ptr_array_new_with_free_func(g_free);
+	pthread_mutex_init(&oc.lock, NULL);
 	if (csv_path) {
-		if (read_keys(csv_path, &rcpt, &keys, &nkeys, &dups, &ndups, &e) < 0) {
+		uint8_t *csv = NULL;
+		size_t csvlen = 0;
+		int rc;
+		if (file_read_all(csv_path, CSV_DEFAULT_MAX_BYTES, &csv, &csvlen, &e) < 0) {
+			status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, NULL, e.msg);
+			goto out;
+		}
+		rc = read_keys(csv, csvlen, &rcpt, &keys, &nkeys, &dups, &ndups, &e);
+		free(csv);
+		if (rc < 0) {
 			status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, csv_path, e.msg);
 			goto out;
 		}
@@ -329,18 +354,9 @@ int pdf_split_cli(int argc, char **argv)
 		status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, NULL, e.msg);
 		goto out;
 	}
-	if (pdf_split_plan(data, len, &o, &r, &e) < 0) {
-		status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, in, e.msg);
-		goto out;
-	}
-	for (size_t i = 0; i < r.ngroups; i++) {
-		if (!safe_name(r.groups[i].key)) {
-			char msg[ERR_MAX];
-			str_fmt(msg, sizeof msg, "the key found on page %d cannot be used as a file "
-				"name (only letters, digits, - _ and inner dots)", r.groups[i].first_page);
-			status = refuse(EXIT_REFUSED, json, in, msg);
-			goto out;
-		}
+	{
+		struct stat st;
+		made_dir = stat(outdir, &st) != 0;
 	}
 	if (mkdir_p(outdir, 0750, &e) < 0) {
 		status = refuse(EXIT_TMP, json, NULL, e.msg);
@@ -353,11 +369,14 @@ int pdf_split_cli(int argc, char **argv)
 		status = refuse(EXIT_TMP, json, outdir, msg);
 		goto out;
 	}
-	if (pdf_split_write(data, len, &o, r.groups, r.ngroups, write_file, &oc, &e) < 0) {
+	if (pdf_split_run(data, len, &o, write_file, &oc, &r, &e) < 0) {
 		status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, in, e.msg);
 		goto out;
 	}
-
+	/* Keys found in separate page ranges are held back, though their
+	 * first range may have been written already. */
+	for (size_t i = 0; i < r.nrepeated; i++)
+		unwrite(&oc, r.repeated_keys[i]);
 	if (json) {
 		FILE *f = stdout;
 		fprintf(f, "{\"status\":\"ok\",\"mode\":\"%s\",\"pages\":%d", mode_name, r.info.pages);
@@ -381,11 +400,10 @@ int pdf_split_cli(int argc, char **argv)
 			json_strs(f, "unmatched_pdf_keys", NULL, 0);
 			json_strs(f, "duplicate_keys", dups, ndups);
 		}
-		fprintf(f, ",\"repaired\":%s,\"bytes\":%zu}\n", r.info.repaired ? "true" : "false",
-			atomic_load(&oc.bytes));
+		fprintf(f, ",\"repaired\":%s}\n", r.info.repaired ? "true" : "false");
 	} else {
 		printf("tayori: %s: %d pages, %zu PDFs written to %s", in, r.info.pages,
-		       atomic_load(&oc.files), outdir);
+		       (size_t)oc.written->len, outdir);
 		if (r.nkeyless)
 			printf("; %zu pages without a key went with the page before", r.nkeyless);
 		if (r.nambiguous)
@@ -400,8 +418,17 @@ int pdf_split_cli(int argc, char **argv)
 	}
 	status = 0;
 out:
+	if (status != 0 && oc.dirfd >= 0) {
+		/* Nothing stays behind from a refused or failed run. */
+		for (guint i = 0; i < oc.written->len; i++)
+			unlinkat(oc.dirfd, g_ptr_array_index(oc.written, i), 0);
+	}
 	if (oc.dirfd >= 0)
 		close(oc.dirfd);
+	if (status != 0 && made_dir)
+		rmdir(outdir);
+	g_ptr_array_free(oc.written, TRUE);
+	pthread_mutex_destroy(&oc.lock);
 	pdf_split_result_free(&r);
 	free(data);
 	free(keys);
