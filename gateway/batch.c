@@ -163,14 +163,137 @@ out:
 	return ret;
 }
 
+/* Split mode: the qpdf writer hands each resident's PDF to a bounded queue
+ * and signer threads take them from it, so the writer, the signers and the
+ * keys process's RSA operations overlap instead of waiting on each other. */
+#define QUEUE_CAP 16
+
+struct sign_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty, not_full;
+	struct {
+		uint32_t seq;
+		uint8_t *pdf;
+		size_t len;
+	} items[QUEUE_CAP];
+	size_t head, count;
+	int closed, failed;
+	struct error err;
+	struct sign_job *job;
+};
+
+static void queue_fail(struct sign_queue *q, const struct error *e)
+{
+	if (!q->failed) {
+		q->failed = 1;
+		q->err = *e;
+	}
+	pthread_cond_broadcast(&q->not_full);
+	pthread_cond_broadcast(&q->not_empty);
+}
+
 static int emit_group(void *ctx, const struct pdf_group *g, const uint8_t *pdf, size_t len,
 		      struct error *e)
 {
-	struct sign_job *j = ctx;
-	gpointer v = g_hash_table_lookup(j->seq_of_key, g->key);
+	struct sign_queue *q = ctx;
+	gpointer v = g_hash_table_lookup(q->job->seq_of_key, g->key);
+	uint8_t *copy;
+	int ret = 0;
+
 	if (v == NULL)
 		return 0; /* not wanted (held or unknown): never signed */
-	return sign_and_stage(j, (uint32_t)GPOINTER_TO_UINT(v), pdf, len, e);
+	copy = xmalloc(len);
+	memcpy(copy, pdf, len);
+	pthread_mutex_lock(&q->lock);
+	while (q->count == QUEUE_CAP && !q->failed)
+		pthread_cond_wait(&q->not_full, &q->lock);
+	if (q->failed) {
+		*e = q->err;
+		free(copy);
+		ret = -1;
+	} else {
+		size_t at = (q->head + q->count) % QUEUE_CAP;
+		q->items[at].seq = (uint32_t)GPOINTER_TO_UINT(v);
+		q->items[at].pdf = copy;
+		q->items[at].len = len;
+		q->count++;
+		pthread_cond_signal(&q->not_empty);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static void *queue_worker(void *arg)
+{
+	struct sign_queue *q = arg;
+	for (;;) {
+		struct error e = { { 0 }, 0 };
+		uint32_t seq;
+		uint8_t *pdf;
+		size_t len;
+		int r;
+		pthread_mutex_lock(&q->lock);
+		while (q->count == 0 && !q->closed && !q->failed)
+			pthread_cond_wait(&q->not_empty, &q->lock);
+		if (q->failed || q->count == 0) {
+			pthread_mutex_unlock(&q->lock);
+			return NULL;
+		}
+		seq = q->items[q->head].seq;
+		pdf = q->items[q->head].pdf;
+		len = q->items[q->head].len;
+		q->head = (q->head + 1) % QUEUE_CAP;
+		q->count--;
+		pthread_cond_signal(&q->not_full);
+		pthread_mutex_unlock(&q->lock);
+		r = sign_and_stage(q->job, seq, pdf, len, &e);
+		free(pdf);
+		if (r < 0) {
+			pthread_mutex_lock(&q->lock);
+			queue_fail(q, &e);
+			pthread_mutex_unlock(&q->lock);
+			return NULL;
+		}
+	}
+}
+
+static int sign_split(struct sign_job *job, const uint8_t *data, size_t len,
+		      const struct pdf_split_opts *so, const struct pdf_group *groups, size_t ngroups,
+		      int threads, struct error *e)
+{
+	struct sign_queue q;
+	pthread_t tid[8];
+	int nt = threads < 1 ? 1 : threads > 8 ? 8 : threads, started = 0, r;
+
+	memset(&q, 0, sizeof(q));
+	q.job = job;
+	pthread_mutex_init(&q.lock, NULL);
+	pthread_cond_init(&q.not_empty, NULL);
+	pthread_cond_init(&q.not_full, NULL);
+	for (int i = 0; i < nt; i++)
+		if (pthread_create(&tid[started], NULL, queue_worker, &q) == 0)
+			started++;
+	r = started > 0 ? pdf_split_write(data, len, so, groups, ngroups, emit_group, &q, e)
+			: err_tmp(e, "cannot start signing threads");
+	pthread_mutex_lock(&q.lock);
+	q.closed = 1;
+	if (r < 0 && !q.failed)
+		queue_fail(&q, e);
+	pthread_cond_broadcast(&q.not_empty);
+	pthread_mutex_unlock(&q.lock);
+	for (int i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	for (size_t i = 0; i < q.count; i++)
+		free(q.items[(q.head + i) % QUEUE_CAP].pdf);
+	if (q.failed) {
+		if (r == 0)
+			*e = q.err;
+		r = -1;
+	}
+	pthread_cond_destroy(&q.not_empty);
+	pthread_cond_destroy(&q.not_full);
+	pthread_mutex_destroy(&q.lock);
+	return r;
 }
 
 /* Per-file mode: a small pool of threads over the files. */
@@ -825,8 +948,8 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 		if (sign_files(&job, in->pdfs, file_seq, in->npdfs, threads, e) < 0)
 			goto fail_stored;
 	} else {
-		if (pdf_split_write(in->pdfs[0].data, in->pdfs[0].len, &so, plan.groups, plan.ngroups,
-				    emit_group, &job, e) < 0)
+		if (sign_split(&job, in->pdfs[0].data, in->pdfs[0].len, &so, plan.groups, plan.ngroups,
+			       threads, e) < 0)
 			goto fail_stored;
 	}
 	for (size_t i = 0; i < in->nextras; i++) {
