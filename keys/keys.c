@@ -9,6 +9,8 @@
 #include "keys.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,31 +330,62 @@ void keys_serve(struct keys_state *ks, int fd, unsigned perms)
 	buf_wipe(&reply);
 }
 
+struct serve_arg {
+	struct keys_state *ks;
+	int fd;
+};
+
+static void *serve_thread(void *arg)
+{
+	struct serve_arg *a = arg;
+	keys_serve(a->ks, a->fd, KEYS_PERM_ALL);
+	return NULL;
+}
+
 int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_env,
 	       struct keys_client **kc, pid_t *pid, struct error *e)
 {
-	int sv[2];
+	int sv[KEYS_SPAWN_CHANNELS][2], mine[KEYS_SPAWN_CHANNELS];
 	pid_t child;
+	size_t made = 0;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	for (; made < KEYS_SPAWN_CHANNELS; made++)
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[made]) < 0)
+			break;
+	if (made < KEYS_SPAWN_CHANNELS) {
+		for (size_t i = 0; i < made; i++) {
+			close(sv[i][0]);
+			close(sv[i][1]);
+		}
 		return err_tmp(e, "socketpair: %s", strerror(errno));
+	}
 	fflush(NULL);
 	child = fork();
 	if (child < 0) {
-		close(sv[0]);
-		close(sv[1]);
+		for (size_t i = 0; i < made; i++) {
+			close(sv[i][0]);
+			close(sv[i][1]);
+		}
 		return err_tmp(e, "fork: %s", strerror(errno));
 	}
 	if (child == 0) {
 		struct keys_state *ks = NULL;
 		struct error ce = { { 0 }, 0 };
-		/* Keep only stdio and our end: an inherited end of another keys
-		 * channel would keep that keys process from ever seeing EOF. */
-		if (sv[1] != 3) {
-			dup2(sv[1], 3);
-			sv[1] = 3;
+		struct serve_arg args[KEYS_SPAWN_CHANNELS];
+		pthread_t tid[KEYS_SPAWN_CHANNELS];
+		int started = 0;
+		/* Keep only stdio and our ends (moved to 3, 4, ...): an inherited
+		 * end of another keys channel would keep that keys process from
+		 * ever seeing EOF. */
+		for (size_t i = 0; i < KEYS_SPAWN_CHANNELS; i++) {
+			int hi = fcntl(sv[i][1], F_DUPFD_CLOEXEC, 64);
+			sv[i][1] = hi;
 		}
-		close_range(4, ~0u, 0);
+		for (size_t i = 0; i < KEYS_SPAWN_CHANNELS; i++) {
+			dup2(sv[i][1], 3 + (int)i);
+			sv[i][1] = 3 + (int)i;
+		}
+		close_range(3 + KEYS_SPAWN_CHANNELS, ~0u, 0);
 		log_set_role("keys");
 		prctl(PR_SET_DUMPABLE, 0);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -361,22 +394,32 @@ int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_
 			struct buf b;
 			buf_init(&b, 4096);
 			ipc_put_str(&b, ce.msg);
-			ipc_send(sv[1], KEYS_ERR, b.data, b.len, NULL);
+			ipc_send(sv[0][1], KEYS_ERR, b.data, b.len, NULL);
 			buf_free(&b);
 			_exit(1);
 		}
-		ipc_send(sv[1], KEYS_OK, NULL, 0, NULL);
-		keys_serve(ks, sv[1], KEYS_PERM_ALL);
+		ipc_send(sv[0][1], KEYS_OK, NULL, 0, NULL);
+		for (size_t i = 1; i < KEYS_SPAWN_CHANNELS; i++) {
+			args[i] = (struct serve_arg){ ks, sv[i][1] };
+			if (pthread_create(&tid[started], NULL, serve_thread, &args[i]) == 0)
+				started++;
+		}
+		keys_serve(ks, sv[0][1], KEYS_PERM_ALL);
+		for (int i = 0; i < started; i++)
+			pthread_join(tid[i], NULL);
 		keys_state_free(&ks);
 		_exit(0);
 	}
-	close(sv[1]);
+	for (size_t i = 0; i < KEYS_SPAWN_CHANNELS; i++) {
+		close(sv[i][1]);
+		mine[i] = sv[i][0];
+	}
 	/* The child says whether it could load the key before we rely on it. */
 	{
 		struct buf b;
 		uint32_t type = 0;
 		buf_init(&b, 4096);
-		if (ipc_recv(sv[0], &type, &b, 4096, e) < 0 || type != KEYS_OK) {
+		if (ipc_recv(mine[0], &type, &b, 4096, e) < 0 || type != KEYS_OK) {
 			struct ipc_reader r;
 			const uint8_t *msg;
 			size_t n;
@@ -384,13 +427,14 @@ int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_
 			if (type == KEYS_ERR && ipc_get_bytes(&r, &msg, &n) == 0)
 				err_set(e, "%.*s", (int)n, (const char *)msg);
 			buf_free(&b);
-			close(sv[0]);
+			for (size_t i = 0; i < KEYS_SPAWN_CHANNELS; i++)
+				close(mine[i]);
 			waitpid(child, NULL, 0);
 			return -1;
 		}
 		buf_free(&b);
 	}
-	*kc = keys_client_new(sv[0]);
+	*kc = keys_client_new_multi(mine, KEYS_SPAWN_CHANNELS);
 	*pid = child;
 	return 0;
 }

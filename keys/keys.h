@@ -63,6 +63,9 @@ struct keys_client;
 
 /* Takes ownership of fd. */
 struct keys_client *keys_client_new(int fd);
+/* Several channels to the same keys process, for threads that sign in
+ * parallel; takes ownership of the n descriptors. */
+struct keys_client *keys_client_new_multi(const int *fds, size_t n);
 void keys_client_free(struct keys_client **kc);
 
 int keys_hmac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
@@ -95,8 +98,11 @@ int keys_handle(struct keys_state *ks, unsigned perms, uint32_t type, const uint
 /* Serve one channel until it closes (used by keys_spawn's child). */
 void keys_serve(struct keys_state *ks, int fd, unsigned perms);
 
+/* Channels keys_spawn opens: one per core is enough for RSA signing. */
+#define KEYS_SPAWN_CHANNELS 2
+
 /* For command-line tools: fork a keys process for data_dir and return a
- * client for it.  keys_spawn_wait() closes the client and reaps the child. */
+ * client for it (KEYS_SPAWN_CHANNELS channels, each served by a thread).  keys_spawn_wait() closes the client and reaps the child. */
 int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_env,
 	       struct keys_client **kc, pid_t *pid, struct error *e);
 void keys_spawn_wait(struct keys_client **kc, pid_t pid);

@@ -16,7 +16,9 @@
 
 #include "ipc.h"
 
-struct keys_client {
+/* One socketpair to the keys process.  Its lock is held for a whole round
+ * trip. */
+struct keys_channel {
 	pthread_mutex_t lock;
 	int fd;
 	int broken;
@@ -24,14 +26,31 @@ struct keys_client {
 	struct buf reply;
 };
 
-struct keys_client *keys_client_new(int fd)
+/* Several channels let threads (the batch signers) talk to the keys process
+ * at the same time; it serves each channel in its own thread. */
+struct keys_client {
+	struct keys_channel *ch;
+	size_t n;
+	unsigned next;
+};
+
+struct keys_client *keys_client_new_multi(const int *fds, size_t n)
 {
 	struct keys_client *kc = xcalloc(1, sizeof(*kc));
-	pthread_mutex_init(&kc->lock, NULL);
-	kc->fd = fd;
-	buf_init(&kc->req, KEYS_MAX_REQUEST);
-	buf_init(&kc->reply, KEYS_MAX_REQUEST);
+	kc->ch = xcalloc(n ? n : 1, sizeof(*kc->ch));
+	kc->n = n;
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_init(&kc->ch[i].lock, NULL);
+		kc->ch[i].fd = fds[i];
+		buf_init(&kc->ch[i].req, KEYS_MAX_REQUEST);
+		buf_init(&kc->ch[i].reply, KEYS_MAX_REQUEST);
+	}
 	return kc;
+}
+
+struct keys_client *keys_client_new(int fd)
+{
+	return keys_client_new_multi(&fd, 1);
 }
 
 void keys_client_free(struct keys_client **kcp)
@@ -39,21 +58,36 @@ void keys_client_free(struct keys_client **kcp)
 	struct keys_client *kc = *kcp;
 	if (kc == NULL)
 		return;
-	if (kc->fd >= 0)
-		close(kc->fd);
-	buf_wipe(&kc->req);
-	buf_wipe(&kc->reply);
-	pthread_mutex_destroy(&kc->lock);
+	for (size_t i = 0; i < kc->n; i++) {
+		if (kc->ch[i].fd >= 0)
+			close(kc->ch[i].fd);
+		buf_wipe(&kc->ch[i].req);
+		buf_wipe(&kc->ch[i].reply);
+		pthread_mutex_destroy(&kc->ch[i].lock);
+	}
+	free(kc->ch);
 	free(kc);
 	*kcp = NULL;
 }
 
+/* A free channel if there is one, else wait for one in turn. */
+static struct keys_channel *channel_take(struct keys_client *kc)
+{
+	unsigned turn;
+	for (size_t i = 0; i < kc->n; i++)
+		if (pthread_mutex_trylock(&kc->ch[i].lock) == 0)
+			return &kc->ch[i];
+	turn = __atomic_fetch_add(&kc->next, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&kc->ch[turn % kc->n].lock);
+	return &kc->ch[turn % kc->n];
+}
+
 /* Send kc->req as `type`; on KEYS_OK leave a reader over the reply. */
-static int roundtrip(struct keys_client *kc, uint32_t type, struct ipc_reader *r, struct error *e)
+static int roundtrip(struct keys_channel *kc, uint32_t type, struct ipc_reader *r, struct error *e)
 {
 	uint32_t rtype;
 
-	if (kc == NULL || kc->broken)
+	if (kc->broken)
 		return err_tmp(e, "the keys process is not available");
 	if (ipc_send(kc->fd, type, kc->req.data, kc->req.len, e) < 0 ||
 	    ipc_recv(kc->fd, &rtype, &kc->reply, KEYS_MAX_REQUEST, e) < 0) {
@@ -77,7 +111,7 @@ static int roundtrip(struct keys_client *kc, uint32_t type, struct ipc_reader *r
 	return 0;
 }
 
-static int get_fixed(struct keys_client *kc, struct ipc_reader *r, uint8_t *out, size_t n, int last,
+static int get_fixed(struct keys_channel *kc, struct ipc_reader *r, uint8_t *out, size_t n, int last,
 		     struct error *e)
 {
 	const uint8_t *p;
@@ -90,7 +124,7 @@ static int get_fixed(struct keys_client *kc, struct ipc_reader *r, uint8_t *out,
 	return 0;
 }
 
-static int mac_request(struct keys_client *kc, uint32_t type, const void *data, size_t n,
+static int mac_request(struct keys_channel *kc, uint32_t type, const void *data, size_t n,
 		       uint8_t out[CRYPT_HASH_LEN], struct error *e)
 {
 	struct ipc_reader r;
@@ -102,19 +136,19 @@ static int mac_request(struct keys_client *kc, uint32_t type, const void *data, 
 	return get_fixed(kc, &r, out, CRYPT_HASH_LEN, 1, e);
 }
 
-static int keys_hmac_locked(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+static int keys_hmac_locked(struct keys_channel *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
 	      struct error *e)
 {
 	return mac_request(kc, KEYS_HMAC, data, n, out, e);
 }
 
-static int keys_audit_mac_locked(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+static int keys_audit_mac_locked(struct keys_channel *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
 		   struct error *e)
 {
 	return mac_request(kc, KEYS_AUDIT_MAC, data, n, out, e);
 }
 
-static int keys_dek_new_locked(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],
+static int keys_dek_new_locked(struct keys_channel *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],
 		 uint8_t wrapped[KEYS_WRAPPED_LEN], struct error *e)
 {
 	struct ipc_reader r;
@@ -132,7 +166,7 @@ static int keys_dek_new_locked(struct keys_client *kc, const void *aad, size_t a
 	return 0;
 }
 
-static int keys_dek_unwrap_locked(struct keys_client *kc, const void *aad, size_t aadlen,
+static int keys_dek_unwrap_locked(struct keys_channel *kc, const void *aad, size_t aadlen,
 		    const uint8_t wrapped[KEYS_WRAPPED_LEN], uint8_t dek[CRYPT_KEY_LEN], struct error *e)
 {
 	struct ipc_reader r;
@@ -148,7 +182,7 @@ static int keys_dek_unwrap_locked(struct keys_client *kc, const void *aad, size_
 	return 0;
 }
 
-static int keys_sign_digest_locked(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
+static int keys_sign_digest_locked(struct keys_channel *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
 		     size_t *siglen, struct error *e)
 {
 	struct ipc_reader r;
@@ -169,7 +203,7 @@ static int keys_sign_digest_locked(struct keys_client *kc, const uint8_t digest[
 	return 0;
 }
 
-static int keys_certs_locked(struct keys_client *kc, struct buf *out, struct error *e)
+static int keys_certs_locked(struct keys_channel *kc, struct buf *out, struct error *e)
 {
 	struct ipc_reader r;
 	buf_reset(&kc->req);
@@ -181,48 +215,49 @@ static int keys_certs_locked(struct keys_client *kc, struct buf *out, struct err
 }
 
 /* The public calls: one round trip each, under the client's lock. */
-#define LOCKED(call)                              \
-	do {                                      \
-		int r_;                           \
-		if (kc == NULL)                   \
-			return err_tmp(e, "the keys process is not available"); \
-		pthread_mutex_lock(&kc->lock);    \
-		r_ = (call);                      \
-		pthread_mutex_unlock(&kc->lock);  \
-		return r_;                        \
+#define LOCKED(call)                                                             \
+	do {                                                                     \
+		struct keys_channel *ch_;                                        \
+		int r_;                                                          \
+		if (kc == NULL || kc->n == 0)                                    \
+			return err_tmp(e, "the keys process is not available");  \
+		ch_ = channel_take(kc);                                          \
+		r_ = (call);                                                     \
+		pthread_mutex_unlock(&ch_->lock);                                \
+		return r_;                                                       \
 	} while (0)
 
 int keys_hmac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
 	      struct error *e)
 {
-	LOCKED(keys_hmac_locked(kc, data, n, out, e));
+	LOCKED(keys_hmac_locked(ch_, data, n, out, e));
 }
 
 int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
 		   struct error *e)
 {
-	LOCKED(keys_audit_mac_locked(kc, data, n, out, e));
+	LOCKED(keys_audit_mac_locked(ch_, data, n, out, e));
 }
 
 int keys_dek_new(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],
 		 uint8_t wrapped[KEYS_WRAPPED_LEN], struct error *e)
 {
-	LOCKED(keys_dek_new_locked(kc, aad, aadlen, dek, wrapped, e));
+	LOCKED(keys_dek_new_locked(ch_, aad, aadlen, dek, wrapped, e));
 }
 
 int keys_dek_unwrap(struct keys_client *kc, const void *aad, size_t aadlen,
 		    const uint8_t wrapped[KEYS_WRAPPED_LEN], uint8_t dek[CRYPT_KEY_LEN], struct error *e)
 {
-	LOCKED(keys_dek_unwrap_locked(kc, aad, aadlen, wrapped, dek, e));
+	LOCKED(keys_dek_unwrap_locked(ch_, aad, aadlen, wrapped, dek, e));
 }
 
 int keys_sign_digest(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
 		     size_t *siglen, struct error *e)
 {
-	LOCKED(keys_sign_digest_locked(kc, digest, sig, siglen, e));
+	LOCKED(keys_sign_digest_locked(ch_, digest, sig, siglen, e));
 }
 
 int keys_certs(struct keys_client *kc, struct buf *out, struct error *e)
 {
-	LOCKED(keys_certs_locked(kc, out, e));
+	LOCKED(keys_certs_locked(ch_, out, e));
 }
