@@ -1,0 +1,52 @@
+/*
+ * intake.h — turning what staff send into batches, exactly once: a mail
+ * message (from IMAP, a Maildir, or an .eml dropped in the inbox folder) or
+ * a folder dropped in the inbox.  Runs in the gateway process.
+ *
+ * For a message: only a registered, enabled staff address holding the
+ * submit permission may submit; anything else is logged and dropped without
+ * a reply (no backscatter).  When the receiving MTA's Authentication-Results
+ * header comes from a trusted authserv-id ([intake] trusted_authserv), a
+ * DKIM, SPF or DMARC failure is refused the same way.  A staff submission
+ * gets a reply with the matching report (or the reason it was refused),
+ * queued in the outbox Maildir.
+ *
+ * Exactly once: every input is identified by the SHA-256 of its bytes; the
+ * identity is written in the same commit as the batch (DB_INTAKE), so a
+ * message seen again after a crash is recognised and only moved along.  The
+ * caller moves the input to its Processed / Rejected place after
+ * intake_message() returns, never before.
+ */
+#ifndef TAYORI_INTAKE_H
+#define TAYORI_INTAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "util.h"
+
+enum intake_outcome {
+	INTAKE_STORED,     /* a new batch; move to Processed */
+	INTAKE_DUPLICATE,  /* this input already made its batch (or its refusal); move on */
+	INTAKE_REFUSED,    /* staff were told why by mail; move to Rejected */
+	INTAKE_DROPPED,    /* not from staff (or failed authentication): logged, no reply; move aside */
+	INTAKE_TEMPFAIL,   /* try again later; leave it where it is */
+};
+
+struct intake;
+struct store;
+struct signer;
+struct conf;
+
+/* st and signer are borrowed.  outbox: the Maildir replies go to. */
+int intake_new(struct store *st, const struct signer *signer, const struct conf *c,
+	       struct intake **out, struct error *e);
+void intake_free(struct intake **in);
+
+/* One RFC 5322 message.  source names where it came from, for the log and
+ * the audit record ("imap", "maildir", "drop").  *batch is set when stored. */
+enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t len,
+				   const char *source, uint64_t *batch, struct error *e);
+
+const char *intake_outcome_name(enum intake_outcome o);
+
+#endif
