@@ -564,6 +564,14 @@ static int batch_publish(struct store *st, const struct batch_input *in,
 	be64_put(bkey, rep->batch);
 	if (store_begin(st, 1, &t, e) < 0)
 		goto out;
+	if (in->intake_id != NULL) {
+		int dup = store_put_new(t, DB_INTAKE, in->intake_id, 32, bkey, sizeof(bkey), e);
+		if (dup != 0) {
+			if (dup > 0)
+				err_tmp(e, "this input already made a batch");
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < r->n; i++) {
 		const struct recipient *p = &r->v[i];
 		buf_reset(&rec);

@@ -56,6 +56,8 @@ struct batch_input {
 	int max_pages;                /* 0: default */
 	int threads;                  /* 0: one per CPU */
 	int dry_run;                  /* match and report, sign and store nothing */
+	const uint8_t *intake_id;     /* SHA-256 of the input (intake.h): written in the
+					 batch's own commit, so an input makes one batch */
 };
 
 struct strlist {

@@ -1,42 +1,269 @@
 /*
  * gateway.c — the gateway role's main loop.  Runs in the gateway process.
  *
- * The gateway takes batches in (IMAP, Maildir, drop folder), splits and
- * matches the PDFs, asks the keys process to sign and writes the store.
- * It opens the store itself, after fork, and never the key files.
+ * It watches where batches arrive — the drop folder (a sub-folder renamed
+ * in complete, or an .eml file), a Maildir, and an IMAP mailbox — hands each
+ * input to intake (intake.h), and only then moves it to its Processed or
+ * Rejected place, so an input is turned into exactly one batch even if the
+ * gateway dies half-way (the next start sees it again and intake recognises
+ * it).  It opens the store itself, after fork, and never the key files; it
+ * signs through the keys process.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
+#include "gateway/batch.h"
+#include "gateway/intake.h"
+#include "gateway/keys_signer.h"
 #include "keys.h"
 #include "log.h"
 #include "role.h"
 #include "store.h"
 
+#define RESCAN_MS 60000
+
+struct watch {
+	char inbox[4096];     /* drop folder */
+	char maildir[4096];   /* "" when none */
+	int ino;              /* inotify descriptor */
+	struct intake *in;
+	size_t limit;
+};
+
+static int ensure_dir(const char *parent, const char *name, char *out, size_t outsize)
+{
+	struct error e = { { 0 }, 0 };
+	if (str_fmt(out, outsize, "%s/%s", parent, name) < 0)
+		return -1;
+	return mkdir_p(out, 0700, &e);
+}
+
+/* Move path into dir, keeping its name (adding a suffix if taken). */
+static void move_into(const char *path, const char *dir, const char *reason)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char dst[4200];
+	struct stat st;
+	if (str_fmt(dst, sizeof(dst), "%s/%s", dir, base) < 0)
+		return;
+	if (lstat(dst, &st) == 0 &&
+	    str_fmt(dst, sizeof(dst), "%s/%s.%lld", dir, base, (long long)now_utc()) < 0)
+		return;
+	if (rename(path, dst) < 0) {
+		log_err("event=move_failed reason=\"%s\"", strerror(errno));
+		return;
+	}
+	if (reason != NULL) {
+		/* Nobody to mail for a dropped folder: leave the reason beside it. */
+		char note[4300];
+		struct error e = { { 0 }, 0 };
+		if (str_fmt(note, sizeof(note), "%s.reason.txt", dst) >= 0)
+			file_write_atomic(note, reason, strlen(reason), 0600, &e);
+	}
+}
+
+static void handle_drop(struct watch *w, const char *name)
+{
+	char path[4200], done[4200];
+	struct stat st;
+	struct error e = { { 0 }, 0 };
+	enum intake_outcome o;
+	uint64_t batch = 0;
+
+	if (name[0] == '.' || str_fmt(path, sizeof(path), "%s/%s", w->inbox, name) < 0 ||
+	    lstat(path, &st) < 0)
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		o = intake_folder(w->in, path, "drop", &batch, &e);
+	} else if (S_ISREG(st.st_mode) && strlen(name) > 4 &&
+		   strcmp(name + strlen(name) - 4, ".eml") == 0) {
+		uint8_t *raw = NULL;
+		size_t len = 0;
+		if (file_read_all(path, w->limit, &raw, &len, &e) < 0) {
+			o = e.temporary ? INTAKE_TEMPFAIL : INTAKE_REFUSED;
+		} else {
+			o = intake_message(w->in, raw, len, "drop", &batch, &e);
+			free(raw);
+		}
+	} else {
+		return; /* loose files wait for their folder */
+	}
+	if (o == INTAKE_TEMPFAIL)
+		return;
+	if (ensure_dir(w->inbox, o == INTAKE_STORED || o == INTAKE_DUPLICATE ? ".processed" : ".rejected",
+		       done, sizeof(done)) < 0)
+		return;
+	move_into(path, done, o == INTAKE_REFUSED && S_ISDIR(st.st_mode) ? e.msg : NULL);
+}
+
+static void handle_maildir(struct watch *w, const char *name)
+{
+	char path[4200], sub[4200], cur[4300];
+	struct error e = { { 0 }, 0 };
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	uint64_t batch = 0;
+	enum intake_outcome o;
+
+	if (name[0] == '.' || str_fmt(path, sizeof(path), "%s/new/%s", w->maildir, name) < 0)
+		return;
+	if (file_read_all(path, w->limit, &raw, &len, &e) < 0)
+		o = e.temporary ? INTAKE_TEMPFAIL : INTAKE_REFUSED;
+	else
+		o = intake_message(w->in, raw, len, "maildir", &batch, &e);
+	free(raw);
+	if (o == INTAKE_TEMPFAIL)
+		return;
+	/* Maildir++ folders: .Processed and .Rejected, each a Maildir. */
+	if (ensure_dir(w->maildir, o == INTAKE_STORED || o == INTAKE_DUPLICATE ? ".Processed" : ".Rejected",
+		       sub, sizeof(sub)) < 0 ||
+	    ensure_dir(sub, "new", cur, sizeof(cur)) < 0 || ensure_dir(sub, "tmp", cur, sizeof(cur)) < 0 ||
+	    ensure_dir(sub, "cur", cur, sizeof(cur)) < 0)
+		return;
+	move_into(path, cur, NULL);
+}
+
+static void scan(struct watch *w, const char *dir, void (*fn)(struct watch *, const char *))
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			names = xrealloc(names, cap * sizeof(*names));
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	for (size_t i = 0; i < n; i++) {
+		fn(w, names[i]);
+		free(names[i]);
+	}
+	free(names);
+}
+
+static void rescan(struct watch *w)
+{
+	char newdir[4200];
+	scan(w, w->inbox, handle_drop);
+	if (w->maildir[0] != '\0' && str_fmt(newdir, sizeof(newdir), "%s/new", w->maildir) >= 0)
+		scan(w, newdir, handle_maildir);
+}
+
 int gateway_main(struct role_ctx *ctx)
 {
-	char db[4096], inbox[4096], tmp[4096];
-	const char *rw[4];
+	char db[4096], tmp[4096], outbox[4096], newdir[4200];
+	const char *rw[6];
 	struct keys_client *kc = keys_client_new(ctx->keys_fd);
 	struct store *st = NULL;
+	struct signer *signer = NULL;
 	struct error e = { { 0 }, 0 };
+	struct watch w;
+	int wd_inbox = -1, wd_maildir = -1, n = 0;
+	size_t swept = 0;
+	int64_t last_scan;
 
+	memset(&w, 0, sizeof(w));
+	w.ino = -1;
 	str_fmt(db, sizeof(db), "%s/db", ctx->data_dir);
 	str_fmt(tmp, sizeof(tmp), "%s/tmp", ctx->data_dir);
-	conf_path(ctx->conf, "paths", "inbox", inbox, sizeof(inbox));
-	rw[0] = db;
-	rw[1] = inbox;
-	rw[2] = tmp;
-	rw[3] = NULL;
+	conf_path(ctx->conf, "paths", "inbox", w.inbox, sizeof(w.inbox));
+	conf_path(ctx->conf, "paths", "outbox_maildir", outbox, sizeof(outbox));
+	conf_path(ctx->conf, "mail", "maildir", w.maildir, sizeof(w.maildir));
+	w.limit = (size_t)conf_int(ctx->conf, "limits", "message_size");
+	rw[n++] = db;
+	rw[n++] = w.inbox;
+	rw[n++] = tmp;
+	rw[n++] = outbox; /* replies to staff are queued there for the mailer */
+	if (w.maildir[0] != '\0') {
+		struct error me = { { 0 }, 0 };
+		str_fmt(newdir, sizeof(newdir), "%s/new", w.maildir);
+		mkdir_p(newdir, 0700, &me);
+		str_fmt(newdir, sizeof(newdir), "%s/cur", w.maildir);
+		mkdir_p(newdir, 0700, &me);
+		str_fmt(newdir, sizeof(newdir), "%s/tmp", w.maildir);
+		mkdir_p(newdir, 0700, &me);
+		rw[n++] = w.maildir;
+	}
+	rw[n] = NULL;
 	if (role_confine(ctx, rw, NULL, NULL, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		keys_client_free(&kc);
 		return 3;
 	}
-	log_info("event=ready schema=%u intake=not_built", store_schema_version(st));
-	while (role_wait_parent(ctx, 1000) == 0)
-		;
+	if (keys_signer_new(kc, &signer, &e) < 0) {
+		/* Without a credential nothing can be signed: inputs wait. */
+		log_err("event=no_signer reason=\"%s\"", e.msg);
+		signer = NULL;
+	}
+	if (batch_sweep(st, &swept, &e) < 0)
+		log_err("event=sweep_failed reason=\"%s\"", e.msg);
+	if (intake_new(st, signer, ctx->conf, &w.in, &e) < 0) {
+		log_err("event=start_failed reason=\"%s\"", e.msg);
+		goto out;
+	}
+	w.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w.ino >= 0) {
+		wd_inbox = inotify_add_watch(w.ino, w.inbox, IN_MOVED_TO | IN_CLOSE_WRITE);
+		if (w.maildir[0] != '\0') {
+			str_fmt(newdir, sizeof(newdir), "%s/new", w.maildir);
+			wd_maildir = inotify_add_watch(w.ino, newdir, IN_MOVED_TO | IN_CLOSE_WRITE);
+		}
+	}
+	log_info("event=ready schema=%u inbox=watching maildir=%s", store_schema_version(st),
+		 w.maildir[0] ? "watching" : "none");
+	rescan(&w);
+	last_scan = now_utc();
+	for (;;) {
+		struct pollfd p[2] = { { ctx->parent_fd, POLLIN, 0 }, { w.ino, POLLIN, 0 } };
+		int r = poll(p, w.ino >= 0 ? 2 : 1, 5000);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (p[0].revents) {
+			char c;
+			if (read(ctx->parent_fd, &c, 1) <= 0)
+				break; /* the supervisor is gone or stopping us */
+		}
+		if (w.ino >= 0 && (p[1].revents & POLLIN)) {
+			char evbuf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+			ssize_t got;
+			while ((got = read(w.ino, evbuf, sizeof(evbuf))) > 0) {
+				for (char *q = evbuf; q < evbuf + got;) {
+					struct inotify_event *ev = (struct inotify_event *)q;
+					if (ev->len > 0 && ev->wd == wd_inbox)
+						handle_drop(&w, ev->name);
+					else if (ev->len > 0 && ev->wd == wd_maildir)
+						handle_maildir(&w, ev->name);
+					q += sizeof(*ev) + ev->len;
+				}
+			}
+		}
+		/* Inputs that waited on a temporary failure get another chance. */
+		if ((now_utc() - last_scan) * 1000 >= RESCAN_MS) {
+			rescan(&w);
+			last_scan = now_utc();
+		}
+	}
+out:
+	if (w.ino >= 0)
+		close(w.ino);
+	intake_free(&w.in);
+	signer_free(&signer);
 	store_close(&st);
 	keys_client_free(&kc);
 	return 0;

@@ -47,6 +47,12 @@ void intake_free(struct intake **in);
 enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t len,
 				   const char *source, uint64_t *batch, struct error *e);
 
+/* A folder dropped into the inbox (files as in folder.h).  Whoever can
+ * write the inbox folder is trusted as staff; a refusal has nobody to mail,
+ * so the reason is returned in e for the caller to leave beside it. */
+enum intake_outcome intake_folder(struct intake *in, const char *path, const char *source,
+				  uint64_t *batch, struct error *e);
+
 const char *intake_outcome_name(enum intake_outcome o);
 
 #endif

@@ -1,0 +1,34 @@
+/*
+ * folder.h — the files of a batch, read from a folder or loose files the way
+ * intake reads attachments: one recipients CSV (by .csv name), the PDFs (by
+ * .pdf name or %PDF- content), message.txt / 本文.txt (settings and the
+ * message), anything else as extra attachments.  Hidden files and
+ * sub-folders are ignored; symbolic links are not followed.  Names are kept
+ * for matching and showing, never used as paths.  Runs in the gateway and
+ * in `tayori submit`.
+ */
+#ifndef TAYORI_FOLDER_H
+#define TAYORI_FOLDER_H
+
+#include <stddef.h>
+#include "gateway/batch.h"
+
+struct batch_files {
+	struct batch_file *csv, *pdfs, *extras;
+	size_t ncsv, npdfs, nextras;
+	size_t capcsv, cappdfs, capextras;
+	char *message;          /* message.txt (UTF-8), or NULL */
+	char title[256];        /* the folder's name, a title of last resort */
+};
+
+/* Add one file (path) to f; total counts bytes against max. */
+int batch_files_add_file(struct batch_files *f, const char *path, size_t max, size_t *total,
+			 struct error *e);
+/* Add every regular file of a folder, in name order. */
+int batch_files_add_folder(struct batch_files *f, const char *path, size_t max, size_t *total,
+			   struct error *e);
+/* Add bytes under a name (an attachment); takes ownership of data. */
+void batch_files_add_bytes(struct batch_files *f, const char *name, uint8_t *data, size_t len);
+void batch_files_free(struct batch_files *f);
+
+#endif
