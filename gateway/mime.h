@@ -1,0 +1,106 @@
+/*
+ * mime.h — one intake e-mail (RFC 5322 bytes: an .eml file, a Maildir file
+ * or an IMAP FETCH BODY[]) turned into the parts of a batch: sender,
+ * subject, the body as plain text, and the attachments as decoded bytes.
+ * Parsed with GMime 3.  Runs in the gateway (intake) and in `tayori submit`.
+ *
+ * Standards: RFC 5322 (message), RFC 2045-2049 (MIME, transfer encodings),
+ * RFC 2047 (encoded words, also inside quoted parameters as Outlook and
+ * Gmail write them), RFC 2231 (parameter charsets and continuations, as
+ * Thunderbird and Apple Mail write them), RFC 2183 (Content-Disposition),
+ * RFC 2046 multipart/alternative|mixed|related, RFC 2387, RFC 3676
+ * (format=flowed), RFC 8601 (Authentication-Results, passed through raw).
+ * Japanese charsets: ISO-2022-JP (RFC 1468), Shift_JIS as CP932, EUC-JP.
+ *
+ * What is read:
+ * - The body: text/plain preferred (in multipart/alternative the plain
+ *   branch wins), else text/html turned into text (tags stripped, <br> and
+ *   blocks become line breaks, entities decoded, script/style/head dropped,
+ *   <a href="https://...">text</a> kept as "[text](https://...)").  Text
+ *   parts of a multipart/mixed (Apple Mail splits the body around inline
+ *   attachments) are joined.  Cut at the signature separator "-- ".
+ * - Attachments: every leaf part that is not a body text part, in document
+ *   order, inline or not (Apple Mail sends PDFs inline).  Left out: the
+ *   signature part of multipart/signed, images with a Content-ID inside
+ *   multipart/related (pictures the HTML shows, e.g. an Outlook signature
+ *   logo), and Outlook TNEF (winmail.dat, application/ms-tnef), which only
+ *   sets has_tnef and is never decoded.
+ * - A forwarded message (message/rfc822): its attachments join the list;
+ *   when the outer message itself carries no CSV or PDF, subject and body
+ *   come from the first forwarded message that does.
+ */
+#ifndef TAYORI_MIME_H
+#define TAYORI_MIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "util.h"
+
+/* The defaults of [limits] attachments and mime_depth (conf.c) */
+#define MIME_DEFAULT_MAX_ATTACHMENTS 2000
+#define MIME_DEFAULT_MAX_DEPTH 8
+#define MIME_FILENAME_MAX 255 /* bytes of UTF-8, the extension kept when cut */
+
+/* From [limits] message_size, attachments, mime_depth.  0 in a field: that
+ * default (message size: 50 MiB).  Depth counts containers: a single-part
+ * message is depth 1, multipart/mixed holding multipart/alternative is 2, a
+ * forwarded message/rfc822 adds one for itself. */
+struct mime_limits {
+	size_t max_message;
+	size_t max_attachments;
+	size_t max_depth;
+};
+
+struct mime_attachment {
+	char *filename;     /* decoded UTF-8, NFC, no path, no control characters,
+			     * at most MIME_FILENAME_MAX bytes; for display and
+			     * matching only, never a path.  NULL if the part has none. */
+	char *content_type; /* "type/subtype", lower case, as labelled (may be wrong) */
+	uint8_t *data;      /* the decoded bytes, followed by one NUL not counted in len */
+	size_t len;
+};
+
+struct mime_message {
+	char *from_addr;    /* the one From mailbox's addr-spec, lower case; NULL when
+			     * From is missing, unparsable or names several mailboxes */
+	char *message_id;   /* Message-ID without <>, or NULL */
+	char *subject;      /* decoded UTF-8, one line, "" when absent */
+	char *body;         /* UTF-8 text, "\n" line ends, "" when absent */
+	struct mime_attachment *att;
+	size_t natt;
+	char *auth_results; /* the Authentication-Results header values, unfolded,
+			     * one per line in header order (top first); NULL if none */
+	int has_tnef;       /* an Outlook winmail.dat / application/ms-tnef part was found */
+};
+
+/*
+ * Parse len bytes (CRLF or LF line ends; a leading mbox "From " line is
+ * skipped).  lim may be NULL (defaults).  0 with *out the caller's to free
+ * with mime_message_free(); -1 with e filled (err_set: the message is
+ * refused, naming the limit when one is exceeded, e.g. "the message has
+ * 2001 attachments; the limit is 2000 ([limits] attachments)") and *out
+ * NULL.  Bytes that are not quite MIME are read as well as they can be,
+ * never refused for form alone.  Thread-safe (GMime is initialised once).
+ */
+int mime_parse(const uint8_t *data, size_t len, const struct mime_limits *lim,
+	       struct mime_message **out, struct error *e);
+
+/* Free *m and set it to NULL; NULL and *m == NULL are fine.  Steal an
+ * attachment's data first by setting att[i].data to NULL. */
+void mime_message_free(struct mime_message **m);
+
+/*
+ * The helpers behind mime_parse, for tests and for other intake code.
+ * Each returns a new UTF-8 string the caller frees with free().
+ */
+/* HTML (UTF-8) to plain text as described above. */
+char *mime_html_to_text(const char *html, size_t len);
+/* A sender's file name made safe to show: the last path component (either
+ * slash), control and bidi-override characters removed, NFC, trimmed, cut
+ * to MIME_FILENAME_MAX bytes keeping the extension.  NULL when nothing is left. */
+char *mime_clean_filename(const char *name);
+/* Bytes in charset (NULL or unknown: guessed among UTF-8, ISO-2022-JP,
+ * EUC-JP, CP932) to UTF-8; undecodable bytes become U+FFFD. */
+char *mime_to_utf8(const char *charset, const uint8_t *data, size_t len);
+
+#endif
