@@ -70,7 +70,43 @@ static void move_into(const char *path, const char *dir, const char *reason)
 	}
 }
 
+/* Inotify reports a folder when it is renamed in complete; a scan also finds
+ * folders being filled in place, so a scan takes a folder only once nothing
+ * in it has changed for a while. */
+#define SETTLE_S 30
+
+static int settled(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	int64_t newest = 0;
+	char p[4200];
+	if (d == NULL)
+		return 0;
+	if (stat(dir, &st) == 0)
+		newest = st.st_mtime;
+	while ((de = readdir(d)) != NULL)
+		if (str_fmt(p, sizeof(p), "%s/%s", dir, de->d_name) >= 0 && lstat(p, &st) == 0 &&
+		    st.st_mtime > newest)
+			newest = st.st_mtime;
+	closedir(d);
+	return now_utc() - newest >= SETTLE_S;
+}
+
+static void handle_drop_entry(struct watch *w, const char *name, int from_scan);
+
 static void handle_drop(struct watch *w, const char *name)
+{
+	handle_drop_entry(w, name, 0);
+}
+
+static void handle_drop_scanned(struct watch *w, const char *name)
+{
+	handle_drop_entry(w, name, 1);
+}
+
+static void handle_drop_entry(struct watch *w, const char *name, int from_scan)
 {
 	char path[4200], done[4200];
 	struct stat st;
@@ -82,6 +118,8 @@ static void handle_drop(struct watch *w, const char *name)
 	    lstat(path, &st) < 0)
 		return;
 	if (S_ISDIR(st.st_mode)) {
+		if (from_scan && !settled(path))
+			return;
 		o = intake_folder(w->in, path, "drop", &batch, &e);
 	} else if (S_ISREG(st.st_mode) && strlen(name) > 4 &&
 		   strcmp(name + strlen(name) - 4, ".eml") == 0) {
@@ -159,7 +197,7 @@ static void scan(struct watch *w, const char *dir, void (*fn)(struct watch *, co
 static void rescan(struct watch *w)
 {
 	char newdir[4200];
-	scan(w, w->inbox, handle_drop);
+	scan(w, w->inbox, handle_drop_scanned);
 	if (w->maildir[0] != '\0' && str_fmt(newdir, sizeof(newdir), "%s/new", w->maildir) >= 0)
 		scan(w, newdir, handle_maildir);
 }

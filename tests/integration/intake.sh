@@ -1,0 +1,107 @@
+#!/bin/sh
+# The gateway's intake under `tayori run`: a folder renamed into the drop
+# folder, .eml files from staff and from strangers, a Maildir, duplicates,
+# and the gateway killed in the middle of a batch.  Each input becomes
+# exactly one batch, and moves to Processed / Rejected only after.
+. "$(dirname "$0")/lib.sh"
+D=$T/var
+P1=$((20000 + $$ % 20000)); P2=$((P1 + 1))
+"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
+sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
+       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
+       -e "s/^#syslog = .*/syslog = no/" \
+       -e "s|^#maildir = .*|maildir = mail/intake|" "$D/tayori.conf"
+export PW=a-long-staff-password
+"$TAYORI" user add sato -d "$D" --email Sato@City.Example.jp --password-env PW >/dev/null 2>&1
+"$TAYORI" user add yamada -d "$D" --email yamada@city.example.jp --role clerk --revoke submit \
+	--password-env PW >/dev/null 2>&1
+sh "$TOP/tests/bench/gen-corpus" "$T/c" 12 >/dev/null 2>&1
+sh "$TOP/tests/bench/gen-corpus" "$T/big" 150 >/dev/null 2>&1
+mkdir -p "$T/stage"
+
+# eml FROM SUBJECT OUT [with-pdf]: an Outlook-like message with the corpus attached
+eml() {
+	{
+		printf 'From: =?ISO-2022-JP?B?GyRCOjRGIxsoQg==?= <%s>\r\nTo: intake@city.example.jp\r\n' "$1"
+		printf 'Subject: =?UTF-8?B?%s?=\r\nMessage-ID: <%s@city.example.jp>\r\n' "$(printf '%s' "$2" | base64 -w0)" "$(basename "$3")"
+		printf 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+		printf -- '--b1\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n区民の皆さまへ\r\n\r\n'
+		printf -- '--b1\r\nContent-Type: application/vnd.ms-excel; name="list.csv"\r\nContent-Disposition: attachment; filename="list.csv"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+		base64 "$T/c/corpus.csv" | sed 's/$/\r/'
+		if [ "${4:-pdf}" = pdf ]; then
+			printf -- '--b1\r\nContent-Type: application/pdf; name="notices.pdf"\r\nContent-Disposition: attachment; filename="notices.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+			base64 "$T/c/corpus.pdf" | sed 's/$/\r/'
+		fi
+		printf -- '--b1--\r\n'
+	} > "$3"
+}
+batches() { "$TAYORI" batch list -d "$D" --json | grep -o '"batch":' | wc -l; }
+replies() { ls "$D/mail/outbox/new" 2>/dev/null | wc -l; }
+
+"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
+SUP=$!
+at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP; pkill -9 -P $SUP"
+check "the gateway is ready" wait_for 15 grep -q "role=gateway .*event=ready" "$T/run.log"
+
+# 1. a folder renamed into the drop folder
+mkdir "$T/stage/batch-one" && cp "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/stage/batch-one/"
+mv "$T/stage/batch-one" "$D/inbox/"
+check "a folder renamed into the inbox becomes a batch" wait_for 30 sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 1 ]"
+check "... and moves to .processed" wait_for 5 test -d "$D/inbox/.processed/batch-one"
+check "... titled by the folder's name" sh -c "'$TAYORI' batch list -d '$D' | grep -q batch-one"
+
+# 2. mail from a registered staff address (any case)
+eml sato@city.example.jp "固定資産税のお知らせ" "$T/stage/m1.eml"
+mv "$T/stage/m1.eml" "$D/inbox/"
+check "an .eml from staff becomes a batch" wait_for 30 sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 2 ]"
+check "... titled by the decoded subject" sh -c "'$TAYORI' batch list -d '$D' | grep -q 固定資産税のお知らせ"
+check "... moved to .processed" wait_for 5 test -f "$D/inbox/.processed/m1.eml"
+check "... and the sender gets a reply with the report" wait_for 5 sh -c "grep -l 'To: Sato@City.Example.jp\\|To: sato@city.example.jp' '$D'/mail/outbox/new/* | head -1 | grep -q ."
+check "... marked as an automatic reply" sh -c "grep -q '^Auto-Submitted: auto-replied' '$D'/mail/outbox/new/*"
+check "the audit log names the staff member, not the address" sh -c "'$TAYORI' audit show -d '$D' | grep batch.submit | grep -q 'staff:'"
+
+# 3. the same message again (as after a crash between commit and move)
+R=$(replies)
+eml sato@city.example.jp "固定資産税のお知らせ" "$T/stage/m1.eml"
+mv "$T/stage/m1.eml" "$D/inbox/m1-again.eml"
+check "the same message again is recognised" wait_for 30 test -f "$D/inbox/.processed/m1-again.eml"
+check "... and makes no second batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 2 ]"
+check "... and no second reply" sh -c "[ \$(ls '$D/mail/outbox/new' | wc -l) -eq $R ]"
+
+# 4. strangers and staff without the permission: dropped, no reply (no backscatter)
+eml intruder@evil.example "偽の通知" "$T/stage/m2.eml"
+eml yamada@city.example.jp "権限なし" "$T/stage/m3.eml"
+mv "$T/stage/m2.eml" "$T/stage/m3.eml" "$D/inbox/"
+check "mail from an unknown sender is moved aside" wait_for 30 test -f "$D/inbox/.rejected/m2.eml"
+check "mail from staff without submit is moved aside" wait_for 30 test -f "$D/inbox/.rejected/m3.eml"
+check "... no batch was made" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 2 ]"
+check "... and nobody got a reply" sh -c "[ \$(ls '$D/mail/outbox/new' | wc -l) -eq $R ]"
+check "... the drops are audited without the address" sh -c "'$TAYORI' audit show -d '$D' | grep intake.drop | grep -q 'unknown sender' && ! '$TAYORI' audit show -d '$D' | grep -q evil.example"
+
+# 5. staff forgot the PDF: refused, with a reply saying why
+eml sato@city.example.jp "PDFなし" "$T/stage/m4.eml" nopdf
+mv "$T/stage/m4.eml" "$D/inbox/"
+check "a batch without a PDF is refused" wait_for 30 test -f "$D/inbox/.rejected/m4.eml"
+check "... with a reply that says why" wait_for 5 sh -c "for f in '$D'/mail/outbox/new/*; do sed -n '/^\$/,\$p' \"\$f\" | base64 -d 2>/dev/null; done | grep -q 'has no PDF'"
+
+# 6. a Maildir source
+eml sato@city.example.jp "Maildir経由" "$T/stage/m5.eml"
+mv "$T/stage/m5.eml" "$D/mail/intake/new/1700000000.m5.host"
+check "a message in the watched Maildir becomes a batch" wait_for 30 sh -c "'$TAYORI' batch list -d '$D' | grep -q Maildir経由"
+check "... and moves to .Processed" wait_for 5 sh -c "ls '$D/mail/intake/.Processed/cur/' | grep -q m5"
+
+# 7. the gateway killed in the middle of a batch: on restart the input is
+# taken again and makes exactly one batch
+B=$(batches)
+mkdir "$T/stage/big" && cp "$T/big/corpus.csv" "$T/big/corpus.pdf" "$T/stage/big/"
+touch -d '5 minutes ago' "$T/stage/big" "$T/stage/big"/*
+mv "$T/stage/big" "$D/inbox/"
+sleep 1
+GW=$(ps -o pid= -o comm= --ppid "$SUP" | awk '$2 == "tayori-gateway" { print $1 }')
+kill -9 "$GW" 2>/dev/null
+check "the gateway was killed before the folder was done" test ! -e "$D/inbox/.processed/big"
+check "after the kill the big folder still ends up processed" wait_for 120 test -d "$D/inbox/.processed/big"
+check "... as exactly one batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq $((B + 1)) ]"
+check "... with no orphan PDFs in the store" sh -c "[ \"\$(mdb_stat -s pdfs '$D/db' | sed -n 's/^ *Entries: //p')\" = \"\$('$TAYORI' batch list -d '$D' --json | grep -o '\"signed\":[0-9]*' | cut -d: -f2 | awk '{ s += \$1 } END { print s + 0 }')\" ]"
+check_status 0 "the audit log verifies" "$TAYORI" audit verify -d "$D"
+done_testing
