@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "gateway/batch.h"
 #include "gateway/keys_signer.h"
+#include "gateway/mime.h"
 #include "gateway/pdf_check.h"
 #include "gateway/settings.h"
 #include "store.h"
@@ -104,6 +105,81 @@ static int take_file(const char *path, size_t max, size_t *total, struct files *
 	return 0;
 }
 
+/*
+ * An .eml file, read as intake reads a mail (gateway/mime.c): the subject
+ * is the title (unless one is set already), the body the message with its
+ * settings lines, the attachments sorted like a folder's files.  The sender
+ * is not checked (the administrator's tool).  [limits] attachments and
+ * mime_depth are not passed down to collect(): their defaults apply.
+ */
+static int take_eml(const char *path, size_t max, size_t *total, struct files *csv,
+		    struct files *pdfs, struct files *extras, char **message, char *title,
+		    size_t titlesize, struct error *e)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	struct mime_limits lim = { max, MIME_DEFAULT_MAX_ATTACHMENTS, MIME_DEFAULT_MAX_DEPTH };
+	struct mime_message *m = NULL;
+	struct error pe = { { 0 }, 0 };
+	struct stat st;
+	uint8_t *data = NULL;
+	size_t len = 0, docs = 0;
+	int rc = -1;
+
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size > max)
+		return err_set(e, "%s: the message is %lld bytes; the limit is %zu bytes ([limits] message_size)",
+			       base, (long long)st.st_size, max);
+	if (file_read_all(path, max, &data, &len, e) < 0)
+		return -1;
+	*total += len;
+	if (*total > max) {
+		err_set(e, "the batch is larger than the limit of %zu bytes ([limits] message_size)", max);
+		goto out;
+	}
+	if (mime_parse(data, len, &lim, &m, &pe) < 0) {
+		err_set(e, "%s: %s", base, pe.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < m->natt; i++) {
+		struct mime_attachment *a = &m->att[i];
+		char name[300];
+		/* a part without a name still needs one to show */
+		if (a->filename != NULL)
+			str_copy(name, a->filename, sizeof(name));
+		else
+			str_fmt(name, sizeof(name), "attachment-%zu%s", i + 1,
+				strcmp(a->content_type, "text/csv") == 0 ? ".csv" : "");
+		if (has_suffix(name, ".csv")) {
+			files_add(csv, name, a->data, a->len);
+			docs++;
+		} else if (has_suffix(name, ".pdf") || pdf_sniff(a->data, a->len) == NULL) {
+			files_add(pdfs, name, a->data, a->len);
+			docs++;
+		} else {
+			files_add(extras, name, a->data, a->len);
+		}
+		a->data = NULL; /* the pile owns it now */
+	}
+	if (m->has_tnef && docs == 0) {
+		err_set(e, "%s: the attachments came inside an Outlook winmail.dat (Rich Text/TNEF), "
+			   "which tayori cannot read; send the mail again in HTML or plain text format "
+			   "with the CSV and the PDFs as ordinary attachments", base);
+		goto out;
+	}
+	if (*message == NULL)
+		*message = xstrdup(m->body);
+	if (title[0] == '\0' && m->subject[0] != '\0') {
+		const gchar *end = NULL;
+		str_copy(title, m->subject, titlesize);
+		(void)g_utf8_validate(title, -1, &end); /* not half a character */
+		title[end - title] = '\0';
+	}
+	rc = 0;
+out:
+	mime_message_free(&m);
+	free(data);
+	return rc;
+}
+
 static int collect(char **paths, int n, size_t max, struct files *csv, struct files *pdfs,
 		   struct files *extras, char **message, char *title, size_t titlesize, struct error *e)
 {
@@ -163,7 +239,8 @@ static int collect(char **paths, int n, size_t max, struct files *csv, struct fi
 				title[strcspn(title, "/")] = '\0';
 			}
 		} else if (has_suffix(paths[i], ".eml")) {
-			return err_set(e, "%s: reading .eml files is not built yet (use a folder)", paths[i]);
+			if (take_eml(paths[i], max, &total, csv, pdfs, extras, message, title, titlesize, e) < 0)
+				return -1;
 		} else if (take_file(paths[i], max, &total, csv, pdfs, extras, message, e) < 0) {
 			return -1;
 		}

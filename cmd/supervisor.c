@@ -82,12 +82,12 @@ static void child_place_fd(int fd, int want)
 	dup2(fd, want);
 }
 
-static void child_run(struct supervisor *sv, enum role r, int ctl, int kfd)
+static void child_run(struct supervisor *sv, enum role r, int ctl, const int kfd[2])
 {
 	struct role_ctx ctx;
 	sigset_t all;
 	char name[16];
-	int hi_ctl, hi_k = -1;
+	int hi_ctl, hi_k[2] = { -1, -1 }, next = 4;
 
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -96,14 +96,18 @@ static void child_run(struct supervisor *sv, enum role r, int ctl, int kfd)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	str_fmt(name, sizeof(name), "tayori-%s", role_name(r));
 	prctl(PR_SET_NAME, name);
-	/* Only 0-2, the control channel (3) and the keys channel (4) survive. */
+	/* Only 0-2, the control channel (3) and the keys channels (4, 5) survive. */
 	hi_ctl = fcntl(ctl, F_DUPFD, 10);
-	if (kfd >= 0)
-		hi_k = fcntl(kfd, F_DUPFD, 10);
+	for (int i = 0; i < 2; i++)
+		if (kfd[i] >= 0)
+			hi_k[i] = fcntl(kfd[i], F_DUPFD, 10);
 	child_place_fd(hi_ctl, 3);
-	if (hi_k >= 0)
-		child_place_fd(hi_k, 4);
-	close_range(hi_k >= 0 ? 5 : 4, ~0u, 0);
+	for (int i = 0; i < 2; i++)
+		if (hi_k[i] >= 0) {
+			child_place_fd(hi_k[i], next);
+			hi_k[i] = next++;
+		}
+	close_range((unsigned)next, ~0u, 0);
 	log_init(role_name(r), (int)conf_int(sv->conf, "log", "syslog"),
 		 (enum log_level)conf_int(sv->conf, "log", "level"));
 	memset(&ctx, 0, sizeof(ctx));
@@ -112,7 +116,8 @@ static void child_run(struct supervisor *sv, enum role r, int ctl, int kfd)
 	ctx.conf = sv->conf;
 	str_copy(ctx.data_dir, sv->data_dir, sizeof(ctx.data_dir));
 	ctx.parent_fd = 3;
-	ctx.keys_fd = hi_k >= 0 ? 4 : -1;
+	ctx.keys_fd = hi_k[0];
+	ctx.keys_fd2 = hi_k[1];
 	_exit(role_mains[r](&ctx));
 }
 
@@ -120,39 +125,43 @@ static int start_role(struct supervisor *sv, enum role r)
 {
 	struct child *k = &sv->kids[r];
 	struct error e = { { 0 }, 0 };
-	int ctl[2], kp[2] = { -1, -1 };
+	int ctl[2], kp[2][2] = { { -1, -1 }, { -1, -1 } }, kfd[2] = { -1, -1 };
+	/* The gateway signs in parallel: it gets two channels. */
+	int nch = r == ROLE_KEYS ? 0 : r == ROLE_GATEWAY ? 2 : 1;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0)
 		return -1;
-	if (r != ROLE_KEYS) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kp) < 0 ||
-		    ipc_send_fd(sv->kids[ROLE_KEYS].ctl, client_perms[r], kp[0], &e) < 0) {
+	for (int i = 0; i < nch; i++) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kp[i]) < 0 ||
+		    ipc_send_fd(sv->kids[ROLE_KEYS].ctl, client_perms[r], kp[i][0], &e) < 0) {
 			log_err("event=start_failed role=%s reason=\"no keys channel\"", role_name(r));
 			close(ctl[0]);
 			close(ctl[1]);
-			if (kp[0] >= 0) {
-				close(kp[0]);
-				close(kp[1]);
-			}
+			for (int j = 0; j <= i; j++)
+				if (kp[j][0] >= 0) {
+					close(kp[j][0]);
+					close(kp[j][1]);
+				}
 			return -1;
 		}
-		close(kp[0]);
+		close(kp[i][0]);
+		kfd[i] = kp[i][1];
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		close(ctl[0]);
 		close(ctl[1]);
-		if (kp[1] >= 0)
-			close(kp[1]);
+		for (int i = 0; i < nch; i++)
+			close(kfd[i]);
 		return -1;
 	}
 	if (pid == 0)
-		child_run(sv, r, ctl[1], kp[1]);
+		child_run(sv, r, ctl[1], kfd);
 	close(ctl[1]);
-	if (kp[1] >= 0)
-		close(kp[1]);
+	for (int i = 0; i < nch; i++)
+		close(kfd[i]);
 	k->pid = pid;
 	k->ctl = ctl[0];
 	k->started_ms = now_ms();

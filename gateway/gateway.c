@@ -206,7 +206,8 @@ int gateway_main(struct role_ctx *ctx)
 {
 	char db[4096], tmp[4096], outbox[4096], newdir[4200];
 	const char *rw[6];
-	struct keys_client *kc = keys_client_new(ctx->keys_fd);
+	int kfds[2] = { ctx->keys_fd, ctx->keys_fd2 };
+	struct keys_client *kc = keys_client_new_multi(kfds, ctx->keys_fd2 >= 0 ? 2 : 1);
 	struct store *st = NULL;
 	struct signer *signer = NULL;
 	struct error e = { { 0 }, 0 };

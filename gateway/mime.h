@@ -42,9 +42,12 @@
 #define MIME_FILENAME_MAX 255 /* bytes of UTF-8, the extension kept when cut */
 
 /* From [limits] message_size, attachments, mime_depth.  0 in a field: that
- * default (message size: 50 MiB).  Depth counts containers: a single-part
- * message is depth 1, multipart/mixed holding multipart/alternative is 2, a
- * forwarded message/rfc822 adds one for itself. */
+ * default (message size: 50 MiB).  Depth counts the MIME entities on the
+ * deepest path, the leaf included: a single-part message is 1, a PDF in
+ * multipart/mixed is 2, mixed > alternative > text/plain is 3, and a
+ * forwarded message/rfc822 adds one for itself (Outlook forwarding an
+ * Outlook mail with HTML and pictures: mixed > message > mixed >
+ * alternative > related > text/html = 6). */
 struct mime_limits {
 	size_t max_message;
 	size_t max_attachments;

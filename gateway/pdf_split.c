@@ -16,6 +16,7 @@
 #include "util.h"
 #include "gateway/pdf_check.h"
 #include "gateway/pdf_text.h"
+#include "gateway/pdf_fasttext.h"
 #include "gateway/pdf_split.h"
 
 /* Distinct keys remembered per page in AUTO mode (a notice page shows one,
@@ -523,8 +524,9 @@ static void *text_main(void *arg)
 {
 	struct text_thread *t = arg;
 
-	t->rc = pdf_text_each(t->data, t->len, t->o->password, 1, t->npages, t->o->threads,
-			      scan_page, t->sc, &t->err);
+	/* qpdf-based text first, poppler for the pages it cannot decode. */
+	t->rc = pdf_fasttext_each(t->data, t->len, t->o->password, 1, t->npages, t->o->threads,
+				  scan_page, t->sc, &t->err);
 	pthread_mutex_lock(&t->sc->lock);
 	t->sc->finished = 1;
 	pthread_cond_broadcast(&t->sc->cond);
@@ -675,8 +677,8 @@ static int split_core(const uint8_t *data, size_t len, const struct pdf_split_op
 	 * text threads grow their own heaps. */
 	malloc_trim(0);
 	if (!emit) {
-		if (pdf_text_each(data, len, o->password, 1, npages, o->threads, scan_page, &sc,
-				  e) < 0)
+		if (pdf_fasttext_each(data, len, o->password, 1, npages, o->threads, scan_page, &sc,
+				      e) < 0)
 			goto out;
 	} else {
 		int wrc;

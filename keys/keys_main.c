@@ -9,7 +9,7 @@
  * the supervisor then restarts that client.
  */
 #include <errno.h>
-#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -21,23 +21,35 @@
 #include "log.h"
 #include "role.h"
 
-#define MAX_CLIENTS 16
+/* One thread per channel: RSA operations of different clients (and of the
+ * gateway's parallel signers) then run on different cores.  The state is
+ * read-only once loaded; each request makes its own OpenSSL context. */
+#define MAX_CLIENTS 32
 
 struct client {
+	struct keys_state *ks;
 	int fd;
 	unsigned perms;
 };
 
+static int active_clients;
+
+static void *client_thread(void *arg)
+{
+	struct client *c = arg;
+	keys_serve(c->ks, c->fd, c->perms);
+	close(c->fd);
+	free(c);
+	__atomic_fetch_sub(&active_clients, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
 int keys_main(struct role_ctx *ctx)
 {
 	struct keys_state *ks = NULL;
-	struct client clients[MAX_CLIENTS];
-	size_t nclients = 0;
 	struct error e = { { 0 }, 0 };
-	struct buf req, reply;
 	char p12[4096];
 	const char *ro[2] = { NULL, NULL };
-	int ret = 3;
 
 	/* Other processes of the same user must not read this one's memory. */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -54,52 +66,31 @@ int keys_main(struct role_ctx *ctx)
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		return 3;
 	}
-	buf_init(&req, KEYS_MAX_REQUEST);
-	buf_init(&reply, KEYS_MAX_REQUEST);
 	log_info("event=ready");
 	for (;;) {
-		struct pollfd pfd[MAX_CLIENTS + 1];
-		pfd[0] = (struct pollfd){ ctx->parent_fd, POLLIN, 0 };
-		for (size_t i = 0; i < nclients; i++)
-			pfd[i + 1] = (struct pollfd){ clients[i].fd, POLLIN, 0 };
-		if (poll(pfd, nclients + 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
+		uint32_t perms;
+		int fd;
+		pthread_t tid;
+		struct client *c;
+		if (ipc_recv_fd(ctx->parent_fd, &perms, &fd, &e) < 0)
+			break; /* the supervisor is gone or stopping us */
+		if (__atomic_load_n(&active_clients, __ATOMIC_RELAXED) >= MAX_CLIENTS ||
+		    (perms & ~KEYS_PERM_ALL) != 0) {
+			log_warn("event=client_refused perms=%u", perms);
+			close(fd);
+			continue;
 		}
-		if (pfd[0].revents) {
-			uint32_t perms;
-			int fd;
-			if (ipc_recv_fd(ctx->parent_fd, &perms, &fd, &e) < 0) {
-				ret = 0; /* supervisor gone or stopping */
-				break;
-			}
-			if (nclients == MAX_CLIENTS || (perms & ~KEYS_PERM_ALL) != 0) {
-				log_warn("event=client_refused perms=%u", perms);
-				close(fd);
-			} else {
-				clients[nclients++] = (struct client){ fd, perms };
-			}
+		c = xcalloc(1, sizeof(*c));
+		*c = (struct client){ ks, fd, perms };
+		__atomic_fetch_add(&active_clients, 1, __ATOMIC_RELAXED);
+		if (pthread_create(&tid, NULL, client_thread, c) != 0) {
+			__atomic_fetch_sub(&active_clients, 1, __ATOMIC_RELAXED);
+			close(fd);
+			free(c);
+			continue;
 		}
-		for (size_t i = nclients; i-- > 0;) {
-			uint32_t type, rtype;
-			if (!pfd[i + 1].revents)
-				continue;
-			e.msg[0] = '\0';
-			if (ipc_recv(clients[i].fd, &type, &req, KEYS_MAX_REQUEST, &e) < 0 ||
-			    keys_handle(ks, clients[i].perms, type, req.data, req.len, &rtype, &reply, &e) < 0 ||
-			    ipc_send(clients[i].fd, rtype, reply.data, reply.len, &e) < 0) {
-				if (strcmp(e.msg, "peer closed") != 0)
-					log_warn("event=client_dropped reason=\"%s\"", e.msg);
-				close(clients[i].fd);
-				clients[i] = clients[--nclients];
-			}
-		}
+		pthread_detach(tid);
 	}
-	for (size_t i = 0; i < nclients; i++)
-		close(clients[i].fd);
-	buf_wipe(&req);
-	buf_wipe(&reply);
-	keys_state_free(&ks);
-	return ret;
+	/* Threads still serving end with the process. */
+	return 0;
 }

@@ -28,6 +28,7 @@ struct role_ctx {
 	char data_dir[PATH_MAX]; /* the tenant's data directory, absolute */
 	int parent_fd;           /* control channel to the supervisor; EOF = stop */
 	int keys_fd;             /* channel to the keys process (-1 in keys) */
+	int keys_fd2;            /* a second one for parallel signing (gateway), or -1 */
 };
 
 const char *role_name(enum role r);
