@@ -860,6 +860,7 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 		}
 		have_plan = 1;
 		rep->pages = plan.info.pages;
+		log_debug("event=batch_planned pages=%d groups=%zu", plan.info.pages, plan.ngroups);
 		if (split == SPLIT_PAGES) {
 			size_t usable_rows = 0;
 			str_fmt(rep->split_rule, sizeof(rep->split_rule),
@@ -985,6 +986,7 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 			goto fail_stored;
 	}
 	rep->signed_pdfs = job.signed_count;
+	log_debug("event=batch_signed signed=%zu", rep->signed_pdfs);
 	if (batch_publish(st, in, r, pdf_seq, rep, e) < 0)
 		goto fail_stored;
 	log_info("event=batch_stored batch=%llu recipients=%zu matched=%zu signed=%zu",
