@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gateway/mime.h"
 #include "gateway/pdf_check.h"
 
 static void push(struct batch_file **v, size_t *n, size_t *cap, const char *name, uint8_t *data,
@@ -125,6 +126,43 @@ int batch_files_add_folder(struct batch_files *f, const char *path, size_t max, 
 		free(copy);
 	}
 	return ret;
+}
+
+int batch_files_add_mime(struct batch_files *f, struct mime_message *m, struct error *e)
+{
+	size_t docs = f->ncsv + f->npdfs;
+	for (size_t i = 0; i < m->natt; i++) {
+		struct mime_attachment *a = &m->att[i];
+		char name[300];
+		/* a part without a name still needs one to show */
+		if (a->filename != NULL)
+			str_copy(name, a->filename, sizeof(name));
+		else
+			str_fmt(name, sizeof(name), "attachment-%zu%s", i + 1,
+				strcmp(a->content_type, "text/csv") == 0 ? ".csv" : "");
+		/* a message.txt attachment is not the body of a mail: keep it as a file */
+		if (has_suffix(name, ".csv"))
+			push(&f->csv, &f->ncsv, &f->capcsv, name, a->data, a->len);
+		else if (has_suffix(name, ".pdf") || pdf_sniff(a->data, a->len) == NULL)
+			push(&f->pdfs, &f->npdfs, &f->cappdfs, name, a->data, a->len);
+		else
+			push(&f->extras, &f->nextras, &f->capextras, name, a->data, a->len);
+		a->data = NULL; /* the batch's files own the bytes now */
+	}
+	if (m->has_tnef && f->ncsv + f->npdfs == docs)
+		return err_set(e, "the attachments came inside an Outlook winmail.dat (Rich Text/TNEF), "
+				  "which tayori cannot read; send the mail again in HTML or plain text format "
+				  "with the CSV and the PDFs as ordinary attachments "
+				  "(添付が winmail.dat になっています。書式を HTML かテキストにして再送してください)");
+	if (f->message == NULL)
+		f->message = xstrdup(m->body);
+	if (f->title[0] == '\0' && m->subject[0] != '\0') {
+		const gchar *end = NULL;
+		str_copy(f->title, m->subject, sizeof(f->title));
+		(void)g_utf8_validate(f->title, -1, &end); /* not half a character */
+		f->title[end - f->title] = '\0';
+	}
+	return 0;
 }
 
 static void free_list(struct batch_file *v, size_t n)

@@ -29,6 +29,12 @@ int batch_files_add_folder(struct batch_files *f, const char *path, size_t max, 
 			   struct error *e);
 /* Add bytes under a name (an attachment); takes ownership of data. */
 void batch_files_add_bytes(struct batch_files *f, const char *name, uint8_t *data, size_t len);
+/* The attachments of a parsed message (their bytes are taken over), its
+ * body as the message when there is none yet, its subject as the title.
+ * A message whose documents came as Outlook TNEF (winmail.dat) is refused
+ * with how to resend. */
+struct mime_message;
+int batch_files_add_mime(struct batch_files *f, struct mime_message *m, struct error *e);
 void batch_files_free(struct batch_files *f);
 
 #endif

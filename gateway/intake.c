@@ -20,7 +20,6 @@
 #include "gateway/batch.h"
 #include "gateway/folder.h"
 #include "gateway/mime.h"
-#include "gateway/pdf_check.h"
 #include "gateway/settings.h"
 #include "log.h"
 #include "staff.h"
@@ -196,12 +195,6 @@ static int auth_failed(const struct intake *in, const char *results)
 	return 0;
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && g_ascii_strcasecmp(s + n - m, suffix) == 0;
-}
-
 enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t len,
 				   const char *source, uint64_t *batch, struct error *e)
 {
@@ -210,8 +203,7 @@ enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t
 	struct batch_settings set;
 	struct batch_input bi;
 	struct batch_report rep;
-	struct batch_file *csv = NULL, *pdfs = NULL, *extras = NULL;
-	size_t ncsv = 0, npdf = 0, nextra = 0;
+	struct batch_files f;
 	struct error pe = { { 0 }, 0 };
 	uint8_t id[32];
 	char actor[32], subject[600], *text = NULL;
@@ -221,6 +213,7 @@ enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t
 
 	memset(&set, 0, sizeof(set));
 	memset(&rep, 0, sizeof(rep));
+	memset(&f, 0, sizeof(f));
 	*batch = 0;
 	crypt_sha256(raw, len, id);
 	r = seen_before(in, id, e);
@@ -251,29 +244,12 @@ enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t
 	}
 	str_fmt(actor, sizeof(actor), "staff:%llu", (unsigned long long)s.id);
 
-	for (size_t i = 0; i < m->natt; i++) {
-		struct mime_attachment *a = &m->att[i];
-		const char *name = a->filename ? a->filename : "attachment";
-		struct batch_file f = { (char *)name, a->data, a->len };
-		if (has_suffix(name, ".csv")) {
-			csv = xrealloc(csv, (ncsv + 1) * sizeof(*csv));
-			csv[ncsv++] = f;
-		} else if (has_suffix(name, ".pdf") || pdf_sniff(a->data, a->len) == NULL) {
-			pdfs = xrealloc(pdfs, (npdf + 1) * sizeof(*pdfs));
-			pdfs[npdf++] = f;
-		} else {
-			extras = xrealloc(extras, (nextra + 1) * sizeof(*extras));
-			extras[nextra++] = f;
-		}
-	}
-	if (m->has_tnef && ncsv == 0 && npdf == 0)
-		err_set(e, "the attachments came as Outlook Rich Text (winmail.dat). Please send again "
-			   "in plain text or HTML format so the CSV and PDFs arrive as ordinary attachments. "
-			   "/ 添付ファイルが winmail.dat になっています。書式を「テキスト」または「HTML」にして再送してください。");
-	else if (ncsv != 1)
-		err_set(e, ncsv == 0 ? "the message has no recipients CSV (a .csv attachment)"
-				     : "the message has %zu CSV attachments; send exactly one", ncsv);
-	else if (settings_parse(m->body ? m->body : "", &set, e) == 0)
+	if (batch_files_add_mime(&f, m, e) < 0)
+		;
+	else if (f.ncsv != 1)
+		err_set(e, f.ncsv == 0 ? "the message has no recipients CSV (a .csv attachment)"
+				       : "the message has %zu CSV attachments; send exactly one", f.ncsv);
+	else if (settings_parse(f.message ? f.message : "", &set, e) == 0)
 		goto submit;
 	/* Refused before matching: tell the sender why. */
 	out = INTAKE_REFUSED;
@@ -282,12 +258,12 @@ enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t
 submit:
 	memset(&bi, 0, sizeof(bi));
 	bi.set = &set;
-	bi.title = set.title ? set.title : (m->subject && *m->subject ? m->subject : "お知らせ");
-	bi.csv = csv[0];
-	bi.pdfs = pdfs;
-	bi.npdfs = npdf;
-	bi.extras = extras;
-	bi.nextras = nextra;
+	bi.title = set.title ? set.title : f.title[0] ? f.title : "お知らせ";
+	bi.csv = f.csv[0];
+	bi.pdfs = f.pdfs;
+	bi.npdfs = f.npdfs;
+	bi.extras = f.extras;
+	bi.nextras = f.nextras;
 	bi.actor = actor;
 	bi.from = source;
 	bi.level = (enum pades_level)conf_int(in->c, "signing", "level");
@@ -314,16 +290,16 @@ submit:
 	*batch = rep.batch;
 	out = INTAKE_STORED;
 	{
-		FILE *f = open_memstream(&text, &tlen);
-		if (f != NULL) {
-			fprintf(f, "一括送信を受け付けました。承認されるまで区民には送信されません。\n"
+		FILE *fp = open_memstream(&text, &tlen);
+		if (fp != NULL) {
+			fprintf(fp, "一括送信を受け付けました。承認されるまで区民には送信されません。\n"
 				   "Your batch was received. Nothing is sent to residents until it is approved.\n\n"
 				   "通知名 / title: %s\n\n", bi.title);
-			batch_report_text(&rep, f);
-			fprintf(f, "\n承認方法: ダッシュボードで承認するか、管理者が `tayori batch approve %llu` を実行します。\n"
+			batch_report_text(&rep, fp);
+			fprintf(fp, "\n承認方法: ダッシュボードで承認するか、管理者が `tayori batch approve %llu` を実行します。\n"
 				   "To approve: use the dashboard, or an administrator runs `tayori batch approve %llu`.\n",
 				(unsigned long long)rep.batch, (unsigned long long)rep.batch);
-			fclose(f);
+			fclose(fp);
 		}
 		str_fmt(subject, sizeof(subject), "[tayori] 受付 %llu: %s", (unsigned long long)rep.batch,
 			bi.title);
@@ -337,17 +313,17 @@ submit:
 refuse:
 	{
 		char why[ERR_MAX];
-		FILE *f;
+		FILE *fp;
 		str_copy(why, e->msg, sizeof(why));
 		if (remember(in, id, actor, "intake.refuse", source, "refused", e) < 0) {
 			out = INTAKE_TEMPFAIL;
 			goto done;
 		}
-		f = open_memstream(&text, &tlen);
-		if (f != NULL) {
-			fprintf(f, "一括送信を受け付けできませんでした。何も保存されていません。\n"
+		fp = open_memstream(&text, &tlen);
+		if (fp != NULL) {
+			fprintf(fp, "一括送信を受け付けできませんでした。何も保存されていません。\n"
 				   "Your batch was refused; nothing was stored.\n\n理由 / reason:\n  %s\n", why);
-			fclose(f);
+			fclose(fp);
 		}
 		str_fmt(subject, sizeof(subject), "[tayori] 受付できませんでした: %s",
 			m->subject && *m->subject ? m->subject : "(件名なし)");
@@ -358,9 +334,7 @@ refuse:
 	}
 done:
 	free(text);
-	free(csv);
-	free(pdfs);
-	free(extras);
+	batch_files_free(&f);
 	settings_free(&set);
 	batch_report_free(&rep);
 	mime_message_free(&m);
