@@ -918,6 +918,21 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 			strlist_add(&rep->csv_rows_without_pdf, p->key);
 		}
 	}
+	/* A preview of the first notices, so staff can see the match is right. */
+	for (size_t i = 0; i < r->n && rep->preview.n < 3; i++) {
+		const struct recipient *p = &r->v[i];
+		char line[512];
+		int pages = 0;
+		if (pdf_seq[i] == 0)
+			continue;
+		if (have_plan)
+			for (size_t g = 0; g < plan.ngroups; g++)
+				if (GPOINTER_TO_UINT(g_hash_table_lookup(want, plan.groups[g].key)) == i + 1)
+					pages = plan.groups[g].page_count;
+		str_fmt(line, sizeof(line), "%s %s <%s>%s%.0d%s", p->key, p->name ? p->name : "",
+			p->email ? p->email : "", pages ? " (" : "", pages, pages ? " pages)" : "");
+		strlist_add(&rep->preview, line);
+	}
 	if (rep->matched == 0) {
 		err_set(e, "no resident key matches between the CSV and the PDF%s (keys like %s were looked for)",
 			in->npdfs > 1 ? "s" : "", rep->recipients > 0 && r->n > 0 ? r->v[0].key : "-");
@@ -1033,6 +1048,7 @@ void batch_report_free(struct batch_report *rep)
 	strlist_free(&rep->duplicate_keys);
 	strlist_free(&rep->repeated_pdf_keys);
 	strlist_free(&rep->rows_held);
+	strlist_free(&rep->preview);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -1077,6 +1093,7 @@ void batch_report_json(const struct batch_report *rep, FILE *f)
 	json_list(f, "duplicate_keys", &rep->duplicate_keys);
 	json_list(f, "repeated_pdf_keys", &rep->repeated_pdf_keys);
 	json_list(f, "rows_held", &rep->rows_held);
+	json_list(f, "preview", &rep->preview);
 	fprintf(f, ",\"signed\":%zu,\"test\":%s,\"pages\":%d,\"inferred\":{\"split\":", rep->signed_pdfs,
 		rep->test ? "true" : "false", rep->pages);
 	json_string(f, rep->split_rule);
@@ -1124,6 +1141,11 @@ void batch_report_text(const struct batch_report *rep, FILE *f)
 	text_list(f, "duplicate keys (held back)", &rep->duplicate_keys);
 	text_list(f, "keys in two separate page ranges (held back)", &rep->repeated_pdf_keys);
 	text_list(f, "rows held back", &rep->rows_held);
+	if (rep->preview.n > 0) {
+		fprintf(f, "  preview of the first notices / 先頭の通知:\n");
+		for (size_t i = 0; i < rep->preview.n; i++)
+			fprintf(f, "    %s\n", rep->preview.v[i]);
+	}
 	if (rep->batch)
 		fprintf(f, "  next: approve with `tayori batch approve %llu`\n",
 			(unsigned long long)rep->batch);

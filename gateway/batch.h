@@ -79,6 +79,7 @@ struct batch_report {
 	struct strlist duplicate_keys;
 	struct strlist repeated_pdf_keys;  /* a key in two separate page ranges */
 	struct strlist rows_held;          /* "line N: why" of rows held back */
+	struct strlist preview;            /* the first notices: "KEY NAME <ADDRESS> (pages)" */
 	/* what was inferred, for the preview */
 	char split_rule[96];
 	char key_column[128], name_column[128], email_column[128];

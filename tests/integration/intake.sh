@@ -10,7 +10,8 @@ P1=$((20000 + $$ % 20000)); P2=$((P1 + 1))
 sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
        -e "s/^#syslog = .*/syslog = no/" \
-       -e "s|^#maildir = .*|maildir = mail/intake|" "$D/tayori.conf"
+       -e "s|^#maildir = .*|maildir = mail/intake|" \
+       -e "s|^#trusted_authserv = .*|trusted_authserv = mx.city.example.jp|" "$D/tayori.conf"
 export PW=a-long-staff-password
 "$TAYORI" user add sato -d "$D" --email Sato@City.Example.jp --password-env PW >/dev/null 2>&1
 "$TAYORI" user add yamada -d "$D" --email yamada@city.example.jp --role clerk --revoke submit \
@@ -57,6 +58,7 @@ check "an .eml from staff becomes a batch" wait_for 30 sh -c "[ \$('$TAYORI' bat
 check "... titled by the decoded subject" sh -c "'$TAYORI' batch list -d '$D' | grep -q 固定資産税のお知らせ"
 check "... moved to .processed" wait_for 5 test -f "$D/inbox/.processed/m1.eml"
 check "... and the sender gets a reply with the report" wait_for 5 sh -c "grep -l 'To: Sato@City.Example.jp\\|To: sato@city.example.jp' '$D'/mail/outbox/new/* | head -1 | grep -q ."
+check "... which previews the first notices" sh -c "for f in '$D'/mail/outbox/new/*; do sed -n '/^\$/,\$p' \"\$f\" | base64 -d 2>/dev/null; done | grep -q 'preview of the first notices'"
 check "... marked as an automatic reply" sh -c "grep -q '^Auto-Submitted: auto-replied' '$D'/mail/outbox/new/*"
 check "the audit log names the staff member, not the address" sh -c "'$TAYORI' audit show -d '$D' | grep batch.submit | grep -q 'staff:'"
 
@@ -77,6 +79,14 @@ check "mail from staff without submit is moved aside" wait_for 30 test -f "$D/in
 check "... no batch was made" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 2 ]"
 check "... and nobody got a reply" sh -c "[ \$(ls '$D/mail/outbox/new' | wc -l) -eq $R ]"
 check "... the drops are audited without the address" sh -c "'$TAYORI' audit show -d '$D' | grep intake.drop | grep -q 'unknown sender' && ! '$TAYORI' audit show -d '$D' | grep -q evil.example"
+
+# 4b. a forged staff address that our MTA saw fail DKIM/DMARC: dropped, no reply;
+# a failure reported by someone else's header is not trusted either way
+eml sato@city.example.jp "なりすまし" "$T/stage/m6.eml"
+{ printf 'Authentication-Results: mx.city.example.jp;\r\n\tdkim=fail header.d=city.example.jp;\r\n\tdmarc=fail header.from=city.example.jp\r\n'; cat "$T/stage/m6.eml"; } > "$T/stage/m6x.eml"
+mv "$T/stage/m6x.eml" "$D/inbox/"
+check "a DKIM/DMARC failure from the trusted MTA is dropped" wait_for 30 test -f "$D/inbox/.rejected/m6x.eml"
+check "... with no batch and no reply" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 2 ] && [ \$(ls '$D/mail/outbox/new' | wc -l) -eq $R ]"
 
 # 5. staff forgot the PDF: refused, with a reply saying why
 eml sato@city.example.jp "PDFなし" "$T/stage/m4.eml" nopdf
