@@ -21,6 +21,7 @@
 
 #include "conf.h"
 #include "gateway/batch.h"
+#include "gateway/imap_intake.h"
 #include "gateway/intake.h"
 #include "gateway/keys_signer.h"
 #include "keys.h"
@@ -212,6 +213,7 @@ int gateway_main(struct role_ctx *ctx)
 	struct signer *signer = NULL;
 	struct error e = { { 0 }, 0 };
 	struct watch w;
+	struct imap_intake *imap = NULL;
 	int wd_inbox = -1, wd_maildir = -1, n = 0;
 	size_t swept = 0;
 	int64_t last_scan;
@@ -264,15 +266,29 @@ int gateway_main(struct role_ctx *ctx)
 			wd_maildir = inotify_add_watch(w.ino, newdir, IN_MOVED_TO | IN_CLOSE_WRITE);
 		}
 	}
-	log_info("event=ready schema=%u inbox=watching maildir=%s", store_schema_version(st),
-		 w.maildir[0] ? "watching" : "none");
+	if (conf_str(ctx->conf, "mail", "imap_url")[0] != '\0' &&
+	    imap_intake_new(ctx->conf, w.in, &imap, &e) < 0) {
+		log_err("event=start_failed reason=\"%s\"", e.msg);
+		goto out;
+	}
+	log_info("event=ready schema=%u inbox=watching maildir=%s imap=%s", store_schema_version(st),
+		 w.maildir[0] ? "watching" : "none", imap != NULL ? "watching" : "none");
 	rescan(&w);
 	last_scan = now_utc();
 	for (;;) {
-		struct pollfd p[2] = { { ctx->parent_fd, POLLIN, 0 }, { w.ino, POLLIN, 0 } };
-		int r = poll(p, w.ino >= 0 ? 2 : 1, 5000);
+		struct pollfd p[3] = { { ctx->parent_fd, POLLIN, 0 }, { w.ino, POLLIN, 0 },
+				       { imap != NULL ? imap_intake_fd(imap) : -1, POLLIN, 0 } };
+		int tmo = 5000, r;
+		if (imap != NULL && imap_intake_next_ms(imap) < tmo)
+			tmo = imap_intake_next_ms(imap);
+		r = poll(p, 3, tmo);
 		if (r < 0 && errno != EINTR)
 			break;
+		/* IMAP: news while idling, or a poll / reconnect that is due. */
+		if (imap != NULL && ((p[2].fd >= 0 && p[2].revents) || imap_intake_next_ms(imap) == 0)) {
+			struct error ie = { { 0 }, 0 };
+			imap_intake_step(imap, 0, &ie); /* failures are logged and retried with back-off */
+		}
 		if (p[0].revents) {
 			char c;
 			if (read(ctx->parent_fd, &c, 1) <= 0)
@@ -299,6 +315,7 @@ int gateway_main(struct role_ctx *ctx)
 		}
 	}
 out:
+	imap_intake_free(&imap);
 	if (w.ino >= 0)
 		close(w.ino);
 	intake_free(&w.in);

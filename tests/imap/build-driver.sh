@@ -1,0 +1,16 @@
+#!/bin/sh
+# tests/imap/build-driver.sh OUT [CC] [EXTRA CFLAGS...] — build the IMAP
+# intake test driver (tests/imap/imap_driver.c) from lib/, conf/ and
+# gateway/imap_intake.c with the GNUmakefile's warning flags.
+set -eu
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=$1; shift
+CC=${1:-cc}; [ $# -gt 0 ] && shift
+cd "$TOP"
+# shellcheck disable=SC2046
+$CC -std=c11 -D_GNU_SOURCE -DTAYORI_VERSION=\"0.1.0\" -I. -Ilib -Iconf \
+	-Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter -Wvla -g "$@" $(pkg-config --cflags libetpan libcrypto) \
+	-o "$OUT" tests/imap/imap_driver.c gateway/imap_intake.c conf/conf.c \
+	lib/util.c lib/buf.c lib/log.c \
+	$(pkg-config --libs libetpan libcrypto | sed 's/-specs=[^ ]*//g') -lpthread

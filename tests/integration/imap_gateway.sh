@@ -1,0 +1,108 @@
+#!/bin/sh
+# Mail intake end to end: staff mail delivered by IMAP APPEND to a real,
+# throwaway Dovecot is picked up by the gateway of `tayori run`, becomes a
+# batch, and moves to Processed; a stranger's mail moves to Rejected with no
+# batch and no reply; the same message delivered twice makes one batch.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+CTL="$PY $TOP/tests/imap/imapctl.py"
+command -v dovecot >/dev/null 2>&1 || { fail "dovecot is not installed"; done_testing; exit 1; }
+
+chmod 711 "$T"
+M=$T/dovecot
+mkdir -p "$M/mail" "$M/run" "$M/state"
+chown -R dovecot:dovecot "$M/mail"
+freeport() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(freeport)
+export IMAP_PORT=$PORT IMAP_USER=intake IMAP_PASS=intake-Pw-0815
+cat > "$M/dovecot.conf" <<CONF
+base_dir = $M/run
+state_dir = $M/state
+log_path = $M/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+mail_location = maildir:$M/mail/%u
+passdb {
+  driver = static
+  args = password=$IMAP_PASS
+}
+userdb {
+  driver = static
+  args = uid=dovecot gid=dovecot home=$M/mail/%u
+}
+service imap-login {
+  inet_listener imap {
+    port = $PORT
+  }
+}
+first_valid_uid = 1
+shutdown_clients = yes
+default_internal_user = dovecot
+default_login_user = dovenull
+CONF
+dovecot -c "$M/dovecot.conf" || { fail "start Dovecot"; done_testing; exit 1; }
+at_exit "doveadm -c '$M/dovecot.conf' stop"
+check "Dovecot answers" wait_for 10 $PY -c "import socket; socket.create_connection(('127.0.0.1',$PORT),1)"
+
+D=$T/var
+P1=$(freeport); P2=$(freeport)
+"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
+sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
+       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
+       -e "s/^#syslog = .*/syslog = no/" \
+       -e "s|^#imap_url = .*|imap_url = imap://127.0.0.1:$PORT|" \
+       -e "s/^#imap_user = .*/imap_user = $IMAP_USER/" \
+       -e "s/^#imap_password_env = .*/imap_password_env = IMAP_PASS/" "$D/tayori.conf"
+check_status 0 "the IMAP settings pass conf check" "$TAYORI" conf check -d "$D"
+export PW=a-long-staff-password
+"$TAYORI" user add tanaka -d "$D" --email tanaka@city.example.jp --password-env PW >/dev/null 2>&1
+sh "$TOP/tests/bench/gen-corpus" "$T/c" 8 >/dev/null 2>&1
+
+# An Outlook message: ISO-2022-JP subject, multipart/alternative body,
+# RFC 2047 file names inside quotes, the CSV labelled as Excel.
+outlook() { # FROM MESSAGE-ID OUT
+	subj=$(printf '介護保険料決定通知' | iconv -f UTF-8 -t ISO-2022-JP | base64 -w0)
+	fname=$(printf '宛先一覧.csv' | iconv -f UTF-8 -t ISO-2022-JP | base64 -w0)
+	{
+		printf 'From: "Tanaka" <%s>\r\nTo: <intake@city.example.jp>\r\nSubject: =?iso-2022-jp?B?%s?=\r\n' "$1" "$subj"
+		printf 'Message-ID: <%s>\r\nMIME-Version: 1.0\r\nX-Mailer: Microsoft Outlook 16.0\r\n' "$2"
+		printf 'Content-Type: multipart/mixed;\r\n\tboundary="----=_NextPart_000_0001"\r\n\r\n'
+		printf -- '------=_NextPart_000_0001\r\nContent-Type: multipart/alternative;\r\n\tboundary="----=_NextPart_001_0002"\r\n\r\n'
+		printf -- '------=_NextPart_001_0002\r\nContent-Type: text/plain;\r\n\tcharset="iso-2022-jp"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n'
+		printf '区民の皆さまへ\r\n' | iconv -f UTF-8 -t ISO-2022-JP
+		printf '\r\n------=_NextPart_001_0002\r\nContent-Type: text/html;\r\n\tcharset="iso-2022-jp"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<html><body>x</body></html>\r\n\r\n------=_NextPart_001_0002--\r\n\r\n'
+		printf -- '------=_NextPart_000_0001\r\nContent-Type: application/vnd.ms-excel;\r\n\tname="=?iso-2022-jp?B?%s?="\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment;\r\n\tfilename="=?iso-2022-jp?B?%s?="\r\n\r\n' "$fname" "$fname"
+		base64 -w 76 "$T/c/corpus.csv" | sed 's/$/\r/'
+		printf '\r\n------=_NextPart_000_0001\r\nContent-Type: application/pdf;\r\n\tname="notices.pdf"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment;\r\n\tfilename="notices.pdf"\r\n\r\n'
+		base64 -w 76 "$T/c/corpus.pdf" | sed 's/$/\r/'
+		printf '\r\n------=_NextPart_000_0001--\r\n'
+	} > "$3"
+}
+outlook tanaka@city.example.jp "m1@city.example.jp" "$T/m1.eml"
+outlook mallory@evil.example "m2@evil.example" "$T/m2.eml"
+
+"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
+SUP=$!
+at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP"
+check "the gateway watches the IMAP mailbox" wait_for 15 grep -q "role=gateway .*imap=watching" "$T/run.log"
+
+$CTL append INBOX "$T/m1.eml"
+check "staff mail appended by IMAP moves to Processed" sh -c "$CTL wait Processed 1 60 >/dev/null"
+check "... after becoming a batch" sh -c "'$TAYORI' batch list -d '$D' | grep -q 介護保険料決定通知"
+check "... with every resident matched" sh -c "'$TAYORI' batch list -d '$D' --json | grep -q '\"matched\":8'"
+check "... and a reply queued for the sender" wait_for 5 sh -c "grep -l '^To: tanaka@city.example.jp' '$D'/mail/outbox/new/* | grep -q ."
+check "INBOX is empty again" sh -c "[ \$($CTL count INBOX) -eq 0 ]"
+
+$CTL append INBOX "$T/m2.eml"
+check "a stranger's mail moves to Rejected" sh -c "$CTL wait Rejected 1 60 >/dev/null"
+check "... without a batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 1 ]"
+
+# The same message again, as after a crash between commit and move.
+$CTL append INBOX "$T/m1.eml"
+check "the same message again moves to Processed" sh -c "$CTL wait Processed 2 60 >/dev/null"
+check "... and makes no second batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 1 ]"
+check "the log holds no password" sh -c "! grep -q '$IMAP_PASS' '$T/run.log'"
+check_status 0 "the audit log verifies" "$TAYORI" audit verify -d "$D"
+done_testing
