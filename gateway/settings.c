@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/recipients.h"
 
 enum key {
 	K_TITLE, K_SPLIT, K_PAGES, K_KEY_PATTERN, K_KEY_COLUMN, K_NAME_COLUMN, K_EMAIL_COLUMN,
@@ -135,13 +134,15 @@ int settings_parse(const char *text, struct batch_settings *s, struct error *e)
 		line++;
 		/* NFKC turns the full-width colon and spaces into ASCII ones. */
 		norm = g_utf8_validate(raw, -1, NULL) ? g_utf8_normalize(raw, -1, G_NORMALIZE_NFKC) : NULL;
-		free(raw);
-		if (norm == NULL)
+		if (norm == NULL) {
+			free(raw);
 			break;
+		}
 		g_strstrip(norm);
 		colon = strchr(norm, ':');
 		if (norm[0] == '\0' || colon == NULL) {
 			g_free(norm);
+			free(raw);
 			if (*eol == '\n' && eol == p + strspn(p, " \t\r"))
 				p = eol + 1; /* a blank line ends the settings and is dropped */
 			break;
@@ -155,6 +156,7 @@ int settings_parse(const char *text, struct batch_settings *s, struct error *e)
 		g_free(k);
 		if (i == ARRAY_SIZE(aliases)) {
 			g_free(norm);
+			free(raw);
 			break; /* message text that happens to hold a colon */
 		}
 		switch (aliases[i].key) {
@@ -183,19 +185,38 @@ int settings_parse(const char *text, struct batch_settings *s, struct error *e)
 			}
 			break;
 		default: {
+			/* Free text (a title, a pattern) keeps what staff wrote: only
+			 * the key and the colon are read through NFKC. */
 			char **f = field(s, aliases[i].key);
+			char *c1 = strchr(raw, ':'), *c2 = strstr(raw, "\xef\xbc\x9a"); /* U+FF1A */
+			char *val = c1 != NULL && (c2 == NULL || c1 < c2) ? c1 + 1 : c2 != NULL ? c2 + 3 : NULL;
 			free(*f);
-			*f = xstrdup(v);
+			/* A key pattern is matched against NFKC page text: keep it NFKC too. */
+			if (val == NULL || aliases[i].key == K_KEY_PATTERN) {
+				*f = xstrdup(v);
+			} else {
+				size_t n;
+				while (*val == ' ' || *val == '\t' || strncmp(val, "\xe3\x80\x80", 3) == 0)
+					val += *val == ' ' || *val == '\t' ? 1 : 3;
+				n = strlen(val);
+				while (n > 0 && (val[n - 1] == ' ' || val[n - 1] == '\t' || val[n - 1] == '\r'))
+					n--;
+				while (n >= 3 && memcmp(val + n - 3, "\xe3\x80\x80", 3) == 0)
+					n -= 3;
+				*f = xstrndup(val, n);
+			}
 			if (aliases[i].key == K_KEY_PATTERN && s->split == SPLIT_INFER)
 				s->split = SPLIT_KEY;
 			break;
 		}
 		}
 		g_free(norm);
+		free(raw);
 		p = *eol == '\n' ? eol + 1 : eol;
 		continue;
 fail:
 		g_free(norm);
+		free(raw);
 		settings_free(s);
 		return -1;
 	}

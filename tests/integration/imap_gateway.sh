@@ -80,7 +80,41 @@ outlook() { # FROM MESSAGE-ID OUT
 		printf '\r\n------=_NextPart_000_0001--\r\n'
 	} > "$3"
 }
+# Thunderbird: RFC 2231 file names, the CSV in quoted-printable, format=flowed.
+thunderbird() { # OUT
+	{
+		printf 'Message-ID: <tb1@city.example.jp>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0900\r\nMIME-Version: 1.0\r\n'
+		printf 'User-Agent: Mozilla Thunderbird\r\nFrom: Tanaka <tanaka@city.example.jp>\r\nTo: intake@city.example.jp\r\n'
+		printf 'Subject: =?UTF-8?B?%s?=\r\n' "$(printf '国民健康保険税通知' | base64 -w0)"
+		printf 'Content-Type: multipart/mixed;\r\n boundary="------------tb0123456789"\r\n\r\n'
+		printf 'This is a multi-part message in MIME format.\r\n--------------tb0123456789\r\n'
+		printf 'Content-Type: text/plain; charset=UTF-8; format=flowed\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+		printf '件名: 国保税（TB）\r\n\r\n区民の皆さまへ\r\n\r\n'
+		printf -- '--------------tb0123456789\r\nContent-Type: text/csv; charset=UTF-8;\r\n name="%s"\r\n' 'list.csv'
+		printf "Content-Disposition: attachment;\r\n filename*=UTF-8''%%E5%%AE%%9B%%E5%%85%%88.csv\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+		iconv -f CP932 -t UTF-8 "$T/c/corpus.csv" | tr -d '\r' | $PY -c 'import quopri,sys; sys.stdout.buffer.write(quopri.encodestring(sys.stdin.buffer.read()).replace(b"\n", b"\r\n"))'
+		printf '\r\n--------------tb0123456789\r\nContent-Type: application/pdf; name="notices.pdf"\r\n'
+		printf 'Content-Disposition: attachment; filename="notices.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+		base64 -w 72 "$T/c/corpus.pdf" | sed 's/$/\r/'
+		printf '\r\n--------------tb0123456789--\r\n'
+	} > "$1"
+}
+# Gmail: a batch forwarded as an attached message (message/rfc822).
+forwarded() { # OUT
+	{
+		printf 'MIME-Version: 1.0\r\nFrom: Tanaka <tanaka@city.example.jp>\r\nDate: Thu, 26 Nov 2026 11:00:00 +0900\r\n'
+		printf 'Message-ID: <CAfwd000@mail.gmail.com>\r\nSubject: =?UTF-8?B?%s?=\r\nTo: intake@city.example.jp\r\n' "$(printf 'Fwd: 転送された一括' | base64 -w0)"
+		printf 'Content-Type: multipart/mixed; boundary="000000000000fwd1"\r\n\r\n--000000000000fwd1\r\n'
+		printf 'Content-Type: multipart/alternative; boundary="000000000000fwd2"\r\n\r\n--000000000000fwd2\r\n'
+		printf 'Content-Type: text/plain; charset="UTF-8"\r\n\r\n転送します\r\n\r\n--000000000000fwd2\r\n'
+		printf 'Content-Type: text/html; charset="UTF-8"\r\n\r\n<div dir="ltr">転送します</div>\r\n\r\n--000000000000fwd2--\r\n'
+		printf -- '--000000000000fwd1\r\nContent-Type: message/rfc822; name="batch.eml"\r\nContent-Disposition: attachment; filename="batch.eml"\r\n\r\n'
+		outlook tanaka@city.example.jp "inner@city.example.jp" /dev/stdout | sed 's/介護/x/'
+		printf '\r\n--000000000000fwd1--\r\n'
+	} > "$1"
+}
 outlook tanaka@city.example.jp "m1@city.example.jp" "$T/m1.eml"
+thunderbird "$T/m3.eml"
 outlook mallory@evil.example "m2@evil.example" "$T/m2.eml"
 
 "$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
@@ -98,11 +132,20 @@ check "INBOX is empty again" sh -c "[ \$($CTL count INBOX) -eq 0 ]"
 $CTL append INBOX "$T/m2.eml"
 check "a stranger's mail moves to Rejected" sh -c "$CTL wait Rejected 1 60 >/dev/null"
 check "... without a batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 1 ]"
+check "... and without a reply" sh -c "! grep -l 'evil.example' '$D'/mail/outbox/new/* 2>/dev/null | grep -q ."
 
 # The same message again, as after a crash between commit and move.
 $CTL append INBOX "$T/m1.eml"
 check "the same message again moves to Processed" sh -c "$CTL wait Processed 2 60 >/dev/null"
 check "... and makes no second batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 1 ]"
+$CTL append INBOX "$T/m3.eml"
+check "a Thunderbird message (RFC 2231 names, QP CSV) becomes a batch" sh -c "$CTL wait Processed 3 60 >/dev/null"
+check "... titled by its settings line" sh -c "'$TAYORI' batch list -d '$D' | grep -q '国保税（TB）'"
+check "... with every resident matched" sh -c "'$TAYORI' batch list -d '$D' --json | grep -o '\"matched\":8' | wc -l | grep -qx 2"
+forwarded "$T/m4.eml"
+$CTL append INBOX "$T/m4.eml"
+check "a batch forwarded as message/rfc822 becomes a batch" sh -c "$CTL wait Processed 4 60 >/dev/null"
+check "... with every resident matched" sh -c "'$TAYORI' batch list -d '$D' --json | grep -o '\"matched\":8' | wc -l | grep -qx 3"
 check "the log holds no password" sh -c "! grep -q '$IMAP_PASS' '$T/run.log'"
 check_status 0 "the audit log verifies" "$TAYORI" audit verify -d "$D"
 done_testing

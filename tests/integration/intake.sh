@@ -94,6 +94,19 @@ mv "$T/stage/m4.eml" "$D/inbox/"
 check "a batch without a PDF is refused" wait_for 30 test -f "$D/inbox/.rejected/m4.eml"
 check "... with a reply that says why" wait_for 5 sh -c "for f in '$D'/mail/outbox/new/*; do sed -n '/^\$/,\$p' \"\$f\" | base64 -d 2>/dev/null; done | grep -q 'has no PDF'"
 
+# 5b. Outlook's Rich Text format: the files arrive inside winmail.dat
+{
+	printf 'From: sato@city.example.jp\r\nSubject: TNEF\r\nMessage-ID: <tnef@city.example.jp>\r\n'
+	printf 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="t1"\r\n\r\n'
+	printf -- '--t1\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nお知らせ\r\n'
+	printf -- '--t1\r\nContent-Type: application/ms-tnef; name="winmail.dat"\r\nContent-Disposition: attachment; filename="winmail.dat"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+	printf '\170\237\076\042\001\000\001\220\010\000' | base64
+	printf -- '--t1--\r\n'
+} > "$T/stage/m7.eml"
+mv "$T/stage/m7.eml" "$D/inbox/"
+check "an Outlook winmail.dat batch is refused" wait_for 30 test -f "$D/inbox/.rejected/m7.eml"
+check "... with a reply telling how to send again" wait_for 5 sh -c "for f in '$D'/mail/outbox/new/*; do sed -n '/^\$/,\$p' \"\$f\" | base64 -d 2>/dev/null; done | grep -q 'winmail.dat'"
+
 # 6. a Maildir source
 eml sato@city.example.jp "Maildir経由" "$T/stage/m5.eml"
 mv "$T/stage/m5.eml" "$D/mail/intake/new/1700000000.m5.host"
