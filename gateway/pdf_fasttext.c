@@ -1528,6 +1528,8 @@ static void run_content(struct page_run *r, const uint8_t *data, size_t len, qpd
 		return;
 	}
 	r->lexed += len;
+	if (data == NULL || len == 0)
+		return; /* an empty content stream shows nothing */
 	memset(&c, 0, sizeof c);
 	c.res = res;
 	buf_reset(&ft->scratch);

@@ -155,24 +155,26 @@ check "the first revision is kept byte for byte" \
 check "verify: the first signature reports later updates" grep -q '"later_updates":2' "$T/verify.json"
 
 # --- PKCS#11: SoftHSM2 tokens (RSA and EC) ----------------------------------
+# Labels that are not prefixes of each other: some PKCS#11 tools match a
+# token label by prefix, which picked either token at random.
 mkdir -p "$T/hsm/tokens"
 printf 'directories.tokendir = %s/hsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$T" >"$T/hsm/softhsm2.conf"
 export SOFTHSM2_CONF=$T/hsm/softhsm2.conf
 p11() { pkcs11-tool --module "$SOFTHSM_MODULE" "$@"; }
-softhsm2-util --init-token --free --label tayori --pin 1234 --so-pin 5678 >/dev/null 2>&1
+softhsm2-util --init-token --free --label tayori-rsa --pin 1234 --so-pin 5678 >/dev/null 2>&1
 softhsm2-util --init-token --free --label tayori-ec --pin 1234 --so-pin 5678 >/dev/null 2>&1
 openssl pkcs8 -topk8 -nocrypt -in "$PKI/signer.key" -out "$T/hsm/rsa.p8"
 openssl pkcs8 -topk8 -nocrypt -in "$PKI/signer-ec.key" -out "$T/hsm/ec.p8"
 openssl x509 -in "$PKI/signer.pem" -outform DER -out "$T/hsm/rsa.der"
 openssl x509 -in "$PKI/signer-ec.pem" -outform DER -out "$T/hsm/ec.der"
 openssl x509 -in "$PKI/inter.pem" -outform DER -out "$T/hsm/inter.der"
-check "import the RSA key into SoftHSM" softhsm2-util --import "$T/hsm/rsa.p8" --token tayori --label signkey --id 01 --pin 1234
-check "import its certificate" p11 --token-label tayori --login --pin 1234 --write-object "$T/hsm/rsa.der" --type cert --id 01 --label signcert
-check "import the CA certificate" p11 --token-label tayori --login --pin 1234 --write-object "$T/hsm/inter.der" --type cert --id 02 --label inter
+check "import the RSA key into SoftHSM" softhsm2-util --import "$T/hsm/rsa.p8" --token tayori-rsa --label signkey --id 01 --pin 1234
+check "import its certificate" p11 --token-label tayori-rsa --login --pin 1234 --write-object "$T/hsm/rsa.der" --type cert --id 01 --label signcert
+check "import the CA certificate" p11 --token-label tayori-rsa --login --pin 1234 --write-object "$T/hsm/inter.der" --type cert --id 02 --label inter
 check "import the EC key into SoftHSM" softhsm2-util --import "$T/hsm/ec.p8" --token tayori-ec --label eckey --id 03 --pin 1234
 check "import its certificate" p11 --token-label tayori-ec --login --pin 1234 --write-object "$T/hsm/ec.der" --type cert --id 03
 export PIN=1234
-check "sign B-T with the SoftHSM RSA key" sign --pkcs11-module "$SOFTHSM_MODULE" --pkcs11-token tayori \
+check "sign B-T with the SoftHSM RSA key" sign --pkcs11-module "$SOFTHSM_MODULE" --pkcs11-token tayori-rsa \
 	--pin-env PIN --chain "$PKI/root.pem" --tsa "$TSA" --level B-T "$T/plain.pdf" "$T/hsm-rsa.pdf"
 validate "$T/hsm-rsa.pdf" "SoftHSM RSA" 1 B-T
 export PIN=1234
@@ -180,7 +182,7 @@ check "sign B-B with the SoftHSM EC key" sign --pkcs11-module "$SOFTHSM_MODULE" 
 	--pin-env PIN --chain "$PKI/chain.pem" "$T/xs.pdf" "$T/hsm-ec.pdf"
 validate "$T/hsm-ec.pdf" "SoftHSM EC" 1 B-B
 export PIN=0000
-check_status 1 "a wrong PIN is refused" sign --pkcs11-module "$SOFTHSM_MODULE" --pkcs11-token tayori \
+check_status 1 "a wrong PIN is refused" sign --pkcs11-module "$SOFTHSM_MODULE" --pkcs11-token tayori-rsa \
 	--pin-env PIN "$T/plain.pdf" "$T/x.pdf"
 export PIN=1234
 check_status 1 "an unknown token is refused" sign --pkcs11-module "$SOFTHSM_MODULE" --pkcs11-token nosuch \
