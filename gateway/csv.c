@@ -175,7 +175,7 @@ static int parse_text(char *text, size_t n, const struct csv_limits *lim,
 			continue;
 		}
 		if (s->nrec >= lim->max_rows)
-			return err_set(e, "line %zu: more than %zu rows", line, lim->max_rows);
+			return err_set(e, "line %zu: more than %zu rows ([limits] csv_rows)", line, lim->max_rows);
 
 		size_t rec_line = line, rec_start = s->ncells, nf = 0;
 		for (;;) {

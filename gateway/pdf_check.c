@@ -154,7 +154,7 @@ int pdf_qpdf_open(const uint8_t *data, size_t len, const char *password, int max
 		goto out;
 	}
 	if (n > max_pages) {
-		err_set(e, "the PDF has %d pages, more than the limit of %d", n, max_pages);
+		err_set(e, "the PDF has %d pages, more than the limit of %d ([limits] pdf_pages)", n, max_pages);
 		goto out;
 	}
 	*npages = n;
