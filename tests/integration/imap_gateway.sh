@@ -113,8 +113,23 @@ forwarded() { # OUT
 		printf '\r\n--000000000000fwd1--\r\n'
 	} > "$1"
 }
+# Apple Mail: the PDF inline, Apple's boundary style and x-unix-mode.
+applemail() { # OUT
+	{
+		printf 'From: =?utf-8?B?%s?= <tanaka@city.example.jp>\r\n' "$(printf '田中' | base64 -w0)"
+		printf 'Content-Type: multipart/mixed;\r\n\tboundary="Apple-Mail=_0A1B2C3D-4E5F"\r\nMime-Version: 1.0 (Mac OS X Mail 16.0)\r\n'
+		printf 'Subject: =?utf-8?B?%s?=\r\nMessage-Id: <A1B2@city.example.jp>\r\nTo: intake@city.example.jp\r\n\r\n' "$(printf '児童手当のお知らせ' | base64 -w0)"
+		printf -- '--Apple-Mail=_0A1B2C3D-4E5F\r\nContent-Transfer-Encoding: 7bit\r\nContent-Type: text/plain;\r\n\tcharset=us-ascii\r\n\r\nPlease see the notices.\r\n\r\n'
+		printf -- '--Apple-Mail=_0A1B2C3D-4E5F\r\nContent-Disposition: inline;\r\n\tfilename=notices.pdf\r\nContent-Type: application/pdf;\r\n\tx-unix-mode=0644;\r\n\tname="notices.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+		base64 -w 76 "$T/c/corpus.pdf" | sed 's/$/\r/'
+		printf '\r\n--Apple-Mail=_0A1B2C3D-4E5F\r\nContent-Disposition: attachment;\r\n\tfilename=list.csv\r\nContent-Type: text/csv;\r\n\tx-unix-mode=0644;\r\n\tname="list.csv"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+		base64 -w 76 "$T/c/corpus.csv" | sed 's/$/\r/'
+		printf '\r\n--Apple-Mail=_0A1B2C3D-4E5F--\r\n'
+	} > "$1"
+}
 outlook tanaka@city.example.jp "m1@city.example.jp" "$T/m1.eml"
 thunderbird "$T/m3.eml"
+applemail "$T/m5.eml"
 outlook mallory@evil.example "m2@evil.example" "$T/m2.eml"
 
 "$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
@@ -146,6 +161,9 @@ forwarded "$T/m4.eml"
 $CTL append INBOX "$T/m4.eml"
 check "a batch forwarded as message/rfc822 becomes a batch" sh -c "$CTL wait Processed 4 60 >/dev/null"
 check "... with every resident matched" sh -c "'$TAYORI' batch list -d '$D' --json | grep -o '\"matched\":8' | wc -l | grep -qx 3"
+$CTL append INBOX "$T/m5.eml"
+check "an Apple Mail message with an inline PDF becomes a batch" sh -c "$CTL wait Processed 5 60 >/dev/null"
+check "... titled by its subject, every resident matched" sh -c "'$TAYORI' batch list -d '$D' | grep '児童手当のお知らせ' | grep -q ' 8/8 '"
 check "the log holds no password" sh -c "! grep -q '$IMAP_PASS' '$T/run.log'"
 check_status 0 "the audit log verifies" "$TAYORI" audit verify -d "$D"
 done_testing
