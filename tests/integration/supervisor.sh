@@ -66,12 +66,16 @@ check "... and the old staff port is closed" wait_for 5 sh -c "! curl -fsS http:
 # A role that cannot be confined as configured refuses to run: give the
 # gateway the data folder itself as its inbox, which would expose keys/.
 cp "$D/tayori.conf" "$T/good2.conf"
+# let the gateway of the last reload settle before counting its starts
+wait_for 30 sh -c "grep 'role=gateway level=info' '$T/run.log' | tail -1 | grep -q 'event=ready'"
+READY=$(grep -c 'role=gateway level=info event=ready' "$T/run.log")
 sed -i "s|^#inbox = .*|inbox = .|" "$D/tayori.conf"
 kill -HUP "$SUP"
 check "a gateway that could read the key files refuses to start" wait_for 10 grep -q "role=gateway .*readable from this process" "$T/run.log"
+check "... and never got as far as ready" sh -c "[ \$(grep -c 'role=gateway level=info event=ready' '$T/run.log') -eq $READY ]"
 cp "$T/good2.conf" "$D/tayori.conf"
 kill -HUP "$SUP"
-check "with the inbox moved back, the gateway starts again" wait_for 15 sh -c "[ \$(grep -c 'role=gateway level=info event=ready' '$T/run.log') -ge 4 ]"
+check "with the inbox moved back, the gateway starts again" wait_for 30 sh -c "[ \$(grep -c 'role=gateway level=info event=ready' '$T/run.log') -gt $READY ]"
 
 # Stop: everything ends within 5 seconds of SIGTERM.
 PIDS=$(ps -o pid= --ppid "$SUP" | tr '\n' ' ')
