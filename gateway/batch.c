@@ -1051,19 +1051,6 @@ void batch_report_free(struct batch_report *rep)
 	strlist_free(&rep->preview);
 }
 
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
 
 static void json_list(FILE *f, const char *name, const struct strlist *l)
 {
@@ -1071,7 +1058,7 @@ static void json_list(FILE *f, const char *name, const struct strlist *l)
 	for (size_t i = 0; i < l->n; i++) {
 		if (i)
 			fputc(',', f);
-		json_string(f, l->v[i]);
+		json_fputs(f, l->v[i]);
 	}
 	fputc(']', f);
 }
@@ -1084,7 +1071,7 @@ void batch_report_json(const struct batch_report *rep, FILE *f)
 	else
 		fputs("null", f);
 	fputs(",\"status\":", f);
-	json_string(f, rep->status[0] ? rep->status : "refused");
+	json_fputs(f, rep->status[0] ? rep->status : "refused");
 	fprintf(f, ",\"recipients\":%zu,\"matched\":%zu", rep->recipients, rep->matched);
 	json_list(f, "unmatched_pdf_keys", &rep->unmatched_pdf_keys);
 	json_list(f, "csv_rows_without_pdf", &rep->csv_rows_without_pdf);
@@ -1096,19 +1083,19 @@ void batch_report_json(const struct batch_report *rep, FILE *f)
 	json_list(f, "preview", &rep->preview);
 	fprintf(f, ",\"signed\":%zu,\"test\":%s,\"pages\":%d,\"inferred\":{\"split\":", rep->signed_pdfs,
 		rep->test ? "true" : "false", rep->pages);
-	json_string(f, rep->split_rule);
+	json_fputs(f, rep->split_rule);
 	fputs(",\"key_column\":", f);
-	json_string(f, rep->key_column);
+	json_fputs(f, rep->key_column);
 	fputs(",\"name_column\":", f);
-	json_string(f, rep->name_column);
+	json_fputs(f, rep->name_column);
 	fputs(",\"email_column\":", f);
-	json_string(f, rep->email_column);
+	json_fputs(f, rep->email_column);
 	fprintf(f, ",\"key_width\":%d,\"encoding\":", rep->key_width);
-	json_string(f, rep->encoding);
+	json_fputs(f, rep->encoding);
 	fputc('}', f);
 	if (rep->error[0] != '\0') {
 		fputs(",\"error\":", f);
-		json_string(f, rep->error);
+		json_fputs(f, rep->error);
 	}
 	fputs("}\n", f);
 }

@@ -65,19 +65,6 @@ static int safe_name(const char *key)
 	return 1;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
 
 static void json_strs(FILE *f, const char *name, char *const *v, size_t n)
 {
@@ -85,7 +72,7 @@ static void json_strs(FILE *f, const char *name, char *const *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputc(',', f);
-		json_str(f, v[i]);
+		json_fputs(f, v[i]);
 	}
 	fputc(']', f);
 }
@@ -107,7 +94,7 @@ static int refuse(int status, int json, const char *where, const char *msg)
 		fprintf(stderr, "tayori: %s\n", msg);
 	if (json) {
 		fputs("{\"status\":\"refused\",\"error\":", stdout);
-		json_str(stdout, msg);
+		json_fputs(stdout, msg);
 		fputs("}\n", stdout);
 	}
 	return status;
@@ -385,9 +372,9 @@ int pdf_split_cli(int argc, char **argv)
 		fprintf(f, ",\"matched\":%zu,\"files\":[", r.ngroups);
 		for (size_t i = 0; i < r.ngroups; i++) {
 			fputs(i ? ",{\"key\":" : "{\"key\":", f);
-			json_str(f, r.groups[i].key);
+			json_fputs(f, r.groups[i].key);
 			fputs(",\"found\":", f);
-			json_str(f, r.groups[i].found);
+			json_fputs(f, r.groups[i].found);
 			fprintf(f, ",\"first_page\":%d,\"page_count\":%d}", r.groups[i].first_page,
 				r.groups[i].page_count);
 		}

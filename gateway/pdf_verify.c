@@ -517,19 +517,6 @@ void pdf_verify_print_text(FILE *f, const char *filename, const struct pdf_verif
 	fprintf(f, "%s\n", r->valid ? "all signatures valid" : "NOT all signatures valid");
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
 
 static void json_tri(FILE *f, const char *key, int v)
 {
@@ -539,7 +526,7 @@ static void json_tri(FILE *f, const char *key, int v)
 void pdf_verify_print_json(FILE *f, const char *filename, const struct pdf_verify_report *r)
 {
 	fputs("{\"file\":", f);
-	json_str(f, filename);
+	json_fputs(f, filename);
 	fprintf(f, ",\"valid\":%s,\"revisions\":%d,\"file_length\":%lld,\"dss\":",
 	    r->valid ? "true" : "false", r->revisions, r->file_len);
 	if (r->has_dss)
@@ -550,26 +537,26 @@ void pdf_verify_print_json(FILE *f, const char *filename, const struct pdf_verif
 	for (size_t i = 0; i < r->n; i++) {
 		const struct pdf_sig_report *s = &r->sigs[i];
 		fputs(i ? ",{\"field\":" : "{\"field\":", f);
-		json_str(f, s->field);
+		json_fputs(f, s->field);
 		fputs(",\"type\":", f);
-		json_str(f, s->type);
+		json_fputs(f, s->type);
 		fputs(",\"subfilter\":", f);
-		json_str(f, s->subfilter);
+		json_fputs(f, s->subfilter);
 		fprintf(f, ",\"byte_range\":[%lld,%lld,%lld,%lld]", s->byte_range[0], s->byte_range[1],
 		    s->byte_range[2], s->byte_range[3]);
 		json_tri(f, "byte_range_ok", s->byte_range_ok);
 		fprintf(f, ",\"revision\":%d,\"covers_whole_file\":%s,\"later_updates\":%d",
 		    s->revision, s->covers_whole_file ? "true" : "false", s->later_updates);
 		fputs(",\"signer\":{\"cn\":", f);
-		json_str(f, s->signer_cn);
+		json_fputs(f, s->signer_cn);
 		fputs(",\"issuer\":", f);
-		json_str(f, s->signer_issuer);
+		json_fputs(f, s->signer_issuer);
 		fputs(",\"serial\":", f);
-		json_str(f, s->signer_serial);
+		json_fputs(f, s->signer_serial);
 		fputs("},\"signing_time\":", f);
-		json_str(f, s->signing_time);
+		json_fputs(f, s->signing_time);
 		fputs(",\"timestamp_time\":", f);
-		json_str(f, s->timestamp_time);
+		json_fputs(f, s->timestamp_time);
 		json_tri(f, "digest_ok", s->digest_ok);
 		json_tri(f, "signature_ok", s->signature_ok);
 		json_tri(f, "chain_ok", s->chain_ok);
@@ -579,9 +566,9 @@ void pdf_verify_print_json(FILE *f, const char *filename, const struct pdf_verif
 			json_tri(f, "cms_signing_time", s->has_signing_time);
 		}
 		fputs(",\"level\":", f);
-		json_str(f, s->level ? s->level : "-");
+		json_fputs(f, s->level ? s->level : "-");
 		fprintf(f, ",\"valid\":%s,\"error\":", s->valid ? "true" : "false");
-		json_str(f, s->error);
+		json_fputs(f, s->error);
 		fputs("}", f);
 	}
 	fputs("]}\n", f);

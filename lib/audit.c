@@ -203,19 +203,6 @@ out:
 	return ret;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
 
 int audit_print(struct store *st, uint64_t from, uint64_t limit, int json, FILE *f,
 		struct error *e)
@@ -254,15 +241,15 @@ int audit_print(struct store *st, uint64_t from, uint64_t limit, int json, FILE 
 		if (json) {
 			fprintf(f, "%s{\"seq\":%llu,\"time\":\"%s\",\"actor\":", n ? "," : "",
 				(unsigned long long)be64_get(k), utc);
-			json_str(f, actor);
+			json_fputs(f, actor);
 			fputs(",\"action\":", f);
-			json_str(f, action);
+			json_fputs(f, action);
 			fputs(",\"target\":", f);
-			json_str(f, target);
+			json_fputs(f, target);
 			fputs(",\"from\":", f);
-			json_str(f, fromv);
+			json_fputs(f, fromv);
 			fputs(",\"detail\":", f);
-			json_str(f, detail);
+			json_fputs(f, detail);
 			fputc('}', f);
 		} else {
 			/* One record, one line: a field must not forge the next line. */

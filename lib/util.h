@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 #define ERR_MAX 512
 
@@ -76,6 +77,9 @@ int file_read_all(const char *path, size_t max, uint8_t **out, size_t *len, stru
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct error *e);
 /* mkdir -p; every folder it creates gets mode (an existing non-folder fails). */
 int mkdir_p(const char *path, int mode, struct error *e);
+
+/* Write s as a JSON string (quotes, escapes for ", \\ and control bytes) to f. */
+void json_fputs(FILE *f, const char *s);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
