@@ -152,20 +152,7 @@ int cmd_submit(int argc, char **argv)
 		goto fail;
 	if (test)
 		set.test = 1;
-	memset(&in, 0, sizeof(in));
-	in.set = &set;
-	in.title = set.title ? set.title : title_opt ? title_opt : files.title[0] ? files.title : "お知らせ";
-	in.csv = files.csv[0];
-	in.pdfs = files.pdfs;
-	in.npdfs = files.npdfs;
-	in.extras = files.extras;
-	in.nextras = files.nextras;
-	in.actor = cli_actor();
-	in.from = "cli";
-	in.level = (enum pades_level)conf_int(t.conf, "signing", "level");
-	in.tsa_url = conf_str(t.conf, "signing", "tsa_url");
-	in.csv_max_rows = (size_t)conf_int(t.conf, "limits", "csv_rows");
-	in.max_pages = (int)conf_int(t.conf, "limits", "pdf_pages");
+	batch_files_input(&in, &files, &set, t.conf, title_opt, cli_actor(), "cli");
 	in.dry_run = dry;
 	if (batch_sweep(t.st, &swept, &e) < 0)
 		goto fail;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "conf.h"
 #include "gateway/mime.h"
 #include "gateway/pdf_check.h"
 
@@ -181,4 +182,24 @@ void batch_files_free(struct batch_files *f)
 	free_list(f->extras, f->nextras);
 	free(f->message);
 	memset(f, 0, sizeof(*f));
+}
+
+void batch_files_input(struct batch_input *bi, const struct batch_files *f,
+		       const struct batch_settings *set, const struct conf *c, const char *title,
+		       const char *actor, const char *from)
+{
+	memset(bi, 0, sizeof(*bi));
+	bi->set = set;
+	bi->title = set->title ? set->title : title ? title : f->title[0] ? f->title : "お知らせ";
+	bi->csv = f->csv[0];
+	bi->pdfs = f->pdfs;
+	bi->npdfs = f->npdfs;
+	bi->extras = f->extras;
+	bi->nextras = f->nextras;
+	bi->actor = actor;
+	bi->from = from;
+	bi->level = (enum pades_level)conf_int(c, "signing", "level");
+	bi->tsa_url = conf_str(c, "signing", "tsa_url");
+	bi->csv_max_rows = (size_t)conf_int(c, "limits", "csv_rows");
+	bi->max_pages = (int)conf_int(c, "limits", "pdf_pages");
 }

@@ -37,4 +37,12 @@ struct mime_message;
 int batch_files_add_mime(struct batch_files *f, struct mime_message *m, struct error *e);
 void batch_files_free(struct batch_files *f);
 
+/* A batch_input over f (which must hold exactly one CSV) with set, the
+ * signing level and limits from c, and the title: the settings' title, else
+ * the given one, else the folder's or message's, else お知らせ. */
+struct conf;
+void batch_files_input(struct batch_input *bi, const struct batch_files *f,
+		       const struct batch_settings *set, const struct conf *c, const char *title,
+		       const char *actor, const char *from);
+
 #endif

@@ -256,20 +256,7 @@ enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t
 	goto refuse;
 
 submit:
-	memset(&bi, 0, sizeof(bi));
-	bi.set = &set;
-	bi.title = set.title ? set.title : f.title[0] ? f.title : "お知らせ";
-	bi.csv = f.csv[0];
-	bi.pdfs = f.pdfs;
-	bi.npdfs = f.npdfs;
-	bi.extras = f.extras;
-	bi.nextras = f.nextras;
-	bi.actor = actor;
-	bi.from = source;
-	bi.level = (enum pades_level)conf_int(in->c, "signing", "level");
-	bi.tsa_url = conf_str(in->c, "signing", "tsa_url");
-	bi.csv_max_rows = (size_t)conf_int(in->c, "limits", "csv_rows");
-	bi.max_pages = (int)conf_int(in->c, "limits", "pdf_pages");
+	batch_files_input(&bi, &f, &set, in->c, NULL, actor, source);
 	bi.intake_id = id;
 	if (in->signer == NULL) {
 		err_tmp(e, "no signing credential is available");
@@ -395,20 +382,7 @@ enum intake_outcome intake_folder(struct intake *in, const char *path, const cha
 		out = INTAKE_REFUSED;
 		goto done;
 	}
-	memset(&bi, 0, sizeof(bi));
-	bi.set = &set;
-	bi.title = set.title ? set.title : f.title[0] ? f.title : "お知らせ";
-	bi.csv = f.csv[0];
-	bi.pdfs = f.pdfs;
-	bi.npdfs = f.npdfs;
-	bi.extras = f.extras;
-	bi.nextras = f.nextras;
-	bi.actor = "drop";
-	bi.from = source;
-	bi.level = (enum pades_level)conf_int(in->c, "signing", "level");
-	bi.tsa_url = conf_str(in->c, "signing", "tsa_url");
-	bi.csv_max_rows = (size_t)conf_int(in->c, "limits", "csv_rows");
-	bi.max_pages = (int)conf_int(in->c, "limits", "pdf_pages");
+	batch_files_input(&bi, &f, &set, in->c, NULL, "drop", source);
 	bi.intake_id = id;
 	if (in->signer == NULL) {
 		err_tmp(e, "no signing credential is available");
