@@ -110,6 +110,18 @@ static void child_run(struct supervisor *sv, enum role r, int ctl, const int kfd
 	close_range((unsigned)next, ~0u, 0);
 	log_init(role_name(r), (int)conf_int(sv->conf, "log", "syslog"),
 		 (enum log_level)conf_int(sv->conf, "log", "level"));
+	/* Secrets passed in the environment go only to the role that uses
+	 * them: the credential's password and PIN to keys, IMAP's to gateway. */
+	if (r != ROLE_KEYS) {
+		static const char *const keys_only[] = { "p12_pass_env", "pkcs11_pin_env" };
+		for (size_t i = 0; i < ARRAY_SIZE(keys_only); i++) {
+			const char *var = conf_str(sv->conf, "signing", keys_only[i]);
+			if (var[0] != '\0')
+				unsetenv(var);
+		}
+	}
+	if (r != ROLE_GATEWAY && conf_str(sv->conf, "mail", "imap_password_env")[0] != '\0')
+		unsetenv(conf_str(sv->conf, "mail", "imap_password_env"));
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.role = r;
 	ctx.conf_path = sv->conf_path;
