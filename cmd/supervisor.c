@@ -82,6 +82,16 @@ static void child_place_fd(int fd, int want)
 	dup2(fd, want);
 }
 
+/* Remove a variable and wipe its value where it lives (the process's
+ * original environment block, which /proc/PID/environ shows). */
+static void env_drop(const char *var)
+{
+	char *v = getenv(var);
+	if (v != NULL)
+		secure_wipe(v, strlen(v));
+	unsetenv(var);
+}
+
 static void child_run(struct supervisor *sv, enum role r, int ctl, const int kfd[2])
 {
 	struct role_ctx ctx;
@@ -117,11 +127,11 @@ static void child_run(struct supervisor *sv, enum role r, int ctl, const int kfd
 		for (size_t i = 0; i < ARRAY_SIZE(keys_only); i++) {
 			const char *var = conf_str(sv->conf, "signing", keys_only[i]);
 			if (var[0] != '\0')
-				unsetenv(var);
+				env_drop(var);
 		}
 	}
 	if (r != ROLE_GATEWAY && conf_str(sv->conf, "mail", "imap_password_env")[0] != '\0')
-		unsetenv(conf_str(sv->conf, "mail", "imap_password_env"));
+		env_drop(conf_str(sv->conf, "mail", "imap_password_env"));
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.role = r;
 	ctx.conf_path = sv->conf_path;

@@ -136,6 +136,12 @@ outlook mallory@evil.example "m2@evil.example" "$T/m2.eml"
 SUP=$!
 at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP"
 check "the gateway watches the IMAP mailbox" wait_for 15 grep -q "role=gateway .*imap=watching" "$T/run.log"
+GWP=$(ps -o pid= -o comm= --ppid "$SUP" | awk '$2 == "tayori-gateway" { print $1 }')
+check "the gateway's environment does hold it (the control)" sh -c "tr '\\0' '\\n' < /proc/$GWP/environ | grep -q '$IMAP_PASS'"
+for r in keys mailer portal; do
+	pid=$(ps -o pid= -o comm= --ppid "$SUP" | awk -v r="tayori-$r" '$2 == r { print $1 }')
+	check "the $r role's environment holds no IMAP password" sh -c "! tr '\\0' '\\n' < /proc/$pid/environ | grep -q '$IMAP_PASS'"
+done
 
 $CTL append INBOX "$T/m1.eml"
 check "staff mail appended by IMAP moves to Processed" sh -c "$CTL wait Processed 1 60 >/dev/null"
