@@ -1033,6 +1033,9 @@ int pdf_fasttext_open(const uint8_t *data, size_t len, const char *password,
 		qpdf_next_warning(ft->q);
 	ft->fonts = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, font_free_v);
 	buf_init(&ft->scratch, FT_SCRATCH_MAX);
+	/* Strings are slices of scratch: it must never be NULL, even empty
+	 * (an empty string shown would be NULL + 0). */
+	buf_reserve(&ft->scratch, 256);
 	buf_init(&ft->out, PDF_TEXT_PAGE_MAX);
 	ft->elems = xmalloc(FT_ELEMS * sizeof *ft->elems);
 	*out = ft;
