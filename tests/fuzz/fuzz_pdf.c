@@ -57,10 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *out;
 		size_t outlen;
 		if (pdf_splitter_make(s, 1, 1, &out, &outlen, &e) == 0) {
-			/* What tayori writes it must accept again, unrepaired. */
+			/* What tayori writes it must accept again, and unrepaired
+			 * unless the input itself needed repair: qpdf copies some
+			 * malformed syntax (a name with a stray '#') as it is. */
 			struct pdf_info again;
 			if (pdf_check(out, outlen, NULL, FUZZ_MAX_PAGES, &again, &e) < 0 ||
-			    again.pages != 1 || again.repaired)
+			    again.pages != 1 || (again.repaired && !info.repaired))
 				abort();
 		}
 		pdf_splitter_close(&s);

@@ -113,18 +113,22 @@ mv "$T/stage/m5.eml" "$D/mail/intake/new/1700000000.m5.host"
 check "a message in the watched Maildir becomes a batch" wait_for 30 sh -c "'$TAYORI' batch list -d '$D' | grep -q Maildir経由"
 check "... and moves to .Processed" wait_for 5 sh -c "ls '$D/mail/intake/.Processed/cur/' | grep -q m5"
 
-# 7. the gateway killed in the middle of a batch: on restart the input is
-# taken again and makes exactly one batch
-B=$(batches)
-mkdir "$T/stage/big" && cp "$T/big/corpus.csv" "$T/big/corpus.pdf" "$T/stage/big/"
-touch -d '5 minutes ago' "$T/stage/big" "$T/stage/big"/*
-mv "$T/stage/big" "$D/inbox/"
-sleep 1
-GW=$(ps -o pid= -o comm= --ppid "$SUP" | awk '$2 == "tayori-gateway" { print $1 }')
-kill -9 "$GW" 2>/dev/null
-check "the gateway was killed before the folder was done" test ! -e "$D/inbox/.processed/big"
-check "after the kill the big folder still ends up processed" wait_for 120 test -d "$D/inbox/.processed/big"
-check "... as exactly one batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq $((B + 1)) ]"
-check "... with no orphan PDFs in the store" sh -c "[ \"\$(mdb_stat -s pdfs '$D/db' | sed -n 's/^ *Entries: //p')\" = \"\$('$TAYORI' batch list -d '$D' --json | grep -o '\"signed\":[0-9]*' | cut -d: -f2 | awk '{ s += \$1 } END { print s + 0 }')\" ]"
+# 7. the gateway killed at several moments of a batch (reading, signing,
+# storing): on restart the input is taken again and makes exactly one batch
+for delay in 0.3 0.8 1.5; do
+	B=$(batches)
+	name=big-$delay
+	mkdir "$T/stage/$name" && cp "$T/big/corpus.csv" "$T/big/corpus.pdf" "$T/stage/$name/"
+	printf '件名: 大きな一括 %s\n\n本文\n' "$delay" > "$T/stage/$name/message.txt"
+	touch -d '5 minutes ago' "$T/stage/$name" "$T/stage/$name"/*
+	mv "$T/stage/$name" "$D/inbox/"
+	sleep "$delay"
+	GW=$(ps -o pid= -o comm= --ppid "$SUP" | awk '$2 == "tayori-gateway" { print $1 }')
+	kill -9 "$GW" 2>/dev/null
+	check "killed ${delay}s into a batch: the gateway had not finished it" test ! -e "$D/inbox/.processed/$name"
+	check "... after the restart the folder ends up processed" wait_for 120 test -d "$D/inbox/.processed/$name"
+	check "... as exactly one batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq $((B + 1)) ]"
+	check "... with no orphan PDFs in the store" sh -c "[ \"\$(mdb_stat -s pdfs '$D/db' | sed -n 's/^ *Entries: //p')\" = \"\$('$TAYORI' batch list -d '$D' --json | grep -o '\"signed\":[0-9]*' | cut -d: -f2 | awk '{ s += \$1 } END { print s + 0 }')\" ]"
+done
 check_status 0 "the audit log verifies" "$TAYORI" audit verify -d "$D"
 done_testing
