@@ -74,9 +74,11 @@ void pdf_fasttext_close(struct pdf_fasttext **ft);
 long pdf_fasttext_fallbacks(void);
 
 /*
- * pdf_text_each() with this reader: the same arguments, callback contract
- * and threads (each with its own qpdf handle over the same bytes), but
- * each page is read here first and only pages reported undecodable are
+ * Extract pages first..first+count-1 (1-based; count 0 means to the last
+ * page) in `threads` threads (0: one per online CPU, at most
+ * PDF_TEXT_THREADS_MAX; fewer for short documents), each with its own qpdf
+ * handle over the same bytes, handing out pages in small chunks; fn as
+ * pdf_text_fn (pdf_text.h) describes.  Each page is read here first and only pages reported undecodable are
  * read with poppler (a PopplerDocument opened by the thread that first
  * needs one).  Returns 0, or -1 with the first error (from qpdf, poppler
  * or fn).

@@ -9,7 +9,8 @@
  *
  * Threads: a struct pdf_text is one PopplerDocument and belongs to one
  * thread at a time.  To use several threads, open one per thread on the
- * same bytes (pdf_text_each() does exactly that).  Page numbers are
+ * same bytes (pdf_fasttext_each() does that, with this reader as its
+ * fallback for pages it cannot decode).  Page numbers are
  * 1-based everywhere.
  */
 #ifndef TAYORI_PDF_TEXT_H
@@ -22,7 +23,7 @@
 /* Bytes of normalised text kept per page; longer text is cut at a
  * character boundary (a notice page holds a few kilobytes). */
 #define PDF_TEXT_PAGE_MAX ((size_t)1 << 20)
-/* Threads pdf_text_each() starts at most. */
+/* Threads a page-text reader starts at most. */
 #define PDF_TEXT_THREADS_MAX 8
 
 struct pdf_text;
@@ -59,17 +60,7 @@ void pdf_text_close(struct pdf_text **t);
 typedef int (*pdf_text_fn)(void *ctx, int page, const char *text, size_t len,
 			   struct error *e);
 
-/*
- * Extract pages first..first+count-1 (1-based; count 0 means to the last
- * page) in `threads` threads (0: one per online CPU, at most
- * PDF_TEXT_THREADS_MAX; fewer for short documents), each with its own
- * PopplerDocument over the same bytes, handing out pages in small chunks.
- * Returns 0, or -1 with the first error (from poppler or from fn).
- */
-int pdf_text_each(const uint8_t *data, size_t len, const char *password, int first,
-		  int count, int threads, pdf_text_fn fn, void *ctx, struct error *e);
-
-/* The thread count pdf_text_each() and pdf_split use for `threads` == 0. */
+/* The thread count text readers and pdf_split use for `threads` == 0. */
 int pdf_default_threads(void);
 
 #endif
