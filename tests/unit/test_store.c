@@ -32,56 +32,7 @@
 
 #define SEALED_OVERHEAD (1 + KEYS_WRAPPED_LEN + CRYPT_SEAL_OVERHEAD)
 
-struct fixture {
-	char *dir;
-	struct keys_client *kc;
-	pid_t pid;
-	struct store *st;
-};
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	struct error e = { { 0 }, 0 };
-
-	f->dir = xstrdup("/tmp/tayori-test-store-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		goto fail;
-	if (keys_create_tenant(f->dir, 0, "テスト区", &e) < 0 ||
-	    keys_spawn(f->dir, NULL, NULL, &f->kc, &f->pid, &e) < 0 ||
-	    store_open(f->dir, f->kc, 1, &f->st, &e) < 0) {
-		fprintf(stderr, "setup: %s\n", e.msg);
-		goto fail;
-	}
-	*state = f;
-	return 0;
-fail:
-	if (f->kc != NULL)
-		keys_spawn_wait(&f->kc, f->pid);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f->dir);
-	free(f);
-	return -1;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	store_close(&f->st);
-	keys_spawn_wait(&f->kc, f->pid);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f->dir);
-	free(f);
-	return 0;
-}
+#include "tenant_fixture.h"
 
 static struct store_txn *begin(struct fixture *f, int write)
 {
