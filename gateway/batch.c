@@ -27,7 +27,9 @@
 
 #define PDF_COMMON_SEQ BATCH_PDF_COMMON
 #define PDF_EXTRA_SEQ  BATCH_PDF_EXTRA
-#define STAGE_BYTES ((size_t)24 << 20)
+#define STAGE_BYTES ((size_t)8 << 20)
+/* Residents sealed per round of data keys in the final commit. */
+#define PUBLISH_CHUNK 64
 #define SEALED_MAX ((size_t)1 << 30)
 
 /* ---- small helpers ---- */
@@ -125,6 +127,10 @@ struct sign_job {
 	struct store *st;
 	const struct signer *signer;
 	struct pades_options popt;
+	int64_t mtime;           /* /M of every signature of the batch */
+	struct store_dek *deks;  /* data keys made ahead, by seq, or NULL */
+	uint8_t *dek_ready;      /* which of them exist */
+	size_t ndeks;
 	uint64_t batch;
 	struct stage stage;
 	GHashTable *seq_of_key;  /* PDF-side key -> seq (GUINT_TO_POINTER) */
@@ -132,21 +138,23 @@ struct sign_job {
 	size_t signed_count;
 };
 
-static int sign_and_stage(struct sign_job *j, uint32_t seq, const uint8_t *pdf, size_t len,
+/* Seal a signed PDF and stage it: the stored bytes are exactly the signed
+ * bytes (sealing is lossless). */
+static int seal_and_stage(struct sign_job *j, uint32_t seq, const uint8_t *pdf, size_t len,
 			  struct error *e)
 {
-	uint8_t *signed_pdf = NULL, key[12];
-	size_t signed_len = 0;
+	uint8_t key[12];
 	struct buf sealed;
 	int ret = -1;
 
-	if (pades_sign(pdf, len, j->signer, &j->popt, &signed_pdf, &signed_len, e) < 0)
-		return -1;
 	batch_key(key, j->batch, seq);
 	buf_init(&sealed, SEALED_MAX);
-	/* The stored bytes are exactly the signed bytes: sealing is lossless. */
-	if (store_seal(j->st, DB_PDFS, key, sizeof(key), signed_pdf, signed_len, &sealed, e) < 0)
+	if (seq < j->ndeks && j->dek_ready[seq]) {
+		if (store_seal_with(DB_PDFS, key, sizeof(key), &j->deks[seq], pdf, len, &sealed, e) < 0)
+			goto out;
+	} else if (store_seal(j->st, DB_PDFS, key, sizeof(key), pdf, len, &sealed, e) < 0) {
 		goto out;
+	}
 	{
 		size_t n;
 		uint8_t *p = buf_steal(&sealed, &n);
@@ -159,13 +167,68 @@ static int sign_and_stage(struct sign_job *j, uint32_t seq, const uint8_t *pdf, 
 	ret = 0;
 out:
 	buf_free(&sealed);
+	return ret;
+}
+
+/* The data keys of every PDF to seal, in a few round trips instead of one
+ * per PDF. */
+static int make_pdf_deks(struct sign_job *j, const uint32_t *pdf_seq, size_t n, struct error *e)
+{
+	uint8_t (*keys)[12] = xcalloc(n ? n : 1, sizeof(*keys));
+	const void **kp = xcalloc(n ? n : 1, sizeof(*kp));
+	size_t *kl = xcalloc(n ? n : 1, sizeof(*kl));
+	uint32_t *seqs = xcalloc(n ? n : 1, sizeof(*seqs));
+	struct store_dek *got = xcalloc(n ? n : 1, sizeof(*got));
+	size_t m = 0;
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		if (pdf_seq[i] != i + 1)
+			continue;
+		seqs[m] = pdf_seq[i];
+		batch_key(keys[m], j->batch, pdf_seq[i]);
+		kp[m] = keys[m];
+		kl[m] = sizeof(keys[m]);
+		m++;
+	}
+	ret = store_deks_new(j->st, DB_PDFS, m, kp, kl, got, e);
+	if (ret == 0) {
+		j->ndeks = n + 1;
+		j->deks = xcalloc(j->ndeks, sizeof(*j->deks));
+		j->dek_ready = xcalloc(j->ndeks, 1);
+		for (size_t i = 0; i < m; i++) {
+			j->deks[seqs[i]] = got[i];
+			j->dek_ready[seqs[i]] = 1;
+		}
+	}
+	secure_wipe(got, (n ? n : 1) * sizeof(*got));
+	free(got);
+	free(seqs);
+	free(kl);
+	free(kp);
+	free(keys);
+	return ret;
+}
+
+/* Per-file mode: a PDF as given gets its signature in an update. */
+static int sign_and_stage(struct sign_job *j, uint32_t seq, const uint8_t *pdf, size_t len,
+			  struct error *e)
+{
+	uint8_t *signed_pdf = NULL;
+	size_t signed_len = 0;
+	int ret;
+
+	if (pades_sign(pdf, len, j->signer, &j->popt, &signed_pdf, &signed_len, e) < 0)
+		return -1;
+	ret = seal_and_stage(j, seq, signed_pdf, signed_len, e);
 	free(signed_pdf);
 	return ret;
 }
 
-/* Split mode: the qpdf writer hands each resident's PDF to a bounded queue
- * and signer threads take them from it, so the writer, the signers and the
- * keys process's RSA operations overlap instead of waiting on each other. */
+/* Split mode: the splitter's writer hands each resident's PDF, with its
+ * empty signature already in place, to a bounded queue; signer threads
+ * take them from it, so the writer, the signers and the keys process's
+ * RSA operations overlap instead of waiting on each other. */
 #define QUEUE_CAP 16
 
 struct sign_queue {
@@ -173,8 +236,7 @@ struct sign_queue {
 	pthread_cond_t not_empty, not_full;
 	struct {
 		uint32_t seq;
-		uint8_t *pdf;
-		size_t len;
+		struct pdf_made made;
 	} items[QUEUE_CAP];
 	size_t head, count;
 	int closed, failed;
@@ -192,30 +254,27 @@ static void queue_fail(struct sign_queue *q, const struct error *e)
 	pthread_cond_broadcast(&q->not_empty);
 }
 
-static int emit_group(void *ctx, const struct pdf_group *g, const uint8_t *pdf, size_t len,
+static int emit_group(void *ctx, const struct pdf_group *g, struct pdf_made *m,
 		      struct error *e)
 {
 	struct sign_queue *q = ctx;
 	gpointer v = g_hash_table_lookup(q->job->seq_of_key, g->key);
-	uint8_t *copy;
 	int ret = 0;
 
 	if (v == NULL)
 		return 0; /* not wanted (held or unknown): never signed */
-	copy = xmalloc(len);
-	memcpy(copy, pdf, len);
 	pthread_mutex_lock(&q->lock);
 	while (q->count == QUEUE_CAP && !q->failed)
 		pthread_cond_wait(&q->not_full, &q->lock);
 	if (q->failed) {
 		*e = q->err;
-		free(copy);
 		ret = -1;
 	} else {
 		size_t at = (q->head + q->count) % QUEUE_CAP;
 		q->items[at].seq = (uint32_t)GPOINTER_TO_UINT(v);
-		q->items[at].pdf = copy;
-		q->items[at].len = len;
+		/* The queue takes the bytes; the writer starts a new buffer. */
+		q->items[at].made = *m;
+		memset(&m->pdf, 0, sizeof(m->pdf));
 		q->count++;
 		pthread_cond_signal(&q->not_empty);
 	}
@@ -229,8 +288,7 @@ static void *queue_worker(void *arg)
 	for (;;) {
 		struct error e = { { 0 }, 0 };
 		uint32_t seq;
-		uint8_t *pdf;
-		size_t len;
+		struct pdf_made m;
 		int r;
 		pthread_mutex_lock(&q->lock);
 		while (q->count == 0 && !q->closed && !q->failed)
@@ -240,14 +298,16 @@ static void *queue_worker(void *arg)
 			return NULL;
 		}
 		seq = q->items[q->head].seq;
-		pdf = q->items[q->head].pdf;
-		len = q->items[q->head].len;
+		m = q->items[q->head].made;
 		q->head = (q->head + 1) % QUEUE_CAP;
 		q->count--;
 		pthread_cond_signal(&q->not_full);
 		pthread_mutex_unlock(&q->lock);
-		r = sign_and_stage(q->job, seq, pdf, len, &e);
-		free(pdf);
+		r = pades_sign_slot(&m.pdf, &m.slot, q->job->signer, &q->job->popt, q->job->mtime,
+				    &e);
+		if (r == 0)
+			r = seal_and_stage(q->job, seq, m.pdf.data, m.pdf.len, &e);
+		buf_free(&m.pdf);
 		if (r < 0) {
 			pthread_mutex_lock(&q->lock);
 			queue_fail(q, &e);
@@ -273,8 +333,16 @@ static int sign_split(struct sign_job *job, const uint8_t *data, size_t len,
 	for (int i = 0; i < nt; i++)
 		if (pthread_create(&tid[started], NULL, queue_worker, &q) == 0)
 			started++;
-	r = started > 0 ? pdf_split_write(data, len, so, groups, ngroups, emit_group, &q, e)
-			: err_tmp(e, "cannot start signing threads");
+	{
+		/* Each PDF comes out of the writer with its signature's room
+		 * already in place (pades_sign_slot()). */
+		struct pdf_copy_sig sig = { &job->popt, job->mtime,
+					    pades_slot_reserve(job->signer, &job->popt) };
+		struct pdf_split_opts wo = *so;
+		wo.sig = &sig;
+		r = started > 0 ? pdf_split_write(data, len, &wo, groups, ngroups, emit_group, &q, e)
+				: err_tmp(e, "cannot start signing threads");
+	}
 	pthread_mutex_lock(&q.lock);
 	q.closed = 1;
 	if (r < 0 && !q.failed)
@@ -284,7 +352,7 @@ static int sign_split(struct sign_job *job, const uint8_t *data, size_t len,
 	for (int i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);
 	for (size_t i = 0; i < q.count; i++)
-		free(q.items[(q.head + i) % QUEUE_CAP].pdf);
+		buf_free(&q.items[(q.head + i) % QUEUE_CAP].made.pdf);
 	if (q.failed) {
 		if (r == 0)
 			*e = q.err;
@@ -554,7 +622,7 @@ static int batch_publish(struct store *st, const struct batch_input *in,
 {
 	struct store_txn *t = NULL;
 	struct buf rec, sealed, report;
-	uint8_t bkey[8], key[12], idx[32];
+	uint8_t bkey[8];
 	const char *status = BATCH_STATUS_WAITING;
 	int ret = -1;
 
@@ -572,27 +640,57 @@ static int batch_publish(struct store *st, const struct batch_input *in,
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < r->n; i++) {
-		const struct recipient *p = &r->v[i];
-		buf_reset(&rec);
-		buf_reset(&sealed);
-		batch_key(key, rep->batch, (uint32_t)(i + 1));
-		if (encode_resident(p, pdf_seq[i], &rec) != 0) {
-			err_set(e, "CSV line %zu: the row is too large", p->line);
+	/* In chunks: the data keys and index values of a chunk come from the
+	 * keys process in one round trip each. */
+	for (size_t base = 0; base < r->n; base += PUBLISH_CHUNK) {
+		size_t m = r->n - base < PUBLISH_CHUNK ? r->n - base : PUBLISH_CHUNK, nidx = 0;
+		uint8_t keys[PUBLISH_CHUNK][12], idx[PUBLISH_CHUNK][32];
+		uint8_t iv[PUBLISH_CHUNK][8 + RECIPIENTS_KEY_MAX];
+		const void *kp[PUBLISH_CHUNK], *ivp[PUBLISH_CHUNK];
+		size_t kl[PUBLISH_CHUNK], ivl[PUBLISH_CHUNK];
+		struct store_dek deks[PUBLISH_CHUNK];
+		int rc = 0;
+
+		for (size_t j = 0; j < m; j++) {
+			const struct recipient *p = &r->v[base + j];
+			batch_key(keys[j], rep->batch, (uint32_t)(base + j + 1));
+			kp[j] = keys[j];
+			kl[j] = sizeof(keys[j]);
+			if (usable(p)) {
+				size_t n = strlen(p->key);
+				be64_put(iv[nidx], rep->batch);
+				memcpy(iv[nidx] + 8, p->key, n);
+				ivp[nidx] = iv[nidx];
+				ivl[nidx++] = 8 + n;
+			}
+		}
+		if (store_deks_new(st, DB_RESIDENTS, m, kp, kl, deks, e) < 0)
+			goto out;
+		if (store_index_many(st, "resident", nidx, ivp, ivl, idx, e) < 0) {
+			secure_wipe(deks, sizeof(deks));
 			goto out;
 		}
-		if (store_seal(st, DB_RESIDENTS, key, sizeof(key), rec.data, rec.len, &sealed, e) < 0 ||
-		    store_put(t, DB_RESIDENTS, key, sizeof(key), sealed.data, sealed.len, e) < 0)
-			goto out;
-		if (usable(p)) {
-			uint8_t iv[8 + RECIPIENTS_KEY_MAX];
-			size_t kl = strlen(p->key);
-			be64_put(iv, rep->batch);
-			memcpy(iv + 8, p->key, kl);
-			if (store_index(st, "resident", iv, 8 + kl, idx, e) < 0 ||
-			    store_put(t, DB_RESIDENT_IDX, idx, sizeof(idx), key, sizeof(key), e) < 0)
-				goto out;
+		nidx = 0;
+		for (size_t j = 0; j < m && rc == 0; j++) {
+			const struct recipient *p = &r->v[base + j];
+			buf_reset(&rec);
+			buf_reset(&sealed);
+			if (encode_resident(p, pdf_seq[base + j], &rec) != 0) {
+				rc = err_set(e, "CSV line %zu: the row is too large", p->line);
+				break;
+			}
+			rc = store_seal_with(DB_RESIDENTS, keys[j], sizeof(keys[j]), &deks[j], rec.data,
+					     rec.len, &sealed, e);
+			if (rc == 0)
+				rc = store_put(t, DB_RESIDENTS, keys[j], sizeof(keys[j]), sealed.data,
+					       sealed.len, e);
+			if (rc == 0 && usable(p))
+				rc = store_put(t, DB_RESIDENT_IDX, idx[nidx++], 32, keys[j],
+					       sizeof(keys[j]), e);
 		}
+		secure_wipe(deks, sizeof(deks));
+		if (rc < 0)
+			goto out;
 	}
 	{
 		FILE *f;
@@ -955,6 +1053,9 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	job.popt.tsa_url = in->tsa_url;
 	job.popt.reason = "処分通知 (administrative notice)";
 	job.popt.revocation = in->level >= PADES_B_LT ? pades_fetch_ocsp_or_crls_http : NULL;
+	/* One signing time for the whole batch. */
+	job.mtime = now_utc();
+	job.popt.signing_time = job.mtime;
 	job.seq_of_key = want;
 	job.stage.st = st;
 	pthread_mutex_init(&job.stage.lock, NULL);
@@ -964,6 +1065,8 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 		goto out;
 	job.batch = rep->batch;
 	if (store_set_nosync(st, 1, e) < 0)
+		goto fail_stored;
+	if (split != SPLIT_COMMON && make_pdf_deks(&job, pdf_seq, r->n, e) < 0)
 		goto fail_stored;
 	if (split == SPLIT_COMMON) {
 		if (sign_and_stage(&job, PDF_COMMON_SEQ, in->pdfs[0].data, in->pdfs[0].len, e) < 0)
@@ -1023,6 +1126,10 @@ out:
 		free(job.stage.v);
 		pthread_mutex_destroy(&job.stage.lock);
 		pthread_mutex_destroy(&job.count_lock);
+		if (job.deks)
+			secure_wipe(job.deks, job.ndeks * sizeof(*job.deks));
+		free(job.deks);
+		free(job.dek_ready);
 	}
 	if (have_plan)
 		pdf_split_result_free(&plan);

@@ -736,6 +736,58 @@ struct sigfield {
 	size_t br_at;          /* first byte inside the /ByteRange brackets */
 };
 
+/* The signature dictionary, with room for the ByteRange and the value
+ * (their offsets go to f), and its field merged with an invisible widget
+ * on the page page_id. */
+static void sig_objects(struct incr *w, struct sigfield *f, const char *fname,
+    int sig_id, int wid_id, int page_id, int page_gen)
+{
+	struct out *o = w->o;
+	char mdate[32];
+	struct tm tm;
+	time_t tt;
+
+	obj_begin(w, sig_id, 0);
+	if (f->doc_timestamp) {
+		o_str(o, "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161");
+	} else {
+		tt = (time_t)f->mtime;
+		gmtime_r(&tt, &tm);
+		strftime(mdate, sizeof(mdate), "D:%Y%m%d%H%M%SZ", &tm);
+		o_printf(o, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /M (%s)",
+		    mdate);
+		if (f->o->name) { o_str(o, " /Name "); o_text(o, f->o->name); }
+		if (f->o->reason) { o_str(o, " /Reason "); o_text(o, f->o->reason); }
+		if (f->o->location) { o_str(o, " /Location "); o_text(o, f->o->location); }
+		if (f->o->contact_info) { o_str(o, " /ContactInfo "); o_text(o, f->o->contact_info); }
+	}
+	o_str(o, "\n/ByteRange [");
+	f->br_at = o->b.len;
+	for (int i = 0; i < BR_WIDTH; i++)
+		o_put(o, " ", 1);
+	o_str(o, "]\n/Contents ");
+	f->contents_at = o->b.len;
+	o_put(o, "<", 1);
+	{
+		static const char zeros[256] = { [0 ... 255] = '0' };
+		for (size_t left = f->reserve * 2; left > 0 && !o->oom;) {
+			size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
+			o_put(o, zeros, n);
+			left -= n;
+		}
+	}
+	o_put(o, ">", 1);
+	f->contents_end = o->b.len;
+	o_str(o, " >>");
+	obj_end(w);
+
+	obj_begin(w, wid_id, 0);
+	o_str(o, "<< /Type /Annot /Subtype /Widget /FT /Sig /T ");
+	o_text(o, fname);
+	o_printf(o, " /V %d 0 R /F 132 /Rect [0 0 0 0] /P %d %d R >>", sig_id, page_id, page_gen);
+	obj_end(w);
+}
+
 static int add_sig_field(struct pdfdoc *d, const uint8_t *pdf, size_t len,
     struct sigfield *f, struct out *o, struct error *e)
 {
@@ -743,9 +795,7 @@ static int add_sig_field(struct pdfdoc *d, const uint8_t *pdf, size_t len,
 	qpdf_oh root = qpdf_get_root(q), page, acro = 0, fields = 0, annots = 0;
 	struct incr w;
 	int sig_id, wid_id, page_id, page_gen;
-	char fname[128], mdate[32];
-	struct tm tm;
-	time_t tt;
+	char fname[128];
 
 	page = first_page(q, e);
 	if (page == 0)
@@ -778,47 +828,7 @@ static int add_sig_field(struct pdfdoc *d, const uint8_t *pdf, size_t len,
 	sig_id = incr_new_id(&w);
 	wid_id = incr_new_id(&w);
 
-	/* The signature dictionary, with room for the ByteRange and value. */
-	obj_begin(&w, sig_id, 0);
-	if (f->doc_timestamp) {
-		o_str(o, "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161");
-	} else {
-		tt = (time_t)f->mtime;
-		gmtime_r(&tt, &tm);
-		strftime(mdate, sizeof(mdate), "D:%Y%m%d%H%M%SZ", &tm);
-		o_printf(o, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /M (%s)",
-		    mdate);
-		if (f->o->name) { o_str(o, " /Name "); o_text(o, f->o->name); }
-		if (f->o->reason) { o_str(o, " /Reason "); o_text(o, f->o->reason); }
-		if (f->o->location) { o_str(o, " /Location "); o_text(o, f->o->location); }
-		if (f->o->contact_info) { o_str(o, " /ContactInfo "); o_text(o, f->o->contact_info); }
-	}
-	o_str(o, "\n/ByteRange [");
-	f->br_at = o->b.len;
-	for (int i = 0; i < BR_WIDTH; i++)
-		o_put(o, " ", 1);
-	o_str(o, "]\n/Contents ");
-	f->contents_at = o->b.len;
-	o_put(o, "<", 1);
-	{
-		static const char zeros[256] = { [0 ... 255] = '0' };
-		for (size_t left = f->reserve * 2; left > 0 && !o->oom;) {
-			size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
-			o_put(o, zeros, n);
-			left -= n;
-		}
-	}
-	o_put(o, ">", 1);
-	f->contents_end = o->b.len;
-	o_str(o, " >>");
-	obj_end(&w);
-
-	/* The field and its widget (merged), invisible, on page 1. */
-	obj_begin(&w, wid_id, 0);
-	o_str(o, "<< /Type /Annot /Subtype /Widget /FT /Sig /T ");
-	o_text(o, fname);
-	o_printf(o, " /V %d 0 R /F 132 /Rect [0 0 0 0] /P %d %d R >>", sig_id, page_id, page_gen);
-	obj_end(&w);
+	sig_objects(&w, f, fname, sig_id, wid_id, page_id, page_gen);
 
 	/* Page 1 lists the widget in /Annots (a new revision of the array
 	 * when it is indirect, else of the page). */
@@ -1295,57 +1305,160 @@ out:
 	return rc;
 }
 
+/*
+ * After the first signature (in a, its CMS in cms and the /Contents span in
+ * cpos): the B-LT and B-LTA updates the level asks for.  a ends up holding
+ * the final file.
+ */
+static int add_ltv_levels(struct out *a, const struct signer *s, const struct pades_options *o,
+    int64_t mtime, const uint8_t *cms, size_t cmslen, size_t cpos[2], struct error *e)
+{
+	size_t cap = a->b.max;
+	struct out b;
+	int rc = -1;
+
+	buf_init(&b.b, cap);
+	b.oom = 0;
+	if (o->level >= PADES_B_LT) {
+		/* The VRI key hashes the whole /Contents string, padding included. */
+		size_t clen = (cpos[1] - cpos[0] - 2) / 2;
+		uint8_t *contents = xmalloc(clen);
+		if (hex_decode_span(a->b.data + cpos[0] + 1, contents, clen) < 0) {
+			free(contents);
+			err_tmp(e, "internal error: bad /Contents hex");
+			goto out;
+		}
+		rc = build_ltv(a->b.data, a->b.len, s, contents, clen, cms, cmslen, o, &b, e);
+		free(contents);
+		if (rc < 0)
+			goto out;
+		rc = -1;
+		buf_free(&a->b);
+		*a = b;
+		buf_init(&b.b, cap);
+	}
+	if (o->level >= PADES_B_LTA) {
+		if (sign_once(a->b.data, a->b.len, s, o, 1, mtime, &b, NULL, NULL, cpos, e) < 0)
+			goto out;
+		buf_free(&a->b);
+		*a = b;
+		buf_init(&b.b, cap);
+	}
+	rc = 0;
+out:
+	buf_free(&b.b);
+	return rc;
+}
+
 int pades_sign(const uint8_t *pdf, size_t len, const struct signer *s,
     const struct pades_options *o, uint8_t **outp, size_t *outlen, struct error *e)
 {
-	struct out a, b;
+	struct out a;
 	uint8_t *cms = NULL;
 	size_t cmslen = 0, cpos[2];
 	int64_t mtime = o->signing_time ? o->signing_time : now_utc();
-	size_t cap = len + ((size_t)64 << 20);
 	int rc = -1;
 
 	*outp = NULL;
-	buf_init(&a.b, cap);
-	buf_init(&b.b, cap);
-	a.oom = b.oom = 0;
+	buf_init(&a.b, len + ((size_t)64 << 20));
+	a.oom = 0;
 	if (o->level >= PADES_B_T && (o->tsa_url == NULL || *o->tsa_url == '\0')) {
 		err_set(e, "level %s needs a TSA URL", pades_level_name(o->level));
 		goto out;
 	}
 	if (sign_once(pdf, len, s, o, 0, mtime, &a, &cms, &cmslen, cpos, e) < 0)
 		goto out;
-	if (o->level >= PADES_B_LT) {
-		/* The VRI key hashes the whole /Contents string, padding included. */
-		size_t clen = (cpos[1] - cpos[0] - 2) / 2;
-		uint8_t *contents = xmalloc(clen);
-		if (hex_decode_span(a.b.data + cpos[0] + 1, contents, clen) < 0) {
-			free(contents);
-			err_tmp(e, "internal error: bad /Contents hex");
-			goto out;
-		}
-		rc = build_ltv(a.b.data, a.b.len, s, contents, clen, cms, cmslen, o, &b, e);
-		free(contents);
-		if (rc < 0)
-			goto out;
-		rc = -1;
-		buf_free(&a.b);
-		a = b;
-		buf_init(&b.b, cap);
-	}
-	if (o->level >= PADES_B_LTA) {
-		if (sign_once(a.b.data, a.b.len, s, o, 1, mtime, &b, NULL, NULL, cpos, e) < 0)
-			goto out;
-		buf_free(&a.b);
-		a = b;
-		buf_init(&b.b, cap);
-	}
+	if (add_ltv_levels(&a, s, o, mtime, cms, cmslen, cpos, e) < 0)
+		goto out;
 	*outp = buf_steal(&a.b, outlen);
 	rc = 0;
 out:
 	OPENSSL_free(cms);
 	buf_free(&a.b);
-	buf_free(&b.b);
+	return rc;
+}
+
+/* ------------------------------------------- a slot in a new file */
+
+size_t pades_slot_reserve(const struct signer *s, const struct pades_options *o)
+{
+	return estimate_reserve(s, o->level >= PADES_B_T && o->tsa_url != NULL);
+}
+
+int pades_slot_write(struct buf *b, const struct pades_options *o, int64_t mtime,
+    size_t reserve, int sig_id, int wid_id, int page_id, struct pades_slot *slot,
+    size_t offsets[2])
+{
+	struct out out;
+	struct incr w;
+	struct sigfield f;
+	const char *fname = o->field_name ? o->field_name : "Signature1";
+
+	out.b = *b;
+	out.oom = 0;
+	memset(&w, 0, sizeof(w));
+	w.o = &out;
+	memset(&f, 0, sizeof(f));
+	f.o = o;
+	f.mtime = mtime;
+	f.reserve = reserve;
+	sig_objects(&w, &f, fname, sig_id, wid_id, page_id, 0);
+	*b = out.b;
+	if (out.oom || w.n != 2) {
+		free(w.ents);
+		return -1;
+	}
+	offsets[0] = w.ents[0].off;
+	offsets[1] = w.ents[1].off;
+	free(w.ents);
+	slot->br_at = f.br_at;
+	slot->contents_at = f.contents_at;
+	slot->contents_end = f.contents_end;
+	slot->reserve = reserve;
+	return 0;
+}
+
+int pades_sign_slot(struct buf *pdf, const struct pades_slot *slot, const struct signer *s,
+    const struct pades_options *o, int64_t mtime, struct error *e)
+{
+	struct out a;
+	struct sigfield f;
+	uint8_t md[32], *der = NULL;
+	size_t derlen = 0, cpos[2];
+	const char *tsa = o->level >= PADES_B_T ? o->tsa_url : NULL;
+	int rc = -1;
+
+	if (o->level >= PADES_B_T && (tsa == NULL || *tsa == '\0'))
+		return err_set(e, "level %s needs a TSA URL", pades_level_name(o->level));
+	if (slot->contents_end > pdf->len || slot->contents_at >= slot->contents_end ||
+	    slot->br_at + BR_WIDTH > slot->contents_at ||
+	    slot->contents_end - slot->contents_at != 2 * slot->reserve + 2)
+		return err_tmp(e, "internal error: the signature slot does not fit the file");
+	memset(&f, 0, sizeof(f));
+	f.br_at = slot->br_at;
+	f.contents_at = slot->contents_at;
+	f.contents_end = slot->contents_end;
+	a.b = *pdf;
+	a.oom = 0;
+	fill_byte_range(&a, &f, md);
+	if (cms_sign_impl(md, s, tsa, &der, &derlen, e) < 0)
+		goto out;
+	if (derlen > slot->reserve) {
+		err_tmp(e, "the signature (%zu bytes) does not fit the %zu bytes reserved for it",
+		    derlen, slot->reserve);
+		goto out;
+	}
+	fill_contents(&a, &f, der, derlen);
+	cpos[0] = f.contents_at;
+	cpos[1] = f.contents_end;
+	if (a.b.max < a.b.len + ((size_t)64 << 20))
+		a.b.max = a.b.len + ((size_t)64 << 20);
+	if (add_ltv_levels(&a, s, o, mtime, der, derlen, cpos, e) < 0)
+		goto out;
+	rc = 0;
+out:
+	*pdf = a.b;
+	OPENSSL_free(der);
 	return rc;
 }
 

@@ -8,17 +8,18 @@
  * /ByteRange, DSS, document time stamps), RFC 5652 (CMS SignedData),
  * RFC 5035 (signing-certificate-v2), RFC 3161 (time stamps).
  *
- * How the file is written: the signature always goes into an incremental
- * update appended to the input (new signature dictionary and widget, new
- * revisions of page 1 or its /Annots array and of the catalog or its
- * /AcroForm, then an xref section of the same kind as the input's last one
- * and a trailer with /Prev).  Earlier signatures stay valid, and a freshly
- * split file (itself a full write by the splitter) needs no second full
- * rewrite: appending is cheaper than re-serialising, and the revision it
- * adds is exactly what the ByteRange covers.  B-LT adds one more update
- * (/DSS), B-LTA another (a /DocTimeStamp signature).  An input that qpdf had
- * to repair is rewritten by qpdf first when it is not yet signed, and
- * refused when it is (an update on a broken base would not verify).
+ * How the file is written: pades_sign() puts the signature into an
+ * incremental update appended to the input (new signature dictionary and
+ * widget, new revisions of page 1 or its /Annots array and of the catalog
+ * or its /AcroForm, then an xref section of the same kind as the input's
+ * last one and a trailer with /Prev), so earlier signatures stay valid.
+ * A freshly split file is different: its writer (pdf_copy.h) already
+ * leaves an empty signature in its one full write (pades_slot_write()),
+ * and pades_sign_slot() fills it in place, so a split file is written
+ * once and never parsed again.  B-LT adds one update (/DSS), B-LTA
+ * another (a /DocTimeStamp signature).  An input that qpdf had to repair
+ * is rewritten by qpdf first when it is not yet signed, and refused when
+ * it is (an update on a broken base would not verify).
  */
 #ifndef TAYORI_PADES_H
 #define TAYORI_PADES_H
@@ -26,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/x509.h>
+#include "buf.h"
 #include "util.h"
 #include "gateway/signer.h"
 
@@ -95,6 +97,43 @@ struct pades_options {
  */
 int pades_sign(const uint8_t *pdf, size_t len, const struct signer *s,
     const struct pades_options *o, uint8_t **out, size_t *outlen, struct error *e);
+
+/*
+ * A signature written into a new file by whoever writes the file (the
+ * splitter's full write), so that signing needs no second pass: the
+ * writer calls pades_slot_write() for the signature dictionary and its
+ * widget, lists the widget in page 1's /Annots and in the catalog's
+ * /AcroForm << /Fields [...] /SigFlags 3 >>, and hands the finished file
+ * to pades_sign_slot(), which fills /ByteRange and /Contents in place.
+ */
+struct pades_slot {
+	size_t br_at;          /* first byte inside the /ByteRange brackets */
+	size_t contents_at;    /* the '<' of /Contents */
+	size_t contents_end;   /* just after its '>' */
+	size_t reserve;        /* bytes of room for the DER signature */
+};
+
+/* Bytes to reserve for a signature by s at o->level. */
+size_t pades_slot_reserve(const struct signer *s, const struct pades_options *o);
+
+/*
+ * Append objects sig_id (the signature dictionary, /M from mtime) and
+ * wid_id (its field and invisible widget, /P page_id 0 R) to b; their
+ * offsets in b go to offsets[0] and offsets[1], the slot to *slot.
+ * -1 when b's cap is reached.
+ */
+int pades_slot_write(struct buf *b, const struct pades_options *o, int64_t mtime,
+    size_t reserve, int sig_id, int wid_id, int page_id, struct pades_slot *slot,
+    size_t offsets[2]);
+
+/*
+ * Sign the complete file in *pdf through its slot, in place, then add the
+ * B-LT and B-LTA updates o->level asks for (*pdf grows).  mtime must be
+ * the one given to pades_slot_write().  Errors are temporary (signer, TSA)
+ * except a slot that does not match the file.
+ */
+int pades_sign_slot(struct buf *pdf, const struct pades_slot *slot, const struct signer *s,
+    const struct pades_options *o, int64_t mtime, struct error *e);
 
 /*
  * The CMS SignedData (DER, detached) that pades_sign embeds: signed

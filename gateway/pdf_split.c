@@ -15,9 +15,20 @@
 #include <qpdf/qpdf-c.h>
 #include "util.h"
 #include "gateway/pdf_check.h"
+#include "gateway/pdf_copy.h"
 #include "gateway/pdf_text.h"
 #include "gateway/pdf_fasttext.h"
 #include "gateway/pdf_split.h"
+
+struct pdf_splitter {
+	qpdf_data in;
+	struct pdf_copier *copier;
+	struct pdf_made made;   /* the last PDF made, until the next call */
+	int npages;
+};
+
+static int splitter_make(struct pdf_splitter *s, int first_page, int count,
+			 const struct pdf_copy_sig *sig, struct error *e);
 
 /* Distinct keys remembered per page in AUTO mode (a notice page shows one,
  * a household page a few). */
@@ -593,10 +604,8 @@ static int stream_write(const uint8_t *data, size_t len, const struct pdf_split_
 		}
 		/* A new key (or the end): the current group is complete. */
 		if (g.key && GPOINTER_TO_INT(g_hash_table_lookup(ranges, g.key)) == 1) {
-			const uint8_t *pdf;
-			size_t plen;
-			if (pdf_splitter_make(sp, g.first_page, g.page_count, &pdf, &plen, e) < 0 ||
-			    emit(ctx, &g, pdf, plen, e) < 0)
+			if (splitter_make(sp, g.first_page, g.page_count, o->sig, e) < 0 ||
+			    emit(ctx, &g, &sp->made, e) < 0)
 				goto out;
 		}
 		if (p > npages)
@@ -746,14 +755,6 @@ int pdf_split_run(const uint8_t *data, size_t len, const struct pdf_split_opts *
 /* ---------------------------------------------------------------- */
 /* Writing                                                           */
 
-struct pdf_splitter {
-	qpdf_data in;
-	qpdf_data out;        /* the last PDF made, until the next call */
-	int npages;
-	char version[16];
-	int extension;
-};
-
 int pdf_splitter_open(const uint8_t *data, size_t len, const char *password, int max_pages,
 		      struct pdf_splitter **out, struct error *e)
 {
@@ -765,8 +766,12 @@ int pdf_splitter_open(const uint8_t *data, size_t len, const char *password, int
 		free(s);
 		return -1;
 	}
-	str_copy(s->version, qpdf_get_pdf_version(s->in), sizeof s->version);
-	s->extension = qpdf_get_pdf_extension_level(s->in);
+	if (pdf_copier_new(s->in, &s->copier, e) < 0) {
+		pdf_splitter_close(&s);
+		return -1;
+	}
+	/* A resident's file is at most the input plus a signature. */
+	buf_init(&s->made.pdf, PDF_INPUT_MAX + ((size_t)1 << 20));
 	*out = s;
 	return 0;
 }
@@ -776,64 +781,25 @@ int pdf_splitter_npages(const struct pdf_splitter *s)
 	return s->npages;
 }
 
-static int qpdf_fail(qpdf_data q, const char *what, struct error *e)
+static int splitter_make(struct pdf_splitter *s, int first_page, int count,
+			 const struct pdf_copy_sig *sig, struct error *e)
 {
-	qpdf_error err = qpdf_get_error(q);
-	enum qpdf_error_code_e code = err ? qpdf_get_error_code(q, err) : qpdf_e_internal;
-	const char *detail = err ? qpdf_get_error_message_detail(q, err) : "unknown error";
-
-	if (code == qpdf_e_damaged_pdf || code == qpdf_e_pages || code == qpdf_e_object)
-		return err_set(e, "the PDF is damaged: qpdf cannot %s (%s)", what, detail);
-	return err_tmp(e, "qpdf cannot %s (%s)", what, detail);
+	memset(&s->made.slot, 0, sizeof s->made.slot);
+	/* The callback may have taken the last file's bytes. */
+	if (s->made.pdf.max == 0)
+		buf_init(&s->made.pdf, PDF_INPUT_MAX + ((size_t)1 << 20));
+	return pdf_copier_write(s->copier, first_page, count, sig, &s->made.pdf, &s->made.slot, e);
 }
 
 int pdf_splitter_make(struct pdf_splitter *s, int first_page, int count,
 		      const uint8_t **pdf, size_t *len, struct error *e)
 {
-	qpdf_data out;
-
 	*pdf = NULL;
 	*len = 0;
-	if (s->out)
-		qpdf_cleanup(&s->out);
-	if (first_page < 1 || count < 1 || count > s->npages || first_page > s->npages - count + 1)
-		return err_set(e, "pages %d-%d do not exist (the PDF has %d)", first_page,
-			       first_page + count - 1, s->npages);
-	out = s->out = qpdf_init();
-	qpdf_silence_errors(out);
-	qpdf_set_suppress_warnings(out, QPDF_TRUE);
-	if (qpdf_empty_pdf(out) & QPDF_ERRORS)
-		return qpdf_fail(out, "start a new PDF", e);
-	for (int p = first_page; p < first_page + count; p++) {
-		qpdf_oh page = qpdf_get_page_n(s->in, (size_t)(p - 1));
-		QPDF_ERROR_CODE rc;
-		if (qpdf_has_error(s->in))
-			return qpdf_fail(s->in, "read a page", e);
-		/* Copies the page and everything it uses (not its /Parent)
-		 * from the input into the new document. */
-		rc = qpdf_add_page(out, s->in, page, QPDF_FALSE);
-		qpdf_oh_release(s->in, page);
-		if (rc & QPDF_ERRORS)
-			return qpdf_fail(out, "copy a page", e);
-	}
-	if (qpdf_init_write_memory(out) & QPDF_ERRORS)
-		return qpdf_fail(out, "start writing", e);
-	/* Stream data is copied byte for byte, and a full write with a
-	 * classic cross-reference table suits the incremental signature
-	 * that follows. */
-	qpdf_set_object_stream_mode(out, qpdf_o_disable);
-	qpdf_set_decode_level(out, qpdf_dl_none);
-	qpdf_set_compress_streams(out, QPDF_FALSE);
-	qpdf_set_preserve_encryption(out, QPDF_FALSE);
-	qpdf_set_minimum_pdf_version_and_extension(out, s->version, s->extension);
-	if (qpdf_write(out) & QPDF_ERRORS)
-		return qpdf_fail(out, "write the PDF", e);
-	/* Anything qpdf had to say while copying was about the input, which
-	 * pdf_check() already accepted: drop it so it does not pile up. */
-	while (qpdf_more_warnings(s->in))
-		qpdf_next_warning(s->in);
-	*pdf = qpdf_get_buffer(out);
-	*len = qpdf_get_buffer_length(out);
+	if (splitter_make(s, first_page, count, NULL, e) < 0)
+		return -1;
+	*pdf = s->made.pdf.data;
+	*len = s->made.pdf.len;
 	return 0;
 }
 
@@ -841,8 +807,8 @@ void pdf_splitter_close(struct pdf_splitter **s)
 {
 	if (!s || !*s)
 		return;
-	if ((*s)->out)
-		qpdf_cleanup(&(*s)->out);
+	pdf_copier_free(&(*s)->copier);
+	buf_free(&(*s)->made.pdf);
 	if ((*s)->in)
 		qpdf_cleanup(&(*s)->in);
 	free(*s);
@@ -888,14 +854,12 @@ static void *write_worker(void *arg)
 	while (!atomic_load(&j->stop)) {
 		size_t g = atomic_fetch_add(&j->next, 1);
 		const struct pdf_group *grp;
-		const uint8_t *pdf;
-		size_t len;
 
 		if (g >= j->ngroups)
 			break;
 		grp = &j->groups[g];
-		if (pdf_splitter_make(s, grp->first_page, grp->page_count, &pdf, &len, &e) < 0 ||
-		    j->emit(j->ctx, grp, pdf, len, &e) < 0) {
+		if (splitter_make(s, grp->first_page, grp->page_count, j->o->sig, &e) < 0 ||
+		    j->emit(j->ctx, grp, &s->made, &e) < 0) {
 			write_fail(j, &e);
 			break;
 		}

@@ -61,8 +61,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "buf.h"
 #include "util.h"
+#include "gateway/pades.h"
 #include "gateway/pdf_check.h"
+#include "gateway/pdf_copy.h"
 
 #define PDF_KEY_MAX 64 /* bytes of a key found on a page (KEY mode) */
 
@@ -79,6 +82,9 @@ struct pdf_split_opts {
 				     see pdf_default_threads() */
 	int write_threads;        /* writer threads (write); 0: 1 (see below) */
 	int max_pages;            /* 0: PDF_PAGES_MAX */
+	/* NULL, or an empty signature to leave in every PDF written
+	   (pdf_copy.h), for the emit callback to sign with pades_sign_slot() */
+	const struct pdf_copy_sig *sig;
 };
 
 /* One resident's pages.  first_page is 1-based. */
@@ -128,17 +134,24 @@ int pdf_split_plan(const uint8_t *data, size_t len, const struct pdf_split_opts 
 
 void pdf_split_result_free(struct pdf_split_result *r);
 
+/* One resident's new PDF, as the emit callback receives it. */
+struct pdf_made {
+	struct buf pdf;           /* the file; the callback may keep the bytes
+				     (buf_steal()) instead of copying them */
+	struct pades_slot slot;   /* with opts->sig: the empty signature */
+};
+
 /*
- * Receives one resident's PDF.  pdf/len are valid only during the call
- * (the caller copies, signs or stores them before returning).  Called from
- * the writer threads: up to opts->write_threads calls run at the same
+ * Receives one resident's PDF.  m is valid only during the call (the
+ * callback signs, stores or takes m->pdf's bytes before returning).  Called
+ * from the writer threads: up to opts->write_threads calls run at the same
  * time, in no particular order, so the callback guards whatever it
  * shares; with one writer, calls come in group order.  Return
  * 0 to go on, -1 with e filled to stop (pdf_split_write returns -1 with
  * that error).
  */
-typedef int (*pdf_split_emit_fn)(void *ctx, const struct pdf_group *g,
-				 const uint8_t *pdf, size_t len, struct error *e);
+typedef int (*pdf_split_emit_fn)(void *ctx, const struct pdf_group *g, struct pdf_made *m,
+				 struct error *e);
 
 /*
  * Write one PDF per group of groups[0..ngroups) (usually r->groups) and

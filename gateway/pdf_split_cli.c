@@ -107,9 +107,11 @@ struct out_ctx {
 	size_t bytes;
 };
 
-static int write_file(void *arg, const struct pdf_group *g, const uint8_t *pdf, size_t len,
+static int write_file(void *arg, const struct pdf_group *g, struct pdf_made *m,
 		      struct error *e)
 {
+	const uint8_t *pdf = m->pdf.data;
+	size_t len = m->pdf.len;
 	struct out_ctx *c = arg;
 	char name[PDF_KEY_MAX + 8];
 	size_t off = 0;

@@ -278,6 +278,30 @@ int keys_handle(struct keys_state *ks, unsigned perms, uint32_t type, const uint
 		}
 		ret = 0;
 		break;
+	case KEYS_BATCH: {
+		/* Each part is answered as if sent alone, permissions included;
+		 * only the cheap symmetric requests may be batched. */
+		uint32_t count, sub_type, sub_rtype;
+		struct buf sub;
+		if (ipc_get_u32(&r, &count) < 0 || count == 0 || count > KEYS_BATCH_MAX)
+			goto bad;
+		buf_init(&sub, KEYS_MAX_REQUEST);
+		ret = ipc_put_u32(reply, count);
+		for (uint32_t i = 0; i < count && ret == 0; i++) {
+			if (ipc_get_u32(&r, &sub_type) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
+			    (sub_type != KEYS_HMAC && sub_type != KEYS_DEK_NEW &&
+			     sub_type != KEYS_DEK_UNWRAP) ||
+			    keys_handle(ks, perms, sub_type, a, alen, &sub_rtype, &sub, e) < 0) {
+				buf_wipe(&sub);
+				goto bad;
+			}
+			ret = ipc_put_u32(reply, sub_rtype) | ipc_put_bytes(reply, sub.data, sub.len);
+		}
+		buf_wipe(&sub);
+		if (ipc_end(&r) < 0)
+			goto bad;
+		break;
+	}
 	case KEYS_CERTS:
 		if (need(perms, KEYS_PERM_SIGN, e) < 0 || ipc_end(&r) < 0)
 			goto bad;

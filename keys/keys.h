@@ -11,6 +11,10 @@
  *   KEYS_SIGN        an RSA/ECDSA signature over a SHA-256 digest
  *   KEYS_CERTS       the signing certificate and its chain (DER)
  *   KEYS_AUDIT_MAC   HMAC-SHA-256 under the audit sub-key (the audit chain)
+ *   KEYS_BATCH       up to KEYS_BATCH_MAX HMAC, DEK_NEW or DEK_UNWRAP requests
+ *                    in one round trip (a batch of 5,000 residents needs
+ *                    10,000 data keys and index values: one message each
+ *                    cost more in context switches than the work itself)
  *
  * Each channel carries a permission mask fixed by the supervisor: the portal
  * may unwrap data keys but never sign, for example.  A request of an unknown
@@ -36,6 +40,7 @@ enum keys_msg {
 	KEYS_SIGN = 4,
 	KEYS_CERTS = 5,
 	KEYS_AUDIT_MAC = 6,
+	KEYS_BATCH = 7,
 	KEYS_OK = 100,
 	KEYS_ERR = 101,
 };
@@ -50,6 +55,7 @@ enum keys_msg {
 #define KEYS_WRAPPED_LEN (CRYPT_NONCE_LEN + CRYPT_KEY_LEN + CRYPT_TAG_LEN)
 #define KEYS_MAX_SIG     1024
 #define KEYS_MAX_REQUEST ((size_t)64 << 10)
+#define KEYS_BATCH_MAX   64   /* requests in one KEYS_BATCH */
 
 /* Paths inside a tenant's data directory. */
 #define KEYS_DIR        "keys"
@@ -80,6 +86,22 @@ int keys_sign_digest(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN
 int keys_certs(struct keys_client *kc, struct buf *out, struct error *e);
 int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
 		   struct error *e);
+
+/*
+ * Many requests in as few round trips as the limits allow (KEYS_BATCH).
+ * type is KEYS_HMAC (out: CRYPT_HASH_LEN bytes), KEYS_DEK_NEW (out: the data
+ * key then the wrapped key, KEYS_DEK_LEN bytes) or KEYS_DEK_UNWRAP (in: the
+ * context then the wrapped key; out: the data key).  All or nothing: on
+ * -1 the outputs are wiped.
+ */
+#define KEYS_DEK_LEN (CRYPT_KEY_LEN + KEYS_WRAPPED_LEN)
+struct keys_op {
+	uint32_t type;
+	const void *in;
+	size_t inlen;
+	uint8_t *out;
+};
+int keys_batch(struct keys_client *kc, struct keys_op *ops, size_t n, struct error *e);
 
 /* ---- the keys process ---- */
 

@@ -261,3 +261,129 @@ int keys_certs(struct keys_client *kc, struct buf *out, struct error *e)
 {
 	LOCKED(keys_certs_locked(ch_, out, e));
 }
+
+/* Bytes each answer of a batch carries. */
+static size_t op_out_len(uint32_t type)
+{
+	return type == KEYS_HMAC ? CRYPT_HASH_LEN
+	     : type == KEYS_DEK_NEW ? KEYS_DEK_LEN
+	     : CRYPT_KEY_LEN;
+}
+
+/* One KEYS_BATCH round trip for ops[0..n). */
+static int batch_locked(struct keys_channel *kc, struct keys_op *ops, size_t n, struct error *e)
+{
+	struct ipc_reader r;
+	uint32_t count;
+
+	buf_reset(&kc->req);
+	if (ipc_put_u32(&kc->req, (uint32_t)n) < 0)
+		return err_set(e, "batch too large for a keys request");
+	for (size_t i = 0; i < n; i++) {
+		int bad = ipc_put_u32(&kc->req, ops[i].type) < 0;
+		if (ops[i].type == KEYS_DEK_UNWRAP) {
+			/* in = context || wrapped key: two fields on the wire */
+			if (ops[i].inlen < KEYS_WRAPPED_LEN)
+				return err_set(e, "a wrapped key is missing from an unwrap request");
+			struct buf body;
+			buf_init(&body, KEYS_MAX_REQUEST);
+			bad |= ipc_put_bytes(&body, ops[i].in, ops[i].inlen - KEYS_WRAPPED_LEN) < 0 ||
+			       ipc_put_bytes(&body, (const uint8_t *)ops[i].in + ops[i].inlen -
+							    KEYS_WRAPPED_LEN, KEYS_WRAPPED_LEN) < 0 ||
+			       ipc_put_bytes(&kc->req, body.data, body.len) < 0;
+			buf_free(&body);
+		} else {
+			struct buf body;
+			buf_init(&body, KEYS_MAX_REQUEST);
+			bad |= ipc_put_bytes(&body, ops[i].in, ops[i].inlen) < 0 ||
+			       ipc_put_bytes(&kc->req, body.data, body.len) < 0;
+			buf_free(&body);
+		}
+		if (bad)
+			return err_set(e, "batch too large for a keys request");
+	}
+	if (roundtrip(kc, KEYS_BATCH, &r, e) < 0)
+		return -1;
+	if (ipc_get_u32(&r, &count) < 0 || count != n)
+		goto malformed;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t rtype;
+		const uint8_t *p;
+		size_t len;
+		struct ipc_reader sub;
+		if (ipc_get_u32(&r, &rtype) < 0 || ipc_get_bytes(&r, &p, &len) < 0)
+			goto malformed;
+		ipc_reader_init(&sub, p, len);
+		if (rtype == KEYS_ERR) {
+			const uint8_t *msg;
+			size_t mlen;
+			if (ipc_get_bytes(&sub, &msg, &mlen) < 0)
+				goto malformed;
+			secure_wipe(kc->reply.data, kc->reply.len);
+			return err_set(e, "keys: %.*s", (int)mlen, (const char *)msg);
+		}
+		if (rtype != KEYS_OK)
+			goto malformed;
+		if (ops[i].type == KEYS_DEK_NEW) {
+			const uint8_t *dek, *wrapped;
+			size_t dl, wl;
+			if (ipc_get_bytes(&sub, &dek, &dl) < 0 || dl != CRYPT_KEY_LEN ||
+			    ipc_get_bytes(&sub, &wrapped, &wl) < 0 || wl != KEYS_WRAPPED_LEN ||
+			    ipc_end(&sub) < 0)
+				goto malformed;
+			memcpy(ops[i].out, dek, dl);
+			memcpy(ops[i].out + dl, wrapped, wl);
+		} else {
+			const uint8_t *v;
+			size_t vl;
+			if (ipc_get_bytes(&sub, &v, &vl) < 0 || vl != op_out_len(ops[i].type) ||
+			    ipc_end(&sub) < 0)
+				goto malformed;
+			memcpy(ops[i].out, v, vl);
+		}
+	}
+	if (ipc_end(&r) < 0)
+		goto malformed;
+	secure_wipe(kc->reply.data, kc->reply.len);
+	return 0;
+malformed:
+	secure_wipe(kc->reply.data, kc->reply.len);
+	kc->broken = 1;
+	return err_tmp(e, "the keys process sent a malformed answer");
+}
+
+int keys_batch(struct keys_client *kc, struct keys_op *ops, size_t n, struct error *e)
+{
+	size_t done = 0;
+
+	if (kc == NULL || kc->n == 0)
+		return err_tmp(e, "the keys process is not available");
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].type != KEYS_HMAC && ops[i].type != KEYS_DEK_NEW &&
+		    ops[i].type != KEYS_DEK_UNWRAP)
+			return err_set(e, "request type %u cannot be batched", ops[i].type);
+	while (done < n) {
+		/* As many as fit the count limit and half the request limit
+		 * (answers are larger than requests, up to 2x for keys). */
+		size_t take = 0, bytes = 4;
+		struct keys_channel *ch;
+		int r;
+		while (done + take < n && take < KEYS_BATCH_MAX) {
+			size_t add = ops[done + take].inlen + 32;
+			if (take > 0 && bytes + add > KEYS_MAX_REQUEST / 2)
+				break;
+			bytes += add;
+			take++;
+		}
+		ch = channel_take(kc);
+		r = batch_locked(ch, ops + done, take, e);
+		pthread_mutex_unlock(&ch->lock);
+		if (r < 0) {
+			for (size_t i = 0; i < n; i++)
+				secure_wipe(ops[i].out, op_out_len(ops[i].type));
+			return -1;
+		}
+		done += take;
+	}
+	return 0;
+}

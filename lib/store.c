@@ -313,10 +313,9 @@ static int seal_context(enum store_db db, const void *k, size_t kl, struct buf *
 	return buf_printf(aad, "tayori:%s:%s", db_names[db], hex);
 }
 
-int store_seal(struct store *st, enum store_db db, const void *k, size_t kl, const void *pt,
-	       size_t ptlen, struct buf *out, struct error *e)
+int store_seal_with(enum store_db db, const void *k, size_t kl, const struct store_dek *dek,
+		    const void *pt, size_t ptlen, struct buf *out, struct error *e)
 {
-	uint8_t dek[CRYPT_KEY_LEN], wrapped[KEYS_WRAPPED_LEN];
 	struct buf aad;
 	int ret = -1;
 
@@ -325,15 +324,58 @@ int store_seal(struct store *st, enum store_db db, const void *k, size_t kl, con
 		err_set(e, "store: key too long");
 		goto out;
 	}
-	if (keys_dek_new(st->kc, aad.data, aad.len, dek, wrapped, e) < 0)
-		goto out;
-	if (buf_append_u8(out, SEAL_VERSION) < 0 || buf_append(out, wrapped, sizeof(wrapped)) < 0) {
+	if (buf_append_u8(out, SEAL_VERSION) < 0 ||
+	    buf_append(out, dek->v + CRYPT_KEY_LEN, KEYS_WRAPPED_LEN) < 0) {
 		err_set(e, "store: sealed value exceeds its limit");
 		goto out;
 	}
-	ret = crypt_seal(dek, aad.data, aad.len, pt, ptlen, out, e);
+	ret = crypt_seal(dek->v, aad.data, aad.len, pt, ptlen, out, e);
 out:
-	secure_wipe(dek, sizeof(dek));
+	buf_free(&aad);
+	return ret;
+}
+
+int store_deks_new(struct store *st, enum store_db db, size_t n, const void *const *keys,
+		   const size_t *klens, struct store_dek *out, struct error *e)
+{
+	struct keys_op *ops = xcalloc(n ? n : 1, sizeof(*ops));
+	struct buf *aads = xcalloc(n ? n : 1, sizeof(*aads));
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		buf_init(&aads[i], 512);
+		if (seal_context(db, keys[i], klens[i], &aads[i]) < 0) {
+			err_set(e, "store: key too long");
+			goto out;
+		}
+		ops[i] = (struct keys_op){ KEYS_DEK_NEW, aads[i].data, aads[i].len, out[i].v };
+	}
+	ret = keys_batch(st->kc, ops, n, e);
+out:
+	for (size_t i = 0; i < n; i++)
+		buf_free(&aads[i]);
+	free(aads);
+	free(ops);
+	return ret;
+}
+
+int store_seal(struct store *st, enum store_db db, const void *k, size_t kl, const void *pt,
+	       size_t ptlen, struct buf *out, struct error *e)
+{
+	struct store_dek dek;
+	int ret = -1;
+	struct buf aad;
+
+	buf_init(&aad, 512);
+	if (seal_context(db, k, kl, &aad) < 0) {
+		err_set(e, "store: key too long");
+		goto out;
+	}
+	if (keys_dek_new(st->kc, aad.data, aad.len, dek.v, dek.v + CRYPT_KEY_LEN, e) < 0)
+		goto out;
+	ret = store_seal_with(db, k, kl, &dek, pt, ptlen, out, e);
+out:
+	secure_wipe(&dek, sizeof(dek));
 	buf_free(&aad);
 	return ret;
 }
@@ -399,6 +441,31 @@ int store_index(struct store *st, const char *kind, const void *v, size_t n, uin
 	}
 	ret = keys_hmac(st->kc, b.data, b.len, out, e);
 	buf_wipe(&b);
+	return ret;
+}
+
+int store_index_many(struct store *st, const char *kind, size_t n, const void *const *v,
+		     const size_t *lens, uint8_t (*out)[32], struct error *e)
+{
+	struct keys_op *ops = xcalloc(n ? n : 1, sizeof(*ops));
+	struct buf *in = xcalloc(n ? n : 1, sizeof(*in));
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		buf_init(&in[i], 64 << 10);
+		if (buf_append_str(&in[i], kind) < 0 || buf_append_u8(&in[i], 0) < 0 ||
+		    buf_append(&in[i], v[i], lens[i]) < 0) {
+			err_set(e, "store: index value too long");
+			goto out;
+		}
+		ops[i] = (struct keys_op){ KEYS_HMAC, in[i].data, in[i].len, out[i] };
+	}
+	ret = keys_batch(st->kc, ops, n, e);
+out:
+	for (size_t i = 0; i < n; i++)
+		buf_wipe(&in[i]);
+	free(in);
+	free(ops);
 	return ret;
 }
 

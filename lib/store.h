@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
+#include "keys.h"
 
 enum store_db {
 	DB_META,
@@ -115,6 +116,24 @@ int store_get_sealed(struct store_txn *t, enum store_db db, const void *k, size_
 /* HMAC-SHA-256 index key for a personal value (via the keys process). */
 int store_index(struct store *st, const char *kind, const void *v, size_t n, uint8_t out[32],
 		struct error *e);
+
+/*
+ * The same in bulk, for batches: a round trip to the keys process per
+ * value costs more than the cryptography, so these ask for many at once.
+ * store_deks_new() makes the data keys for sealing n values under keys[i]
+ * in db; store_seal_with() then seals one of them as store_seal() would.
+ * store_index_many() is store_index() for n values.  The caller wipes the
+ * data keys (secure_wipe) when done.
+ */
+struct store_dek {
+	uint8_t v[KEYS_DEK_LEN];
+};
+int store_deks_new(struct store *st, enum store_db db, size_t n, const void *const *keys,
+		   const size_t *klens, struct store_dek *out, struct error *e);
+int store_seal_with(enum store_db db, const void *k, size_t kl, const struct store_dek *dek,
+		    const void *pt, size_t ptlen, struct buf *out, struct error *e);
+int store_index_many(struct store *st, const char *kind, size_t n, const void *const *v,
+		     const size_t *lens, uint8_t (*out)[32], struct error *e);
 
 /* Next value of a named counter (1, 2, ...) within a write transaction. */
 int store_next_id(struct store_txn *t, const char *counter, uint64_t *out, struct error *e);

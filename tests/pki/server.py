@@ -10,10 +10,15 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 
 ROOT = os.path.abspath(sys.argv[1])
 PORTFILE = sys.argv[2]
 ENV = dict(os.environ, OPENSSL_CONF="/dev/null")
+# `openssl ts -reply` reads and rewrites its serial-number file: two at
+# once can hand out the same serial or fail, so requests take turns (a
+# real TSA numbers concurrent requests itself).
+TSA_LOCK = threading.Lock()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -57,7 +62,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.reply(404, "text/plain", b"not found\n")
                 return
-            r = subprocess.run(cmd, env=ENV, capture_output=True)
+            with TSA_LOCK:
+                r = subprocess.run(cmd, env=ENV, capture_output=True)
             if r.returncode != 0 or not os.path.exists(resp):
                 sys.stderr.write(r.stderr.decode(errors="replace"))
                 self.reply(500, "text/plain", b"failed\n")

@@ -663,9 +663,11 @@ struct collect {
 	GHashTable *files;   /* key -> path of the written PDF */
 };
 
-static int collect_emit(void *arg, const struct pdf_group *g, const uint8_t *pdf, size_t len,
+static int collect_emit(void *arg, const struct pdf_group *g, struct pdf_made *m,
 			struct error *e)
 {
+	const uint8_t *pdf = m->pdf.data;
+	size_t len = m->pdf.len;
 	struct collect *c = arg;
 	char *name = g_strdup_printf("out-%s.pdf", g->key);
 	char *path = write_tmp(name, pdf, len);
@@ -676,7 +678,7 @@ static int collect_emit(void *arg, const struct pdf_group *g, const uint8_t *pdf
 	return 0;
 }
 
-static int failing_emit(void *arg, const struct pdf_group *g, const uint8_t *pdf, size_t len,
+static int failing_emit(void *arg, const struct pdf_group *g, struct pdf_made *m,
 			struct error *e)
 {
 	return g->first_page >= 11 ? err_tmp(e, "store is full") : 0;
@@ -763,9 +765,11 @@ static void test_splitter(void **state)
 }
 
 /* pdf_split_run: what it emits, in order, as "key:first:count". */
-static int record_emit(void *arg, const struct pdf_group *g, const uint8_t *pdf, size_t len,
+static int record_emit(void *arg, const struct pdf_group *g, struct pdf_made *m,
 		       struct error *e)
 {
+	const uint8_t *pdf = m->pdf.data;
+	size_t len = m->pdf.len;
 	GString *log = arg;
 	struct pdf_info info;
 	if (pdf_check(pdf, len, NULL, 0, &info, e) < 0 || info.pages != g->page_count)
