@@ -3,7 +3,7 @@
  * per resident: decide which pages belong to whom (the plan), then write
  * each resident's pages as a new PDF in memory (the write), without
  * re-rendering anything: pages, content streams, fonts and images are
- * copied as they are by qpdf.
+ * read by qpdf and copied as they are by our writer (pdf_copy.h).
  * Runs in the gateway process and in `tayori pdf split`, on attacker-
  * influenced input.  Standards: ISO 32000-1 §7.5 (file structure, a full
  * write with a new cross-reference table), §7.7.3 (page tree).
@@ -39,22 +39,21 @@
  * is missing pages or has someone else's pages between its own.
  *
  * Work and threads: pdf_split_plan() reads the text of every page once
- * (KEY and AUTO), in opts->threads threads, each with its own
- * PopplerDocument (about 2.5 kB per page each).  pdf_split_write() builds
- * the PDFs in opts->write_threads threads, each with its own qpdf handle
- * on the same input bytes, and hands each PDF to a callback as soon as it
- * is written, so memory does not grow with the number of residents.  A
- * qpdf handle holds the input's whole page tree (about 5 kB per input
- * page: 50 MB for 10,000 pages), which is why one writer is the default.
- * pdf_split_run() does both at once: text threads and one writer overlap,
- * so the cores never wait for a phase to end.  For work spread over
- * processes, the lower-level struct pdf_splitter builds one group at a
- * time on its own handle.
+ * (KEY and AUTO), in opts->threads threads, each with its own qpdf handle
+ * (pdf_fasttext.h).  pdf_split_write() builds the PDFs in
+ * opts->write_threads threads, each with its own qpdf handle and copier on
+ * the same input bytes, and hands each PDF to a callback as soon as it is
+ * written, so memory does not grow with the number of residents.  A qpdf
+ * handle ends up holding every object it was asked for (about 5 kB per
+ * input page: 50 MB for 10,000 pages), which is why one writer is the
+ * default.  pdf_split_run() does both at once: text threads and one
+ * writer overlap, so the cores never wait for a phase to end.  For work
+ * spread over processes, the lower-level struct pdf_splitter builds one
+ * group at a time on its own handle.
  *
- * Measured on the 10,000-page benchmark corpus (tests/bench/bench-split,
- * 2 cores): poppler text about 7 s of CPU (a third of it poppler loading
- * each page's fonts again), qpdf writing about 4.5 s of CPU per 5,000
- * PDFs, peak RSS about 150-170 MB.
+ * Measured on the 10,000-page benchmark corpus (`make bench`, 2 cores):
+ * `tayori pdf split --auto` about 3 s against 6.3 s for
+ * `qpdf --split-pages=2` alone.
  */
 #ifndef TAYORI_PDF_SPLIT_H
 #define TAYORI_PDF_SPLIT_H
@@ -184,8 +183,8 @@ int pdf_split_run(const uint8_t *data, size_t len, const struct pdf_split_opts *
 
 /*
  * The building block for one thread or one process: a qpdf handle on the
- * input.  data must stay valid until pdf_splitter_close().  A splitter is
- * used by one thread at a time.
+ * input and a copier (pdf_copy.h) writing from it.  data must stay valid
+ * until pdf_splitter_close().  A splitter is used by one thread at a time.
  */
 struct pdf_splitter;
 

@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "gateway/pades.h"
+#include "gateway/pdf_copy.h"
 #include "gateway/pdf_verify.h"
 #include "gateway/signer.h"
 
@@ -542,6 +543,55 @@ static void test_p12_signer(void **state)
 	free(out);
 }
 
+/* A split file: the copier leaves the signature's room in its one full
+ * write, pades_sign_slot() fills it; one revision, valid, clean. */
+static void test_slot_in_a_new_file(void **state)
+{
+	size_t inlen;
+	uint8_t *in = make_pdf(&inlen);
+	qpdf_data q = qpdf_init();
+	struct pdf_copier *c = NULL;
+	struct pades_options o;
+	struct pdf_copy_sig sig;
+	struct pades_slot slot;
+	struct buf out;
+	struct error e;
+	const char *p;
+	int eofs = 0;
+
+	qpdf_silence_errors(q);
+	assert_false(qpdf_read_memory(q, "in.pdf", (const char *)in, inlen, NULL) & QPDF_ERRORS);
+	assert_int_equal(pdf_copier_new(q, &c, &e), 0);
+	memset(&o, 0, sizeof(o));
+	o.reason = "税額決定通知";
+	sig.popt = &o;
+	sig.mtime = 1790000000;
+	sig.reserve = pades_slot_reserve(&test_signer, &o);
+	buf_init(&out, 16 << 20);
+	assert_int_equal(pdf_copier_write(c, 1, 1, &sig, &out, &slot, &e), 0);
+	assert_int_equal(slot.reserve, sig.reserve);
+	assert_int_equal(out.data[slot.contents_at], '<');
+	assert_int_equal(out.data[slot.contents_end - 1], '>');
+	assert_memory_equal(out.data + slot.br_at - 12, "/ByteRange [", 12);
+	assert_int_equal(pades_sign_slot(&out, &slot, &test_signer, &o, sig.mtime, &e), 0);
+	verify_ok(out.data, out.len, 1);
+	qpdf_clean(out.data, out.len);
+	assert_memory_equal(out.data, "%PDF-1.7\n", 9);
+	for (p = (const char *)out.data; (p = memmem(p, out.len - (size_t)(p - (const char *)out.data),
+						     "%%EOF", 5)) != NULL; p += 5)
+		eofs++;
+	assert_int_equal(eofs, 1);
+	assert_non_null(memmem(out.data, out.len, "/M (D:20260921", 14));
+
+	/* A slot that does not match the file is refused, not signed. */
+	slot.contents_end = out.len + 10;
+	assert_int_equal(pades_sign_slot(&out, &slot, &test_signer, &o, sig.mtime, &e), -1);
+	buf_free(&out);
+	pdf_copier_free(&c);
+	qpdf_cleanup(&q);
+	free(in);
+}
+
 /* Not a timed test: prints the cost of one in-memory B-B signature. */
 static void test_speed_report(void **state)
 {
@@ -583,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_damaged_unsigned_is_repaired),
 		cmocka_unit_test(test_p12_signer),
+		cmocka_unit_test(test_slot_in_a_new_file),
 		cmocka_unit_test(test_speed_report),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

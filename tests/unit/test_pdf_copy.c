@@ -1,0 +1,359 @@
+/*
+ * test_pdf_copy.c — unit tests of the splitter's writer (gateway/pdf_copy):
+ * a small PDF written by hand with the features a page copy must get right
+ * (inherited attributes, a shared content stream, a link to another page,
+ * an indirect /Length, odd names and strings, an outline that must not
+ * follow), the same document with object streams and encryption (written
+ * with qpdf's C API), and nesting past the limit.  Every output is read
+ * back with qpdf, which must find nothing to repair.
+ * Runs in the test process.  Standards: ISO 32000-1 §7.3, §7.5, §7.7.3.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <qpdf/qpdf-c.h>
+#include "buf.h"
+#include "util.h"
+#include "gateway/pdf_check.h"
+#include "gateway/pdf_copy.h"
+
+/* Three pages; page 2 links to page 3 and shares its content stream. */
+static const char *const objs[] = {
+	/* 1 */ "<< /Type /Catalog /Pages 2 0 R /Outlines 9 0 R >>",
+	/* 2 */ "<< /Type /Pages /Kids [3 0 R 4 0 R 5 0 R] /Count 3 /MediaBox [0 0 300 400] "
+		"/Rotate 90 /Resources << /Font << /F1 6 0 R >> >> >>",
+	/* 3 */ "<< /Type /Page /Parent 2 0 R /Contents 7 0 R >>",
+	/* 4 */ "<< /Type /Page /Parent 2 0 R /Contents 8 0 R /Annots [10 0 R] /X#20Y (a\\(b\\)c) "
+		"/Bin <00FF10> /Real 1.50 /Missing 99 0 R >>",
+	/* 5 */ "<< /Type /Page /Parent 2 0 R /Contents 8 0 R /MediaBox [0 0 100 100] >>",
+	/* 6 */ "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	/* 7 */ "<< /Length 33 >>\nstream\nBT /F1 12 Tf 10 10 Td (one) Tj ET\nendstream",
+	/* 8 */ "<< /Length 11 0 R /Filter /ASCIIHexDecode >>\nstream\n4254204554>\nendstream",
+	/* 9 */ "<< /Type /Outlines /Count 0 >>",
+	/* 10 */ "<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /Dest [5 0 R /Fit] /P 4 0 R >>",
+	/* 11 */ "11",
+};
+#define NOBJS (sizeof(objs) / sizeof(objs[0]))
+
+static uint8_t *doc;
+static size_t doclen;
+
+static uint8_t *make_doc(size_t *len)
+{
+	struct buf b;
+	size_t off[NOBJS], xref;
+	buf_init(&b, 1 << 20);
+	buf_append_str(&b, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
+	for (size_t i = 0; i < NOBJS; i++) {
+		off[i] = b.len;
+		buf_printf(&b, "%zu 0 obj\n%s\nendobj\n", i + 1, objs[i]);
+	}
+	xref = b.len;
+	buf_printf(&b, "xref\n0 %zu\n0000000000 65535 f\r\n", NOBJS + 1);
+	for (size_t i = 0; i < NOBJS; i++)
+		buf_printf(&b, "%010zu 00000 n\r\n", off[i]);
+	buf_printf(&b, "trailer\n<< /Size %zu /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", NOBJS + 1,
+		   xref);
+	return buf_steal(&b, len);
+}
+
+static qpdf_data open_mem(const uint8_t *pdf, size_t len, const char *password)
+{
+	qpdf_data q = qpdf_init();
+	qpdf_silence_errors(q);
+	qpdf_set_suppress_warnings(q, QPDF_TRUE);
+	assert_false(qpdf_read_memory(q, "in.pdf", (const char *)pdf, len, password) & QPDF_ERRORS);
+	return q;
+}
+
+/* qpdf reads what we wrote without a warning (nothing to repair). */
+static qpdf_data reopen(const struct buf *out)
+{
+	qpdf_data q = open_mem(out->data, out->len, NULL);
+	struct pdf_info info;
+	struct error e;
+	assert_false(qpdf_check_pdf(q) & QPDF_ERRORS);
+	assert_false(qpdf_more_warnings(q));
+	assert_int_equal(pdf_check(out->data, out->len, NULL, 0, &info, &e), 0);
+	assert_int_equal(info.repaired, 0);
+	return q;
+}
+
+static void write_pages(const uint8_t *in, size_t inlen, const char *password, int first,
+			int count, struct buf *out)
+{
+	qpdf_data q = open_mem(in, inlen, password);
+	struct pdf_copier *c = NULL;
+	struct error e;
+	assert_int_equal(pdf_copier_new(q, &c, &e), 0);
+	buf_init(out, 1 << 20);
+	if (pdf_copier_write(c, first, count, NULL, out, NULL, &e) < 0)
+		fail_msg("write pages %d+%d: %s", first, count, e.msg);
+	pdf_copier_free(&c);
+	qpdf_cleanup(&q);
+}
+
+/* The data of a page's /Contents stream, as stored or decoded. */
+static char *contents(qpdf_data q, int page, enum qpdf_stream_decode_level_e level, size_t *len)
+{
+	qpdf_oh p = qpdf_get_page_n(q, (size_t)page);
+	qpdf_oh s = qpdf_oh_get_key(q, p, "/Contents");
+	unsigned char *data = NULL;
+	assert_true(qpdf_oh_is_stream(q, s));
+	assert_false(qpdf_oh_get_stream_data(q, s, level, NULL, &data, len) & QPDF_ERRORS);
+	return (char *)data;
+}
+
+static void test_inherited_attributes(void **state)
+{
+	struct buf out;
+	qpdf_data q;
+	qpdf_oh page, box, font;
+	size_t n;
+	char *raw;
+
+	write_pages(doc, doclen, NULL, 1, 1, &out);
+	q = reopen(&out);
+	assert_int_equal(qpdf_get_num_pages(q), 1);
+	page = qpdf_get_page_n(q, 0);
+	box = qpdf_oh_get_key(q, page, "/MediaBox");
+	assert_string_equal(qpdf_oh_unparse_resolved(q, box), "[ 0 0 300 400 ]");
+	assert_int_equal(qpdf_oh_get_int_value(q, qpdf_oh_get_key(q, page, "/Rotate")), 90);
+	font = qpdf_oh_get_key(q, qpdf_oh_get_key(q, qpdf_oh_get_key(q, page, "/Resources"), "/Font"),
+			       "/F1");
+	assert_string_equal(qpdf_oh_get_name(q, qpdf_oh_get_key(q, font, "/BaseFont")), "/Helvetica");
+	raw = contents(q, 0, qpdf_dl_none, &n);
+	assert_int_equal(n, 33);
+	assert_memory_equal(raw, "BT /F1 12 Tf 10 10 Td (one) Tj ET", 33);
+	free(raw);
+	/* a notice is its pages: no outline, no /Info */
+	assert_false(qpdf_oh_has_key(q, qpdf_get_root(q), "/Outlines"));
+	assert_false(qpdf_oh_has_key(q, qpdf_get_trailer(q), "/Info"));
+	assert_true(qpdf_oh_has_key(q, qpdf_get_trailer(q), "/ID"));
+	assert_null(memmem(out.data, out.len, "/Outlines", 9));
+	qpdf_cleanup(&q);
+	buf_free(&out);
+}
+
+static void test_one_page_of_three(void **state)
+{
+	struct buf out;
+	qpdf_data q;
+	qpdf_oh page, annot, dest, s;
+	size_t n = 0;
+	char *raw;
+	const char *bin;
+
+	write_pages(doc, doclen, NULL, 2, 1, &out);
+	q = reopen(&out);
+	page = qpdf_get_page_n(q, 0);
+	annot = qpdf_oh_get_array_item(q, qpdf_oh_get_key(q, page, "/Annots"), 0);
+	/* the link's target is not in this file: null, as qpdf does */
+	dest = qpdf_oh_get_key(q, annot, "/Dest");
+	assert_true(qpdf_oh_is_null(q, qpdf_oh_get_array_item(q, dest, 0)));
+	/* its /P is this page */
+	assert_int_equal(qpdf_oh_get_object_id(q, qpdf_oh_get_key(q, annot, "/P")),
+			 qpdf_oh_get_object_id(q, page));
+	/* names, strings and reals as they were */
+	assert_string_equal(qpdf_oh_get_utf8_value(q, qpdf_oh_get_key(q, page, "/X Y")), "a(b)c");
+	bin = qpdf_oh_get_binary_string_value(q, qpdf_oh_get_key(q, page, "/Bin"), &n);
+	assert_int_equal(n, 3);
+	assert_memory_equal(bin, "\x00\xff\x10", 3);
+	assert_string_equal(qpdf_oh_get_real_value(q, qpdf_oh_get_key(q, page, "/Real")), "1.50");
+	assert_true(qpdf_oh_is_null(q, qpdf_oh_get_key(q, page, "/Missing")));
+	/* stream data as stored: still hex-encoded, /Length made direct */
+	s = qpdf_oh_get_key(q, page, "/Contents");
+	assert_string_equal(qpdf_oh_get_name(q, qpdf_oh_get_key(q, qpdf_oh_get_dict(q, s), "/Filter")),
+			    "/ASCIIHexDecode");
+	assert_false(qpdf_oh_is_indirect(q, qpdf_oh_get_key(q, qpdf_oh_get_dict(q, s), "/Length")));
+	raw = contents(q, 0, qpdf_dl_none, &n);
+	assert_int_equal(n, 11);
+	assert_memory_equal(raw, "4254204554>", 11);
+	free(raw);
+	qpdf_cleanup(&q);
+	buf_free(&out);
+}
+
+static void test_two_pages_share(void **state)
+{
+	struct buf out;
+	qpdf_data q;
+	qpdf_oh p1, p2, dest;
+	const uint8_t *at;
+	int streams = 0;
+
+	write_pages(doc, doclen, NULL, 2, 2, &out);
+	q = reopen(&out);
+	assert_int_equal(qpdf_get_num_pages(q), 2);
+	p1 = qpdf_get_page_n(q, 0);
+	p2 = qpdf_get_page_n(q, 1);
+	/* the link now points at page 2 of the new file */
+	dest = qpdf_oh_get_key(q, qpdf_oh_get_array_item(q, qpdf_oh_get_key(q, p1, "/Annots"), 0),
+			       "/Dest");
+	assert_int_equal(qpdf_oh_get_object_id(q, qpdf_oh_get_array_item(q, dest, 0)),
+			 qpdf_oh_get_object_id(q, p2));
+	/* one content stream for both pages, and page 3's own box wins */
+	assert_int_equal(qpdf_oh_get_object_id(q, qpdf_oh_get_key(q, p1, "/Contents")),
+			 qpdf_oh_get_object_id(q, qpdf_oh_get_key(q, p2, "/Contents")));
+	for (at = out.data; (at = memmem(at, out.len - (size_t)(at - out.data), "endstream", 9)); at += 9)
+		streams++;
+	assert_int_equal(streams, 1);
+	assert_string_equal(qpdf_oh_unparse_resolved(q, qpdf_oh_get_key(q, p2, "/MediaBox")),
+			    "[ 0 0 100 100 ]");
+	qpdf_cleanup(&q);
+	buf_free(&out);
+}
+
+static void test_many_writes_one_copier(void **state)
+{
+	qpdf_data q = open_mem(doc, doclen, NULL);
+	struct pdf_copier *c = NULL;
+	struct buf out;
+	struct error e;
+
+	assert_int_equal(pdf_copier_new(q, &c, &e), 0);
+	buf_init(&out, 1 << 20);
+	/* objects dropped after one use are read again when needed */
+	for (int i = 0; i < 30; i++) {
+		int first = 1 + i % 3;
+		qpdf_data r;
+		size_t n;
+		char *raw;
+		assert_int_equal(pdf_copier_write(c, first, 1, NULL, &out, NULL, &e), 0);
+		r = reopen(&out);
+		raw = contents(r, 0, qpdf_dl_none, &n);
+		assert_int_equal(n, first == 1 ? 33 : 11);
+		free(raw);
+		qpdf_cleanup(&r);
+	}
+	/* no such pages: one clear error, nothing written */
+	assert_int_equal(pdf_copier_write(c, 0, 1, NULL, &out, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "do not exist"));
+	assert_int_equal(pdf_copier_write(c, 3, 2, NULL, &out, NULL, &e), -1);
+	assert_int_equal(pdf_copier_write(c, 4, 1, NULL, &out, NULL, &e), -1);
+	assert_int_equal(out.len, 0);
+	/* a file over the buffer's cap is an error, not a short file */
+	buf_free(&out);
+	buf_init(&out, 200);
+	assert_int_equal(pdf_copier_write(c, 1, 1, NULL, &out, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "larger than"));
+	buf_free(&out);
+	pdf_copier_free(&c);
+	qpdf_cleanup(&q);
+}
+
+static void test_object_streams_and_encryption(void **state)
+{
+	qpdf_data q = open_mem(doc, doclen, NULL);
+	uint8_t *enc;
+	size_t enclen, n;
+	struct buf out;
+	qpdf_data r;
+	char *raw;
+
+	/* the same document with object streams, AES-256 encrypted */
+	assert_false(qpdf_init_write_memory(q) & QPDF_ERRORS);
+	qpdf_set_object_stream_mode(q, qpdf_o_generate);
+	qpdf_set_r6_encryption_parameters2(q, "user-pw", "owner-pw", QPDF_TRUE, QPDF_TRUE,
+					   QPDF_TRUE, QPDF_TRUE, QPDF_TRUE, QPDF_TRUE,
+					   qpdf_r3p_full, QPDF_TRUE);
+	assert_false(qpdf_write(q) & QPDF_ERRORS);
+	enclen = qpdf_get_buffer_length(q);
+	enc = xmalloc(enclen);
+	memcpy(enc, qpdf_get_buffer(q), enclen);
+	qpdf_cleanup(&q);
+	assert_null(memmem(enc, enclen, "(one)", 5));
+
+	write_pages(enc, enclen, "user-pw", 1, 1, &out);
+	/* the new file is not encrypted and holds the clear content */
+	assert_null(memmem(out.data, out.len, "/Encrypt", 8));
+	r = reopen(&out);
+	assert_false(qpdf_is_encrypted(r));
+	/* (qpdf compressed the stream when it encrypted the file) */
+	raw = contents(r, 0, qpdf_dl_generalized, &n);
+	assert_int_equal(n, 33);
+	assert_memory_equal(raw, "BT /F1 12 Tf 10 10 Td (one) Tj ET", 33);
+	free(raw);
+	qpdf_cleanup(&r);
+	buf_free(&out);
+	free(enc);
+}
+
+static void test_nesting_limit(void **state)
+{
+	struct buf b, out;
+	size_t off[4], xref;
+	uint8_t *pdf;
+	size_t len;
+	qpdf_data q;
+	struct pdf_copier *c = NULL;
+	struct error e;
+	const char *base[] = { "<< /Type /Catalog /Pages 2 0 R >>",
+			       "<< /Type /Pages /Kids [3 0 R] /Count 1 >>", NULL,
+			       "<< /Length 0 >>\nstream\n\nendstream" };
+
+	buf_init(&b, 1 << 20);
+	buf_append_str(&b, "%PDF-1.7\n");
+	for (int i = 0; i < 4; i++) {
+		off[i] = b.len;
+		buf_printf(&b, "%d 0 obj\n", i + 1);
+		if (base[i]) {
+			buf_append_str(&b, base[i]);
+		} else {
+			buf_append_str(&b, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] "
+					   "/Contents 4 0 R /Deep ");
+			for (int d = 0; d < 80; d++)
+				buf_append_str(&b, "[");
+			for (int d = 0; d < 80; d++)
+				buf_append_str(&b, "]");
+			buf_append_str(&b, " >>");
+		}
+		buf_append_str(&b, "\nendobj\n");
+	}
+	xref = b.len;
+	buf_append_str(&b, "xref\n0 5\n0000000000 65535 f\r\n");
+	for (int i = 0; i < 4; i++)
+		buf_printf(&b, "%010zu 00000 n\r\n", off[i]);
+	buf_printf(&b, "trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", xref);
+	pdf = buf_steal(&b, &len);
+
+	q = open_mem(pdf, len, NULL);
+	assert_int_equal(pdf_copier_new(q, &c, &e), 0);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(pdf_copier_write(c, 1, 1, NULL, &out, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "nests"));
+	buf_free(&out);
+	pdf_copier_free(&c);
+	qpdf_cleanup(&q);
+	free(pdf);
+}
+
+static int setup(void **state)
+{
+	doc = make_doc(&doclen);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(doc);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inherited_attributes),
+		cmocka_unit_test(test_one_page_of_three),
+		cmocka_unit_test(test_two_pages_share),
+		cmocka_unit_test(test_many_writes_one_copier),
+		cmocka_unit_test(test_object_streams_and_encryption),
+		cmocka_unit_test(test_nesting_limit),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
