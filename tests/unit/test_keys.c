@@ -728,6 +728,114 @@ static void test_spawn_end_to_end(void **state)
 	assert_int_equal(errno, ESRCH);
 }
 
+/* KEYS_BATCH: the same answers as one request each, in chunks past the
+ * limit, all or nothing, and only for the cheap requests. */
+static void test_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct keys_client *kc = NULL;
+	struct error e = { { 0 }, 0 };
+	pid_t pid = -1;
+	enum { N = 3 * KEYS_BATCH_MAX + 6 }; /* even: unwraps go to the odd slots */
+	static struct keys_op ops[N];
+	static uint8_t out[N][KEYS_DEK_LEN], in[N][KEYS_MAX_SIG];
+	static char ctx[N][32];
+	uint8_t one[32], dek[32];
+
+	assert_int_equal(keys_spawn(f->dir, KEYS_SIGNING_P12, NULL, &kc, &pid, &e), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(ctx[i], sizeof(ctx[i]), "ctx-%d", i);
+		ops[i] = (struct keys_op){ i % 2 ? KEYS_HMAC : KEYS_DEK_NEW, ctx[i], strlen(ctx[i]),
+					   out[i] };
+	}
+	assert_int_equal(keys_batch(kc, ops, N, &e), 0);
+	for (int i = 0; i < N; i++) {
+		if (i % 2) {
+			assert_int_equal(keys_hmac(kc, ctx[i], strlen(ctx[i]), one, &e), 0);
+			assert_memory_equal(out[i], one, 32);
+		} else {
+			/* a batched data key unwraps alone, and under its context only */
+			assert_int_equal(keys_dek_unwrap(kc, ctx[i], strlen(ctx[i]), out[i] + 32, dek, &e), 0);
+			assert_memory_equal(out[i], dek, 32);
+			if (i > 0)
+				assert_memory_not_equal(out[i], out[i - 2], 32);
+		}
+	}
+	/* unwraps in a batch: context then wrapped key */
+	for (int i = 0; i < N; i += 2) {
+		size_t cl = strlen(ctx[i]);
+		memcpy(in[i], ctx[i], cl);
+		memcpy(in[i] + cl, out[i] + 32, KEYS_WRAPPED_LEN);
+		ops[i / 2] = (struct keys_op){ KEYS_DEK_UNWRAP, in[i], cl + KEYS_WRAPPED_LEN, out[i + 1] };
+	}
+	assert_int_equal(keys_batch(kc, ops, N / 2, &e), 0);
+	for (int i = 0; i < N; i += 2)
+		assert_memory_equal(out[i + 1], out[i], 32);
+	/* one wrong context fails the batch, wipes the outputs, keeps the channel */
+	in[4][0] ^= 1;
+	memset(out[5], 0xAA, 32);
+	assert_int_equal(keys_batch(kc, ops, N / 2, &e), -1);
+	assert_non_null(strstr(e.msg, "keys:"));
+	assert_memory_equal(out[5], (uint8_t[32]){ 0 }, 32);
+	assert_int_equal(keys_hmac(kc, "still", 5, one, &e), 0);
+	/* signing is never batched */
+	ops[0] = (struct keys_op){ KEYS_SIGN, one, 32, out[0] };
+	assert_int_equal(keys_batch(kc, ops, 1, &e), -1);
+	assert_int_equal(keys_batch(kc, ops, 0, &e), 0);
+	keys_spawn_wait(&kc, pid);
+}
+
+/* The server refuses a batch inside a batch, a signature in a batch and
+ * a count over the limit: the conversation ends. */
+static void test_batch_malformed(void **state)
+{
+	struct fixture *f = *state;
+	struct buf req, reply;
+	struct error e = { { 0 }, 0 };
+	uint32_t rtype;
+	static const uint32_t bad_types[] = { KEYS_BATCH, KEYS_SIGN, KEYS_CERTS, KEYS_AUDIT_MAC, 99 };
+
+	buf_init(&req, KEYS_MAX_REQUEST);
+	buf_init(&reply, KEYS_MAX_REQUEST);
+	for (size_t i = 0; i < sizeof(bad_types) / sizeof(bad_types[0]); i++) {
+		struct buf body;
+		buf_init(&body, 256);
+		buf_reset(&req);
+		ipc_put_u32(&req, 1);
+		ipc_put_u32(&req, bad_types[i]);
+		ipc_put_bytes(&body, "0123456789abcdef0123456789abcdef", 32);
+		ipc_put_bytes(&req, body.data, body.len);
+		assert_int_equal(keys_handle(f->ks, KEYS_PERM_ALL, KEYS_BATCH, req.data, req.len, &rtype,
+					     &reply, &e), -1);
+		buf_free(&body);
+	}
+	buf_reset(&req);
+	ipc_put_u32(&req, KEYS_BATCH_MAX + 1);
+	assert_int_equal(keys_handle(f->ks, KEYS_PERM_ALL, KEYS_BATCH, req.data, req.len, &rtype,
+				     &reply, &e), -1);
+	/* permissions apply to each part */
+	{
+		struct buf body;
+		buf_init(&body, 256);
+		buf_reset(&req);
+		ipc_put_u32(&req, 1);
+		ipc_put_u32(&req, KEYS_DEK_NEW);
+		ipc_put_bytes(&body, "ctx", 3);
+		ipc_put_bytes(&req, body.data, body.len);
+		assert_int_equal(keys_handle(f->ks, KEYS_PERM_INDEX, KEYS_BATCH, req.data, req.len,
+					     &rtype, &reply, &e), -1);
+		assert_int_equal(keys_handle(f->ks, KEYS_PERM_DATA, KEYS_BATCH, req.data, req.len,
+					     &rtype, &reply, &e), 0);
+		/* leftover bytes after the parts */
+		ipc_put_u32(&req, 7);
+		assert_int_equal(keys_handle(f->ks, KEYS_PERM_DATA, KEYS_BATCH, req.data, req.len,
+					     &rtype, &reply, &e), -1);
+		buf_free(&body);
+	}
+	buf_free(&req);
+	buf_wipe(&reply);
+}
+
 static void test_spawn_without_key(void **state)
 {
 	char *dir = xstrdup("/tmp/tayori-test-keys-XXXXXX");
@@ -848,6 +956,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sign_verifies, setup_demo, teardown_demo),
 		cmocka_unit_test(test_no_credential),
 		cmocka_unit_test(test_wrong_p12_password),
+		cmocka_unit_test_setup_teardown(test_batch, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_batch_malformed, setup_demo, teardown_demo),
 		cmocka_unit_test_setup_teardown(test_spawn_end_to_end, setup_demo, teardown_demo),
 		cmocka_unit_test(test_spawn_without_key),
 		cmocka_unit_test_setup_teardown(test_serve_closes_on_forbidden, setup_demo, teardown_demo),
