@@ -310,6 +310,34 @@ static int ser_value(struct ser *s, qpdf_oh oh, int depth, struct error *e)
 	}
 }
 
+/* The attributes a page inherits from its ancestors (ISO 32000-1
+ * §7.7.3.4), written on the page itself since its ancestors do not come
+ * along; a value that is an indirect object stays a reference. */
+static int ser_inherited(struct ser *s, qpdf_oh page, struct error *e)
+{
+	static const char *const inheritable[] = { "/Resources", "/MediaBox", "/CropBox", "/Rotate" };
+	qpdf_data q = s->c->q;
+
+	for (size_t k = 0; k < sizeof(inheritable) / sizeof(inheritable[0]); k++) {
+		qpdf_oh node;
+		if (qpdf_oh_has_key(q, page, inheritable[k]))
+			continue;
+		node = qpdf_oh_get_key(q, page, "/Parent");
+		for (int depth = 0; depth < COPY_DEPTH_MAX && qpdf_oh_is_dictionary(q, node); depth++) {
+			if (qpdf_oh_has_key(q, node, inheritable[k])) {
+				put(s, " ", 1);
+				put_name(s, inheritable[k]);
+				put(s, " ", 1);
+				if (ser_value(s, qpdf_oh_get_key(q, node, inheritable[k]), 1, e) < 0)
+					return -1;
+				break;
+			}
+			node = qpdf_oh_get_key(q, node, "/Parent");
+		}
+	}
+	return 0;
+}
+
 static void drop_text(struct pdf_copier *c, struct obj *o)
 {
 	c->cached -= o->len;
@@ -375,7 +403,7 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 	} else if (page >= 0) {
 		qpdf_oh annots;
 		put(&s, "<<", 2);
-		if (ser_entries(&s, oh, page_skip, 0, e) < 0)
+		if (ser_entries(&s, oh, page_skip, 0, e) < 0 || ser_inherited(&s, oh, e) < 0)
 			goto out;
 		/* /Annots goes last and stays open: page 1 of a signed file
 		 * adds the signature's widget to it. */
@@ -433,11 +461,6 @@ int pdf_copier_new(qpdf_data q, struct pdf_copier **out, struct error *e)
 	int n;
 
 	*out = NULL;
-	if (qpdf_push_inherited_attributes_to_page(q) & QPDF_ERRORS) {
-		qpdf_error err = qpdf_get_error(q);
-		return err_set(e, "the PDF is damaged: qpdf cannot read its page tree (%s)",
-			       err ? qpdf_get_error_message_detail(q, err) : "unknown error");
-	}
 	n = qpdf_get_num_pages(q);
 	if (n < 1 || qpdf_has_error(q))
 		return err_set(e, "the PDF has no readable pages");
@@ -479,6 +502,11 @@ int pdf_copier_new(qpdf_data q, struct pdf_copier **out, struct error *e)
 	}
 	*out = c;
 	return 0;
+}
+
+void pdf_copier_set_source(struct pdf_copier *c, qpdf_data q)
+{
+	c->q = q;
 }
 
 void pdf_copier_free(struct pdf_copier **cp)

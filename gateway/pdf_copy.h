@@ -46,10 +46,18 @@ struct pdf_copier;
 
 /*
  * A writer for pages of q, which must stay open (and be used by nobody
- * else) until pdf_copier_free().  Pushes inherited attributes down to the
- * pages of q.  Errors are the input's (a page tree qpdf cannot read).
+ * else) until pdf_copier_free() or pdf_copier_set_source().  Errors are
+ * the input's (a page tree qpdf cannot read).
  */
 int pdf_copier_new(qpdf_data q, struct pdf_copier **out, struct error *e);
+
+/*
+ * Read from q from now on: a new handle on the same bytes (qpdf keeps
+ * every object it has parsed, about 5 kB per input page; a fresh handle
+ * parses only what is used next, so a long batch's memory stays flat).
+ * Objects are found by number, so q must hold the very same file.
+ */
+void pdf_copier_set_source(struct pdf_copier *c, qpdf_data q);
 void pdf_copier_free(struct pdf_copier **c);
 
 /* An empty signature to put in a new file (see pades.h). */

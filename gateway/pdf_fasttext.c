@@ -996,9 +996,18 @@ static struct font *font_load(qpdf_data q, qpdf_oh fo, struct budget *bud)
 /* ---------------------------------------------------------------- */
 /* The handle                                                        */
 
+/* Pages read through one qpdf handle before a fresh one takes over (see
+ * pdf_split.c's SPLITTER_REOPEN_PAGES: qpdf keeps what it parsed). */
+#define FT_REOPEN_PAGES 1000
+
 struct pdf_fasttext {
 	qpdf_data q;
 	int npages;
+	int (*page_ids)[2];      /* each page's object number and generation */
+	int pages_read;          /* since q was opened */
+	const uint8_t *data;     /* the input, to open it again */
+	size_t len;
+	char *password;
 	GHashTable *fonts;       /* (id << 32 | gen) -> struct font * */
 	struct budget bud;
 	struct buf scratch;      /* lexer scratch, reused page after page */
@@ -1031,6 +1040,18 @@ int pdf_fasttext_open(const uint8_t *data, size_t len, const char *password,
 	/* Warnings from the repair pdf_check() accepted: not needed. */
 	while (qpdf_more_warnings(ft->q))
 		qpdf_next_warning(ft->q);
+	/* Pages are found by number, so that a fresh handle need not read
+	 * the whole page tree again. */
+	ft->page_ids = xcalloc((size_t)ft->npages, sizeof *ft->page_ids);
+	for (int i = 0; i < ft->npages; i++) {
+		qpdf_oh p = qpdf_get_page_n(ft->q, (size_t)i);
+		ft->page_ids[i][0] = qpdf_oh_get_object_id(ft->q, p);
+		ft->page_ids[i][1] = qpdf_oh_get_generation(ft->q, p);
+		qpdf_oh_release(ft->q, p);
+	}
+	ft->data = data;
+	ft->len = len;
+	ft->password = password && *password ? xstrdup(password) : NULL;
 	ft->fonts = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, font_free_v);
 	buf_init(&ft->scratch, FT_SCRATCH_MAX);
 	/* Strings are slices of scratch: it must never be NULL, even empty
@@ -1053,6 +1074,10 @@ void pdf_fasttext_close(struct pdf_fasttext **ft)
 		return;
 	if ((*ft)->q)
 		qpdf_cleanup(&(*ft)->q);
+	free((*ft)->page_ids);
+	if ((*ft)->password)
+		secure_wipe((*ft)->password, strlen((*ft)->password));
+	free((*ft)->password);
 	if ((*ft)->fonts)
 		g_hash_table_destroy((*ft)->fonts);
 	buf_free(&(*ft)->scratch);
@@ -1696,10 +1721,27 @@ static qpdf_oh page_resources(qpdf_data q, qpdf_oh page)
 	return qpdf_oh_new_dictionary(q);
 }
 
+/* A fresh qpdf handle on the same bytes; fonts stay cached by number. */
+static int reopen(struct pdf_fasttext *ft, struct error *e)
+{
+	qpdf_data q = qpdf_init();
+	qpdf_silence_errors(q);
+	qpdf_set_suppress_warnings(q, QPDF_TRUE);
+	if (qpdf_read_memory(q, "input", (const char *)ft->data, (unsigned long long)ft->len,
+			     ft->password) & QPDF_ERRORS) {
+		qpdf_cleanup(&q);
+		return err_tmp(e, "qpdf cannot open the PDF again");
+	}
+	qpdf_cleanup(&ft->q);
+	ft->q = q;
+	ft->pages_read = 0;
+	return 0;
+}
+
 int pdf_fasttext_page(struct pdf_fasttext *ft, int page, char **text, size_t *len,
 		      const char **why, struct error *e)
 {
-	qpdf_data q = ft->q;
+	qpdf_data q;
 	struct page_run *r = NULL;
 	unsigned char *content = NULL;
 	size_t clen = 0;
@@ -1714,13 +1756,16 @@ int pdf_fasttext_page(struct pdf_fasttext *ft, int page, char **text, size_t *le
 		*why = NULL;
 	if (page < 1 || page > ft->npages)
 		return err_set(e, "page %d does not exist (the PDF has %d)", page, ft->npages);
+	if (ft->pages_read++ >= FT_REOPEN_PAGES && reopen(ft, e) < 0)
+		return -1;
+	q = ft->q;
 	r = xcalloc(1, sizeof *r);
 	r->ft = ft;
 	r->gs[0].th = 1;
 	r->tm[0] = r->tm[3] = r->tlm[0] = r->tlm[3] = 1;
 	buf_reset(&ft->out);
 
-	po = qpdf_get_page_n(q, (size_t)page - 1);
+	po = qpdf_get_object_by_id(q, ft->page_ids[page - 1][0], ft->page_ids[page - 1][1]);
 	if (qpdf_oh_get_page_content_data(q, po, &content, &clen) & QPDF_ERRORS) {
 		set_bad(r, "page content qpdf cannot decode");
 		goto out;

@@ -25,7 +25,17 @@ struct pdf_splitter {
 	struct pdf_copier *copier;
 	struct pdf_made made;   /* the last PDF made, until the next call */
 	int npages;
+	const uint8_t *data;    /* the input, to open it again */
+	size_t len;
+	char *password;
+	int pages_read;         /* pages written since in was opened */
 };
+
+/* Pages written from one qpdf handle before a fresh one takes over: qpdf
+ * keeps every object it parsed (about 8 kB per page here), so a long
+ * input's memory would grow with its length.  Opening again costs only
+ * reading the cross-reference table again. */
+#define SPLITTER_REOPEN_PAGES 1000
 
 static int splitter_make(struct pdf_splitter *s, int first_page, int count,
 			 const struct pdf_copy_sig *sig, struct error *e);
@@ -770,6 +780,9 @@ int pdf_splitter_open(const uint8_t *data, size_t len, const char *password, int
 		pdf_splitter_close(&s);
 		return -1;
 	}
+	s->data = data;
+	s->len = len;
+	s->password = password && *password ? xstrdup(password) : NULL;
 	/* A resident's file is at most the input plus a signature. */
 	buf_init(&s->made.pdf, PDF_INPUT_MAX + ((size_t)1 << 20));
 	*out = s;
@@ -784,6 +797,22 @@ int pdf_splitter_npages(const struct pdf_splitter *s)
 static int splitter_make(struct pdf_splitter *s, int first_page, int count,
 			 const struct pdf_copy_sig *sig, struct error *e)
 {
+	if (s->pages_read >= SPLITTER_REOPEN_PAGES) {
+		qpdf_data q = qpdf_init();
+		qpdf_silence_errors(q);
+		qpdf_set_suppress_warnings(q, QPDF_TRUE);
+		/* The same bytes opened before: this succeeds as it did then. */
+		if (qpdf_read_memory(q, "input", (const char *)s->data, (unsigned long long)s->len,
+				     s->password) & QPDF_ERRORS) {
+			qpdf_cleanup(&q);
+			return err_tmp(e, "qpdf cannot open the PDF again");
+		}
+		pdf_copier_set_source(s->copier, q);
+		qpdf_cleanup(&s->in);
+		s->in = q;
+		s->pages_read = 0;
+	}
+	s->pages_read += count;
 	memset(&s->made.slot, 0, sizeof s->made.slot);
 	/* The callback may have taken the last file's bytes. */
 	if (s->made.pdf.max == 0)
@@ -809,6 +838,9 @@ void pdf_splitter_close(struct pdf_splitter **s)
 		return;
 	pdf_copier_free(&(*s)->copier);
 	buf_free(&(*s)->made.pdf);
+	if ((*s)->password)
+		secure_wipe((*s)->password, strlen((*s)->password));
+	free((*s)->password);
 	if ((*s)->in)
 		qpdf_cleanup(&(*s)->in);
 	free(*s);
