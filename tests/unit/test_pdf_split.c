@@ -741,6 +741,84 @@ static void test_write(void **state)
 	pdf_split_result_free(&r);
 }
 
+/* Past 1,000 pages the text readers and the writer each open a fresh qpdf
+ * handle (memory stays flat): what comes after is as right as before. */
+struct long_check {
+	int emitted, checked;
+};
+
+static int long_emit(void *arg, const struct pdf_group *g, struct pdf_made *m, struct error *e)
+{
+	struct long_check *lc = arg;
+	struct pdf_info info;
+	struct pdf_text *t = NULL;
+	char *text;
+
+	lc->emitted++;
+	/* every 25th resident, and all of those after page 1,000 */
+	if (lc->emitted % 25 != 1 && g->first_page < 1000)
+		return 0;
+	if (pdf_check(m->pdf.data, m->pdf.len, NULL, 0, &info, e) < 0 || info.repaired ||
+	    info.pages != g->page_count)
+		return err_set(e, "bad output for %s", g->key);
+	if (pdf_text_open(m->pdf.data, m->pdf.len, NULL, &t, e) < 0)
+		return -1;
+	text = pdf_text_page(t, 1, NULL, e);
+	pdf_text_close(&t);
+	if (!text || !strstr(text, g->found)) {
+		g_free(text);
+		return err_set(e, "%s: its key is not on its first page", g->key);
+	}
+	g_free(text);
+	lc->checked++;
+	return 0;
+}
+
+static void test_long_input(void **state)
+{
+	enum { N = 560 }; /* 1,120 pages */
+	char *dir = g_build_filename(tmpdir, "long", NULL);
+	char *argv[] = { g_build_filename(top(), "tests", "bench", "gen-corpus", NULL), dir,
+			 g_strdup_printf("%d", N), NULL };
+	char *pdfpath = g_build_filename(dir, "corpus.pdf", NULL);
+	const char **keys = xcalloc(N, sizeof *keys);
+	char (*kbuf)[16] = xcalloc(N, sizeof *kbuf);
+	struct pdf_split_opts o;
+	struct pdf_split_result r;
+	struct long_check lc = { 0, 0 };
+	struct error e = { "", 0 };
+	uint8_t *data;
+	size_t len;
+
+	assert_int_equal(run(argv), 0);
+	slurp(pdfpath, &data, &len);
+	for (int i = 0; i < N; i++) {
+		gen_key(i, kbuf[i], sizeof kbuf[i]);
+		keys[i] = kbuf[i];
+	}
+	memset(&o, 0, sizeof o);
+	o.mode = PDF_SPLIT_AUTO;
+	o.keys = keys;
+	o.nkeys = N;
+	o.threads = 1; /* one text reader goes past 1,000 pages too */
+	if (pdf_split_run(data, len, &o, long_emit, &lc, &r, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(r.ngroups, N);
+	assert_int_equal(r.nmissing, 0);
+	assert_int_equal(lc.emitted, N);
+	assert_true(lc.checked >= 80);
+	assert_int_equal(r.groups[N - 1].first_page, 2 * N - 1);
+	assert_string_equal(r.groups[N - 1].key, kbuf[N - 1]);
+	pdf_split_result_free(&r);
+	free(data);
+	free(keys);
+	free(kbuf);
+	g_free(pdfpath);
+	g_free(argv[0]);
+	g_free(argv[2]);
+	g_free(dir);
+}
+
 static void test_splitter(void **state)
 {
 	struct pdf_splitter *s = NULL;
@@ -1010,6 +1088,7 @@ int main(void)
 		cmocka_unit_test(test_plan_auto_corpus),
 		cmocka_unit_test(test_write),
 		cmocka_unit_test(test_splitter),
+		cmocka_unit_test(test_long_input),
 		cmocka_unit_test(test_run),
 		cmocka_unit_test(test_cli),
 	};
