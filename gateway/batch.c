@@ -834,6 +834,7 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	int threads = in->threads > 0 ? in->threads : default_threads();
 	int have_plan = 0, job_ready = 0, ret = -1;
 	size_t nkeys = 0;
+	struct pdf_info first_info;
 
 	memset(rep, 0, sizeof(*rep));
 	memset(&plan, 0, sizeof(plan));
@@ -847,8 +848,8 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	}
 	for (size_t i = 0; i < in->npdfs; i++) {
 		struct error ce = { { 0 }, 0 };
-		if (pdf_check(in->pdfs[i].data, in->pdfs[i].len, in->pdf_password, in->max_pages, NULL,
-			      &ce) < 0) {
+		if (pdf_check(in->pdfs[i].data, in->pdfs[i].len, in->pdf_password, in->max_pages,
+			      i == 0 ? &first_info : NULL, &ce) < 0) {
 			if (ce.temporary)
 				err_tmp(e, "%s: %s", in->pdfs[i].name, ce.msg);
 			else
@@ -932,6 +933,7 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 		so.threads = threads;
 		so.password = in->pdf_password;
 		so.max_pages = in->max_pages;
+		so.checked = &first_info; /* checked above: not parsed again */
 		if (split == SPLIT_AUTO) {
 			keys = xcalloc(r->n ? r->n : 1, sizeof(*keys));
 			for (size_t i = 0; i < r->n; i++)

@@ -675,7 +675,9 @@ static int split_core(const uint8_t *data, size_t len, const struct pdf_split_op
 		have_matcher = 1;
 	}
 
-	if (pdf_check(data, len, o->password, o->max_pages, &r->info, e) < 0)
+	if (o->checked)
+		r->info = *o->checked;
+	else if (pdf_check(data, len, o->password, o->max_pages, &r->info, e) < 0)
 		goto out;
 	npages = r->info.pages;
 

@@ -84,6 +84,9 @@ struct pdf_split_opts {
 	/* NULL, or an empty signature to leave in every PDF written
 	   (pdf_copy.h), for the emit callback to sign with pades_sign_slot() */
 	const struct pdf_copy_sig *sig;
+	/* NULL, or what pdf_check() said of this very input, when the caller
+	   has checked it already (it is not parsed a second time for that) */
+	const struct pdf_info *checked;
 };
 
 /* One resident's pages.  first_page is 1-based. */
