@@ -219,6 +219,26 @@ check "lists: the zero-stripped key's resident ($K10) has a PDF" pdf_of "$B3" "$
 check "lists: ... with that resident's pages" has_text "$T/b3k10.pdf" "$K10"
 check "lists: an ordinary resident ($K1) has a PDF" pdf_of "$B3" "$K1" "$T/b3k1.pdf"
 
+# --- 3b. a key found again further on ---------------------------------------
+# Resident 1's pages turn up a second time after resident 3's: nobody may
+# get a PDF with missing pages or someone else's pages between, so all of
+# K1's ranges are held back: no PDF for K1 in the store, and the counts
+# say so.
+mkdir -p "$T/b3b"; cp "$C/corpus.csv" "$T/b3b/"
+qpdf --empty --pages "$C/corpus.pdf" 1-6,1-2,7-40 -- "$T/b3b/corpus.pdf"
+pdfs_before=$(entries | tr ' ' '\n' | sed -n 's/^pdfs=//p')
+submit b3b "repeat: submit a batch where a key's pages come twice" "$T/b3b"
+B3B=$BID
+jtrue "repeat: repeated_pdf_keys is [$K1]" "$T/b3b.json" "d['repeated_pdf_keys'] == ['$K1']"
+jtrue "repeat: 19 signed, K1 not among the matched" "$T/b3b.json" 'd["signed"] == 19 and d["matched"] == 19'
+jtrue "repeat: K1 is a CSV row without a PDF" "$T/b3b.json" "'$K1' in d['csv_rows_without_pdf']"
+check_status 1 "repeat: $K1 has no PDF" "$TAYORI" batch pdf "$B3B" "$K1" "$T/b3bk1.pdf" -d "$D"
+check "repeat: exactly 19 PDFs were stored for the batch" \
+	test "$(entries | tr ' ' '\n' | sed -n 's/^pdfs=//p')" -eq $((pdfs_before + 19))
+check "repeat: the resident after the repeat ($K4) has its own pages" pdf_of "$B3B" "$K4" "$T/b3bk4.pdf"
+check "repeat: ... with that resident's pages" has_text "$T/b3bk4.pdf" "$K4"
+check "repeat: ... two of them" test "$(qpdf --show-npages "$T/b3bk4.pdf")" -eq 2
+
 # --- 4. one PDF per resident, named by its key ----------------------------
 check "per-file: split the corpus into 2-page files" "$TAYORI" pdf split --pages 2 "$C/corpus.pdf" "$T/split"
 i=1
