@@ -35,6 +35,7 @@
 #include <qpdf/qpdf-c.h>
 
 #include "buf.h"
+#include "gateway/pdf_syntax.h"
 #include "gateway/tsa.h"
 
 #define PDF_MAX_DEPTH 64
@@ -282,16 +283,11 @@ static void o_printf(struct out *o, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A PDF name from qpdf's decoded form ("/Type"): # escapes where needed. */
+/* A PDF name from qpdf's decoded form ("/Type"). */
 static void o_name(struct out *o, const char *name)
 {
-	o_put(o, "/", 1);
-	for (const unsigned char *p = (const unsigned char *)name + 1; *p; p++) {
-		if (*p < 0x21 || *p > 0x7e || strchr("()<>[]{}/%#", *p) != NULL)
-			o_printf(o, "#%02X", *p);
-		else
-			o_put(o, p, 1);
-	}
+	if (pdf_put_name(&o->b, name) < 0)
+		o->oom = 1;
 }
 
 /* A PDF text string: literal when printable ASCII, else UTF-16BE hex. */
@@ -485,36 +481,11 @@ static int doc_open(struct pdfdoc *d, const uint8_t *pdf, size_t len, struct err
 	return 0;
 }
 
-/* The keys of a dictionary, copied (qpdf's strings are short-lived). */
-static char **dict_keys(qpdf_data q, qpdf_oh dict, size_t *n)
-{
-	char **keys = NULL;
-	size_t cap = 0;
-	*n = 0;
-	qpdf_oh_begin_dict_key_iter(q, dict);
-	while (qpdf_oh_dict_more_keys(q)) {
-		const char *k = qpdf_oh_dict_next_key(q);
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			keys = xrealloc(keys, cap * sizeof(*keys));
-		}
-		keys[(*n)++] = xstrdup(k);
-	}
-	return keys;
-}
-
-static void free_keys(char **keys, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
-}
-
 /* Write the entries of dict, except the keys listed in skip (NULL-ended). */
 static void o_dict_entries(struct out *o, qpdf_data q, qpdf_oh dict, const char *const *skip)
 {
 	size_t n;
-	char **keys = dict_keys(q, dict, &n);
+	char **keys = pdf_dict_keys(q, dict, &n);
 	for (size_t i = 0; i < n; i++) {
 		int skipped = 0;
 		qpdf_oh v;
@@ -532,7 +503,7 @@ static void o_dict_entries(struct out *o, qpdf_data q, qpdf_oh dict, const char 
 		o_str(o, qpdf_oh_unparse(q, v));
 		qpdf_oh_release(q, v);
 	}
-	free_keys(keys, n);
+	pdf_keys_free(keys, n);
 }
 
 /* The items of an array, each followed by a space. */

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include "gateway/pdf_check.h"
 #include "gateway/pdf_copy.h"
+#include "gateway/pdf_syntax.h"
 
 /* Nesting of direct arrays and dictionaries inside one object. */
 #define COPY_DEPTH_MAX 64
@@ -136,19 +137,10 @@ static void put_ref(struct ser *s, uint32_t obj)
 	s->nrefs++;
 }
 
-/* A name from qpdf's decoded form ("/A B"), # escapes where needed. */
 static void put_name(struct ser *s, const char *name)
 {
-	static const char hx[] = "0123456789ABCDEF";
-	put(s, "/", 1);
-	for (const unsigned char *p = (const unsigned char *)name + 1; *p; p++) {
-		if (*p < 0x21 || *p > 0x7e || strchr("()<>[]{}/%#", *p) != NULL) {
-			char esc[3] = { '#', hx[*p >> 4], hx[*p & 15] };
-			put(s, esc, 3);
-		} else {
-			put(s, p, 1);
-		}
-	}
+	if (pdf_put_name(&s->b, name) < 0)
+		s->oom = 1;
 }
 
 /* A string: literal when printable ASCII, else hexadecimal. */
@@ -185,32 +177,6 @@ static void put_real(struct ser *s, const char *r)
 	puts_(s, r);
 }
 
-/* A dictionary's keys: qpdf iterates one dictionary at a time, so they
- * are copied out before any value is looked at. */
-static char **dict_keys(qpdf_data q, qpdf_oh d, size_t *n)
-{
-	char **keys = NULL;
-	size_t cap = 0;
-	*n = 0;
-	qpdf_oh_begin_dict_key_iter(q, d);
-	while (qpdf_oh_dict_more_keys(q)) {
-		const char *k = qpdf_oh_dict_next_key(q);
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			keys = xrealloc(keys, cap * sizeof(*keys));
-		}
-		keys[(*n)++] = xstrdup(k);
-	}
-	return keys;
-}
-
-static void free_keys(char **keys, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
-}
-
 static int ser_value(struct ser *s, qpdf_oh oh, int depth, struct error *e);
 
 /* The entries of a dictionary (no brackets), leaving out skip[] keys. */
@@ -219,7 +185,7 @@ static int ser_entries(struct ser *s, qpdf_oh d, const char *const *skip, int de
 {
 	qpdf_data q = s->c->q;
 	size_t n;
-	char **keys = dict_keys(q, d, &n);
+	char **keys = pdf_dict_keys(q, d, &n);
 	int rc = 0;
 
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -239,7 +205,7 @@ static int ser_entries(struct ser *s, qpdf_oh d, const char *const *skip, int de
 		put(s, " ", 1);
 		rc = ser_value(s, v, depth + 1, e);
 	}
-	free_keys(keys, n);
+	pdf_keys_free(keys, n);
 	return rc;
 }
 
