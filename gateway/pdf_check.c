@@ -91,6 +91,22 @@ static void first_warning(qpdf_data q, char *out, size_t outsize)
 	}
 }
 
+int pdf_qpdf_reopen(const uint8_t *data, size_t len, const char *password, qpdf_data *out,
+		    struct error *e)
+{
+	qpdf_data q = qpdf_init();
+	qpdf_silence_errors(q);
+	qpdf_set_suppress_warnings(q, QPDF_TRUE);
+	if (qpdf_read_memory(q, "input", (const char *)data, (unsigned long long)len,
+			     password && *password ? password : NULL) & QPDF_ERRORS) {
+		qpdf_cleanup(&q);
+		*out = NULL;
+		return err_tmp(e, "qpdf cannot open the PDF again");
+	}
+	*out = q;
+	return 0;
+}
+
 int pdf_qpdf_open(const uint8_t *data, size_t len, const char *password, int max_pages,
 		  qpdf_data *out, int *npages, int *warned, struct error *e)
 {

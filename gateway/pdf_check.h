@@ -80,4 +80,13 @@ int pdf_check(const uint8_t *data, size_t len, const char *password, int max_pag
 int pdf_qpdf_open(const uint8_t *data, size_t len, const char *password, int max_pages,
 		  qpdf_data *out, int *npages, int *warned, struct error *e);
 
+/*
+ * A fresh handle on bytes pdf_qpdf_open() accepted before, with no checks
+ * repeated: qpdf keeps every object it has parsed, so readers of long
+ * inputs swap their handle for a fresh one now and then, finding pages by
+ * object number.  Errors are temporary (the same bytes opened before).
+ */
+int pdf_qpdf_reopen(const uint8_t *data, size_t len, const char *password, qpdf_data *out,
+		    struct error *e);
+
 #endif

@@ -1724,14 +1724,9 @@ static qpdf_oh page_resources(qpdf_data q, qpdf_oh page)
 /* A fresh qpdf handle on the same bytes; fonts stay cached by number. */
 static int reopen(struct pdf_fasttext *ft, struct error *e)
 {
-	qpdf_data q = qpdf_init();
-	qpdf_silence_errors(q);
-	qpdf_set_suppress_warnings(q, QPDF_TRUE);
-	if (qpdf_read_memory(q, "input", (const char *)ft->data, (unsigned long long)ft->len,
-			     ft->password) & QPDF_ERRORS) {
-		qpdf_cleanup(&q);
-		return err_tmp(e, "qpdf cannot open the PDF again");
-	}
+	qpdf_data q;
+	if (pdf_qpdf_reopen(ft->data, ft->len, ft->password, &q, e) < 0)
+		return -1;
 	qpdf_cleanup(&ft->q);
 	ft->q = q;
 	ft->pages_read = 0;

@@ -800,15 +800,9 @@ static int splitter_make(struct pdf_splitter *s, int first_page, int count,
 			 const struct pdf_copy_sig *sig, struct error *e)
 {
 	if (s->pages_read >= SPLITTER_REOPEN_PAGES) {
-		qpdf_data q = qpdf_init();
-		qpdf_silence_errors(q);
-		qpdf_set_suppress_warnings(q, QPDF_TRUE);
-		/* The same bytes opened before: this succeeds as it did then. */
-		if (qpdf_read_memory(q, "input", (const char *)s->data, (unsigned long long)s->len,
-				     s->password) & QPDF_ERRORS) {
-			qpdf_cleanup(&q);
-			return err_tmp(e, "qpdf cannot open the PDF again");
-		}
+		qpdf_data q;
+		if (pdf_qpdf_reopen(s->data, s->len, s->password, &q, e) < 0)
+			return -1;
 		pdf_copier_set_source(s->copier, q);
 		qpdf_cleanup(&s->in);
 		s->in = q;
