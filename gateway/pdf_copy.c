@@ -18,6 +18,11 @@
 
 enum obj_state { OBJ_UNREAD = 0, OBJ_READ, OBJ_NULL };
 
+/* The input's catalog and the inner nodes of its page tree: never copied
+ * (a reference to them, say from an annotation, becomes null), or one
+ * resident's file could carry the whole document's structure. */
+#define OBJ_STRUCTURE (-2)
+
 /* A place in an object's bytes where a reference to another object goes. */
 struct ref {
 	size_t at;
@@ -27,7 +32,7 @@ struct ref {
 /* An input object: its bytes (without references) once read. */
 struct obj {
 	int id, gen;
-	int page;               /* its 0-based page number, or -1 */
+	int page;               /* its 0-based page number, OBJ_STRUCTURE or -1 */
 	enum obj_state state;
 	uint8_t *text;
 	size_t len;
@@ -439,10 +444,21 @@ int pdf_copier_new(qpdf_data q, struct pdf_copier **out, struct error *e)
 	c->slots = xcalloc(c->nslots, sizeof(*c->slots));
 	c->page_obj = xcalloc((size_t)n, sizeof(*c->page_obj));
 	for (int i = 0; i < n; i++) {
-		qpdf_oh p = qpdf_get_page_n(q, (size_t)i);
+		qpdf_oh p = qpdf_get_page_n(q, (size_t)i), node;
 		int id = qpdf_oh_get_object_id(q, p), gen = qpdf_oh_get_generation(q, p);
 		uint32_t idx;
-		qpdf_oh_release(q, p);
+		/* The inner nodes above this page (the chain stops where an
+		 * earlier page's walk did). */
+		node = qpdf_oh_get_key(q, p, "/Parent");
+		for (int depth = 0; depth < COPY_DEPTH_MAX && qpdf_oh_is_indirect(q, node); depth++) {
+			uint32_t k = intern(c, qpdf_oh_get_object_id(q, node),
+					    qpdf_oh_get_generation(q, node));
+			if (c->objs[k].page != -1)
+				break;
+			c->objs[k].page = OBJ_STRUCTURE;
+			node = qpdf_oh_get_key(q, node, "/Parent");
+		}
+		qpdf_oh_release_all(q);
 		if (qpdf_has_error(q) || id <= 0) {
 			pdf_copier_free(&c);
 			return err_set(e, "the PDF is damaged: page %d cannot be read", i + 1);
@@ -455,6 +471,16 @@ int pdf_copier_new(qpdf_data q, struct pdf_copier **out, struct error *e)
 		}
 		c->objs[idx].page = i;
 		c->page_obj[i] = idx;
+	}
+	{
+		qpdf_oh root = qpdf_get_root(q);
+		if (qpdf_oh_is_indirect(q, root)) {
+			uint32_t k = intern(c, qpdf_oh_get_object_id(q, root),
+					    qpdf_oh_get_generation(q, root));
+			if (c->objs[k].page == -1)
+				c->objs[k].page = OBJ_STRUCTURE;
+		}
+		qpdf_oh_release_all(q);
 	}
 	v = qpdf_get_pdf_version(q);
 	if (v && strlen(v) == 3 && v[0] >= '1' && v[0] <= '2' && v[1] == '.' && v[2] >= '0' &&
@@ -523,8 +549,8 @@ static int collect(struct pdf_copier *c, int first, int count, struct error *e)
 		uint32_t from = c->order[i];
 		for (size_t r = 0; r < c->objs[from].nrefs; r++) {
 			uint32_t to = c->objs[from].refs[r].obj;
-			if (c->objs[to].stamp == c->stamp || c->objs[to].page >= 0)
-				continue; /* numbered already, or a page of someone else */
+			if (c->objs[to].stamp == c->stamp || c->objs[to].page != -1)
+				continue; /* numbered already, someone else's page, or structure */
 			if (c->objs[to].state == OBJ_UNREAD && obj_read(c, to, e) < 0)
 				return -1;
 			if (c->objs[to].state == OBJ_NULL)

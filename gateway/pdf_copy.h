@@ -19,7 +19,8 @@
  * What a new file holds: the pages, with the attributes they inherited
  * (/Resources, /MediaBox, /CropBox, /Rotate) set on each page, and all
  * they reach except their /Parent chain; a reference to a page outside
- * the group becomes null, as with qpdf --split-pages.  Stream data is
+ * the group, to the input's catalog or to its page tree becomes null, as
+ * with qpdf --split-pages.  Stream data is
  * copied as stored (never decoded or re-encoded) with /Length set to its
  * real length.  Strings and streams of an encrypted input come out
  * decrypted, and the new file is not encrypted.  The input's outline,

@@ -29,7 +29,7 @@ static const char *const objs[] = {
 		"/Rotate 90 /Resources << /Font << /F1 6 0 R >> >> >>",
 	/* 3 */ "<< /Type /Page /Parent 2 0 R /Contents 7 0 R >>",
 	/* 4 */ "<< /Type /Page /Parent 2 0 R /Contents 8 0 R /Annots [10 0 R] /X#20Y (a\\(b\\)c) "
-		"/Bin <00FF10> /Real 1.50 /Missing 99 0 R >>",
+		"/Bin <00FF10> /Real 1.50 /Missing 99 0 R /Up 2 0 R /Cat 1 0 R >>",
 	/* 5 */ "<< /Type /Page /Parent 2 0 R /Contents 8 0 R /MediaBox [0 0 100 100] >>",
 	/* 6 */ "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	/* 7 */ "<< /Length 33 >>\nstream\nBT /F1 12 Tf 10 10 Td (one) Tj ET\nendstream",
@@ -166,6 +166,10 @@ static void test_one_page_of_three(void **state)
 	assert_memory_equal(bin, "\x00\xff\x10", 3);
 	assert_string_equal(qpdf_oh_get_real_value(q, qpdf_oh_get_key(q, page, "/Real")), "1.50");
 	assert_true(qpdf_oh_is_null(q, qpdf_oh_get_key(q, page, "/Missing")));
+	/* the input's catalog and page tree never come along */
+	assert_true(qpdf_oh_is_null(q, qpdf_oh_get_key(q, page, "/Up")));
+	assert_true(qpdf_oh_is_null(q, qpdf_oh_get_key(q, page, "/Cat")));
+	assert_null(memmem(out.data, out.len, "/Outlines", 9));
 	/* stream data as stored: still hex-encoded, /Length made direct */
 	s = qpdf_oh_get_key(q, page, "/Contents");
 	assert_string_equal(qpdf_oh_get_name(q, qpdf_oh_get_key(q, qpdf_oh_get_dict(q, s), "/Filter")),
