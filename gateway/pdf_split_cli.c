@@ -9,8 +9,8 @@
  * exit statuses of DESIGN.md (0 done, 1 refused, 2 usage, 3 internal).
  *
  * --threads: text extraction threads (default: one per CPU); --writers:
- * qpdf writer threads (default 1; each holds its own copy of the page
- * tree, see pdf_split.h).
+ * writer threads (default 1; each holds its own qpdf handle on the input,
+ * see pdf_split.h).
  *
  * Writes each file with mode 0600 (the PDFs hold personal data) straight
  * into OUTDIR, replacing a file of the same name; files are not fsync'ed:
