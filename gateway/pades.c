@@ -1,6 +1,7 @@
 /*
- * pades.c — PAdES baseline signatures (B-B, B-T, B-LT, B-LTA) appended to a
- * PDF held in memory as incremental updates.
+ * pades.c — PAdES baseline signatures (B-B, B-T, B-LT, B-LTA) on a PDF
+ * held in memory: appended as incremental updates, or filled into the slot
+ * a new file's writer left for it (pades.h).
  * Runs in the gateway (its signer asks the keys process to sign digests)
  * and in the `tayori pdf sign` CLI.  The private key is never needed here:
  * the CMS is assembled around a digest-signing callback.
