@@ -325,6 +325,12 @@ static int sign_split(struct sign_job *job, const uint8_t *data, size_t len,
 	pthread_t tid[8];
 	int nt = threads < 1 ? 1 : threads > 8 ? 8 : threads, started = 0, r;
 
+	struct pdf_copy_sig sig = { &job->popt, job->mtime, 0 };
+
+	/* Each PDF comes out of the writer with its signature's room already
+	 * in place (pades_sign_slot()). */
+	if (pades_slot_reserve(job->signer, &job->popt, &sig.reserve, e) < 0)
+		return -1;
 	memset(&q, 0, sizeof(q));
 	q.job = job;
 	pthread_mutex_init(&q.lock, NULL);
@@ -334,10 +340,6 @@ static int sign_split(struct sign_job *job, const uint8_t *data, size_t len,
 		if (pthread_create(&tid[started], NULL, queue_worker, &q) == 0)
 			started++;
 	{
-		/* Each PDF comes out of the writer with its signature's room
-		 * already in place (pades_sign_slot()). */
-		struct pdf_copy_sig sig = { &job->popt, job->mtime,
-					    pades_slot_reserve(job->signer, &job->popt) };
 		struct pdf_split_opts wo = *so;
 		wo.sig = &sig;
 		r = started > 0 ? pdf_split_write(data, len, &wo, groups, ngroups, emit_group, &q, e)

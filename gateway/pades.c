@@ -1352,9 +1352,26 @@ out:
 
 /* ------------------------------------------- a slot in a new file */
 
-size_t pades_slot_reserve(const struct signer *s, const struct pades_options *o)
+int pades_slot_reserve(const struct signer *s, const struct pades_options *o, size_t *reserve,
+    struct error *e)
 {
-	return estimate_reserve(s, o->level >= PADES_B_T && o->tsa_url != NULL);
+	size_t n = estimate_reserve(s, 0);
+
+	if (o->level >= PADES_B_T && o->tsa_url != NULL && *o->tsa_url != '\0') {
+		/* A slot cannot grow once the file is written, and a TSA's
+		 * token (its chain included) is its own size: ask for one
+		 * over an imprint of nothing in particular and make room for
+		 * it with a margin (serials and times vary a little). */
+		uint8_t imprint[32], *tok = NULL;
+		size_t toklen = 0;
+		SHA256((const unsigned char *)"tayori: size of a time-stamp token", 34, imprint);
+		if (tsa_timestamp(o->tsa_url, imprint, &tok, &toklen, NULL, e) < 0)
+			return -1;
+		free(tok);
+		n += toklen + 2048;
+	}
+	*reserve = (n + 1023) & ~(size_t)1023;
+	return 0;
 }
 
 int pades_slot_write(struct buf *b, const struct pades_options *o, int64_t mtime,

@@ -113,8 +113,13 @@ struct pades_slot {
 	size_t reserve;        /* bytes of room for the DER signature */
 };
 
-/* Bytes to reserve for a signature by s at o->level. */
-size_t pades_slot_reserve(const struct signer *s, const struct pades_options *o);
+/*
+ * Bytes to reserve for a signature by s at o->level.  From B-T on, one
+ * time stamp is asked of o->tsa_url to learn the size of its tokens (a
+ * slot cannot grow once its file is written); errors are the TSA's.
+ */
+int pades_slot_reserve(const struct signer *s, const struct pades_options *o, size_t *reserve,
+    struct error *e);
 
 /*
  * Append objects sig_id (the signature dictionary, /M from mtime) and

@@ -566,7 +566,7 @@ static void test_slot_in_a_new_file(void **state)
 	o.reason = "税額決定通知";
 	sig.popt = &o;
 	sig.mtime = 1790000000;
-	sig.reserve = pades_slot_reserve(&test_signer, &o);
+	assert_int_equal(pades_slot_reserve(&test_signer, &o, &sig.reserve, &e), 0);
 	buf_init(&out, 16 << 20);
 	assert_int_equal(pdf_copier_write(c, 1, 1, &sig, &out, &slot, &e), 0);
 	assert_int_equal(slot.reserve, sig.reserve);
