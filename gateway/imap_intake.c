@@ -101,17 +101,6 @@ static int fail_imap(struct imap_intake *ii, struct error *e, const char *what, 
 
 /* ---- settings ---- */
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Decode UTF-8 at s (n bytes left); -1 when malformed. */
 static int utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 {
@@ -283,7 +272,7 @@ static int parse_url(struct imap_intake *ii, const char *url, char *path, size_t
 		for (p++; *p != '\0'; p++) {
 			int ch = (unsigned char)*p;
 			if (ch == '%') {
-				int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+				int h = hex_value(p[1]), l = h < 0 ? -1 : hex_value(p[2]);
 				if (l < 0)
 					return err_set(e, "[mail] imap_url has a bad %%-escape");
 				ch = h * 16 + l;
@@ -704,6 +693,17 @@ static void read_att(struct mailimap_msg_att *ma, struct msg_info *mi, char **bo
 	}
 }
 
+/* What a FETCH leaves behind (any of them may be NULL). */
+static void fetch_free(clist *res, struct mailimap_fetch_type *ft, struct mailimap_set *set)
+{
+	if (res != NULL)
+		mailimap_fetch_list_free(res);
+	if (ft != NULL)
+		mailimap_fetch_type_free(ft);
+	if (set != NULL)
+		mailimap_set_free(set);
+}
+
 /* UID, size and flags of every message in the selected mailbox. */
 static int list_messages(struct imap_intake *ii, struct msg_info **out, size_t *n, struct error *e)
 {
@@ -740,12 +740,7 @@ static int list_messages(struct imap_intake *ii, struct msg_info **out, size_t *
 	rc = 0;
 out:
 	free(v);
-	if (res != NULL)
-		mailimap_fetch_list_free(res);
-	if (ft != NULL)
-		mailimap_fetch_type_free(ft);
-	if (set != NULL)
-		mailimap_set_free(set);
+	fetch_free(res, ft, set);
 	return rc;
 }
 
@@ -842,12 +837,7 @@ static int process_one(struct imap_intake *ii, const struct msg_info *mi, struct
 		break;
 	}
 out:
-	if (res != NULL)
-		mailimap_fetch_list_free(res);
-	if (ft != NULL)
-		mailimap_fetch_type_free(ft);
-	if (set != NULL)
-		mailimap_set_free(set);
+	fetch_free(res, ft, set);
 	return rc;
 }
 

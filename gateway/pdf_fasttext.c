@@ -72,17 +72,6 @@ static const uint8_t cclass[256] = {
 	['{'] = 2, ['}'] = 2, ['/'] = 2, ['%'] = 2,
 };
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static inline void lex_put(struct lex *l, uint8_t c)
 {
 	struct buf *b = l->scratch;
@@ -185,7 +174,7 @@ static void lex_hex(struct lex *l)
 		int v;
 		if (c == '>')
 			break;
-		v = hexval(c);
+		v = hex_value(c);
 		if (v < 0)
 			continue; /* white space (and junk) is skipped */
 		if (hi < 0) {
@@ -262,9 +251,9 @@ static void lex_next(struct lex *l, struct token *t)
 		t->off = l->scratch->len;
 		while (l->p < l->end && cclass[*l->p] == 0) {
 			uint8_t b = *l->p++;
-			if (b == '#' && l->end - l->p >= 2 && hexval(l->p[0]) >= 0 &&
-			    hexval(l->p[1]) >= 0) {
-				b = (uint8_t)(hexval(l->p[0]) << 4 | hexval(l->p[1]));
+			if (b == '#' && l->end - l->p >= 2 && hex_value(l->p[0]) >= 0 &&
+			    hex_value(l->p[1]) >= 0) {
+				b = (uint8_t)(hex_value(l->p[0]) << 4 | hex_value(l->p[1]));
 				l->p += 2;
 			}
 			if (n++ < FT_NAME_MAX)
@@ -727,7 +716,7 @@ static uint32_t glyph_cp(const char *n)
 	    (len >= 5 && len <= 7 && n[0] == 'u' && n[1] != 'n')) {
 		uint32_t v = 0;
 		for (size_t i = len == 7 && n[1] == 'n' ? 3 : 1; i < len; i++) {
-			int h = hexval((uint8_t)n[i]);
+			int h = hex_value((uint8_t)n[i]);
 			if (h < 0)
 				return SIMPLE_BAD;
 			v = v << 4 | (uint32_t)h;

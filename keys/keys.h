@@ -74,6 +74,8 @@ struct keys_client *keys_client_new(int fd);
 struct keys_client *keys_client_new_multi(const int *fds, size_t n);
 void keys_client_free(struct keys_client **kc);
 
+/* One request each (the store asks through keys_batch() below, even for
+ * one value; these remain the protocol's plain form). */
 int keys_hmac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
 	      struct error *e);
 int keys_dek_new(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],

@@ -363,20 +363,10 @@ int store_seal(struct store *st, enum store_db db, const void *k, size_t kl, con
 	       size_t ptlen, struct buf *out, struct error *e)
 {
 	struct store_dek dek;
-	int ret = -1;
-	struct buf aad;
-
-	buf_init(&aad, 512);
-	if (seal_context(db, k, kl, &aad) < 0) {
-		err_set(e, "store: key too long");
-		goto out;
-	}
-	if (keys_dek_new(st->kc, aad.data, aad.len, dek.v, dek.v + CRYPT_KEY_LEN, e) < 0)
-		goto out;
-	ret = store_seal_with(db, k, kl, &dek, pt, ptlen, out, e);
-out:
+	int ret = store_deks_new(st, db, 1, &k, &kl, &dek, e);
+	if (ret == 0)
+		ret = store_seal_with(db, k, kl, &dek, pt, ptlen, out, e);
 	secure_wipe(&dek, sizeof(dek));
-	buf_free(&aad);
 	return ret;
 }
 
@@ -431,17 +421,7 @@ int store_get_sealed(struct store_txn *t, enum store_db db, const void *k, size_
 int store_index(struct store *st, const char *kind, const void *v, size_t n, uint8_t out[32],
 		struct error *e)
 {
-	struct buf b;
-	int ret;
-	buf_init(&b, 64 << 10);
-	/* kind prefix keeps the index spaces apart (a login never collides with an address). */
-	if (buf_append_str(&b, kind) < 0 || buf_append_u8(&b, 0) < 0 || buf_append(&b, v, n) < 0) {
-		buf_free(&b);
-		return err_set(e, "store: index value too long");
-	}
-	ret = keys_hmac(st->kc, b.data, b.len, out, e);
-	buf_wipe(&b);
-	return ret;
+	return store_index_many(st, kind, 1, &v, &n, (uint8_t(*)[32])out, e);
 }
 
 int store_index_many(struct store *st, const char *kind, size_t n, const void *const *v,
@@ -453,6 +433,8 @@ int store_index_many(struct store *st, const char *kind, size_t n, const void *c
 
 	for (size_t i = 0; i < n; i++) {
 		buf_init(&in[i], 64 << 10);
+		/* The kind keeps the index spaces apart (a login never collides
+		 * with an address). */
 		if (buf_append_str(&in[i], kind) < 0 || buf_append_u8(&in[i], 0) < 0 ||
 		    buf_append(&in[i], v[i], lens[i]) < 0) {
 			err_set(e, "store: index value too long");

@@ -55,6 +55,17 @@ int random_bytes(void *p, size_t n);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
+/* The value of one hexadecimal digit (either case), or -1. */
+static inline int hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 /* Decode exactly 2n hex digits; -1 on any other character or length. */
 int hex_decode(const char *in, uint8_t *out, size_t n);
 

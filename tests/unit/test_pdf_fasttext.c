@@ -23,6 +23,7 @@
 #include <glib.h>
 #include <qpdf/qpdf-c.h>
 #include "util.h"
+#include "spawn_helpers.h"
 #include "gateway/pdf_check.h"
 #include "gateway/pdf_text.h"
 #include "gateway/pdf_fasttext.h"
@@ -30,25 +31,6 @@
 #define NRES 50 /* residents per generated corpus: 100 pages */
 
 static char *tmpdir;
-
-static const char *top(void)
-{
-	const char *t = getenv("TOP");
-	return t && *t ? t : ".";
-}
-
-static int run(char **argv)
-{
-	int status = -1;
-	GError *err = NULL;
-	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-			  NULL, NULL, NULL, NULL, &status, &err)) {
-		fprintf(stderr, "cannot run %s: %s\n", argv[0], err->message);
-		g_error_free(err);
-		return -1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* g_ptr_array_sort passes pointers to the elements. */
 static gint cmp_str_ptr(gconstpointer a, gconstpointer b)

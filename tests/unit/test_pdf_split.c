@@ -23,6 +23,7 @@
 #include <glib/gstdio.h>
 #include <qpdf/qpdf-c.h>
 #include "util.h"
+#include "spawn_helpers.h"
 #include "gateway/csv.h"
 #include "gateway/recipients.h"
 #include "gateway/pdf_check.h"
@@ -41,26 +42,6 @@ static size_t clen;
 static void gen_key(int i, char *out, size_t n)
 {
 	snprintf(out, n, "%08d", 10000 + 37 * i);
-}
-
-static const char *top(void)
-{
-	const char *t = getenv("TOP");
-	return t && *t ? t : ".";
-}
-
-/* Run argv (NULL-terminated); return its exit status, or -1. */
-static int run(char **argv)
-{
-	int status = -1;
-	GError *err = NULL;
-	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-			  NULL, NULL, NULL, NULL, &status, &err)) {
-		fprintf(stderr, "cannot run %s: %s\n", argv[0], err->message);
-		g_error_free(err);
-		return -1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static void slurp(const char *path, uint8_t **data, size_t *len)
