@@ -23,23 +23,6 @@ for tool in qpdf pdfsig pdftotext mutool openssl mdb_stat iconv strings; do
 done
 
 # --- helpers ----------------------------------------------------------------
-# jtrue DESC FILE EXPR: passes when the Python expression EXPR is true of d,
-# the JSON object in FILE.
-jtrue() {
-	_d=$1; _f=$2; _x=$3
-	if $PY -c 'import json, sys
-d = json.load(open(sys.argv[1], encoding="utf-8"))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$_f" "$_x" >"$T/.j" 2>&1; then
-		ok "$_d"
-	else
-		fail "$_d"; echo "#   wanted: $_x"; sed 's/^/#   got: /' "$_f" | head -5; sed 's/^/#   /' "$T/.j" | head -5
-	fi
-}
-# jval FILE EXPR: prints the value of EXPR over d
-jval() { $PY -c 'import json, sys
-d = json.load(open(sys.argv[1], encoding="utf-8"))
-print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
-
 # submit NAME DESC ARGS...: `tayori submit --json ARGS` must exit 0; the
 # report is $T/NAME.json, the batch id $BID.
 submit() {

@@ -19,16 +19,6 @@ for tool in iconv base64; do
 	command -v "$tool" >/dev/null 2>&1 || { fail "the test needs $tool"; done_testing; exit 1; }
 done
 
-jtrue() {
-	_d=$1; _f=$2; _x=$3
-	if $PY -c 'import json, sys
-d = json.load(open(sys.argv[1], encoding="utf-8"))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$_f" "$_x" >"$T/.j" 2>&1; then
-		ok "$_d"
-	else
-		fail "$_d"; echo "#   wanted: $_x"; sed 's/^/#   got: /' "$_f" | head -5; sed 's/^/#   /' "$T/.j" | head -5
-	fi
-}
 nbatches() { "$TAYORI" batch list -d "$D" --json | $PY -c 'import json, sys; print(len(json.load(sys.stdin)["batches"]))'; }
 
 # An RFC 2047 B word of UTF-8 text $2 in charset $1.
