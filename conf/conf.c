@@ -13,6 +13,7 @@
  * refusal to start.
  */
 #include "conf.h"
+#include "passwd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -218,7 +219,7 @@ static const struct conf_setting conf_schema_table[] = {
 	  .help = "Process sandbox: required refuses to start without it; off is for testing only.",
 	  .help_ja = "サンドボックス（required: 必須、best-effort: 可能な範囲、off: 試験用）" },
 	{ .section = "security", .key = "argon2_memory_kib", .type = CONF_INT, .def = "65536",
-	  .min = 8192, .max = 4194304,
+	  .min = 7168, .max = 4194304,
 	  .help = "Argon2id memory cost of staff password hashes, in KiB.",
 	  .help_ja = "職員パスワード Argon2id のメモリコスト（KiB）" },
 	{ .section = "security", .key = "argon2_iterations", .type = CONF_INT, .def = "3",
@@ -1121,6 +1122,14 @@ static int cross_check(struct parser *p)
 	if (c->num[lvl] > 0 && c->str[tsa][0] == '\0')
 		return perr_at(p, c->line[lvl], "level %s needs a time-stamp authority: set tsa_url",
 			       c->str[lvl]);
+	{
+		int am = idx_of("security", "argon2_memory_kib");
+		int at = idx_of("security", "argon2_iterations");
+		struct passwd_params pp = { (unsigned)c->num[am], (unsigned)c->num[at] };
+		struct error pe = { { 0 }, 0 };
+		if (passwd_params_check(&pp, &pe) < 0)
+			return perr_at(p, line_of(c, am, at), "%s", pe.msg);
+	}
 	if (conf_listen_split(c->str[rl], h1, sizeof(h1), &p1) == 0 &&
 	    conf_listen_split(c->str[sl], h2, sizeof(h2), &p2) == 0 && p1 == p2 &&
 	    (strcmp(h1, h2) == 0 || strcmp(h1, "0.0.0.0") == 0 || strcmp(h2, "0.0.0.0") == 0 ||

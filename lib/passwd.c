@@ -16,12 +16,36 @@
 #define SALT_LEN 16
 #define HASH_LEN 32
 
+/*
+ * OWASP's Password Storage Cheat Sheet: Argon2id with one of
+ * m=47104 KiB t=1, m=19456 t=2, m=12288 t=3, m=9216 t=4, m=7168 t=5 (p=1),
+ * all of equal strength.  The floor for t passes is the memory of that row
+ * (t >= 5: the last one); more memory or more passes only add.
+ */
+static const unsigned owasp_min_kib[] = { 47104, 19456, 12288, 9216, 7168 };
+
+int passwd_params_check(const struct passwd_params *p, struct error *e)
+{
+	unsigned t = p->iterations, need;
+
+	if (t == 0)
+		return err_set(e, "argon2_iterations = 0: at least 1 pass is needed");
+	need = owasp_min_kib[(t < ARRAY_SIZE(owasp_min_kib) ? t : ARRAY_SIZE(owasp_min_kib)) - 1];
+	if (p->memory_kib < need)
+		return err_set(e, "argon2_memory_kib = %u with argon2_iterations = %u is below OWASP's floor: at least %u KiB with %u pass%s (or 19456 KiB with 2, 47104 with 1)",
+			       p->memory_kib, t, need, t, t == 1 ? "" : "es");
+	return 0;
+}
+
 int passwd_hash(const char *password, const struct passwd_params *p, char out[PASSWD_HASH_MAX],
 		struct error *e)
 {
 	uint8_t salt[SALT_LEN];
 	int rc;
 
+	/* Never a weak hash, whatever the caller was configured with. */
+	if (passwd_params_check(p, e) < 0)
+		return -1;
 	if (random_bytes(salt, sizeof(salt)) < 0)
 		return err_tmp(e, "no random bytes for a salt");
 	rc = argon2id_hash_encoded(p->iterations, p->memory_kib, 1, password, strlen(password), salt,

@@ -19,7 +19,11 @@ struct passwd_params {
 	unsigned iterations;
 };
 
-/* Encoded "$argon2id$v=19$m=...,t=...,p=1$salt$hash" into out. */
+/* 0 when the cost is at or above OWASP's Argon2id floor (m = 19 MiB with
+ * t = 2, or an equivalent row of its table); else -1, e naming the setting. */
+int passwd_params_check(const struct passwd_params *p, struct error *e);
+/* Encoded "$argon2id$v=19$m=...,t=...,p=1$salt$hash" into out; refused
+ * below the floor. */
 int passwd_hash(const char *password, const struct passwd_params *p, char out[PASSWD_HASH_MAX],
 		struct error *e);
 /* 0 when password matches the encoded hash. */

@@ -366,8 +366,8 @@ static void test_type_errors(void **state)
 		{ "[portal]\nmax_connections = many\n", "t.conf:2: value of max_connections must be a whole number" },
 		{ "[portal]\nmax_connections = +5\n", "t.conf:2: value of max_connections must be a whole number" },
 		{ "[portal]\nmax_connections = 5 5\n", "t.conf:2: value of max_connections must be a whole number" },
-		{ "[security]\nargon2_memory_kib = 8191\n",
-		  "t.conf:2: value of argon2_memory_kib must be a whole number from 8192 to 4194304" },
+		{ "[security]\nargon2_memory_kib = 7167\n",
+		  "t.conf:2: value of argon2_memory_kib must be a whole number from 7168 to 4194304" },
 		{ "[security]\nargon2_iterations = 11\n",
 		  "t.conf:2: value of argon2_iterations must be a whole number from 1 to 10" },
 		/* bool */
@@ -512,6 +512,13 @@ static void test_syntax_errors(void **state)
 		  "t.conf:2: resident_listen and staff_listen must not share an address" },
 		{ "[portal]\nresident_listen = [::]:8081\n",
 		  "t.conf:2: resident_listen and staff_listen must not share an address" },
+		/* Argon2 below OWASP's floor, named by the later of the two lines */
+		{ "[security]\nargon2_memory_kib = 8192\nargon2_iterations = 1\n",
+		  "t.conf:3: argon2_memory_kib = 8192 with argon2_iterations = 1 is below OWASP's floor" },
+		{ "[security]\nargon2_iterations = 2\n\nargon2_memory_kib = 19455\n",
+		  "t.conf:4: argon2_memory_kib = 19455 with argon2_iterations = 2 is below OWASP's floor" },
+		{ "[security]\nargon2_iterations = 1\nargon2_memory_kib = 32768\n",
+		  "t.conf:3: argon2_memory_kib = 32768 with argon2_iterations = 1 is below OWASP's floor" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 		fails(cases[i].text, cases[i].want);
