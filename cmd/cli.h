@@ -48,6 +48,9 @@ void cli_json_str(const char *s);
 
 int cmd_init(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* The keys permissions `tayori run` gives each role's channel (supervisor.c). */
+struct keys_perms;
+const struct keys_perms *supervisor_keys_perms(int role); /* enum role */
 int cmd_user(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_conf(int argc, char **argv);

@@ -32,6 +32,7 @@
 #include "keys.h"
 #include "log.h"
 #include "role.h"
+#include "store.h"
 
 #define STOP_GRACE_MS 4500
 #define BACKOFF_MAX_S 60
@@ -46,12 +47,58 @@ struct child {
 	int restart_now;    /* stopped on purpose (reload): no back-off */
 };
 
-static const unsigned client_perms[ROLE_COUNT] = {
-	[ROLE_KEYS] = 0,
-	[ROLE_GATEWAY] = KEYS_PERM_INDEX | KEYS_PERM_DATA | KEYS_PERM_SIGN | KEYS_PERM_AUDIT,
-	[ROLE_MAILER] = KEYS_PERM_INDEX | KEYS_PERM_DATA | KEYS_PERM_AUDIT,
-	[ROLE_PORTAL] = KEYS_PERM_INDEX | KEYS_PERM_DATA | KEYS_PERM_AUDIT,
+/*
+ * What each role may ask the keys process for (keys.h).  Data keys are
+ * granted per database, as DESIGN.md's roles need them:
+ *
+ *   gateway  intake checks the sender is registered staff (reads staff
+ *            records and their e-mail index); makes and reads batches,
+ *            residents, PDFs and intake records (refused inputs kept
+ *            sealed); signs; appends audit records.
+ *   mailer   reads residents and batches (addresses, titles, messages) and
+ *            consent (electronic or paper); no PDF (a notice is never
+ *            mailed), no staff record (reports go to the addresses in
+ *            tayori.conf); makes no data key at all.
+ *   portal   residents' side: reads residents, batches, PDFs, records and
+ *            reads consent; staff side: reads staff records by login to
+ *            check a password.  It makes no data key for a staff record: a
+ *            password change from the dashboard will need its own narrow
+ *            request (re-seal one staff record whose id the keys process
+ *            checks against the session), not this permission.
+ *
+ * Only the command line (`tayori user ...`), whose keys process runs as the
+ * tenant's owner, makes data keys for staff records.  No role gets the raw
+ * audit MAC: the keys process chains each record itself.
+ */
+static const struct keys_perms client_perms[ROLE_COUNT] = {
+	[ROLE_KEYS] = { 0, 0, 0, 0 },
+	[ROLE_GATEWAY] = {
+		.ops = KEYS_PERM_SIGN | KEYS_PERM_AUDIT_APPEND,
+		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
+			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_INTAKE),
+		.mint = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_PDFS) |
+			KEYS_DB(DB_INTAKE),
+		.index = KEYS_IX_STAFF_EMAIL | KEYS_IX_RESIDENT,
+	},
+	[ROLE_MAILER] = {
+		.ops = KEYS_PERM_AUDIT_APPEND,
+		.unwrap = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_CONSENT),
+		.mint = 0,
+		.index = KEYS_IX_CONSENT,
+	},
+	[ROLE_PORTAL] = {
+		.ops = KEYS_PERM_AUDIT_APPEND,
+		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
+			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_CONSENT),
+		.mint = KEYS_DB(DB_CONSENT),
+		.index = KEYS_IX_STAFF_LOGIN | KEYS_IX_CONSENT,
+	},
 };
+
+const struct keys_perms *supervisor_keys_perms(int r)
+{
+	return (unsigned)r < ROLE_COUNT ? &client_perms[r] : NULL;
+}
 
 static int (*const role_mains[ROLE_COUNT])(struct role_ctx *) = {
 	keys_main, gateway_main, mailer_main, portal_main,
@@ -156,7 +203,7 @@ static int start_role(struct supervisor *sv, enum role r)
 		return -1;
 	for (int i = 0; i < nch; i++) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kp[i]) < 0 ||
-		    ipc_send_fd(sv->kids[ROLE_KEYS].ctl, client_perms[r], kp[i][0], &e) < 0) {
+		    keys_channel_grant(sv->kids[ROLE_KEYS].ctl, &client_perms[r], kp[i][0], &e) < 0) {
 			log_err("event=start_failed role=%s reason=\"no keys channel\"", role_name(r));
 			close(ctl[0]);
 			close(ctl[1]);

@@ -26,10 +26,14 @@
 
 #include "ipc.h"
 #include "log.h"
+#include "store.h"
+
+_Static_assert(DB_COUNT <= 32, "keys_perms holds one bit per database");
 
 #define TENANT_KEY_MAGIC "tayori-tenant-key-v1 "
 
 struct keys_state {
+	char dir[4096];              /* the data directory (the audit counter lives there) */
 	uint8_t wrap_key[CRYPT_KEY_LEN];
 	uint8_t index_key[CRYPT_KEY_LEN];
 	uint8_t audit_key[CRYPT_KEY_LEN];
@@ -148,6 +152,10 @@ int keys_state_load(const char *data_dir, const char *p12_path, const char *p12_
 	struct keys_state *ks = xcalloc(1, sizeof(*ks));
 	uint8_t tenant[CRYPT_KEY_LEN];
 
+	if (str_copy(ks->dir, data_dir, sizeof(ks->dir)) >= sizeof(ks->dir)) {
+		err_set(e, "data directory path too long");
+		goto fail;
+	}
 	if (load_tenant_key(data_dir, tenant, e) < 0)
 		goto fail;
 	if (crypt_derive(tenant, "tayori wrap v1", ks->wrap_key) < 0 ||
@@ -179,11 +187,107 @@ void keys_state_free(struct keys_state **ksp)
 	*ksp = NULL;
 }
 
-static int need(unsigned perms, unsigned bit, struct error *e)
+const char *keys_state_dir(struct keys_state *ks)
 {
-	if ((perms & bit) == 0)
+	return ks->dir;
+}
+
+static int need(const struct keys_perms *perms, unsigned bit, struct error *e)
+{
+	if ((perms->ops & bit) == 0)
 		return err_set(e, "request not allowed on this channel");
 	return 0;
+}
+
+/*
+ * A data key's binding is "tayori:<db>:<hex key>" (store.h): the database
+ * named there must be in the channel's mask.  With KEYS_ANY anything goes;
+ * otherwise a binding that names no known database is refused.
+ */
+static int need_db(uint32_t mask, const char *what, const uint8_t *aad, size_t n, struct error *e)
+{
+	static const char prefix[] = "tayori:";
+	size_t plen = sizeof(prefix) - 1, end;
+
+	if (mask == KEYS_ANY)
+		return 0;
+	if (n <= plen || memcmp(aad, prefix, plen) != 0)
+		return err_set(e, "%s for a binding that names no database: not allowed on this channel",
+			       what);
+	for (end = plen; end < n && aad[end] != ':'; end++)
+		;
+	if (end == n)
+		return err_set(e, "%s for a binding that names no database: not allowed on this channel",
+			       what);
+	for (int db = 0; db < DB_COUNT; db++) {
+		const char *name = store_db_name((enum store_db)db);
+		if (strlen(name) == end - plen && memcmp(aad + plen, name, end - plen) == 0) {
+			if ((mask & KEYS_DB(db)) == 0)
+				return err_set(e, "%s for database %s: not allowed on this channel", what,
+					       name);
+			return 0;
+		}
+	}
+	return err_set(e, "%s for an unknown database: not allowed on this channel", what);
+}
+
+/* An index value's input is "<kind>\0<value>" (store_index). */
+static int need_kind(uint32_t mask, const uint8_t *in, size_t n, struct error *e)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} kinds[] = {
+		{ KEYS_IX_NAME_STAFF_LOGIN, KEYS_IX_STAFF_LOGIN },
+		{ KEYS_IX_NAME_STAFF_EMAIL, KEYS_IX_STAFF_EMAIL },
+		{ KEYS_IX_NAME_RESIDENT, KEYS_IX_RESIDENT },
+		{ KEYS_IX_NAME_CONSENT, KEYS_IX_CONSENT },
+	};
+	const uint8_t *nul;
+
+	if (mask == KEYS_ANY)
+		return 0;
+	nul = n > 0 ? memchr(in, 0, n) : NULL;
+	if (nul != NULL)
+		for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+			if (strlen(kinds[i].name) == (size_t)(nul - in) &&
+			    memcmp(in, kinds[i].name, (size_t)(nul - in)) == 0) {
+				if ((mask & kinds[i].bit) == 0)
+					return err_set(e, "index values of kind %s: not allowed on this channel",
+						       kinds[i].name);
+				return 0;
+			}
+	return err_set(e, "index values of an unknown kind: not allowed on this channel");
+}
+
+void keys_audit_record_mac(struct keys_state *ks, uint64_t seq, const uint8_t prev[CRYPT_HASH_LEN],
+			   const uint8_t *fields, size_t n, uint8_t out[CRYPT_HASH_LEN])
+{
+	struct buf b;
+	buf_init(&b, KEYS_MAX_REQUEST + 64);
+	buf_append_be64(&b, seq);
+	buf_append(&b, prev, CRYPT_HASH_LEN);
+	buf_append(&b, fields, n);
+	crypt_hmac(ks->audit_key, b.data, b.len, out);
+	buf_free(&b);
+}
+
+void keys_audit_head_mac(struct keys_state *ks, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN],
+			 uint8_t out[CRYPT_HASH_LEN])
+{
+	uint8_t b[4 + 8 + CRYPT_HASH_LEN];
+	memcpy(b, "head", 4);
+	be64_put(b + 4, seq);
+	memcpy(b + 12, mac, CRYPT_HASH_LEN);
+	crypt_hmac(ks->audit_key, b, sizeof(b), out);
+}
+
+/* A KEYS_ERR answer: refused, but the channel stays. */
+static int answer_err(struct buf *reply, uint32_t *rtype, const char *msg)
+{
+	buf_reset(reply);
+	*rtype = KEYS_ERR;
+	return ipc_put_str(reply, msg);
 }
 
 static int sign_digest(struct keys_state *ks, const uint8_t *digest, size_t dlen, struct buf *reply,
@@ -216,8 +320,8 @@ out:
 	return 0;
 }
 
-int keys_handle(struct keys_state *ks, unsigned perms, uint32_t type, const uint8_t *body,
-		size_t len, uint32_t *rtype, struct buf *reply, struct error *e)
+int keys_handle(struct keys_state *ks, const struct keys_perms *perms, uint32_t type,
+		const uint8_t *body, size_t len, uint32_t *rtype, struct buf *reply, struct error *e)
 {
 	struct ipc_reader r;
 	const uint8_t *a = NULL, *b = NULL;
@@ -225,6 +329,7 @@ int keys_handle(struct keys_state *ks, unsigned perms, uint32_t type, const uint
 	uint8_t out[CRYPT_HASH_LEN];
 	uint8_t dek[CRYPT_KEY_LEN];
 	struct buf wrapped;
+	struct error ce = { { 0 }, 0 };
 	int ret = -1;
 
 	buf_reset(reply);
@@ -234,15 +339,17 @@ int keys_handle(struct keys_state *ks, unsigned perms, uint32_t type, const uint
 	switch (type) {
 	case KEYS_HMAC:
 	case KEYS_AUDIT_MAC:
-		if (need(perms, type == KEYS_HMAC ? KEYS_PERM_INDEX : KEYS_PERM_AUDIT, e) < 0 ||
-		    ipc_get_bytes(&r, &a, &alen) < 0 || ipc_end(&r) < 0)
+		if (ipc_get_bytes(&r, &a, &alen) < 0 || ipc_end(&r) < 0)
+			goto bad;
+		if (type == KEYS_HMAC ? need_kind(perms->index, a, alen, e) < 0
+				      : need(perms, KEYS_PERM_AUDIT_VERIFY, e) < 0)
 			goto bad;
 		crypt_hmac(type == KEYS_HMAC ? ks->index_key : ks->audit_key, a, alen, out);
 		ret = ipc_put_bytes(reply, out, sizeof(out));
 		break;
 	case KEYS_DEK_NEW:
-		if (need(perms, KEYS_PERM_DATA, e) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
-		    ipc_end(&r) < 0)
+		if (ipc_get_bytes(&r, &a, &alen) < 0 || ipc_end(&r) < 0 ||
+		    need_db(perms->mint, "new data keys", a, alen, e) < 0)
 			goto bad;
 		if (random_bytes(dek, sizeof(dek)) < 0 ||
 		    crypt_seal(ks->wrap_key, a, alen, dek, sizeof(dek), &wrapped, e) < 0 ||
@@ -254,8 +361,9 @@ int keys_handle(struct keys_state *ks, unsigned perms, uint32_t type, const uint
 		ret = ipc_put_bytes(reply, dek, sizeof(dek)) | ipc_put_bytes(reply, wrapped.data, wrapped.len);
 		break;
 	case KEYS_DEK_UNWRAP:
-		if (need(perms, KEYS_PERM_DATA, e) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
-		    ipc_get_bytes(&r, &b, &blen) < 0 || ipc_end(&r) < 0 || blen != KEYS_WRAPPED_LEN)
+		if (ipc_get_bytes(&r, &a, &alen) < 0 || ipc_get_bytes(&r, &b, &blen) < 0 ||
+		    ipc_end(&r) < 0 || blen != KEYS_WRAPPED_LEN ||
+		    need_db(perms->unwrap, "unwrapping data keys", a, alen, e) < 0)
 			goto bad;
 		if (crypt_open(ks->wrap_key, a, alen, b, blen, &wrapped, e) < 0 ||
 		    wrapped.len != CRYPT_KEY_LEN) {
@@ -302,6 +410,51 @@ int keys_handle(struct keys_state *ks, unsigned perms, uint32_t type, const uint
 			goto bad;
 		break;
 	}
+	case KEYS_AUDIT_APPEND: {
+		uint8_t same, hmac_[CRYPT_HASH_LEN];
+		uint64_t last, seq;
+		int rc;
+		if (need(perms, KEYS_PERM_AUDIT_APPEND, e) < 0 || ipc_get_u8(&r, &same) < 0 ||
+		    ipc_get_u64(&r, &last) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
+		    ipc_get_bytes(&r, &b, &blen) < 0 || ipc_end(&r) < 0 || same > 1 ||
+		    alen != (last == 0 ? 0 : CRYPT_HASH_LEN))
+			goto bad;
+		rc = keys_chain_append(ks, same, last, last == 0 ? NULL : a, b, blen, &seq, out, hmac_,
+				       &ce);
+		if (rc != 0) {
+			log_warn("event=audit_append_refused reason=\"%s\"", ce.msg);
+			ret = answer_err(reply, rtype, ce.msg);
+			break;
+		}
+		ret = ipc_put_u64(reply, seq) | ipc_put_bytes(reply, out, sizeof(out)) |
+		      ipc_put_bytes(reply, hmac_, sizeof(hmac_));
+		break;
+	}
+	case KEYS_AUDIT_COMMIT: {
+		uint64_t seq;
+		if (need(perms, KEYS_PERM_AUDIT_APPEND, e) < 0 || ipc_get_u64(&r, &seq) < 0 ||
+		    ipc_get_bytes(&r, &a, &alen) < 0 || ipc_end(&r) < 0 || alen != CRYPT_HASH_LEN)
+			goto bad;
+		if (keys_chain_commit(ks, seq, a, &ce) != 0) {
+			ret = answer_err(reply, rtype, ce.msg);
+			break;
+		}
+		ret = 0;
+		break;
+	}
+	case KEYS_AUDIT_HEAD: {
+		struct keys_audit_head h;
+		if (need(perms, KEYS_PERM_AUDIT_VERIFY, e) < 0 || ipc_end(&r) < 0)
+			goto bad;
+		if (keys_chain_head(ks, &h, &ce) != 0) {
+			ret = answer_err(reply, rtype, ce.msg);
+			break;
+		}
+		ret = ipc_put_u64(reply, h.committed) |
+		      ipc_put_bytes(reply, h.committed_mac, CRYPT_HASH_LEN) |
+		      ipc_put_u64(reply, h.pending) | ipc_put_bytes(reply, h.pending_mac, CRYPT_HASH_LEN);
+		break;
+	}
 	case KEYS_CERTS:
 		if (need(perms, KEYS_PERM_SIGN, e) < 0 || ipc_end(&r) < 0)
 			goto bad;
@@ -331,7 +484,7 @@ bad:
 	return -1;
 }
 
-void keys_serve(struct keys_state *ks, int fd, unsigned perms)
+void keys_serve(struct keys_state *ks, int fd, const struct keys_perms *perms)
 {
 	struct buf req, reply;
 	struct error e = { { 0 }, 0 };
@@ -362,7 +515,7 @@ struct serve_arg {
 static void *serve_thread(void *arg)
 {
 	struct serve_arg *a = arg;
-	keys_serve(a->ks, a->fd, KEYS_PERM_ALL);
+	keys_serve(a->ks, a->fd, &KEYS_PERMS_ALL);
 	return NULL;
 }
 
@@ -428,7 +581,7 @@ int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_
 			if (pthread_create(&tid[started], NULL, serve_thread, &args[i]) == 0)
 				started++;
 		}
-		keys_serve(ks, sv[0][1], KEYS_PERM_ALL);
+		keys_serve(ks, sv[0][1], &KEYS_PERMS_ALL);
 		for (int i = 0; i < started; i++)
 			pthread_join(tid[i], NULL);
 		keys_state_free(&ks);

@@ -262,6 +262,127 @@ int keys_certs(struct keys_client *kc, struct buf *out, struct error *e)
 	LOCKED(keys_certs_locked(ch_, out, e));
 }
 
+/* ---- the audit chain ---- */
+
+static int audit_append_locked(struct keys_channel *kc, int same_txn, uint64_t last_seq,
+			       const uint8_t *last_mac, const void *fields, size_t n, uint64_t *seq,
+			       uint8_t mac[CRYPT_HASH_LEN], uint8_t head_mac[CRYPT_HASH_LEN],
+			       struct error *e)
+{
+	struct ipc_reader r;
+	uint64_t got;
+
+	buf_reset(&kc->req);
+	if (ipc_put_u8(&kc->req, same_txn ? 1 : 0) < 0 || ipc_put_u64(&kc->req, last_seq) < 0 ||
+	    ipc_put_bytes(&kc->req, last_mac, last_seq == 0 ? 0 : CRYPT_HASH_LEN) < 0 ||
+	    ipc_put_bytes(&kc->req, fields, n) < 0)
+		return err_set(e, "audit record too large for a keys request");
+	if (roundtrip(kc, KEYS_AUDIT_APPEND, &r, e) < 0)
+		return -1;
+	if (ipc_get_u64(&r, &got) < 0 || got != last_seq + 1) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed answer");
+	}
+	if (get_fixed(kc, &r, mac, CRYPT_HASH_LEN, 0, e) < 0 ||
+	    get_fixed(kc, &r, head_mac, CRYPT_HASH_LEN, 1, e) < 0)
+		return -1;
+	*seq = got;
+	return 0;
+}
+
+static int audit_commit_locked(struct keys_channel *kc, uint64_t seq,
+			       const uint8_t mac[CRYPT_HASH_LEN], struct error *e)
+{
+	struct ipc_reader r;
+
+	buf_reset(&kc->req);
+	if (ipc_put_u64(&kc->req, seq) < 0 || ipc_put_bytes(&kc->req, mac, CRYPT_HASH_LEN) < 0)
+		return err_set(e, "keys request too large");
+	if (roundtrip(kc, KEYS_AUDIT_COMMIT, &r, e) < 0)
+		return -1;
+	if (ipc_end(&r) < 0) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed answer");
+	}
+	return 0;
+}
+
+static int audit_head_locked(struct keys_channel *kc, struct keys_audit_head *h, struct error *e)
+{
+	struct ipc_reader r;
+
+	buf_reset(&kc->req);
+	if (roundtrip(kc, KEYS_AUDIT_HEAD, &r, e) < 0)
+		return -1;
+	if (ipc_get_u64(&r, &h->committed) < 0 ||
+	    get_fixed(kc, &r, h->committed_mac, CRYPT_HASH_LEN, 0, e) < 0 ||
+	    ipc_get_u64(&r, &h->pending) < 0 ||
+	    get_fixed(kc, &r, h->pending_mac, CRYPT_HASH_LEN, 1, e) < 0) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed answer");
+	}
+	return 0;
+}
+
+int keys_audit_append(struct keys_client *kc, int same_txn, uint64_t last_seq,
+		      const uint8_t *last_mac, const void *fields, size_t n, uint64_t *seq,
+		      uint8_t mac[CRYPT_HASH_LEN], uint8_t head_mac[CRYPT_HASH_LEN], struct error *e)
+{
+	LOCKED(audit_append_locked(ch_, same_txn, last_seq, last_mac, fields, n, seq, mac, head_mac,
+				   e));
+}
+
+int keys_audit_commit(struct keys_client *kc, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN],
+		      struct error *e)
+{
+	LOCKED(audit_commit_locked(ch_, seq, mac, e));
+}
+
+int keys_audit_head(struct keys_client *kc, struct keys_audit_head *out, struct error *e)
+{
+	LOCKED(audit_head_locked(ch_, out, e));
+}
+
+/* ---- handing channels to the keys process ---- */
+
+int keys_channel_grant(int ctl, const struct keys_perms *p, int fd, struct error *e)
+{
+	uint8_t body[16];
+
+	be32_put(body, p->ops);
+	be32_put(body + 4, p->unwrap);
+	be32_put(body + 8, p->mint);
+	be32_put(body + 12, p->index);
+	/* The descriptor, then its permissions in full. */
+	if (ipc_send_fd(ctl, p->ops, fd, e) < 0 || ipc_send(ctl, KEYS_GRANT, body, sizeof(body), e) < 0)
+		return -1;
+	return 0;
+}
+
+int keys_channel_accept(int ctl, struct keys_perms *p, int *fd, struct error *e)
+{
+	struct buf b;
+	uint32_t tag, type = 0;
+	int got = -1;
+
+	if (ipc_recv_fd(ctl, &tag, &got, e) < 0)
+		return -1;
+	buf_init(&b, 64);
+	if (ipc_recv(ctl, &type, &b, 64, e) < 0 || type != KEYS_GRANT || b.len != 16 ||
+	    be32_get(b.data) != tag) {
+		buf_free(&b);
+		close(got);
+		return err_set(e, "malformed channel grant");
+	}
+	p->ops = be32_get(b.data);
+	p->unwrap = be32_get(b.data + 4);
+	p->mint = be32_get(b.data + 8);
+	p->index = be32_get(b.data + 12);
+	buf_free(&b);
+	*fd = got;
+	return 0;
+}
+
 /* Bytes each answer of a batch carries. */
 static size_t op_out_len(uint32_t type)
 {

@@ -1,6 +1,7 @@
 /*
- * keys_create.c — `tayori init`'s key material: the tenant key and, for a
- * demo tenant, a self-signed signing credential (PKCS#12, RFC 7292).
+ * keys_create.c — `tayori init`'s key material: the tenant key, the audit
+ * chain's counter at zero (keys_audit.c) and, for a demo tenant, a
+ * self-signed signing credential (PKCS#12, RFC 7292).
  * Runs in a short-lived child of `tayori init`, so the keys never live in the
  * command's own memory.
  */
@@ -152,6 +153,7 @@ int keys_create_tenant(const char *data_dir, int demo, const char *tenant_name, 
 		int rc = 0;
 		close(sv[0]);
 		if (write_tenant_key(data_dir, &ce) < 0 ||
+		    keys_chain_create(data_dir, &ce) < 0 ||
 		    (demo && write_demo_credential(data_dir, tenant_name, &ce) < 0)) {
 			(void)!write(sv[1], ce.msg, strlen(ce.msg));
 			rc = 1;

@@ -1,10 +1,11 @@
 /*
  * keys_main.c — the keys role's main loop.  Runs in the keys process.
  *
- * It confines itself (read DATA/keys and the credential, no TCP), loads the
- * tenant key and the signing credential, then serves requests from its
- * clients.  The supervisor hands it one end of each client's channel over
- * the control channel (SCM_RIGHTS), tagged with that channel's permissions.
+ * It confines itself (read DATA/keys and the credential, write only
+ * DATA/keys/audit, the audit chain's counter; no TCP), loads the tenant key
+ * and the signing credential, then serves requests from its clients.  The
+ * supervisor hands it one end of each client's channel over the control
+ * channel (SCM_RIGHTS), with that channel's permissions (keys_channel_grant).
  * A client that sends a malformed or forbidden request loses its channel;
  * the supervisor then restarts that client.
  */
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -29,7 +31,7 @@
 struct client {
 	struct keys_state *ks;
 	int fd;
-	unsigned perms;
+	struct keys_perms perms;
 };
 
 static int active_clients;
@@ -37,7 +39,7 @@ static int active_clients;
 static void *client_thread(void *arg)
 {
 	struct client *c = arg;
-	keys_serve(c->ks, c->fd, c->perms);
+	keys_serve(c->ks, c->fd, &c->perms);
 	close(c->fd);
 	free(c);
 	__atomic_fetch_sub(&active_clients, 1, __ATOMIC_RELAXED);
@@ -48,8 +50,8 @@ int keys_main(struct role_ctx *ctx)
 {
 	struct keys_state *ks = NULL;
 	struct error e = { { 0 }, 0 };
-	char p12[4096];
-	const char *ro[2] = { NULL, NULL };
+	char p12[4096], audit[4096];
+	const char *ro[2] = { NULL, NULL }, *rw[2] = { NULL, NULL };
 
 	/* Other processes of the same user must not read this one's memory. */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -57,7 +59,15 @@ int keys_main(struct role_ctx *ctx)
 		p12[0] = '\0';
 	if (p12[0] != '\0')
 		ro[0] = p12;
-	if (role_confine(ctx, NULL, ro, NULL, &e) < 0) {
+	/* The audit counter's folder must exist before the sandbox names it
+	 * (a tenant made before the keys process kept the count has none). */
+	if (str_fmt(audit, sizeof(audit), "%s/%s", ctx->data_dir, KEYS_AUDIT_DIR) < 0 ||
+	    (mkdir(audit, 0700) < 0 && errno != EEXIST)) {
+		log_err("event=start_failed reason=\"cannot create %s\"", KEYS_AUDIT_DIR);
+		return 3;
+	}
+	rw[0] = audit;
+	if (role_confine(ctx, rw, ro, NULL, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		return 3;
 	}
@@ -68,15 +78,15 @@ int keys_main(struct role_ctx *ctx)
 	}
 	log_info("event=ready");
 	for (;;) {
-		uint32_t perms;
+		struct keys_perms perms;
 		int fd;
 		pthread_t tid;
 		struct client *c;
-		if (ipc_recv_fd(ctx->parent_fd, &perms, &fd, &e) < 0)
+		if (keys_channel_accept(ctx->parent_fd, &perms, &fd, &e) < 0)
 			break; /* the supervisor is gone or stopping us */
 		if (__atomic_load_n(&active_clients, __ATOMIC_RELAXED) >= MAX_CLIENTS ||
-		    (perms & ~KEYS_PERM_ALL) != 0) {
-			log_warn("event=client_refused perms=%u", perms);
+		    (perms.ops & ~KEYS_PERM_ALL) != 0) {
+			log_warn("event=client_refused perms=%u", perms.ops);
 			close(fd);
 			continue;
 		}

@@ -54,7 +54,7 @@ int audit_append(struct store_txn *t, const struct audit_entry *a, uint64_t *seq
 	size_t kl, vl;
 	uint8_t prev[MAC_LEN] = { 0 }, mac[MAC_LEN], hmac[MAC_LEN], key[8];
 	uint8_t head[8 + 2 * MAC_LEN];
-	uint64_t seq = 1;
+	uint64_t last = 0, seq = 0;
 	struct buf fields, rec;
 	char q1[128], q2[128];
 	int r, ret = -1;
@@ -69,7 +69,7 @@ int audit_append(struct store_txn *t, const struct audit_entry *a, uint64_t *seq
 			err_set(e, "audit log is damaged at its last record");
 			goto out;
 		}
-		seq = be64_get(k) + 1;
+		last = be64_get(k);
 		memcpy(prev, (const uint8_t *)v + vl - MAC_LEN, MAC_LEN);
 	}
 	if (rec_put_u64(&fields, A_TIME, (uint64_t)now_utc()) < 0 ||
@@ -81,9 +81,12 @@ int audit_append(struct store_txn *t, const struct audit_entry *a, uint64_t *seq
 		err_set(e, "audit record too large");
 		goto out;
 	}
-	if (record_mac(kc, seq, prev, fields.data, fields.len, mac, e) < 0 ||
-	    head_mac(kc, seq, mac, hmac, e) < 0)
+	/* The keys process numbers and chains the record from the end it
+	 * issued last; it refuses when the log ends elsewhere. */
+	if (keys_audit_append(kc, store_txn_audit_seq(t) != 0, last, last != 0 ? prev : NULL,
+			      fields.data, fields.len, &seq, mac, hmac, e) < 0)
 		goto out;
+	store_txn_audit_mark(t, seq, mac);
 	buf_append(&rec, prev, MAC_LEN);
 	buf_append(&rec, fields.data, fields.len);
 	buf_append(&rec, mac, MAC_LEN);
@@ -167,16 +170,20 @@ int audit_verify(struct store *st, uint64_t *count, struct error *e)
 		err_tmp(e, "audit log: cannot read the log");
 		goto out;
 	}
+	/* Every tenant's log starts with `tayori init`'s record: an empty log
+	 * is one whose records were all removed. */
+	if (expect == 1) {
+		err_set(e, "audit log: the log is empty, but every tenant's log starts with the record `tayori init` writes (records were removed)");
+		goto out;
+	}
 	/* The head guards the tail: without it, cutting the last records off
 	 * would leave a shorter chain that still verifies. */
 	r = store_get(t, DB_META, HEAD_KEY, strlen(HEAD_KEY), &v, &vl, e);
 	if (r < 0)
 		goto out;
 	if (r == 1) {
-		if (expect != 1) {
-			err_set(e, "audit log: the head record is missing");
-			goto out;
-		}
+		err_set(e, "audit log: the head record is missing");
+		goto out;
 	} else {
 		const uint8_t *h = v;
 		if (vl != 8 + 2 * MAC_LEN) {
@@ -192,6 +199,25 @@ int audit_verify(struct store *st, uint64_t *count, struct error *e)
 		if (be64_get(h) != expect - 1 || ct_memcmp(h + 8, prev, MAC_LEN) != 0) {
 			err_set(e, "audit log: the log ends at record %llu but the head says %llu (records removed from the end)",
 				(unsigned long long)(expect - 1), (unsigned long long)be64_get(h));
+			goto out;
+		}
+	}
+	/* The head lives in the store, so an older copy of it can be put back
+	 * together with a shortened log.  The keys process's own count cannot. */
+	{
+		struct keys_audit_head kh;
+		uint64_t end = expect - 1;
+		if (keys_audit_head(kc, &kh, e) < 0)
+			goto out;
+		if (!(end == kh.committed && ct_memcmp(prev, kh.committed_mac, MAC_LEN) == 0) &&
+		    !(kh.pending > kh.committed && end == kh.pending &&
+		      ct_memcmp(prev, kh.pending_mac, MAC_LEN) == 0)) {
+			if (end < kh.committed)
+				err_set(e, "audit log: the log ends at record %llu but the keys process counted %llu records (records removed from the end, with an older head put back, or an older copy of the store restored)",
+					(unsigned long long)end, (unsigned long long)kh.committed);
+			else
+				err_set(e, "audit log: the log ends at record %llu, which is not the last record the keys process issued (it counted %llu)",
+					(unsigned long long)end, (unsigned long long)kh.committed);
 			goto out;
 		}
 	}

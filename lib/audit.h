@@ -7,13 +7,20 @@
  *     prev MAC (32) | fields (rec.h: time, actor, action, target, from, detail) | MAC (32)
  *
  * with MAC = HMAC-SHA-256(audit key, seq | prev MAC | fields).  The audit key
- * never leaves the keys process, so a person who can write the LMDB files
- * cannot forge, change, insert or remove a record without `audit_verify`
- * noticing: a changed record breaks its own MAC, an inserted or removed one
- * breaks the sequence and the next record's prev MAC, and a cut-off tail
- * no longer matches the MAC'd head kept in meta.  (Rolling back the whole
- * store to an older consistent copy is beyond what any local log can see;
- * the syslog copy of every record is the answer to that.)
+ * never leaves the keys process, and no role but the command line may even
+ * ask it for a raw MAC: a writer sends the fields and the end of the log as
+ * its transaction sees it, and the keys process numbers and chains the
+ * record itself, from the end it issued last, keeping its own count in
+ * DATA/keys/audit/counter (keys.h).  So a person who can write the LMDB
+ * files cannot forge, change, insert or remove a record without
+ * `audit_verify` noticing: a changed record breaks its own MAC, an inserted
+ * or removed one breaks the sequence and the next record's prev MAC, a
+ * cut-off tail no longer matches the MAC'd head kept in meta, and a cut-off
+ * tail with an older head put back (or an older copy of the whole store) no
+ * longer matches the keys process's count.  The log is never empty: `tayori
+ * init` writes its first record.  The one record in flight (issued, its
+ * transaction committed, the confirmation to keys lost in a crash) is
+ * accepted as the end too, until the next append confirms it.
  *
  * Records hold no personal data: residents appear by internal id.
  * Appending takes the caller's write transaction, so the change and its
@@ -37,11 +44,16 @@ struct audit_entry {
 	const char *detail; /* short, no personal data */
 };
 
+/* Append one record inside the caller's write transaction; store_commit
+ * then confirms it to the keys process.  Refused (-1) when the log does not
+ * end where the keys process counted. */
 int audit_append(struct store_txn *t, const struct audit_entry *a, uint64_t *seq_out,
 		 struct error *e);
 
-/* Walk the whole log.  Returns 0 and *count when intact; -1 with e saying
- * which record is wrong and how. */
+/* Walk the whole log and compare its end with the keys process's count.
+ * Returns 0 and *count when intact; -1 with e saying which record is wrong
+ * and how (an empty log or a missing head is wrong too).  Needs a keys
+ * channel with KEYS_PERM_AUDIT_VERIFY (the command line's). */
 int audit_verify(struct store *st, uint64_t *count, struct error *e);
 
 /* Print records (UTC and JST) from seq `from`, at most `limit`, to f. */

@@ -50,6 +50,10 @@ struct store {
 struct store_txn {
 	struct store *st;
 	MDB_txn *txn;
+	/* The last audit record this transaction appended (audit.c): confirmed
+	 * to the keys process once the transaction commits. */
+	uint64_t audit_seq;
+	uint8_t audit_mac[CRYPT_HASH_LEN];
 };
 
 struct store_iter {
@@ -99,7 +103,7 @@ static int open_dbs(struct store *st, MDB_txn *txn, int create, struct error *e)
 
 static int schema_upgrade(struct store *st, int create, struct error *e)
 {
-	struct store_txn t = { st, NULL };
+	struct store_txn t = { st, NULL, 0, { 0 } };
 	const void *v = NULL;
 	size_t vl = 0;
 	uint32_t version = 0;
@@ -226,12 +230,41 @@ int store_begin(struct store *st, int write, struct store_txn **out, struct erro
 int store_commit(struct store_txn **tp, struct error *e)
 {
 	struct store_txn *t = *tp;
-	int rc = mdb_txn_commit(t->txn);
+	struct store *st = t->st;
+	uint64_t seq = t->audit_seq;
+	uint8_t mac[CRYPT_HASH_LEN];
+	unsigned flags = 0;
+	int rc;
+
+	memcpy(mac, t->audit_mac, sizeof(mac));
+	rc = mdb_txn_commit(t->txn);
 	free(t);
 	*tp = NULL;
 	if (rc != 0)
 		return lmdb_err(e, "commit", rc);
+	if (seq != 0) {
+		struct error ce = { { 0 }, 0 };
+		/* The record must be on disk before keys counts it as there. */
+		if (mdb_env_get_flags(st->env, &flags) == 0 && (flags & MDB_NOSYNC) != 0)
+			mdb_env_sync(st->env, 1);
+		/* A lost confirmation is not an error: the record stays pending
+		 * in the keys process until the next append confirms it. */
+		if (keys_audit_commit(st->kc, seq, mac, &ce) < 0)
+			log_warn("event=audit_confirm_failed seq=%llu reason=\"%s\"",
+				 (unsigned long long)seq, ce.msg);
+	}
 	return 0;
+}
+
+void store_txn_audit_mark(struct store_txn *t, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN])
+{
+	t->audit_seq = seq;
+	memcpy(t->audit_mac, mac, CRYPT_HASH_LEN);
+}
+
+uint64_t store_txn_audit_seq(const struct store_txn *t)
+{
+	return t->audit_seq;
 }
 
 void store_abort(struct store_txn **tp)

@@ -13,7 +13,9 @@
  *     u8 version (1) | wrapped data key (60) | nonce (12) | ciphertext | tag (16)
  *
  * and both layers take "tayori:<db>:<hex key>" as associated data, so a value
- * copied to another record or database does not open.  Lookups by a personal
+ * copied to another record or database does not open.  The keys process
+ * reads <db> from that binding to enforce which databases each role's
+ * channel may make or unwrap data keys for (keys.h).  Lookups by a personal
  * value (a login, an e-mail address, a resident key) go through HMAC-SHA-256
  * index keys computed by the keys process.
  *
@@ -21,6 +23,7 @@
  *
  *   meta          text name -> value: "schema_version" (u32), "tenant_id",
  *                 "created" (u64), "audit_head" (u64 seq | 32 MAC | 32 head MAC)
+ *                 (the keys process also counts the chain: keys.h)
  *   seq           counter name -> u64 last value handed out
  *   staff         u64 staff id -> sealed rec (STAFF_*)
  *   staff_idx     HMAC("login:"+login | "email:"+addr) -> u64 staff id
@@ -89,6 +92,10 @@ int store_begin(struct store *st, int write, struct store_txn **out, struct erro
 int store_commit(struct store_txn **t, struct error *e);
 void store_abort(struct store_txn **t);
 struct store *store_txn_store(struct store_txn *t);
+/* audit.c's bookkeeping: the last audit record a write transaction
+ * appended (0: none).  store_commit confirms it to the keys process. */
+void store_txn_audit_mark(struct store_txn *t, uint64_t seq, const uint8_t mac[32]);
+uint64_t store_txn_audit_seq(const struct store_txn *t);
 
 /* Raw values.  store_get returns 0 found, 1 absent, -1 error; *val lives
  * until the transaction ends (copy it out before). */

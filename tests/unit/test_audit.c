@@ -17,8 +17,10 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -127,10 +129,12 @@ static void del_record(struct fixture *f, uint64_t seq)
 
 /* ---- intact ---- */
 
+/* A tenant's log is never empty (`tayori init` writes its first record):
+ * an empty one, head and all, had every record removed. */
 static void test_empty_log(void **state)
 {
 	struct fixture *f = *state;
-	verify_ok(f, 0);
+	verify_fails(f, "empty", NULL);
 }
 
 static void test_intact(void **state)
@@ -374,6 +378,192 @@ static void test_cut_tail_with_head_removed(void **state)
 	verify_fails(f, "head", NULL);
 }
 
+/* The finding: deleting every record together with meta/audit_head
+ * verified as "intact: 0 records". */
+static void test_all_removed_with_head(void **state)
+{
+	struct fixture *f = *state;
+
+	append_range(f, 1, N);
+	for (uint64_t i = 1; i <= N; i++)
+		del_record(f, i);
+	raw_del(f, DB_META, "audit_head", 10);
+	verify_fails(f, "empty", NULL);
+	/* Nor does a writer go on from nothing. */
+	{
+		struct store_txn *t = NULL;
+		struct error e = { { 0 }, 0 };
+		struct audit_entry a = { "system", "x", "", "", "" };
+		assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+		assert_int_equal(audit_append(t, &a, NULL, &e), -1);
+		assert_non_null(strstr(e.msg, "removed"));
+		store_abort(&t);
+	}
+}
+
+/* Records present but no head: refused, whatever the count. */
+static void test_headless(void **state)
+{
+	struct fixture *f = *state;
+
+	append_range(f, 1, 1);
+	verify_ok(f, 1);
+	raw_del(f, DB_META, "audit_head", 10);
+	verify_fails(f, "head", "missing");
+}
+
+static void copy_head(struct fixture *f, uint8_t head[8 + 2 * MAC])
+{
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	const void *v;
+	size_t vl;
+	assert_int_equal(store_begin(f->st, 0, &t, &e), 0);
+	assert_int_equal(store_get(t, DB_META, "audit_head", 10, &v, &vl, &e), 0);
+	assert_int_equal(vl, 8 + 2 * MAC);
+	memcpy(head, v, vl);
+	store_abort(&t);
+}
+
+/*
+ * The finding: delete the newest records and put back the head as it was
+ * before them.  Chain and head agree with each other; only the keys
+ * process's own count can tell.
+ */
+static void test_rollback_with_older_head(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t old_head[8 + 2 * MAC];
+
+	append_range(f, 1, N - 2);
+	copy_head(f, old_head);
+	append_range(f, N - 1, N);
+	verify_ok(f, N);
+	del_record(f, N);
+	del_record(f, N - 1);
+	raw_put(f, DB_META, "audit_head", 10, old_head, sizeof(old_head));
+	verify_fails(f, "keys process counted 6", "removed");
+}
+
+static void test_rollback_newest_only(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t old_head[8 + 2 * MAC];
+
+	append_range(f, 1, N - 1);
+	copy_head(f, old_head);
+	append_range(f, N, N);
+	del_record(f, N);
+	raw_put(f, DB_META, "audit_head", 10, old_head, sizeof(old_head));
+	verify_fails(f, "counted 6", NULL);
+}
+
+/* Two records in one transaction: one commit, both counted. */
+static void test_two_records_in_one_txn(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	struct audit_entry a = { "cli:root", "staff.add", "staff:1", "cli", "" };
+	uint64_t s1 = 0, s2 = 0;
+
+	append_range(f, 1, 2);
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	assert_int_equal(audit_append(t, &a, &s1, &e), 0);
+	assert_int_equal(audit_append(t, &a, &s2, &e), 0);
+	assert_int_equal(s1, 3);
+	assert_int_equal(s2, 4);
+	store_abort(&t);
+	verify_ok(f, 2);
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	assert_int_equal(audit_append(t, &a, &s1, &e), 0);
+	assert_int_equal(audit_append(t, &a, &s2, &e), 0);
+	assert_int_equal(s2, 4);
+	assert_int_equal(store_commit(&t, &e), 0);
+	verify_ok(f, 4);
+	append_range(f, 5, 5);
+	verify_ok(f, 5);
+}
+
+/*
+ * A writer dies after the keys process issued its record but before its
+ * transaction committed: nothing reached the store.  The honest log must
+ * still verify, and the next writer goes on from where the store ends.
+ */
+static void test_writer_dies_before_commit(void **state)
+{
+	struct fixture *f = *state;
+	int status = 0;
+	pid_t pid;
+
+	append_range(f, 1, 3);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* A writer process of its own: its own LMDB environment, the
+		 * same keys process. */
+		struct store *st = NULL;
+		struct store_txn *t = NULL;
+		struct error e = { { 0 }, 0 };
+		struct audit_entry a = { "system", "batch.store", "batch:9", "", "" };
+		uint64_t seq = 0;
+		if (store_open(f->dir, f->kc, 0, &st, &e) < 0 || store_begin(st, 1, &t, &e) < 0 ||
+		    audit_append(t, &a, &seq, &e) < 0 || seq != 4)
+			_exit(2);
+		/* Killed mid-transaction. */
+		raise(SIGKILL);
+		_exit(3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	verify_ok(f, 3);
+	append_range(f, 4, 5);
+	verify_ok(f, 5);
+}
+
+/*
+ * The keys process dies after issuing a record, before the writer's
+ * confirmation: the transaction commits, the confirmation is lost.  The
+ * record stays pending in the counter file; the log still verifies, and
+ * the next append confirms it.
+ */
+static void test_keys_dies_before_confirm(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	struct audit_entry a = { "system", "batch.store", "batch:9", "", "" };
+	uint64_t seq = 0;
+	int status = 0;
+
+	append_range(f, 1, 3);
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	assert_int_equal(audit_append(t, &a, &seq, &e), 0);
+	assert_int_equal(seq, 4);
+	assert_int_equal(kill(f->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+	/* The commit itself succeeds; only the confirmation fails. */
+	assert_int_equal(store_commit(&t, &e), 0);
+	/* A new keys process, as the supervisor would start. */
+	store_close(&f->st);
+	keys_client_free(&f->kc);
+	f->pid = -1;
+	assert_int_equal(keys_spawn(f->dir, NULL, NULL, &f->kc, &f->pid, &e), 0);
+	assert_int_equal(store_open(f->dir, f->kc, 0, &f->st, &e), 0);
+	verify_ok(f, 4);
+	append_range(f, 5, 5);
+	verify_ok(f, 5);
+	/* Record 4 is confirmed now: removing the newest record is seen. */
+	{
+		uint8_t old_head[8 + 2 * MAC];
+		copy_head(f, old_head);
+		append_range(f, 6, 6);
+		del_record(f, 6);
+		raw_put(f, DB_META, "audit_head", 10, old_head, sizeof(old_head));
+		verify_fails(f, "counted 6", NULL);
+	}
+}
+
 /* ---- printing ---- */
 
 /* Rough JSON check: strings closed, escapes valid, brackets balanced. */
@@ -527,6 +717,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_removed_last, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_tail_with_head_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_removed_with_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_headless, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_with_older_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_newest_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_records_in_one_txn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_dies_before_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_dies_before_confirm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_print, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_print_text_one_line_per_record, setup, teardown),
 	};
