@@ -41,10 +41,11 @@
  * transaction commits; until then keys remembers it as pending, and a
  * pending record that never reached the store (an aborted transaction, a
  * crash) is dropped by the next append, which sees the log's end still at
- * the last confirmed record.  Verification accepts the log ending either at
- * the last confirmed record or at the pending one (committed, but the
- * confirmation was lost with a crash): only that one in-flight record can
- * go unnoticed if removed, and only until the next append.
+ * the last confirmed record.  Verification asks for the count first, then
+ * requires the log to reach the last confirmed record, with its MAC; what
+ * follows it (a record whose confirmation was lost with a crash, or records
+ * appended meanwhile) is checked by the chain alone, so only a record in
+ * flight can go unnoticed if removed, and only until it is confirmed.
  *
  * Sub-keys are derived from the tenant key with HKDF (RFC 5869); data keys are
  * wrapped with AES-256-GCM under the wrap sub-key, with the object's place as

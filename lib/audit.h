@@ -18,9 +18,9 @@
  * cut-off tail no longer matches the MAC'd head kept in meta, and a cut-off
  * tail with an older head put back (or an older copy of the whole store) no
  * longer matches the keys process's count.  The log is never empty: `tayori
- * init` writes its first record.  The one record in flight (issued, its
- * transaction committed, the confirmation to keys lost in a crash) is
- * accepted as the end too, until the next append confirms it.
+ * init` writes its first record.  Records after the last one keys counted
+ * as confirmed (one in flight whose confirmation was lost in a crash, or
+ * appended while verifying) are checked by the chain alone.
  *
  * Records hold no personal data: residents appear by internal id.
  * Appending takes the caller's write transaction, so the change and its

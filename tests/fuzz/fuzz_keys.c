@@ -1,11 +1,18 @@
 /*
  * fuzz_keys.c — libFuzzer target for the keys process's request reader:
- * arbitrary frames (type + body) against keys_handle() with every
- * permission, as a compromised client would send them.  The handler must
- * refuse malformed requests without crashing, leaking or over-reading.
+ * arbitrary frames (type + body) against keys_handle() with a fuzzed
+ * channel permission, as a compromised client would send them.  The
+ * handler must refuse malformed and forbidden requests without crashing,
+ * leaking or over-reading, including the per-database data-key checks
+ * (bindings "tayori:<db>:..."), the per-kind index checks and the audit
+ * chain's requests (KEYS_AUDIT_APPEND / _COMMIT / _HEAD).
  *
- * Input layout: byte 0 selects the permission mask, bytes 1-4 the type,
- * the rest is the body.
+ * Input layout: byte 0 selects the permissions (bits 0-2 the operations;
+ * bit 3 no database for data keys, else every database but staff for
+ * unwrap and none but residents and pdfs for new keys; bit 4 index kind
+ * "resident" only, else any), bytes 1-4 the type, the rest the body.
+ * The audit counter lives in a scratch data directory that stays for the
+ * run (appends really chain; the tenant key itself is removed once read).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +22,7 @@
 
 #include "buf.h"
 #include "keys.h"
+#include "store.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,9 +31,9 @@ static struct keys_state *ks;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[] = "/tmp/tayori-fuzz-keys.XXXXXX";
+	static char dir[] = "/tmp/tayori-fuzz-keys.XXXXXX";
 	struct error e = { { 0 }, 0 };
-	char cmd[128];
+	char path[128];
 	(void)argc;
 	(void)argv;
 	if (mkdtemp(dir) == NULL || keys_create_tenant(dir, 1, "fuzz", &e) < 0 ||
@@ -33,16 +41,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_keys: setup failed: %s\n", e.msg);
 		abort();
 	}
-	/* The state is in memory now; the files can go. */
-	snprintf(cmd, sizeof(cmd), "%s/keys/tenant.key", dir);
-	unlink(cmd);
-	snprintf(cmd, sizeof(cmd), "%s/keys/signing.p12", dir);
-	unlink(cmd);
-	snprintf(cmd, sizeof(cmd), "%s/keys/signing.pass", dir);
-	unlink(cmd);
-	snprintf(cmd, sizeof(cmd), "%s/keys", dir);
-	rmdir(cmd);
-	rmdir(dir);
+	/* The secrets are in memory now; their files can go. */
+	str_fmt(path, sizeof(path), "%s/keys/tenant.key", dir);
+	unlink(path);
+	str_fmt(path, sizeof(path), "%s/keys/signing.p12", dir);
+	unlink(path);
+	str_fmt(path, sizeof(path), "%s/keys/signing.pass", dir);
+	unlink(path);
 	return 0;
 }
 
@@ -50,15 +55,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct buf reply;
 	struct error e = { { 0 }, 0 };
+	struct keys_perms perms;
 	uint32_t type, rtype;
-	unsigned perms;
 
 	if (size < 5 || size > KEYS_MAX_REQUEST)
 		return 0;
-	perms = data[0] & KEYS_PERM_ALL;
+	perms.ops = data[0] & KEYS_PERM_ALL;
+	perms.unwrap = (data[0] & 0x08) ? 0 : (KEYS_ANY & ~KEYS_DB(DB_STAFF));
+	perms.mint = (data[0] & 0x08) ? 0 : KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_PDFS);
+	perms.index = (data[0] & 0x10) ? KEYS_IX_RESIDENT : KEYS_ANY;
 	type = be32_get(data + 1);
 	buf_init(&reply, KEYS_MAX_REQUEST);
-	keys_handle(ks, perms, type, data + 5, size - 5, &rtype, &reply, &e);
+	keys_handle(ks, &perms, type, data + 5, size - 5, &rtype, &reply, &e);
 	buf_wipe(&reply);
 	return 0;
 }

@@ -3,8 +3,12 @@
  * records appended inside store transactions verify intact; then an
  * attacker with write access to the LMDB files but no key (simulated with
  * raw store_put/store_del in a fresh write transaction) changes, removes,
- * inserts or cuts off records or rewrites the head, and audit_verify must
- * notice each.  Also audit_print's JSON and text output.
+ * inserts or cuts off records or rewrites the head, empties the log, or
+ * cuts its tail and puts an older head back, and audit_verify must notice
+ * each (the last through the keys process's own count).  A writer or the
+ * keys process dying between a record's issue and its commit must not make
+ * an honest log look tampered.  `tayori init` writes the first record.
+ * Also audit_print's JSON and text output.
  * Runs as a stand-alone cmocka program; forks a keys process per test;
  * uses scratch directories under /tmp.
  */
@@ -25,6 +29,7 @@
 
 #include "audit.h"
 #include "buf.h"
+#include "cmd/cli.h"
 #include "keys.h"
 #include "store.h"
 #include "util.h"
@@ -700,6 +705,42 @@ static void test_print_text_one_line_per_record(void **state)
 	assert_int_equal(lines, 1);
 }
 
+/* `tayori init` writes the log's first record: a new tenant's log is
+ * intact and starts with tenant.init, counted by the keys process. */
+static void test_init_writes_genesis(void **state)
+{
+	char base[] = "/tmp/tayori-test-init-XXXXXX", dir[256];
+	char *argv[] = { "init", "-d", dir, NULL };
+	struct fixture g;
+	struct error e = { { 0 }, 0 };
+	struct keys_audit_head h;
+	uint64_t count = 0;
+	char *out;
+	(void)state;
+
+	assert_non_null(mkdtemp(base));
+	str_fmt(dir, sizeof(dir), "%s/tenant", base);
+	assert_int_equal(cmd_init(3, argv), 0);
+	memset(&g, 0, sizeof(g));
+	g.dir = dir;
+	assert_int_equal(keys_spawn(dir, NULL, NULL, &g.kc, &g.pid, &e), 0);
+	assert_int_equal(store_open(dir, g.kc, 0, &g.st, &e), 0);
+	if (audit_verify(g.st, &count, &e) < 0)
+		fail_msg("a new tenant's log does not verify: %s", e.msg);
+	/* tenant.init, then the first admin's staff.add */
+	assert_int_equal(count, 2);
+	out = print_log(&g, 1, 1, 1);
+	assert_non_null(strstr(out, "\"seq\":1,"));
+	assert_non_null(strstr(out, "\"action\":\"tenant.init\""));
+	free(out);
+	assert_int_equal(keys_audit_head(g.kc, &h, &e), 0);
+	assert_int_equal(h.committed, 2);
+	assert_int_equal(h.pending, 2);
+	store_close(&g.st);
+	keys_spawn_wait(&g.kc, g.pid);
+	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -724,6 +765,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_records_in_one_txn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_dies_before_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_dies_before_confirm, setup, teardown),
+		cmocka_unit_test(test_init_writes_genesis),
 		cmocka_unit_test_setup_teardown(test_print, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_print_text_one_line_per_record, setup, teardown),
 	};
