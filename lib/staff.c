@@ -151,8 +151,8 @@ static int index_keys(struct store *st, const struct staff *s, uint8_t li[32], u
 {
 	char lower[STAFF_EMAIL_MAX + 1];
 	lower_copy(lower, s->email, sizeof(lower));
-	if (store_index(st, "staff-login", s->login, strlen(s->login), li, e) < 0 ||
-	    store_index(st, "staff-email", lower, strlen(lower), ei, e) < 0)
+	if (store_index(st, KEYS_IX_NAME_STAFF_LOGIN, s->login, strlen(s->login), li, e) < 0 ||
+	    store_index(st, KEYS_IX_NAME_STAFF_EMAIL, lower, strlen(lower), ei, e) < 0)
 		return -1;
 	return 0;
 }
@@ -250,7 +250,7 @@ out:
 
 int staff_find_login(struct store *st, const char *login, struct staff *out, struct error *e)
 {
-	return get_by_index(st, "staff-login", login, out, e);
+	return get_by_index(st, KEYS_IX_NAME_STAFF_LOGIN, login, out, e);
 }
 
 int staff_find_email(struct store *st, const char *email, struct staff *out, struct error *e)
@@ -259,7 +259,7 @@ int staff_find_email(struct store *st, const char *email, struct staff *out, str
 	if (strlen(email) > STAFF_EMAIL_MAX)
 		return 1;
 	lower_copy(lower, email, sizeof(lower));
-	return get_by_index(st, "staff-email", lower, out, e);
+	return get_by_index(st, KEYS_IX_NAME_STAFF_EMAIL, lower, out, e);
 }
 
 int staff_update(struct store *st, const struct staff *s, const struct staff_actor *who,

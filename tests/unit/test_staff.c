@@ -17,11 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "cmd/cli.h"
 #include "keys.h"
+#include "role.h"
 #include "passwd.h"
 #include "staff.h"
 #include "store.h"
@@ -625,6 +629,92 @@ static void test_passwd_read_env(void **state)
 	assert_non_null(strstr(e.msg, "TAYORI_TEST_PW"));
 }
 
+/* A keys process serving one channel with role r's permissions, as
+ * `tayori run` grants them, and the store opened through it. */
+static struct store *open_as(struct fixture *f, int r, struct keys_client **kc, pid_t *pid)
+{
+	struct error e = { { 0 }, 0 };
+	struct store *st = NULL;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		struct keys_state *ks = NULL;
+		close(sv[0]);
+		if (keys_state_load(f->dir, NULL, NULL, &ks, &e) < 0)
+			_exit(2);
+		keys_serve(ks, sv[1], supervisor_keys_perms(r));
+		keys_state_free(&ks);
+		_exit(0);
+	}
+	close(sv[1]);
+	*kc = keys_client_new(sv[0]);
+	if (store_open(f->dir, *kc, 0, &st, &e) < 0)
+		fail_msg("store_open as %s: %s", role_name(r), e.msg);
+	return st;
+}
+
+static void close_as(struct store **st, struct keys_client **kc, pid_t pid)
+{
+	store_close(st);
+	keys_client_free(kc);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
+/*
+ * Staff records through each role's real permissions: the portal (staff
+ * dashboard logins) and the gateway (intake senders) read them; nobody but
+ * the command line writes one, so a compromised mailer or portal cannot
+ * forge an admin's account; the mailer cannot even read them.
+ */
+static void test_staff_records_per_role(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct keys_client *kc = NULL;
+	struct store *st;
+	struct staff s, got, forged;
+	pid_t pid;
+
+	make_staff(&s, "sato", "sato@example.jp", "佐藤", "admin");
+	add_ok(f, &s);
+	/* One LMDB environment per process at a time. */
+	store_close(&f->st);
+
+	st = open_as(f, ROLE_PORTAL, &kc, &pid);
+	assert_int_equal(staff_find_login(st, "sato", &got, &e), 0);
+	assert_string_equal(got.email, "sato@example.jp");
+	make_staff(&forged, "mallory", "m@example.jp", "M", "admin");
+	assert_int_equal(staff_add(st, &forged, &root, &e), -1);
+	close_as(&st, &kc, pid);
+
+	st = open_as(f, ROLE_PORTAL, &kc, &pid);
+	got.perms = 0; /* a changed account (say a new password hash) */
+	assert_int_equal(staff_update(st, &got, &root, "staff.passwd", "", &e), -1);
+	close_as(&st, &kc, pid);
+
+	st = open_as(f, ROLE_GATEWAY, &kc, &pid);
+	assert_int_equal(staff_find_email(st, "sato@example.jp", &got, &e), 0);
+	assert_string_equal(got.login, "sato");
+	assert_int_equal(staff_add(st, &forged, &root, &e), -1);
+	close_as(&st, &kc, pid);
+
+	st = open_as(f, ROLE_MAILER, &kc, &pid);
+	assert_int_equal(staff_find_login(st, "sato", &got, &e), -1);
+	close_as(&st, &kc, pid);
+	st = open_as(f, ROLE_MAILER, &kc, &pid);
+	assert_int_equal(staff_add(st, &forged, &root, &e), -1);
+	close_as(&st, &kc, pid);
+
+	assert_int_equal(store_open(f->dir, f->kc, 0, &f->st, &e), 0);
+	/* Nothing was added or changed by the refused attempts. */
+	assert_int_equal(staff_find_login(f->st, "mallory", &got, &e), 1);
+	assert_int_equal(staff_find_login(f->st, "sato", &got, &e), 0);
+	assert_int_equal(got.perms, s.perms);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -642,6 +732,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_order, setup, teardown),
 		cmocka_unit_test(test_passwd_hash_verify),
 		cmocka_unit_test(test_passwd_owasp_floor),
+		cmocka_unit_test_setup_teardown(test_staff_records_per_role, setup, teardown),
 		cmocka_unit_test(test_passwd_acceptable),
 		cmocka_unit_test(test_passwd_acceptable_counts_characters),
 		cmocka_unit_test(test_passwd_generate),
