@@ -12,7 +12,8 @@
  * unwrap and none but residents and pdfs for new keys; bit 4 index kind
  * "resident" only, else any), bytes 1-4 the type, the rest the body.
  * The audit counter lives in a scratch data directory that stays for the
- * run (appends really chain; the tenant key itself is removed once read).
+ * run (appends really chain; the tenant key itself is removed once read)
+ * and is removed at exit.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -28,10 +29,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct keys_state *ks;
+static char dir[] = "/tmp/tayori-fuzz-keys.XXXXXX";
+
+/* The scratch data directory goes when the run ends. */
+static void cleanup(void)
+{
+	static const char *const files[] = { KEYS_AUDIT_COUNTER, KEYS_AUDIT_COUNTER ".tmp",
+					     KEYS_AUDIT_LOCK };
+	char path[128];
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		str_fmt(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_AUDIT_DIR);
+	rmdir(path);
+	str_fmt(path, sizeof(path), "%s/%s", dir, KEYS_DIR);
+	rmdir(path);
+	rmdir(dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char dir[] = "/tmp/tayori-fuzz-keys.XXXXXX";
 	struct error e = { { 0 }, 0 };
 	char path[128];
 	(void)argc;
@@ -48,6 +66,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	unlink(path);
 	str_fmt(path, sizeof(path), "%s/keys/signing.pass", dir);
 	unlink(path);
+	atexit(cleanup);
 	return 0;
 }
 
