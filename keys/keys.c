@@ -260,6 +260,7 @@ static int need_kind(uint32_t mask, const uint8_t *in, size_t n, struct error *e
 	return err_set(e, "index values of an unknown kind: not allowed on this channel");
 }
 
+/* fields come from one request body, so they fit (KEYS_MAX_REQUEST). */
 void keys_audit_record_mac(struct keys_state *ks, uint64_t seq, const uint8_t prev[CRYPT_HASH_LEN],
 			   const uint8_t *fields, size_t n, uint8_t out[CRYPT_HASH_LEN])
 {

@@ -32,8 +32,8 @@ int passwd_params_check(const struct passwd_params *p, struct error *e)
 		return err_set(e, "argon2_iterations = 0: at least 1 pass is needed");
 	need = owasp_min_kib[(t < ARRAY_SIZE(owasp_min_kib) ? t : ARRAY_SIZE(owasp_min_kib)) - 1];
 	if (p->memory_kib < need)
-		return err_set(e, "argon2_memory_kib = %u with argon2_iterations = %u is below OWASP's floor: at least %u KiB with %u pass%s (or 19456 KiB with 2, 47104 with 1)",
-			       p->memory_kib, t, need, t, t == 1 ? "" : "es");
+		return err_set(e, "argon2_memory_kib = %u with argon2_iterations = %u is below OWASP's floor: at least %u KiB with that many passes (47104 KiB with 1, 19456 with 2, 12288 with 3, 9216 with 4, 7168 with 5 or more)",
+			       p->memory_kib, t, need);
 	return 0;
 }
 
