@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "text.h"
 
 enum role { R_KEY, R_NAME, R_EMAIL, R_MESSAGE, R_ATTACH, R_AUTH, R_COUNT };
 
@@ -957,6 +958,16 @@ int recipients_from_csv(const struct csv_table *t, const struct recipients_optio
 			free(r->email);
 			r->email = shown_addr;
 			r->flags |= RCPT_INVALID_EMAIL;
+		}
+		{
+			/* A message to one resident is clean text as a batch's
+			 * message is (text.h): a bad one refuses the batch. */
+			struct text_problem tp;
+			if (text_check(cell(t, i, cols[R_MESSAGE]), TEXT_BODY, TEXT_MESSAGE_MAX, &tp) < 0) {
+				err_set(e, "line %zu (the message column \"%s\"): %s", r->line,
+					rs->message_header ? rs->message_header : "", tp.what);
+				goto out;
+			}
 		}
 		r->message = clean_text(cell(t, i, cols[R_MESSAGE]), 1, 0);
 		r->attachment = nfkc_or_empty(cell(t, i, cols[R_ATTACH]));
