@@ -168,7 +168,7 @@ check_status 0 "the .eml with --again" "$TAYORI" submit -d "$D" --again "$T/good
 # The store maps 256 GiB of address space: under a 60 GB limit the map
 # fails with ENOMEM, a real internal failure.  (An ASan build cannot run
 # under such a limit at all: then the check is skipped.)
-if (ulimit -v 60000000 && "$TAYORI" --version) >/dev/null 2>&1; then
+if sh -c 'ulimit -v 60000000 && exec "$0" --version' "$TAYORI" >/dev/null 2>&1; then
 	(ulimit -v 60000000 && exec "$TAYORI" submit -d "$D" --json "$T/plain") >"$T/err.json" 2>"$T/err.err"; st=$?
 	if [ $st -eq 3 ]; then ok "an internal error exits 3"; else fail "an internal error exits 3 (got $st)"; sed 's/^/#   /' "$T/err.err"; fi
 	jtrue "... and says status error in JSON" "$T/err.json" \
