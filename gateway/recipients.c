@@ -961,9 +961,19 @@ int recipients_from_csv(const struct csv_table *t, const struct recipients_optio
 		}
 		{
 			/* A message to one resident is clean text as a batch's
-			 * message is (text.h): a bad one refuses the batch. */
+			 * message is (text.h): a bad one refuses the batch.  In a
+			 * cell, a lone CR is a line break (Excel's Macintosh CSV). */
+			const char *m = cell(t, i, cols[R_MESSAGE]);
+			char *lf = xmalloc(strlen(m) + 1), *w = lf;
 			struct text_problem tp;
-			if (text_check(cell(t, i, cols[R_MESSAGE]), TEXT_BODY, TEXT_MESSAGE_MAX, &tp) < 0) {
+			int bad;
+			for (const char *q = m; *q != '\0'; q++)
+				if (*q != '\r' || q[1] != '\n')
+					*w++ = *q == '\r' ? '\n' : *q;
+			*w = '\0';
+			bad = text_check(lf, TEXT_BODY, TEXT_MESSAGE_MAX, &tp) < 0;
+			free(lf);
+			if (bad) {
 				err_set(e, "line %zu (the message column \"%s\"): %s", r->line,
 					rs->message_header ? rs->message_header : "", tp.what);
 				goto out;
