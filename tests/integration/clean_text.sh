@@ -13,7 +13,8 @@
 #   with "status":"refused";
 # - resubmission: a folder or an .eml given again answers "already taken as
 #   batch N" (exit 1, duplicate_of in JSON, nothing stored), --again makes a
-#   new batch.
+#   new batch; the drop folder of a running gateway and `tayori submit`
+#   share the identity, so an input is taken once between them.
 #
 # Standards: RFC 3629 (UTF-8), RFC 2047, Unicode UAX #9.
 . "$(dirname "$0")/lib.sh"
@@ -180,5 +181,31 @@ fi
 if [ $st -eq 1 ]; then ok "a refused input exits 1"; else fail "a refused input exits 1 (got $st)"; fi
 jtrue "... and says status refused in JSON" "$T/ref.json" \
 	"d['status'] == 'refused' and 'U+000D' in d['error']"
+
+# --- the drop folder and tayori submit take an input once between them ---------------
+P1=$((20000 + $$ % 20000)); P2=$((P1 + 1))
+sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
+       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
+       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+folder shared '件名: 共有\n\n本文\n'
+check_status 0 "tayori submit takes a folder" "$TAYORI" submit -d "$D" --json "$T/shared"
+SHARED=$(jval "$T/last" 'd["batch"]')
+folder dropped '件名: 投函\n\n本文\n'
+cp -r "$T/dropped" "$T/dropped-copy"
+"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
+SUP=$!
+at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP"
+check "the gateway is ready" wait_for 20 grep -q "role=gateway .*event=ready" "$T/run.log"
+n0=$(nbatches)
+mkdir -p "$T/stage" && cp -r "$T/shared" "$T/stage/shared-copy" && mv "$T/stage/shared-copy" "$D/inbox/"
+check "the drop folder moves the folder tayori submit took" wait_for 60 test ! -e "$D/inbox/shared-copy"
+check "... without making a second batch" test "$(nbatches)" = "$n0"
+mv "$T/dropped" "$D/inbox/"
+check "a folder dropped in the inbox becomes a batch" \
+	wait_for 60 sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -gt $n0 ]"
+DROPPED=$("$TAYORI" batch list -d "$D" --json | $PY -c 'import json, sys; print(max(b["batch"] for b in json.load(sys.stdin)["batches"]))')
+refuse "tayori submit of the folder the gateway took" \
+	"$T/dropped-copy: already taken as batch $DROPPED (use --again" "$T/dropped-copy"
+test "$DROPPED" != "$SHARED" && ok "(control) the two inputs are two batches" || fail "(control) the two inputs are two batches"
 
 done_testing
