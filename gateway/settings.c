@@ -99,7 +99,8 @@ static int leading_int(const char *v, int64_t min, int64_t max, int *out)
 	return 0;
 }
 
-static int set_split(struct batch_settings *s, const char *v, size_t line, struct error *e)
+static int set_split(struct batch_settings *s, const char *v, const char *name, size_t line,
+		     struct error *e)
 {
 	if (strncmp(v, "pages", 5) == 0 || strstr(v, "ページ") != NULL) {
 		const char *p = v + strcspn(v, "0123456789");
@@ -114,7 +115,7 @@ static int set_split(struct batch_settings *s, const char *v, size_t line, struc
 			p++;
 		s->split = SPLIT_KEY;
 		if (*p != '\0') {
-			if (check_value(p, "split", TEXT_SETTING_MAX, line, e) < 0)
+			if (check_value(p, name, TEXT_SETTING_MAX, line, e) < 0)
 				return -1;
 			free(s->key_regex);
 			s->key_regex = xstrdup(p);
@@ -177,7 +178,7 @@ int settings_parse(const char *text, struct batch_settings *s, struct error *e)
 		}
 		switch (aliases[i].key) {
 		case K_SPLIT:
-			if (set_split(s, v, line, e) < 0)
+			if (set_split(s, v, aliases[i].name, line, e) < 0)
 				goto fail;
 			break;
 		case K_PAGES:

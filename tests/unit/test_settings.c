@@ -87,7 +87,7 @@ static void test_other_free_text(void **state)
 	refused("キーパターン: \\d{8}\x1b\n",
 		"settings line 1 (キーパターン): a control character (U+001B) is not allowed");
 	refused("分割: key \\d{8}\x07\n",
-		"settings line 1 (split): a control character (U+0007) is not allowed");
+		"settings line 1 (分割): a control character (U+0007) is not allowed");
 	refused("期限: 2026-12-01\xe2\x80\xad\n",
 		"settings line 1 (期限): a bidirectional control character (U+202D) is not allowed");
 	snprintf(big, sizeof(big), "督促: %0201d\n", 0);
