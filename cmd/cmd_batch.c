@@ -1,6 +1,9 @@
 /*
  * cmd_batch.c — `tayori batch list | show ID | approve ID | pdf ID KEY OUT`.
  * `send`, `remind` and `export` come with the mailer and say so until then.
+ * Stored text is never printed raw: a control or bidi character in a title
+ * or a report (stored before text was checked, or by a bug) is shown
+ * escaped (text.h), in JSON as \uXXXX.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -12,6 +15,7 @@
 #include "batches.h"
 #include "cli.h"
 #include "gateway/recipients.h"
+#include "text.h"
 
 static const char usage[] =
 	"tayori batch list | show ID | approve ID | pdf ID KEY OUT.pdf | send ID | remind ID | export ID\n"
@@ -30,9 +34,38 @@ static void print_summary(const struct batch_summary *s, int json)
 		cli_json_str(s->title);
 		putchar('}');
 	} else {
-		printf("%-5llu %-18s %s %6llu/%-6llu %s%s\n", (unsigned long long)s->id, s->status, when,
-		       (unsigned long long)s->matched, (unsigned long long)s->recipients,
-		       s->test ? "[TEST] " : "", s->title);
+		printf("%-5llu ", (unsigned long long)s->id);
+		text_fputs_safe(stdout, s->status);
+		printf("%*s %s %6llu/%-6llu %s", strlen(s->status) < 18 ? (int)(18 - strlen(s->status)) : 0,
+		       "", when, (unsigned long long)s->matched, (unsigned long long)s->recipients,
+		       s->test ? "[TEST] " : "");
+		text_fputs_safe(stdout, s->title);
+		putchar('\n');
+	}
+}
+
+/* A stored report (JSON, one line and a line feed), with any character a
+ * terminal must not receive escaped: \uXXXX in JSON mode (valid, since such
+ * a character can only stand inside a string), \u{X} in text mode. */
+static void print_report(const char *r, size_t len, int json)
+{
+	const unsigned char *u = (const unsigned char *)r;
+	size_t i = 0;
+	while (i < len && u[i] != '\0') {
+		uint32_t c;
+		size_t n = text_utf8_decode(u + i, len - i, &c);
+		if (n == 0) {
+			fputs(json ? "\\ufffd" : "\\x", stdout);
+			if (!json)
+				printf("%02X", u[i]);
+			i++;
+			continue;
+		}
+		if (c != '\n' && text_is_unsafe(c))
+			printf(json ? "\\u%04x" : "\\u{%X}", (unsigned)c);
+		else
+			fwrite(u + i, 1, n, stdout);
+		i += n;
 	}
 }
 
@@ -116,10 +149,15 @@ int cmd_batch(int argc, char **argv)
 		if (json) {
 			printf("{\"summary\":");
 			print_summary(&s, 1);
-			printf(",\"report\":%s}\n", report.len ? (char *)report.data : "null");
+			printf(",\"report\":");
+			if (report.len)
+				print_report((const char *)report.data, report.len, 1);
+			else
+				fputs("null", stdout);
+			printf("}\n");
 		} else {
 			print_summary(&s, 0);
-			printf("%s", report.len ? (char *)report.data : "");
+			print_report((const char *)report.data, report.len, 0);
 		}
 		buf_free(&report);
 	} else if (strcmp(sub, "approve") == 0) {

@@ -8,6 +8,10 @@
  * optionally message.txt (or 本文.txt): settings lines and the message to
  * residents.  Anything else travels as an extra attachment.  File names are
  * used to match and to show, never as paths to write.
+ *
+ * Exactly once, as intake: an input already taken (the same SHA-256
+ * identity intake uses: an .eml's bytes, a folder's files) is refused as
+ * "already taken as batch N" unless --again is given.
  */
 #include <getopt.h>
 #include <glib.h>
@@ -19,12 +23,14 @@
 #include "audit.h"
 #include "cli.h"
 #include "conf.h"
+#include "crypt.h"
 #include "gateway/batch.h"
 #include "gateway/folder.h"
 #include "gateway/keys_signer.h"
 #include "gateway/mime.h"
 #include "gateway/settings.h"
 #include "store.h"
+#include "text.h"
 
 static int has_suffix(const char *s, const char *suffix)
 {
@@ -35,7 +41,7 @@ static int has_suffix(const char *s, const char *suffix)
 /* An .eml file, read as intake reads a message (the sender is not checked:
  * this is the administrator's tool). */
 static int add_eml(struct batch_files *f, const char *path, const struct mime_limits *lim,
-		   size_t *total, struct error *e)
+		   size_t *total, uint8_t id[32], struct error *e)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct mime_message *m = NULL;
@@ -56,6 +62,7 @@ static int add_eml(struct batch_files *f, const char *path, const struct mime_li
 		goto out;
 	}
 	*total += len;
+	crypt_sha256(data, len, id); /* intake_message()'s identity of a message */
 	if (mime_parse(data, len, lim, &m, &pe) < 0) {
 		err_set(e, "%s: %s", base, pe.msg);
 		goto out;
@@ -71,10 +78,13 @@ out:
 	return rc;
 }
 
+/* Read every path into f, and the input's identity into id: one .eml
+ * counts as intake counts a message, anything else as a dropped folder. */
 static int collect(char **paths, int n, const struct mime_limits *lim, struct batch_files *f,
-		   struct error *e)
+		   uint8_t id[32], struct error *e)
 {
 	size_t total = 0;
+	int eml = 0;
 	for (int i = 0; i < n; i++) {
 		struct stat st;
 		int r;
@@ -82,14 +92,36 @@ static int collect(char **paths, int n, const struct mime_limits *lim, struct ba
 			return err_set(e, "%s: no such file or folder", paths[i]);
 		if (S_ISDIR(st.st_mode))
 			r = batch_files_add_folder(f, paths[i], lim->max_message, &total, e);
-		else if (has_suffix(paths[i], ".eml"))
-			r = add_eml(f, paths[i], lim, &total, e);
-		else
+		else if (has_suffix(paths[i], ".eml")) {
+			eml++;
+			r = add_eml(f, paths[i], lim, &total, id, e);
+		} else
 			r = batch_files_add_file(f, paths[i], lim->max_message, &total, e);
 		if (r < 0)
 			return -1;
 	}
+	if (!(n == 1 && eml == 1))
+		batch_files_identity(f, id);
 	return 0;
+}
+
+/* Has this input made a batch?  1 with *batch, 0 when not (or when it
+ * was only refused or dropped before), -1 on a store failure. */
+static int taken_as(struct store *st, const uint8_t id[32], uint64_t *batch, struct error *e)
+{
+	struct store_txn *t = NULL;
+	const void *v;
+	size_t vl;
+	int r;
+
+	*batch = 0;
+	if (store_begin(st, 0, &t, e) < 0)
+		return -1;
+	r = store_get(t, DB_INTAKE, id, 32, &v, &vl, e);
+	if (r == 0 && vl == 8)
+		*batch = be64_get(v);
+	store_abort(&t);
+	return r < 0 ? -1 : *batch != 0;
 }
 
 int cmd_submit(int argc, char **argv)
@@ -101,11 +133,12 @@ int cmd_submit(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "title", required_argument, NULL, 't' },
 		{ "test", no_argument, NULL, 'T' },
+		{ "again", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char usage[] =
-		"tayori submit [-d DIR | -c CONF] [--json] [--dry-run] [--title TITLE] [--test] PATH...";
+		"tayori submit [-d DIR | -c CONF] [--json] [--dry-run] [--title TITLE] [--test] [--again] PATH...";
 	const char *dir = NULL, *conf = NULL, *title_opt = NULL;
 	struct batch_files files;
 	struct mime_limits lim;
@@ -115,8 +148,10 @@ int cmd_submit(int argc, char **argv)
 	struct cli_tenant t;
 	struct signer *signer = NULL;
 	struct error e = { { 0 }, 0 };
-	int json = 0, dry = 0, test = 0, ch, rc = EXIT_DONE, tenant_open = 0;
+	int json = 0, dry = 0, test = 0, again = 0, ch, rc = EXIT_DONE, tenant_open = 0;
 	size_t swept = 0;
+	uint8_t id[32];
+	uint64_t prior = 0;
 
 	memset(&set, 0, sizeof(set));
 	memset(&rep, 0, sizeof(rep));
@@ -129,19 +164,27 @@ int cmd_submit(int argc, char **argv)
 		case 'n': dry = 1; break;
 		case 't': title_opt = optarg; break;
 		case 'T': test = 1; break;
+		case 'a': again = 1; break;
 		case 'h': printf("usage: %s\n", usage); return EXIT_DONE;
 		default: return cli_usage("%s", usage);
 		}
 	}
 	if (optind >= argc)
 		return cli_usage("%s", usage);
+	if (title_opt != NULL) {
+		struct text_problem tp;
+		if (text_check(title_opt, TEXT_LINE, TEXT_TITLE_MAX, &tp) < 0) {
+			err_set(&e, "--title: %s", tp.what);
+			goto fail;
+		}
+	}
 	if (cli_tenant_open(dir, conf, 1, &t, &e) < 0)
 		goto fail;
 	tenant_open = 1;
 	lim.max_message = (size_t)conf_int(t.conf, "limits", "message_size");
 	lim.max_attachments = (size_t)conf_int(t.conf, "limits", "attachments");
 	lim.max_depth = (size_t)conf_int(t.conf, "limits", "mime_depth");
-	if (collect(argv + optind, argc - optind, &lim, &files, &e) < 0)
+	if (collect(argv + optind, argc - optind, &lim, &files, id, &e) < 0)
 		goto fail;
 	if (files.ncsv != 1) {
 		err_set(&e, files.ncsv == 0 ? "the batch has no recipients CSV (a .csv file)"
@@ -154,21 +197,41 @@ int cmd_submit(int argc, char **argv)
 		set.test = 1;
 	batch_files_input(&in, &files, &set, t.conf, title_opt, cli_actor(), "cli");
 	in.dry_run = dry;
+	/* --again makes a new batch and leaves the identity with the first. */
+	in.intake_id = again ? NULL : id;
 	if (batch_sweep(t.st, &swept, &e) < 0)
 		goto fail;
+	if (!again) {
+		int r = taken_as(t.st, id, &prior, &e);
+		if (r < 0)
+			goto fail;
+		if (r == 1)
+			goto duplicate;
+	}
 	if (!dry && keys_signer_new(t.kc, &signer, &e) < 0)
 		goto fail;
-	if (batch_submit(t.st, signer, &in, &rep, &e) < 0)
+	if (batch_submit(t.st, signer, &in, &rep, &e) < 0) {
+		struct error te = { { 0 }, 0 };
+		/* Taken by another submission of the same input meanwhile? */
+		if (e.temporary && !again && taken_as(t.st, id, &prior, &te) == 1)
+			goto duplicate;
 		goto fail;
+	}
 	if (json)
 		batch_report_json(&rep, stdout);
 	else
 		batch_report_text(&rep, stdout);
 	goto out;
+duplicate:
+	err_set(&e, "%s: already taken as batch %llu (use --again to submit it again)",
+		argc - optind == 1 ? argv[optind] : "these files", (unsigned long long)prior);
+	batch_report_free(&rep);
+	memset(&rep, 0, sizeof(rep));
+	rep.duplicate_of = prior;
 fail:
 	if (json) {
 		str_copy(rep.error, e.msg, sizeof(rep.error));
-		str_copy(rep.status, "refused", sizeof(rep.status));
+		str_copy(rep.status, e.temporary ? "error" : "refused", sizeof(rep.status));
 		batch_report_json(&rep, stdout);
 	}
 	rc = cli_fail(&e);

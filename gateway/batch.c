@@ -24,6 +24,7 @@
 #include "log.h"
 #include "rec.h"
 #include "store.h"
+#include "text.h"
 
 #define PDF_COMMON_SEQ BATCH_PDF_COMMON
 #define PDF_EXTRA_SEQ  BATCH_PDF_EXTRA
@@ -636,6 +637,16 @@ static int batch_publish(struct store *st, const struct batch_input *in,
 		goto out;
 	if (in->intake_id != NULL) {
 		int dup = store_put_new(t, DB_INTAKE, in->intake_id, 32, bkey, sizeof(bkey), e);
+		if (dup > 0) {
+			/* An input refused or dropped before made no batch (its
+			 * value is 0): given again and taken now, it names this one. */
+			const void *v;
+			size_t vl;
+			static const uint8_t none[8];
+			if (store_get(t, DB_INTAKE, in->intake_id, 32, &v, &vl, e) == 0 && vl == 8 &&
+			    memcmp(v, none, 8) == 0)
+				dup = store_put(t, DB_INTAKE, in->intake_id, 32, bkey, sizeof(bkey), e);
+		}
 		if (dup != 0) {
 			if (dup > 0)
 				err_tmp(e, "this input already made a batch");
@@ -842,6 +853,15 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	memset(&plan, 0, sizeof(plan));
 	memset(&job, 0, sizeof(job));
 	rep->test = in->set != NULL && in->set->test;
+	/* Every way in checks its title (settings, --title, the Subject); this
+	 * one also covers a folder's name, and any caller yet to come. */
+	{
+		struct text_problem tp;
+		if (in->title != NULL && text_check(in->title, TEXT_LINE, TEXT_TITLE_MAX, &tp) < 0) {
+			err_set(e, "the title: %s", tp.what);
+			goto out;
+		}
+	}
 	if (read_recipients(in, &r, rep, e) < 0)
 		goto out;
 	if (in->npdfs == 0) {
@@ -1122,7 +1142,8 @@ fail_stored:
 out:
 	if (ret < 0) {
 		str_copy(rep->error, e->msg, sizeof(rep->error));
-		str_copy(rep->status, "refused", sizeof(rep->status));
+		/* exit 3 in the CLI: an internal failure, not a verdict on the input */
+		str_copy(rep->status, e->temporary ? "error" : "refused", sizeof(rep->status));
 	}
 	if (job_ready) {
 		for (size_t i = 0; i < job.stage.n; i++)
@@ -1204,6 +1225,8 @@ void batch_report_json(const struct batch_report *rep, FILE *f)
 	fprintf(f, ",\"key_width\":%d,\"encoding\":", rep->key_width);
 	json_fputs(f, rep->encoding);
 	fputc('}', f);
+	if (rep->duplicate_of != 0)
+		fprintf(f, ",\"duplicate_of\":%llu", (unsigned long long)rep->duplicate_of);
 	if (rep->error[0] != '\0') {
 		fputs(",\"error\":", f);
 		json_fputs(f, rep->error);

@@ -16,7 +16,10 @@
  * The matching report uses the keys DESIGN.md fixes: batch, status,
  * recipients (CSV data rows), matched (distinct keys with a CSV row and a
  * PDF), unmatched_pdf_keys, csv_rows_without_pdf, invalid_emails,
- * no_email_rows, duplicate_keys (normalised keys, each once), error.
+ * no_email_rows, duplicate_keys (normalised keys, each once), error;
+ * status is "refused" for a refused input and "error" for an internal
+ * failure (exit 1 and 3 in the CLI); duplicate_of names the batch an input
+ * given again already made.
  */
 #ifndef TAYORI_BATCH_H
 #define TAYORI_BATCH_H
@@ -87,6 +90,7 @@ struct batch_report {
 	char encoding[16];
 	int pages;
 	int test;
+	uint64_t duplicate_of;             /* the input was taken before as this batch */
 	char error[ERR_MAX];
 };
 

@@ -157,6 +157,8 @@ int batch_files_add_mime(struct batch_files *f, struct mime_message *m, struct e
 				  "(添付が winmail.dat になっています。書式を HTML かテキストにして再送してください)");
 	if (f->message == NULL)
 		f->message = xstrdup(m->body);
+	if (f->title[0] == '\0' && m->subject_problem[0] != '\0')
+		return err_set(e, "the Subject (the notice title): %s", m->subject_problem);
 	if (f->title[0] == '\0' && m->subject[0] != '\0') {
 		const gchar *end = NULL;
 		str_copy(f->title, m->subject, sizeof(f->title));
@@ -164,6 +166,24 @@ int batch_files_add_mime(struct batch_files *f, struct mime_message *m, struct e
 		f->title[end - f->title] = '\0';
 	}
 	return 0;
+}
+
+void batch_files_identity(const struct batch_files *f, uint8_t id[32])
+{
+	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+	gsize idlen = 32;
+	for (int pass = 0; pass < 3; pass++) {
+		const struct batch_file *v = pass == 0 ? f->csv : pass == 1 ? f->pdfs : f->extras;
+		size_t n = pass == 0 ? f->ncsv : pass == 1 ? f->npdfs : f->nextras;
+		for (size_t i = 0; i < n; i++) {
+			g_checksum_update(sum, (const guchar *)v[i].name, (gssize)strlen(v[i].name) + 1);
+			g_checksum_update(sum, v[i].data, (gssize)v[i].len);
+		}
+	}
+	if (f->message != NULL)
+		g_checksum_update(sum, (const guchar *)f->message, -1);
+	g_checksum_get_digest(sum, id, &idlen);
+	g_checksum_free(sum);
 }
 
 static void free_list(struct batch_file *v, size_t n)

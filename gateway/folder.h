@@ -12,13 +12,15 @@
 
 #include <stddef.h>
 #include "gateway/batch.h"
+#include "text.h"
 
 struct batch_files {
 	struct batch_file *csv, *pdfs, *extras;
 	size_t ncsv, npdfs, nextras;
 	size_t capcsv, cappdfs, capextras;
 	char *message;          /* message.txt (UTF-8), or NULL */
-	char title[256];        /* the folder's name, a title of last resort */
+	char title[TEXT_TITLE_MAX * 4 + 1]; /* the folder's name or the Subject, a title
+					     * of last resort */
 };
 
 /* Add one file (path) to f; total counts bytes against max. */
@@ -30,12 +32,18 @@ int batch_files_add_folder(struct batch_files *f, const char *path, size_t max, 
 /* Add bytes under a name (an attachment); takes ownership of data. */
 void batch_files_add_bytes(struct batch_files *f, const char *name, uint8_t *data, size_t len);
 /* The attachments of a parsed message (their bytes are taken over), its
- * body as the message when there is none yet, its subject as the title.
+ * body as the message when there is none yet, its subject as the title
+ * (a Subject that is not clean text, text.h, is refused).
  * A message whose documents came as Outlook TNEF (winmail.dat) is refused
  * with how to resend. */
 struct mime_message;
 int batch_files_add_mime(struct batch_files *f, struct mime_message *m, struct error *e);
 void batch_files_free(struct batch_files *f);
+/* The identity of a folder's files for exactly-once intake (intake.h):
+ * SHA-256 over each file's name and bytes (the CSV, the PDFs, the extras,
+ * each in name order) and the message.  `tayori submit` of a folder and the
+ * same folder dropped in the inbox have the same identity. */
+void batch_files_identity(const struct batch_files *f, uint8_t id[32]);
 
 /* A batch_input over f (which must hold exactly one CSV) with set, the
  * signing level and limits from c, and the title: the settings' title, else

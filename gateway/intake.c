@@ -339,8 +339,6 @@ enum intake_outcome intake_folder(struct intake *in, const char *path, const cha
 	size_t total = 0;
 	uint8_t id[32];
 	int have_id = 0;
-	GChecksum *sum;
-	gsize idlen = sizeof(id);
 	enum intake_outcome out = INTAKE_TEMPFAIL;
 	int r;
 
@@ -353,19 +351,7 @@ enum intake_outcome intake_folder(struct intake *in, const char *path, const cha
 		goto done;
 	}
 	/* The folder's identity: its files' names and contents, in name order. */
-	sum = g_checksum_new(G_CHECKSUM_SHA256);
-	for (int pass = 0; pass < 3; pass++) {
-		struct batch_file *v = pass == 0 ? f.csv : pass == 1 ? f.pdfs : f.extras;
-		size_t n = pass == 0 ? f.ncsv : pass == 1 ? f.npdfs : f.nextras;
-		for (size_t i = 0; i < n; i++) {
-			g_checksum_update(sum, (const guchar *)v[i].name, (gssize)strlen(v[i].name) + 1);
-			g_checksum_update(sum, v[i].data, (gssize)v[i].len);
-		}
-	}
-	if (f.message != NULL)
-		g_checksum_update(sum, (const guchar *)f.message, -1);
-	g_checksum_get_digest(sum, id, &idlen);
-	g_checksum_free(sum);
+	batch_files_identity(&f, id);
 	have_id = 1;
 	r = seen_before(in, id, e);
 	if (r != 0) {

@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "gateway/mime.h"
+#include "text.h"
 
 #define DEFAULT_MAX_MESSAGE ((size_t)50 << 20)
 #define WALK_MAX 256             /* deeper than any limit mime_depth allows (64) */
@@ -1166,7 +1167,7 @@ static void flush_bytes(const char *charset, struct buf *b, GString *out)
 
 /* An unstructured header value (Subject) decoded: encoded words (adjacent
  * ones of one charset joined first), raw 8-bit or ISO-2022-JP text guessed. */
-static char *decode_unstructured(const char *v)
+static char *decode_unstructured(const char *v, char *problem, size_t psize)
 {
 	GString *out = g_string_new(NULL);
 	struct buf word, raw;
@@ -1213,6 +1214,12 @@ static char *decode_unstructured(const char *v)
 	flush_bytes(NULL, &raw, out);
 	buf_free(&word);
 	buf_free(&raw);
+	{
+		/* Said before cleaning: a title is refused, never cleaned quietly. */
+		struct text_problem tp;
+		if (problem != NULL && text_check(out->str, TEXT_LINE, TEXT_TITLE_MAX, &tp) < 0)
+			str_copy(problem, tp.what, psize);
+	}
 	r = clean_text(xstrdup(out->str), CLEAN_LINE);
 	g_string_free(out, TRUE);
 	g_strstrip(r);
@@ -1305,14 +1312,16 @@ static char *auth_results(GMimeMessage *m)
 	return r;
 }
 
-static char *subject_of(GMimeMessage *m)
+static char *subject_of(GMimeMessage *m, char *problem, size_t psize)
 {
 	char *raw = raw_header(m, "Subject");
 	char *s;
 	if (raw == NULL)
 		return xstrdup("");
+	if (strlen(raw) > SUBJECT_RAW_MAX)
+		str_fmt(problem, psize, "it is longer than %d bytes", SUBJECT_RAW_MAX);
 	utf8_cut(raw, SUBJECT_RAW_MAX);
-	s = decode_unstructured(raw);
+	s = decode_unstructured(raw, problem[0] ? NULL : problem, psize);
 	free(raw);
 	return s;
 }
@@ -1467,7 +1476,8 @@ int mime_parse(const uint8_t *data, size_t len, const struct mime_limits *lim,
 				}
 		free(level_doc);
 	}
-	m->subject = subject_of(g_ptr_array_index(w.levels, pick));
+	m->subject = subject_of(g_ptr_array_index(w.levels, pick), m->subject_problem,
+				sizeof(m->subject_problem));
 	m->body = body_text(g_ptr_array_index(w.levels, pick));
 	*out = m;
 	m = NULL;

@@ -67,7 +67,11 @@ struct mime_message {
 	char *from_addr;    /* the one From mailbox's addr-spec, lower case; NULL when
 			     * From is missing, unparsable or names several mailboxes */
 	char *message_id;   /* Message-ID without <>, or NULL */
-	char *subject;      /* decoded UTF-8, one line, "" when absent */
+	char *subject;      /* decoded UTF-8, one line, "" when absent; controls,
+			     * bidi controls and line breaks dropped */
+	char subject_problem[160]; /* why the decoded Subject is not clean one-line
+				    * text of at most TEXT_TITLE_MAX characters
+				    * (text.h), or "" */
 	char *body;         /* UTF-8 text, "\n" line ends, "" when absent */
 	struct mime_attachment *att;
 	size_t natt;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "text.h"
 
 enum role { R_KEY, R_NAME, R_EMAIL, R_MESSAGE, R_ATTACH, R_AUTH, R_COUNT };
 
@@ -957,6 +958,26 @@ int recipients_from_csv(const struct csv_table *t, const struct recipients_optio
 			free(r->email);
 			r->email = shown_addr;
 			r->flags |= RCPT_INVALID_EMAIL;
+		}
+		{
+			/* A message to one resident is clean text as a batch's
+			 * message is (text.h): a bad one refuses the batch.  In a
+			 * cell, a lone CR is a line break (Excel's Macintosh CSV). */
+			const char *m = cell(t, i, cols[R_MESSAGE]);
+			char *lf = xmalloc(strlen(m) + 1), *w = lf;
+			struct text_problem tp;
+			int bad;
+			for (const char *q = m; *q != '\0'; q++)
+				if (*q != '\r' || q[1] != '\n')
+					*w++ = *q == '\r' ? '\n' : *q;
+			*w = '\0';
+			bad = text_check(lf, TEXT_BODY, TEXT_MESSAGE_MAX, &tp) < 0;
+			free(lf);
+			if (bad) {
+				err_set(e, "line %zu (the message column \"%s\"): %s", r->line,
+					rs->message_header ? rs->message_header : "", tp.what);
+				goto out;
+			}
 		}
 		r->message = clean_text(cell(t, i, cols[R_MESSAGE]), 1, 0);
 		r->attachment = nfkc_or_empty(cell(t, i, cols[R_ATTACH]));

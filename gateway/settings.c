@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 
 enum key {
 	K_TITLE, K_SPLIT, K_PAGES, K_KEY_PATTERN, K_KEY_COLUMN, K_NAME_COLUMN, K_EMAIL_COLUMN,
@@ -59,6 +60,16 @@ static char **field(struct batch_settings *s, enum key k)
 	}
 }
 
+/* A free-text value must be clean one-line text (text.h): refused with the
+ * line and the setting's name, never cut or cleaned quietly. */
+static int check_value(const char *v, const char *name, size_t max, size_t line, struct error *e)
+{
+	struct text_problem tp;
+	if (text_check(v, TEXT_LINE, max, &tp) < 0)
+		return err_set(e, "settings line %zu (%s): %s", line, name, tp.what);
+	return 0;
+}
+
 static int yes_no(const char *v, int *out)
 {
 	static const char *const yes[] = { "yes", "y", "true", "on", "はい", "1", "する" };
@@ -88,7 +99,8 @@ static int leading_int(const char *v, int64_t min, int64_t max, int *out)
 	return 0;
 }
 
-static int set_split(struct batch_settings *s, const char *v, size_t line, struct error *e)
+static int set_split(struct batch_settings *s, const char *v, const char *name, size_t line,
+		     struct error *e)
 {
 	if (strncmp(v, "pages", 5) == 0 || strstr(v, "ページ") != NULL) {
 		const char *p = v + strcspn(v, "0123456789");
@@ -103,6 +115,8 @@ static int set_split(struct batch_settings *s, const char *v, size_t line, struc
 			p++;
 		s->split = SPLIT_KEY;
 		if (*p != '\0') {
+			if (check_value(p, name, TEXT_SETTING_MAX, line, e) < 0)
+				return -1;
 			free(s->key_regex);
 			s->key_regex = xstrdup(p);
 		}
@@ -122,9 +136,12 @@ int settings_parse(const char *text, struct batch_settings *s, struct error *e)
 {
 	const char *p = text;
 	size_t line = 0;
+	struct text_problem tp;
 
 	memset(s, 0, sizeof(*s));
 	s->split = SPLIT_INFER;
+	if (strncmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3; /* the byte order mark Windows Notepad writes */
 	while (*p != '\0') {
 		const char *eol = p + strcspn(p, "\n");
 		char *raw = xstrndup(p, (size_t)(eol - p));
@@ -161,7 +178,7 @@ int settings_parse(const char *text, struct batch_settings *s, struct error *e)
 		}
 		switch (aliases[i].key) {
 		case K_SPLIT:
-			if (set_split(s, v, line, e) < 0)
+			if (set_split(s, v, aliases[i].name, line, e) < 0)
 				goto fail;
 			break;
 		case K_PAGES:
@@ -205,6 +222,10 @@ int settings_parse(const char *text, struct batch_settings *s, struct error *e)
 					n -= 3;
 				*f = xstrndup(val, n);
 			}
+			if (check_value(*f, aliases[i].name,
+					aliases[i].key == K_TITLE ? TEXT_TITLE_MAX : TEXT_SETTING_MAX, line,
+					e) < 0)
+				goto fail;
 			if (aliases[i].key == K_KEY_PATTERN && s->split == SPLIT_INFER)
 				s->split = SPLIT_KEY;
 			break;
@@ -220,7 +241,18 @@ fail:
 		settings_free(s);
 		return -1;
 	}
-	s->message = xstrdup(p);
+	/* The message: clean text, CRLF read as LF; its lines are counted as
+	 * in the file, settings included. */
+	s->message = text_clean(p, strlen(p), TEXT_BODY, TEXT_MESSAGE_MAX, &tp);
+	if (s->message == NULL) {
+		size_t before = 1;
+		for (const char *q = text; q < p; q++)
+			before += *q == '\n';
+		settings_free(s);
+		if (tp.line == 0)
+			return err_set(e, "the message: %s", tp.what);
+		return err_set(e, "message line %zu: %s", before + tp.line - 1, tp.what);
+	}
 	if (s->split == SPLIT_PAGES && s->pages == 0) {
 		settings_free(s);
 		return err_set(e, "settings: split by pages needs a page count (pages: N)");

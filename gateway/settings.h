@@ -11,7 +11,14 @@
  *
  * Settings end at the first line that is not a known `key: value` (or at a
  * blank line); the rest is the message to residents.  Full-width colons
- * and spaces are accepted (NFKC).  Runs in the gateway and in the CLI.
+ * and spaces are accepted (NFKC); a leading byte order mark is skipped.
+ *
+ * Every free-text value and the message are clean text (text.h): a title
+ * of at most TEXT_TITLE_MAX characters, other values of at most
+ * TEXT_SETTING_MAX, one line each, no tab; a message of at most
+ * TEXT_MESSAGE_MAX characters, CRLF read as LF.  Anything else is refused
+ * with the line and the setting, e.g. "settings line 3 (件名): a control
+ * character (U+000D) is not allowed".  Runs in the gateway and in the CLI.
  */
 #ifndef TAYORI_SETTINGS_H
 #define TAYORI_SETTINGS_H
@@ -45,7 +52,8 @@ struct batch_settings {
 };
 
 /* Parse text (UTF-8).  Owned strings; free with settings_free().  A known
- * key with a bad value is refused ("settings line N: ..."). */
+ * key with a bad value is refused ("settings line N: ..."), and so is text
+ * that is not clean ("message line N: ..."). */
 int settings_parse(const char *text, struct batch_settings *s, struct error *e);
 void settings_free(struct batch_settings *s);
 const char *settings_split_name(enum batch_split s);

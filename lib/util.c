@@ -3,6 +3,7 @@
  * Runs in every process.
  */
 #include "util.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -336,14 +337,25 @@ int mkdir_p(const char *path, int mode, struct error *e)
 
 void json_fputs(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0;
+
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
+	while (i < len) {
+		uint32_t c;
+		size_t n = text_utf8_decode(p + i, len - i, &c);
+		if (n == 0) {
+			fputs("\\ufffd", f); /* not UTF-8: JSON text must be */
+			i++;
+			continue;
+		}
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", (int)c);
+		else if (text_is_unsafe(c))
+			fprintf(f, "\\u%04x", (unsigned)c);
 		else
-			fputc(*p, f);
+			fwrite(p + i, 1, n, f);
+		i += n;
 	}
 	fputc('"', f);
 }

@@ -89,7 +89,9 @@ int file_write_atomic(const char *path, const void *data, size_t len, int mode, 
 /* mkdir -p; every folder it creates gets mode (an existing non-folder fails). */
 int mkdir_p(const char *path, int mode, struct error *e);
 
-/* Write s as a JSON string (quotes, escapes for ", \\ and control bytes) to f. */
+/* Write s as a JSON string to f: quotes; escapes for ", \\ and every character
+ * text_is_unsafe() names (controls, bidi controls, U+2028/9); each byte that
+ * is not UTF-8 becomes U+FFFD. */
 void json_fputs(FILE *f, const char *s);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

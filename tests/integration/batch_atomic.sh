@@ -13,16 +13,17 @@ pdf_entries() { mdb_stat -s pdfs "$D/db" | sed -n 's/^ *Entries: //p'; }
 signed_total() { "$TAYORI" batch list -d "$D" --json | grep -o '"signed":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'; }
 
 for delay in 0.3 0.8 1.5 3; do
-	"$TAYORI" submit -d "$D" "$T/batch" >/dev/null 2>&1 &
+	"$TAYORI" submit -d "$D" --again "$T/batch" >/dev/null 2>&1 &
 	pid=$!
 	sleep "$delay"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# --again: a run that completed took the folder (the next one is a new batch)
 	# the keys child follows its parent (PR_SET_PDEATHSIG)
 	wait_for 5 sh -c "! pgrep -f 'tayori submit -d $D' >/dev/null"
 	# the next run sweeps what the killed one left
 	check_status 0 "a run after a kill at ${delay}s works (and sweeps)" \
-		"$TAYORI" submit -d "$D" --dry-run "$T/batch"
+		"$TAYORI" submit -d "$D" --dry-run --again "$T/batch"
 	check "after a kill at ${delay}s only complete batches hold PDFs" \
 		sh -c "[ \"\$(mdb_stat -s pdfs '$D/db' | sed -n 's/^ *Entries: //p')\" = \"\$('$TAYORI' batch list -d '$D' --json | grep -o '\"signed\":[0-9]*' | cut -d: -f2 | awk '{ s += \$1 } END { print s + 0 }')\" ]"
 	check "after a kill at ${delay}s every listed batch has all its PDFs" \

@@ -5,6 +5,8 @@
 D=$T/var
 
 check "--help lists the stable commands" sh -c "'$TAYORI' --help | grep -q 'pdf    sign --p12'"
+check "--help documents submit --again" sh -c "'$TAYORI' --help | grep -q 'submit .*--again'"
+check "submit --help documents --again" sh -c "'$TAYORI' submit --help | grep -q -- '--again'"
 check "--version prints the version" sh -c "'$TAYORI' --version | grep -Eq '^tayori [0-9]+\\.[0-9]+'"
 check_status 2 "no command is a usage error" "$TAYORI"
 check_status 2 "an unknown command is a usage error" "$TAYORI" frobnicate
