@@ -219,7 +219,7 @@ static const struct conf_setting conf_schema_table[] = {
 	  .help_ja = "サンドボックス（required: 必須、best-effort: 可能な範囲、off: 試験用）" },
 	{ .section = "security", .key = "user", .type = CONF_STRING, .def = "", .max = 32,
 	  .flags = CONF_OPTIONAL,
-	  .help = "User the roles run as when started as root; empty: the data folder's owner, else tayori, else nobody.",
+	  .help = "Unprivileged user of the roles when started as root; empty: data folder owner, tayori, nobody.",
 	  .help_ja = "root で起動したときに各プロセスが動くユーザー。空ならデータフォルダの所有者、なければ tayori、なければ nobody" },
 	{ .section = "security", .key = "argon2_memory_kib", .type = CONF_INT, .def = "65536",
 	  .min = 8192, .max = 4194304,

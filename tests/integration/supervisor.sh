@@ -126,4 +126,16 @@ kill -TERM "$SUP"
 check "SIGTERM stops the supervisor within 5 s" wait_for 5 sh -c "! kill -0 $SUP 2>/dev/null"
 check "... and every role with it" sh -c "for p in $PIDS; do kill -0 \$p 2>/dev/null && exit 1; done; exit 0"
 check "the stop is logged" grep -q "event=stopped" "$T/run.log"
+
+# A command run as root on the tenant gives back what it created: the LMDB
+# lock file it makes afresh belongs to the service user afterwards.
+if [ $ROOT = yes ]; then
+	SVC=$(stat -c %u "$D/db/data.mdb")
+	rm -f "$D/db/lock.mdb"
+	check "a command run as root still works on the service's tenant" "$TAYORI" batch list -d "$D"
+	check "... and leaves the files it made to the service user" sh -c "[ \"\$(stat -c %u '$D/db/lock.mdb')\" = $SVC ] && [ $SVC != 0 ]"
+	printf '[security]\nuser = root\n' >> "$D/tayori.conf"
+	check_status 1 "[security] user = root is refused at start" "$TAYORI" run -d "$D"
+	check "... naming the setting" grep -q "\[security\] user: root is root" "$T/last"
+fi
 done_testing
