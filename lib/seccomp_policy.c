@@ -54,6 +54,15 @@ static const struct sock_allow net_client[] = {
 	{ AF_INET6, T(SOCK_STREAM) | T(SOCK_DGRAM) },
 };
 
+/* One comparison of argument `arg`; for SCMP_CMP_MASKED_EQ, a is the mask
+ * and b the value.  (libseccomp's SCMP_An macros leave a field to the
+ * compiler's zeroing, which -Wmissing-field-initializers refuses.) */
+static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = { arg, op, a, b };
+	return c;
+}
+
 static int allowed(const struct sock_allow *t, size_t n, int family, unsigned type)
 {
 	for (size_t i = 0; i < n; i++)
@@ -74,9 +83,9 @@ static int add_socket_rules(scmp_filter_ctx f, const struct sock_allow *t, size_
 		return seccomp_rule_add(f, act, sys, 0);
 	for (int fam = 0; fam < FAMILY_LIMIT; fam++)
 		if (!allowed(t, n, fam, ~0u) &&
-		    (rc = seccomp_rule_add(f, act, sys, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam))) < 0)
+		    (rc = seccomp_rule_add(f, act, sys, 1, cmp(0, SCMP_CMP_EQ, (scmp_datum_t)fam, 0))) < 0)
 			return rc;
-	rc = seccomp_rule_add(f, act, sys, 1, SCMP_A0(SCMP_CMP_GE, FAMILY_LIMIT));
+	rc = seccomp_rule_add(f, act, sys, 1, cmp(0, SCMP_CMP_GE, FAMILY_LIMIT, 0));
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++)
@@ -84,8 +93,8 @@ static int add_socket_rules(scmp_filter_ctx f, const struct sock_allow *t, size_
 			if (t[i].types & T(ty))
 				continue;
 			rc = seccomp_rule_add(f, act, sys, 2,
-					      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)t[i].family),
-					      SCMP_A1(SCMP_CMP_MASKED_EQ, TYPE_MASK, ty));
+					      cmp(0, SCMP_CMP_EQ, (scmp_datum_t)t[i].family, 0),
+					      cmp(1, SCMP_CMP_MASKED_EQ, TYPE_MASK, ty));
 			if (rc < 0)
 				return rc;
 		}
@@ -93,9 +102,9 @@ static int add_socket_rules(scmp_filter_ctx f, const struct sock_allow *t, size_
 	 * datagrams, SCTP, UDP-Lite or MPTCP. */
 	for (int proto = 1; proto < IPPROTO_UDP; proto++)
 		if (proto != IPPROTO_TCP &&
-		    (rc = seccomp_rule_add(f, act, sys, 1, SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)proto))) < 0)
+		    (rc = seccomp_rule_add(f, act, sys, 1, cmp(2, SCMP_CMP_EQ, (scmp_datum_t)proto, 0))) < 0)
 			return rc;
-	return seccomp_rule_add(f, act, sys, 1, SCMP_A2(SCMP_CMP_GT, IPPROTO_UDP));
+	return seccomp_rule_add(f, act, sys, 1, cmp(2, SCMP_CMP_GT, IPPROTO_UDP, 0));
 }
 
 static int add_deny_by_name(scmp_filter_ctx f, const char *name)
@@ -122,7 +131,7 @@ static int add_namespace_rules(scmp_filter_ctx f)
 		return 0;
 	for (size_t i = 0; i < sizeof(ns_flags) / sizeof(ns_flags[0]); i++)
 		if ((rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-					   SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]))) < 0)
+					   cmp(0, SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]))) < 0)
 			return rc;
 	return 0;
 }
