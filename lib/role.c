@@ -46,6 +46,8 @@ int role_confine(struct role_ctx *ctx, const char *const *rw, const char *const 
 			return -1;
 		log_info("event=privileges role=%s uid=%u gid=%u capabilities=none", role_name(ctx->role),
 			 (unsigned)ctx->run_uid, (unsigned)ctx->run_gid);
+	} else if (sandbox_drop_caps(e) < 0) {
+		return -1;
 	}
 	if (sandbox_enter(ctx->role, (enum sandbox_mode)mode, &p, e) < 0)
 		return -1;

@@ -212,6 +212,14 @@ static int caps_clear(void)
 	return (int)syscall(SYS_capset, &h, d);
 }
 
+int sandbox_drop_caps(struct error *e)
+{
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (caps_clear() < 0)
+		return err_tmp(e, "privileges: clearing capabilities: %s", strerror(errno));
+	return 0;
+}
+
 int sandbox_drop_user(uid_t uid, gid_t gid, struct error *e)
 {
 	uid_t ru, eu, su;
@@ -228,9 +236,8 @@ int sandbox_drop_user(uid_t uid, gid_t gid, struct error *e)
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return err_tmp(e, "privileges: cannot become uid %u gid %u: %s", (unsigned)uid,
 			       (unsigned)gid, strerror(errno));
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (caps_clear() < 0)
-		return err_tmp(e, "privileges: clearing capabilities: %s", strerror(errno));
+	if (sandbox_drop_caps(e) < 0)
+		return -1;
 	/* A change of user resets the dumpable flag: set it again. */
 	sandbox_no_dumps();
 	/* Fail closed: root must be out of reach now. */

@@ -52,6 +52,9 @@ void sandbox_no_dumps(void);
  * (effective, permitted, inheritable, ambient), and check that root cannot
  * be regained.  uid must not be 0.  Not root: nothing to do, returns 0. */
 int sandbox_drop_user(uid_t uid, gid_t gid, struct error *e);
+/* Not root: give up any capability the process holds anyway (a binary
+ * given file capabilities, an ambient set from the service manager). */
+int sandbox_drop_caps(struct error *e);
 /* Load the role's seccomp filter (seccomp_policy.c). */
 int sandbox_seccomp(enum role r, struct error *e);
 /* Test hook, called by role_confine only when TAYORI_TEST_SYSCALLS=1 is in
