@@ -476,6 +476,9 @@ int cmd_run(int argc, char **argv)
 	int sfd, ch;
 
 	memset(&sv, 0, sizeof(sv));
+	/* Its environment may hold the credential's password or PIN until the
+	 * roles are forked: no core file of it either. */
+	sandbox_no_dumps();
 	while ((ch = getopt_long(argc, argv, "d:c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': dir = optarg; break;

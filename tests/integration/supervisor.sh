@@ -59,6 +59,7 @@ for r in keys gateway mailer portal; do
 		check "$r is not dumpable although it is not root" sh -c "[ \"\$(stat -c %u /proc/$pid/mem)\" = 0 ] && [ \"\$(stat -c %u /proc/$pid/mem)\" != '$(echo $uids | cut -d' ' -f1)' ]"
 	fi
 done
+check "the supervisor, whose environment may hold the PIN, writes no core file either" sh -c "grep '^Max core file size' /proc/$SUP/limits | awk '{ exit !(\$5 == 0 && \$6 == 0) }'"
 if [ $ROOT = yes ]; then
 	check "the data folder is given to the service user" sh -c "[ \"\$(stat -c %u '$D/db/data.mdb')\" = \"\$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\\1/p' /proc/$(role_pid gateway)/status)\" ]"
 	check "... keys/ included, still closed to others (0700)" sh -c "[ \"\$(stat -c %a '$D/keys')\" = 700 ]"
