@@ -135,6 +135,10 @@ if [ $ROOT = yes ]; then
 	rm -f "$D/db/lock.mdb"
 	check "a command run as root still works on the service's tenant" "$TAYORI" batch list -d "$D"
 	check "... and leaves the files it made to the service user" sh -c "[ \"\$(stat -c %u '$D/db/lock.mdb')\" = $SVC ] && [ $SVC != 0 ]"
+	mkdir -m 700 "$T/closed"
+	"$TAYORI" init -d "$T/closed/t" >/dev/null 2>&1
+	check_status 1 "a tenant its service user cannot reach is refused at start" "$TAYORI" run -d "$T/closed/t"
+	check "... naming the path to open up" grep -q "cannot use $T/closed/t/db/data.mdb" "$T/last"
 	printf '[security]\nuser = root\n' >> "$D/tayori.conf"
 	check_status 1 "[security] user = root is refused at start" "$TAYORI" run -d "$D"
 	check "... naming the setting" grep -q "\[security\] user: root is root" "$T/last"
