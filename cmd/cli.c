@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "keys.h"
 #include "log.h"
 #include "store.h"
+#include "svcuser.h"
 
 int cli_conf_path(const char *dir, const char *conf, char *out, size_t outsize)
 {
@@ -57,9 +59,18 @@ fail:
 
 void cli_tenant_close(struct cli_tenant *t)
 {
+	struct stat st;
 	store_close(&t->st);
 	if (t->kc != NULL)
 		keys_spawn_wait(&t->kc, t->keys_pid);
+	/* Run as root on a tenant that `tayori run` gave to its service user:
+	 * give back what this command created (an LMDB lock file, ...), or
+	 * the roles could no longer open it. */
+	if (geteuid() == 0 && t->data_dir[0] != '\0' && stat(t->data_dir, &st) == 0 && st.st_uid != 0) {
+		struct error e = { { 0 }, 0 };
+		if (svcuser_own_tree(t->data_dir, st.st_uid, st.st_gid, NULL, &e) < 0)
+			log_warn("event=ownership data_dir=%s reason=\"%s\"", t->data_dir, e.msg);
+	}
 	conf_free(&t->conf);
 }
 

@@ -9,6 +9,12 @@
  * fresh socketpair for each client role it (re)starts, tagged with that
  * role's permissions (keys.h).  When keys dies, its clients lose their
  * channels, so they are restarted with it.
+ *
+ * Started as root, the supervisor stays root (to restart roles and let the
+ * portal bind its ports) but no role does: it gives the data folder to the
+ * service user (svcuser.h), checks that this user can reach every folder
+ * the roles use, and each role switches to it while confining itself.
+ * Every role is non-dumpable with RLIMIT_CORE 0 from the fork on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +38,9 @@
 #include "keys.h"
 #include "log.h"
 #include "role.h"
+#include "sandbox.h"
 #include "store.h"
+#include "svcuser.h"
 
 #define STOP_GRACE_MS 4500
 #define BACKOFF_MAX_S 60
@@ -110,6 +118,8 @@ struct supervisor {
 	char conf_path[PATH_MAX];
 	char data_dir[PATH_MAX];
 	int stopping;
+	int drop_user;      /* started as root: roles run as `user` */
+	struct svcuser user;
 };
 
 static int64_t now_ms(void)
@@ -146,6 +156,8 @@ static void child_run(struct supervisor *sv, enum role r, int ctl, const int kfd
 	char name[16];
 	int hi_ctl, hi_k[2] = { -1, -1 }, next = 4;
 
+	/* Before anything can hold a secret: no core file, no ptrace by peers. */
+	sandbox_no_dumps();
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -187,6 +199,9 @@ static void child_run(struct supervisor *sv, enum role r, int ctl, const int kfd
 	ctx.parent_fd = 3;
 	ctx.keys_fd = hi_k[0];
 	ctx.keys_fd2 = hi_k[1];
+	ctx.drop_user = sv->drop_user;
+	ctx.run_uid = sv->user.uid;
+	ctx.run_gid = sv->user.gid;
 	_exit(role_mains[r](&ctx));
 }
 
@@ -341,6 +356,10 @@ static void stop_all(struct supervisor *sv)
 		}
 }
 
+static int prepare_dirs(struct supervisor *sv, const struct conf *c, struct error *e);
+static int prepare_user(struct supervisor *sv, const struct conf *c, struct svcuser *u,
+			struct error *e);
+
 static void reload(struct supervisor *sv)
 {
 	struct conf *fresh = NULL;
@@ -348,6 +367,15 @@ static void reload(struct supervisor *sv)
 	if (conf_load(sv->conf_path, &fresh, &e) < 0) {
 		log_err("event=reload_refused reason=\"%s\"", e.msg);
 		return;
+	}
+	if (sv->drop_user) {
+		struct svcuser u;
+		if (prepare_dirs(sv, fresh, &e) < 0 || prepare_user(sv, fresh, &u, &e) < 0) {
+			log_err("event=reload_refused reason=\"%s\"", e.msg);
+			conf_free(&fresh);
+			return;
+		}
+		sv->user = u;
 	}
 	conf_free(&sv->conf);
 	sv->conf = fresh;
@@ -366,7 +394,7 @@ static void reload(struct supervisor *sv)
 	}
 }
 
-static int prepare_dirs(struct supervisor *sv, struct error *e)
+static int prepare_dirs(struct supervisor *sv, const struct conf *c, struct error *e)
 {
 	char path[PATH_MAX], sub[PATH_MAX + 8];
 	static const char *const maildir_subs[] = { "cur", "new", "tmp" };
@@ -379,17 +407,104 @@ static int prepare_dirs(struct supervisor *sv, struct error *e)
 	str_fmt(path, sizeof(path), "%s/tmp", sv->data_dir);
 	if (mkdir_p(path, 0700, e) < 0)
 		return -1;
-	if (conf_path(sv->conf, "paths", "inbox", path, sizeof(path)) < 0 || mkdir_p(path, 0700, e) < 0)
+	if (conf_path(c, "paths", "inbox", path, sizeof(path)) < 0 || mkdir_p(path, 0700, e) < 0)
 		return -1;
-	if (conf_path(sv->conf, "paths", "log_dir", path, sizeof(path)) < 0 || mkdir_p(path, 0700, e) < 0)
+	if (conf_path(c, "paths", "log_dir", path, sizeof(path)) < 0 || mkdir_p(path, 0700, e) < 0)
 		return -1;
-	if (conf_path(sv->conf, "paths", "outbox_maildir", path, sizeof(path)) < 0)
+	if (conf_path(c, "paths", "outbox_maildir", path, sizeof(path)) < 0)
 		return err_set(e, "path too long");
 	for (size_t i = 0; i < ARRAY_SIZE(maildir_subs); i++) {
 		if (str_fmt(sub, sizeof(sub), "%s/%s", path, maildir_subs[i]) < 0 ||
 		    mkdir_p(sub, 0700, e) < 0)
 			return -1;
 	}
+	/* The intake Maildir too, so that no role has to make a folder
+	 * before leaving root. */
+	if (conf_path(c, "mail", "maildir", path, sizeof(path)) < 0)
+		return err_set(e, "path too long");
+	for (size_t i = 0; path[0] != '\0' && i < ARRAY_SIZE(maildir_subs); i++) {
+		if (str_fmt(sub, sizeof(sub), "%s/%s", path, maildir_subs[i]) < 0 ||
+		    mkdir_p(sub, 0700, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* In a child that has become the service user: can it use each folder and
+ * file the roles need?  Exits with 0, or with 1 + the index of the first
+ * path it cannot use. */
+static void probe_child(const struct svcuser *u, char paths[][PATH_MAX], const int *modes,
+			size_t n)
+{
+	struct error e = { { 0 }, 0 };
+	if (sandbox_drop_user(u->uid, u->gid, &e) < 0)
+		_exit(100);
+	for (size_t i = 0; i < n; i++)
+		if (paths[i][0] != '\0' && access(paths[i], modes[i]) < 0)
+			_exit((int)(1 + i));
+	_exit(0);
+}
+
+/*
+ * Started as root: choose the service user, give it the data folder and
+ * check that it can reach everything the roles use.  Folders configured
+ * outside the data folder keep their owner: the admin gives them.
+ */
+static int prepare_user(struct supervisor *sv, const struct conf *c, struct svcuser *u,
+			struct error *e)
+{
+	enum { NPATHS = 8 };
+	char paths[NPATHS][PATH_MAX];
+	int modes[NPATHS];
+	size_t n = 0, skipped = 0;
+	int status;
+	pid_t pid;
+	struct stat st;
+
+	if (svcuser_resolve(conf_str(c, "security", "user"), sv->data_dir, u, e) < 0)
+		return -1;
+	if (svcuser_own_tree(sv->data_dir, u->uid, u->gid, &skipped, e) < 0)
+		return -1;
+	if (skipped > 0)
+		log_warn("event=ownership data_dir=%s hard_linked_files_left=%zu", sv->data_dir, skipped);
+	memset(paths, 0, sizeof(paths));
+	str_fmt(paths[n], PATH_MAX, "%s/db/data.mdb", sv->data_dir);
+	modes[n++] = R_OK | W_OK;
+	str_fmt(paths[n], PATH_MAX, "%s/%s", sv->data_dir, KEYS_DIR);
+	modes[n++] = R_OK | X_OK;
+	str_fmt(paths[n], PATH_MAX, "%s/tmp", sv->data_dir);
+	modes[n++] = W_OK | X_OK;
+	conf_path(c, "paths", "inbox", paths[n], PATH_MAX);
+	modes[n++] = W_OK | X_OK;
+	conf_path(c, "paths", "log_dir", paths[n], PATH_MAX);
+	modes[n++] = W_OK | X_OK;
+	conf_path(c, "paths", "outbox_maildir", paths[n], PATH_MAX);
+	modes[n++] = W_OK | X_OK;
+	conf_path(c, "mail", "maildir", paths[n], PATH_MAX);
+	modes[n++] = W_OK | X_OK;
+	if (conf_path(c, "signing", "p12", paths[n], PATH_MAX) < 0 || stat(paths[n], &st) < 0)
+		paths[n][0] = '\0'; /* no credential yet: keys says so itself */
+	modes[n++] = R_OK;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return err_tmp(e, "fork: %s", strerror(errno));
+	if (pid == 0)
+		probe_child(u, paths, modes, n);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return err_tmp(e, "cannot check what user %s may reach", u->name);
+	status = WEXITSTATUS(status);
+	if (status == 100)
+		return err_tmp(e, "cannot switch to user %s", u->name);
+	if (status > 0 && (size_t)status <= n)
+		return err_set(e, "user %s cannot use %s: make it and every folder above it reachable by that user, or set [security] user",
+			       u->name, paths[status - 1]);
+	if (status != 0)
+		return err_tmp(e, "cannot check what user %s may reach", u->name);
+	if (u->fallback)
+		log_warn("event=privileges user=nobody hint=\"create a tayori system user or set [security] user\"");
+	log_info("event=privileges user=%s uid=%u gid=%u data_dir=owned", u->name, (unsigned)u->uid,
+		 (unsigned)u->gid);
 	return 0;
 }
 
@@ -408,6 +523,9 @@ int cmd_run(int argc, char **argv)
 	int sfd, ch;
 
 	memset(&sv, 0, sizeof(sv));
+	/* Its environment may hold the credential's password or PIN until the
+	 * roles are forked: no core file of it either. */
+	sandbox_no_dumps();
 	while ((ch = getopt_long(argc, argv, "d:c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': dir = optarg; break;
@@ -433,8 +551,13 @@ int cmd_run(int argc, char **argv)
 	str_copy(sv.conf_path, conf_file(sv.conf), sizeof(sv.conf_path));
 	log_init("parent", (int)conf_int(sv.conf, "log", "syslog"),
 		 (enum log_level)conf_int(sv.conf, "log", "level"));
-	if (prepare_dirs(&sv, &e) < 0)
+	if (prepare_dirs(&sv, sv.conf, &e) < 0)
 		goto fail;
+	if (geteuid() == 0) {
+		if (prepare_user(&sv, sv.conf, &sv.user, &e) < 0)
+			goto fail;
+		sv.drop_user = 1;
+	}
 	for (int r = 0; r < ROLE_COUNT; r++)
 		sv.kids[r].ctl = -1;
 	sigemptyset(&mask);

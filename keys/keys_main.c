@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include "keys.h"
 #include "log.h"
 #include "role.h"
+#include "sandbox.h"
 
 /* One thread per channel: RSA operations of different clients (and of the
  * gateway's parallel signers) then run on different cores.  The state is
@@ -53,8 +53,10 @@ int keys_main(struct role_ctx *ctx)
 	char p12[4096], audit[4096];
 	const char *ro[2] = { NULL, NULL }, *rw[2] = { NULL, NULL };
 
-	/* Other processes of the same user must not read this one's memory. */
-	prctl(PR_SET_DUMPABLE, 0);
+	/* Other processes of the same user must not read this one's memory,
+	 * and a crash must not write the keys to disk (the supervisor did this
+	 * at fork already; a keys process started otherwise needs it too). */
+	sandbox_no_dumps();
 	if (conf_path(ctx->conf, "signing", "p12", p12, sizeof(p12)) < 0)
 		p12[0] = '\0';
 	if (p12[0] != '\0')

@@ -1,11 +1,13 @@
 /*
  * role.c — what every role does the same way after fork: its name, its
- * sandbox with the key-file self-check, and waiting on the supervisor.
+ * privilege drop and sandbox with the key-file self-check, and waiting on
+ * the supervisor.  Runs in each role process.
  */
 #include "role.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,8 +39,23 @@ int role_confine(struct role_ctx *ctx, const char *const *rw, const char *const 
 		p.bind_ports[0] = ports[0];
 		p.bind_ports[1] = ports[1];
 	}
+	/* Leaving root does not depend on the sandbox setting: off is for
+	 * testing the sandbox, not for running as root. */
+	if (ctx->drop_user) {
+		if (sandbox_drop_user(ctx->run_uid, ctx->run_gid, e) < 0)
+			return -1;
+		log_info("event=privileges role=%s uid=%u gid=%u capabilities=none", role_name(ctx->role),
+			 (unsigned)ctx->run_uid, (unsigned)ctx->run_gid);
+	} else if (sandbox_drop_caps(e) < 0) {
+		return -1;
+	}
 	if (sandbox_enter(ctx->role, (enum sandbox_mode)mode, &p, e) < 0)
 		return -1;
+	if (mode != SANDBOX_OFF && sandbox_seccomp(ctx->role, e) < 0) {
+		if (mode == SANDBOX_REQUIRED)
+			return -1;
+		log_warn("event=seccomp role=%s state=failed reason=\"%s\"", role_name(ctx->role), e->msg);
+	}
 	if (ctx->role != ROLE_KEYS) {
 		/* Fail closed: a role that could read the tenant key must not run. */
 		if (sandbox_check_keys_hidden(ctx->data_dir, e) < 0) {
@@ -48,6 +65,11 @@ int role_confine(struct role_ctx *ctx, const char *const *rw, const char *const 
 		} else {
 			log_info("event=sandbox_check role=%s key_files=unreadable", role_name(ctx->role));
 		}
+	}
+	{
+		const char *t = getenv("TAYORI_TEST_SYSCALLS");
+		if (t != NULL && strcmp(t, "1") == 0)
+			sandbox_try_forbidden(ctx->role);
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #define TAYORI_ROLE_H
 
 #include <limits.h>
+#include <sys/types.h>
 #include "util.h"
 
 enum role { ROLE_KEYS, ROLE_GATEWAY, ROLE_MAILER, ROLE_PORTAL, ROLE_COUNT };
@@ -29,6 +30,9 @@ struct role_ctx {
 	int parent_fd;           /* control channel to the supervisor; EOF = stop */
 	int keys_fd;             /* channel to the keys process (-1 in keys) */
 	int keys_fd2;            /* a second one for parallel signing (gateway), or -1 */
+	int drop_user;           /* started as root: become run_uid:run_gid in role_confine */
+	uid_t run_uid;           /* the service user (svcuser.h) */
+	gid_t run_gid;
 };
 
 const char *role_name(enum role r);
@@ -38,9 +42,12 @@ int gateway_main(struct role_ctx *ctx);
 int mailer_main(struct role_ctx *ctx);
 int portal_main(struct role_ctx *ctx);
 
-/* Confine the calling role (sandbox.h) with extra read-write and read-only
- * paths (NULL-terminated lists, may be NULL) and, for the portal, its ports;
- * then check that the key files are out of reach. */
+/* Confine the calling role (sandbox.h), in this order: leave root for the
+ * service user (when started as root), Landlock with extra read-write and
+ * read-only paths (NULL-terminated lists, may be NULL) and, for the portal,
+ * its ports, then the role's seccomp filter; then check that the key files
+ * are out of reach.  A role opens what needs root (the portal's listening
+ * sockets) before calling this. */
 int role_confine(struct role_ctx *ctx, const char *const *rw, const char *const *ro,
 		 const int ports[2], struct error *e);
 /* Wait up to timeout_ms for the supervisor; -1 when it closed the channel. */

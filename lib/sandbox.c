@@ -12,7 +12,10 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -190,6 +193,59 @@ fail:
 		return 0;
 	}
 	return -1;
+}
+
+void sandbox_no_dumps(void)
+{
+	struct rlimit none = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &none);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* Clear the inheritable set (setresuid clears effective and permitted
+ * only); there is no libc wrapper without libcap. */
+static int caps_clear(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+int sandbox_drop_caps(struct error *e)
+{
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (caps_clear() < 0)
+		return err_tmp(e, "privileges: clearing capabilities: %s", strerror(errno));
+	return 0;
+}
+
+int sandbox_drop_user(uid_t uid, gid_t gid, struct error *e)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (geteuid() != 0)
+		return 0;
+	if (uid == 0)
+		return err_set(e, "privileges: refusing to run a role as root");
+	/* The bounding set first: dropping from it needs CAP_SETPCAP. */
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return err_tmp(e, "privileges: bounding set: %s", strerror(errno));
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return err_tmp(e, "privileges: cannot become uid %u gid %u: %s", (unsigned)uid,
+			       (unsigned)gid, strerror(errno));
+	if (sandbox_drop_caps(e) < 0)
+		return -1;
+	/* A change of user resets the dumpable flag: set it again. */
+	sandbox_no_dumps();
+	/* Fail closed: root must be out of reach now. */
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != uid ||
+	    eu != uid || su != uid || rg != gid || eg != gid || sg != gid || setuid(0) == 0 ||
+	    setgid(0) == 0)
+		return err_set(e, "privileges: root could be regained after the switch");
+	return 0;
 }
 
 int sandbox_check_keys_hidden(const char *data_dir, struct error *e)

@@ -3,14 +3,20 @@
  * residents and one for staff, on separate ports so the staff side can be
  * kept off the Internet.  Runs in the portal process; never holds a key.
  *
+ * The listening sockets are made before the role leaves root and loads its
+ * seccomp filter; after that the portal accepts on them and makes no socket
+ * of its own.
+ *
  * For now both sides answer an honest "not built yet" page and /healthz;
  * the opening flow and the dashboard build on this.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <microhttpd.h>
 
 #include "conf.h"
@@ -62,39 +68,64 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return http_error(c, 404);
 }
 
-static struct MHD_Daemon *listen_on(const char *spec, enum side side, unsigned max_conn,
-				    struct error *e)
+/* Make the listening socket for spec ("HOST:PORT", numeric host) before
+ * the role leaves root and loads its seccomp filter, which forbids making
+ * sockets: ports below 1024 stay possible, and the filter stays strict.
+ * Returns the descriptor, or -1. */
+static int open_listener(const char *spec, int *v6, struct error *e)
 {
 	char host[256];
-	int port;
+	int port, fd = -1, one = 1;
 	struct sockaddr_storage ss;
-	struct MHD_Daemon *d;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	socklen_t len;
 
 	memset(&ss, 0, sizeof(ss));
-	if (conf_listen_split(spec, host, sizeof(host), &port) < 0) {
-		err_set(e, "bad listen address %s", spec);
-		return NULL;
-	}
+	if (conf_listen_split(spec, host, sizeof(host), &port) < 0)
+		return err_set(e, "bad listen address %s", spec);
 	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		len = sizeof(struct sockaddr_in);
+		*v6 = 0;
 	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
 		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-		flags |= MHD_USE_IPv6;
+		len = sizeof(struct sockaddr_in6);
+		*v6 = 1;
 	} else {
-		err_set(e, "listen address %s must be a numeric IP address", spec);
-		return NULL;
+		return err_set(e, "listen address %s must be a numeric IP address", spec);
 	}
-	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, (void *)(intptr_t)side,
-			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return err_tmp(e, "cannot listen on %s: %s", spec, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (*v6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, SOMAXCONN) < 0) {
+		err_tmp(e, "cannot listen on %s (in use?): %s", spec, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Serve on a socket made by open_listener; MHD owns it from then on. */
+static struct MHD_Daemon *serve_on(int fd, int v6, const char *spec, enum side side,
+				   unsigned max_conn, struct error *e)
+{
+	struct MHD_Daemon *d;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, (void *)(intptr_t)side,
+			     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 			     MHD_OPTION_CONNECTION_LIMIT, max_conn,
 			     MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 			     MHD_OPTION_END);
 	if (d == NULL)
-		err_tmp(e, "cannot listen on %s (in use?)", spec);
+		err_tmp(e, "cannot serve on %s", spec);
 	return d;
 }
 
@@ -110,7 +141,7 @@ int portal_main(struct role_ctx *ctx)
 	struct MHD_Daemon *resident = NULL, *staff = NULL;
 	struct error e = { { 0 }, 0 };
 	unsigned max_conn = (unsigned)conf_int(ctx->conf, "portal", "max_connections");
-	int ret = 3;
+	int ret = 3, rfd = -1, sfd = -1, r6 = 0, s6 = 0;
 
 	str_fmt(db, sizeof(db), "%s/db", ctx->data_dir);
 	str_fmt(tmp, sizeof(tmp), "%s/tmp", ctx->data_dir);
@@ -119,16 +150,21 @@ int portal_main(struct role_ctx *ctx)
 	rw[2] = NULL;
 	conf_listen_split(rl, host, sizeof(host), &ports[0]);
 	conf_listen_split(sl, host, sizeof(host), &ports[1]);
-	/* Confine before the listener threads exist, so they inherit it. */
+	/* The listening sockets first (as root when started so), then confine
+	 * before the listener threads exist, so they inherit it. */
+	if ((rfd = open_listener(rl, &r6, &e)) < 0 || (sfd = open_listener(sl, &s6, &e)) < 0)
+		goto out;
 	if (role_confine(ctx, rw, NULL, ports, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0)
 		goto out;
-	resident = listen_on(rl, SIDE_RESIDENT, max_conn, &e);
+	resident = serve_on(rfd, r6, rl, SIDE_RESIDENT, max_conn, &e);
 	if (resident == NULL)
 		goto out;
-	staff = listen_on(sl, SIDE_STAFF, max_conn, &e);
+	rfd = -1; /* MHD's now */
+	staff = serve_on(sfd, s6, sl, SIDE_STAFF, max_conn, &e);
 	if (staff == NULL)
 		goto out;
+	sfd = -1;
 	log_info("event=ready resident=%s staff=%s", rl, sl);
 	while (role_wait_parent(ctx, 1000) == 0)
 		;
@@ -140,6 +176,10 @@ out:
 		MHD_stop_daemon(staff);
 	if (resident != NULL)
 		MHD_stop_daemon(resident);
+	if (rfd >= 0)
+		close(rfd);
+	if (sfd >= 0)
+		close(sfd);
 	store_close(&st);
 	keys_client_free(&kc);
 	return ret;

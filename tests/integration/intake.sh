@@ -36,6 +36,9 @@ eml() {
 		printf -- '--b1--\r\n'
 	} > "$3"
 }
+# Folders dropped by root must be given to the service user, which `tayori
+# run` started as root becomes: it moves them out of the inbox afterwards.
+own() { [ "$(id -u)" != 0 ] || chown -R --reference="$D/inbox" "$1"; }
 batches() { "$TAYORI" batch list -d "$D" --json | grep -o '"batch":' | wc -l; }
 replies() { ls "$D/mail/outbox/new" 2>/dev/null | wc -l; }
 
@@ -46,6 +49,7 @@ check "the gateway is ready" wait_for 15 grep -q "role=gateway .*event=ready" "$
 
 # 1. a folder renamed into the drop folder
 mkdir "$T/stage/batch-one" && cp "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/stage/batch-one/"
+own "$T/stage/batch-one"
 mv "$T/stage/batch-one" "$D/inbox/"
 check "a folder renamed into the inbox becomes a batch" wait_for 30 sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 1 ]"
 check "... and moves to .processed" wait_for 5 test -d "$D/inbox/.processed/batch-one"
@@ -121,6 +125,7 @@ for delay in 0.3 0.8 1.5; do
 	mkdir "$T/stage/$name" && cp "$T/big/corpus.csv" "$T/big/corpus.pdf" "$T/stage/$name/"
 	printf '件名: 大きな一括 %s\n\n本文\n' "$delay" > "$T/stage/$name/message.txt"
 	touch -d '5 minutes ago' "$T/stage/$name" "$T/stage/$name"/*
+	own "$T/stage/$name"
 	mv "$T/stage/$name" "$D/inbox/"
 	sleep "$delay"
 	GW=$(ps -o pid= -o comm= --ppid "$SUP" | awk '$2 == "tayori-gateway" { print $1 }')

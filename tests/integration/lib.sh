@@ -7,6 +7,9 @@ set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 TAYORI=${TAYORI:-$TOP/tayori}
 T=$(mktemp -d /tmp/tayori-test.XXXXXX)
+# Run as root, `tayori run` gives its roles to an unprivileged user, who must
+# be able to pass through $T to reach the tenants made in it (not list it).
+chmod 711 "$T"
 _npass=0
 _nfail=0
 _cleanups=""
