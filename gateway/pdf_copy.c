@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include "gateway/pdf_check.h"
 #include "gateway/pdf_copy.h"
+#include "gateway/pdf_inert.h"
 #include "gateway/pdf_syntax.h"
 
 /* Nesting of direct arrays and dictionaries inside one object. */
@@ -39,7 +40,10 @@ struct obj {
 	struct ref *refs;
 	size_t nrefs;
 	int annots_open;        /* pages: text ends inside "/Annots [ ..." */
+	struct pdf_removal *rm; /* active content left out of text (page 0), */
+	size_t nrm;             /* or, for an OBJ_NULL object, the object itself */
 	uint32_t stamp, num;    /* numbered in the write with this stamp */
+	int origin;             /* the first page of the write that reached it */
 	uint32_t uses;          /* writes that have used it */
 };
 
@@ -60,6 +64,7 @@ struct pdf_copier {
 	size_t capoffsets;
 	uint32_t stamp;
 	size_t cached;          /* bytes of text kept */
+	struct pdf_removed removed; /* what the last write left out */
 };
 
 /* ------------------------------------------------------------ objects */
@@ -118,7 +123,47 @@ struct ser {
 	struct ref *refs;
 	size_t nrefs, caprefs;
 	int oom;
+	int is_page;            /* the object is a page */
+	struct pdf_removed rm;  /* what was left out (pdf_inert.h) */
 };
+
+static void left_out(struct ser *s, int where, int what)
+{
+	pdf_removed_add(&s->rm, where, what, 0);
+}
+
+static int where_of(int what)
+{
+	return pdf_inert_what_is_annot(what) ? PDF_W_ANNOT : PDF_W_ACTION;
+}
+
+/* Every entry of an /AA dictionary, as left out. */
+static void left_out_aa(struct ser *s, qpdf_oh aa, int where)
+{
+	qpdf_data q = s->c->q;
+	size_t n = 0;
+	char **keys = qpdf_oh_is_dictionary(q, aa) ? pdf_dict_keys(q, aa, &n) : NULL;
+	for (size_t i = 0; i < n; i++)
+		left_out(s, where, pdf_inert_action_what(q, qpdf_oh_get_key(q, aa, keys[i])));
+	if (n == 0)
+		left_out(s, where, pdf_inert_action_what(q, aa));
+	pdf_keys_free(keys, n);
+}
+
+/* The actions of a /Next chain that would have been removed anyway. */
+static void left_out_next(struct ser *s, qpdf_oh next)
+{
+	qpdf_data q = s->c->q;
+	int v;
+	if (qpdf_oh_is_array(q, next)) {
+		int n = qpdf_oh_get_array_n_items(q, next);
+		for (int i = 0; i < n && i < COPY_DEPTH_MAX; i++)
+			if ((v = pdf_inert_verdict(q, qpdf_oh_get_array_item(q, next, i), 1)) >= 0)
+				left_out(s, PDF_W_NEXT, v);
+	} else if ((v = pdf_inert_verdict(q, next, 1)) >= 0) {
+		left_out(s, PDF_W_NEXT, v);
+	}
+}
 
 static void put(struct ser *s, const void *p, size_t n)
 {
@@ -191,11 +236,11 @@ static int ser_entries(struct ser *s, qpdf_oh d, const char *const *skip, int de
 	qpdf_data q = s->c->q;
 	size_t n;
 	char **keys = pdf_dict_keys(q, d, &n);
-	int rc = 0;
+	int rc = 0, action = pdf_inert_is_action(q, d);
 
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		qpdf_oh v;
-		int skipped = 0;
+		int skipped = 0, verdict;
 		for (size_t k = 0; skip && skip[k]; k++)
 			if (strcmp(keys[i], skip[k]) == 0)
 				skipped = 1;
@@ -205,6 +250,28 @@ static int ser_entries(struct ser *s, qpdf_oh d, const char *const *skip, int de
 		/* A key whose value is null is the same as no key (§7.3.7). */
 		if (!qpdf_oh_is_indirect(q, v) && qpdf_oh_get_type_code(q, v) == ot_null)
 			continue;
+		/* Active content (pdf_inert.h): every /AA, an action that is
+		 * not kept, a kept action's /Next, a direct dictionary that
+		 * is a removed action or annotation. */
+		if (strcmp(keys[i], "/AA") == 0) {
+			left_out_aa(s, v, s->is_page && depth == 0 ? PDF_W_PAGE_AA : PDF_W_ANNOT_AA);
+			continue;
+		}
+		if (action && strcmp(keys[i], "/Next") == 0) {
+			left_out_next(s, v);
+			continue;
+		}
+		if (strcmp(keys[i], "/A") == 0 || strcmp(keys[i], "/PA") == 0 ||
+		    strcmp(keys[i], "/OpenAction") == 0) {
+			if ((verdict = pdf_inert_verdict(q, v, 1)) >= 0) {
+				left_out(s, PDF_W_ANNOT_ACTION, verdict);
+				continue;
+			}
+		} else if (!qpdf_oh_is_indirect(q, v) &&
+			   (verdict = pdf_inert_verdict(q, v, 0)) >= 0) {
+			left_out(s, where_of(verdict), verdict);
+			continue;
+		}
 		put(s, " ", 1);
 		put_name(s, keys[i]);
 		put(s, " ", 1);
@@ -219,8 +286,36 @@ static int ser_items(struct ser *s, qpdf_oh a, int depth, struct error *e)
 	qpdf_data q = s->c->q;
 	int n = qpdf_oh_get_array_n_items(q, a);
 	for (int i = 0; i < n; i++) {
+		qpdf_oh v = qpdf_oh_get_array_item(q, a, i);
+		int verdict;
+		/* an item that is a removed action or annotation: left out
+		 * (an indirect one becomes null when read, see obj_read) */
+		if (!qpdf_oh_is_indirect(q, v) && (verdict = pdf_inert_verdict(q, v, 0)) >= 0) {
+			left_out(s, where_of(verdict), verdict);
+			continue;
+		}
 		put(s, " ", 1);
-		if (ser_value(s, qpdf_oh_get_array_item(q, a, i), depth + 1, e) < 0)
+		if (ser_value(s, v, depth + 1, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A page's /Annots: an annotation of a removed type is left out, even
+ * when it is an object of its own. */
+static int ser_annots(struct ser *s, qpdf_oh a, struct error *e)
+{
+	qpdf_data q = s->c->q;
+	int n = qpdf_oh_get_array_n_items(q, a);
+	for (int i = 0; i < n; i++) {
+		qpdf_oh v = qpdf_oh_get_array_item(q, a, i);
+		int verdict = pdf_inert_verdict(q, v, 0);
+		if (verdict >= 0) {
+			left_out(s, where_of(verdict), verdict);
+			continue;
+		}
+		put(s, " ", 1);
+		if (ser_value(s, v, 2, e) < 0)
 			return -1;
 	}
 	return 0;
@@ -314,9 +409,11 @@ static void drop_text(struct pdf_copier *c, struct obj *o)
 	c->cached -= o->len;
 	free(o->text);
 	free(o->refs);
+	free(o->rm);
 	o->text = NULL;
 	o->refs = NULL;
-	o->len = o->nrefs = 0;
+	o->rm = NULL;
+	o->len = o->nrefs = o->nrm = 0;
 	o->annots_open = 0;
 	o->state = OBJ_UNREAD;
 }
@@ -326,6 +423,17 @@ static int damaged(qpdf_data q, int id, int gen, struct error *e)
 	qpdf_error err = qpdf_get_error(q);
 	return err_set(e, "the PDF is damaged: qpdf cannot read object %d %d (%s)", id, gen,
 		       err ? qpdf_get_error_message_detail(q, err) : "unknown error");
+}
+
+static void keep_removed(struct obj *o, const struct pdf_removed *r)
+{
+	free(o->rm);
+	o->rm = NULL;
+	o->nrm = r->n;
+	if (r->n) {
+		o->rm = xcalloc(r->n, sizeof(*o->rm));
+		memcpy(o->rm, r->v, r->n * sizeof(*o->rm));
+	}
 }
 
 /* Serialise object idx once. */
@@ -342,6 +450,7 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 
 	memset(&s, 0, sizeof(s));
 	s.c = c;
+	s.is_page = page >= 0;
 	buf_init(&s.b, PDF_INPUT_MAX);
 	if (qpdf_has_error(q)) {
 		damaged(q, id, gen, e);
@@ -381,7 +490,7 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		annots = qpdf_oh_get_key(q, oh, "/Annots");
 		if (qpdf_oh_is_array(q, annots)) {
 			puts_(&s, " /Annots [");
-			if (ser_items(&s, annots, 1, e) < 0)
+			if (ser_annots(&s, annots, e) < 0)
 				goto out;
 			annots_open = 1;
 		}
@@ -391,6 +500,19 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		c->objs[idx].state = OBJ_NULL;
 		rc = 0;
 		goto out;
+	} else if (type == ot_dictionary && page != OBJ_STRUCTURE) {
+		/* an action or annotation that goes (pdf_inert.h), wherever it
+		 * is referred to from: references to it become null */
+		int verdict = pdf_inert_verdict(q, oh, 0);
+		if (verdict >= 0) {
+			left_out(&s, where_of(verdict), verdict);
+			keep_removed(&c->objs[idx], &s.rm);
+			c->objs[idx].state = OBJ_NULL;
+			rc = 0;
+			goto out;
+		}
+		if (ser_value(&s, oh, 0, e) < 0)
+			goto out;
 	} else if (ser_value(&s, oh, 0, e) < 0) {
 		goto out;
 	}
@@ -408,6 +530,7 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		o->refs = s.refs;
 		o->nrefs = s.nrefs;
 		o->annots_open = annots_open;
+		keep_removed(o, &s.rm);
 		o->state = OBJ_READ;
 		s.refs = NULL;
 		c->cached += o->len;
@@ -509,6 +632,7 @@ void pdf_copier_free(struct pdf_copier **cp)
 	for (size_t i = 0; i < c->nobjs; i++) {
 		free(c->objs[i].text);
 		free(c->objs[i].refs);
+		free(c->objs[i].rm);
 	}
 	free(c->objs);
 	free(c->slots);
@@ -519,7 +643,20 @@ void pdf_copier_free(struct pdf_copier **cp)
 	*cp = NULL;
 }
 
-static void order_push(struct pdf_copier *c, uint32_t idx)
+const struct pdf_removed *pdf_copier_removed(const struct pdf_copier *c)
+{
+	return &c->removed;
+}
+
+/* What object idx left out, found from page origin (0-based). */
+static void note_removed(struct pdf_copier *c, uint32_t idx, int origin)
+{
+	const struct obj *o = &c->objs[idx];
+	for (size_t i = 0; i < o->nrm; i++)
+		pdf_removed_add(&c->removed, o->rm[i].where, o->rm[i].what, origin + 1);
+}
+
+static void order_push(struct pdf_copier *c, uint32_t idx, int origin)
 {
 	if (c->norder == c->caporder) {
 		c->caporder = c->caporder ? 2 * c->caporder : 256;
@@ -528,6 +665,8 @@ static void order_push(struct pdf_copier *c, uint32_t idx)
 	c->order[c->norder++] = idx;
 	c->objs[idx].stamp = c->stamp;
 	c->objs[idx].num = (uint32_t)c->norder + 2;
+	c->objs[idx].origin = origin;
+	note_removed(c, idx, origin);
 }
 
 /* Number the pages and everything they reach (breadth first). */
@@ -539,11 +678,12 @@ static int collect(struct pdf_copier *c, int first, int count, struct error *e)
 		c->stamp = 1;
 	}
 	c->norder = 0;
+	memset(&c->removed, 0, sizeof(c->removed));
 	for (int p = first; p < first + count; p++) {
 		uint32_t idx = c->page_obj[p];
 		if (c->objs[idx].state == OBJ_UNREAD && obj_read(c, idx, e) < 0)
 			return -1;
-		order_push(c, idx);
+		order_push(c, idx, p - first);
 	}
 	for (size_t i = 0; i < c->norder; i++) {
 		uint32_t from = c->order[i];
@@ -553,9 +693,11 @@ static int collect(struct pdf_copier *c, int first, int count, struct error *e)
 				continue; /* numbered already, someone else's page, or structure */
 			if (c->objs[to].state == OBJ_UNREAD && obj_read(c, to, e) < 0)
 				return -1;
-			if (c->objs[to].state == OBJ_NULL)
+			if (c->objs[to].state == OBJ_NULL) {
+				note_removed(c, to, c->objs[from].origin);
 				continue;
-			order_push(c, to);
+			}
+			order_push(c, to, c->objs[from].origin);
 		}
 	}
 	return 0;

@@ -27,6 +27,14 @@
  * named destinations, form field tree, structure tree, metadata and /Info
  * are not carried over: a notice is its pages.
  *
+ * Nothing active is carried over either (pdf_inert.h says what and why):
+ * every /AA is left out, an action that is not kept is left out where it
+ * stands (/A, /PA, /Next, an array item, a dictionary value), and an
+ * action or annotation of a removed type that is an object of its own
+ * becomes null wherever it is referred to, so no reference dangles and an
+ * object shared by several pages or residents is judged once.  Each
+ * write says what it left out (pdf_copier_removed()).
+ *
  * Memory: the kept bytes are capped (PDF_COPY_CACHE); past the cap, after
  * a file is written, the bytes of every object that file did not use are
  * dropped and read again if needed.
@@ -40,6 +48,7 @@
 #include "buf.h"
 #include "util.h"
 #include "gateway/pades.h"
+#include "gateway/pdf_inert.h"
 
 #define PDF_COPY_CACHE ((size_t)64 << 20)
 
@@ -78,5 +87,9 @@ struct pdf_copy_sig {
 int pdf_copier_write(struct pdf_copier *c, int first_page, int count,
 		     const struct pdf_copy_sig *sig, struct buf *out, struct pades_slot *slot,
 		     struct error *e);
+
+/* What the last pdf_copier_write() left out, pages numbered as in the new
+ * file; valid until the next write. */
+const struct pdf_removed *pdf_copier_removed(const struct pdf_copier *c);
 
 #endif
