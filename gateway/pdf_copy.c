@@ -40,6 +40,7 @@ struct obj {
 	struct ref *refs;
 	size_t nrefs;
 	int annots_open;        /* pages: text ends inside "/Annots [ ..." */
+	int field_root;         /* a form field with no parent field */
 	struct pdf_removal *rm; /* active content left out of text (page 0), */
 	size_t nrm;             /* or, for an OBJ_NULL object, the object itself */
 	uint32_t stamp, num;    /* numbered in the write with this stamp */
@@ -444,7 +445,7 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 	qpdf_data q = c->q;
 	struct ser s;
 	int id = c->objs[idx].id, gen = c->objs[idx].gen, page = c->objs[idx].page;
-	int annots_open = 0, rc = -1;
+	int annots_open = 0, field_root = 0, rc = -1;
 	qpdf_oh oh = qpdf_get_object_by_id(q, id, gen);
 	enum qpdf_object_type_e type = qpdf_oh_get_type_code(q, oh);
 
@@ -501,6 +502,9 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		rc = 0;
 		goto out;
 	} else if (type == ot_dictionary && page != OBJ_STRUCTURE) {
+		field_root = !qpdf_oh_has_key(q, oh, "/Parent") &&
+			     (qpdf_oh_has_key(q, oh, "/FT") ||
+			      (qpdf_oh_has_key(q, oh, "/T") && qpdf_oh_has_key(q, oh, "/Kids")));
 		/* an action or annotation that goes (pdf_inert.h), wherever it
 		 * is referred to from: references to it become null */
 		int verdict = pdf_inert_verdict(q, oh, 0);
@@ -530,6 +534,7 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		o->refs = s.refs;
 		o->nrefs = s.nrefs;
 		o->annots_open = annots_open;
+		o->field_root = field_root;
 		keep_removed(o, &s.rm);
 		o->state = OBJ_READ;
 		s.refs = NULL;
@@ -787,8 +792,25 @@ int pdf_copier_write(struct pdf_copier *c, int first_page, int count,
 	offset_at(c, 1, out->len);
 	if (buf_append_str(out, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R") < 0)
 		oom = 1;
-	if (sig && buf_printf(out, " /AcroForm << /Fields [ %u 0 R ] /SigFlags 3 >>", wid_id) < 0)
-		oom = 1;
+	/* The form fields the pages' widgets belong to (their values show
+	 * through the widgets' appearances), and the signature's. */
+	{
+		int fields = 0;
+		for (size_t i = 0; i < c->norder; i++) {
+			const struct obj *o = &c->objs[c->order[i]];
+			if (!o->field_root)
+				continue;
+			if (!fields++ && buf_append_str(out, " /AcroForm << /Fields [") < 0)
+				oom = 1;
+			if (buf_printf(out, " %u 0 R", o->num) < 0)
+				oom = 1;
+		}
+		if (sig && buf_printf(out, "%s %u 0 R ] /SigFlags 3 >>",
+				      fields ? "" : " /AcroForm << /Fields [", wid_id) < 0)
+			oom = 1;
+		else if (!sig && fields && buf_append_str(out, " ] >>") < 0)
+			oom = 1;
+	}
 	if (buf_append_str(out, " >>\nendobj\n") < 0)
 		oom = 1;
 
