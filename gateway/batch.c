@@ -189,7 +189,10 @@ static gint label_cmp(gconstpointer a, gconstpointer b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The report's list: each kind once, with how many files lost it. */
+/* The report's list: each kind once, with how many files lost it (at
+ * most REMOVED_LINES lines). */
+#define REMOVED_LINES 200
+
 static void report_removed(struct sign_job *j, struct batch_report *rep)
 {
 	guint n = 0;
@@ -202,6 +205,11 @@ static void report_removed(struct sign_job *j, struct batch_report *rep)
 	for (guint i = 0; i < n; i++) {
 		const struct removed_seen *seen = g_hash_table_lookup(j->removed, labels[i]);
 		char line[256];
+		if (i == REMOVED_LINES) {
+			str_fmt(line, sizeof(line), "... and %u more", n - i);
+			strlist_add(&rep->removed_active_content, line);
+			break;
+		}
 		if (seen->files == 1)
 			str_fmt(line, sizeof(line), "%.80s: %s", seen->first, (const char *)labels[i]);
 		else if (seen->files == j->signed_count)
@@ -303,7 +311,10 @@ static int sign_and_stage(struct sign_job *j, uint32_t seq, const char *who, con
 	if (pdf_inert_rewrite(pdf, len, j->password, j->max_pages, &inert, &rm, e) < 0) {
 		char msg[ERR_MAX];
 		str_copy(msg, e->msg, sizeof(msg));
-		err_set(e, "%.80s: %s", who, msg);
+		if (e->temporary)
+			err_tmp(e, "%.80s: %s", who, msg);
+		else
+			err_set(e, "%.80s: %s", who, msg);
 		goto out;
 	}
 	if (inert.len > 0) {

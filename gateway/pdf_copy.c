@@ -41,6 +41,7 @@ struct obj {
 	size_t nrefs;
 	int annots_open;        /* pages: text ends inside "/Annots [ ..." */
 	int field_root;         /* a form field with no parent field */
+	int on_page;            /* an annotation: the 0-based page its /P names, or -1 */
 	struct pdf_removal *rm; /* active content left out of text (page 0), */
 	size_t nrm;             /* or, for an OBJ_NULL object, the object itself */
 	uint32_t stamp, num;    /* numbered in the write with this stamp */
@@ -110,6 +111,7 @@ static uint32_t intern(struct pdf_copier *c, int id, int gen)
 	o->id = id;
 	o->gen = gen;
 	o->page = -1;
+	o->on_page = -1;
 	c->slots[s] = (uint32_t)c->nobjs + 1;
 	c->nobjs++;
 	if (2 * c->nobjs > c->nslots)
@@ -445,7 +447,7 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 	qpdf_data q = c->q;
 	struct ser s;
 	int id = c->objs[idx].id, gen = c->objs[idx].gen, page = c->objs[idx].page;
-	int annots_open = 0, field_root = 0, rc = -1;
+	int annots_open = 0, field_root = 0, on_page = -1, rc = -1;
 	qpdf_oh oh = qpdf_get_object_by_id(q, id, gen);
 	enum qpdf_object_type_e type = qpdf_oh_get_type_code(q, oh);
 
@@ -502,6 +504,11 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		rc = 0;
 		goto out;
 	} else if (type == ot_dictionary && page != OBJ_STRUCTURE) {
+		qpdf_oh p = qpdf_oh_get_key(q, oh, "/P");
+		if (qpdf_oh_has_key(q, oh, "/Subtype") && qpdf_oh_is_indirect(q, p)) {
+			uint32_t k = intern(c, qpdf_oh_get_object_id(q, p), qpdf_oh_get_generation(q, p));
+			on_page = c->objs[k].page >= 0 ? c->objs[k].page : -1;
+		}
 		field_root = !qpdf_oh_has_key(q, oh, "/Parent") &&
 			     (qpdf_oh_has_key(q, oh, "/FT") ||
 			      (qpdf_oh_has_key(q, oh, "/T") && qpdf_oh_has_key(q, oh, "/Kids")));
@@ -535,6 +542,7 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		o->nrefs = s.nrefs;
 		o->annots_open = annots_open;
 		o->field_root = field_root;
+		o->on_page = on_page;
 		keep_removed(o, &s.rm);
 		o->state = OBJ_READ;
 		s.refs = NULL;
@@ -702,6 +710,12 @@ static int collect(struct pdf_copier *c, int first, int count, struct error *e)
 				note_removed(c, to, c->objs[from].origin);
 				continue;
 			}
+			/* an annotation of a page outside the group (a form
+			 * field's widget on another resident's page, reached
+			 * through the field's /Kids): not this file's */
+			if (c->objs[to].on_page >= 0 &&
+			    (c->objs[to].on_page < first || c->objs[to].on_page >= first + count))
+				continue;
 			order_push(c, to, c->objs[from].origin);
 		}
 	}

@@ -24,8 +24,10 @@
  * copied as stored (never decoded or re-encoded) with /Length set to its
  * real length.  Strings and streams of an encrypted input come out
  * decrypted, and the new file is not encrypted.  The input's outline,
- * named destinations, form field tree, structure tree, metadata and /Info
- * are not carried over: a notice is its pages.
+ * named destinations, structure tree, metadata and /Info are not carried
+ * over: a notice is its pages.  Of its form fields, those the pages'
+ * widgets belong to are listed in the new file's /AcroForm (readers show
+ * a field's value through its widget, and want it listed there).
  *
  * Nothing active is carried over either (pdf_inert.h says what and why):
  * every /AA is left out, an action that is not kept is left out where it

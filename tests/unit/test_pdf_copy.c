@@ -594,6 +594,48 @@ static void test_verdicts(void **state)
 	qpdf_cleanup(&q);
 }
 
+
+/* A form field with a widget on each of two residents' pages: page 1's
+ * file must not carry page 2's widget (its appearance shows page 2's
+ * value), and lists the field in /AcroForm. */
+static void test_field_widgets_stay_with_their_page(void **state)
+{
+	static const char *const o[] = {
+		/* 1 */ "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] >> >>",
+		/* 2 */ "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 /MediaBox [0 0 300 400] >>",
+		/* 3 */ "<< /Type /Page /Parent 2 0 R /Annots [6 0 R] >>",
+		/* 4 */ "<< /Type /Page /Parent 2 0 R /Annots [7 0 R] >>",
+		/* 5 */ "<< /FT /Tx /T (name) /Kids [6 0 R 7 0 R] >>",
+		/* 6 */ "<< /Type /Annot /Subtype /Widget /Parent 5 0 R /P 3 0 R /Rect [0 0 9 9] "
+			"/AP << /N 8 0 R >> >>",
+		/* 7 */ "<< /Type /Annot /Subtype /Widget /Parent 5 0 R /P 4 0 R /Rect [0 0 9 9] "
+			"/AP << /N 9 0 R >> >>",
+		/* 8 */ "<< /Type /XObject /Subtype /Form /BBox [0 0 9 9] /Length 14 >>\nstream\n(Sato Ichiro) \nendstream",
+		/* 9 */ "<< /Type /XObject /Subtype /Form /BBox [0 0 9 9] /Length 14 >>\nstream\n(Suzuki Jiro) \nendstream",
+	};
+	size_t len;
+	uint8_t *pdf = pdf_of(o, sizeof(o) / sizeof(o[0]), &len);
+	struct buf out;
+	qpdf_data r;
+	qpdf_oh fields;
+
+	write_pages(pdf, len, NULL, 1, 1, &out);
+	assert_non_null(memmem(out.data, out.len, "Sato", 4));
+	assert_null(memmem(out.data, out.len, "Suzuki", 6));
+	r = reopen(&out);
+	fields = qpdf_oh_get_key(r, qpdf_oh_get_key(r, qpdf_get_root(r), "/AcroForm"), "/Fields");
+	assert_int_equal(qpdf_oh_get_array_n_items(r, fields), 1);
+	assert_string_equal(qpdf_oh_get_utf8_value(r, qpdf_oh_get_key(r,
+			    qpdf_oh_get_array_item(r, fields, 0), "/T")), "name");
+	qpdf_cleanup(&r);
+	buf_free(&out);
+	write_pages(pdf, len, NULL, 2, 1, &out);
+	assert_non_null(memmem(out.data, out.len, "Suzuki", 6));
+	assert_null(memmem(out.data, out.len, "Sato", 4));
+	buf_free(&out);
+	free(pdf);
+}
+
 static int setup(void **state)
 {
 	doc = make_doc(&doclen);
@@ -618,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_active_content_left_out),
 		cmocka_unit_test(test_inert_rewrite),
 		cmocka_unit_test(test_verdicts),
+		cmocka_unit_test(test_field_widgets_stay_with_their_page),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
