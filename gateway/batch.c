@@ -158,6 +158,33 @@ static void removed_seen_free(gpointer p)
 	free(r);
 }
 
+/* A sender's file name fit for the report: at most 80 bytes, cut on a
+ * character, controls (C0, DEL, C1) and bidi formatting shown as '?'. */
+static void report_name(const char *in, char out[81])
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
+		int bad = *p < 0x20 || *p == 0x7f || (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
+			  (*p == 0xE2 && p[1] == 0x80 && p[2] >= 0x8e && p[2] <= 0xae &&
+			   (p[2] <= 0x8f || p[2] >= 0xaa)) ||
+			  (*p == 0xE2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9);
+		for (size_t k = 1; k < n; k++)
+			if (p[k] == 0)
+				n = k;
+		if (o + (bad ? 1 : n) > 80)
+			break;
+		if (bad)
+			out[o++] = '?';
+		else
+			for (size_t k = 0; k < n; k++)
+				out[o++] = (char)p[k];
+		p += n;
+	}
+	out[o] = '\0';
+}
+
 /* What one resident's file lost (who: its key or file name). */
 static void note_removed(struct sign_job *j, const char *who, const struct pdf_removed *r)
 {
@@ -175,8 +202,10 @@ static void note_removed(struct sign_job *j, const char *who, const struct pdf_r
 			str_copy(label, "more kinds of active content", sizeof(label));
 		seen = g_hash_table_lookup(j->removed, label);
 		if (seen == NULL) {
+			char name[81];
 			seen = xcalloc(1, sizeof(*seen));
-			seen->first = xstrdup(who);
+			report_name(who, name);
+			seen->first = xstrdup(name);
 			g_hash_table_insert(j->removed, g_strdup(label), seen);
 		}
 		seen->files++;
@@ -211,7 +240,7 @@ static void report_removed(struct sign_job *j, struct batch_report *rep)
 			break;
 		}
 		if (seen->files == 1)
-			str_fmt(line, sizeof(line), "%.80s: %s", seen->first, (const char *)labels[i]);
+			str_fmt(line, sizeof(line), "%s: %s", seen->first, (const char *)labels[i]);
 		else if (seen->files == j->signed_count)
 			str_fmt(line, sizeof(line), "every notice: %s (%zu files)",
 				(const char *)labels[i], seen->files);

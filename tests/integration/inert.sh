@@ -220,6 +220,11 @@ validate "common" "$T/cm1.pdf"
 jtrue "common: the report names the common PDF" "$T/cm.json" \
 	'"共通.pdf: document: OpenAction JavaScript action" in d["removed_active_content"] and "共通.pdf: page 1: page /AA JavaScript action" in d["removed_active_content"]'
 
+# A file name with a terminal escape is shown with '?' in its place.
+mkdir -p "$T/ce"; hostile "$T/ce/共通$(printf '\033')[31m.pdf" 1; csv >"$T/ce/list.csv"
+"$TAYORI" submit -d "$D" "$T/ce" >"$T/ce.txt" 2>&1
+check "common: a file name's escape never reaches the text report" sh -c "grep -q '共通?\[31m.pdf: document: OpenAction JavaScript action' '$T/ce.txt' && ! grep -q \"\$(printf '\033')\" '$T/ce.txt'"
+
 # --- 4. a clean batch reports nothing -----------------------------------
 mkdir -p "$T/cl"; hostile "$T/cl/notices.pdf" 3 clean; csv >"$T/cl/list.csv"
 printf '分割: 1ページ\n\n本文\n' >"$T/cl/message.txt"
