@@ -137,7 +137,7 @@ static void left_out(struct ser *s, int where, int what)
 
 static int where_of(int what)
 {
-	return pdf_inert_what_is_annot(what) ? PDF_W_ANNOT : PDF_W_ACTION;
+	return pdf_inert_where_of(what);
 }
 
 /* Every entry of an /AA dictionary, as left out. */

@@ -26,7 +26,7 @@ enum {
 	WHAT_JAVASCRIPT, WHAT_RICHMEDIAEXECUTE, WHAT_ACTIONS_END,
 	WHAT_A_FILEATTACHMENT = WHAT_ACTIONS_END, WHAT_A_SOUND, WHAT_A_MOVIE, WHAT_A_SCREEN,
 	WHAT_A_RICHMEDIA, WHAT_A_3D, WHAT_ANNOTS_END,
-	WHAT_UNKNOWN = WHAT_ANNOTS_END, WHAT_NOT_HTTP, WHAT_TREE, WHAT_COUNT
+	WHAT_UNKNOWN = WHAT_ANNOTS_END, WHAT_NOT_HTTP, WHAT_TREE, WHAT_FILE, WHAT_COUNT
 };
 
 static const char *const what_names[WHAT_COUNT] = {
@@ -34,7 +34,7 @@ static const char *const what_names[WHAT_COUNT] = {
 	"Named", "SubmitForm", "ResetForm", "ImportData", "SetOCGState", "Rendition", "Trans",
 	"GoTo3DView", "JavaScript", "RichMediaExecute",
 	"FileAttachment", "Sound", "Movie", "Screen", "RichMedia", "3D",
-	"unknown", "non-http(s) URI", "",
+	"unknown", "non-http(s) URI", "", "embedded file",
 };
 
 int pdf_inert_what_count(void)
@@ -47,9 +47,11 @@ const char *pdf_inert_what_name(int what)
 	return what >= 0 && what < WHAT_COUNT ? what_names[what] : "unknown";
 }
 
-int pdf_inert_what_is_annot(int what)
+int pdf_inert_where_of(int what)
 {
-	return what >= WHAT_ACTIONS_END && what < WHAT_ANNOTS_END;
+	if (what >= WHAT_ACTIONS_END && what < WHAT_ANNOTS_END)
+		return PDF_W_ANNOT;
+	return what == WHAT_FILE ? PDF_W_FILE : PDF_W_ACTION;
 }
 
 void pdf_removed_add(struct pdf_removed *r, int where, int what, int page)
@@ -75,7 +77,7 @@ void pdf_removal_label(const struct pdf_removal *x, int page_too, char *out, siz
 	const char *w = pdf_inert_what_name(x->what);
 	char at[32];
 
-	if (x->where <= PDF_W_DOC_OUTLINE || x->page <= 0)
+	if (x->where < PDF_W_PAGE_AA || x->page <= 0)
 		str_copy(at, "document", sizeof(at));
 	else if (page_too)
 		str_fmt(at, sizeof(at), "page %d", x->page);
@@ -99,6 +101,18 @@ void pdf_removal_label(const struct pdf_removal *x, int page_too, char *out, siz
 		break;
 	case PDF_W_DOC_OUTLINE:
 		str_fmt(out, outsize, "%s: outline %s action", at, w);
+		break;
+	case PDF_W_DOC_FIELD_AA:
+		str_fmt(out, outsize, "%s: form field /AA %s action", at, w);
+		break;
+	case PDF_W_DOC_FIELD_A:
+		str_fmt(out, outsize, "%s: form field %s action", at, w);
+		break;
+	case PDF_W_DOC_FILES:
+		str_fmt(out, outsize, "%s: associated files or portfolio", at);
+		break;
+	case PDF_W_FILE:
+		str_fmt(out, outsize, "%s: embedded file", at);
 		break;
 	case PDF_W_PAGE_AA:
 		str_fmt(out, outsize, "%s: page /AA %s action", at, w);
@@ -224,6 +238,8 @@ int pdf_inert_verdict(qpdf_data q, qpdf_oh oh, int strict)
 		if (a >= 0)
 			return a;
 	}
+	if (qpdf_oh_has_key(q, oh, "/EF"))
+		return WHAT_FILE;
 	if (strict || qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, oh, "/Type"), "/Action"))
 		return WHAT_UNKNOWN;
 	return -1;
@@ -261,6 +277,30 @@ static void scan_outline(qpdf_data q, qpdf_oh first, int depth, size_t *seen,
 	}
 }
 
+/* The form field tree: scripts of fields run on their triggers and in
+ * calculations (/CO) even when no page shows the field. */
+static void scan_fields(qpdf_data q, qpdf_oh fields, int depth, size_t *seen,
+			struct pdf_removed *r)
+{
+	int n;
+	if (!qpdf_oh_is_array(q, fields) || depth > OUTLINE_DEPTH_MAX)
+		return;
+	n = qpdf_oh_get_array_n_items(q, fields);
+	for (int i = 0; i < n && *seen < OUTLINE_ITEMS_MAX; i++) {
+		qpdf_oh f = qpdf_oh_get_array_item(q, fields, i);
+		int v;
+		if (!qpdf_oh_is_dictionary(q, f))
+			continue;
+		(*seen)++;
+		if (qpdf_oh_has_key(q, f, "/AA"))
+			scan_aa(q, qpdf_oh_get_key(q, f, "/AA"), PDF_W_DOC_FIELD_AA, r);
+		if (qpdf_oh_has_key(q, f, "/A") &&
+		    (v = pdf_inert_verdict(q, qpdf_oh_get_key(q, f, "/A"), 1)) >= 0)
+			pdf_removed_add(r, PDF_W_DOC_FIELD_A, v, 0);
+		scan_fields(q, qpdf_oh_get_key(q, f, "/Kids"), depth + 1, seen, r);
+	}
+}
+
 /* The document-wide part (pages are the copier's). */
 static void scan_catalog(qpdf_data q, struct pdf_removed *r)
 {
@@ -280,9 +320,14 @@ static void scan_catalog(qpdf_data q, struct pdf_removed *r)
 		if (qpdf_oh_has_key(q, names, "/EmbeddedFiles"))
 			pdf_removed_add(r, PDF_W_DOC_EMBEDDED, WHAT_TREE, 0);
 	}
+	if (qpdf_oh_has_key(q, root, "/AF") || qpdf_oh_has_key(q, root, "/Collection"))
+		pdf_removed_add(r, PDF_W_DOC_FILES, WHAT_TREE, 0);
 	form = qpdf_oh_get_key(q, root, "/AcroForm");
 	if (qpdf_oh_is_dictionary(q, form) && qpdf_oh_has_key(q, form, "/XFA"))
 		pdf_removed_add(r, PDF_W_DOC_XFA, WHAT_TREE, 0);
+	if (qpdf_oh_is_dictionary(q, form))
+		scan_fields(q, qpdf_oh_get_key(q, form, "/Fields"), 0, &seen, r);
+	seen = 0;
 	oa = qpdf_oh_get_key(q, root, "/Outlines");
 	if (qpdf_oh_is_dictionary(q, oa))
 		scan_outline(q, qpdf_oh_get_key(q, oa, "/First"), 0, &seen, r);

@@ -18,11 +18,13 @@
  * GoToDp, Thread, Sound, Movie, Hide, SetOCGState, Rendition, Trans,
  * GoTo3DView, RichMediaExecute and any type this list does not name;
  * every /AA (additional actions: page open/close, annotation and form
- * field triggers, document triggers), the document's /OpenAction unless it
+ * field triggers, document triggers; also those of form fields that no
+ * page shows, which calculation scripts run), the document's /OpenAction unless it
  * is a kept action or a plain destination, the /JavaScript name tree, XFA
  * forms (they carry scripts), the annotations that play media or carry
  * files (FileAttachment, Sound, Movie, Screen, RichMedia, 3D), and the
- * document's embedded files: a viewer opens an attachment in one click,
+ * document's embedded files (/Names /EmbeddedFiles, /AF, /Collection,
+ * any file specification with /EF): a viewer opens an attachment in one click,
  * and one signed by the ward office (an .exe, a macro document) would be
  * trusted as if the office had sent it.  Outlines, named destinations
  * and form field trees go too, since a rewritten notice is its pages
@@ -51,12 +53,16 @@ enum pdf_inert_where {
 	PDF_W_DOC_EMBEDDED,        /* document: /Names /EmbeddedFiles */
 	PDF_W_DOC_XFA,             /* document: /AcroForm /XFA */
 	PDF_W_DOC_OUTLINE,         /* document: an outline item's /A */
-	PDF_W_PAGE_AA,             /* a page's /AA */
+	PDF_W_DOC_FIELD_AA,        /* document: a form field's /AA */
+	PDF_W_DOC_FIELD_A,         /* document: a form field's /A */
+	PDF_W_DOC_FILES,           /* document: /AF or /Collection (files) */
+	PDF_W_PAGE_AA,             /* a page's /AA (the first of the pages) */
 	PDF_W_ANNOT_AA,            /* an annotation's or form field's /AA */
 	PDF_W_ANNOT_ACTION,        /* an annotation's /A or /PA */
 	PDF_W_NEXT,                /* an action's /Next chain */
 	PDF_W_ACTION,              /* an action object reached otherwise */
 	PDF_W_ANNOT,               /* an annotation of a removed type */
+	PDF_W_FILE,                /* an embedded file (a file specification with /EF) */
 	PDF_W_COUNT
 };
 
@@ -90,15 +96,17 @@ void pdf_removal_label(const struct pdf_removal *x, int page_too, char *out, siz
  * else the "what" of the removal.  strict: oh stands where an action must
  * be (/A, /PA, /Next, /OpenAction, an /AA entry), so anything but a kept
  * action goes; otherwise a dictionary goes only when it is an action of a
- * removed type, holds /JS, or is an annotation of a removed type.
+ * removed type, holds /JS, is an annotation of a removed type, or is a
+ * file specification with an embedded file (/EF).
  */
 int pdf_inert_verdict(qpdf_data q, qpdf_oh oh, int strict);
 
 /* The "what" of an action's /S, for a report of removed /AA entries. */
 int pdf_inert_action_what(qpdf_data q, qpdf_oh action);
 
-/* Is this "what" an annotation type (else an action type)? */
-int pdf_inert_what_is_annot(int what);
+/* Where a removed object of this "what" is reported when nothing more is
+ * known: PDF_W_ANNOT, PDF_W_FILE or PDF_W_ACTION. */
+int pdf_inert_where_of(int what);
 
 /* Is this dictionary an action (a name /S that is an action type)? */
 int pdf_inert_is_action(qpdf_data q, qpdf_oh d);

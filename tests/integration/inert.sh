@@ -191,9 +191,9 @@ check "per-file: both pages are kept" test "$(qpdf --show-npages "$T/pf3.pdf")" 
 jtrue "per-file: the report lists the document's active content too" "$T/pf.json" \
 	'{"every notice: document: " + s + " (3 files)" for s in ("OpenAction JavaScript action",
 	"JavaScript name tree", "embedded files", "XFA form", "catalog /AA JavaScript action",
-	"outline Launch action")} <= set(d["removed_active_content"])'
+	"outline Launch action", "form field /AA JavaScript action")} <= set(d["removed_active_content"])'
 jtrue "per-file: ... and the pages', each kind once" "$T/pf.json" \
-	'"every notice: page 1: page /AA JavaScript action (3 files)" in d["removed_active_content"] and len(d["removed_active_content"]) == len(set(d["removed_active_content"])) == 15'
+	'"every notice: page 1: page /AA JavaScript action (3 files)" in d["removed_active_content"] and len(d["removed_active_content"]) == len(set(d["removed_active_content"])) == 16'
 "$TAYORI" submit -d "$D" "$T/pf" >"$T/pf.txt" 2>&1
 check "per-file: the text report says it too" grep -q 'every notice: document: OpenAction JavaScript action (3 files)' "$T/pf.txt"
 

@@ -507,6 +507,7 @@ static void test_inert_rewrite(void **state)
 				 "document: XFA form\n"
 				 "document: catalog /AA JavaScript action\n"
 				 "document: embedded files\n"
+				 "document: form field /AA JavaScript action\n"
 				 "page 1: FileAttachment annotation\n"
 				 "page 1: annotation /AA JavaScript action\n"
 				 "page 1: annotation JavaScript action\n"
@@ -526,6 +527,26 @@ static void test_inert_rewrite(void **state)
 	assert_int_equal(pdf_inert_rewrite(doc, doclen, NULL, 0, &out, &rm, &e), 0);
 	assert_int_equal(out.len, 0);
 	assert_int_equal(rm.n, 0);
+	/* a script in a form field no page shows, an embedded file on a
+	 * page (/AF): rewritten */
+	for (int i = 0; i < 2; i++) {
+		const char *o[NOBJS + 1];
+		memcpy(o, objs, sizeof(objs));
+		o[NOBJS] = "<< /Type /Filespec /F (x.exe) /EF << /F 7 0 R >> >>";
+		if (i == 0)
+			o[0] = "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [ << /FT /Tx /T (sum) "
+			       "/AA << /C << /S /JavaScript /JS (1) >> >> >> ] /CO [] >> >>";
+		else
+			o[2] = "<< /Type /Page /Parent 2 0 R /Contents 7 0 R /AF [12 0 R] >>";
+		pdf = pdf_of(o, NOBJS + 1, &len);
+		assert_int_equal(pdf_inert_rewrite(pdf, len, NULL, 0, &out, &rm, &e), 0);
+		assert_true(out.len > 0);
+		assert_inert(&out);
+		labels_of(&rm, got, sizeof(got));
+		assert_string_equal(got, i == 0 ? "document: form field /AA JavaScript action\n"
+						: "page 1: embedded file\n");
+		free(pdf);
+	}
 	/* and so is one that opens on a page: a destination, or a GoTo */
 	for (int i = 0; i < 2; i++) {
 		const char *o[NOBJS];
