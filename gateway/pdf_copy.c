@@ -28,6 +28,7 @@ enum obj_state { OBJ_UNREAD = 0, OBJ_READ, OBJ_NULL };
 struct ref {
 	size_t at;
 	uint32_t obj;
+	int weak;               /* not followed: written only if reached otherwise */
 };
 
 /* An input object: its bytes (without references) once read. */
@@ -127,6 +128,7 @@ struct ser {
 	size_t nrefs, caprefs;
 	int oom;
 	int is_page;            /* the object is a page */
+	int weak;               /* references made now are weak (a field's /Kids) */
 	struct pdf_removed rm;  /* what was left out (pdf_inert.h) */
 };
 
@@ -187,6 +189,7 @@ static void put_ref(struct ser *s, uint32_t obj)
 	}
 	s->refs[s->nrefs].at = s->b.len;
 	s->refs[s->nrefs].obj = obj;
+	s->refs[s->nrefs].weak = s->weak;
 	s->nrefs++;
 }
 
@@ -278,7 +281,19 @@ static int ser_entries(struct ser *s, qpdf_oh d, const char *const *skip, int de
 		put(s, " ", 1);
 		put_name(s, keys[i]);
 		put(s, " ", 1);
-		rc = ser_value(s, v, depth + 1, e);
+		/* A form field's /Kids lead down to the fields and widgets of
+		 * every page: only those reached from the group's own pages
+		 * (up through /Parent) are this file's; the others become
+		 * null. */
+		if (strcmp(keys[i], "/Kids") == 0 && !s->weak &&
+		    (qpdf_oh_has_key(q, d, "/FT") || qpdf_oh_has_key(q, d, "/T") ||
+		     qpdf_oh_has_key(q, d, "/Parent"))) {
+			s->weak = 1;
+			rc = ser_value(s, v, depth + 1, e);
+			s->weak = 0;
+		} else {
+			rc = ser_value(s, v, depth + 1, e);
+		}
 	}
 	pdf_keys_free(keys, n);
 	return rc;
@@ -702,6 +717,8 @@ static int collect(struct pdf_copier *c, int first, int count, struct error *e)
 		uint32_t from = c->order[i];
 		for (size_t r = 0; r < c->objs[from].nrefs; r++) {
 			uint32_t to = c->objs[from].refs[r].obj;
+			if (c->objs[from].refs[r].weak)
+				continue;
 			if (c->objs[to].stamp == c->stamp || c->objs[to].page != -1)
 				continue; /* numbered already, someone else's page, or structure */
 			if (c->objs[to].state == OBJ_UNREAD && obj_read(c, to, e) < 0)

@@ -20,7 +20,11 @@
  * (/Resources, /MediaBox, /CropBox, /Rotate) set on each page, and all
  * they reach except their /Parent chain; a reference to a page outside
  * the group, to the input's catalog or to its page tree becomes null, as
- * with qpdf --split-pages.  Stream data is
+ * with qpdf --split-pages, and so does one to an annotation whose /P is
+ * such a page.  A form field's /Kids are not followed down: a field or
+ * widget is written when the group's pages reach it (a widget, then up
+ * through /Parent), so another resident's field value and widget never
+ * come along through a field they share.  Stream data is
  * copied as stored (never decoded or re-encoded) with /Length set to its
  * real length.  Strings and streams of an encrypted input come out
  * decrypted, and the new file is not encrypted.  The input's outline,

@@ -616,9 +616,9 @@ static void test_verdicts(void **state)
 }
 
 
-/* A form field with a widget on each of two residents' pages: page 1's
- * file must not carry page 2's widget (its appearance shows page 2's
- * value), and lists the field in /AcroForm. */
+/* A form field with a field and a widget on each of two residents' pages:
+ * page 1's file must not carry page 2's (the value and the appearance
+ * show page 2's resident), and lists the field in /AcroForm. */
 static void test_field_widgets_stay_with_their_page(void **state)
 {
 	static const char *const o[] = {
@@ -626,13 +626,15 @@ static void test_field_widgets_stay_with_their_page(void **state)
 		/* 2 */ "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 /MediaBox [0 0 300 400] >>",
 		/* 3 */ "<< /Type /Page /Parent 2 0 R /Annots [6 0 R] >>",
 		/* 4 */ "<< /Type /Page /Parent 2 0 R /Annots [7 0 R] >>",
-		/* 5 */ "<< /FT /Tx /T (name) /Kids [6 0 R 7 0 R] >>",
-		/* 6 */ "<< /Type /Annot /Subtype /Widget /Parent 5 0 R /P 3 0 R /Rect [0 0 9 9] "
+		/* 5 */ "<< /FT /Tx /T (name) /Kids [10 0 R 11 0 R 7 0 R] >>",
+		/* 6 */ "<< /Type /Annot /Subtype /Widget /Parent 10 0 R /P 3 0 R /Rect [0 0 9 9] "
 			"/AP << /N 8 0 R >> >>",
-		/* 7 */ "<< /Type /Annot /Subtype /Widget /Parent 5 0 R /P 4 0 R /Rect [0 0 9 9] "
+		/* 7 */ "<< /Type /Annot /Subtype /Widget /Parent 11 0 R /P 4 0 R /Rect [0 0 9 9] "
 			"/AP << /N 9 0 R >> >>",
 		/* 8 */ "<< /Type /XObject /Subtype /Form /BBox [0 0 9 9] /Length 14 >>\nstream\n(Sato Ichiro) \nendstream",
 		/* 9 */ "<< /Type /XObject /Subtype /Form /BBox [0 0 9 9] /Length 14 >>\nstream\n(Suzuki Jiro) \nendstream",
+		/* 10 */ "<< /T (0) /V (Sato) /Parent 5 0 R /Kids [6 0 R] >>",
+		/* 11 */ "<< /T (1) /V (Suzuki) /Parent 5 0 R /Kids [7 0 R] >>",
 	};
 	size_t len;
 	uint8_t *pdf = pdf_of(o, sizeof(o) / sizeof(o[0]), &len);
