@@ -4,7 +4,8 @@
  * attacker-influenced input: every object comes through qpdf's C API, is
  * serialised here with bounded nesting, and every number written is one
  * we assigned.  Standards: ISO 32000-1 §7.3 (objects), §7.5.4 (xref
- * table), §7.7.3 (page tree).
+ * table), §7.7.3 (page tree), §12.6 (actions, judged by pdf_inert.c),
+ * §12.7.3 (form fields).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -135,11 +136,6 @@ struct ser {
 static void left_out(struct ser *s, int where, int what)
 {
 	pdf_removed_add(&s->rm, where, what, 0);
-}
-
-static int where_of(int what)
-{
-	return pdf_inert_where_of(what);
 }
 
 /* Every entry of an /AA dictionary, as left out. */
@@ -275,7 +271,7 @@ static int ser_entries(struct ser *s, qpdf_oh d, const char *const *skip, int de
 			}
 		} else if (!qpdf_oh_is_indirect(q, v) &&
 			   (verdict = pdf_inert_verdict(q, v, 0)) >= 0) {
-			left_out(s, where_of(verdict), verdict);
+			left_out(s, pdf_inert_where_of(verdict), verdict);
 			continue;
 		}
 		put(s, " ", 1);
@@ -309,7 +305,7 @@ static int ser_items(struct ser *s, qpdf_oh a, int depth, struct error *e)
 		/* an item that is a removed action or annotation: left out
 		 * (an indirect one becomes null when read, see obj_read) */
 		if (!qpdf_oh_is_indirect(q, v) && (verdict = pdf_inert_verdict(q, v, 0)) >= 0) {
-			left_out(s, where_of(verdict), verdict);
+			left_out(s, pdf_inert_where_of(verdict), verdict);
 			continue;
 		}
 		put(s, " ", 1);
@@ -329,7 +325,7 @@ static int ser_annots(struct ser *s, qpdf_oh a, struct error *e)
 		qpdf_oh v = qpdf_oh_get_array_item(q, a, i);
 		int verdict = pdf_inert_verdict(q, v, 0);
 		if (verdict >= 0) {
-			left_out(s, where_of(verdict), verdict);
+			left_out(s, pdf_inert_where_of(verdict), verdict);
 			continue;
 		}
 		put(s, " ", 1);
@@ -520,6 +516,8 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		goto out;
 	} else if (type == ot_dictionary && page != OBJ_STRUCTURE) {
 		qpdf_oh p = qpdf_oh_get_key(q, oh, "/P");
+		int verdict;
+		/* an annotation: the page it is on */
 		if (qpdf_oh_has_key(q, oh, "/Subtype") && qpdf_oh_is_indirect(q, p)) {
 			uint32_t k = intern(c, qpdf_oh_get_object_id(q, p), qpdf_oh_get_generation(q, p));
 			on_page = c->objs[k].page >= 0 ? c->objs[k].page : -1;
@@ -529,9 +527,9 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 			      (qpdf_oh_has_key(q, oh, "/T") && qpdf_oh_has_key(q, oh, "/Kids")));
 		/* an action or annotation that goes (pdf_inert.h), wherever it
 		 * is referred to from: references to it become null */
-		int verdict = pdf_inert_verdict(q, oh, 0);
+		verdict = pdf_inert_verdict(q, oh, 0);
 		if (verdict >= 0) {
-			left_out(&s, where_of(verdict), verdict);
+			left_out(&s, pdf_inert_where_of(verdict), verdict);
 			keep_removed(&c->objs[idx], &s.rm);
 			c->objs[idx].state = OBJ_NULL;
 			rc = 0;
