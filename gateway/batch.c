@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "gateway/csv.h"
 #include "gateway/pdf_check.h"
+#include "gateway/pdf_inert.h"
 #include "gateway/pdf_split.h"
 #include "gateway/recipients.h"
 #include "ipc.h"
@@ -137,7 +138,120 @@ struct sign_job {
 	GHashTable *seq_of_key;  /* PDF-side key -> seq (GUINT_TO_POINTER) */
 	pthread_mutex_t count_lock;
 	size_t signed_count;
+	/* active content left out (pdf_inert.h): label -> struct removed_seen,
+	 * under count_lock */
+	const char *password;    /* of the PDFs given whole */
+	int max_pages;
+	GHashTable *removed;
 };
+
+/* ---- active content left out of the notices ---- */
+
+struct removed_seen {
+	size_t files;
+	char *first;             /* the first file or key it was seen in */
+};
+
+static void removed_seen_free(gpointer p)
+{
+	struct removed_seen *r = p;
+	free(r->first);
+	free(r);
+}
+
+/* A sender's file name fit for the report: at most 80 bytes, cut on a
+ * character, controls (C0, DEL, C1) and bidi formatting shown as '?'. */
+static void report_name(const char *in, char out[81])
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
+		int bad = *p < 0x20 || *p == 0x7f || (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
+			  (*p == 0xE2 && p[1] == 0x80 && p[2] >= 0x8e && p[2] <= 0xae &&
+			   (p[2] <= 0x8f || p[2] >= 0xaa)) ||
+			  (*p == 0xE2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9);
+		for (size_t k = 1; k < n; k++)
+			if (p[k] == 0)
+				n = k;
+		if (o + (bad ? 1 : n) > 80)
+			break;
+		if (bad)
+			out[o++] = '?';
+		else
+			for (size_t k = 0; k < n; k++)
+				out[o++] = (char)p[k];
+		p += n;
+	}
+	out[o] = '\0';
+}
+
+/* What one resident's file lost (who: its key or file name). */
+static void note_removed(struct sign_job *j, const char *who, const struct pdf_removed *r)
+{
+	if (r->n == 0 && r->more == 0)
+		return;
+	pthread_mutex_lock(&j->count_lock);
+	for (size_t i = 0; i <= r->n; i++) {
+		char label[160];
+		struct removed_seen *seen;
+		if (i == r->n && r->more == 0)
+			break;
+		if (i < r->n)
+			pdf_removal_label(&r->v[i], 1, label, sizeof(label));
+		else
+			str_copy(label, "more kinds of active content", sizeof(label));
+		seen = g_hash_table_lookup(j->removed, label);
+		if (seen == NULL) {
+			char name[81];
+			seen = xcalloc(1, sizeof(*seen));
+			report_name(who, name);
+			seen->first = xstrdup(name);
+			g_hash_table_insert(j->removed, g_strdup(label), seen);
+		}
+		seen->files++;
+	}
+	pthread_mutex_unlock(&j->count_lock);
+}
+
+static gint label_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The report's list: each kind once, with how many files lost it (at
+ * most REMOVED_LINES lines). */
+#define REMOVED_LINES 200
+
+static void report_removed(struct sign_job *j, struct batch_report *rep)
+{
+	guint n = 0;
+	gpointer *labels;
+
+	if (j->removed == NULL)
+		return;
+	labels = g_hash_table_get_keys_as_array(j->removed, &n);
+	qsort(labels, n, sizeof(*labels), label_cmp);
+	for (guint i = 0; i < n; i++) {
+		const struct removed_seen *seen = g_hash_table_lookup(j->removed, labels[i]);
+		char line[256];
+		if (i == REMOVED_LINES) {
+			str_fmt(line, sizeof(line), "... and %u more", n - i);
+			strlist_add(&rep->removed_active_content, line);
+			break;
+		}
+		if (seen->files == 1)
+			str_fmt(line, sizeof(line), "%s: %s", seen->first, (const char *)labels[i]);
+		else if (seen->files == j->signed_count)
+			str_fmt(line, sizeof(line), "every notice: %s (%zu files)",
+				(const char *)labels[i], seen->files);
+		else
+			str_fmt(line, sizeof(line), "%s (%zu files)", (const char *)labels[i],
+				seen->files);
+		strlist_add(&rep->removed_active_content, line);
+	}
+	g_free(labels);
+}
 
 /* Seal a signed PDF and stage it: the stored bytes are exactly the signed
  * bytes (sealing is lossless). */
@@ -211,18 +325,40 @@ static int make_pdf_deks(struct sign_job *j, const uint32_t *pdf_seq, size_t n, 
 	return ret;
 }
 
-/* Per-file mode: a PDF as given gets its signature in an update. */
-static int sign_and_stage(struct sign_job *j, uint32_t seq, const uint8_t *pdf, size_t len,
-			  struct error *e)
+/* Per-file and common mode: a PDF as given gets its signature in an
+ * update; one holding active content is first written anew without it
+ * (pdf_inert.h), and that new file is signed. */
+static int sign_and_stage(struct sign_job *j, uint32_t seq, const char *who, const uint8_t *pdf,
+			  size_t len, struct error *e)
 {
 	uint8_t *signed_pdf = NULL;
 	size_t signed_len = 0;
-	int ret;
+	struct pdf_removed rm;
+	struct buf inert;
+	int ret = -1;
 
+	buf_init(&inert, PDF_INPUT_MAX + ((size_t)1 << 20));
+	if (pdf_inert_rewrite(pdf, len, j->password, j->max_pages, &inert, &rm, e) < 0) {
+		char msg[ERR_MAX];
+		str_copy(msg, e->msg, sizeof(msg));
+		if (e->temporary)
+			err_tmp(e, "%.80s: %s", who, msg);
+		else
+			err_set(e, "%.80s: %s", who, msg);
+		goto out;
+	}
+	if (inert.len > 0) {
+		pdf = inert.data;
+		len = inert.len;
+	}
 	if (pades_sign(pdf, len, j->signer, &j->popt, &signed_pdf, &signed_len, e) < 0)
-		return -1;
+		goto out;
 	ret = seal_and_stage(j, seq, signed_pdf, signed_len, e);
+	if (ret == 0)
+		note_removed(j, who, &rm);
+out:
 	free(signed_pdf);
+	buf_free(&inert);
 	return ret;
 }
 
@@ -264,6 +400,7 @@ static int emit_group(void *ctx, const struct pdf_group *g, struct pdf_made *m,
 
 	if (v == NULL)
 		return 0; /* not wanted (held or unknown): never signed */
+	note_removed(q->job, g->key, &m->removed);
 	pthread_mutex_lock(&q->lock);
 	while (q->count == QUEUE_CAP && !q->failed)
 		pthread_cond_wait(&q->not_full, &q->lock);
@@ -392,7 +529,8 @@ static void *file_worker(void *arg)
 			break;
 		if (w->seqs[i] == 0)
 			continue;
-		if (sign_and_stage(w->job, w->seqs[i], w->files[i].data, w->files[i].len, &e) < 0) {
+		if (sign_and_stage(w->job, w->seqs[i], w->files[i].name, w->files[i].data,
+				   w->files[i].len, &e) < 0) {
 			pthread_mutex_lock(&w->lock);
 			if (!w->failed) {
 				w->failed = 1;
@@ -1081,6 +1219,9 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	job.mtime = now_utc();
 	job.popt.signing_time = job.mtime;
 	job.seq_of_key = want;
+	job.password = in->pdf_password;
+	job.max_pages = in->max_pages;
+	job.removed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, removed_seen_free);
 	job.stage.st = st;
 	pthread_mutex_init(&job.stage.lock, NULL);
 	pthread_mutex_init(&job.count_lock, NULL);
@@ -1093,7 +1234,8 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	if (split != SPLIT_COMMON && make_pdf_deks(&job, pdf_seq, r->n, e) < 0)
 		goto fail_stored;
 	if (split == SPLIT_COMMON) {
-		if (sign_and_stage(&job, PDF_COMMON_SEQ, in->pdfs[0].data, in->pdfs[0].len, e) < 0)
+		if (sign_and_stage(&job, PDF_COMMON_SEQ, in->pdfs[0].name, in->pdfs[0].data,
+				   in->pdfs[0].len, e) < 0)
 			goto fail_stored;
 	} else if (split == SPLIT_PER_FILE) {
 		if (sign_files(&job, in->pdfs, file_seq, in->npdfs, threads, e) < 0)
@@ -1128,6 +1270,7 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 			goto fail_stored;
 	}
 	rep->signed_pdfs = job.signed_count;
+	report_removed(&job, rep);
 	log_debug("event=batch_signed signed=%zu", rep->signed_pdfs);
 	if (batch_publish(st, in, r, pdf_seq, rep, e) < 0)
 		goto fail_stored;
@@ -1155,6 +1298,8 @@ out:
 			secure_wipe(job.deks, job.ndeks * sizeof(*job.deks));
 		free(job.deks);
 		free(job.dek_ready);
+		if (job.removed != NULL)
+			g_hash_table_destroy(job.removed);
 	}
 	if (have_plan)
 		pdf_split_result_free(&plan);
@@ -1181,6 +1326,7 @@ void batch_report_free(struct batch_report *rep)
 	strlist_free(&rep->repeated_pdf_keys);
 	strlist_free(&rep->rows_held);
 	strlist_free(&rep->preview);
+	strlist_free(&rep->removed_active_content);
 }
 
 
@@ -1213,6 +1359,7 @@ void batch_report_json(const struct batch_report *rep, FILE *f)
 	json_list(f, "repeated_pdf_keys", &rep->repeated_pdf_keys);
 	json_list(f, "rows_held", &rep->rows_held);
 	json_list(f, "preview", &rep->preview);
+	json_list(f, "removed_active_content", &rep->removed_active_content);
 	fprintf(f, ",\"signed\":%zu,\"test\":%s,\"pages\":%d,\"inferred\":{\"split\":", rep->signed_pdfs,
 		rep->test ? "true" : "false", rep->pages);
 	json_fputs(f, rep->split_rule);
@@ -1262,6 +1409,11 @@ void batch_report_text(const struct batch_report *rep, FILE *f)
 	text_list(f, "duplicate keys (held back)", &rep->duplicate_keys);
 	text_list(f, "keys in two separate page ranges (held back)", &rep->repeated_pdf_keys);
 	text_list(f, "rows held back", &rep->rows_held);
+	if (rep->removed_active_content.n > 0) {
+		fprintf(f, "  active content removed before signing / 署名前に除去した動的要素:\n");
+		for (size_t i = 0; i < rep->removed_active_content.n; i++)
+			fprintf(f, "    %s\n", rep->removed_active_content.v[i]);
+	}
 	if (rep->preview.n > 0) {
 		fprintf(f, "  preview of the first notices / 先頭の通知:\n");
 		for (size_t i = 0; i < rep->preview.n; i++)

@@ -17,6 +17,7 @@
  * recipients (CSV data rows), matched (distinct keys with a CSV row and a
  * PDF), unmatched_pdf_keys, csv_rows_without_pdf, invalid_emails,
  * no_email_rows, duplicate_keys (normalised keys, each once), error;
+ * removed_active_content (what pdf_inert.h took out of the notices);
  * status is "refused" for a refused input and "error" for an internal
  * failure (exit 1 and 3 in the CLI); duplicate_of names the batch an input
  * given again already made.
@@ -83,6 +84,10 @@ struct batch_report {
 	struct strlist repeated_pdf_keys;  /* a key in two separate page ranges */
 	struct strlist rows_held;          /* "line N: why" of rows held back */
 	struct strlist preview;            /* the first notices: "KEY NAME <ADDRESS> (pages)" */
+	struct strlist removed_active_content; /* what was left out of the notices before
+						  signing (pdf_inert.h), each kind once:
+						  "every notice: page 1: page /AA
+						  JavaScript action (5000 files)" */
 	/* what was inferred, for the preview */
 	char split_rule[96];
 	char key_column[128], name_column[128], email_column[128];

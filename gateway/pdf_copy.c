@@ -4,13 +4,15 @@
  * attacker-influenced input: every object comes through qpdf's C API, is
  * serialised here with bounded nesting, and every number written is one
  * we assigned.  Standards: ISO 32000-1 §7.3 (objects), §7.5.4 (xref
- * table), §7.7.3 (page tree).
+ * table), §7.7.3 (page tree), §12.6 (actions, judged by pdf_inert.c),
+ * §12.7.3 (form fields).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/rand.h>
 #include "gateway/pdf_check.h"
 #include "gateway/pdf_copy.h"
+#include "gateway/pdf_inert.h"
 #include "gateway/pdf_syntax.h"
 
 /* Nesting of direct arrays and dictionaries inside one object. */
@@ -27,6 +29,7 @@ enum obj_state { OBJ_UNREAD = 0, OBJ_READ, OBJ_NULL };
 struct ref {
 	size_t at;
 	uint32_t obj;
+	int weak;               /* not followed: written only if reached otherwise */
 };
 
 /* An input object: its bytes (without references) once read. */
@@ -39,7 +42,12 @@ struct obj {
 	struct ref *refs;
 	size_t nrefs;
 	int annots_open;        /* pages: text ends inside "/Annots [ ..." */
+	int field_root;         /* a form field with no parent field */
+	int on_page;            /* an annotation: the 0-based page its /P names, or -1 */
+	struct pdf_removal *rm; /* active content left out of text (page 0), */
+	size_t nrm;             /* or, for an OBJ_NULL object, the object itself */
 	uint32_t stamp, num;    /* numbered in the write with this stamp */
+	int origin;             /* the first page of the write that reached it */
 	uint32_t uses;          /* writes that have used it */
 };
 
@@ -60,6 +68,7 @@ struct pdf_copier {
 	size_t capoffsets;
 	uint32_t stamp;
 	size_t cached;          /* bytes of text kept */
+	struct pdf_removed removed; /* what the last write left out */
 };
 
 /* ------------------------------------------------------------ objects */
@@ -104,6 +113,7 @@ static uint32_t intern(struct pdf_copier *c, int id, int gen)
 	o->id = id;
 	o->gen = gen;
 	o->page = -1;
+	o->on_page = -1;
 	c->slots[s] = (uint32_t)c->nobjs + 1;
 	c->nobjs++;
 	if (2 * c->nobjs > c->nslots)
@@ -118,7 +128,43 @@ struct ser {
 	struct ref *refs;
 	size_t nrefs, caprefs;
 	int oom;
+	int is_page;            /* the object is a page */
+	int weak;               /* references made now are weak (a field's /Kids) */
+	struct pdf_removed rm;  /* what was left out (pdf_inert.h) */
 };
+
+static void left_out(struct ser *s, int where, int what)
+{
+	pdf_removed_add(&s->rm, where, what, 0);
+}
+
+/* Every entry of an /AA dictionary, as left out. */
+static void left_out_aa(struct ser *s, qpdf_oh aa, int where)
+{
+	qpdf_data q = s->c->q;
+	size_t n = 0;
+	char **keys = qpdf_oh_is_dictionary(q, aa) ? pdf_dict_keys(q, aa, &n) : NULL;
+	for (size_t i = 0; i < n; i++)
+		left_out(s, where, pdf_inert_action_what(q, qpdf_oh_get_key(q, aa, keys[i])));
+	if (n == 0)
+		left_out(s, where, pdf_inert_action_what(q, aa));
+	pdf_keys_free(keys, n);
+}
+
+/* The actions of a /Next chain that would have been removed anyway. */
+static void left_out_next(struct ser *s, qpdf_oh next)
+{
+	qpdf_data q = s->c->q;
+	int v;
+	if (qpdf_oh_is_array(q, next)) {
+		int n = qpdf_oh_get_array_n_items(q, next);
+		for (int i = 0; i < n && i < COPY_DEPTH_MAX; i++)
+			if ((v = pdf_inert_verdict(q, qpdf_oh_get_array_item(q, next, i), 1)) >= 0)
+				left_out(s, PDF_W_NEXT, v);
+	} else if ((v = pdf_inert_verdict(q, next, 1)) >= 0) {
+		left_out(s, PDF_W_NEXT, v);
+	}
+}
 
 static void put(struct ser *s, const void *p, size_t n)
 {
@@ -139,6 +185,7 @@ static void put_ref(struct ser *s, uint32_t obj)
 	}
 	s->refs[s->nrefs].at = s->b.len;
 	s->refs[s->nrefs].obj = obj;
+	s->refs[s->nrefs].weak = s->weak;
 	s->nrefs++;
 }
 
@@ -191,11 +238,11 @@ static int ser_entries(struct ser *s, qpdf_oh d, const char *const *skip, int de
 	qpdf_data q = s->c->q;
 	size_t n;
 	char **keys = pdf_dict_keys(q, d, &n);
-	int rc = 0;
+	int rc = 0, action = pdf_inert_is_action(q, d);
 
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		qpdf_oh v;
-		int skipped = 0;
+		int skipped = 0, verdict;
 		for (size_t k = 0; skip && skip[k]; k++)
 			if (strcmp(keys[i], skip[k]) == 0)
 				skipped = 1;
@@ -205,10 +252,44 @@ static int ser_entries(struct ser *s, qpdf_oh d, const char *const *skip, int de
 		/* A key whose value is null is the same as no key (§7.3.7). */
 		if (!qpdf_oh_is_indirect(q, v) && qpdf_oh_get_type_code(q, v) == ot_null)
 			continue;
+		/* Active content (pdf_inert.h): every /AA, an action that is
+		 * not kept, a kept action's /Next, a direct dictionary that
+		 * is a removed action or annotation. */
+		if (strcmp(keys[i], "/AA") == 0) {
+			left_out_aa(s, v, s->is_page && depth == 0 ? PDF_W_PAGE_AA : PDF_W_ANNOT_AA);
+			continue;
+		}
+		if (action && strcmp(keys[i], "/Next") == 0) {
+			left_out_next(s, v);
+			continue;
+		}
+		if (strcmp(keys[i], "/A") == 0 || strcmp(keys[i], "/PA") == 0 ||
+		    strcmp(keys[i], "/OpenAction") == 0) {
+			if ((verdict = pdf_inert_verdict(q, v, 1)) >= 0) {
+				left_out(s, PDF_W_ANNOT_ACTION, verdict);
+				continue;
+			}
+		} else if (!qpdf_oh_is_indirect(q, v) &&
+			   (verdict = pdf_inert_verdict(q, v, 0)) >= 0) {
+			left_out(s, pdf_inert_where_of(verdict), verdict);
+			continue;
+		}
 		put(s, " ", 1);
 		put_name(s, keys[i]);
 		put(s, " ", 1);
-		rc = ser_value(s, v, depth + 1, e);
+		/* A form field's /Kids lead down to the fields and widgets of
+		 * every page: only those reached from the group's own pages
+		 * (up through /Parent) are this file's; the others become
+		 * null. */
+		if (strcmp(keys[i], "/Kids") == 0 && !s->weak &&
+		    (qpdf_oh_has_key(q, d, "/FT") || qpdf_oh_has_key(q, d, "/T") ||
+		     qpdf_oh_has_key(q, d, "/Parent"))) {
+			s->weak = 1;
+			rc = ser_value(s, v, depth + 1, e);
+			s->weak = 0;
+		} else {
+			rc = ser_value(s, v, depth + 1, e);
+		}
 	}
 	pdf_keys_free(keys, n);
 	return rc;
@@ -219,8 +300,36 @@ static int ser_items(struct ser *s, qpdf_oh a, int depth, struct error *e)
 	qpdf_data q = s->c->q;
 	int n = qpdf_oh_get_array_n_items(q, a);
 	for (int i = 0; i < n; i++) {
+		qpdf_oh v = qpdf_oh_get_array_item(q, a, i);
+		int verdict;
+		/* an item that is a removed action or annotation: left out
+		 * (an indirect one becomes null when read, see obj_read) */
+		if (!qpdf_oh_is_indirect(q, v) && (verdict = pdf_inert_verdict(q, v, 0)) >= 0) {
+			left_out(s, pdf_inert_where_of(verdict), verdict);
+			continue;
+		}
 		put(s, " ", 1);
-		if (ser_value(s, qpdf_oh_get_array_item(q, a, i), depth + 1, e) < 0)
+		if (ser_value(s, v, depth + 1, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A page's /Annots: an annotation of a removed type is left out, even
+ * when it is an object of its own. */
+static int ser_annots(struct ser *s, qpdf_oh a, struct error *e)
+{
+	qpdf_data q = s->c->q;
+	int n = qpdf_oh_get_array_n_items(q, a);
+	for (int i = 0; i < n; i++) {
+		qpdf_oh v = qpdf_oh_get_array_item(q, a, i);
+		int verdict = pdf_inert_verdict(q, v, 0);
+		if (verdict >= 0) {
+			left_out(s, pdf_inert_where_of(verdict), verdict);
+			continue;
+		}
+		put(s, " ", 1);
+		if (ser_value(s, v, 2, e) < 0)
 			return -1;
 	}
 	return 0;
@@ -314,9 +423,11 @@ static void drop_text(struct pdf_copier *c, struct obj *o)
 	c->cached -= o->len;
 	free(o->text);
 	free(o->refs);
+	free(o->rm);
 	o->text = NULL;
 	o->refs = NULL;
-	o->len = o->nrefs = 0;
+	o->rm = NULL;
+	o->len = o->nrefs = o->nrm = 0;
 	o->annots_open = 0;
 	o->state = OBJ_UNREAD;
 }
@@ -328,6 +439,17 @@ static int damaged(qpdf_data q, int id, int gen, struct error *e)
 		       err ? qpdf_get_error_message_detail(q, err) : "unknown error");
 }
 
+static void keep_removed(struct obj *o, const struct pdf_removed *r)
+{
+	free(o->rm);
+	o->rm = NULL;
+	o->nrm = r->n;
+	if (r->n) {
+		o->rm = xcalloc(r->n, sizeof(*o->rm));
+		memcpy(o->rm, r->v, r->n * sizeof(*o->rm));
+	}
+}
+
 /* Serialise object idx once. */
 static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 {
@@ -336,12 +458,13 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 	qpdf_data q = c->q;
 	struct ser s;
 	int id = c->objs[idx].id, gen = c->objs[idx].gen, page = c->objs[idx].page;
-	int annots_open = 0, rc = -1;
+	int annots_open = 0, field_root = 0, on_page = -1, rc = -1;
 	qpdf_oh oh = qpdf_get_object_by_id(q, id, gen);
 	enum qpdf_object_type_e type = qpdf_oh_get_type_code(q, oh);
 
 	memset(&s, 0, sizeof(s));
 	s.c = c;
+	s.is_page = page >= 0;
 	buf_init(&s.b, PDF_INPUT_MAX);
 	if (qpdf_has_error(q)) {
 		damaged(q, id, gen, e);
@@ -381,7 +504,7 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		annots = qpdf_oh_get_key(q, oh, "/Annots");
 		if (qpdf_oh_is_array(q, annots)) {
 			puts_(&s, " /Annots [");
-			if (ser_items(&s, annots, 1, e) < 0)
+			if (ser_annots(&s, annots, e) < 0)
 				goto out;
 			annots_open = 1;
 		}
@@ -391,6 +514,29 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		c->objs[idx].state = OBJ_NULL;
 		rc = 0;
 		goto out;
+	} else if (type == ot_dictionary && page != OBJ_STRUCTURE) {
+		qpdf_oh p = qpdf_oh_get_key(q, oh, "/P");
+		int verdict;
+		/* an annotation: the page it is on */
+		if (qpdf_oh_has_key(q, oh, "/Subtype") && qpdf_oh_is_indirect(q, p)) {
+			uint32_t k = intern(c, qpdf_oh_get_object_id(q, p), qpdf_oh_get_generation(q, p));
+			on_page = c->objs[k].page >= 0 ? c->objs[k].page : -1;
+		}
+		field_root = !qpdf_oh_has_key(q, oh, "/Parent") &&
+			     (qpdf_oh_has_key(q, oh, "/FT") ||
+			      (qpdf_oh_has_key(q, oh, "/T") && qpdf_oh_has_key(q, oh, "/Kids")));
+		/* an action or annotation that goes (pdf_inert.h), wherever it
+		 * is referred to from: references to it become null */
+		verdict = pdf_inert_verdict(q, oh, 0);
+		if (verdict >= 0) {
+			left_out(&s, pdf_inert_where_of(verdict), verdict);
+			keep_removed(&c->objs[idx], &s.rm);
+			c->objs[idx].state = OBJ_NULL;
+			rc = 0;
+			goto out;
+		}
+		if (ser_value(&s, oh, 0, e) < 0)
+			goto out;
 	} else if (ser_value(&s, oh, 0, e) < 0) {
 		goto out;
 	}
@@ -408,6 +554,9 @@ static int obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		o->refs = s.refs;
 		o->nrefs = s.nrefs;
 		o->annots_open = annots_open;
+		o->field_root = field_root;
+		o->on_page = on_page;
+		keep_removed(o, &s.rm);
 		o->state = OBJ_READ;
 		s.refs = NULL;
 		c->cached += o->len;
@@ -509,6 +658,7 @@ void pdf_copier_free(struct pdf_copier **cp)
 	for (size_t i = 0; i < c->nobjs; i++) {
 		free(c->objs[i].text);
 		free(c->objs[i].refs);
+		free(c->objs[i].rm);
 	}
 	free(c->objs);
 	free(c->slots);
@@ -519,7 +669,20 @@ void pdf_copier_free(struct pdf_copier **cp)
 	*cp = NULL;
 }
 
-static void order_push(struct pdf_copier *c, uint32_t idx)
+const struct pdf_removed *pdf_copier_removed(const struct pdf_copier *c)
+{
+	return &c->removed;
+}
+
+/* What object idx left out, found from page origin (0-based). */
+static void note_removed(struct pdf_copier *c, uint32_t idx, int origin)
+{
+	const struct obj *o = &c->objs[idx];
+	for (size_t i = 0; i < o->nrm; i++)
+		pdf_removed_add(&c->removed, o->rm[i].where, o->rm[i].what, origin + 1);
+}
+
+static void order_push(struct pdf_copier *c, uint32_t idx, int origin)
 {
 	if (c->norder == c->caporder) {
 		c->caporder = c->caporder ? 2 * c->caporder : 256;
@@ -528,6 +691,8 @@ static void order_push(struct pdf_copier *c, uint32_t idx)
 	c->order[c->norder++] = idx;
 	c->objs[idx].stamp = c->stamp;
 	c->objs[idx].num = (uint32_t)c->norder + 2;
+	c->objs[idx].origin = origin;
+	note_removed(c, idx, origin);
 }
 
 /* Number the pages and everything they reach (breadth first). */
@@ -539,23 +704,34 @@ static int collect(struct pdf_copier *c, int first, int count, struct error *e)
 		c->stamp = 1;
 	}
 	c->norder = 0;
+	memset(&c->removed, 0, sizeof(c->removed));
 	for (int p = first; p < first + count; p++) {
 		uint32_t idx = c->page_obj[p];
 		if (c->objs[idx].state == OBJ_UNREAD && obj_read(c, idx, e) < 0)
 			return -1;
-		order_push(c, idx);
+		order_push(c, idx, p - first);
 	}
 	for (size_t i = 0; i < c->norder; i++) {
 		uint32_t from = c->order[i];
 		for (size_t r = 0; r < c->objs[from].nrefs; r++) {
 			uint32_t to = c->objs[from].refs[r].obj;
+			if (c->objs[from].refs[r].weak)
+				continue;
 			if (c->objs[to].stamp == c->stamp || c->objs[to].page != -1)
 				continue; /* numbered already, someone else's page, or structure */
 			if (c->objs[to].state == OBJ_UNREAD && obj_read(c, to, e) < 0)
 				return -1;
-			if (c->objs[to].state == OBJ_NULL)
+			if (c->objs[to].state == OBJ_NULL) {
+				note_removed(c, to, c->objs[from].origin);
 				continue;
-			order_push(c, to);
+			}
+			/* an annotation of a page outside the group (a form
+			 * field's widget on another resident's page, reached
+			 * through the field's /Kids): not this file's */
+			if (c->objs[to].on_page >= 0 &&
+			    (c->objs[to].on_page < first || c->objs[to].on_page >= first + count))
+				continue;
+			order_push(c, to, c->objs[from].origin);
 		}
 	}
 	return 0;
@@ -645,8 +821,25 @@ int pdf_copier_write(struct pdf_copier *c, int first_page, int count,
 	offset_at(c, 1, out->len);
 	if (buf_append_str(out, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R") < 0)
 		oom = 1;
-	if (sig && buf_printf(out, " /AcroForm << /Fields [ %u 0 R ] /SigFlags 3 >>", wid_id) < 0)
-		oom = 1;
+	/* The form fields the pages' widgets belong to (their values show
+	 * through the widgets' appearances), and the signature's. */
+	{
+		int fields = 0;
+		for (size_t i = 0; i < c->norder; i++) {
+			const struct obj *o = &c->objs[c->order[i]];
+			if (!o->field_root)
+				continue;
+			if (!fields++ && buf_append_str(out, " /AcroForm << /Fields [") < 0)
+				oom = 1;
+			if (buf_printf(out, " %u 0 R", o->num) < 0)
+				oom = 1;
+		}
+		if (sig && buf_printf(out, "%s %u 0 R ] /SigFlags 3 >>",
+				      fields ? "" : " /AcroForm << /Fields [", wid_id) < 0)
+			oom = 1;
+		else if (!sig && fields && buf_append_str(out, " ] >>") < 0)
+			oom = 1;
+	}
 	if (buf_append_str(out, " >>\nendobj\n") < 0)
 		oom = 1;
 

@@ -20,12 +20,26 @@
  * (/Resources, /MediaBox, /CropBox, /Rotate) set on each page, and all
  * they reach except their /Parent chain; a reference to a page outside
  * the group, to the input's catalog or to its page tree becomes null, as
- * with qpdf --split-pages.  Stream data is
+ * with qpdf --split-pages, and so does one to an annotation whose /P is
+ * such a page.  A form field's /Kids are not followed down: a field or
+ * widget is written when the group's pages reach it (a widget, then up
+ * through /Parent), so another resident's field value and widget never
+ * come along through a field they share.  Stream data is
  * copied as stored (never decoded or re-encoded) with /Length set to its
  * real length.  Strings and streams of an encrypted input come out
  * decrypted, and the new file is not encrypted.  The input's outline,
- * named destinations, form field tree, structure tree, metadata and /Info
- * are not carried over: a notice is its pages.
+ * named destinations, structure tree, metadata and /Info are not carried
+ * over: a notice is its pages.  Of its form fields, those the pages'
+ * widgets belong to are listed in the new file's /AcroForm (readers show
+ * a field's value through its widget, and want it listed there).
+ *
+ * Nothing active is carried over either (pdf_inert.h says what and why):
+ * every /AA is left out, an action that is not kept is left out where it
+ * stands (/A, /PA, /Next, an array item, a dictionary value), and an
+ * action or annotation of a removed type that is an object of its own
+ * becomes null wherever it is referred to, so no reference dangles and an
+ * object shared by several pages or residents is judged once.  Each
+ * write says what it left out (pdf_copier_removed()).
  *
  * Memory: the kept bytes are capped (PDF_COPY_CACHE); past the cap, after
  * a file is written, the bytes of every object that file did not use are
@@ -40,6 +54,7 @@
 #include "buf.h"
 #include "util.h"
 #include "gateway/pades.h"
+#include "gateway/pdf_inert.h"
 
 #define PDF_COPY_CACHE ((size_t)64 << 20)
 
@@ -78,5 +93,9 @@ struct pdf_copy_sig {
 int pdf_copier_write(struct pdf_copier *c, int first_page, int count,
 		     const struct pdf_copy_sig *sig, struct buf *out, struct pades_slot *slot,
 		     struct error *e);
+
+/* What the last pdf_copier_write() left out, pages numbered as in the new
+ * file; valid until the next write. */
+const struct pdf_removed *pdf_copier_removed(const struct pdf_copier *c);
 
 #endif

@@ -813,7 +813,10 @@ static int splitter_make(struct pdf_splitter *s, int first_page, int count,
 	/* The callback may have taken the last file's bytes. */
 	if (s->made.pdf.max == 0)
 		buf_init(&s->made.pdf, PDF_INPUT_MAX + ((size_t)1 << 20));
-	return pdf_copier_write(s->copier, first_page, count, sig, &s->made.pdf, &s->made.slot, e);
+	if (pdf_copier_write(s->copier, first_page, count, sig, &s->made.pdf, &s->made.slot, e) < 0)
+		return -1;
+	s->made.removed = *pdf_copier_removed(s->copier);
+	return 0;
 }
 
 int pdf_splitter_make(struct pdf_splitter *s, int first_page, int count,

@@ -141,6 +141,7 @@ struct pdf_made {
 	struct buf pdf;           /* the file; the callback may keep the bytes
 				     (buf_steal()) instead of copying them */
 	struct pades_slot slot;   /* with opts->sig: the empty signature */
+	struct pdf_removed removed; /* active content left out (pdf_inert.h) */
 };
 
 /*
