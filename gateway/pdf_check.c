@@ -125,6 +125,25 @@ int pdf_qpdf_open(const uint8_t *data, size_t len, const char *password, int max
 		return err_set(e, "%s", what);
 	if (len > PDF_INPUT_MAX)
 		return err_set(e, "the PDF is larger than the limit of %zu bytes", PDF_INPUT_MAX);
+	{
+		/* qpdf decodes object and cross-reference streams whole:
+		 * they are measured first, within the limit. */
+		struct pdf_decoder *d = pdf_decoder_new();
+		struct pdf_limits lim;
+		long long num = -1;
+		const char *kind = "";
+		char sz[32];
+		pdf_limits_get(&lim);
+		rc = pdf_prescan(d, data, len, lim.stream_max, &num, &kind);
+		pdf_decoder_free(&d);
+		if (rc == PDF_DECODE_LIMIT)
+			return err_set(e, "the PDF's %s (object %lld) decodes to more than %s "
+				       "([limits] pdf_stream_max)", kind, num,
+				       pdf_size_text(lim.stream_max, sz, sizeof sz));
+		if (rc == PDF_DECODE_UNSUPPORTED)
+			return err_set(e, "the PDF's %s (object %lld) uses filters tayori does not "
+				       "decode", kind, num);
+	}
 
 	q = qpdf_init();
 	qpdf_silence_errors(q);

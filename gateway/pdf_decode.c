@@ -632,3 +632,444 @@ int pdf_stream_decode(struct pdf_decoder *d, qpdf_data q, qpdf_oh s, size_t max,
 	free(raw);
 	return rc;
 }
+
+/* ---- Object and cross-reference streams, before qpdf reads them ---- */
+
+/*
+ * qpdf decodes object streams (§7.5.7) and cross-reference streams
+ * (§7.5.8) itself, whole, when it opens a file or resolves an object kept
+ * in one.  So those are found in the bytes first: every "N G obj" whose
+ * dictionary has /N and /First (what qpdf needs to read an object stream)
+ * or /W or /Type /XRef or /ObjStm, followed by stream data, is decoded
+ * here, counting only.  The dictionary is read forward from the object's
+ * header with a small lexer, as qpdf reads an object at its offset.
+ */
+
+#define SCAN_DEPTH 32
+
+struct rlex {
+	const uint8_t *p, *end;
+};
+
+enum rtok { R_EOF, R_NUM, R_NAME, R_STR, R_DOPEN, R_DCLOSE, R_AOPEN, R_ACLOSE, R_KW };
+
+struct rtoken {
+	enum rtok t;
+	long long num;
+	int integer;
+	char name[64];  /* names (#xx decoded, cut), keywords */
+};
+
+static int r_delim(uint8_t c)
+{
+	return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == '{' ||
+	       c == '}' || c == '/' || c == '%';
+}
+
+static void r_next(struct rlex *l, struct rtoken *t)
+{
+	const uint8_t *p = l->p, *e = l->end;
+	size_t n = 0;
+
+	t->t = R_EOF;
+	t->name[0] = '\0';
+	for (;;) {
+		while (p < e && pdf_white(*p))
+			p++;
+		if (p < e && *p == '%') {
+			while (p < e && *p != '\n' && *p != '\r')
+				p++;
+			continue;
+		}
+		break;
+	}
+	if (p >= e) {
+		l->p = p;
+		return;
+	}
+	if (*p == '(') {
+		int depth = 0;
+		for (; p < e; p++) {
+			if (*p == '\\') {
+				p++;
+			} else if (*p == '(') {
+				depth++;
+			} else if (*p == ')' && --depth == 0) {
+				p++;
+				break;
+			}
+		}
+		t->t = R_STR;
+	} else if (*p == '<' && p + 1 < e && p[1] == '<') {
+		p += 2;
+		t->t = R_DOPEN;
+	} else if (*p == '>' && p + 1 < e && p[1] == '>') {
+		p += 2;
+		t->t = R_DCLOSE;
+	} else if (*p == '<') {
+		while (p < e && *p != '>')
+			p++;
+		p += p < e;
+		t->t = R_STR;
+	} else if (*p == '[' || *p == ']') {
+		t->t = *p++ == '[' ? R_AOPEN : R_ACLOSE;
+	} else if (*p == '/') {
+		t->name[n++] = '/';
+		for (p++; p < e && !pdf_white(*p) && !r_delim(*p); p++) {
+			uint8_t c = *p;
+			if (c == '#' && p + 2 < e && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
+				c = (uint8_t)(hex_value(p[1]) << 4 | hex_value(p[2]));
+				p += 2;
+			}
+			if (n + 1 < sizeof t->name)
+				t->name[n++] = (char)c;
+		}
+		t->name[n] = '\0';
+		t->t = R_NAME;
+	} else if (r_delim(*p)) {
+		p++;
+		t->t = R_KW; /* a stray delimiter: nothing we look for */
+	} else {
+		const uint8_t *s = p;
+		int digits = 1, neg = 0;
+		long long v = 0;
+		while (p < e && !pdf_white(*p) && !r_delim(*p)) {
+			if (n + 1 < sizeof t->name)
+				t->name[n++] = (char)*p;
+			p++;
+		}
+		t->name[n] = '\0';
+		if (s < p && (*s == '+' || *s == '-'))
+			neg = *s++ == '-';
+		if (s == p)
+			digits = 0;
+		for (const uint8_t *q = s; q < p && digits; q++) {
+			if (*q < '0' || *q > '9')
+				digits = 0;
+			else if (v < 1000000000000LL)
+				v = v * 10 + (*q - '0');
+		}
+		if (digits) {
+			t->t = R_NUM;
+			t->num = neg ? -v : v;
+			t->integer = 1;
+		} else {
+			t->t = R_KW;
+		}
+	}
+	l->p = p;
+}
+
+/* What a value is, as far as the scan cares. */
+enum rval { V_OTHER, V_INT, V_NAME, V_REF, V_ARRAY, V_DICT, V_BAD };
+
+/* Skip the rest of an array or dictionary opened before l. */
+static int r_skip_open(struct rlex *l, enum rtok close, int depth)
+{
+	struct rtoken t;
+	if (depth > SCAN_DEPTH)
+		return -1;
+	for (;;) {
+		r_next(l, &t);
+		if (t.t == R_EOF)
+			return -1;
+		if (t.t == close)
+			return 0;
+		if (t.t == R_DOPEN && r_skip_open(l, R_DCLOSE, depth + 1) < 0)
+			return -1;
+		if (t.t == R_AOPEN && r_skip_open(l, R_ACLOSE, depth + 1) < 0)
+			return -1;
+		if (t.t == R_DCLOSE || t.t == R_ACLOSE)
+			return -1;
+	}
+}
+
+/* One value after a key; an integer followed by "G R" is a reference. */
+static enum rval r_value(struct rlex *l, struct rtoken *t)
+{
+	r_next(l, t);
+	switch (t->t) {
+	case R_NUM: {
+		struct rlex save = *l;
+		struct rtoken a, b;
+		r_next(l, &a);
+		r_next(l, &b);
+		if (a.t == R_NUM && b.t == R_KW && strcmp(b.name, "R") == 0)
+			return V_REF;
+		*l = save;
+		return V_INT;
+	}
+	case R_NAME: return V_NAME;
+	case R_DOPEN: return V_DICT;
+	case R_AOPEN: return V_ARRAY;
+	case R_STR: case R_KW: return V_OTHER;
+	default: return V_BAD;
+	}
+}
+
+/* A /DecodeParms dictionary (opened) into f. */
+static int r_parms(struct rlex *l, struct pdf_filter *f)
+{
+	struct rtoken k, v;
+	f->predictor = 1;
+	f->colors = 1;
+	f->bpc = 8;
+	f->columns = 1;
+	f->early_change = 1;
+	for (;;) {
+		enum rval rv;
+		r_next(l, &k);
+		if (k.t == R_DCLOSE)
+			break;
+		if (k.t != R_NAME)
+			return PDF_DECODE_BAD;
+		rv = r_value(l, &v);
+		if (rv == V_DICT || rv == V_ARRAY) {
+			if (r_skip_open(l, rv == V_DICT ? R_DCLOSE : R_ACLOSE, 1) < 0)
+				return PDF_DECODE_BAD;
+			continue;
+		}
+		if (rv == V_REF)
+			return PDF_DECODE_UNSUPPORTED;
+		if (rv != V_INT)
+			continue;
+		if (strcmp(k.name, "/Predictor") == 0 && v.num >= 0 && v.num <= 15)
+			f->predictor = (int)v.num;
+		else if (strcmp(k.name, "/Colors") == 0 && v.num >= 1 && v.num <= COLORS_MAX)
+			f->colors = (int)v.num;
+		else if (strcmp(k.name, "/BitsPerComponent") == 0 &&
+			 (v.num == 1 || v.num == 2 || v.num == 4 || v.num == 8 || v.num == 16))
+			f->bpc = (int)v.num;
+		else if (strcmp(k.name, "/Columns") == 0 && v.num >= 1 && v.num <= COLUMNS_MAX)
+			f->columns = (int)v.num;
+		else if (strcmp(k.name, "/EarlyChange") == 0 && (v.num == 0 || v.num == 1))
+			f->early_change = (int)v.num;
+		else if (strcmp(k.name, "/Predictor") == 0 || strcmp(k.name, "/Colors") == 0 ||
+			 strcmp(k.name, "/BitsPerComponent") == 0 || strcmp(k.name, "/Columns") == 0 ||
+			 strcmp(k.name, "/EarlyChange") == 0)
+			return PDF_DECODE_BAD;
+	}
+	return PDF_DECODE_OK;
+}
+
+struct rstream {
+	int objstm, xref;        /* /N and /First; /Type /ObjStm or /XRef */
+	int xrefw;               /* /W or /Type /XRef */
+	int have_n, have_first;
+	long long length;        /* direct /Length, or -1 */
+	struct pdf_filter f[PDF_FILTERS_MAX];
+	size_t nf;
+	int filters_rc;          /* pdf_decode_rc of reading /Filter, /DecodeParms */
+};
+
+/* The stream dictionary after "obj", up to and including "stream".
+ * 0 when it is one, -1 otherwise. */
+static int r_stream_dict(struct rlex *l, struct rstream *s)
+{
+	struct rtoken k, v;
+	int nparms = 0;
+	struct pdf_filter parms[PDF_FILTERS_MAX];
+
+	memset(s, 0, sizeof *s);
+	s->length = -1;
+	r_next(l, &k);
+	if (k.t != R_DOPEN)
+		return -1;
+	for (;;) {
+		enum rval rv;
+		r_next(l, &k);
+		if (k.t == R_DCLOSE)
+			break;
+		if (k.t != R_NAME)
+			return -1;
+		rv = r_value(l, &v);
+		if (rv == V_BAD)
+			return -1;
+		if (strcmp(k.name, "/Filter") == 0) {
+			if (rv == V_NAME) {
+				if (filter_kind(v.name, &s->f[0].kind) < 0)
+					s->filters_rc = PDF_DECODE_UNSUPPORTED;
+				s->nf = 1;
+			} else if (rv == V_ARRAY) {
+				for (;;) {
+					r_next(l, &v);
+					if (v.t == R_ACLOSE)
+						break;
+					if (v.t != R_NAME || s->nf >= PDF_FILTERS_MAX) {
+						s->filters_rc = PDF_DECODE_UNSUPPORTED;
+						if (v.t == R_EOF)
+							return -1;
+						continue;
+					}
+					if (filter_kind(v.name, &s->f[s->nf].kind) < 0)
+						s->filters_rc = PDF_DECODE_UNSUPPORTED;
+					s->nf++;
+				}
+			} else if (rv == V_REF) {
+				s->filters_rc = PDF_DECODE_UNSUPPORTED;
+			}
+			continue;
+		}
+		if (strcmp(k.name, "/DecodeParms") == 0 || strcmp(k.name, "/DP") == 0) {
+			if (rv == V_DICT) {
+				int rc = r_parms(l, &parms[0]);
+				if (rc != PDF_DECODE_OK)
+					s->filters_rc = rc;
+				nparms = 1;
+			} else if (rv == V_ARRAY) {
+				for (;;) {
+					r_next(l, &v);
+					if (v.t == R_ACLOSE || v.t == R_EOF)
+						break;
+					if (v.t == R_DOPEN && nparms < PDF_FILTERS_MAX) {
+						int rc = r_parms(l, &parms[nparms++]);
+						if (rc != PDF_DECODE_OK)
+							s->filters_rc = rc;
+					} else if (v.t == R_KW && strcmp(v.name, "null") == 0 &&
+						   nparms < PDF_FILTERS_MAX) {
+						parms[nparms].predictor = 1;
+						parms[nparms].early_change = 1;
+						parms[nparms].colors = parms[nparms].columns = 1;
+						parms[nparms++].bpc = 8;
+					} else {
+						s->filters_rc = PDF_DECODE_UNSUPPORTED;
+						if (v.t == R_DOPEN && r_skip_open(l, R_DCLOSE, 1) < 0)
+							return -1;
+					}
+				}
+			} else if (rv == V_REF) {
+				s->filters_rc = PDF_DECODE_UNSUPPORTED;
+			}
+			continue;
+		}
+		if (rv == V_DICT || rv == V_ARRAY) {
+			if (strcmp(k.name, "/W") == 0)
+				s->xrefw = 1;
+			if (r_skip_open(l, rv == V_DICT ? R_DCLOSE : R_ACLOSE, 1) < 0)
+				return -1;
+			continue;
+		}
+		if (strcmp(k.name, "/N") == 0)
+			s->have_n = 1;
+		else if (strcmp(k.name, "/First") == 0)
+			s->have_first = 1;
+		else if (strcmp(k.name, "/Length") == 0 && rv == V_INT && v.num >= 0)
+			s->length = v.num;
+		else if (strcmp(k.name, "/Type") == 0 && rv == V_NAME && strcmp(v.name, "/XRef") == 0)
+			s->xrefw = 1;
+		else if (strcmp(k.name, "/Type") == 0 && rv == V_NAME && strcmp(v.name, "/ObjStm") == 0)
+			s->xref = 1;
+	}
+	s->objstm = s->have_n && s->have_first;
+	for (size_t i = 0; i < s->nf; i++) {
+		enum pdf_filter_kind kind = s->f[i].kind;
+		if ((int)i < nparms)
+			s->f[i] = parms[i];
+		else {
+			s->f[i].predictor = s->f[i].colors = s->f[i].columns = 1;
+			s->f[i].bpc = 8;
+			s->f[i].early_change = 1;
+		}
+		s->f[i].kind = kind;
+	}
+	r_next(l, &k);
+	if (k.t != R_KW || strcmp(k.name, "stream") != 0)
+		return -1;
+	/* the data starts after CRLF or LF (§7.3.8.1); qpdf takes a lone CR */
+	if (l->p < l->end && *l->p == '\r')
+		l->p++;
+	if (l->p < l->end && *l->p == '\n')
+		l->p++;
+	return 0;
+}
+
+/* Where "obj" preceded by "N G " starts an object: its number, or -1. */
+static long long obj_number(const uint8_t *data, size_t at)
+{
+	size_t i = at;
+	long long num = 0, mul = 1;
+	int gen_digits = 0, num_digits = 0;
+
+	if (at == 0 || !pdf_white(data[at - 1]))
+		return -1;
+	while (i > 0 && pdf_white(data[i - 1]))
+		i--;
+	while (i > 0 && data[i - 1] >= '0' && data[i - 1] <= '9' && gen_digits < 6) {
+		i--;
+		gen_digits++;
+	}
+	if (!gen_digits || i == 0 || !pdf_white(data[i - 1]))
+		return -1;
+	while (i > 0 && pdf_white(data[i - 1]))
+		i--;
+	while (i > 0 && data[i - 1] >= '0' && data[i - 1] <= '9' && num_digits < 10) {
+		i--;
+		num += (data[i] - '0') * mul;
+		mul *= 10;
+		num_digits++;
+	}
+	if (!num_digits)
+		return -1;
+	return num;
+}
+
+int pdf_prescan(struct pdf_decoder *d, const uint8_t *data, size_t len, size_t max,
+		long long *objnum, const char **what)
+{
+	const uint8_t *p = data, *end = data + len;
+
+	*objnum = -1;
+	*what = "object stream";
+	while (p < end) {
+		const uint8_t *o = memmem(p, (size_t)(end - p), "obj", 3);
+		struct rlex l;
+		struct rstream s;
+		long long num;
+		size_t dlen;
+		int rc;
+
+		if (o == NULL)
+			break;
+		p = o + 3;
+		if (p < end && !pdf_white(*p) && !r_delim(*p))
+			continue; /* "objx" */
+		num = obj_number(data, (size_t)(o - data));
+		if (num < 0)
+			continue;
+		l.p = p;
+		l.end = end;
+		if (r_stream_dict(&l, &s) < 0 || !(s.objstm || s.xref || s.xrefw))
+			continue;
+		*what = s.xrefw ? "cross-reference stream" : "object stream";
+		if (s.filters_rc == PDF_DECODE_UNSUPPORTED) {
+			/* an indirect or unknown filter: qpdf may still
+			 * decode it, so it cannot be left unchecked */
+			*objnum = num;
+			return PDF_DECODE_UNSUPPORTED;
+		}
+		if (s.filters_rc != PDF_DECODE_OK)
+			continue;
+		if (s.length >= 0 && (size_t)s.length <= (size_t)(end - l.p)) {
+			dlen = (size_t)s.length;
+		} else {
+			const uint8_t *es = memmem(l.p, (size_t)(end - l.p), "endstream", 9);
+			dlen = es ? (size_t)(es - l.p) : (size_t)(end - l.p);
+		}
+		rc = pdf_decode(d, l.p, dlen, s.f, s.nf, max, NULL, NULL);
+		if (rc == PDF_DECODE_LIMIT) {
+			*objnum = num;
+			return rc;
+		}
+		/* With a wrong /Length, qpdf looks for endstream: so do we. */
+		if (s.length >= 0) {
+			const uint8_t *es = memmem(l.p, (size_t)(end - l.p), "endstream", 9);
+			if (es && (size_t)(es - l.p) != dlen &&
+			    pdf_decode(d, l.p, (size_t)(es - l.p), s.f, s.nf, max, NULL, NULL) ==
+				    PDF_DECODE_LIMIT) {
+				*objnum = num;
+				return PDF_DECODE_LIMIT;
+			}
+		}
+	}
+	return PDF_DECODE_OK;
+}

@@ -103,4 +103,18 @@ int pdf_filters_of(qpdf_data q, qpdf_oh dict, struct pdf_filter *f, size_t *nf);
 int pdf_stream_decode(struct pdf_decoder *d, qpdf_data q, qpdf_oh s, size_t max,
 		      struct buf *out, size_t *outlen);
 
+/*
+ * The object streams and cross-reference streams of a PDF's bytes,
+ * decoded (counting only) before qpdf opens it: qpdf decodes those itself,
+ * whole.  Found by their dictionaries (/N and /First, /W, /Type /ObjStm or
+ * /XRef) after every "N G obj" in the bytes.  Returns PDF_DECODE_OK;
+ * PDF_DECODE_LIMIT when one decodes to more than max, or
+ * PDF_DECODE_UNSUPPORTED when one has filters not decoded here (given by
+ * reference, or unknown), with *objnum its object number and *what
+ * "object stream" or "cross-reference stream".  Streams that do not
+ * decode (encrypted, broken) are left to qpdf.
+ */
+int pdf_prescan(struct pdf_decoder *d, const uint8_t *data, size_t len, size_t max,
+		long long *objnum, const char **what);
+
 #endif

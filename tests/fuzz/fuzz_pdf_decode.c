@@ -11,6 +11,8 @@
  *           bits 6-7 the columns (1, 3, 17, 300);
  * the rest is the stream data.  Decoded into a buffer and counted only,
  * with a cap of 64 KB: both must agree, and no output may pass the cap.
+ * The whole input is also scanned as a file for object and
+ * cross-reference streams (pdf_prescan), with the same cap.
  * Runs as a fuzzing program only (clang -fsanitize=fuzzer).
  * Seeds: tests/fuzz/corpus/pdf_decode/.
  */
@@ -71,5 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc1 == PDF_DECODE_OK && (n1 != n2 || out.len != n1))
 		abort();
 	buf_free(&out);
+	{
+		long long num;
+		const char *what;
+		int rc = pdf_prescan(d, data, size, FUZZ_CAP, &num, &what);
+		if (rc != PDF_DECODE_OK && rc != PDF_DECODE_LIMIT && rc != PDF_DECODE_UNSUPPORTED)
+			abort();
+	}
 	return 0;
 }

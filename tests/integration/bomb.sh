@@ -5,7 +5,8 @@
 # gigabytes (tests/integration/gen_bombs.py: one FlateDecode, FlateDecode
 # twice, LZW, a ToUnicode CMap, the second of a content array, a form
 # XObject, a form on a page the text reader hands to poppler, streams each
-# under the limit that add up on a page and across the document), and
+# under the limit that add up on a page and across the document, an object
+# stream and a cross-reference stream, which qpdf decodes itself), and
 # `tayori submit` of an .eml of 700,000 empty MIME parts.
 #
 # Each must be refused with exit 1 and one line naming the page and the
@@ -58,12 +59,18 @@ bounded "split pagesum.pdf" 'pagesum.pdf: page 2: its streams decode to more tha
 	"$TAYORI" pdf split --auto "$B/keys.csv" "$B/pagesum.pdf" "$T/out-pagesum"
 bounded "split docsum.pdf" 'docsum.pdf: page [0-9]+: the PDF.s streams decode to more than 2 GB in all \(\[limits\] pdf_decoded\)$' \
 	"$TAYORI" pdf split --auto "$B/keys.csv" "$B/docsum.pdf" "$T/out-docsum"
-for b in single double lzw array cmap form poppler pagesum; do
+# Object and cross-reference streams are decoded by qpdf itself: they are
+# measured before qpdf opens the file.
+bounded "split objstm.pdf" 'objstm.pdf: the PDF.s object stream \(object 6\) decodes to more than 16 MB \(\[limits\] pdf_stream_max\)$' \
+	"$TAYORI" pdf split --auto "$B/keys.csv" "$B/objstm.pdf" "$T/out-objstm"
+bounded "split xref.pdf" 'xref.pdf: the PDF.s cross-reference stream \(object 7\) decodes to more than 16 MB \(\[limits\] pdf_stream_max\)$' \
+	"$TAYORI" pdf split --pages 1 "$B/xref.pdf" "$T/out-xref"
+for b in single double lzw array cmap form poppler pagesum docsum objstm xref; do
 	[ -e "$T/out-$b" ] && [ -n "$(ls -A "$T/out-$b" 2>/dev/null)" ] && fail "split $b.pdf wrote files"
 done
 
 # tayori submit: a batch folder with the CSV and one bomb.
-for b in double cmap poppler pagesum; do
+for b in double cmap poppler pagesum objstm; do
 	mkdir -p "$T/batch-$b"
 	cp "$B/keys.csv" "$T/batch-$b/"
 	cp "$B/$b.pdf" "$T/batch-$b/notices.pdf"
@@ -75,6 +82,8 @@ bounded "submit poppler.pdf" 'notices.pdf: page 2: a stream it uses decodes to m
 	"$TAYORI" submit -d "$D" "$T/batch-poppler"
 bounded "submit pagesum.pdf" 'notices.pdf: page 2: its streams decode to more than 32 MB together' \
 	"$TAYORI" submit -d "$D" "$T/batch-pagesum"
+bounded "submit objstm.pdf" 'notices.pdf: the PDF.s object stream \(object 6\) decodes to more than 16 MB' \
+	"$TAYORI" submit -d "$D" "$T/batch-objstm"
 check "submit: no batch was stored" test "$(nbatches)" = 0
 
 # A lower limit in [limits] is the one applied and named.

@@ -15,6 +15,9 @@
 #   pagesum.pdf  four content streams of 15 MiB each on one page
 #   docsum.pdf   160 pages sharing one 15 MiB content stream
 #   lzw.pdf      a content stream, LZWDecode inside FlateDecode, 1 GiB
+#   objstm.pdf   an object stream holding the catalog and pages, 1 GiB
+#                (qpdf decodes object streams itself)
+#   xref.pdf     a cross-reference stream, FlateDecode twice, 1 GiB
 #
 # A test tool: needs only Python's zlib.
 import os
@@ -147,6 +150,40 @@ def doc(path, page2, npages=2, extra_res=b"", every=None):
     p.write(path, cat)
 
 
+def objstm(path, deflate, xref_bomb):
+    """One page whose catalog, page tree, page and font sit in an object
+    stream (1 GiB decoded unless xref_bomb), found through a
+    cross-reference stream (1 GiB decoded, FlateDecode twice, if
+    xref_bomb)."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Count 1 /Kids [3 0 R] >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"]
+    body, offs = b"", []
+    for o in objs:
+        offs.append(len(body))
+        body += o + b"\n"
+    head = b" ".join(b"%d %d" % (i + 1, offs[i]) for i in range(len(objs))) + b"\n"
+    data = deflate(0 if xref_bomb else 1 << 30, head + body)
+    out = bytearray(b"%PDF-1.7\n")
+    o5 = len(out)
+    content = zlib.compress(text("00010001"))
+    out += b"5 0 obj\n<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content + b"\nendstream\nendobj\n"
+    o6 = len(out)
+    out += (b"6 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+            % (len(objs), len(head), len(data)) + data + b"\nendstream\nendobj\n")
+    o7 = len(out)
+    rows = [(0, 0, 65535)] + [(2, 6, i) for i in range(len(objs))] + [(1, o5, 0), (1, o6, 0), (1, o7, 0)]
+    x = b"".join(struct.pack(">BIH", *r) for r in rows)
+    filt = b""
+    if xref_bomb:
+        x = zlib.compress(deflate(1 << 30, x), 9)
+        filt = b"/Filter [/FlateDecode /FlateDecode] "
+    out += (b"7 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R %s/Length %d >>\nstream\n"
+            % (len(rows), filt, len(x)) + x + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % o7)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -210,6 +247,9 @@ def main():
     def lzw(p, key):
         return b"%d 0 R" % p.stream(zlib.compress(lzw_zeros(gib), 9), ["FlateDecode", "LZWDecode"]), b""
     doc(os.path.join(out, "lzw.pdf"), lzw)
+
+    objstm(os.path.join(out, "objstm.pdf"), deflate_zeros, False)
+    objstm(os.path.join(out, "xref.pdf"), deflate_zeros, True)
 
     with open(os.path.join(out, "keys.csv"), "w", encoding="utf-8") as f:
         f.write("宛名番号,氏名,メールアドレス\n00010001,佐藤 花子,sato@example.com\n"

@@ -5,7 +5,8 @@
  * data, unknown filters and bad parameters are reported, never guessed;
  * and decompression bombs (one FlateDecode to 1 GiB, FlateDecode twice to
  * 2 GiB, LZW, RunLength) stop at the cap at once, with the output buffer
- * never past it.
+ * never past it; object and cross-reference streams (which qpdf decodes
+ * itself) are found in a file's bytes and measured before qpdf reads it.
  * Runs in the test process.  Standards: ISO 32000-1 §7.4; RFC 1950/1951.
  */
 #include <stdarg.h>
@@ -508,6 +509,89 @@ static void test_bombs(void **state)
 	pdf_decoder_free(&d);
 }
 
+/* An object or cross-reference stream of the given dictionary entries
+ * and data, as bytes of a file. */
+static GByteArray *objstm_len(const char *entries, const GByteArray *data, unsigned length)
+{
+	GByteArray *o = g_byte_array_new();
+	char head[512];
+	int n = snprintf(head, sizeof head, "%%PDF-1.7\n12 0 obj\n<< %s /Length %u >>\nstream\n",
+			 entries, length);
+	g_byte_array_append(o, (const uint8_t *)head, (guint)n);
+	g_byte_array_append(o, data->data, data->len);
+	g_byte_array_append(o, (const uint8_t *)"\nendstream\nendobj\n", 19);
+	return o;
+}
+
+static GByteArray *objstm_bytes(const char *entries, const GByteArray *data)
+{
+	return objstm_len(entries, data, data->len);
+}
+
+/* qpdf decodes object and cross-reference streams itself: they are found
+ * in the bytes and measured before it opens them. */
+static void test_prescan(void **state)
+{
+	struct pdf_decoder *d = pdf_decoder_new();
+	GByteArray *bomb = flate_zeros((size_t)64 << 20), *o;
+	const char *what = NULL;
+	long long num = 0;
+	(void)state;
+
+	o = objstm_bytes("/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode", bomb);
+	assert_int_equal(pdf_prescan(d, o->data, o->len, 16 * MIB, &num, &what), PDF_DECODE_LIMIT);
+	assert_int_equal(num, 12);
+	assert_string_equal(what, "object stream");
+	/* within the cap */
+	assert_int_equal(pdf_prescan(d, o->data, o->len, 64 * MIB, &num, &what), PDF_DECODE_OK);
+	g_byte_array_free(o, TRUE);
+	/* no /Type, a string holding ">>", a comment, an escaped name */
+	o = objstm_bytes("/X (>> stream) %>>\n /N 1 /First 4 /Fil#74er [/Fl]", bomb);
+	assert_int_equal(pdf_prescan(d, o->data, o->len, 16 * MIB, &num, &what), PDF_DECODE_LIMIT);
+	g_byte_array_free(o, TRUE);
+	/* a wrong /Length: qpdf looks for endstream, so does the scan */
+	o = objstm_len("/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode", bomb, 9);
+	assert_int_equal(pdf_prescan(d, o->data, o->len, 16 * MIB, &num, &what), PDF_DECODE_LIMIT);
+	g_byte_array_free(o, TRUE);
+	o = objstm_bytes("/Type /XRef /W [1 2 1] /Size 3 /Filter /FlateDecode", bomb);
+	assert_int_equal(pdf_prescan(d, o->data, o->len, 16 * MIB, &num, &what), PDF_DECODE_LIMIT);
+	assert_string_equal(what, "cross-reference stream");
+	g_byte_array_free(o, TRUE);
+	/* a filter given by reference cannot be checked */
+	o = objstm_bytes("/N 1 /First 4 /Filter 9 0 R", bomb);
+	assert_int_equal(pdf_prescan(d, o->data, o->len, 16 * MIB, &num, &what), PDF_DECODE_UNSUPPORTED);
+	g_byte_array_free(o, TRUE);
+	/* other streams are not the scan's: the text reader decodes those */
+	o = objstm_bytes("/Filter /FlateDecode", bomb);
+	assert_int_equal(pdf_prescan(d, o->data, o->len, 16 * MIB, &num, &what), PDF_DECODE_OK);
+	g_byte_array_free(o, TRUE);
+
+	/* a file qpdf writes with object streams passes */
+	{
+		qpdf_data q = qpdf_init();
+		uint8_t *s = sample(100000);
+		qpdf_oh st;
+		assert_false(qpdf_empty_pdf(q) & QPDF_ERRORS);
+		for (int i = 0; i < 50; i++) {
+			st = qpdf_oh_new_stream(q);
+			qpdf_oh_replace_stream_data(q, st, s, 100000, qpdf_oh_new_null(q), qpdf_oh_new_null(q));
+			qpdf_oh_replace_key(q, qpdf_get_root(q), "/X", qpdf_make_indirect_object(q,
+				qpdf_oh_parse(q, "<< /A [1 2 (x>>) <414243>] /B << /C /D >> >>")));
+			qpdf_oh_replace_key(q, qpdf_get_root(q), "/S", qpdf_make_indirect_object(q, st));
+		}
+		assert_false(qpdf_init_write_memory(q) & QPDF_ERRORS);
+		qpdf_set_object_stream_mode(q, qpdf_o_generate);
+		assert_false(qpdf_write(q) & QPDF_ERRORS);
+		assert_non_null(memmem(qpdf_get_buffer(q), qpdf_get_buffer_length(q), "/ObjStm", 7));
+		assert_int_equal(pdf_prescan(d, qpdf_get_buffer(q), qpdf_get_buffer_length(q), MIB,
+					     &num, &what), PDF_DECODE_OK);
+		free(s);
+		qpdf_cleanup(&q);
+	}
+	g_byte_array_free(bomb, TRUE);
+	pdf_decoder_free(&d);
+}
+
 static void test_sizes(void **state)
 {
 	char s[32];
@@ -532,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_predictors),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_bombs),
+		cmocka_unit_test(test_prescan),
 		cmocka_unit_test(test_sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
