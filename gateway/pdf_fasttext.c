@@ -2,8 +2,10 @@
  * pdf_fasttext.c — page text from the content streams through qpdf's C
  * API: a bounded lexer, a text-state interpreter (q/Q, BT/ET, Tf, Td, TD,
  * Tm, T*, Tc, Tw, Tz, TL, Tj, TJ, ', ", Do, BI/ID/EI), ToUnicode CMaps
- * cached per font object, standard encodings for simple fonts, and a
- * poppler fallback per page (see pdf_fasttext.h).
+ * cached per font object, standard encodings for simple fonts, every
+ * stream decoded within [limits] by pdf_decode.c into reused buffers, and
+ * a poppler fallback per page, for pages whose streams all passed that
+ * decoding first (see pdf_fasttext.h).
  * Runs in the gateway process and in `tayori pdf split`, on attacker-
  * influenced input.  Standards: ISO 32000-1 §7.2 (lexical conventions),
  * §7.8.2, §8.2, §8.9.7, §8.10, §9.3, §9.4, §9.6, §9.7, §9.10; UAX #15.
@@ -2065,6 +2067,22 @@ static void fjob_fail(struct fjob *j, const struct error *e)
 	atomic_store(j->stop, 1);
 }
 
+/* Page p read by poppler, with the thread's PopplerDocument (opened on
+ * first use); NULL with e filled on failure. */
+static char *poppler_page(struct fjob *j, int p, size_t *len, struct error *e)
+{
+	if (!j->pop) {
+		int rc;
+		pthread_mutex_lock(&poppler_open_lock);
+		rc = pdf_text_open(j->data, j->len, j->password, &j->pop, e);
+		pthread_mutex_unlock(&poppler_open_lock);
+		if (rc < 0)
+			return NULL;
+	}
+	atomic_fetch_add(&fallbacks, 1);
+	return pdf_text_page(j->pop, p, len, e);
+}
+
 static void *fworker(void *arg)
 {
 	struct fjob *j = arg;
@@ -2093,33 +2111,15 @@ static void *fworker(void *arg)
 			}
 			if (rc == PDF_FASTTEXT_UNDECODABLE) {
 				int gate = gate_page(j->ft, p, &e);
-				if (gate < 0) {
-					fjob_fail(j, &e);
-					return NULL;
-				}
-				if (gate == 1) {
-					/* Not safe to give poppler: no text from it. */
-					text = g_strdup("");
-					len = 0;
-					goto have_text;
-				}
-				if (!j->pop) {
-					pthread_mutex_lock(&poppler_open_lock);
-					rc = pdf_text_open(j->data, j->len, j->password, &j->pop, &e);
-					pthread_mutex_unlock(&poppler_open_lock);
-					if (rc < 0) {
-						fjob_fail(j, &e);
-						return NULL;
-					}
-				}
-				atomic_fetch_add(&fallbacks, 1);
-				text = pdf_text_page(j->pop, p, &len, &e);
+				if (gate == 0)
+					text = poppler_page(j, p, &len, &e);
+				else if (gate == 1)
+					text = g_strdup(""); /* not safe to give poppler: no text */
 				if (!text) {
 					fjob_fail(j, &e);
 					return NULL;
 				}
 			}
-have_text:
 			rc = j->fn(j->ctx, p, text, len, &e);
 			g_free(text);
 			if (rc < 0) {
