@@ -460,15 +460,31 @@ static int filter_step(struct pdf_decoder *d, const struct pdf_filter *f, const 
 	return unpredict(d, f, d->pred.data, d->pred.len, s);
 }
 
+/* Buffers between filters are kept for the next stream while small;
+ * a large one is given back, so that a thread holds at most one
+ * stream's worth when it is not decoding. */
+#define KEEP_MAX ((size_t)4 << 20)
+
+static void shrink(struct pdf_decoder *d)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->stage[i].cap > KEEP_MAX)
+			buf_free(&d->stage[i]);
+	if (d->pred.cap > KEEP_MAX)
+		buf_free(&d->pred);
+	if (d->rows_cap > KEEP_MAX) {
+		free(d->rows);
+		d->rows = NULL;
+		d->rows_cap = 0;
+	}
+}
+
 int pdf_decode(struct pdf_decoder *d, const uint8_t *data, size_t len,
 	       const struct pdf_filter *f, size_t nf, size_t max, struct buf *out,
 	       size_t *outlen)
 {
 	const uint8_t *in = data;
 	size_t inlen = len;
-	/* Between filters: the same cap, doubled for the rare chain that
-	 * encodes after compressing (hex of deflate). */
-	size_t stage_max = max > SIZE_MAX / 4 ? SIZE_MAX / 2 : 2 * max;
 	struct sink s;
 	int rc = PDF_DECODE_OK;
 
@@ -496,10 +512,14 @@ int pdf_decode(struct pdf_decoder *d, const uint8_t *data, size_t len,
 			buf_reset(st);
 		s.b = last ? out : st;
 		s.n = 0;
-		s.max = last ? max : stage_max;
+		s.max = max; /* between filters too */
 		rc = filter_step(d, &f[i], in, inlen, &s);
+		if (last || rc != PDF_DECODE_OK)
+			shrink(d);
 		if (rc != PDF_DECODE_OK) {
-			if (rc == PDF_DECODE_LIMIT && outlen)
+			/* how far the output got: nowhere when an earlier
+			 * filter stopped */
+			if (rc == PDF_DECODE_LIMIT && last && outlen)
 				*outlen = s.n;
 			return rc;
 		}

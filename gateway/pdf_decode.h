@@ -81,9 +81,10 @@ void pdf_decoder_free(struct pdf_decoder **d);
 /*
  * Undo nf filters (first to last) on len bytes, into out (reset first;
  * create it with buf_init(out, SIZE_MAX / 2): the cap is max, checked
- * here) or, when out is NULL, only counting.  *outlen (may be NULL) gets
- * the decoded length, or how far decoding got on PDF_DECODE_LIMIT (then
- * more than max would have followed).  Returns a pdf_decode_rc.
+ * here) or, when out is NULL, only counting.  What passes between two
+ * filters is held to max too.  *outlen (may be NULL) gets the decoded
+ * length, or how far the output got on PDF_DECODE_LIMIT (then more than
+ * max would have followed).  Returns a pdf_decode_rc.
  */
 int pdf_decode(struct pdf_decoder *d, const uint8_t *data, size_t len,
 	       const struct pdf_filter *f, size_t nf, size_t max, struct buf *out,

@@ -43,6 +43,7 @@
 #define FT_W_MAX        65536               /* /W ranges of one CID font */
 #define FT_RES_DEPTH    32                  /* /Parent levels for /Resources */
 #define FT_NAME_MAX     127                 /* bytes of a name kept */
+#define FT_KEEP_MAX     ((size_t)4 << 20)   /* decode buffers kept between pages */
 
 /* Separation of two shown strings, in units of the font size. */
 #define FT_WORD_GAP     0.1   /* forward gap that is a space */
@@ -1885,6 +1886,17 @@ out:
 	for (int i = 0; i < r->nowned; i++)
 		font_free(r->owned[i]);
 	free(r);
+	/* Large buffers go back after the page: a thread keeps only small
+	 * ones between pages. */
+	if (ft->content.cap > FT_KEEP_MAX)
+		buf_free(&ft->content);
+	if (ft->part.cap > FT_KEEP_MAX)
+		buf_free(&ft->part);
+	if (ft->cmapbuf.cap > FT_KEEP_MAX)
+		buf_free(&ft->cmapbuf);
+	for (int i = 0; i < FT_FORM_DEPTH; i++)
+		if (ft->forms[i].cap > FT_KEEP_MAX)
+			buf_free(&ft->forms[i]);
 	return ret;
 }
 
