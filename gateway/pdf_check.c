@@ -539,6 +539,69 @@ out:
 	return ret;
 }
 
+/*
+ * Every page's content streams decoded within [limits], counting only:
+ * whatever mode the batch is split in, a page whose content is a
+ * decompression bomb is refused here, before anything else reads it.
+ */
+static int scan_contents(qpdf_data q, int npages, struct error *e)
+{
+	struct pdf_decoder *d = pdf_decoder_new();
+	struct pdf_limits lim;
+	size_t total = 0;
+	char sz[32];
+	int ret = -1;
+
+	pdf_limits_get(&lim);
+	for (int pg = 0; pg < npages; pg++) {
+		qpdf_oh page = qpdf_get_page_n(q, (size_t)pg);
+		qpdf_oh c = qpdf_oh_get_key_if_dict(q, page, "/Contents");
+		int n = qpdf_oh_is_array(q, c) ? qpdf_oh_get_array_n_items(q, c) : 1;
+		size_t sum = 0;
+
+		for (int i = 0; i < n; i++) {
+			qpdf_oh s = qpdf_oh_is_array(q, c) ? qpdf_oh_get_array_item(q, c, i) : c;
+			size_t cap = lim.stream_max, got = 0;
+			int rc;
+			if (!qpdf_oh_is_stream(q, s))
+				continue;
+			if (lim.page_max - sum < cap)
+				cap = lim.page_max - sum;
+			if (lim.doc_max - total < cap)
+				cap = lim.doc_max - total;
+			rc = pdf_stream_decode(d, q, s, cap, NULL, &got);
+			if (rc == PDF_DECODE_LIMIT) {
+				if (cap == lim.stream_max)
+					err_set(e, "page %d: a content stream decodes to more than %s "
+						"([limits] pdf_stream_max)", pg + 1,
+						pdf_size_text(lim.stream_max, sz, sizeof sz));
+				else if (cap == lim.page_max - sum)
+					err_set(e, "page %d: its streams decode to more than %s together "
+						"([limits] pdf_page_decoded)", pg + 1,
+						pdf_size_text(lim.page_max, sz, sizeof sz));
+				else
+					err_set(e, "page %d: the PDF's streams decode to more than %s in all "
+						"([limits] pdf_decoded)", pg + 1,
+						pdf_size_text(lim.doc_max, sz, sizeof sz));
+				goto out;
+			}
+			/* Broken or image-coded content is left to the readers,
+			 * which show no text for it. */
+			sum += got;
+			total += got;
+		}
+		qpdf_oh_release_all(q);
+	}
+	ret = 0;
+out:
+	while (qpdf_more_warnings(q))
+		qpdf_next_warning(q);
+	if (qpdf_has_error(q))
+		qpdf_get_error(q);
+	pdf_decoder_free(&d);
+	return ret;
+}
+
 int pdf_check(const uint8_t *data, size_t len, const char *password, int max_pages,
 	      struct pdf_info *info, struct error *e)
 {
@@ -564,6 +627,8 @@ int pdf_check(const uint8_t *data, size_t len, const char *password, int max_pag
 		}
 		if (deep_check(q, npages, e) < 0)
 			goto out;
+	} else if (scan_contents(q, npages, e) < 0) {
+		goto out;
 	}
 	if (info) {
 		info->pages = npages;

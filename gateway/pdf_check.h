@@ -26,6 +26,11 @@
  *      qpdf cannot open it even with its recovery (no trailer, no page
  *      tree, a loop in the page tree): refused as damaged;
  *   5. no pages, or more than the page limit: refused;
+ *   5b. (files qpdf did not repair; step 6 covers the others) every page's
+ *      content streams are decoded within [limits] pdf_stream_max,
+ *      pdf_page_decoded and pdf_decoded, counting only: a page whose
+ *      content decodes to more is refused, naming the page and the
+ *      setting, whatever reads the file next;
  *   6. qpdf opened it but had to repair it (any warning while reading the
  *      cross-reference table or the page tree): the file must still end
  *      with %%EOF (a file cut short loses what was written last, often its

@@ -59,13 +59,16 @@ bounded "split pagesum.pdf" 'pagesum.pdf: page 2: its streams decode to more tha
 	"$TAYORI" pdf split --auto "$B/keys.csv" "$B/pagesum.pdf" "$T/out-pagesum"
 bounded "split docsum.pdf" 'docsum.pdf: page [0-9]+: the PDF.s streams decode to more than 2 GB in all \(\[limits\] pdf_decoded\)$' \
 	"$TAYORI" pdf split --auto "$B/keys.csv" "$B/docsum.pdf" "$T/out-docsum"
+# Split by page count, nothing reads the text: the check refuses it all the same.
+bounded "split --pages 1 double.pdf" "double.pdf: $stream" \
+	"$TAYORI" pdf split --pages 1 "$B/double.pdf" "$T/out-pages"
 # Object and cross-reference streams are decoded by qpdf itself: they are
 # measured before qpdf opens the file.
 bounded "split objstm.pdf" 'objstm.pdf: the PDF.s object stream \(object 6\) decodes to more than 16 MB \(\[limits\] pdf_stream_max\)$' \
 	"$TAYORI" pdf split --auto "$B/keys.csv" "$B/objstm.pdf" "$T/out-objstm"
 bounded "split xref.pdf" 'xref.pdf: the PDF.s cross-reference stream \(object 7\) decodes to more than 16 MB \(\[limits\] pdf_stream_max\)$' \
 	"$TAYORI" pdf split --pages 1 "$B/xref.pdf" "$T/out-xref"
-for b in single double lzw array cmap form poppler pagesum docsum objstm xref; do
+for b in single double lzw array cmap form poppler pagesum docsum objstm xref pages; do
 	[ -e "$T/out-$b" ] && [ -n "$(ls -A "$T/out-$b" 2>/dev/null)" ] && fail "split $b.pdf wrote files"
 done
 
