@@ -112,12 +112,13 @@ static void lzw_encode(GByteArray *o, const uint8_t *d, size_t n)
 
 	put_bits(&b, 256, 9);
 	for (size_t i = 0; i < n; i++) {
-		unsigned key = (unsigned)(w << 8 | d[i]) + 1;
+		unsigned key;
 		gpointer v;
 		if (w < 0) {
 			w = d[i];
 			continue;
 		}
+		key = ((unsigned)w << 8 | d[i]) + 1;
 		if ((v = g_hash_table_lookup(dict, GUINT_TO_POINTER(key))) != NULL) {
 			w = GPOINTER_TO_INT(v);
 			continue;
