@@ -184,6 +184,7 @@ int cmd_submit(int argc, char **argv)
 	lim.max_message = (size_t)conf_int(t.conf, "limits", "message_size");
 	lim.max_attachments = (size_t)conf_int(t.conf, "limits", "attachments");
 	lim.max_depth = (size_t)conf_int(t.conf, "limits", "mime_depth");
+	lim.max_parts = (size_t)conf_int(t.conf, "limits", "mime_parts");
 	if (collect(argv + optind, argc - optind, &lim, &files, id, &e) < 0)
 		goto fail;
 	if (files.ncsv != 1) {

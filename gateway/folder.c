@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "gateway/mime.h"
 #include "gateway/pdf_check.h"
+#include "gateway/pdf_decode.h"
 
 static void push(struct batch_file **v, size_t *n, size_t *cap, const char *name, uint8_t *data,
 		 size_t len)
@@ -222,4 +223,13 @@ void batch_files_input(struct batch_input *bi, const struct batch_files *f,
 	bi->tsa_url = conf_str(c, "signing", "tsa_url");
 	bi->csv_max_rows = (size_t)conf_int(c, "limits", "csv_rows");
 	bi->max_pages = (int)conf_int(c, "limits", "pdf_pages");
+	{
+		/* Every PDF reader of this process decodes within these. */
+		struct pdf_limits lim = {
+			(size_t)conf_int(c, "limits", "pdf_stream_max"),
+			(size_t)conf_int(c, "limits", "pdf_page_decoded"),
+			(size_t)conf_int(c, "limits", "pdf_decoded"),
+		};
+		pdf_limits_set(&lim);
+	}
 }

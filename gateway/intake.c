@@ -57,6 +57,7 @@ int intake_new(struct store *st, const struct signer *signer, const struct conf 
 	in->lim.max_message = (size_t)conf_int(c, "limits", "message_size");
 	in->lim.max_attachments = (size_t)conf_int(c, "limits", "attachments");
 	in->lim.max_depth = (size_t)conf_int(c, "limits", "mime_depth");
+	in->lim.max_parts = (size_t)conf_int(c, "limits", "mime_parts");
 	g_mime_init();
 	*out = in;
 	return 0;

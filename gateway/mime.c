@@ -872,6 +872,7 @@ struct walk {
 	GArray *parts;    /* struct part_ref, document order */
 	GPtrArray *levels; /* GMimeMessage *, the top one first, then forwarded ones */
 	size_t depth;     /* deepest nesting seen */
+	size_t nparts;    /* MIME entities of every kind seen */
 	int has_tnef;
 };
 
@@ -912,6 +913,7 @@ static void walk_tree(struct walk *w, GMimeObject *o, size_t level, size_t depth
 {
 	if (o == NULL)
 		return;
+	w->nparts++;
 	if (depth > w->depth)
 		w->depth = depth;
 	if (depth > WALK_MAX)
@@ -930,11 +932,15 @@ static void walk_tree(struct walk *w, GMimeObject *o, size_t level, size_t depth
 		int related = is_type(o, "multipart", "related");
 		for (int i = 0; i < n; i++) {
 			GMimeObject *c = g_mime_multipart_get_part(mp, i);
-			if (GMIME_IS_MULTIPART_SIGNED(o) && i == GMIME_MULTIPART_SIGNED_SIGNATURE)
+			if (GMIME_IS_MULTIPART_SIGNED(o) && i == GMIME_MULTIPART_SIGNED_SIGNATURE) {
+				w->nparts++;
 				continue;
+			}
 			if (related && i > 0 && is_type(c, "image", "*") &&
-			    g_mime_object_get_content_id(c) != NULL)
+			    g_mime_object_get_content_id(c) != NULL) {
+				w->nparts++;
 				continue; /* a picture the HTML shows */
+			}
 			walk_tree(w, c, level, depth + 1);
 		}
 		return;
@@ -1374,6 +1380,30 @@ generic:
 	return xstrdup("application/octet-stream");
 }
 
+/*
+ * Lines that may be MIME boundary delimiters (RFC 2046 §5.1.1: "--", then
+ * a boundary of at least one character, which cannot start with a blank),
+ * counting stopped past stop.  Every part of a multipart follows one, so
+ * this bounds the parts GMime would build, read before it builds any.
+ */
+static size_t delimiter_lines(const uint8_t *d, size_t len, size_t stop)
+{
+	size_t n = 0;
+	const uint8_t *p = d, *end = d + len;
+
+	while (p < end && n <= stop) {
+		const uint8_t *nl;
+		if (end - p >= 3 && p[0] == '-' && p[1] == '-' && p[2] != ' ' && p[2] != '\t' &&
+		    p[2] != '\r' && p[2] != '\n')
+			n++;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return n;
+}
+
 static gpointer gmime_init_once(gpointer unused)
 {
 	(void)unused;
@@ -1389,11 +1419,12 @@ int mime_parse(const uint8_t *data, size_t len, const struct mime_limits *lim,
 	size_t max_message = lim && lim->max_message ? lim->max_message : DEFAULT_MAX_MESSAGE;
 	size_t max_att = lim && lim->max_attachments ? lim->max_attachments : MIME_DEFAULT_MAX_ATTACHMENTS;
 	size_t max_depth = lim && lim->max_depth ? lim->max_depth : MIME_DEFAULT_MAX_DEPTH;
+	size_t max_parts = lim && lim->max_parts ? lim->max_parts : MIME_DEFAULT_MAX_PARTS;
 	GMimeParserOptions *opt = NULL;
 	GMimeStream *stream = NULL;
 	GMimeParser *parser = NULL;
 	GMimeMessage *msg = NULL;
-	struct walk w = { NULL, NULL, 0, 0 };
+	struct walk w = { NULL, NULL, 0, 0, 0 };
 	struct mime_message *m = NULL;
 	size_t pick = 0;
 	int rc = -1;
@@ -1402,6 +1433,9 @@ int mime_parse(const uint8_t *data, size_t len, const struct mime_limits *lim,
 	if (len > max_message)
 		return err_set(e, "the message is %zu bytes; the limit is %zu bytes ([limits] message_size)",
 			       len, max_message);
+	if (delimiter_lines(data, len, max_parts) > max_parts)
+		return err_set(e, "the message has more than %zu MIME parts ([limits] mime_parts)",
+			       max_parts);
 	g_once(&once, gmime_init_once, NULL);
 
 	/* an mbox "From " separator line, as some clients save .eml files */
@@ -1437,6 +1471,11 @@ int mime_parse(const uint8_t *data, size_t len, const struct mime_limits *lim,
 		else
 			err_set(e, "the message nests MIME parts %zu deep; the limit is %zu ([limits] mime_depth)",
 				w.depth, max_depth);
+		goto out;
+	}
+	if (w.nparts > max_parts) {
+		err_set(e, "the message has %zu MIME parts; the limit is %zu ([limits] mime_parts)",
+			w.nparts, max_parts);
 		goto out;
 	}
 	if (w.parts->len > max_att) {

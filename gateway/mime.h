@@ -36,13 +36,19 @@
 #include <stdint.h>
 #include "util.h"
 
-/* The defaults of [limits] attachments and mime_depth (conf.c) */
+/* The defaults of [limits] attachments, mime_depth and mime_parts (conf.c) */
 #define MIME_DEFAULT_MAX_ATTACHMENTS 2000
 #define MIME_DEFAULT_MAX_DEPTH 8
+#define MIME_DEFAULT_MAX_PARTS 10000
 #define MIME_FILENAME_MAX 255 /* bytes of UTF-8, the extension kept when cut */
 
-/* From [limits] message_size, attachments, mime_depth.  0 in a field: that
- * default (message size: 50 MiB).  Depth counts the MIME entities on the
+/* From [limits] message_size, attachments, mime_depth, mime_parts.  0 in a
+ * field: that default (message size: 50 MiB).  Parts are every MIME entity
+ * of any kind: multipart containers, empty parts, body text, attachments,
+ * attached messages and their parts.  A message with more delimiter lines
+ * (a line starting "--" then a non-blank character) than max_parts is
+ * refused before GMime builds anything, so that a message of many empty
+ * parts costs no memory; the exact count is checked after parsing.  Depth counts the MIME entities on the
  * deepest path, the leaf included: a single-part message is 1, a PDF in
  * multipart/mixed is 2, mixed > alternative > text/plain is 3, and a
  * forwarded message/rfc822 adds one for itself (Outlook forwarding an
@@ -52,6 +58,7 @@ struct mime_limits {
 	size_t max_message;
 	size_t max_attachments;
 	size_t max_depth;
+	size_t max_parts;
 };
 
 struct mime_attachment {

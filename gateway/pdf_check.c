@@ -10,14 +10,17 @@
 #include <strings.h>
 #include <glib.h>
 #include <qpdf/qpdf-c.h>
+#include "buf.h"
 #include "util.h"
 #include "gateway/pdf_check.h"
+#include "gateway/pdf_decode.h"
 
 /* Objects the deep check visits before giving up: far above any real
  * notice batch, low enough to bound a hostile file's cost. */
 #define DEEP_MAX_OBJECTS 4000000
-/* Decoded bytes of one stream in the deep check. */
-#define DEEP_MAX_STREAM ((size_t)256 << 20)
+/* Decoded bytes of one image in the deep check (counted, not kept);
+ * other streams are held to [limits] pdf_stream_max. */
+#define DEEP_MAX_IMAGE ((size_t)256 << 20)
 
 static int starts_ci(const uint8_t *p, size_t len, const char *lit)
 {
@@ -122,6 +125,25 @@ int pdf_qpdf_open(const uint8_t *data, size_t len, const char *password, int max
 		return err_set(e, "%s", what);
 	if (len > PDF_INPUT_MAX)
 		return err_set(e, "the PDF is larger than the limit of %zu bytes", PDF_INPUT_MAX);
+	{
+		/* qpdf decodes object and cross-reference streams whole:
+		 * they are measured first, within the limit. */
+		struct pdf_decoder *d = pdf_decoder_new();
+		struct pdf_limits lim;
+		long long num = -1;
+		const char *kind = "";
+		char sz[32];
+		pdf_limits_get(&lim);
+		rc = pdf_prescan(d, data, len, lim.stream_max, &num, &kind);
+		pdf_decoder_free(&d);
+		if (rc == PDF_DECODE_LIMIT)
+			return err_set(e, "the PDF's %s (object %lld) decodes to more than %s "
+				       "([limits] pdf_stream_max)", kind, num,
+				       pdf_size_text(lim.stream_max, sz, sizeof sz));
+		if (rc == PDF_DECODE_UNSUPPORTED)
+			return err_set(e, "the PDF's %s (object %lld) uses filters tayori does not "
+				       "decode", kind, num);
+	}
 
 	q = qpdf_init();
 	qpdf_silence_errors(q);
@@ -312,36 +334,71 @@ out:
 	return ret;
 }
 
+/*
+ * A page's content streams decoded within the limits, joined by newlines,
+ * into out.  -1 with e filled when one cannot be decoded or is too large.
+ */
+static int page_content(qpdf_data q, qpdf_oh page, int pg, struct pdf_decoder *d,
+			struct buf *part, struct buf *out, struct error *e)
+{
+	struct pdf_limits lim;
+	qpdf_oh c = qpdf_oh_get_key_if_dict(q, page, "/Contents");
+	int n = qpdf_oh_is_array(q, c) ? qpdf_oh_get_array_n_items(q, c) : 1;
+	char sz[32];
+
+	pdf_limits_get(&lim);
+	buf_reset(out);
+	for (int i = 0; i < n; i++) {
+		qpdf_oh s = qpdf_oh_is_array(q, c) ? qpdf_oh_get_array_item(q, c, i) : c;
+		int rc = pdf_stream_decode(d, q, s, lim.stream_max, part, NULL);
+		if (rc == PDF_DECODE_LIMIT)
+			return err_set(e, "page %d: a content stream decodes to more than %s "
+				       "([limits] pdf_stream_max)", pg,
+				       pdf_size_text(lim.stream_max, sz, sizeof sz));
+		if (rc != PDF_DECODE_OK)
+			return err_set(e, "the PDF is damaged: the content of page %d cannot be read", pg);
+		if ((out->len > 0 && buf_append_u8(out, '\n') < 0) ||
+		    buf_append(out, part->data, part->len) < 0 || out->len > lim.page_max)
+			return err_set(e, "page %d: its streams decode to more than %s together "
+				       "([limits] pdf_page_decoded)", pg,
+				       pdf_size_text(lim.page_max, sz, sizeof sz));
+	}
+	return 0;
+}
+
 /* Pages must still have their content, and use only resources that are
  * still there. */
 static int check_pages(qpdf_data q, int npages, struct error *e)
 {
+	struct pdf_decoder *d = pdf_decoder_new();
+	struct buf part, content;
+	int ret = -1;
+
+	buf_init(&part, SIZE_MAX / 2);
+	buf_init(&content, SIZE_MAX / 2);
 	for (int pg = 0; pg < npages; pg++) {
 		qpdf_oh page = qpdf_get_page_n(q, (size_t)pg);
-		unsigned char *buf = NULL;
-		size_t blen = 0;
 		int rc;
 
 		if (!qpdf_oh_has_key(q, page, "/Contents")) {
 			qpdf_oh_release(q, page);
-			return err_set(e, "the PDF is damaged and its repair lost content: page %d has "
-					  "no content left", pg + 1);
+			err_set(e, "the PDF is damaged and its repair lost content: page %d has "
+				   "no content left", pg + 1);
+			goto out;
 		}
-		if (qpdf_oh_get_page_content_data(q, page, &buf, &blen) & QPDF_ERRORS) {
-			qpdf_error err = qpdf_get_error(q);
-			err_set(e, "the PDF is damaged: the content of page %d cannot be read (%s)", pg + 1,
-				err ? qpdf_get_error_message_detail(q, err) : "unknown error");
-			free(buf);
-			qpdf_oh_release(q, page);
-			return -1;
-		}
-		rc = check_content_names(q, page, pg + 1, buf, blen, e);
-		free(buf);
+		rc = page_content(q, page, pg + 1, d, &part, &content, e);
+		if (rc == 0)
+			rc = check_content_names(q, page, pg + 1, content.data, content.len, e);
 		qpdf_oh_release(q, page);
 		if (rc < 0)
-			return -1;
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	buf_free(&part);
+	buf_free(&content);
+	pdf_decoder_free(&d);
+	return ret;
 }
 
 /*
@@ -355,9 +412,13 @@ static int deep_check(qpdf_data q, int npages, struct error *e)
 	GHashTable *seen = g_hash_table_new(g_direct_hash, g_direct_equal);
 	GArray *stack = g_array_new(FALSE, FALSE, sizeof(qpdf_oh));
 	GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
-	size_t visited = 0;
+	struct pdf_decoder *d = pdf_decoder_new();
+	struct pdf_limits lim;
+	size_t visited = 0, decoded = 0;
 	int ret = -1;
-	char w[200];
+	char w[200], sz[32];
+
+	pdf_limits_get(&lim);
 
 	/* Resources inherited from the page tree become the page's own, so
 	 * skipping /Parent loses nothing. */
@@ -416,19 +477,40 @@ static int deep_check(qpdf_data q, int npages, struct error *e)
 					g_array_append_val(stack, v);
 				}
 				if (t == ot_stream) {
-					unsigned char *buf = NULL;
-					size_t blen = 0;
-					QPDF_BOOL filtered = QPDF_FALSE;
-					QPDF_ERROR_CODE rc = qpdf_oh_get_stream_data(q, oh, qpdf_dl_generalized,
-										     &filtered, &buf, &blen);
-					free(buf);
-					if ((rc & QPDF_ERRORS) || blen > DEEP_MAX_STREAM) {
+					/* Counted, not kept, and never past the limits. */
+					int image = qpdf_oh_is_name_and_equals(q,
+						qpdf_oh_get_key(q, dict, "/Subtype"), "/Image");
+					size_t cap = image && DEEP_MAX_IMAGE > lim.stream_max ? DEEP_MAX_IMAGE :
+						     lim.stream_max;
+					size_t n = 0;
+					int rc;
+					if (lim.doc_max - decoded < cap)
+						cap = lim.doc_max - decoded;
+					rc = pdf_stream_decode(d, q, oh, cap, NULL, &n);
+					if (rc == PDF_DECODE_LIMIT) {
+						if (cap < lim.stream_max || (image && cap < DEEP_MAX_IMAGE))
+							err_set(e, "page %d: the PDF's streams decode to more than "
+								"%s in all ([limits] pdf_decoded)", pg + 1,
+								pdf_size_text(lim.doc_max, sz, sizeof sz));
+						else if (image)
+							err_set(e, "page %d: an image decodes to more than %s",
+								pg + 1, pdf_size_text(cap, sz, sizeof sz));
+						else
+							err_set(e, "page %d: a stream decodes to more than %s "
+								"([limits] pdf_stream_max)", pg + 1,
+								pdf_size_text(cap, sz, sizeof sz));
+						goto out;
+					}
+					if (rc == PDF_DECODE_BAD) {
 						qpdf_error err = qpdf_get_error(q);
 						err_set(e, "the PDF is truncated or damaged: a stream of page %d "
 							   "cannot be read (%s)", pg + 1,
-							err ? qpdf_get_error_message_detail(q, err) : "too large");
+							err ? qpdf_get_error_message_detail(q, err) : "bad data");
 						goto out;
 					}
+					/* Unsupported filters (image codecs) are not
+					 * decoded by anything in tayori. */
+					decoded += n;
 					qpdf_oh_release(q, dict);
 				}
 			}
@@ -453,6 +535,70 @@ out:
 	g_ptr_array_free(keys, TRUE);
 	g_array_free(stack, TRUE);
 	g_hash_table_destroy(seen);
+	pdf_decoder_free(&d);
+	return ret;
+}
+
+/*
+ * Every page's content streams decoded within [limits], counting only:
+ * whatever mode the batch is split in, a page whose content is a
+ * decompression bomb is refused here, before anything else reads it.
+ */
+static int scan_contents(qpdf_data q, int npages, struct error *e)
+{
+	struct pdf_decoder *d = pdf_decoder_new();
+	struct pdf_limits lim;
+	size_t total = 0;
+	char sz[32];
+	int ret = -1;
+
+	pdf_limits_get(&lim);
+	for (int pg = 0; pg < npages; pg++) {
+		qpdf_oh page = qpdf_get_page_n(q, (size_t)pg);
+		qpdf_oh c = qpdf_oh_get_key_if_dict(q, page, "/Contents");
+		int n = qpdf_oh_is_array(q, c) ? qpdf_oh_get_array_n_items(q, c) : 1;
+		size_t sum = 0;
+
+		for (int i = 0; i < n; i++) {
+			qpdf_oh s = qpdf_oh_is_array(q, c) ? qpdf_oh_get_array_item(q, c, i) : c;
+			size_t cap = lim.stream_max, got = 0;
+			int rc;
+			if (!qpdf_oh_is_stream(q, s))
+				continue;
+			if (lim.page_max - sum < cap)
+				cap = lim.page_max - sum;
+			if (lim.doc_max - total < cap)
+				cap = lim.doc_max - total;
+			rc = pdf_stream_decode(d, q, s, cap, NULL, &got);
+			if (rc == PDF_DECODE_LIMIT) {
+				if (cap == lim.stream_max)
+					err_set(e, "page %d: a content stream decodes to more than %s "
+						"([limits] pdf_stream_max)", pg + 1,
+						pdf_size_text(lim.stream_max, sz, sizeof sz));
+				else if (cap == lim.page_max - sum)
+					err_set(e, "page %d: its streams decode to more than %s together "
+						"([limits] pdf_page_decoded)", pg + 1,
+						pdf_size_text(lim.page_max, sz, sizeof sz));
+				else
+					err_set(e, "page %d: the PDF's streams decode to more than %s in all "
+						"([limits] pdf_decoded)", pg + 1,
+						pdf_size_text(lim.doc_max, sz, sizeof sz));
+				goto out;
+			}
+			/* Broken or image-coded content is left to the readers,
+			 * which show no text for it. */
+			sum += got;
+			total += got;
+		}
+		qpdf_oh_release_all(q);
+	}
+	ret = 0;
+out:
+	while (qpdf_more_warnings(q))
+		qpdf_next_warning(q);
+	if (qpdf_has_error(q))
+		qpdf_get_error(q);
+	pdf_decoder_free(&d);
 	return ret;
 }
 
@@ -481,6 +627,8 @@ int pdf_check(const uint8_t *data, size_t len, const char *password, int max_pag
 		}
 		if (deep_check(q, npages, e) < 0)
 			goto out;
+	} else if (scan_contents(q, npages, e) < 0) {
+		goto out;
 	}
 	if (info) {
 		info->pages = npages;

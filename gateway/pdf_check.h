@@ -19,14 +19,25 @@
  *      way is refused too.  Opened with the password, the per-resident
  *      PDFs are written without encryption (they are signed and then
  *      encrypted at rest by tayori);
- *   4. qpdf cannot open it even with its recovery (no trailer, no page
+ *   4. an object stream or cross-reference stream (which qpdf decodes
+ *      itself, whole) that decodes to more than [limits] pdf_stream_max,
+ *      measured in the bytes before qpdf reads them (pdf_prescan()):
+ *      refused, naming the object and the setting;
+ *      qpdf cannot open it even with its recovery (no trailer, no page
  *      tree, a loop in the page tree): refused as damaged;
  *   5. no pages, or more than the page limit: refused;
+ *   5b. (files qpdf did not repair; step 6 covers the others) every page's
+ *      content streams are decoded within [limits] pdf_stream_max,
+ *      pdf_page_decoded and pdf_decoded, counting only: a page whose
+ *      content decodes to more is refused, naming the page and the
+ *      setting, whatever reads the file next;
  *   6. qpdf opened it but had to repair it (any warning while reading the
  *      cross-reference table or the page tree): the file must still end
  *      with %%EOF (a file cut short loses what was written last, often its
  *      fonts); every object reachable from every page is resolved and
- *      every stream decoded; every page must still have content, and every
+ *      every stream decoded by pdf_decode.c within [limits] (counted, not
+ *      kept; images up to 256 MB), a stream past them refused naming the
+ *      page and the setting; every page must still have content, and every
  *      font (Tf) and image or form (Do) its content uses must still be in
  *      its resources (qpdf drops a dictionary entry whose object is
  *      missing, so this is where a lost object shows).  Any failure means

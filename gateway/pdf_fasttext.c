@@ -2,8 +2,10 @@
  * pdf_fasttext.c — page text from the content streams through qpdf's C
  * API: a bounded lexer, a text-state interpreter (q/Q, BT/ET, Tf, Td, TD,
  * Tm, T*, Tc, Tw, Tz, TL, Tj, TJ, ', ", Do, BI/ID/EI), ToUnicode CMaps
- * cached per font object, standard encodings for simple fonts, and a
- * poppler fallback per page (see pdf_fasttext.h).
+ * cached per font object, standard encodings for simple fonts, every
+ * stream decoded within [limits] by pdf_decode.c into reused buffers, and
+ * a poppler fallback per page, for pages whose streams all passed that
+ * decoding first (see pdf_fasttext.h).
  * Runs in the gateway process and in `tayori pdf split`, on attacker-
  * influenced input.  Standards: ISO 32000-1 §7.2 (lexical conventions),
  * §7.8.2, §8.2, §8.9.7, §8.10, §9.3, §9.4, §9.6, §9.7, §9.10; UAX #15.
@@ -17,6 +19,7 @@
 #include "buf.h"
 #include "util.h"
 #include "gateway/pdf_check.h"
+#include "gateway/pdf_decode.h"
 #include "gateway/pdf_text.h"
 #include "gateway/pdf_fasttext.h"
 
@@ -40,6 +43,7 @@
 #define FT_W_MAX        65536               /* /W ranges of one CID font */
 #define FT_RES_DEPTH    32                  /* /Parent levels for /Resources */
 #define FT_NAME_MAX     127                 /* bytes of a name kept */
+#define FT_KEEP_MAX     ((size_t)4 << 20)   /* decode buffers kept between pages */
 
 /* Separation of two shown strings, in units of the font size. */
 #define FT_WORD_GAP     0.1   /* forward gap that is a space */
@@ -750,23 +754,9 @@ static int std_encoding_name(const char *n, int *winansi)
 	return *winansi || strcmp(n, "/StandardEncoding") == 0 || strcmp(n, "/MacRomanEncoding") == 0;
 }
 
-/* A stream's decoded data (malloc'd), or NULL when qpdf cannot decode it. */
-static unsigned char *stream_bytes(qpdf_data q, qpdf_oh s, size_t max, size_t *len)
-{
-	unsigned char *p = NULL;
-	QPDF_BOOL filtered = QPDF_FALSE;
-
-	*len = 0;
-	if (!qpdf_oh_is_stream(q, s))
-		return NULL;
-	if (qpdf_oh_get_stream_data(q, s, qpdf_dl_generalized, &filtered, &p, len) & QPDF_ERRORS ||
-	    !filtered || *len > max) {
-		free(p);
-		*len = 0;
-		return NULL;
-	}
-	return p;
-}
+struct page_run;
+/* A stream decoded within the page's limits (see ft_decode below). */
+static int ft_decode(struct page_run *r, qpdf_oh s, const char *what, struct buf *out);
 
 static void font_simple(qpdf_data q, qpdf_oh fo, struct font *f, int type1)
 {
@@ -911,14 +901,18 @@ static void font_cid_widths(qpdf_data q, qpdf_oh desc, struct font *f)
 
 /* Read a font dictionary.  Never fails: what cannot be decoded is noted
  * in f->bad (or as SIMPLE_BAD codes) and surfaces when text is shown. */
-static struct font *font_load(qpdf_data q, qpdf_oh fo, struct budget *bud)
+static struct font *font_load(struct page_run *r, qpdf_data q, qpdf_oh fo, struct buf *tmp,
+			      struct budget *bud)
 {
 	struct font *f = xcalloc(1, sizeof *f);
 	qpdf_oh st = qpdf_oh_get_key(q, fo, "/Subtype");
 	qpdf_oh tu = qpdf_oh_get_key(q, fo, "/ToUnicode");
-	const char *sub = qpdf_oh_is_name(q, st) ? qpdf_oh_get_name(q, st) : "";
-	unsigned char *d;
-	size_t dlen;
+	char sub[FT_NAME_MAX + 1];
+	int rc;
+
+	/* A copy: qpdf's name buffer is reused by the next call (decoding
+	 * the CMap reads the names of its filters). */
+	str_copy(sub, qpdf_oh_is_name(q, st) ? qpdf_oh_get_name(q, st) : "", sizeof sub);
 
 	if (!qpdf_oh_is_dictionary(q, fo)) {
 		f->bad = "a font that is not a dictionary";
@@ -929,14 +923,14 @@ static struct font *font_load(qpdf_data q, qpdf_oh fo, struct budget *bud)
 		return f;
 	}
 	if (qpdf_oh_is_stream(q, tu)) {
-		d = stream_bytes(q, tu, FT_CMAP_BYTES, &dlen);
-		if (!d) {
-			f->bad = "a ToUnicode CMap qpdf cannot decode";
+		rc = ft_decode(r, tu, "a ToUnicode CMap", tmp);
+		if (rc != PDF_DECODE_OK) {
+			f->bad = rc == PDF_DECODE_LIMIT ? "a ToUnicode CMap beyond the limits" :
+							   "a ToUnicode CMap that cannot be decoded";
 			return f;
 		}
-		if (cmap_parse(d, dlen, bud, &f->tu) < 0)
+		if (tmp->len > FT_CMAP_BYTES || cmap_parse(tmp->data, tmp->len, bud, &f->tu) < 0)
 			f->bad = "a ToUnicode CMap beyond the limits";
-		free(d);
 		if (f->bad)
 			return f;
 	}
@@ -958,10 +952,10 @@ static struct font *font_load(qpdf_data q, qpdf_oh fo, struct budget *bud)
 		} else if (qpdf_oh_is_stream(q, enc)) {
 			qpdf_oh wm = qpdf_oh_get_key(q, qpdf_oh_get_dict(q, enc), "/WMode");
 			f->vertical = qpdf_oh_get_int_value(q, wm) == 1;
-			d = stream_bytes(q, enc, FT_CMAP_BYTES, &dlen);
-			if (!d || cmap_parse(d, dlen, bud, &f->enc) < 0 || !f->enc->ncs)
+			rc = ft_decode(r, enc, "an encoding CMap", tmp);
+			if (rc != PDF_DECODE_OK || tmp->len > FT_CMAP_BYTES ||
+			    cmap_parse(tmp->data, tmp->len, bud, &f->enc) < 0 || !f->enc->ncs)
 				f->bad = "an encoding CMap that cannot be read";
-			free(d);
 			if (f->bad)
 				return f;
 		} else {
@@ -1007,6 +1001,17 @@ struct pdf_fasttext {
 		size_t off, len;     /* strings, names: scratch; arrays: elems */
 	} ops[FT_OPERANDS];
 	struct lexop *elems;     /* [FT_ELEMS], elements of the array operand */
+	/* Bounded decoding (pdf_decode.h), into buffers reused page after
+	 * page: the page's content, each level of forms, one CMap. */
+	struct pdf_limits lim;
+	struct pdf_decoder *dec;
+	struct buf content, part, cmapbuf;
+	struct buf forms[FT_FORM_DEPTH];
+	atomic_size_t own_decoded;
+	atomic_size_t *decoded;  /* decoded bytes of the document, all handles */
+	GHashTable *gated;       /* stream (id << 32 | gen) -> decoded size + 1, 0 unsafe */
+	int refused;             /* the page was refused: refusal says why */
+	struct error refusal;
 };
 
 static void font_free_v(gpointer p)
@@ -1048,6 +1053,16 @@ int pdf_fasttext_open(const uint8_t *data, size_t len, const char *password,
 	buf_reserve(&ft->scratch, 256);
 	buf_init(&ft->out, PDF_TEXT_PAGE_MAX);
 	ft->elems = xmalloc(FT_ELEMS * sizeof *ft->elems);
+	pdf_limits_get(&ft->lim);
+	ft->dec = pdf_decoder_new();
+	buf_init(&ft->content, SIZE_MAX / 2);
+	buf_init(&ft->part, SIZE_MAX / 2);
+	buf_init(&ft->cmapbuf, SIZE_MAX / 2);
+	for (int i = 0; i < FT_FORM_DEPTH; i++)
+		buf_init(&ft->forms[i], SIZE_MAX / 2);
+	atomic_init(&ft->own_decoded, 0);
+	ft->decoded = &ft->own_decoded;
+	ft->gated = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	*out = ft;
 	return 0;
 }
@@ -1072,6 +1087,14 @@ void pdf_fasttext_close(struct pdf_fasttext **ft)
 	buf_free(&(*ft)->scratch);
 	buf_free(&(*ft)->out);
 	free((*ft)->elems);
+	pdf_decoder_free(&(*ft)->dec);
+	buf_free(&(*ft)->content);
+	buf_free(&(*ft)->part);
+	buf_free(&(*ft)->cmapbuf);
+	for (int i = 0; i < FT_FORM_DEPTH; i++)
+		buf_free(&(*ft)->forms[i]);
+	if ((*ft)->gated)
+		g_hash_table_destroy((*ft)->gated);
 	free(*ft);
 	*ft = NULL;
 }
@@ -1099,6 +1122,8 @@ struct page_run {
 	int sep;                 /* 0, ' ' or '\n' owed before the next char */
 	int full;                /* out reached PDF_TEXT_PAGE_MAX */
 	size_t lexed;
+	int page;                /* 1-based, for refusals */
+	size_t decoded;          /* bytes decoded for this page */
 	int forms, depth;
 	int form_ids[FT_FORM_DEPTH];
 	struct font *owned[FT_PAGE_FONTS];  /* direct fonts, freed after the page */
@@ -1119,6 +1144,50 @@ static void set_bad(struct page_run *r, const char *why)
 {
 	if (!r->bad)
 		r->bad = why;
+}
+
+/*
+ * Decode stream s for page r into out within the limits: one stream at
+ * most stream_max, the page's streams together at most page_max, the
+ * document's at most doc_max.  Passing one refuses the page (the whole
+ * input): r->ft->refusal names the page, what was decoded and the setting.
+ */
+static int ft_decode(struct page_run *r, qpdf_oh s, const char *what, struct buf *out)
+{
+	struct pdf_fasttext *ft = r->ft;
+	const struct pdf_limits *lim = &ft->lim;
+	size_t page_left = lim->page_max > r->decoded ? lim->page_max - r->decoded : 0;
+	size_t done = atomic_load(ft->decoded);
+	size_t doc_left = lim->doc_max > done ? lim->doc_max - done : 0;
+	size_t cap = lim->stream_max, len = 0;
+	char sz[32];
+	int rc;
+
+	if (page_left < cap)
+		cap = page_left;
+	if (doc_left < cap)
+		cap = doc_left;
+	rc = pdf_stream_decode(ft->dec, ft->q, s, cap, out, &len);
+	if (rc == PDF_DECODE_LIMIT) {
+		if (cap == lim->stream_max)
+			err_set(&ft->refusal, "page %d: %s decodes to more than %s ([limits] pdf_stream_max)",
+				r->page, what, pdf_size_text(lim->stream_max, sz, sizeof sz));
+		else if (cap == page_left)
+			err_set(&ft->refusal, "page %d: its streams decode to more than %s together "
+				"([limits] pdf_page_decoded)", r->page,
+				pdf_size_text(lim->page_max, sz, sizeof sz));
+		else
+			err_set(&ft->refusal, "page %d: the PDF's streams decode to more than %s in all "
+				"([limits] pdf_decoded)", r->page, pdf_size_text(lim->doc_max, sz, sizeof sz));
+		ft->refused = 1;
+		set_bad(r, "refused");
+		return rc;
+	}
+	if (rc == PDF_DECODE_OK) {
+		r->decoded += len;
+		atomic_fetch_add(ft->decoded, len);
+	}
+	return rc;
 }
 
 static void want_sep(struct page_run *r, int c)
@@ -1299,7 +1368,7 @@ static struct font *font_lookup(struct page_run *r, struct content *c, const cha
 				set_bad(r, "more fonts than the limit");
 				goto out;
 			}
-			f = font_load(q, fo, &ft->bud);
+			f = font_load(r, q, fo, &ft->cmapbuf, &ft->bud);
 			g_hash_table_insert(ft->fonts, g_memdup2(&k, sizeof k), f);
 		}
 	} else {
@@ -1307,7 +1376,7 @@ static struct font *font_lookup(struct page_run *r, struct content *c, const cha
 			set_bad(r, "more fonts than the limit");
 			goto out;
 		}
-		f = font_load(q, fo, &ft->bud);
+		f = font_load(r, q, fo, &ft->cmapbuf, &ft->bud);
 		r->owned[r->nowned++] = f;
 	}
 out:
@@ -1327,8 +1396,7 @@ static void do_xobject(struct page_run *r, struct content *c, const char *name)
 	qpdf_data q = r->ft->q;
 	char key[FT_NAME_MAX + 2];
 	qpdf_oh xo, dict, fres;
-	unsigned char *d;
-	size_t dlen;
+	struct buf *d;
 	int id;
 	struct gstate saved;
 	int saved_d, saved_over;
@@ -1350,9 +1418,9 @@ static void do_xobject(struct page_run *r, struct content *c, const char *name)
 		set_bad(r, "form XObjects nested or repeated beyond the limits");
 		return;
 	}
-	d = stream_bytes(q, xo, FT_LEXED_PAGE, &dlen);
-	if (!d) {
-		set_bad(r, "a form XObject qpdf cannot decode");
+	d = &r->ft->forms[r->depth];
+	if (ft_decode(r, xo, "a form XObject", d) != PDF_DECODE_OK) {
+		set_bad(r, "a form XObject that cannot be decoded");
 		return;
 	}
 	fres = qpdf_oh_get_key(q, dict, "/Resources");
@@ -1367,7 +1435,7 @@ static void do_xobject(struct page_run *r, struct content *c, const char *name)
 	memcpy(tlm, r->tlm, sizeof tlm);
 	r->gs[r->gsd].ctm = ++r->ctm_next; /* the form's /Matrix */
 	r->form_ids[r->depth++] = id;
-	run_content(r, d, dlen, fres);
+	run_content(r, d->data, d->len, fres);
 	r->depth--;
 	r->gsd = saved_d;
 	r->gsover = saved_over;
@@ -1375,7 +1443,6 @@ static void do_xobject(struct page_run *r, struct content *c, const char *name)
 	memcpy(r->tm, tm, sizeof tm);
 	memcpy(r->tlm, tlm, sizeof tlm);
 	want_sep(r, '\n');
-	free(d);
 }
 
 /* Skip an inline image's data after ID (§8.9.7): up to white space, EI,
@@ -1722,13 +1789,54 @@ static int reopen(struct pdf_fasttext *ft, struct error *e)
 	return 0;
 }
 
+/*
+ * The page's content streams, decoded within the limits and joined with
+ * a newline between them (as qpdf and poppler join them), into
+ * ft->content.  Returns a pdf_decode_rc.
+ */
+static int page_content(struct page_run *r, qpdf_oh po)
+{
+	struct pdf_fasttext *ft = r->ft;
+	qpdf_data q = ft->q;
+	qpdf_oh c = qpdf_oh_get_key_if_dict(q, po, "/Contents");
+	int n;
+
+	buf_reset(&ft->content);
+	if (qpdf_oh_is_stream(q, c))
+		return ft_decode(r, c, "a content stream", &ft->content);
+	if (!qpdf_oh_is_array(q, c))
+		return PDF_DECODE_OK; /* no content: an empty page */
+	n = qpdf_oh_get_array_n_items(q, c);
+	for (int i = 0; i < n; i++) {
+		qpdf_oh s = qpdf_oh_get_array_item(q, c, i);
+		int rc;
+		if (!qpdf_oh_is_stream(q, s))
+			continue;
+		rc = ft_decode(r, s, "a content stream", &ft->part);
+		if (rc != PDF_DECODE_OK)
+			return rc;
+		if ((ft->content.len > 0 && buf_append_u8(&ft->content, '\n') < 0) ||
+		    buf_append(&ft->content, ft->part.data, ft->part.len) < 0)
+			return PDF_DECODE_LIMIT;
+	}
+	return PDF_DECODE_OK;
+}
+
+static void page_run_init(struct page_run *r, struct pdf_fasttext *ft, int page)
+{
+	memset(r, 0, sizeof *r);
+	r->ft = ft;
+	r->page = page;
+	r->gs[0].th = 1;
+	r->tm[0] = r->tm[3] = r->tlm[0] = r->tlm[3] = 1;
+	ft->refused = 0;
+}
+
 int pdf_fasttext_page(struct pdf_fasttext *ft, int page, char **text, size_t *len,
 		      const char **why, struct error *e)
 {
 	qpdf_data q;
 	struct page_run *r = NULL;
-	unsigned char *content = NULL;
-	size_t clen = 0;
 	qpdf_oh po;
 	char *norm;
 	int ret = PDF_FASTTEXT_UNDECODABLE;
@@ -1743,18 +1851,16 @@ int pdf_fasttext_page(struct pdf_fasttext *ft, int page, char **text, size_t *le
 	if (ft->pages_read++ >= FT_REOPEN_PAGES && reopen(ft, e) < 0)
 		return -1;
 	q = ft->q;
-	r = xcalloc(1, sizeof *r);
-	r->ft = ft;
-	r->gs[0].th = 1;
-	r->tm[0] = r->tm[3] = r->tlm[0] = r->tlm[3] = 1;
+	r = xmalloc(sizeof *r);
+	page_run_init(r, ft, page);
 	buf_reset(&ft->out);
 
 	po = qpdf_get_object_by_id(q, ft->page_ids[page - 1][0], ft->page_ids[page - 1][1]);
-	if (qpdf_oh_get_page_content_data(q, po, &content, &clen) & QPDF_ERRORS) {
-		set_bad(r, "page content qpdf cannot decode");
+	if (page_content(r, po) != PDF_DECODE_OK) {
+		set_bad(r, "page content that cannot be decoded");
 		goto out;
 	}
-	run_content(r, content, clen, page_resources(q, po));
+	run_content(r, ft->content.data, ft->content.len, page_resources(q, po));
 	if (qpdf_has_error(q)) {
 		qpdf_get_error(q); /* clears it */
 		set_bad(r, "an object qpdf cannot read");
@@ -1765,8 +1871,13 @@ int pdf_fasttext_page(struct pdf_fasttext *ft, int page, char **text, size_t *le
 	*text = norm;
 	ret = PDF_FASTTEXT_OK;
 out:
-	if (r->bad && why)
+	if (ft->refused) {
+		if (e)
+			*e = ft->refusal;
+		ret = -1;
+	} else if (r->bad && why) {
 		*why = r->bad;
+	}
 	while (qpdf_more_warnings(q))
 		qpdf_next_warning(q);
 	/* Handles of this page are not needed again; fonts are cached as
@@ -1775,7 +1886,153 @@ out:
 	for (int i = 0; i < r->nowned; i++)
 		font_free(r->owned[i]);
 	free(r);
-	free(content);
+	/* Large buffers go back after the page: a thread keeps only small
+	 * ones between pages. */
+	if (ft->content.cap > FT_KEEP_MAX)
+		buf_free(&ft->content);
+	if (ft->part.cap > FT_KEEP_MAX)
+		buf_free(&ft->part);
+	if (ft->cmapbuf.cap > FT_KEEP_MAX)
+		buf_free(&ft->cmapbuf);
+	for (int i = 0; i < FT_FORM_DEPTH; i++)
+		if (ft->forms[i].cap > FT_KEEP_MAX)
+			buf_free(&ft->forms[i]);
+	return ret;
+}
+
+/* Objects the poppler gate visits on one page before giving up. */
+#define FT_GATE_OBJECTS 100000
+
+/*
+ * May poppler read this page?  poppler decodes, whole, every stream it
+ * meets: the content, forms, fonts and their CMaps, annotation
+ * appearances.  So each stream reachable from the page (but images, which
+ * its text output never decodes) is decoded here first, counting only,
+ * within the same limits as the text reader; results are kept per
+ * stream.  Returns 0 when every one decodes within them, 1 when one
+ * cannot be decoded here (poppler is not given the page: no text from
+ * it), -1 with e filled when one passes a limit (the input is refused).
+ */
+static int gate_page(struct pdf_fasttext *ft, int page, struct error *e)
+{
+	qpdf_data q = ft->q;
+	GHashTable *seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	GArray *stack = g_array_new(FALSE, FALSE, sizeof(qpdf_oh));
+	GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
+	struct page_run *r = xmalloc(sizeof *r);
+	size_t visited = 0;
+	qpdf_oh po, node;
+	int ret = 0;
+
+	page_run_init(r, ft, page);
+	po = qpdf_get_object_by_id(q, ft->page_ids[page - 1][0], ft->page_ids[page - 1][1]);
+	g_array_append_val(stack, po);
+	/* Resources inherited from the page tree are the page's too. */
+	node = qpdf_oh_get_key_if_dict(q, po, "/Parent");
+	for (int i = 0; i < FT_RES_DEPTH && qpdf_oh_is_dictionary(q, node); i++) {
+		qpdf_oh res = qpdf_oh_get_key_if_dict(q, node, "/Resources");
+		g_array_append_val(stack, res);
+		node = qpdf_oh_get_key_if_dict(q, node, "/Parent");
+	}
+	while (stack->len > 0 && ret == 0) {
+		qpdf_oh oh = g_array_index(stack, qpdf_oh, stack->len - 1);
+		enum qpdf_object_type_e t;
+		qpdf_oh dict;
+
+		g_array_set_size(stack, stack->len - 1);
+		if (qpdf_oh_is_indirect(q, oh)) {
+			uint64_t k = obj_key(q, oh);
+			if (visited >= FT_GATE_OBJECTS) {
+				ret = 1;
+				break;
+			}
+			if (g_hash_table_contains(seen, &k))
+				continue;
+			g_hash_table_add(seen, g_memdup2(&k, sizeof k));
+			visited++;
+		}
+		t = qpdf_oh_get_type_code(q, oh);
+		if (t == ot_array) {
+			int n = qpdf_oh_get_array_n_items(q, oh);
+			for (int i = 0; i < n; i++) {
+				qpdf_oh item = qpdf_oh_get_array_item(q, oh, i);
+				g_array_append_val(stack, item);
+			}
+			continue;
+		}
+		if (t != ot_dictionary && t != ot_stream)
+			continue;
+		dict = t == ot_stream ? qpdf_oh_get_dict(q, oh) : oh;
+		if (oh != po) {
+			/* Other pages, the page tree and the catalog are
+			 * not this page's. */
+			qpdf_oh type = qpdf_oh_get_key(q, dict, "/Type");
+			if (qpdf_oh_is_name_and_equals(q, type, "/Page") ||
+			    qpdf_oh_is_name_and_equals(q, type, "/Pages") ||
+			    qpdf_oh_is_name_and_equals(q, type, "/Catalog"))
+				continue;
+		}
+		g_ptr_array_set_size(keys, 0);
+		qpdf_oh_begin_dict_key_iter(q, dict);
+		while (qpdf_oh_dict_more_keys(q))
+			g_ptr_array_add(keys, g_strdup(qpdf_oh_dict_next_key(q)));
+		for (guint i = 0; i < keys->len; i++) {
+			const char *k = g_ptr_array_index(keys, i);
+			qpdf_oh v;
+			if (strcmp(k, "/Parent") == 0)
+				continue;
+			v = qpdf_oh_get_key(q, dict, k);
+			g_array_append_val(stack, v);
+		}
+		if (t == ot_stream &&
+		    !qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, dict, "/Subtype"), "/Image")) {
+			uint64_t key = obj_key(q, oh);
+			gpointer v;
+			size_t size, before = r->decoded;
+			if (g_hash_table_lookup_extended(ft->gated, &key, NULL, &v)) {
+				size = (size_t)GPOINTER_TO_SIZE(v);
+				if (size == 0) {
+					ret = 1;
+				} else if (size - 1 > ft->lim.page_max - r->decoded) {
+					char sz[32];
+					err_set(e, "page %d: its streams decode to more than %s together "
+						"([limits] pdf_page_decoded)", page,
+						pdf_size_text(ft->lim.page_max, sz, sizeof sz));
+					ret = -1;
+				} else {
+					r->decoded += size - 1;
+				}
+				continue;
+			}
+			switch (ft_decode(r, oh, "a stream it uses", NULL)) {
+			case PDF_DECODE_OK:
+				size = r->decoded - before + 1;
+				break;
+			case PDF_DECODE_LIMIT:
+				*e = ft->refusal;
+				ret = -1;
+				continue;
+			default:
+				size = 0;
+				ret = 1;
+				break;
+			}
+			g_hash_table_insert(ft->gated, g_memdup2(&key, sizeof key),
+					    GSIZE_TO_POINTER(size));
+		}
+	}
+	if (qpdf_has_error(q)) {
+		qpdf_get_error(q);
+		if (ret == 0)
+			ret = 1;
+	}
+	while (qpdf_more_warnings(q))
+		qpdf_next_warning(q);
+	qpdf_oh_release_all(q);
+	g_ptr_array_free(keys, TRUE);
+	g_array_free(stack, TRUE);
+	g_hash_table_destroy(seen);
+	free(r);
 	return ret;
 }
 
@@ -1802,6 +2059,7 @@ struct fjob {
 	struct pdf_text *pop;
 	int last;
 	atomic_int *next, *stop;
+	atomic_size_t *decoded;   /* the document's decoded bytes, all threads */
 	pdf_text_fn fn;
 	void *ctx;
 	pthread_mutex_t *lock;    /* guards *err and *failed */
@@ -1821,6 +2079,22 @@ static void fjob_fail(struct fjob *j, const struct error *e)
 	atomic_store(j->stop, 1);
 }
 
+/* Page p read by poppler, with the thread's PopplerDocument (opened on
+ * first use); NULL with e filled on failure. */
+static char *poppler_page(struct fjob *j, int p, size_t *len, struct error *e)
+{
+	if (!j->pop) {
+		int rc;
+		pthread_mutex_lock(&poppler_open_lock);
+		rc = pdf_text_open(j->data, j->len, j->password, &j->pop, e);
+		pthread_mutex_unlock(&poppler_open_lock);
+		if (rc < 0)
+			return NULL;
+	}
+	atomic_fetch_add(&fallbacks, 1);
+	return pdf_text_page(j->pop, p, len, e);
+}
+
 static void *fworker(void *arg)
 {
 	struct fjob *j = arg;
@@ -1830,6 +2104,7 @@ static void *fworker(void *arg)
 		fjob_fail(j, &e);
 		return NULL;
 	}
+	j->ft->decoded = j->decoded;
 	while (!atomic_load(j->stop)) {
 		int start = atomic_fetch_add(j->next, CHUNK);
 		if (start > j->last)
@@ -1847,17 +2122,11 @@ static void *fworker(void *arg)
 				return NULL;
 			}
 			if (rc == PDF_FASTTEXT_UNDECODABLE) {
-				if (!j->pop) {
-					pthread_mutex_lock(&poppler_open_lock);
-					rc = pdf_text_open(j->data, j->len, j->password, &j->pop, &e);
-					pthread_mutex_unlock(&poppler_open_lock);
-					if (rc < 0) {
-						fjob_fail(j, &e);
-						return NULL;
-					}
-				}
-				atomic_fetch_add(&fallbacks, 1);
-				text = pdf_text_page(j->pop, p, &len, &e);
+				int gate = gate_page(j->ft, p, &e);
+				if (gate == 0)
+					text = poppler_page(j, p, &len, &e);
+				else if (gate == 1)
+					text = g_strdup(""); /* not safe to give poppler: no text */
 				if (!text) {
 					fjob_fail(j, &e);
 					return NULL;
@@ -1880,6 +2149,7 @@ int pdf_fasttext_each(const uint8_t *data, size_t len, const char *password, int
 	struct fjob jobs[PDF_TEXT_THREADS_MAX];
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	atomic_int next, stop;
+	atomic_size_t decoded;
 	struct error err = { "", 0 };
 	int failed = 0, started = 0, npages, last, ret = -1;
 
@@ -1904,6 +2174,7 @@ int pdf_fasttext_each(const uint8_t *data, size_t len, const char *password, int
 		threads = (last - first) / CHUNK + 1;
 	atomic_init(&next, first);
 	atomic_init(&stop, 0);
+	atomic_init(&decoded, 0);
 	for (int i = 0; i < threads; i++) {
 		jobs[i].data = data;
 		jobs[i].len = len;
@@ -1911,6 +2182,7 @@ int pdf_fasttext_each(const uint8_t *data, size_t len, const char *password, int
 		jobs[i].last = last;
 		jobs[i].next = &next;
 		jobs[i].stop = &stop;
+		jobs[i].decoded = &decoded;
 		jobs[i].fn = fn;
 		jobs[i].ctx = ctx;
 		jobs[i].lock = &lock;

@@ -12,8 +12,18 @@
  *
  * A page it cannot decode with certainty (a Type3 font, a Type0 font
  * without ToUnicode, a code its CMap does not map, an unknown or symbolic
- * encoding, limits reached, a stream qpdf cannot decode) is reported as
- * such, and pdf_fasttext_each() reads that page with poppler instead.
+ * encoding, limits reached, a stream that cannot be decoded) is reported
+ * as such, and pdf_fasttext_each() reads that page with poppler instead,
+ * but only once every stream the page uses (content, forms, fonts, CMaps,
+ * annotation appearances; not images) has been decoded here within the
+ * limits; a page with a stream that cannot be decoded here is read as
+ * having no text, never given to poppler.
+ *
+ * Bounded decoding: every stream is decoded by pdf_decode.c, never whole
+ * by qpdf, within the process's [limits] (pdf_limits_get()): one stream
+ * at most pdf_stream_max, one page's streams together pdf_page_decoded,
+ * the document's (all threads) pdf_decoded.  Passing one refuses the
+ * input: -1 with e saying "page N: ... ([limits] SETTING)".
  *
  * Runs in the gateway process and in `tayori pdf split`, on attacker-
  * influenced input (call pdf_check() on it first); every buffer, stack,
@@ -61,7 +71,8 @@ int pdf_fasttext_npages(const struct pdf_fasttext *ft);
  * PDF_FASTTEXT_UNDECODABLE with *text NULL when the page uses something
  * this reader does not decode with certainty (read it with poppler; if
  * why is not NULL, *why is a static English phrase saying what).
- * Returns -1 with e filled only for a page number out of range.
+ * Returns -1 with e filled for a page number out of range, or when the
+ * page's streams pass a limit (a refusal of the input, e->temporary 0).
  */
 int pdf_fasttext_page(struct pdf_fasttext *ft, int page, char **text, size_t *len,
 		      const char **why, struct error *e);
@@ -80,8 +91,8 @@ long pdf_fasttext_fallbacks(void);
  * handle over the same bytes, handing out pages in small chunks; fn as
  * pdf_text_fn (pdf_text.h) describes.  Each page is read here first and only pages reported undecodable are
  * read with poppler (a PopplerDocument opened by the thread that first
- * needs one).  Returns 0, or -1 with the first error (from qpdf, poppler
- * or fn).
+ * needs one), once they passed the check described above.  Returns 0, or
+ * -1 with the first error (a limit passed, qpdf, poppler or fn).
  */
 int pdf_fasttext_each(const uint8_t *data, size_t len, const char *password, int first,
 		      int count, int threads, pdf_text_fn fn, void *ctx, struct error *e);

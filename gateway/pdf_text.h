@@ -4,7 +4,10 @@
  * (CID fonts included); the text is then NFKC-normalised so full-width
  * digits and letters (０１２, ＡＢＣ) read as ASCII.
  * Runs in the gateway process and in `tayori pdf split`, on attacker-
- * influenced input (call pdf_check() on it first).  Standards: ISO
+ * influenced input (call pdf_check() on it first).  poppler decodes every
+ * stream a page uses whole, with no cap: give it only pages whose streams
+ * were decoded within [limits] first, as pdf_fasttext_each() does (see
+ * pdf_decode.h); never a page straight from an upload.  Standards: ISO
  * 32000-1 §9.10 (extraction of text content), Unicode UAX #15 (NFKC).
  *
  * Threads: a struct pdf_text is one PopplerDocument and belongs to one

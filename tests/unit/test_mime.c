@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <cmocka.h>
 #include <glib.h>
 
@@ -954,6 +955,54 @@ static void test_limits(void **state)
 	g_string_free(g, TRUE);
 }
 
+/* Every MIME part counts, not only attachments: containers, empty parts,
+ * body text, attached messages and what they hold. */
+static void test_parts(void **state)
+{
+	struct mime_limits lim = { .max_parts = 4 };
+	GString *g = g_string_new(NULL);
+	struct mime_message *m;
+	struct rusage ru;
+	(void)state;
+
+	/* mixed > (text, message/rfc822 > text): 4 parts, 3 delimiter lines */
+	put(g, "From: a@b.example\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+	       "--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+	       "--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@d.example\r\n\r\ninner\r\n"
+	       "--B--\r\n");
+	m = parse_ok(g, &lim);
+	assert_int_equal(m->natt, 0);
+	mime_message_free(&m);
+	lim.max_parts = 3;
+	assert_string_equal(parse_err(g, &lim),
+			    "the message has 4 MIME parts; the limit is 3 ([limits] mime_parts)");
+
+	/* empty parts are parts: 5 of them, refused before GMime reads them */
+	g_string_assign(g, "From: a@b.example\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n");
+	for (int i = 0; i < 5; i++)
+		put(g, "--B\r\n\r\n");
+	put(g, "--B--\r\n");
+	assert_string_equal(parse_err(g, &lim),
+			    "the message has more than 3 MIME parts ([limits] mime_parts)");
+
+	/* 700,000 empty parts (3.5 MB): refused at the default limit, early,
+	 * with little memory (GMime would build every part: 1.45 GB) */
+	g_string_assign(g, "From: a@b.example\nContent-Type: multipart/mixed; boundary=b\n\n");
+	for (int i = 0; i < 700000; i++)
+		g_string_append(g, "--b\n\n");
+	g_string_append(g, "--b--\n");
+	assert_string_equal(parse_err(g, NULL),
+			    "the message has more than 10000 MIME parts ([limits] mime_parts)");
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	assert_true(ru.ru_maxrss < 256 * 1024); /* KB */
+
+	/* a text that merely has lines of dashes is fine */
+	g_string_assign(g, "From: a@b.example\r\n\r\n-- \r\n--\r\nsignature\r\n");
+	m = parse_ok(g, &lim);
+	mime_message_free(&m);
+	g_string_free(g, TRUE);
+}
+
 /* ------------------------------------------------------------ broken */
 
 static void test_broken(void **state)
@@ -1050,6 +1099,7 @@ int main(void)
 		cmocka_unit_test(test_charsets),
 		cmocka_unit_test(test_from_and_ids),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_parts),
 		cmocka_unit_test(test_broken),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -21,10 +21,12 @@
 #include <time.h>
 #include <cmocka.h>
 #include <glib.h>
+#include <zlib.h>
 #include <qpdf/qpdf-c.h>
 #include "util.h"
 #include "spawn_helpers.h"
 #include "gateway/pdf_check.h"
+#include "gateway/pdf_decode.h"
 #include "gateway/pdf_text.h"
 #include "gateway/pdf_fasttext.h"
 
@@ -634,6 +636,263 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Decompression bombs                                                  */
+
+/* raw with filters (a PDF array or name) as the stream's data as stored. */
+static qpdf_oh rawstream(qpdf_data q, const void *raw, size_t len, const char *filters,
+			 const char *dict)
+{
+	qpdf_oh s = qpdf_oh_new_stream(q);
+	qpdf_oh_replace_stream_data(q, s, raw, len, qpdf_oh_parse(q, filters), qpdf_oh_new_null(q));
+	if (dict) {
+		qpdf_oh d = qpdf_oh_parse(q, dict), sd = qpdf_oh_get_dict(q, s);
+		qpdf_oh_begin_dict_key_iter(q, d);
+		while (qpdf_oh_dict_more_keys(q)) {
+			char k[64];
+			str_copy(k, qpdf_oh_dict_next_key(q), sizeof k);
+			qpdf_oh_replace_key(q, sd, k, qpdf_oh_get_key(q, d, k));
+		}
+	}
+	return qpdf_make_indirect_object(q, s);
+}
+
+/* zlib data of text followed by n zero bytes (white space in a PDF);
+ * twice: that, compressed again. */
+static GByteArray *zeros_z(const char *text, size_t n, int twice)
+{
+	uint8_t *d = xcalloc(1, n + strlen(text));
+	uLongf cap = compressBound((uLong)(n + strlen(text)));
+	GByteArray *o = g_byte_array_sized_new((guint)cap);
+
+	memcpy(d, text, strlen(text));
+	g_byte_array_set_size(o, (guint)cap);
+	assert_int_equal(compress2(o->data, &cap, d, (uLong)(n + strlen(text)), 9), Z_OK);
+	g_byte_array_set_size(o, (guint)cap);
+	free(d);
+	if (twice) {
+		GByteArray *o2 = g_byte_array_sized_new(o->len + 64);
+		cap = compressBound(o->len);
+		g_byte_array_set_size(o2, (guint)cap);
+		assert_int_equal(compress2(o2->data, &cap, o->data, o->len, 9), Z_OK);
+		g_byte_array_set_size(o2, (guint)cap);
+		g_byte_array_free(o, TRUE);
+		o = o2;
+	}
+	return o;
+}
+
+/* The document as written, its streams kept as they are (qpdf's writer
+ * would otherwise decode a chain of filters to write it again). */
+static uint8_t *doc_bytes_raw(qpdf_data q, size_t *len)
+{
+	uint8_t *out;
+	assert_int_equal(qpdf_init_write_memory(q) & QPDF_ERRORS, 0);
+	qpdf_set_decode_level(q, qpdf_dl_none);
+	qpdf_set_compress_streams(q, QPDF_FALSE);
+	qpdf_set_static_ID(q, QPDF_TRUE);
+	assert_int_equal(qpdf_write(q) & QPDF_ERRORS, 0);
+	*len = qpdf_get_buffer_length(q);
+	out = xmalloc(*len);
+	memcpy(out, qpdf_get_buffer(q), *len);
+	qpdf_cleanup(&q);
+	return out;
+}
+
+static void page_with_contents(qpdf_data q, qpdf_oh res, qpdf_oh contents)
+{
+	qpdf_oh page = qpdf_oh_parse(q, "<< /Type /Page /MediaBox [0 0 595 842] >>");
+	qpdf_oh_replace_key(q, page, "/Resources", res);
+	qpdf_oh_replace_key(q, page, "/Contents", contents);
+	page = qpdf_make_indirect_object(q, page);
+	assert_int_equal(qpdf_add_page(q, q, page, QPDF_FALSE) & QPDF_ERRORS, 0);
+}
+
+/* Page `page` is refused with exactly want, through pdf_fasttext_page()
+ * and pdf_fasttext_each(). */
+static void refused(const uint8_t *pdf, size_t len, int page, const char *want)
+{
+	struct pdf_fasttext *ft = NULL;
+	struct collect c;
+	struct error e;
+	char *t = NULL;
+
+	assert_int_equal(pdf_fasttext_open(pdf, len, NULL, &ft, &e), 0);
+	for (int p = 1; p < page; p++) {
+		assert_int_equal(pdf_fasttext_page(ft, p, &t, NULL, NULL, &e), PDF_FASTTEXT_OK);
+		g_free(t);
+	}
+	memset(&e, 0, sizeof e);
+	assert_int_equal(pdf_fasttext_page(ft, page, &t, NULL, NULL, &e), -1);
+	assert_null(t);
+	assert_string_equal(e.msg, want);
+	assert_int_equal(e.temporary, 0);
+	pdf_fasttext_close(&ft);
+
+	memset(&c, 0, sizeof c);
+	g_mutex_init(&c.lock);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(pdf_fasttext_each(pdf, len, NULL, 1, 0, 2, collect_fn, &c, &e), -1);
+	assert_string_equal(e.msg, want);
+	for (size_t i = 0; i < ARRAY_SIZE(c.texts); i++)
+		g_free(c.texts[i]);
+}
+
+static void test_bombs(void **state)
+{
+	const size_t big = (size_t)64 << 20;
+	GByteArray *one = zeros_z("BT /F1 12 Tf 72 700 Td (22222) Tj ET\n", big, 0);
+	GByteArray *two = zeros_z("BT /F1 12 Tf 72 700 Td (22222) Tj ET\n", big, 1);
+	GByteArray *cm = zeros_z(CMAP_HEAD, big, 1);
+	qpdf_data q;
+	uint8_t *pdf;
+	size_t len;
+	(void)state;
+
+	/* a content stream: FlateDecode once, then twice */
+	for (int twice = 0; twice < 2; twice++) {
+		q = doc_new();
+		doc_page(q, res_fonts(q, helvetica(q), 0), "BT /F1 12 Tf 72 700 Td (11111) Tj ET");
+		page_with_contents(q, res_fonts(q, helvetica(q), 0),
+				   twice ? rawstream(q, two->data, two->len, "[/FlateDecode /FlateDecode]", NULL)
+					 : rawstream(q, one->data, one->len, "/FlateDecode", NULL));
+		pdf = doc_bytes_raw(q, &len);
+		assert_true(len < 200 * 1024);
+		refused(pdf, len, 2, "page 2: a content stream decodes to more than 16 MB "
+				     "([limits] pdf_stream_max)");
+		free(pdf);
+	}
+
+	/* the second stream of a content array */
+	q = doc_new();
+	{
+		qpdf_oh arr = qpdf_oh_new_array(q);
+		qpdf_oh_append_item(q, arr, mkstream(q, "BT /F1 12 Tf 72 700 Td (11111) Tj ET", 36));
+		qpdf_oh_append_item(q, arr, rawstream(q, two->data, two->len,
+						      "[/FlateDecode /FlateDecode]", NULL));
+		page_with_contents(q, res_fonts(q, helvetica(q), 0), arr);
+	}
+	pdf = doc_bytes_raw(q, &len);
+	refused(pdf, len, 1, "page 1: a content stream decodes to more than 16 MB "
+			     "([limits] pdf_stream_max)");
+	free(pdf);
+
+	/* a ToUnicode CMap */
+	q = doc_new();
+	{
+		qpdf_oh f = type0(q, NULL, NULL);
+		qpdf_oh_replace_key(q, f, "/ToUnicode", rawstream(q, cm->data, cm->len,
+								  "[/FlateDecode /FlateDecode]", NULL));
+		doc_page(q, res_fonts(q, f, 0), "BT /F1 12 Tf 72 700 Td <0001> Tj ET");
+	}
+	pdf = doc_bytes_raw(q, &len);
+	refused(pdf, len, 1, "page 1: a ToUnicode CMap decodes to more than 16 MB "
+			     "([limits] pdf_stream_max)");
+	free(pdf);
+
+	/* a form XObject */
+	q = doc_new();
+	{
+		qpdf_oh res = res_fonts(q, helvetica(q), 0);
+		qpdf_oh_replace_key(q, res, "/XObject", qpdf_oh_new_dictionary(q));
+		qpdf_oh_replace_key(q, qpdf_oh_get_key(q, res, "/XObject"), "/Fm",
+				    rawstream(q, one->data, one->len, "/FlateDecode",
+					      "<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] >>"));
+		doc_page(q, res, "BT /F1 12 Tf 72 700 Td (11111) Tj ET /Fm Do");
+	}
+	pdf = doc_bytes_raw(q, &len);
+	refused(pdf, len, 1, "page 1: a form XObject decodes to more than 16 MB "
+			     "([limits] pdf_stream_max)");
+	free(pdf);
+
+	/* A page the reader hands to poppler (a Type3 font comes first): the
+	 * form poppler would decode is decoded within the limits first. */
+	q = doc_new();
+	{
+		qpdf_oh res = res_fonts(q, qpdf_make_indirect_object(q, qpdf_oh_parse(q,
+			"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 1 1] /FontMatrix [1 0 0 1 0 0] "
+			"/CharProcs << >> /Encoding << /Differences [97 /a] >> /FirstChar 97 "
+			"/LastChar 97 /Widths [1] >>")), helvetica(q));
+		qpdf_oh_replace_key(q, res, "/XObject", qpdf_oh_new_dictionary(q));
+		qpdf_oh_replace_key(q, qpdf_oh_get_key(q, res, "/XObject"), "/Fm",
+				    rawstream(q, two->data, two->len, "[/FlateDecode /FlateDecode]",
+					      "<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] >>"));
+		doc_page(q, res, "BT /F1 12 Tf (a) Tj /F2 12 Tf (11111) Tj ET /Fm Do");
+	}
+	pdf = doc_bytes_raw(q, &len);
+	{
+		struct collect c;
+		struct error e;
+		char *t = NULL;
+		assert_int_equal(fast(pdf, len, 1, &t), PDF_FASTTEXT_UNDECODABLE);
+		memset(&c, 0, sizeof c);
+		g_mutex_init(&c.lock);
+		assert_int_equal(pdf_fasttext_each(pdf, len, NULL, 1, 0, 1, collect_fn, &c, &e), -1);
+		assert_string_equal(e.msg, "page 1: a stream it uses decodes to more than 16 MB "
+					   "([limits] pdf_stream_max)");
+		g_free(c.texts[1]);
+	}
+	free(pdf);
+
+	/* The same page with a form whose filter is not decoded here: poppler
+	 * is not given the page, which reads as having no text. */
+	q = doc_new();
+	{
+		qpdf_oh res = res_fonts(q, qpdf_make_indirect_object(q, qpdf_oh_parse(q,
+			"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 1 1] /FontMatrix [1 0 0 1 0 0] "
+			"/CharProcs << >> /Encoding << /Differences [97 /a] >> /FirstChar 97 "
+			"/LastChar 97 /Widths [1] >>")), helvetica(q));
+		qpdf_oh_replace_key(q, res, "/XObject", qpdf_oh_new_dictionary(q));
+		qpdf_oh_replace_key(q, qpdf_oh_get_key(q, res, "/XObject"), "/Fm",
+				    rawstream(q, "xx", 2, "/JBIG2Decode",
+					      "<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] >>"));
+		doc_page(q, res, "BT /F1 12 Tf (a) Tj /F2 12 Tf 72 700 Td (11111) Tj ET /Fm Do");
+	}
+	pdf = doc_bytes_raw(q, &len);
+	{
+		struct collect c;
+		struct error e;
+		long before = pdf_fasttext_fallbacks();
+		memset(&c, 0, sizeof c);
+		g_mutex_init(&c.lock);
+		assert_int_equal(pdf_fasttext_each(pdf, len, NULL, 1, 0, 1, collect_fn, &c, &e), 0);
+		assert_string_equal(c.texts[1], "");
+		assert_int_equal(pdf_fasttext_fallbacks(), before);
+		g_free(c.texts[1]);
+	}
+	free(pdf);
+
+	/* Streams under the limit that add up on one page; a lower limit set
+	 * for the process is the one applied and named. */
+	{
+		struct pdf_limits lim = { (size_t)1 << 20, (size_t)3 << 20, 0 }, def = { 0, 0, 0 };
+		GByteArray *mb = zeros_z("", (size_t)1 << 19, 0);
+		qpdf_oh arr;
+		pdf_limits_set(&lim);
+		q = doc_new();
+		arr = qpdf_oh_new_array(q);
+		for (int i = 0; i < 7; i++)
+			qpdf_oh_append_item(q, arr, rawstream(q, mb->data, mb->len, "/FlateDecode", NULL));
+		page_with_contents(q, res_fonts(q, helvetica(q), 0), arr);
+		pdf = doc_bytes_raw(q, &len);
+		refused(pdf, len, 1, "page 1: its streams decode to more than 3 MB together "
+				     "([limits] pdf_page_decoded)");
+		free(pdf);
+		q = doc_new();
+		page_with_contents(q, res_fonts(q, helvetica(q), 0),
+				   rawstream(q, one->data, one->len, "/FlateDecode", NULL));
+		pdf = doc_bytes_raw(q, &len);
+		refused(pdf, len, 1, "page 1: a content stream decodes to more than 1 MB "
+				     "([limits] pdf_stream_max)");
+		free(pdf);
+		pdf_limits_set(&def);
+		g_byte_array_free(mb, TRUE);
+	}
+	g_byte_array_free(one, TRUE);
+	g_byte_array_free(two, TRUE);
+	g_byte_array_free(cm, TRUE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_cmaps),
 		cmocka_unit_test(test_fallback),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_bombs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
