@@ -1183,6 +1183,10 @@ static int qpdf_rewrite(struct pdfdoc *d, uint8_t **out, size_t *outlen, struct 
 	/* Plain objects only, so that the highest number is visible even if
 	 * the repaired trailer lacks /Size. */
 	qpdf_set_object_stream_mode(d->q, qpdf_o_disable);
+	/* Streams are copied as stored: qpdf's writer would otherwise decode
+	 * and re-compress some of them whole, with no cap (a bomb's way in). */
+	qpdf_set_decode_level(d->q, qpdf_dl_none);
+	qpdf_set_compress_streams(d->q, QPDF_FALSE);
 	if (qpdf_write(d->q) & QPDF_ERRORS)
 		return qerr(d, e, "cannot rewrite the damaged PDF");
 	*outlen = qpdf_get_buffer_length(d->q);
