@@ -13,9 +13,20 @@
  *
  * Exactly once: every input is identified by the SHA-256 of its bytes; the
  * identity is written in the same commit as the batch (DB_INTAKE), so a
- * message seen again after a crash is recognised and only moved along.  The
- * caller moves the input to its Processed / Rejected place after
- * intake_message() returns, never before.
+ * message seen again after a crash is recognised (INTAKE_DUPLICATE) and
+ * only deleted.  The caller deletes the clear input (or moves it away on
+ * IMAP) after intake_message() returns, never before: only the SHA-256
+ * stays.
+ *
+ * Refused inputs (and dropped ones) are kept, sealed in the store like
+ * every PDF (DB_REJECTED), for [intake] keep_rejected days, written in the
+ * same commit as their identity; intake_sweep() deletes them when due.
+ *
+ * Poison inputs: a start on an input is counted in the store before it is
+ * parsed, and the count removed when it ends.  An input two starts never
+ * finished (the gateway died during each) is refused without being parsed:
+ * sealed as above, audited (intake.poison) and, for a message from staff,
+ * answered.
  */
 #ifndef TAYORI_INTAKE_H
 #define TAYORI_INTAKE_H
@@ -54,5 +65,13 @@ enum intake_outcome intake_folder(struct intake *in, const char *path, const cha
 				  uint64_t *batch, struct error *e);
 
 const char *intake_outcome_name(enum intake_outcome o);
+
+/* An input refused before it could be read (above [limits] message_size):
+ * audited, nothing kept.  why names the limit, no personal data. */
+void intake_discard(struct intake *in, const char *source, const char *why);
+
+/* Delete the kept refused inputs whose keep_rejected time has passed by
+ * now; *count gets how many. */
+int intake_sweep(struct intake *in, int64_t now, size_t *count, struct error *e);
 
 #endif
