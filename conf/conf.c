@@ -155,7 +155,7 @@ static const struct conf_setting conf_schema_table[] = {
 	  .help = "How often the IMAP mailbox is polled when the server offers no IDLE.",
 	  .help_ja = "IDLE が使えないときの IMAP 確認間隔" },
 	{ .section = "mail", .key = "maildir", .type = CONF_PATH, .def = "", .flags = CONF_OPTIONAL | CONF_DATA_REL,
-	  .help = "A Maildir watched for batches; messages then move to .Processed or .Rejected.",
+	  .help = "A Maildir watched for batches; a message is deleted once its batch is stored or refused.",
 	  .help_ja = "一括送信を受け付ける Maildir（任意）" },
 	{ .section = "mail", .key = "trusted_authserv", .type = CONF_STRING, .def = "", .max = 255,
 	  .flags = CONF_OPTIONAL,
