@@ -351,6 +351,111 @@ static int folder_pack(const struct batch_files *f, struct buf *b)
 	return bad ? -1 : 0;
 }
 
+int intake_kept_each(struct store *st, int (*fn)(const struct intake_kept *, void *), void *arg,
+		     struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct store_iter *it = NULL;
+	const void *k, *v;
+	size_t kl, vl, n = 0;
+	uint8_t (*keys)[REJ_KEY_LEN] = NULL;
+	int r, ret = -1;
+
+	/* The keys first: unsealing talks to the keys process, outside a
+	 * read transaction held open for long. */
+	if (store_begin(st, 0, &t, e) < 0)
+		return -1;
+	if (store_iter_open(t, DB_REJECTED, NULL, 0, &it, e) < 0)
+		goto out;
+	while ((r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
+		if (kl != REJ_KEY_LEN)
+			continue;
+		keys = xrealloc(keys, (n + 1) * sizeof(*keys));
+		memcpy(keys[n++], k, REJ_KEY_LEN);
+	}
+	store_iter_close(&it);
+	store_abort(&t);
+	if (r < 0) {
+		err_tmp(e, "store: cannot read the kept inputs");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct buf pt;
+		struct intake_kept kp;
+		const uint8_t *d = NULL;
+		size_t dl = 0;
+
+		memset(&kp, 0, sizeof(kp));
+		buf_init(&pt, (size_t)4 << 30);
+		if (store_begin(st, 0, &t, e) < 0) {
+			buf_free(&pt);
+			goto out;
+		}
+		r = store_get_sealed(t, DB_REJECTED, keys[i], REJ_KEY_LEN, &pt, e);
+		store_abort(&t);
+		if (r == 1) { /* swept meanwhile */
+			buf_free(&pt);
+			continue;
+		}
+		if (r < 0 || rec_check(pt.data, pt.len) != 0 ||
+		    rec_get(pt.data, pt.len, REJ_DATA, &d, &dl) != 0) {
+			if (r == 0)
+				err_set(e, "a kept input is damaged");
+			secure_wipe(pt.data, pt.len);
+			buf_free(&pt);
+			goto out;
+		}
+		hex_encode(keys[i] + 8, 8, kp.id);
+		kp.expires = (int64_t)be64_get(keys[i]);
+		kp.time = (int64_t)rec_get_u64(pt.data, pt.len, REJ_TIME, 0);
+		rec_get_str(pt.data, pt.len, REJ_SOURCE, kp.source, sizeof(kp.source));
+		rec_get_str(pt.data, pt.len, REJ_KIND, kp.kind, sizeof(kp.kind));
+		rec_get_str(pt.data, pt.len, REJ_NAME, kp.name, sizeof(kp.name));
+		rec_get_str(pt.data, pt.len, REJ_REASON, kp.reason, sizeof(kp.reason));
+		kp.data = d;
+		kp.len = dl;
+		r = fn(&kp, arg);
+		secure_wipe(pt.data, pt.len);
+		buf_free(&pt);
+		if (r != 0)
+			break;
+	}
+	ret = 0;
+out:
+	store_iter_close(&it);
+	store_abort(&t);
+	free(keys);
+	return ret;
+}
+
+int intake_kept_files(const struct intake_kept *kp,
+		      int (*fn)(const char *name, const uint8_t *data, size_t len, void *), void *arg)
+{
+	const uint8_t *p = kp->data, *end = kp->data + kp->len;
+	char name[256];
+
+	if (strcmp(kp->kind, "folder") != 0)
+		return fn("message.eml", kp->data, kp->len, arg);
+	while (p < end) {
+		uint32_t nl;
+		uint64_t dl;
+		int r;
+		if (end - p < 4 || (nl = be32_get(p)) >= sizeof(name) || (size_t)(end - p - 4) < nl + 8u)
+			return -1;
+		memcpy(name, p + 4, nl);
+		name[nl] = '\0';
+		p += 4 + nl;
+		dl = be64_get(p);
+		p += 8;
+		if (dl > (uint64_t)(end - p))
+			return -1;
+		if ((r = fn(name, p, (size_t)dl, arg)) != 0)
+			return r;
+		p += dl;
+	}
+	return 0;
+}
+
 int intake_sweep(struct intake *in, int64_t now, size_t *count, struct error *e)
 {
 	struct store_txn *t = NULL;

@@ -74,4 +74,26 @@ void intake_discard(struct intake *in, const char *source, const char *why);
  * now; *count gets how many. */
 int intake_sweep(struct intake *in, int64_t now, size_t *count, struct error *e);
 
+/* A kept refused input, as an administrator sees it (`tayori intake`). */
+struct intake_kept {
+	char id[17];          /* the first 8 bytes of its SHA-256 in hex, as in the audit log */
+	int64_t time;         /* when it was refused */
+	int64_t expires;      /* when the gateway deletes it */
+	char source[16];      /* drop, maildir, imap */
+	char kind[16];        /* message or folder */
+	char name[256];       /* the folder's name, when known */
+	char reason[ERR_MAX]; /* why it was refused */
+	const uint8_t *data;  /* the input (a folder packed): valid during the callback */
+	size_t len;
+};
+
+/* Call fn for every kept input, oldest expiry first, unsealed; fn returns
+ * non-zero to stop.  st is borrowed. */
+int intake_kept_each(struct store *st, int (*fn)(const struct intake_kept *, void *), void *arg,
+		     struct error *e);
+/* The files of a kept input: one "message.eml", or a folder's files by
+ * their names (to be shown, never used as paths).  -1 when damaged. */
+int intake_kept_files(const struct intake_kept *kp,
+		      int (*fn)(const char *name, const uint8_t *data, size_t len, void *), void *arg);
+
 #endif

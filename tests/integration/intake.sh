@@ -145,6 +145,14 @@ mv "$T/stage/no-csv" "$D/inbox/"
 check "a refused folder is deleted" wait_for 30 test ! -e "$D/inbox/no-csv"
 check "... leaving nothing in the inbox" no_clear_copy
 check "... and it is kept sealed" sh -c "[ \"\$(mdb_stat -s rejected '$D/db' | sed -n 's/^ *Entries: //p')\" -eq $((K + 1)) ]"
+# an administrator gets a kept input back, with an audit record
+"$TAYORI" intake rejected list -d "$D" >"$T/kept.txt" 2>&1
+check "tayori intake rejected list names the refused folder and why" grep -q 'no-csv: the folder has no recipients CSV' "$T/kept.txt"
+ID=$(grep 'no-csv:' "$T/kept.txt" | cut -d' ' -f1)
+check_status 0 "tayori intake rejected show writes it out" "$TAYORI" intake rejected show -d "$D" "$ID" "$T/back"
+check "... byte for byte" cmp "$T/back/01-corpus.pdf" "$T/c/corpus.pdf"
+check "... with an audit record naming it" sh -c "'$TAYORI' audit show -d '$D' | grep intake.rejected_show | grep -q 'input:$ID'"
+check_status 1 "an unknown ID is refused" "$TAYORI" intake rejected show -d "$D" 0123456789abcdef "$T/back2"
 
 # 7. the gateway killed at several moments of a batch (reading, signing,
 # storing): on restart the input is taken again and makes exactly one batch
