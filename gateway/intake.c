@@ -745,8 +745,10 @@ refuse:
 		str_copy(e->msg, why, sizeof(e->msg));
 	}
 done:
-	/* A normal end, whatever the outcome: this input is no poison. */
-	attempt_end(in, id);
+	/* A normal end, whatever the outcome: this input is no poison.  (A
+	 * poison input that could not be set aside keeps its count.) */
+	if (before < POISON_ATTEMPTS || out != INTAKE_TEMPFAIL)
+		attempt_end(in, id);
 	free(text);
 	batch_files_free(&f);
 	settings_free(&set);
@@ -859,7 +861,7 @@ done:
 		if (r < 0)
 			out = INTAKE_TEMPFAIL;
 	}
-	if (have_id)
+	if (have_id && (before < POISON_ATTEMPTS || out != INTAKE_TEMPFAIL))
 		attempt_end(in, id);
 	log_info("event=intake outcome=%s source=%s batch=%llu", intake_outcome_name(out), source,
 		 (unsigned long long)*batch);
