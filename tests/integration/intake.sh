@@ -201,5 +201,17 @@ SUP=$!
 at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP; pkill -9 -P $SUP"
 check "kept refused inputs are deleted once keep_rejected has passed" wait_for 30 sh -c "[ \"\$(mdb_stat -s rejected '$D/db' | sed -n 's/^ *Entries: //p')\" -eq 0 ]"
 check "... with an audit record" sh -c "'$TAYORI' audit show -d '$D' | grep -q intake.expire"
+
+# 10. keep_rejected = 0: a refused input is deleted and nothing is kept
+sed -i -e "s/^#keep_rejected = .*/keep_rejected = 0/" "$D/tayori.conf"
+N=$(grep -c "role=gateway .*event=ready" "$T/run2.log")
+kill -HUP $SUP
+check "reloaded with keep_rejected = 0" wait_for 30 sh -c "[ \$(grep -c 'role=gateway .*event=ready' '$T/run2.log') -gt $N ]"
+R=$(replies)
+eml sato@city.example.jp "保管なし" "$T/stage/m9.eml" nopdf
+mv "$T/stage/m9.eml" "$D/inbox/"
+check "keep_rejected = 0: a refused input is deleted" wait_for 30 test ! -e "$D/inbox/m9.eml"
+check "... answered" wait_for 5 sh -c "[ \$(ls '$D/mail/outbox/new' | wc -l) -eq $((R + 1)) ]"
+check "... and not kept" sh -c "[ \"\$(mdb_stat -s rejected '$D/db' | sed -n 's/^ *Entries: //p')\" -eq 0 ]"
 check_status 0 "the audit log verifies" "$TAYORI" audit verify -d "$D"
 done_testing
