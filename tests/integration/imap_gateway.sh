@@ -173,11 +173,13 @@ $CTL append INBOX "$T/m5.eml"
 check "an Apple Mail message with an inline PDF becomes a batch" sh -c "$CTL wait Processed 5 60 >/dev/null"
 check "... titled by its subject, every resident matched" sh -c "'$TAYORI' batch list -d '$D' | grep '児童手当のお知らせ' | grep -q ' 8/8 '"
 
-# imap_processed_delete = yes, taken on a reload (SIGHUP)
+# imap_processed_delete = yes
 sed -i -e "s/^#imap_processed_delete = .*/imap_processed_delete = yes/" "$D/tayori.conf"
-N=$(grep -c "role=gateway .*event=ready" "$T/run.log")
-kill -HUP $SUP
-check "reloaded with imap_processed_delete = yes" wait_for 30 sh -c "[ \$(grep -c 'role=gateway .*event=ready' '$T/run.log') -gt $N ]"
+kill -TERM $SUP; wait $SUP 2>/dev/null
+"$TAYORI" run -d "$D" >"$T/run2.log" 2>&1 &
+SUP=$!
+at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP"
+check "restarted with imap_processed_delete = yes" wait_for 30 grep -q "role=gateway .*imap=watching" "$T/run2.log"
 K=$(mdb_stat -s rejected "$D/db" | sed -n 's/^ *Entries: //p')
 outlook tanaka@city.example.jp "m6@city.example.jp" "$T/m6.eml"
 outlook mallory@evil.example "m7@evil.example" "$T/m7.eml"
@@ -189,6 +191,6 @@ check "... neither was moved to Processed or Rejected" sh -c "[ \$($CTL count Pr
 check "... no copy is left in the server's Maildir" sh -c "! grep -rlq -e 'm6@city.example.jp' -e 'm7@evil.example' '$M/mail'"
 check "... the dropped one is kept sealed in tayori's store" \
 	sh -c "[ \"\$(mdb_stat -s rejected '$D/db' | sed -n 's/^ *Entries: //p')\" -eq $((K + 1)) ]"
-check "the log holds no password" sh -c "! grep -q '$IMAP_PASS' '$T/run.log'"
+check "the log holds no password" sh -c "! grep -q '$IMAP_PASS' '$T/run.log' '$T/run2.log'"
 check_status 0 "the audit log verifies" "$TAYORI" audit verify -d "$D"
 done_testing

@@ -204,9 +204,11 @@ check "... with an audit record" sh -c "'$TAYORI' audit show -d '$D' | grep -q i
 
 # 10. keep_rejected = 0: a refused input is deleted and nothing is kept
 sed -i -e "s/^#keep_rejected = .*/keep_rejected = 0/" "$D/tayori.conf"
-N=$(grep -c "role=gateway .*event=ready" "$T/run2.log")
-kill -HUP $SUP
-check "reloaded with keep_rejected = 0" wait_for 30 sh -c "[ \$(grep -c 'role=gateway .*event=ready' '$T/run2.log') -gt $N ]"
+kill -TERM $SUP; wait $SUP 2>/dev/null
+"$TAYORI" run -d "$D" >"$T/run3.log" 2>&1 &
+SUP=$!
+at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP; pkill -9 -P $SUP"
+check "restarted with keep_rejected = 0" wait_for 30 grep -q "role=gateway .*event=ready" "$T/run3.log"
 R=$(replies)
 eml sato@city.example.jp "保管なし" "$T/stage/m9.eml" nopdf
 mv "$T/stage/m9.eml" "$D/inbox/"
