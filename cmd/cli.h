@@ -56,5 +56,6 @@ int cmd_audit(int argc, char **argv);
 int cmd_conf(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
+int cmd_intake(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const char usage_text[] =
 	"                                           --again: even if that input made a batch before\n"
 	"  batch  list | show ID | approve ID | pdf ID KEY OUT.pdf | send ID | remind ID | export ID  [--json]\n"
 	"  user   add | passwd | role | disable | enable | list\n"
+	"  intake rejected list [--json] | rejected show ID OUTDIR   refused inputs kept sealed\n"
 	"  pdf    split (--pages N | --key REGEX | --auto KEYS.csv) IN.pdf OUTDIR\n"
 	"  pdf    sign --p12 FILE [--pass-env VAR] [--tsa URL] [--level B-B|B-T|B-LT|B-LTA] IN.pdf OUT.pdf\n"
 	"  pdf    verify FILE.pdf\n"
@@ -88,6 +89,8 @@ int main(int argc, char **argv)
 		return cmd_submit(argc - 1, argv + 1);
 	if (strcmp(cmd, "batch") == 0)
 		return cmd_batch(argc - 1, argv + 1);
+	if (strcmp(cmd, "intake") == 0)
+		return cmd_intake(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return not_built(cmd);
 	fprintf(stderr, "tayori: unknown command \"%s\" (see tayori --help)\n", cmd);

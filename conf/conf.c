@@ -48,6 +48,7 @@ static const struct conf_section conf_section_table[] = {
 	  "区民ポータルと職員ダッシュボード" },
 	{ "mail", "Outgoing mail to residents and the mail intake of batches.",
 	  "メールの送信とバッチの受付" },
+	{ "intake", "What the gateway keeps of the inputs staff send.", "受付した入力の保管" },
 	{ "signing", "The ward's signing credential and the PAdES level of signatures.",
 	  "電子署名の鍵と署名レベル" },
 	{ "limits", "Caps on untrusted input.", "受け付ける入力の上限" },
@@ -148,11 +149,14 @@ static const struct conf_setting conf_schema_table[] = {
 	{ .section = "mail", .key = "imap_rejected", .type = CONF_STRING, .def = "Rejected", .max = 255,
 	  .help = "IMAP folder for refused messages and for messages from unknown senders.",
 	  .help_ja = "受付不可・差出人不明メールの移動先フォルダ" },
+	{ .section = "mail", .key = "imap_processed_delete", .type = CONF_BOOL, .def = "no",
+	  .help = "yes: expunge each message once taken instead of moving it to imap_processed / imap_rejected.",
+	  .help_ja = "yes なら受付後のメールを移動せずサーバから削除（expunge）" },
 	{ .section = "mail", .key = "imap_poll", .type = CONF_DURATION, .def = "60s", .min = 5, .max = 3600,
 	  .help = "How often the IMAP mailbox is polled when the server offers no IDLE.",
 	  .help_ja = "IDLE が使えないときの IMAP 確認間隔" },
 	{ .section = "mail", .key = "maildir", .type = CONF_PATH, .def = "", .flags = CONF_OPTIONAL | CONF_DATA_REL,
-	  .help = "A Maildir watched for batches; messages then move to .Processed or .Rejected.",
+	  .help = "A Maildir watched for batches; a message is deleted once its batch is stored or refused.",
 	  .help_ja = "一括送信を受け付ける Maildir（任意）" },
 	{ .section = "mail", .key = "trusted_authserv", .type = CONF_STRING, .def = "", .max = 255,
 	  .flags = CONF_OPTIONAL,
@@ -161,6 +165,11 @@ static const struct conf_setting conf_schema_table[] = {
 	{ .section = "mail", .key = "retry_max", .type = CONF_INT, .def = "10", .min = 0, .max = 1000,
 	  .help = "Delivery attempts of one message before it is marked failed.",
 	  .help_ja = "送信の再試行回数の上限" },
+
+	/* [intake] */
+	{ .section = "intake", .key = "keep_rejected", .type = CONF_INT, .def = "7", .min = 0, .max = 365,
+	  .help = "Days a refused input is kept, sealed in the store, for staff to look at; 0: none.",
+	  .help_ja = "受付不可の入力を暗号化して保管する日数。0 なら保管しない" },
 
 	/* [signing] */
 	{ .section = "signing", .key = "p12", .type = CONF_PATH, .def = "keys/signing.p12",

@@ -3,14 +3,18 @@
  *
  * It watches where batches arrive — the drop folder (a sub-folder renamed
  * in complete, or an .eml file), a Maildir, and an IMAP mailbox — hands each
- * input to intake (intake.h), and only then moves it to its Processed or
- * Rejected place, so an input is turned into exactly one batch even if the
- * gateway dies half-way (the next start sees it again and intake recognises
- * it).  It opens the store itself, after fork, and never the key files; it
- * signs through the keys process.
+ * input to intake (intake.h), and only then deletes the clear input (IMAP:
+ * moves or expunges it), so an input is turned into exactly one batch even
+ * if the gateway dies half-way (the next start sees it again and intake
+ * recognises it by its SHA-256, and it is deleted then).  Nothing of an
+ * input stays in clear: what is kept is sealed in the store.  It also
+ * deletes the refused inputs kept past [intake] keep_rejected.  It opens
+ * the store itself, after fork, and never the key files; it signs through
+ * the keys process.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,36 +43,45 @@ struct watch {
 	size_t limit;
 };
 
-static int ensure_dir(const char *parent, const char *name, char *out, size_t outsize)
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
-	struct error e = { { 0 }, 0 };
-	if (str_fmt(out, outsize, "%s/%s", parent, name) < 0)
-		return -1;
-	return mkdir_p(out, 0700, &e);
+	(void)sb;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT)
+		log_err("event=delete_failed reason=\"%s\"", strerror(errno));
+	return 0;
 }
 
-/* Move path into dir, keeping its name (adding a suffix if taken). */
-static void move_into(const char *path, const char *dir, const char *reason)
+/*
+ * Delete an input (a file, or a folder and its files) once intake is done
+ * with it: only its SHA-256 stays, in the store.  A plain unlink is all
+ * there is: overwriting first gives nothing on today's file systems
+ * (copy-on-write, journalling, SSD wear levelling all write new blocks and
+ * leave the old ones to the device), so the bytes' protection is the disk
+ * encryption below and not leaving copies here.
+ */
+static void delete_input(const char *path)
 {
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	char dst[4200];
 	struct stat st;
-	if (str_fmt(dst, sizeof(dst), "%s/%s", dir, base) < 0)
+	if (lstat(path, &st) < 0)
 		return;
-	if (lstat(dst, &st) == 0 &&
-	    str_fmt(dst, sizeof(dst), "%s/%s.%lld", dir, base, (long long)now_utc()) < 0)
+	if (S_ISDIR(st.st_mode))
+		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	else if (unlink(path) < 0 && errno != ENOENT)
+		log_err("event=delete_failed reason=\"%s\"", strerror(errno));
+}
+
+/* Earlier versions kept every input in clear in these folders, forever.
+ * Their batches are in the store and their senders were answered: delete
+ * them, once, at start. */
+static void delete_legacy(const char *parent, const char *name)
+{
+	char p[4200];
+	struct stat st;
+	if (str_fmt(p, sizeof(p), "%s/%s", parent, name) < 0 || lstat(p, &st) < 0 || !S_ISDIR(st.st_mode))
 		return;
-	if (rename(path, dst) < 0) {
-		log_err("event=move_failed reason=\"%s\"", strerror(errno));
-		return;
-	}
-	if (reason != NULL) {
-		/* Nobody to mail for a dropped folder: leave the reason beside it. */
-		char note[4300];
-		struct error e = { { 0 }, 0 };
-		if (str_fmt(note, sizeof(note), "%s.reason.txt", dst) >= 0)
-			file_write_atomic(note, reason, strlen(reason), 0600, &e);
-	}
+	log_warn("event=legacy_plain_inputs_deleted folder=%s", name);
+	delete_input(p);
 }
 
 /* Inotify reports a folder when it is renamed in complete; a scan also finds
@@ -109,7 +122,7 @@ static void handle_drop_scanned(struct watch *w, const char *name)
 
 static void handle_drop_entry(struct watch *w, const char *name, int from_scan)
 {
-	char path[4200], done[4200];
+	char path[4200];
 	struct stat st;
 	struct error e = { { 0 }, 0 };
 	enum intake_outcome o;
@@ -128,6 +141,8 @@ static void handle_drop_entry(struct watch *w, const char *name, int from_scan)
 		size_t len = 0;
 		if (file_read_all(path, w->limit, &raw, &len, &e) < 0) {
 			o = e.temporary ? INTAKE_TEMPFAIL : INTAKE_REFUSED;
+			if (o == INTAKE_REFUSED)
+				intake_discard(w->in, "drop", "above [limits] message_size");
 		} else {
 			o = intake_message(w->in, raw, len, "drop", &batch, &e);
 			free(raw);
@@ -137,15 +152,12 @@ static void handle_drop_entry(struct watch *w, const char *name, int from_scan)
 	}
 	if (o == INTAKE_TEMPFAIL)
 		return;
-	if (ensure_dir(w->inbox, o == INTAKE_STORED || o == INTAKE_DUPLICATE ? ".processed" : ".rejected",
-		       done, sizeof(done)) < 0)
-		return;
-	move_into(path, done, o == INTAKE_REFUSED && S_ISDIR(st.st_mode) ? e.msg : NULL);
+	delete_input(path);
 }
 
 static void handle_maildir(struct watch *w, const char *name)
 {
-	char path[4200], sub[4200], cur[4300];
+	char path[4200];
 	struct error e = { { 0 }, 0 };
 	uint8_t *raw = NULL;
 	size_t len = 0;
@@ -154,20 +166,17 @@ static void handle_maildir(struct watch *w, const char *name)
 
 	if (name[0] == '.' || str_fmt(path, sizeof(path), "%s/new/%s", w->maildir, name) < 0)
 		return;
-	if (file_read_all(path, w->limit, &raw, &len, &e) < 0)
+	if (file_read_all(path, w->limit, &raw, &len, &e) < 0) {
 		o = e.temporary ? INTAKE_TEMPFAIL : INTAKE_REFUSED;
-	else
+		if (o == INTAKE_REFUSED)
+			intake_discard(w->in, "maildir", "above [limits] message_size");
+	} else {
 		o = intake_message(w->in, raw, len, "maildir", &batch, &e);
+	}
 	free(raw);
 	if (o == INTAKE_TEMPFAIL)
 		return;
-	/* Maildir++ folders: .Processed and .Rejected, each a Maildir. */
-	if (ensure_dir(w->maildir, o == INTAKE_STORED || o == INTAKE_DUPLICATE ? ".Processed" : ".Rejected",
-		       sub, sizeof(sub)) < 0 ||
-	    ensure_dir(sub, "new", cur, sizeof(cur)) < 0 || ensure_dir(sub, "tmp", cur, sizeof(cur)) < 0 ||
-	    ensure_dir(sub, "cur", cur, sizeof(cur)) < 0)
-		return;
-	move_into(path, cur, NULL);
+	delete_input(path);
 }
 
 static void scan(struct watch *w, const char *dir, void (*fn)(struct watch *, const char *))
@@ -195,9 +204,24 @@ static void scan(struct watch *w, const char *dir, void (*fn)(struct watch *, co
 	free(names);
 }
 
+/* Refused inputs kept past [intake] keep_rejected go.  TAYORI_TEST_CLOCK_SKEW
+ * (seconds added to the clock, for the tests only) lets a test see them go. */
+static void sweep_kept(struct watch *w)
+{
+	struct error e = { { 0 }, 0 };
+	const char *skew = getenv("TAYORI_TEST_CLOCK_SKEW");
+	size_t n = 0;
+	int64_t now = now_utc() + (skew != NULL ? strtoll(skew, NULL, 10) : 0);
+	if (intake_sweep(w->in, now, &n, &e) < 0)
+		log_err("event=rejected_sweep_failed reason=\"%s\"", e.msg);
+	else if (n > 0)
+		log_info("event=rejected_swept count=%zu", n);
+}
+
 static void rescan(struct watch *w)
 {
 	char newdir[4200];
+	sweep_kept(w);
 	scan(w, w->inbox, handle_drop_scanned);
 	if (w->maildir[0] != '\0' && str_fmt(newdir, sizeof(newdir), "%s/new", w->maildir) >= 0)
 		scan(w, newdir, handle_maildir);
@@ -270,6 +294,12 @@ int gateway_main(struct role_ctx *ctx)
 	    imap_intake_new(ctx->conf, w.in, &imap, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		goto out;
+	}
+	delete_legacy(w.inbox, ".processed");
+	delete_legacy(w.inbox, ".rejected");
+	if (w.maildir[0] != '\0') {
+		delete_legacy(w.maildir, ".Processed");
+		delete_legacy(w.maildir, ".Rejected");
 	}
 	log_info("event=ready schema=%u inbox=watching maildir=%s imap=%s", store_schema_version(st),
 		 w.maildir[0] ? "watching" : "none", imap != NULL ? "watching" : "none");

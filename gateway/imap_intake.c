@@ -48,6 +48,7 @@ struct imap_intake {
 	char mailbox[MBOX_MAX], processed[MBOX_MAX], rejected[MBOX_MAX]; /* modified UTF-7 */
 	size_t max_size;   /* [limits] message_size */
 	int64_t poll_ms;   /* [mail] imap_poll: polling without IDLE, rescans with it */
+	int expunge;       /* [mail] imap_processed_delete: expunge taken messages */
 	X509_STORE *trust; /* loaded in new(), before any sandbox hides the files */
 
 	mailimap *imap;    /* NULL: not connected */
@@ -340,6 +341,7 @@ int imap_intake_new(const struct conf *c, struct intake *in, struct imap_intake 
 		goto out;
 	}
 	ii->max_size = (size_t)conf_int(c, "limits", "message_size");
+	ii->expunge = conf_int(c, "mail", "imap_processed_delete") != 0;
 	ii->poll_ms = conf_int(c, "mail", "imap_poll") * 1000;
 	if (ii->poll_ms <= 0)
 		ii->poll_ms = 60000;
@@ -593,15 +595,18 @@ static int move_uid(struct imap_intake *ii, uint32_t uid, const char *folder, in
 	*refused = 0;
 	if (set == NULL)
 		return err_tmp(e, "out of memory");
-	if (ii->has_move) {
+	if (folder != NULL && ii->has_move) {
 		what = "UID MOVE";
 		r = mailimap_uid_move(ii->imap, set, folder);
 		goto done;
 	}
-	what = "UID COPY";
-	r = mailimap_uid_copy(ii->imap, set, folder);
-	if (r != MAILIMAP_NO_ERROR)
-		goto done;
+	/* folder NULL: no copy, the message is only deleted (expunged). */
+	if (folder != NULL) {
+		what = "UID COPY";
+		r = mailimap_uid_copy(ii->imap, set, folder);
+		if (r != MAILIMAP_NO_ERROR)
+			goto done;
+	}
 	fl = mailimap_flag_list_new_empty();
 	if (fl == NULL || mailimap_flag_list_add(fl, mailimap_flag_new_deleted()) != MAILIMAP_NO_ERROR ||
 	    (att = mailimap_store_att_flags_new_add_flags_silent(fl)) == NULL) {
@@ -645,6 +650,22 @@ static int move_to(struct imap_intake *ii, uint32_t uid, const char *folder, str
 	if (ensure_folder(ii, folder, e) < 0)
 		return -1;
 	return move_uid(ii, uid, folder, &refused, e);
+}
+
+/* A message intake is done with: moved to folder, or, with [mail]
+ * imap_processed_delete, expunged (intake keeps what it needs: the SHA-256,
+ * and a refused input sealed for [intake] keep_rejected). */
+static int settle(struct imap_intake *ii, uint32_t uid, const char *folder, struct error *e)
+{
+	int refused;
+
+	if (!ii->expunge)
+		return move_to(ii, uid, folder, e);
+	if (move_uid(ii, uid, NULL, &refused, e) < 0)
+		return -1;
+	log_info("event=imap_message uid=%u outcome=expunged%s", uid,
+		 ii->has_uidplus ? "" : " note=flagged_deleted_only_no_uidplus");
+	return 0;
 }
 
 /* Add a to ft; a is freed when that fails. */
@@ -822,12 +843,12 @@ static int process_one(struct imap_intake *ii, const struct msg_info *mi, struct
 	case INTAKE_DUPLICATE:
 		log_info("event=imap_message uid=%u size=%zu outcome=%s batch=%llu", mi->uid, blen,
 			 intake_outcome_name(o), (unsigned long long)batch);
-		rc = move_to(ii, mi->uid, ii->processed, e);
+		rc = settle(ii, mi->uid, ii->processed, e);
 		break;
 	case INTAKE_REFUSED:
 	case INTAKE_DROPPED:
 		log_info("event=imap_message uid=%u size=%zu outcome=%s", mi->uid, blen, intake_outcome_name(o));
-		rc = move_to(ii, mi->uid, ii->rejected, e);
+		rc = settle(ii, mi->uid, ii->rejected, e);
 		break;
 	case INTAKE_TEMPFAIL:
 	default:

@@ -10,7 +10,7 @@
  * an optional /MAILBOX path overrides imap_mailbox), imap_user, the password
  * from the environment variable named by imap_password_env (read once by
  * imap_intake_new, never logged), imap_mailbox, imap_processed,
- * imap_rejected, imap_poll; [limits] message_size.
+ * imap_rejected, imap_processed_delete, imap_poll; [limits] message_size.
  *
  * Transport security:
  *   imaps://  implicit TLS; the certificate chain is verified with OpenSSL
@@ -24,7 +24,11 @@
  * the batch is committed by then; a crash in between brings the message back
  * as INTAKE_DUPLICATE and it is moved then.  STORED/DUPLICATE go to
  * imap_processed, REFUSED/DROPPED and messages above message_size to
- * imap_rejected, TEMPFAIL stays and is tried again on the next scan.  A move
+ * imap_rejected, TEMPFAIL stays and is tried again on the next scan.  With
+ * [mail] imap_processed_delete = yes, a message intake has taken (stored,
+ * duplicate, refused, dropped) is expunged instead of moved: UID STORE
+ * \Deleted + UID EXPUNGE of that UID (UIDPLUS; without it only flagged);
+ * messages above message_size, never read, still go to imap_rejected.  A move
  * is UID MOVE when offered, else UID COPY + UID STORE \Deleted + UID EXPUNGE
  * of that one UID (UIDPLUS); without UIDPLUS the original is only flagged
  * \Deleted (never a plain EXPUNGE, which would remove other clients'

@@ -13,9 +13,20 @@
  *
  * Exactly once: every input is identified by the SHA-256 of its bytes; the
  * identity is written in the same commit as the batch (DB_INTAKE), so a
- * message seen again after a crash is recognised and only moved along.  The
- * caller moves the input to its Processed / Rejected place after
- * intake_message() returns, never before.
+ * message seen again after a crash is recognised (INTAKE_DUPLICATE) and
+ * only deleted.  The caller deletes the clear input (or moves it away on
+ * IMAP) after intake_message() returns, never before: only the SHA-256
+ * stays.
+ *
+ * Refused inputs (and dropped ones) are kept, sealed in the store like
+ * every PDF (DB_REJECTED), for [intake] keep_rejected days, written in the
+ * same commit as their identity; intake_sweep() deletes them when due.
+ *
+ * Poison inputs: a start on an input is counted in the store before it is
+ * parsed, and the count removed when it ends.  An input two starts never
+ * finished (the gateway died during each) is refused without being parsed:
+ * sealed as above, audited (intake.poison) and, for a message from staff,
+ * answered.
  */
 #ifndef TAYORI_INTAKE_H
 #define TAYORI_INTAKE_H
@@ -54,5 +65,35 @@ enum intake_outcome intake_folder(struct intake *in, const char *path, const cha
 				  uint64_t *batch, struct error *e);
 
 const char *intake_outcome_name(enum intake_outcome o);
+
+/* An input refused before it could be read (above [limits] message_size):
+ * audited, nothing kept.  why names the limit, no personal data. */
+void intake_discard(struct intake *in, const char *source, const char *why);
+
+/* Delete the kept refused inputs whose keep_rejected time has passed by
+ * now; *count gets how many. */
+int intake_sweep(struct intake *in, int64_t now, size_t *count, struct error *e);
+
+/* A kept refused input, as an administrator sees it (`tayori intake`). */
+struct intake_kept {
+	char id[17];          /* the first 8 bytes of its SHA-256 in hex, as in the audit log */
+	int64_t time;         /* when it was refused */
+	int64_t expires;      /* when the gateway deletes it */
+	char source[16];      /* drop, maildir, imap */
+	char kind[16];        /* message or folder */
+	char name[256];       /* the folder's name, when known */
+	char reason[ERR_MAX]; /* why it was refused */
+	const uint8_t *data;  /* the input (a folder packed): valid during the callback */
+	size_t len;
+};
+
+/* Call fn for every kept input, oldest expiry first, unsealed; fn returns
+ * non-zero to stop.  st is borrowed. */
+int intake_kept_each(struct store *st, int (*fn)(const struct intake_kept *, void *), void *arg,
+		     struct error *e);
+/* The files of a kept input: one "message.eml", or a folder's files by
+ * their names (to be shown, never used as paths).  -1 when damaged. */
+int intake_kept_files(const struct intake_kept *kp,
+		      int (*fn)(const char *name, const uint8_t *data, size_t len, void *), void *arg);
 
 #endif

@@ -38,6 +38,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_CONSENT] = "consent",
 	[DB_NOTICE_TYPES] = "notice_types",
 	[DB_INTAKE] = "intake",
+	[DB_REJECTED] = "rejected",
 };
 
 struct store {

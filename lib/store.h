@@ -40,7 +40,11 @@
  *   audit         u64 seq -> audit record, MAC-chained (see audit.h)
  *   consent       HMAC(resident key | notice type) -> sealed rec (time, channel, terms)
  *   notice_types  u64 id -> rec (name, legal basis, non-arrival procedure)
- *   intake        SHA-256(message id or content) -> u64 batch id (exactly once)
+ *   intake        SHA-256(message id or content) -> u64 batch id (exactly once; 0 when
+ *                 the input made no batch), and "attempt:" | SHA-256 -> u32 count of
+ *                 times taking that input began and did not end (poison inputs)
+ *   rejected      u64 expiry time | SHA-256 -> sealed rec (a refused input, kept for
+ *                 [intake] keep_rejected days; see gateway/intake.h)
  */
 #ifndef TAYORI_STORE_H
 #define TAYORI_STORE_H
@@ -68,6 +72,7 @@ enum store_db {
 	DB_CONSENT,
 	DB_NOTICE_TYPES,
 	DB_INTAKE,
+	DB_REJECTED,
 	DB_COUNT
 };
 

@@ -3,6 +3,8 @@
 # throwaway Dovecot is picked up by the gateway of `tayori run`, becomes a
 # batch, and moves to Processed; a stranger's mail moves to Rejected with no
 # batch and no reply; the same message delivered twice makes one batch.
+# With imap_processed_delete = yes, taken messages are expunged from the
+# server instead, and a refused one is kept only sealed in tayori's store.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 CTL="$PY $TOP/tests/imap/imapctl.py"
@@ -170,6 +172,25 @@ check "... with every resident matched" sh -c "'$TAYORI' batch list -d '$D' --js
 $CTL append INBOX "$T/m5.eml"
 check "an Apple Mail message with an inline PDF becomes a batch" sh -c "$CTL wait Processed 5 60 >/dev/null"
 check "... titled by its subject, every resident matched" sh -c "'$TAYORI' batch list -d '$D' | grep '児童手当のお知らせ' | grep -q ' 8/8 '"
-check "the log holds no password" sh -c "! grep -q '$IMAP_PASS' '$T/run.log'"
+
+# imap_processed_delete = yes
+sed -i -e "s/^#imap_processed_delete = .*/imap_processed_delete = yes/" "$D/tayori.conf"
+kill -TERM $SUP; wait $SUP 2>/dev/null
+"$TAYORI" run -d "$D" >"$T/run2.log" 2>&1 &
+SUP=$!
+at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP"
+check "restarted with imap_processed_delete = yes" wait_for 30 grep -q "role=gateway .*imap=watching" "$T/run2.log"
+K=$(mdb_stat -s rejected "$D/db" | sed -n 's/^ *Entries: //p')
+outlook tanaka@city.example.jp "m6@city.example.jp" "$T/m6.eml"
+outlook mallory@evil.example "m7@evil.example" "$T/m7.eml"
+$CTL append INBOX "$T/m6.eml"
+$CTL append INBOX "$T/m7.eml"
+check "staff mail is expunged once its batch is stored, a stranger's once dropped" \
+	wait_for 60 sh -c "[ \$($CTL count INBOX) -eq 0 ] && [ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq 5 ]"
+check "... neither was moved to Processed or Rejected" sh -c "[ \$($CTL count Processed) -eq 5 ] && [ \$($CTL count Rejected) -eq 1 ]"
+check "... no copy is left in the server's Maildir" sh -c "! grep -rlq -e 'm6@city.example.jp' -e 'm7@evil.example' '$M/mail'"
+check "... the dropped one is kept sealed in tayori's store" \
+	sh -c "[ \"\$(mdb_stat -s rejected '$D/db' | sed -n 's/^ *Entries: //p')\" -eq $((K + 1)) ]"
+check "the log holds no password" sh -c "! grep -q '$IMAP_PASS' '$T/run.log' '$T/run2.log'"
 check_status 0 "the audit log verifies" "$TAYORI" audit verify -d "$D"
 done_testing

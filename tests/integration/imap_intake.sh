@@ -4,7 +4,8 @@
 # (../shared/TESTING.md).  Messages are delivered by IMAP APPEND and the
 # folders inspected afterwards with Python's imaplib (tests/imap/imapctl.py).
 #
-# Checked: messages moved to Processed / Rejected by intake outcome, TEMPFAIL
+# Checked: messages moved to Processed / Rejected by intake outcome (or
+# expunged with imap_processed_delete = yes), TEMPFAIL
 # left unseen in INBOX and retried, a message above [limits] message_size
 # rejected without being fetched, fetched bytes identical to the appended
 # ones, IDLE waking within a second of an APPEND, reconnection after
@@ -118,7 +119,7 @@ fi
 ok "Dovecot runs on 127.0.0.1:$PORT (STARTTLS) and :$PORTS (implicit TLS)"
 
 # --- tayori.conf for the driver ------------------------------------------------
-# conf URL POLL
+# conf URL POLL [LINE]: LINE is one more [mail] setting
 write_conf() {
 	cat >"$T/tayori.conf" <<EOF
 [tenant]
@@ -129,6 +130,7 @@ imap_url = $1
 imap_user = $IMAP_USER
 imap_password_env = TAYORI_TEST_IMAP_PW
 imap_poll = $2
+${3:-}
 [limits]
 message_size = 64K
 EOF
@@ -231,6 +233,27 @@ check "a new connection was made" test "$(connected_count)" -gt "$before"
 check "driver still running" kill -0 "$DRV_PID"
 check "driver stops cleanly on SIGTERM (logout, no leaks)" stop_driver
 
+# --- imap_processed_delete: taken messages are expunged, not moved ------------------
+write_conf "imap://127.0.0.1:$PORT" 60s "imap_processed_delete = yes"
+cat "$T/driver.log" >>"$T/all.log"
+: >"$T/driver.log"
+start_driver
+check "imap_processed_delete: connected" wait_for 10 grep -q 'event=imap_connected' "$T/driver.log"
+msg del1 stored
+msg del2 refused
+msg del3 dropped
+msg delbig stored 1200
+for m in del1 del2 del3 delbig; do $CTL append INBOX "$T/msg/$m.eml"; done
+check "stored, refused and dropped messages are expunged" \
+	wait_for 15 sh -c "[ \"\$($CTL shas INBOX)\" = \"$(sha "$T/msg/flagged.eml")\" ]"
+check "... not moved: Processed still holds 6" test "$($CTL count Processed)" = 6
+check "... a message above message_size, never read, still goes to Rejected" \
+	test "$($CTL shas Rejected)" = "$(sha "$T/msg/refused.eml" "$T/msg/dropped.eml" "$T/msg/big.eml" "$T/msg/delbig.eml")"
+check "... and their files are gone from the server's Maildir" \
+	sh -c "! grep -rlq -e 'Body of del1' -e 'Body of del2' -e 'Body of del3' '$D/mail'"
+check "... logged as expunged" sh -c "[ \$(grep -c 'outcome=expunged' '$T/driver.log') -eq 3 ]"
+check "driver stops cleanly on SIGTERM" stop_driver
+
 # --- implicit TLS: trusted CA accepted, another CA refused ---------------------------
 write_conf "imaps://127.0.0.1:$PORTS" 60s
 check "imaps:// with the server's CA connects" env SSL_CERT_FILE="$D/ca.pem" "$T/imap_driver" "$T/tayori.conf" "$T/got" 0 --once
@@ -256,7 +279,7 @@ msg poll2 refused
 $CTL append INBOX "$T/msg/poll1.eml"
 $CTL append INBOX "$T/msg/poll2.eml"
 check "polling picks up new messages within imap_poll" $CTL wait Processed 7 8
-check "and rejects by outcome" $CTL wait Rejected 4 3
+check "and rejects by outcome" $CTL wait Rejected 5 3
 check "UID EXPUNGE removed only the moved messages; the \\Deleted-flagged one survives" \
 	test "$($CTL shas INBOX)" = "$(sha "$T/msg/flagged.eml")"
 check "driver stops cleanly on SIGTERM" stop_driver
