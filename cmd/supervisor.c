@@ -61,8 +61,8 @@ struct child {
  *
  *   gateway  intake checks the sender is registered staff (reads staff
  *            records and their e-mail index); makes and reads batches,
- *            residents, PDFs and intake records (refused inputs kept
- *            sealed); signs; appends audit records.
+ *            residents, PDFs, intake records and refused inputs (kept
+ *            sealed in `rejected`); signs; appends audit records.
  *   mailer   reads residents and batches (addresses, titles, messages) and
  *            consent (electronic or paper); no PDF (a notice is never
  *            mailed), no staff record (reports go to the addresses in
@@ -83,9 +83,9 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 	[ROLE_GATEWAY] = {
 		.ops = KEYS_PERM_SIGN | KEYS_PERM_AUDIT_APPEND,
 		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
-			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_INTAKE),
+			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_INTAKE) | KEYS_DB(DB_REJECTED),
 		.mint = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_PDFS) |
-			KEYS_DB(DB_INTAKE),
+			KEYS_DB(DB_INTAKE) | KEYS_DB(DB_REJECTED),
 		.index = KEYS_IX_STAFF_EMAIL | KEYS_IX_RESIDENT,
 	},
 	[ROLE_MAILER] = {
