@@ -230,7 +230,8 @@ static void page_add(struct page_res *pr, int id, const char *form, size_t forml
  * blanks, ':' and '#' (NFKC made "：" a ':'), at most LABEL_MAX bytes of
  * its end.  "宛名番号：00012345" and "宛名番号 00012345" both give
  * 宛名番号; a number that begins a line takes the last word of the line
- * before (a table whose header row names the column).
+ * before (a table whose header row names the column).  A word with no
+ * letter in it (a date, another number) is no label: "".
  */
 static void run_label(const char *text, size_t at, char *out)
 {
@@ -245,6 +246,11 @@ static void run_label(const char *text, size_t at, char *out)
 		i++; /* cut on a character boundary */
 	memcpy(out, text + i, end - i);
 	out[end - i] = '\0';
+	/* A word without a letter (another number, a date) is no label. */
+	for (const char *c = out; *c; c = g_utf8_next_char(c))
+		if (g_unichar_isalpha(g_utf8_get_char(c)))
+			return;
+	out[0] = '\0';
 }
 
 static void page_run(struct page_res *pr, int id, const char *text, size_t at, size_t len,
@@ -618,8 +624,9 @@ static void learn(const struct page_res *pages, int npages, const struct matcher
 		}
 	}
 	/* The label beside the key on most single-key pages, and no other
-	 * label as often. */
-	l->have_label = best > 0 && !tie && 2 * best > single;
+	 * label as often.  No word at all (the number begins the page) is no
+	 * label: being first says little about whose page it is. */
+	l->have_label = best > 0 && !tie && 2 * best > single && l->label[0] != '\0';
 	for (int p = 0; p < npages; p++)
 		for (int i = 0; i < pages[p].nruns; i++) {
 			const struct digit_run *r = &pages[p].runs[i];
@@ -651,27 +658,33 @@ static void learn(const struct page_res *pages, int npages, const struct matcher
 	} else {
 		/* Without a label, a number of a key's width that is not in the
 		 * list counts as someone's key only when all its pages are
-		 * together: a date or a phone number shows up on many
-		 * residents' pages. */
-		GHashTable *span = g_hash_table_new(g_str_hash, g_str_equal); /* value -> first page+1 */
+		 * together and show no two different keys of the list: a date or
+		 * a phone number shows up on many residents' pages. */
 		GHashTable *last = g_hash_table_new(g_str_hash, g_str_equal); /* value -> last page+1 */
+		GHashTable *with = g_hash_table_new(g_str_hash, g_str_equal); /* value -> key id+1 */
 		for (int p = 0; p < npages; p++)
 			for (int i = 0; i < pages[p].nruns; i++) {
 				const struct digit_run *r = &pages[p].runs[i];
-				int prev;
+				int prev, id;
 				if (r->id >= 0 || !r->whole || !width_ok(l, r->len))
 					continue;
+				for (int f = 0; f < pages[p].nfound; f++) {
+					id = GPOINTER_TO_INT(g_hash_table_lookup(with, r->value));
+					if (id == 0)
+						g_hash_table_insert(with, r->value,
+								    GINT_TO_POINTER(pages[p].ids[f] + 1));
+					else if (id != pages[p].ids[f] + 1)
+						g_hash_table_add(l->constant, r->value);
+				}
 				prev = GPOINTER_TO_INT(g_hash_table_lookup(last, r->value));
 				if (prev == p + 1)
 					continue; /* twice on this page */
-				if (prev == 0)
-					g_hash_table_insert(span, r->value, GINT_TO_POINTER(p + 1));
-				else if (prev != p)
+				if (prev != 0 && prev != p)
 					g_hash_table_add(l->constant, r->value);
 				g_hash_table_insert(last, r->value, GINT_TO_POINTER(p + 1));
 			}
-		g_hash_table_destroy(span);
 		g_hash_table_destroy(last);
+		g_hash_table_destroy(with);
 	}
 out:
 	g_hash_table_destroy(count);

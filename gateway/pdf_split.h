@@ -34,10 +34,11 @@
  *          printed before the key (the word before the number, e.g.
  *          宛名番号 or Atena, r->key_label): the label found beside the
  *          key on more than half of those pages, and on more than any
- *          other label.  With it, the key's digit counts as printed
- *          (after Excel's zeros are restored), and the labels of the
- *          other numbers printed beside a key (another role, such as
- *          世帯主番号: labels learned from pages with one labelled number).
+ *          other label (no word at all is no label).  With it, the
+ *          key's digit counts as printed (after Excel's zeros are
+ *          restored), and the labels of the other numbers printed beside
+ *          a key (another role, such as 世帯主番号: labels learned from
+ *          pages with one labelled number).
  *   Unknown keys.  A number printed beside the learned label with a key's
  *          digit count that is not in the list is a resident missing from
  *          the CSV: it starts an unmatched range, listed once in

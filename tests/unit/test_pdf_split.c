@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1083,6 +1084,313 @@ static void test_cli(void **state)
 	g_free(out);
 }
 
+/* ---- attribution by evidence ------------------------------------ */
+
+/* Plan pages[0..n) against keys in AUTO mode; 0 or -1 as the plan. */
+static int plan_auto(const char *const *pages, int n, const char *const *keys, size_t nkeys,
+		     struct pdf_split_result *r, struct error *e)
+{
+	struct pdf_split_opts o;
+	size_t len;
+	uint8_t *pdf = make_pdf(pages, n, &len);
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.mode = PDF_SPLIT_AUTO;
+	o.keys = keys;
+	o.nkeys = nkeys;
+	rc = pdf_split_plan(pdf, len, &o, r, e);
+	free(pdf);
+	return rc;
+}
+
+/* The group of key, or NULL. */
+static const struct pdf_group *group_of(const struct pdf_split_result *r, const char *key)
+{
+	for (size_t i = 0; i < r->ngroups; i++)
+		if (strcmp(r->groups[i].key, key) == 0)
+			return &r->groups[i];
+	return NULL;
+}
+
+/*
+ * Finding 1: 30 residents of 1-3 pages, the key on every page; resident
+ * 12 (3 pages, after resident 11's 2 pages) is not in the CSV.  Its pages
+ * must go to nobody and its key be reported, never appended to resident
+ * 11 (5 pages, 3 of them a stranger's).
+ */
+static void test_unknown_key_not_merged(void **state)
+{
+	const char *pages[90], *keys[30];
+	char keybuf[30][16];
+	GPtrArray *owned = g_ptr_array_new_with_free_func(g_free);
+	struct pdf_split_result r;
+	struct error e = { "", 0 };
+	int np = 0, nk = 0, first12 = 0, pages_of[30];
+
+	for (int i = 0; i < 30; i++) {
+		int n = i == 11 ? 2 : i == 12 ? 3 : 1 + i % 3;
+		snprintf(keybuf[i], sizeof keybuf[i], "%08d", 10000 + 37 * i);
+		pages_of[i] = n;
+		if (i == 12)
+			first12 = np + 1;
+		for (int k = 0; k < n; k++) {
+			char *t = g_strdup_printf("Tax notice 2024\nAtena %s\nName Resident %d\n"
+						  "Amount 12,345 yen, Tel 03-1234-5678\nPage %d/%d",
+						  keybuf[i], i, k + 1, n);
+			g_ptr_array_add(owned, t);
+			pages[np++] = t;
+		}
+		if (i != 12)
+			keys[nk++] = keybuf[i];
+	}
+	assert_int_equal(plan_auto(pages, np, keys, (size_t)nk, &r, &e), 0);
+	assert_int_equal(r.ngroups, 29);
+	assert_non_null(group_of(&r, keybuf[11]));
+	assert_int_equal(group_of(&r, keybuf[11])->page_count, 2);
+	for (size_t g = 0; g < r.ngroups; g++) {
+		int end = r.groups[g].first_page + r.groups[g].page_count;
+		/* nobody's range reaches into the stranger's pages */
+		assert_true(end <= first12 || r.groups[g].first_page >= first12 + 3);
+	}
+	for (int i = 0; i < 30; i++)
+		if (i != 12)
+			assert_int_equal(group_of(&r, keybuf[i])->page_count, pages_of[i]);
+	assert_int_equal(r.nunmatched, 1);
+	assert_string_equal(r.unmatched_keys[0], keybuf[12]);
+	assert_string_equal(r.key_label, "Atena");
+	assert_int_equal(r.nmissing + r.nholds + r.nrepeated, 0);
+	pdf_split_result_free(&r);
+	g_ptr_array_free(owned, TRUE);
+}
+
+/*
+ * Finding 2: a page shows the head of household's number before the
+ * addressee's.  It goes to the addressee (the number beside the label
+ * the single-key pages show), never to the first key found; a page that
+ * cannot be decided holds both residents back.
+ */
+static void test_two_keys_by_role(void **state)
+{
+	const char *keys[] = { "00010037", "00010000", "00010074" };
+	const char *pages[] = {
+		"Atena 00010037 (Suzuki Ichiro)",
+		"Head of household 00010037 / Atena 00010000 (Sato Hanako)",
+		"Atena 00010074 (Tanaka Ken)",
+	};
+	const char *cont[] = {
+		"Atena 00010037 Suzuki Ichiro",
+		"Head 00010037 Atena 00010000 Sato Hanako 1/2",
+		"Head 00010037 2/2",          /* the head's number only: another role */
+		"Atena 00010074 Tanaka Ken",
+	};
+	const char *undecidable[] = {
+		"Atena 00010037", "Atena 00010037 / Atena 00010000", "Atena 00010074",
+	};
+	const char *unlabelled[] = {
+		"Atena 00010037", "00010037 / 00010000", "Atena 00010074",
+	};
+	struct pdf_split_result r;
+	struct error e = { "", 0 };
+
+	assert_int_equal(plan_auto(pages, 3, keys, 3, &r, &e), 0);
+	assert_int_equal(r.ngroups, 3);
+	assert_string_equal(r.groups[0].key, "00010037");
+	assert_int_equal(r.groups[0].page_count, 1);
+	assert_string_equal(r.groups[1].key, "00010000");
+	assert_int_equal(r.groups[1].first_page, 2);
+	assert_int_equal(r.nambiguous, 1);
+	assert_int_equal(r.nholds + r.nmissing + r.nunmatched, 0);
+	pdf_split_result_free(&r);
+
+	/* A continuation page that shows only the head's number stays with
+	 * the addressee (page 2/2): that label is another role. */
+	assert_int_equal(plan_auto(cont, 4, keys, 3, &r, &e), 0);
+	assert_int_equal(r.ngroups, 3);
+	assert_string_equal(r.groups[1].key, "00010000");
+	assert_int_equal(r.groups[1].first_page, 2);
+	assert_int_equal(r.groups[1].page_count, 2);
+	assert_string_equal(r.groups[2].key, "00010074");
+	assert_string_equal(r.key_label, "Atena");
+	pdf_split_result_free(&r);
+
+	/* Two numbers beside the label: held, both residents named with the
+	 * page; nobody gets page 2, and Suzuki's own page 1 is held too. */
+	assert_int_equal(plan_auto(undecidable, 3, keys, 3, &r, &e), 0);
+	assert_int_equal(r.ngroups, 1);
+	assert_string_equal(r.groups[0].key, "00010074");
+	assert_int_equal(r.nholds, 2);
+	assert_string_equal(r.holds[0].key, "00010037");
+	assert_int_equal(r.holds[0].page, 2);
+	assert_string_equal(r.holds[1].key, "00010000");
+	assert_int_equal(r.holds[1].page, 2);
+	assert_int_equal(r.nheld, 1);
+	assert_int_equal(r.held[0].first_page, 1);
+	assert_int_equal(r.nmissing, 0);
+	pdf_split_result_free(&r);
+
+	/* Another resident's key without the label: held as well. */
+	assert_int_equal(plan_auto(unlabelled, 3, keys, 3, &r, &e), 0);
+	assert_int_equal(r.ngroups, 1);
+	assert_int_equal(r.nholds, 2);
+	pdf_split_result_free(&r);
+}
+
+/* A page without a key continues only when the batch says so. */
+static void test_keyless_pages(void **state)
+{
+	const char *keys[] = { "00010000", "00010037", "00010074" };
+	/* keys on every page, then a page without one: refused */
+	const char *every[] = { "Atena 00010000", "Atena 00010000", "Atena 00010037",
+				"(no key here)", "Atena 00010074" };
+	/* keys on the first page only, for every resident: continues */
+	const char *first[] = { "Atena 00010000", "terms", "Atena 00010037", "terms",
+				"Atena 00010074", "terms", "more terms" };
+	/* page numbers that follow on: continues */
+	const char *marks[] = { "Atena 00010000 1/1", "Atena 00010037 1/2", "2/2",
+				"Atena 00010074 1/1" };
+	/* a page numbered 1/2 without a key: a new notice nobody owns */
+	const char *newdoc[] = { "Atena 00010000 1/1", "Atena 00010037 1/1", "1/2", "2/2" };
+	/* markers that do not follow on, in a batch with keys on later pages */
+	const char *broken[] = { "Atena 00010000 1/2", "Atena 00010000 2/2",
+				 "Atena 00010037 1/3", "3/3", "Atena 00010074" };
+	struct pdf_split_result r;
+	struct error e = { "", 0 };
+
+	assert_int_equal(plan_auto(every, 5, keys, 3, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "page 4 shows no resident's key"));
+	assert_int_equal(e.temporary, 0);
+
+	assert_int_equal(plan_auto(first, 7, keys, 3, &r, &e), 0);
+	assert_int_equal(r.ngroups, 3);
+	assert_int_equal(r.groups[0].page_count, 2);
+	assert_int_equal(r.groups[2].page_count, 3);
+	assert_int_equal(r.nkeyless, 4);
+	pdf_split_result_free(&r);
+
+	assert_int_equal(plan_auto(marks, 4, keys, 3, &r, &e), 0);
+	assert_int_equal(r.ngroups, 3);
+	assert_int_equal(r.groups[1].page_count, 2);
+	pdf_split_result_free(&r);
+
+	assert_int_equal(plan_auto(newdoc, 4, keys, 3, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "page 3"));
+	assert_non_null(strstr(e.msg, "1/2"));
+
+	assert_int_equal(plan_auto(broken, 5, keys, 3, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "page 4 shows no resident's key"));
+}
+
+/*
+ * What is and is not a key: with the label learned, amounts, dates,
+ * telephone numbers and postal codes never count; without a label, a
+ * whole number of the key's width does, unless it turns up in separate
+ * places (a date on every notice).
+ */
+static void test_key_shape(void **state)
+{
+	const char *keys[] = { "00010000", "10037", "00010074" }; /* Excel dropped zeros */
+	const char *noisy[] = {
+		"Atena 00010000 Date 20240401 Tel 0312345678 Postal 100-0013 Sum 12,345,678",
+		"Atena 00010037 Date 20240401 Ref R6-000100371 Sum 99999999 yen",
+		"Atena 00010074 Date 20240402 Account 12345678",
+	};
+	const char *bare[] = {
+		"Notice 20240401\n00010000 Sato", "Notice 20240401\n00010999 Ghost",
+		"Notice 20240401\n00010037 Suzuki", "Notice 20240401\n00010074 Tanaka",
+	};
+	const char *ghost_label[] = {
+		"Atena 00010000", "Atena 00010999", "Atena 0001000", "Atena 00010037",
+		"Atena 00010074",
+	};
+	struct pdf_split_result r;
+	struct error e = { "", 0 };
+
+	if (plan_auto(noisy, 3, keys, 3, &r, &e) != 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(r.ngroups, 3);
+	assert_string_equal(r.groups[1].key, "10037");
+	assert_string_equal(r.groups[1].found, "00010037");
+	assert_int_equal(r.nunmatched + r.nholds, 0);
+	pdf_split_result_free(&r);
+
+	assert_int_equal(plan_auto(bare, 4, keys, 3, &r, &e), 0);
+	assert_null(r.key_label);
+	assert_int_equal(r.ngroups, 3);
+	assert_int_equal(r.groups[0].page_count, 1);
+	assert_int_equal(r.nunmatched, 1);
+	assert_string_equal(r.unmatched_keys[0], "00010999");
+	pdf_split_result_free(&r);
+
+	/* Beside the label: a number of another width is not a key (and
+	 * the page is then keyless: refused here, nothing says it follows
+	 * on), one of the key's width is. */
+	assert_int_equal(plan_auto(ghost_label, 5, keys, 3, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "page 3"));
+	ghost_label[2] = "Atena 00010000 again";
+	assert_int_equal(plan_auto(ghost_label, 5, keys, 3, &r, &e), 0);
+	assert_int_equal(r.nunmatched, 1);
+	assert_string_equal(r.unmatched_keys[0], "00010999");
+	assert_int_equal(r.nrepeated, 1); /* 00010000 on pages 1 and 3 */
+	assert_int_equal(r.ngroups, 2);
+	pdf_split_result_free(&r);
+}
+
+/* The command: unmatched keys and held residents in its JSON, and no
+ * file for either. */
+static void test_cli_evidence(void **state)
+{
+	const char *pages[] = {
+		"Atena 00010037 (Suzuki)", "Head 00010037 / Atena 00010000 (Sato)",
+		"Atena 00010999 (not in the CSV) 1/2", "2/2", "Atena 00010074 Atena 00010111",
+	};
+	const char csv[] = "宛名番号,氏名\r\n00010037,鈴木\r\n00010000,佐藤\r\n00010074,田中\r\n"
+			   "00010111,高橋\r\n";
+	size_t len;
+	uint8_t *pdf = make_pdf(pages, 5, &len);
+	char *in = write_tmp("evidence.pdf", pdf, len);
+	char *keys = write_tmp("evidence.csv", csv, sizeof csv - 1);
+	char *dir = g_build_filename(tmpdir, "evidence-out", NULL);
+	char *json = g_build_filename(tmpdir, "evidence.json", NULL);
+	char *f;
+	gchar *out = NULL;
+	struct stat st;
+	int saved, fd, rc;
+
+	/* The JSON goes to stdout: catch it in a file. */
+	fflush(stdout);
+	saved = dup(1);
+	fd = open(json, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 1);
+	close(fd);
+	rc = cli("--auto", keys, "--json", in, dir, NULL);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	assert_int_equal(rc, 0);
+	assert_true(g_file_get_contents(json, &out, NULL, NULL));
+	assert_non_null(strstr(out, "\"unmatched_pdf_keys\":[\"00010999\"]"));
+	assert_non_null(strstr(out, "\"held\":[{\"key\":\"00010074\",\"page\":5},"
+				    "{\"key\":\"00010111\",\"page\":5}]"));
+	assert_non_null(strstr(out, "\"csv_rows_without_pdf\":[\"00010074\",\"00010111\"]"));
+	f = g_build_filename(dir, "00010000.pdf", NULL);
+	assert_int_equal(stat(f, &st), 0);
+	g_free(f);
+	f = g_build_filename(dir, "00010999.pdf", NULL);
+	assert_int_equal(stat(f, &st), -1);
+	g_free(f);
+	f = g_build_filename(dir, "00010074.pdf", NULL);
+	assert_int_equal(stat(f, &st), -1);
+	g_free(f);
+	g_free(out);
+	free(pdf);
+	g_free(in);
+	g_free(keys);
+	g_free(dir);
+	g_free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1103,6 +1411,11 @@ int main(void)
 		cmocka_unit_test(test_long_input),
 		cmocka_unit_test(test_run),
 		cmocka_unit_test(test_cli),
+		cmocka_unit_test(test_unknown_key_not_merged),
+		cmocka_unit_test(test_two_keys_by_role),
+		cmocka_unit_test(test_keyless_pages),
+		cmocka_unit_test(test_key_shape),
+		cmocka_unit_test(test_cli_evidence),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
