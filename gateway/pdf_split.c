@@ -229,17 +229,23 @@ static void page_add(struct page_res *pr, int id, const char *form, size_t forml
  * The label of the number at text[at]: the word before it, after skipping
  * blanks, ':' and '#' (NFKC made "：" a ':'), at most LABEL_MAX bytes of
  * its end.  "宛名番号：00012345" and "宛名番号 00012345" both give
- * 宛名番号; a number that begins a line takes the last word of the line
- * before (a table whose header row names the column).  A word with no
- * letter in it (a date, another number) is no label: "".
+ * 宛名番号.  Only a word on the same line counts: a table whose header
+ * row names the columns gives its numbers no label (the header's last
+ * word would name another column's number).  A word with no letter in
+ * it (a date, another number) is no label either: "".
  */
 static void run_label(const char *text, size_t at, char *out)
 {
 	size_t i = at, end;
 
-	while (i > 0 && (g_ascii_isspace(text[i - 1]) || text[i - 1] == ':' || text[i - 1] == '#'))
+	while (i > 0 && (text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == ':' ||
+			 text[i - 1] == '#'))
 		i--;
 	end = i;
+	if (i == 0 || text[i - 1] == '\n' || text[i - 1] == '\r') {
+		out[0] = '\0';
+		return;
+	}
 	while (i > 0 && end - i < LABEL_MAX && !g_ascii_isspace(text[i - 1]))
 		i--;
 	while (i < end && ((unsigned char)text[i] & 0xC0) == 0x80)
@@ -656,34 +662,25 @@ static void learn(const struct page_res *pages, int npages, const struct matcher
 					g_hash_table_add(l->secondary, pr->runs[i].label);
 		}
 	} else {
-		/* Without a label, a number of a key's width that is not in the
-		 * list counts as someone's key only when all its pages are
-		 * together and show no two different keys of the list: a date or
-		 * a phone number shows up on many residents' pages. */
-		GHashTable *last = g_hash_table_new(g_str_hash, g_str_equal); /* value -> last page+1 */
+		/* Without a label, a whole number of a key's width that is not
+		 * in the list counts as someone's key, unless pages showing two
+		 * different keys of the list show it too: a date or a telephone
+		 * number printed on many residents' notices. */
 		GHashTable *with = g_hash_table_new(g_str_hash, g_str_equal); /* value -> key id+1 */
 		for (int p = 0; p < npages; p++)
 			for (int i = 0; i < pages[p].nruns; i++) {
 				const struct digit_run *r = &pages[p].runs[i];
-				int prev, id;
 				if (r->id >= 0 || !r->whole || !width_ok(l, r->len))
 					continue;
 				for (int f = 0; f < pages[p].nfound; f++) {
-					id = GPOINTER_TO_INT(g_hash_table_lookup(with, r->value));
+					int id = GPOINTER_TO_INT(g_hash_table_lookup(with, r->value));
 					if (id == 0)
 						g_hash_table_insert(with, r->value,
 								    GINT_TO_POINTER(pages[p].ids[f] + 1));
 					else if (id != pages[p].ids[f] + 1)
 						g_hash_table_add(l->constant, r->value);
 				}
-				prev = GPOINTER_TO_INT(g_hash_table_lookup(last, r->value));
-				if (prev == p + 1)
-					continue; /* twice on this page */
-				if (prev != 0 && prev != p)
-					g_hash_table_add(l->constant, r->value);
-				g_hash_table_insert(last, r->value, GINT_TO_POINTER(p + 1));
 			}
-		g_hash_table_destroy(last);
 		g_hash_table_destroy(with);
 	}
 out:
@@ -735,13 +732,15 @@ static int unknown_id(GHashTable *unknown, GPtrArray *names, size_t nkeys, const
 
 /*
  * AUTO: the evidence of one page, given the current resident cur (an id,
- * or -1).  c receives the candidates of a decided or undecided page.
+ * or -1).  c receives the candidates of a decided or undecided page;
+ * *numbered says a keyless page shows a number that may be a key.
  */
 static enum page_kind auto_evidence(const struct page_res *pr, const struct matcher *m,
 				    const struct learned *l, GHashTable *unknown, GPtrArray *names,
-				    int cur, struct owners *c)
+				    int cur, struct owners *c, int *numbered)
 {
 	memset(c, 0, sizeof *c);
+	*numbered = 0;
 	if (pr->too_many) {
 		for (int i = 0; i < pr->nfound; i++)
 			owners_add(c, pr->ids[i]);
@@ -786,8 +785,15 @@ static enum page_kind auto_evidence(const struct page_res *pr, const struct matc
 			    !g_hash_table_contains(l->constant, r->value))
 				owners_add(c, unknown_id(unknown, names, m->n, r->value));
 		}
-		if (c->n == 0)
+		if (c->n == 0) {
+			/* A number that could be a key but also shows on other
+			 * residents' pages: only page numbers may say this page
+			 * follows on. */
+			for (int i = 0; i < pr->nruns; i++)
+				if (pr->runs[i].whole && width_ok(l, pr->runs[i].len))
+					*numbered = 1;
 			return PAGE_KEYLESS;
+		}
 	}
 	return c->n == 1 && !c->overflow ? PAGE_KEYED : PAGE_UNDECIDED;
 }
@@ -870,9 +876,10 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 		struct page_res *pr = &pages[p];
 		struct owners c;
 		enum page_kind kind;
+		int numbered = 0;
 
 		if (mode == PDF_SPLIT_AUTO) {
-			kind = auto_evidence(pr, m, &l, unknown, names, cur, &c);
+			kind = auto_evidence(pr, m, &l, unknown, names, cur, &c, &numbered);
 		} else {
 			memset(&c, 0, sizeof c);
 			for (int i = 0; i < pr->nfound; i++)
@@ -902,6 +909,12 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 			if (pr->mark_n == 1) {
 				err_set(e, "page %d shows no resident's key, and its page number "
 					   "1/%d says a new notice begins there", p + 1, pr->mark_m);
+				goto out;
+			}
+			if (numbered) {
+				err_set(e, "page %d shows no resident's key but a number like one "
+					   "that other residents' pages show too, and no page number "
+					   "says it follows on", p + 1);
 				goto out;
 			}
 			if (!need_pattern)

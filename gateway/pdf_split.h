@@ -43,12 +43,14 @@
  *          digit count that is not in the list is a resident missing from
  *          the CSV: it starts an unmatched range, listed once in
  *          r->unmatched_keys, whose pages go to nobody (keyless pages after
- *          it go with it).  Without a learned label, a whole number (not
- *          part of R6-00012345) with a key's digit count counts so, unless
- *          it turns up in separate places of the document (a date or a
- *          telephone number on many residents' pages is not a key).
- *          Amounts (12,345), postal codes (100-0013) and numbers of
- *          another width never count.
+ *          it go with it).  Only a word on the same line is a label, and
+ *          only a word with a letter in it.  Without a learned label, a
+ *          whole number (not part of R6-00012345) with a key's digit count
+ *          counts so, unless pages of two different keys of the list show
+ *          it too (a date or a telephone number on many notices); a page
+ *          without a key that shows such a number continues only when its
+ *          page number follows on.  Amounts (12,345), postal codes
+ *          (100-0013) and numbers of another width never count.
  *   Two or more keys on a page.  With a learned label, the one number
  *          beside it decides, whatever else the page shows (Head of
  *          household 00010037 / Atena 00010000 goes to 00010000); a page
