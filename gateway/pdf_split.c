@@ -815,6 +815,17 @@ static const char *printed(const struct page_res *pr, const struct learned *l, i
 	return pr->nfound > 0 && pr->ids[0] == id ? pr->found : NULL;
 }
 
+/* List the number of unknown id (AUTO) in r->unmatched_keys, once. */
+static void unmatched_add(struct pdf_split_result *r, GHashTable *unlisted, GPtrArray *names,
+			  size_t nkeys, int id)
+{
+	const char *v = g_ptr_array_index(names, (guint)((size_t)id - nkeys));
+	if (g_hash_table_contains(unlisted, v))
+		return;
+	g_hash_table_add(unlisted, (gpointer)v);
+	push_str(&r->unmatched_keys, &r->nunmatched, v);
+}
+
 /*
  * Group the pages by the evidence on each (pdf_split.h describes the
  * rules), then move every key that occurs in more than one range, or on
@@ -823,7 +834,7 @@ static const char *printed(const struct page_res *pr, const struct learned *l, i
 static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mode,
 		      const struct matcher *m, struct pdf_split_result *r, struct error *e)
 {
-	GHashTable *intern = NULL, *unknown = NULL;
+	GHashTable *intern = NULL, *unknown = NULL, *unlisted = NULL;
 	GPtrArray *names = NULL;   /* KEY: id -> key; AUTO: id - m->n -> number */
 	struct learned l;
 	int *ranges = NULL;        /* id -> number of ranges */
@@ -836,6 +847,7 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 	memset(&l, 0, sizeof l);
 	names = g_ptr_array_new();
 	unknown = g_hash_table_new(g_str_hash, g_str_equal);
+	unlisted = g_hash_table_new(g_str_hash, g_str_equal);
 	if (mode == PDF_SPLIT_KEY) {
 		intern = g_hash_table_new(g_str_hash, g_str_equal);
 		for (int p = 0; p < npages; p++) {
@@ -939,7 +951,9 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 			if (!held)
 				held = xcalloc(nkeys + 1, 1);
 			for (int i = 0; i < c.n; i++) {
-				if ((size_t)c.v[i] < nkeys) {
+				if ((size_t)c.v[i] >= nkeys) {
+					unmatched_add(r, unlisted, names, nkeys, c.v[i]);
+				} else {
 					r->holds = xrealloc(r->holds, (r->nholds + 1) * sizeof *r->holds);
 					r->holds[r->nholds].key = xstrdup(mode == PDF_SPLIT_KEY
 						? (const char *)g_ptr_array_index(names, (guint)c.v[i])
@@ -951,6 +965,8 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 		} else {
 			cur = c.v[0];
 			owner[nall] = cur;
+			if ((size_t)cur >= nkeys)
+				unmatched_add(r, unlisted, names, nkeys, cur);
 		}
 		nall++;
 	}
@@ -978,16 +994,8 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 
 		if (id < 0)
 			continue; /* an undecided page: its keys are in holds */
-		if ((size_t)id >= nkeys) {
-			/* A number in the key's place that is not in the list:
-			 * its pages go to nobody. */
-			if (!listed[id]) {
-				push_str(&r->unmatched_keys, &r->nunmatched,
-					 g_ptr_array_index(names, (guint)((size_t)id - nkeys)));
-				listed[id] = 1;
-			}
-			continue;
-		}
+		if ((size_t)id >= nkeys)
+			continue; /* not in the list (r->unmatched_keys): nobody's */
 		name = mode == PDF_SPLIT_KEY ? g_ptr_array_index(names, (guint)id) : m->keys[id];
 		form = mode == PDF_SPLIT_AUTO ? printed(&pages[all[g].first_page - 1], &l, id) : NULL;
 		if (ranges[id] > 1 || (held && held[id])) {
@@ -1023,6 +1031,7 @@ out:
 	if (intern)
 		g_hash_table_destroy(intern);
 	g_hash_table_destroy(unknown);
+	g_hash_table_destroy(unlisted);
 	g_ptr_array_free(names, TRUE);
 	return ret;
 }

@@ -60,8 +60,9 @@
  *          label learned, or another resident's key without the label)
  *          the page is undecided: every key of the list it shows is held
  *          back (r->holds names each with the page; none of their ranges
- *          is written) and the page and the keyless pages after it go to
- *          nobody.
+ *          is written), every number on it not in the list is in
+ *          r->unmatched_keys, and the page and the keyless pages after it
+ *          go to nobody.
  *   A page with no key continues the resident before it only when the
  *          batch shows that layout: its page marker follows on from the
  *          page before's (「2／3」 after 「1／3」, "2/3", "2 / 3 ページ"),
@@ -166,8 +167,9 @@ struct pdf_split_result {
 					  the order given, each once */
 	size_t nmissing;
 	char **unmatched_keys;         /* AUTO: numbers in the key's place that
-					  are not in the list, in page order, each
-					  once; their pages go to nobody */
+					  are not in the list (or on an undecided
+					  page), in page order, each once; their
+					  pages go to nobody */
 	size_t nunmatched;
 	struct pdf_hold *holds;        /* keys held back by an undecided page */
 	size_t nholds;
