@@ -9,8 +9,9 @@
  * exit statuses of DESIGN.md (0 done, 1 refused, 2 usage, 3 internal).
  *
  * --threads: text extraction threads (default: one per CPU); --writers:
- * writer threads (default 1; each holds its own qpdf handle on the input,
- * see pdf_split.h).
+ * writer threads (default 2, each with its own qpdf handle on the input,
+ * see pdf_split.h: the pages are all read before any file is written, so
+ * two writers keep both cores of a small server busy while writing).
  *
  * Writes each file with mode 0600 (the PDFs hold personal data) straight
  * into OUTDIR, replacing a file of the same name: one for each resident
@@ -294,6 +295,8 @@ int pdf_split_cli(int argc, char **argv)
 	}
 	in = argv[optind];
 	outdir = argv[optind + 1];
+	if (o.write_threads == 0)
+		o.write_threads = 2;
 	if (o.mode == PDF_SPLIT_KEY) {
 		GError *gerr = NULL;
 		GRegex *re = g_regex_new(o.key_regex, 0, 0, &gerr);

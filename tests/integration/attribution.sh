@@ -90,6 +90,9 @@ for r in res:
     if others: bad.append("%s's notice shows other keys: %s" % (k, sorted(others)))
     n = int(subprocess.run(["qpdf", "--show-npages", f], capture_output=True).stdout or 0)
     if n != r["pages"]: bad.append("%s's notice has %d pages, not %d" % (k, n, r["pages"]))
+for k in held & csv_keys:
+    if not any("page" in line and "several residents" in line for line in d["rows_held"]):
+        bad.append("%s is held back but rows_held names no page" % k)
 for k in extras:
     if k not in without: bad.append("CSV row %s has no pages but is not in csv_rows_without_pdf" % k)
     if notice(k): bad.append("CSV row %s has no pages but has a notice" % k)
