@@ -64,20 +64,30 @@ held = set(d.get("held_pdf_keys", [])) | set(d.get("repeated_pdf_keys", []))
 without = set(d["csv_rows_without_pdf"])
 unmatched = set(d["unmatched_pdf_keys"])
 batch = d["batch"]
+# The CSV's keys as the batch stores them: a row whose zeros Excel dropped
+# keeps its digits, padded to the width inferred from the column.
+width = d["inferred"]["key_width"]
+def forms(key):
+    return {key, key.lstrip("0").zfill(width)}
+def within(key, keys):
+    return bool(forms(key) & set(keys))
 def notice(key):
-    out = "%s/%s.pdf" % (work, key)
-    p = subprocess.run([tayori, "batch", "pdf", str(batch), key, out, "-d", data], capture_output=True)
-    return out if p.returncode == 0 else None
+    for f in sorted(forms(key)):
+        out = "%s/%s.pdf" % (work, f)
+        p = subprocess.run([tayori, "batch", "pdf", str(batch), f, out, "-d", data], capture_output=True)
+        if p.returncode == 0:
+            return out
+    return None
 stored = 0
 for r in res:
     k = r["key"]
     f = notice(k)
     if not r["csv"]:
-        if k not in unmatched: bad.append("%s is missing from the CSV but not in unmatched_pdf_keys" % k)
+        if not within(k, unmatched): bad.append("%s is missing from the CSV but not in unmatched_pdf_keys" % k)
         if f: bad.append("%s is missing from the CSV but has a notice" % k)
         continue
     if f is None:
-        if k not in held or k not in without:
+        if not within(k, held) or not within(k, without):
             bad.append("%s has no notice and is not reported held back and without a PDF" % k)
         elif style != "header":
             bad.append("%s was held back though its key has a label" % k)
@@ -90,17 +100,17 @@ for r in res:
     if others: bad.append("%s's notice shows other keys: %s" % (k, sorted(others)))
     n = int(subprocess.run(["qpdf", "--show-npages", f], capture_output=True).stdout or 0)
     if n != r["pages"]: bad.append("%s's notice has %d pages, not %d" % (k, n, r["pages"]))
-for k in held & csv_keys:
+for k in [k for k in csv_keys if within(k, held)]:
     if not any("page" in line and "several residents" in line for line in d["rows_held"]):
         bad.append("%s is held back but rows_held names no page" % k)
 for k in extras:
-    if k not in without: bad.append("CSV row %s has no pages but is not in csv_rows_without_pdf" % k)
+    if not within(k, without): bad.append("CSV row %s has no pages but is not in csv_rows_without_pdf" % k)
     if notice(k): bad.append("CSV row %s has no pages but has a notice" % k)
 if d["signed"] != stored: bad.append("%d notices signed, %d read back" % (d["signed"], stored))
-for k in unmatched - (pdf_keys - csv_keys):
-    bad.append("%s reported unmatched but is no resident missing from the CSV" % k)
+for k in unmatched:
+    if not any(within(m, [k]) for m in pdf_keys - csv_keys): bad.append("%s reported unmatched but is no resident missing from the CSV" % k)
 for b in bad: print(b)
-print("# seed checked: style %s, keys %s, %d residents, %d stored, %d unmatched, %d held" % (style, keys_mode, len(res), stored, len(unmatched), len(held & csv_keys)))
+print("# seed checked: style %s, keys %s, %d residents, %d stored, %d unmatched, %d held" % (style, keys_mode, len(res), stored, len(unmatched), len([k for k in csv_keys if within(k, held)])))
 sys.exit(1 if bad else 0)
 EOF
 
