@@ -62,7 +62,9 @@
  *          back (r->holds names each with the page; none of their ranges
  *          is written), every number on it not in the list is in
  *          r->unmatched_keys, and the page and the keyless pages after it
- *          go to nobody.
+ *          go to nobody.  What the label cannot tell: a layout that prints
+ *          the learned label before the addressee's number on some pages
+ *          and before another number on others.
  *   A page with no key continues the resident before it only when the
  *          batch shows that layout: its page marker follows on from the
  *          page before's (「2／3」 after 「1／3」, "2/3", "2 / 3 ページ"),
