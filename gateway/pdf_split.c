@@ -574,9 +574,13 @@ static int width_ok(const struct learned *l, int len)
 	return len > 0 && len < 64 && (l->widths >> len & 1);
 }
 
+/* A number beside the learned label: whatever its digit count (every run
+ * kept is at least as long as the shortest key), it names the page's
+ * resident; a width the keys do not have is no reason to give the page
+ * to the resident before it. */
 static int is_label_run(const struct learned *l, const struct digit_run *r)
 {
-	return l->have_label && width_ok(l, r->len) && strcmp(r->label, l->label) == 0;
+	return l->have_label && strcmp(r->label, l->label) == 0;
 }
 
 /* Same number: the same key of the list, or the same digits. */

@@ -39,9 +39,9 @@
  *          restored), and the labels of the other numbers printed beside
  *          a key (another role, such as 世帯主番号: labels learned from
  *          pages with one labelled number).
- *   Unknown keys.  A number printed beside the learned label with a key's
- *          digit count that is not in the list is a resident missing from
- *          the CSV: it starts an unmatched range, listed once in
+ *   Unknown keys.  A number printed beside the learned label (of any
+ *          digit count, at least the shortest key's) that is not in the
+ *          list is a resident missing from the CSV: it starts an unmatched range, listed once in
  *          r->unmatched_keys, whose pages go to nobody (keyless pages after
  *          it go with it).  Only a word on the same line is a label, and
  *          only a word with a letter in it.  Without a learned label, a
