@@ -1163,6 +1163,35 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 		}
 		for (size_t i = 0; i < plan.nrepeated; i++)
 			strlist_add(&rep->repeated_pdf_keys, plan.repeated_keys[i]);
+		/* Numbers in the key's place that the CSV does not have: their
+		 * pages went to nobody. */
+		for (size_t i = 0; i < plan.nunmatched; i++) {
+			char norm[RECIPIENTS_KEY_MAX + 1];
+			const char *k = plan.unmatched_keys[i];
+			if (recipients_normalize_key(k, r->key_width, norm, sizeof(norm)) == 0)
+				k = norm;
+			strlist_add(&rep->unmatched_pdf_keys, k); /* each once */
+		}
+		/* Residents on a page that could not be given to one of them:
+		 * nothing is signed for them (paper), and the report says which
+		 * page. */
+		for (size_t i = 0; i < plan.nholds; i++) {
+			char norm[RECIPIENTS_KEY_MAX + 1], line[160];
+			const char *k = plan.holds[i].key;
+			if (split == SPLIT_KEY &&
+			    recipients_normalize_key(k, r->key_width, norm, sizeof(norm)) == 0)
+				k = norm;
+			strlist_add(&rep->held_pdf_keys, k);
+			for (size_t row = 0; row < r->n; row++) {
+				if ((r->v[row].flags & (RCPT_EMPTY_KEY | RCPT_INVALID_KEY)) ||
+				    strcmp(r->v[row].key, k) != 0)
+					continue;
+				str_fmt(line, sizeof(line), "line %zu: page %d shows several residents' "
+					"keys and cannot be given to one of them", r->v[row].line,
+					plan.holds[i].page);
+				strlist_add(&rep->rows_held, line);
+			}
+		}
 	}
 	/* Rows with a usable key and no PDF; duplicates count as matched when
 	 * a PDF exists for them (DESIGN.md: distinct keys with a row and a PDF). */
@@ -1325,6 +1354,7 @@ void batch_report_free(struct batch_report *rep)
 	strlist_free(&rep->duplicate_keys);
 	strlist_free(&rep->repeated_pdf_keys);
 	strlist_free(&rep->rows_held);
+	strlist_free(&rep->held_pdf_keys);
 	strlist_free(&rep->preview);
 	strlist_free(&rep->removed_active_content);
 }
@@ -1358,6 +1388,7 @@ void batch_report_json(const struct batch_report *rep, FILE *f)
 	json_list(f, "duplicate_keys", &rep->duplicate_keys);
 	json_list(f, "repeated_pdf_keys", &rep->repeated_pdf_keys);
 	json_list(f, "rows_held", &rep->rows_held);
+	json_list(f, "held_pdf_keys", &rep->held_pdf_keys);
 	json_list(f, "preview", &rep->preview);
 	json_list(f, "removed_active_content", &rep->removed_active_content);
 	fprintf(f, ",\"signed\":%zu,\"test\":%s,\"pages\":%d,\"inferred\":{\"split\":", rep->signed_pdfs,
@@ -1409,6 +1440,8 @@ void batch_report_text(const struct batch_report *rep, FILE *f)
 	text_list(f, "duplicate keys (held back)", &rep->duplicate_keys);
 	text_list(f, "keys in two separate page ranges (held back)", &rep->repeated_pdf_keys);
 	text_list(f, "rows held back", &rep->rows_held);
+	text_list(f, "keys on pages that could not be given to one resident (held back)",
+		  &rep->held_pdf_keys);
 	if (rep->removed_active_content.n > 0) {
 		fprintf(f, "  active content removed before signing / 署名前に除去した動的要素:\n");
 		for (size_t i = 0; i < rep->removed_active_content.n; i++)

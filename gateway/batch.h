@@ -16,11 +16,14 @@
  * The matching report uses the keys DESIGN.md fixes: batch, status,
  * recipients (CSV data rows), matched (distinct keys with a CSV row and a
  * PDF), unmatched_pdf_keys, csv_rows_without_pdf, invalid_emails,
- * no_email_rows, duplicate_keys (normalised keys, each once), error;
+ * no_email_rows, duplicate_keys (normalised keys, each once), error; and
+ * repeated_pdf_keys, held_pdf_keys (held back, see pdf_split.h), rows_held,
  * removed_active_content (what pdf_inert.h took out of the notices);
  * status is "refused" for a refused input and "error" for an internal
  * failure (exit 1 and 3 in the CLI); duplicate_of names the batch an input
  * given again already made.
+ * A split gives pages only on evidence (pdf_split.h): a key-shaped number
+ * not in the CSV is in unmatched_pdf_keys and its pages go to nobody.
  */
 #ifndef TAYORI_BATCH_H
 #define TAYORI_BATCH_H
@@ -83,6 +86,8 @@ struct batch_report {
 	struct strlist duplicate_keys;
 	struct strlist repeated_pdf_keys;  /* a key in two separate page ranges */
 	struct strlist rows_held;          /* "line N: why" of rows held back */
+	struct strlist held_pdf_keys;      /* keys shown on a page that could not be
+					      given to one resident: no PDF (paper) */
 	struct strlist preview;            /* the first notices: "KEY NAME <ADDRESS> (pages)" */
 	struct strlist removed_active_content; /* what was left out of the notices before
 						  signing (pdf_inert.h), each kind once:

@@ -9,6 +9,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
@@ -55,6 +56,7 @@ struct matcher {
 	GHashTable *tokens;   /* keys of A-Z a-z 0-9 - _ (not all digits) -> id+1 */
 	int *others;          /* ids of keys with any other character */
 	size_t nothers;
+	size_t digit_minlen;  /* shortest all-digit key as given; 0: none */
 };
 
 static int is_tok(unsigned char c)
@@ -123,6 +125,8 @@ static int matcher_init(struct matcher *m, const char *const *keys, size_t nkeys
 		m->next_same[m->n] = -1;
 		if (all_digits) {
 			size_t slen;
+			if (m->digit_minlen == 0 || klen < m->digit_minlen)
+				m->digit_minlen = klen;
 			const char *s = strip_zeros(k, klen, &slen);
 			char *canon = g_strndup(s, slen);
 			gpointer prev = g_hash_table_lookup(m->digits, canon);
@@ -179,10 +183,32 @@ static int match_digits(const struct matcher *m, const char *run, size_t len)
 	return best;
 }
 
+/* Bytes of the word printed before a number, kept as its label. */
+#define LABEL_MAX 32
+/* Numbers remembered per page; a page with more cannot be decided. */
+#define PAGE_RUNS_MAX 4096
+
+/*
+ * A run of digits on a page at least as long as the shortest all-digit
+ * key (AUTO): a key of the list, or a number that may be someone's key.
+ */
+struct digit_run {
+	int id;                    /* key id, or -1: not a key of the list */
+	int len;                   /* digits */
+	int whole;                 /* a token by itself (not inside R6-000123) */
+	char *value;               /* the digits as printed */
+	char label[LABEL_MAX + 1]; /* the word printed before it (run_label()) */
+};
+
 struct page_res {
 	int nfound;                /* distinct keys seen, capped at PAGE_KEYS_MAX */
-	int ids[PAGE_KEYS_MAX];    /* AUTO: key ids in order of appearance */
-	char *found;               /* as printed (AUTO: for ids[0]; KEY: the key) */
+	int ids[PAGE_KEYS_MAX];    /* key ids in order of appearance (KEY: interned) */
+	char *found;               /* as printed (AUTO: for ids[0]; KEY: first match) */
+	char **kv;                 /* KEY: the nfound distinct matches */
+	struct digit_run *runs;    /* AUTO with all-digit keys */
+	int nruns, runs_cap;
+	int too_many;              /* more keys or numbers than remembered */
+	int mark_n, mark_m;        /* the page marker "n/m", or 0 */
 };
 
 static void page_add(struct page_res *pr, int id, const char *form, size_t formlen)
@@ -190,11 +216,123 @@ static void page_add(struct page_res *pr, int id, const char *form, size_t forml
 	for (int i = 0; i < pr->nfound; i++)
 		if (pr->ids[i] == id)
 			return;
-	if (pr->nfound >= PAGE_KEYS_MAX)
+	if (pr->nfound >= PAGE_KEYS_MAX) {
+		pr->too_many = 1;
 		return;
+	}
 	if (pr->nfound == 0)
 		pr->found = g_strndup(form, formlen);
 	pr->ids[pr->nfound++] = id;
+}
+
+/*
+ * The label of the number at text[at]: the word before it, after skipping
+ * blanks, ':' and '#' (NFKC made "：" a ':'), at most LABEL_MAX bytes of
+ * its end.  "宛名番号：00012345" and "宛名番号 00012345" both give
+ * 宛名番号.  Only a word on the same line counts: a table whose header
+ * row names the columns gives its numbers no label (the header's last
+ * word would name another column's number).  A word with no letter in
+ * it (a date, another number) is no label either: "".
+ */
+static void run_label(const char *text, size_t at, char *out)
+{
+	size_t i = at, end;
+
+	while (i > 0 && (text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == ':' ||
+			 text[i - 1] == '#'))
+		i--;
+	end = i;
+	if (i == 0 || text[i - 1] == '\n' || text[i - 1] == '\r') {
+		out[0] = '\0';
+		return;
+	}
+	while (i > 0 && end - i < LABEL_MAX && !g_ascii_isspace(text[i - 1]))
+		i--;
+	while (i < end && ((unsigned char)text[i] & 0xC0) == 0x80)
+		i++; /* cut on a character boundary */
+	memcpy(out, text + i, end - i);
+	out[end - i] = '\0';
+	/* A word without a letter (another number, a date) is no label. */
+	for (const char *c = out; *c; c = g_utf8_next_char(c))
+		if (g_unichar_isalpha(g_utf8_get_char(c)))
+			return;
+	out[0] = '\0';
+}
+
+static void page_run(struct page_res *pr, int id, const char *text, size_t at, size_t len,
+		     int whole)
+{
+	struct digit_run *r;
+
+	if (pr->nruns >= PAGE_RUNS_MAX) {
+		pr->too_many = 1;
+		return;
+	}
+	if (pr->nruns == pr->runs_cap) {
+		pr->runs_cap = pr->runs_cap ? pr->runs_cap * 2 : 4;
+		pr->runs = xrealloc(pr->runs, (size_t)pr->runs_cap * sizeof *pr->runs);
+	}
+	r = &pr->runs[pr->nruns++];
+	r->id = id;
+	r->len = (int)len;
+	r->whole = whole;
+	r->value = g_strndup(text + at, len);
+	run_label(text, at, r->label);
+}
+
+/*
+ * A page marker: "2/3", "2 / 3 ページ", 「2／3」 (NFKC gives "2/3"), with
+ * 1 <= n <= m <= 999 and not part of a longer number, a decimal or a date
+ * such as 2024/4/1.  Sets pr->mark_n and mark_m when the page shows
+ * exactly one such marker (several different ones: none).
+ */
+static void scan_marker(const char *text, size_t len, struct page_res *pr)
+{
+	int seen = 0, bn = 0, bm = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		size_t j = i, k, d;
+		int n = 0, mm = 0;
+
+		if (!g_ascii_isdigit(text[i]))
+			continue;
+		while (j < len && g_ascii_isdigit(text[j]))
+			j++;
+		d = i; /* [i, j) is a whole run of digits */
+		i = j;
+		if (j - d > 3 || (d > 0 && (text[d - 1] == '/' || text[d - 1] == '.' ||
+					    text[d - 1] == ',' || text[d - 1] == '-')))
+			continue;
+		for (size_t x = d; x < j; x++)
+			n = n * 10 + (text[x] - '0');
+		k = j;
+		while (k < len && text[k] == ' ')
+			k++;
+		if (k >= len || text[k] != '/')
+			continue;
+		k++;
+		while (k < len && text[k] == ' ')
+			k++;
+		d = k;
+		while (k < len && g_ascii_isdigit(text[k]))
+			k++;
+		if (k == d || k - d > 3 || (k < len && (text[k] == '/' || text[k] == '.' ||
+						      text[k] == ',')))
+			continue;
+		for (size_t x = d; x < k; x++)
+			mm = mm * 10 + (text[x] - '0');
+		if (n < 1 || n > mm)
+			continue;
+		if (seen && (n != bn || mm != bm))
+			return; /* two different markers: trust neither */
+		seen = 1;
+		bn = n;
+		bm = mm;
+	}
+	if (seen) {
+		pr->mark_n = bn;
+		pr->mark_m = bm;
+	}
 }
 
 static void match_page(const struct matcher *m, const char *text, size_t len,
@@ -235,6 +373,10 @@ static void match_page(const struct matcher *m, const char *text, size_t len,
 				int id = match_digits(m, text + d, t - d);
 				if (id >= 0)
 					page_add(pr, id, text + d, t - d);
+				/* Every number as long as a key: a key of the
+				 * list, or maybe one that is not in it. */
+				if (m->digit_minlen > 0 && t - d >= m->digit_minlen)
+					page_run(pr, id, text, d, t - d, d == s && t == i);
 			}
 		}
 	}
@@ -263,70 +405,74 @@ struct scan_ctx {
 	const struct matcher *m;  /* AUTO */
 	GRegex *re;               /* KEY */
 	struct page_res *pages;   /* [npages], one slot per page: no locking */
-	/* pdf_split_run only: pages done, and a way to wait for them */
-	atomic_int *done;         /* [npages], 1 once pages[i] is final */
-	atomic_int stop;          /* set by the writer to end the text threads */
-	int finished;             /* the text threads are done (under lock) */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
 };
 
-static int scan_page_body(struct scan_ctx *c, int page, const char *text, size_t len,
-			  struct error *e);
+/* KEY: one match's key (its first group, else the whole match), trimmed;
+ * NULL when empty.  -1 when longer than PDF_KEY_MAX. */
+static int regex_key(const struct scan_ctx *c, GMatchInfo *mi, const char *text, int page,
+		     char **out, struct error *e)
+{
+	int s = -1, t = -1;
+	char *key;
+
+	*out = NULL;
+	if (g_regex_get_capture_count(c->re) >= 1)
+		g_match_info_fetch_pos(mi, 1, &s, &t);
+	if (s < 0 || t < s)
+		g_match_info_fetch_pos(mi, 0, &s, &t);
+	if (s < 0 || t < s)
+		return 0;
+	key = g_strndup(text + s, (gsize)(t - s));
+	g_strstrip(key);
+	if (strlen(key) > PDF_KEY_MAX) {
+		g_free(key);
+		return err_set(e, "the key found on page %d is longer than %d bytes", page,
+			       PDF_KEY_MAX);
+	}
+	if (*key)
+		*out = key;
+	else
+		g_free(key);
+	return 0;
+}
 
 static int scan_page(void *arg, int page, const char *text, size_t len, struct error *e)
 {
 	struct scan_ctx *c = arg;
-	int rc;
-
-	if (!c->done)
-		return scan_page_body(c, page, text, len, e);
-	if (atomic_load(&c->stop))
-		return err_tmp(e, "stopped");
-	rc = scan_page_body(c, page, text, len, e);
-	atomic_store(&c->done[page - 1], 1);
-	pthread_mutex_lock(&c->lock);
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	return rc;
-}
-
-static int scan_page_body(struct scan_ctx *c, int page, const char *text, size_t len,
-			  struct error *e)
-{
 	struct page_res *pr = &c->pages[page - 1];
+	GMatchInfo *mi = NULL;
+	int ret = 0;
 
+	scan_marker(text, len, pr);
 	if (c->mode == PDF_SPLIT_AUTO) {
 		match_page(c->m, text, len, pr);
 		return 0;
 	}
-	/* KEY */
-	GMatchInfo *mi = NULL;
-	if (g_regex_match_full(c->re, text, (gssize)len, 0, 0, &mi, NULL)) {
-		int s = -1, t = -1;
-		if (g_regex_get_capture_count(c->re) >= 1)
-			g_match_info_fetch_pos(mi, 1, &s, &t);
-		if (s < 0 || t < s)
-			g_match_info_fetch_pos(mi, 0, &s, &t);
-		if (s >= 0 && t >= s) {
-			char *key = g_strndup(text + s, (gsize)(t - s));
-			g_strstrip(key);
-			if (strlen(key) > PDF_KEY_MAX) {
-				g_free(key);
-				g_match_info_free(mi);
-				return err_set(e, "the key found on page %d is longer than %d bytes",
-					       page, PDF_KEY_MAX);
-			}
-			if (*key) {
-				pr->found = key;
-				pr->nfound = 1;
-			} else {
-				g_free(key);
-			}
+	/* KEY: every match, each distinct key once. */
+	pr->kv = xcalloc(PAGE_KEYS_MAX, sizeof *pr->kv);
+	g_regex_match_full(c->re, text, (gssize)len, 0, 0, &mi, NULL);
+	while (g_match_info_matches(mi)) {
+		char *key;
+		int dup = 0;
+		if (regex_key(c, mi, text, page, &key, e) < 0) {
+			ret = -1;
+			break;
 		}
+		for (int i = 0; key && i < pr->nfound; i++)
+			dup |= strcmp(pr->kv[i], key) == 0;
+		if (key && !dup && pr->nfound < PAGE_KEYS_MAX)
+			pr->kv[pr->nfound++] = key;
+		else if (key && !dup)
+			pr->too_many = 1, g_free(key);
+		else
+			g_free(key);
+		if (!g_match_info_next(mi, NULL))
+			break;
 	}
 	g_match_info_free(mi);
-	return 0;
+	if (pr->nfound > 0)
+		pr->found = g_strdup(pr->kv[0]);
+	return ret;
 }
 
 /* Arrays grow by doubling: capacity is 4, 8, 16 ... so it is full exactly
@@ -366,12 +512,19 @@ void pdf_split_result_free(struct pdf_split_result *r)
 		free(r->repeated_keys[i]);
 	for (size_t i = 0; i < r->nmissing; i++)
 		free(r->missing_keys[i]);
+	for (size_t i = 0; i < r->nunmatched; i++)
+		free(r->unmatched_keys[i]);
+	for (size_t i = 0; i < r->nholds; i++)
+		free(r->holds[i].key);
 	free(r->groups);
 	free(r->held);
 	free(r->repeated_keys);
 	free(r->keyless_pages);
 	free(r->ambiguous_pages);
 	free(r->missing_keys);
+	free(r->unmatched_keys);
+	free(r->holds);
+	free(r->key_label);
 	memset(r, 0, sizeof *r);
 }
 
@@ -401,50 +554,323 @@ static int plan_pages(int npages, int per, struct pdf_split_result *r, struct er
 }
 
 /*
- * The page-by-page rule shared by plan_group() and the streaming writer:
- * the key a page with keys belongs to, given the current one (AUTO: ids;
- * an ambiguous page stays with the current key when it shows it).
+ * What the batch teaches about its keys (AUTO, every key all digits): the
+ * label printed before the key on pages that show one key of the list,
+ * the digit counts it is printed with, the labels of the other numbers
+ * printed beside it (another role, such as 世帯主番号), and without a
+ * label, the numbers that turn up in separate places (a date, a phone
+ * number: not keys).
  */
-static int page_key_id(const struct page_res *pr, int cur)
+struct learned {
+	int have_label;
+	const char *label;        /* borrowed from a page's run */
+	uint64_t widths;          /* bit n: keys printed with n digits */
+	GHashTable *secondary;    /* labels of numbers in another role */
+	GHashTable *constant;     /* without a label: numbers that are not keys */
+};
+
+static int width_ok(const struct learned *l, int len)
 {
-	for (int i = 1; i < pr->nfound; i++)
-		if (pr->ids[i] == cur)
-			return cur;
-	return pr->ids[0];
+	return len > 0 && len < 64 && (l->widths >> len & 1);
+}
+
+/* A number beside the learned label: whatever its digit count (every run
+ * kept is at least as long as the shortest key), it names the page's
+ * resident; a width the keys do not have is no reason to give the page
+ * to the resident before it. */
+static int is_label_run(const struct learned *l, const struct digit_run *r)
+{
+	return l->have_label && strcmp(r->label, l->label) == 0;
+}
+
+/* Same number: the same key of the list, or the same digits. */
+static int same_value(const struct digit_run *a, const struct digit_run *b)
+{
+	if (a->id >= 0 || b->id >= 0)
+		return a->id == b->id;
+	return strcmp(a->value, b->value) == 0;
+}
+
+static void learn(const struct page_res *pages, int npages, const struct matcher *m,
+		  struct learned *l)
+{
+	GHashTable *count = g_hash_table_new(g_str_hash, g_str_equal); /* label -> pages */
+	GHashTableIter it;
+	gpointer k, v;
+	int single = 0, best = 0, tie = 0;
+
+	memset(l, 0, sizeof *l);
+	l->secondary = g_hash_table_new(g_str_hash, g_str_equal);
+	l->constant = g_hash_table_new(g_str_hash, g_str_equal);
+	if (m->digit_minlen == 0 || g_hash_table_size(m->tokens) > 0 || m->nothers > 0)
+		goto out; /* keys of other shapes: only the keys of the list count */
+	for (int p = 0; p < npages; p++) {
+		const struct page_res *pr = &pages[p];
+		if (pr->nfound != 1 || pr->too_many)
+			continue;
+		single++;
+		for (int i = 0; i < pr->nruns; i++) {
+			int again = 0;
+			if (pr->runs[i].id != pr->ids[0])
+				continue;
+			for (int j = 0; j < i; j++)
+				again |= pr->runs[j].id == pr->ids[0] &&
+					 strcmp(pr->runs[j].label, pr->runs[i].label) == 0;
+			if (!again)
+				g_hash_table_insert(count, pr->runs[i].label,
+						    GINT_TO_POINTER(GPOINTER_TO_INT(g_hash_table_lookup(
+							    count, pr->runs[i].label)) + 1));
+		}
+	}
+	g_hash_table_iter_init(&it, count);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		int c = GPOINTER_TO_INT(v);
+		if (c > best) {
+			best = c;
+			tie = 0;
+			l->label = k;
+		} else if (c == best) {
+			tie = 1;
+		}
+	}
+	/* The label beside the key on most single-key pages, and no other
+	 * label as often.  No word at all (the number begins the page) is no
+	 * label: being first says little about whose page it is. */
+	l->have_label = best > 0 && !tie && 2 * best > single && l->label[0] != '\0';
+	for (int p = 0; p < npages; p++)
+		for (int i = 0; i < pages[p].nruns; i++) {
+			const struct digit_run *r = &pages[p].runs[i];
+			if (r->id >= 0 && r->len < 64 &&
+			    (!l->have_label || strcmp(r->label, l->label) == 0))
+				l->widths |= (uint64_t)1 << r->len;
+		}
+	if (l->have_label) {
+		/* Beside exactly one labelled number, the other numbers' labels
+		 * name other roles. */
+		for (int p = 0; p < npages; p++) {
+			const struct page_res *pr = &pages[p];
+			const struct digit_run *a = NULL;
+			int several = 0;
+			for (int i = 0; i < pr->nruns; i++) {
+				if (!is_label_run(l, &pr->runs[i]))
+					continue;
+				if (a && !same_value(a, &pr->runs[i]))
+					several = 1;
+				a = &pr->runs[i];
+			}
+			if (!a || several)
+				continue;
+			for (int i = 0; i < pr->nruns; i++)
+				if (!same_value(a, &pr->runs[i]) &&
+				    strcmp(pr->runs[i].label, l->label) != 0)
+					g_hash_table_add(l->secondary, pr->runs[i].label);
+		}
+	} else {
+		/* Without a label, a whole number of a key's width that is not
+		 * in the list counts as someone's key, unless pages showing two
+		 * different keys of the list show it too: a date or a telephone
+		 * number printed on many residents' notices. */
+		GHashTable *with = g_hash_table_new(g_str_hash, g_str_equal); /* value -> key id+1 */
+		for (int p = 0; p < npages; p++)
+			for (int i = 0; i < pages[p].nruns; i++) {
+				const struct digit_run *r = &pages[p].runs[i];
+				if (r->id >= 0 || !r->whole || !width_ok(l, r->len))
+					continue;
+				for (int f = 0; f < pages[p].nfound; f++) {
+					int id = GPOINTER_TO_INT(g_hash_table_lookup(with, r->value));
+					if (id == 0)
+						g_hash_table_insert(with, r->value,
+								    GINT_TO_POINTER(pages[p].ids[f] + 1));
+					else if (id != pages[p].ids[f] + 1)
+						g_hash_table_add(l->constant, r->value);
+				}
+			}
+		g_hash_table_destroy(with);
+	}
+out:
+	g_hash_table_destroy(count);
+}
+
+static void learned_free(struct learned *l)
+{
+	if (l->secondary)
+		g_hash_table_destroy(l->secondary);
+	if (l->constant)
+		g_hash_table_destroy(l->constant);
+	memset(l, 0, sizeof *l);
+}
+
+/* Who a page's evidence points to. */
+enum page_kind { PAGE_KEYLESS, PAGE_KEYED, PAGE_CONT, PAGE_UNDECIDED };
+
+#define CANDS_MAX (2 * PAGE_KEYS_MAX)
+
+struct owners {
+	int v[CANDS_MAX];
+	int n;
+	int overflow;
+};
+
+static void owners_add(struct owners *o, int id)
+{
+	for (int i = 0; i < o->n; i++)
+		if (o->v[i] == id)
+			return;
+	if (o->n >= CANDS_MAX)
+		o->overflow = 1;
+	else
+		o->v[o->n++] = id;
+}
+
+/* The id of a number not in the list (AUTO), interned after the keys. */
+static int unknown_id(GHashTable *unknown, GPtrArray *names, size_t nkeys, const char *value)
+{
+	gpointer v = g_hash_table_lookup(unknown, value);
+	if (!v) {
+		g_ptr_array_add(names, (gpointer)value);
+		v = GINT_TO_POINTER((int)(nkeys + names->len));
+		g_hash_table_insert(unknown, (gpointer)value, v);
+	}
+	return GPOINTER_TO_INT(v) - 1;
 }
 
 /*
- * Group pages by key id (KEY: ids interned from the found strings), then
- * move every key that occurs in more than one range to held.
+ * AUTO: the evidence of one page, given the current resident cur (an id,
+ * or -1).  c receives the candidates of a decided or undecided page;
+ * *numbered says a keyless page shows a number that may be a key.
+ */
+static enum page_kind auto_evidence(const struct page_res *pr, const struct matcher *m,
+				    const struct learned *l, GHashTable *unknown, GPtrArray *names,
+				    int cur, struct owners *c, int *numbered)
+{
+	memset(c, 0, sizeof *c);
+	*numbered = 0;
+	if (pr->too_many) {
+		for (int i = 0; i < pr->nfound; i++)
+			owners_add(c, pr->ids[i]);
+		return PAGE_UNDECIDED;
+	}
+	if (l->have_label) {
+		/* The number beside the label is the page's resident. */
+		for (int i = 0; i < pr->nruns; i++) {
+			const struct digit_run *r = &pr->runs[i];
+			if (is_label_run(l, r))
+				owners_add(c, r->id >= 0 ? r->id : unknown_id(unknown, names, m->n, r->value));
+		}
+		if (c->n == 0) {
+			/* No labelled number: keys of the list shown in a role of
+			 * their own (世帯主番号 ...) say nothing; any other key
+			 * must be the current resident's. */
+			for (int k = 0; k < pr->nfound; k++) {
+				int other_role = 0, shown = 0;
+				for (int i = 0; i < pr->nruns; i++) {
+					if (pr->runs[i].id != pr->ids[k])
+						continue;
+					if (!g_hash_table_contains(l->secondary, pr->runs[i].label))
+						shown = 1;
+					else
+						other_role = 1;
+				}
+				if (shown || !other_role)
+					owners_add(c, pr->ids[k]);
+			}
+			if (c->n == 0)
+				return PAGE_KEYLESS;
+			if (c->n == 1 && !c->overflow && c->v[0] == cur)
+				return PAGE_CONT;
+			return PAGE_UNDECIDED;
+		}
+	} else {
+		for (int i = 0; i < pr->nfound; i++)
+			owners_add(c, pr->ids[i]);
+		for (int i = 0; i < pr->nruns; i++) {
+			const struct digit_run *r = &pr->runs[i];
+			if (r->id < 0 && r->whole && width_ok(l, r->len) &&
+			    !g_hash_table_contains(l->constant, r->value))
+				owners_add(c, unknown_id(unknown, names, m->n, r->value));
+		}
+		if (c->n == 0) {
+			/* A number that could be a key but also shows on other
+			 * residents' pages: only page numbers may say this page
+			 * follows on. */
+			for (int i = 0; i < pr->nruns; i++)
+				if (pr->runs[i].whole && width_ok(l, pr->runs[i].len))
+					*numbered = 1;
+			return PAGE_KEYLESS;
+		}
+	}
+	return c->n == 1 && !c->overflow ? PAGE_KEYED : PAGE_UNDECIDED;
+}
+
+/* The key as printed on page pr for id, or NULL. */
+static const char *printed(const struct page_res *pr, const struct learned *l, int id)
+{
+	const char *any = NULL;
+	for (int i = 0; i < pr->nruns; i++) {
+		if (pr->runs[i].id != id)
+			continue;
+		if (is_label_run(l, &pr->runs[i]))
+			return pr->runs[i].value;
+		if (!any)
+			any = pr->runs[i].value;
+	}
+	if (any)
+		return any;
+	return pr->nfound > 0 && pr->ids[0] == id ? pr->found : NULL;
+}
+
+/* List the number of unknown id (AUTO) in r->unmatched_keys, once. */
+static void unmatched_add(struct pdf_split_result *r, GHashTable *unlisted, GPtrArray *names,
+			  size_t nkeys, int id)
+{
+	const char *v = g_ptr_array_index(names, (guint)((size_t)id - nkeys));
+	if (g_hash_table_contains(unlisted, v))
+		return;
+	g_hash_table_add(unlisted, (gpointer)v);
+	push_str(&r->unmatched_keys, &r->nunmatched, v);
+}
+
+/*
+ * Group the pages by the evidence on each (pdf_split.h describes the
+ * rules), then move every key that occurs in more than one range, or on
+ * a page that could not be decided, to held.
  */
 static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mode,
 		      const struct matcher *m, struct pdf_split_result *r, struct error *e)
 {
-	GHashTable *intern = NULL;
-	GPtrArray *names = NULL;   /* KEY: id -> key string (borrowed from pages) */
+	GHashTable *intern = NULL, *unknown = NULL, *unlisted = NULL;
+	GPtrArray *names = NULL;   /* KEY: id -> key; AUTO: id - m->n -> number */
+	struct learned l;
 	int *ranges = NULL;        /* id -> number of ranges */
+	unsigned char *held = NULL, *listed = NULL;
 	struct pdf_group *all = NULL;
-	size_t nall = 0, nids;
-	int cur = -1, ret = -1, any = 0;
+	int *owner = NULL, *has_keyless = NULL, *keyed_later = NULL;
+	size_t nall = 0, nids, nkeys;
+	int cur = -1, ret = -1, any = 0, need_pattern = 0, runs_keyless = 0, later = 0;
 
+	memset(&l, 0, sizeof l);
+	names = g_ptr_array_new();
+	unknown = g_hash_table_new(g_str_hash, g_str_equal);
+	unlisted = g_hash_table_new(g_str_hash, g_str_equal);
 	if (mode == PDF_SPLIT_KEY) {
 		intern = g_hash_table_new(g_str_hash, g_str_equal);
-		names = g_ptr_array_new();
 		for (int p = 0; p < npages; p++) {
-			gpointer v;
-			if (pages[p].nfound == 0)
-				continue;
-			v = g_hash_table_lookup(intern, pages[p].found);
-			if (!v) {
-				g_ptr_array_add(names, pages[p].found);
-				v = GINT_TO_POINTER((int)names->len);
-				g_hash_table_insert(intern, pages[p].found, v);
+			for (int i = 0; i < pages[p].nfound; i++) {
+				gpointer v = g_hash_table_lookup(intern, pages[p].kv[i]);
+				if (!v) {
+					g_ptr_array_add(names, pages[p].kv[i]);
+					v = GINT_TO_POINTER((int)names->len);
+					g_hash_table_insert(intern, pages[p].kv[i], v);
+				}
+				pages[p].ids[i] = GPOINTER_TO_INT(v) - 1;
 			}
-			pages[p].ids[0] = GPOINTER_TO_INT(v) - 1;
 		}
-		nids = names->len;
+		nkeys = names->len;
 	} else {
-		nids = m->n;
+		nkeys = m->n;
+		learn(pages, npages, m, &l);
+		if (l.have_label)
+			r->key_label = xstrdup(l.label);
 	}
 	for (int p = 0; p < npages; p++)
 		if (pages[p].nfound > 0)
@@ -457,53 +883,129 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 			err_set(e, "the key pattern matches on none of the %d pages", npages);
 		goto out;
 	}
-	if (pages[0].nfound == 0) {
-		err_set(e, "page 1 shows no %s, so it belongs to no resident",
-			mode == PDF_SPLIT_AUTO ? "key from the list" : "key matching the pattern");
+
+	all = xcalloc((size_t)npages, sizeof *all);
+	owner = xcalloc((size_t)npages, sizeof *owner);
+	has_keyless = xcalloc((size_t)npages, sizeof *has_keyless);
+	keyed_later = xcalloc((size_t)npages, sizeof *keyed_later);
+	for (int p = 0; p < npages; p++) {
+		struct page_res *pr = &pages[p];
+		struct owners c;
+		enum page_kind kind;
+		int numbered = 0;
+
+		if (mode == PDF_SPLIT_AUTO) {
+			kind = auto_evidence(pr, m, &l, unknown, names, cur, &c, &numbered);
+		} else {
+			memset(&c, 0, sizeof c);
+			for (int i = 0; i < pr->nfound; i++)
+				owners_add(&c, pr->ids[i]);
+			kind = pr->nfound == 0 ? PAGE_KEYLESS
+			       : pr->nfound == 1 && !pr->too_many ? PAGE_KEYED : PAGE_UNDECIDED;
+		}
+		if (pr->nfound > 1)
+			push_int(&r->ambiguous_pages, &r->nambiguous, p + 1);
+		if (kind == PAGE_KEYLESS) {
+			if (nall == 0) {
+				err_set(e, "page 1 shows no %s, so it belongs to no resident",
+					mode == PDF_SPLIT_AUTO ? "key from the list"
+							       : "key matching the pattern");
+				goto out;
+			}
+			push_int(&r->keyless_pages, &r->nkeyless, p + 1);
+			all[nall - 1].page_count++;
+			if (!has_keyless[nall - 1]) {
+				has_keyless[nall - 1] = 1;
+				runs_keyless++;
+			}
+			/* Its page number follows on from the page before's. */
+			if (pr->mark_n >= 2 && pages[p - 1].mark_n == pr->mark_n - 1 &&
+			    pages[p - 1].mark_m == pr->mark_m)
+				continue;
+			if (pr->mark_n == 1) {
+				err_set(e, "page %d shows no resident's key, and its page number "
+					   "1/%d says a new notice begins there", p + 1, pr->mark_m);
+				goto out;
+			}
+			if (numbered) {
+				err_set(e, "page %d shows no resident's key but a number like one "
+					   "that other residents' pages show too, and no page number "
+					   "says it follows on", p + 1);
+				goto out;
+			}
+			if (!need_pattern)
+				need_pattern = p + 1;
+			continue;
+		}
+		if ((kind == PAGE_KEYED && c.v[0] == cur && owner[nall - 1] == cur) ||
+		    kind == PAGE_CONT) {
+			all[nall - 1].page_count++;
+			if (!keyed_later[nall - 1]) {
+				keyed_later[nall - 1] = 1;
+				later++;
+			}
+			continue;
+		}
+		all[nall].first_page = p + 1;
+		all[nall].page_count = 1;
+		if (kind == PAGE_UNDECIDED) {
+			/* Nobody gets this page, nor the pages that follow it. */
+			cur = -2;
+			owner[nall] = -2;
+			if (!held)
+				held = xcalloc(nkeys + 1, 1);
+			for (int i = 0; i < c.n; i++) {
+				if ((size_t)c.v[i] >= nkeys) {
+					unmatched_add(r, unlisted, names, nkeys, c.v[i]);
+				} else {
+					r->holds = xrealloc(r->holds, (r->nholds + 1) * sizeof *r->holds);
+					r->holds[r->nholds].key = xstrdup(mode == PDF_SPLIT_KEY
+						? (const char *)g_ptr_array_index(names, (guint)c.v[i])
+						: m->keys[c.v[i]]);
+					r->holds[r->nholds++].page = p + 1;
+					held[c.v[i]] = 1;
+				}
+			}
+		} else {
+			cur = c.v[0];
+			owner[nall] = cur;
+			if ((size_t)cur >= nkeys)
+				unmatched_add(r, unlisted, names, nkeys, cur);
+		}
+		nall++;
+	}
+	/* A page without a key goes with the page before only when the
+	 * batch shows that layout: no resident's later pages carry the key,
+	 * and it is so for more than one resident (or every one). */
+	if (need_pattern && (later > 0 || (runs_keyless < 2 && (size_t)runs_keyless < nall))) {
+		err_set(e, "page %d shows no resident's key, and nothing says it continues the "
+			   "page before (no page number such as 2/3 following on; %s)",
+			need_pattern, later > 0 ? "other residents' later pages show their key"
+						: "no other resident's later pages lack the key");
 		goto out;
 	}
 
-	ranges = xcalloc(nids ? nids : 1, sizeof *ranges);
-	all = xcalloc((size_t)npages, sizeof *all);
-	for (int p = 0; p < npages; p++) {
-		struct page_res *pr = &pages[p];
-		int id;
-
-		if (pr->nfound == 0) {
-			push_int(&r->keyless_pages, &r->nkeyless, p + 1);
-			all[nall - 1].page_count++;
-			continue;
-		}
-		id = page_key_id(pr, cur);
-		if (pr->nfound > 1)
-			push_int(&r->ambiguous_pages, &r->nambiguous, p + 1);
-		if (id == cur) {
-			all[nall - 1].page_count++;
-			continue;
-		}
-		cur = id;
-		ranges[id]++;
-		/* key holds the id until the strings are filled in below. */
-		all[nall].key = (char *)(intptr_t)id;
-		all[nall].found = xstrdup(id == pr->ids[0] ? pr->found : "");
-		all[nall].first_page = p + 1;
-		all[nall].page_count = 1;
-		nall++;
-	}
+	nids = nkeys + (mode == PDF_SPLIT_AUTO ? names->len : 0);
+	ranges = xcalloc(nids + 1, sizeof *ranges);
+	listed = xcalloc(nids + 1, 1);
+	for (size_t g = 0; g < nall; g++)
+		if (owner[g] >= 0)
+			ranges[owner[g]]++;
 	for (size_t g = 0; g < nall; g++) {
-		int id = (int)(intptr_t)all[g].key;
-		const char *name = mode == PDF_SPLIT_KEY ? g_ptr_array_index(names, (guint)id)
-							: m->keys[id];
+		int id = owner[g];
+		const char *name, *form;
 		struct pdf_group *dst;
 
-		if (!*all[g].found) {
-			free(all[g].found);
-			all[g].found = xstrdup(name);
-		}
-		if (ranges[id] > 1 || ranges[id] < 0) {
-			if (ranges[id] > 1) {
+		if (id < 0)
+			continue; /* an undecided page: its keys are in holds */
+		if ((size_t)id >= nkeys)
+			continue; /* not in the list (r->unmatched_keys): nobody's */
+		name = mode == PDF_SPLIT_KEY ? g_ptr_array_index(names, (guint)id) : m->keys[id];
+		form = mode == PDF_SPLIT_AUTO ? printed(&pages[all[g].first_page - 1], &l, id) : NULL;
+		if (ranges[id] > 1 || (held && held[id])) {
+			if (ranges[id] > 1 && !listed[id]) {
 				push_str(&r->repeated_keys, &r->nrepeated, name);
-				ranges[id] = -ranges[id]; /* negative: listed already */
+				listed[id] = 1;
 			}
 			r->held = xrealloc(r->held, (r->nheld + 1) * sizeof *r->held);
 			dst = &r->held[r->nheld++];
@@ -514,126 +1016,27 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 		}
 		*dst = all[g];
 		dst->key = xstrdup(name);
+		dst->found = xstrdup(mode == PDF_SPLIT_KEY ? name : form ? form : name);
 	}
 	if (mode == PDF_SPLIT_AUTO)
 		for (size_t id = 0; id < m->n; id++)
-			if (ranges[id] == 0)
+			if (ranges[id] == 0 && !(held && held[id]))
 				push_str(&r->missing_keys, &r->nmissing, m->keys[id]);
 	ret = 0;
 out:
 	free(all);
+	free(owner);
+	free(has_keyless);
+	free(keyed_later);
 	free(ranges);
+	free(held);
+	free(listed);
+	learned_free(&l);
 	if (intern)
 		g_hash_table_destroy(intern);
-	if (names)
-		g_ptr_array_free(names, TRUE);
-	return ret;
-}
-
-struct text_thread {
-	const uint8_t *data;
-	size_t len;
-	const struct pdf_split_opts *o;
-	int npages;
-	struct scan_ctx *sc;
-	int rc;
-	struct error err;
-	pthread_t tid;
-};
-
-static void *text_main(void *arg)
-{
-	struct text_thread *t = arg;
-
-	/* qpdf-based text first, poppler for the pages it cannot decode. */
-	t->rc = pdf_fasttext_each(t->data, t->len, t->o->password, 1, t->npages, t->o->threads,
-				  scan_page, t->sc, &t->err);
-	pthread_mutex_lock(&t->sc->lock);
-	t->sc->finished = 1;
-	pthread_cond_broadcast(&t->sc->cond);
-	pthread_mutex_unlock(&t->sc->lock);
-	return NULL;
-}
-
-/* Wait until page p (1-based) is scanned; 0 if the text threads ended first. */
-static int wait_page(struct scan_ctx *sc, int p)
-{
-	if (atomic_load(&sc->done[p - 1]))
-		return 1;
-	pthread_mutex_lock(&sc->lock);
-	while (!atomic_load(&sc->done[p - 1]) && !sc->finished)
-		pthread_cond_wait(&sc->cond, &sc->lock);
-	pthread_mutex_unlock(&sc->lock);
-	return atomic_load(&sc->done[p - 1]);
-}
-
-/*
- * The streaming writer: follows the scanned prefix of the document and
- * writes each resident's PDF as soon as the next page shows another key.
- * A group whose key already had a range is not emitted.  Returns 0 when
- * every closed group was emitted (or writing stopped early because page
- * 1 has no key: the full plan then says why), -1 on an emit or qpdf
- * error.
- */
-static int stream_write(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
-			struct scan_ctx *sc, int npages, pdf_split_emit_fn emit, void *ctx,
-			struct error *e)
-{
-	struct pdf_splitter *sp = NULL;
-	GHashTable *ranges = g_hash_table_new(g_str_hash, g_str_equal); /* key -> ranges */
-	struct pdf_group g = { NULL, NULL, 0, 0 };
-	int cur = -1, ret = -1;
-
-	if (pdf_splitter_open(data, len, o->password, o->max_pages, &sp, e) < 0)
-		goto out;
-	for (int p = 1; p <= npages + 1; p++) {
-		const struct page_res *pr = NULL;
-		const char *key = NULL;
-		int id = -1;
-
-		if (p <= npages) {
-			if (!wait_page(sc, p))
-				break; /* the text failed; its error wins */
-			pr = &sc->pages[p - 1];
-			if (pr->nfound == 0) {
-				if (!g.key)
-					break; /* page 1: refused by the plan */
-				g.page_count++;
-				continue;
-			}
-			if (sc->mode == PDF_SPLIT_AUTO) {
-				id = page_key_id(pr, cur);
-				key = sc->m->keys[id];
-			} else {
-				key = pr->found;
-			}
-			if (g.key && strcmp(key, g.key) == 0) {
-				g.page_count++;
-				continue;
-			}
-		}
-		/* A new key (or the end): the current group is complete. */
-		if (g.key && GPOINTER_TO_INT(g_hash_table_lookup(ranges, g.key)) == 1) {
-			if (splitter_make(sp, g.first_page, g.page_count, o->sig, e) < 0 ||
-			    emit(ctx, &g, &sp->made, e) < 0)
-				goto out;
-		}
-		if (p > npages)
-			break;
-		cur = id;
-		g.key = (char *)key;
-		g.found = pr->found ? pr->found : (char *)key;
-		if (sc->mode == PDF_SPLIT_AUTO && id != pr->ids[0])
-			g.found = (char *)key; /* ambiguous page: found holds another key */
-		g.first_page = p;
-		g.page_count = 1;
-		g_hash_table_insert(ranges, (char *)key,
-				    GINT_TO_POINTER(GPOINTER_TO_INT(g_hash_table_lookup(ranges, key)) + 1));
-	}
-	ret = 0;
-out:
-	pdf_splitter_close(&sp);
-	g_hash_table_destroy(ranges);
+	g_hash_table_destroy(unknown);
+	g_hash_table_destroy(unlisted);
+	g_ptr_array_free(names, TRUE);
 	return ret;
 }
 
@@ -646,15 +1049,13 @@ static int split_core(const uint8_t *data, size_t len, const struct pdf_split_op
 {
 	struct matcher m;
 	struct scan_ctx sc;
-	struct text_thread tt;
 	struct page_res *pages = NULL;
 	GRegex *re = NULL;
 	GError *gerr = NULL;
-	int npages = 0, ret = -1, have_matcher = 0, sync_init = 0;
+	int npages = 0, ret = -1, have_matcher = 0;
 
 	memset(r, 0, sizeof *r);
 	memset(&sc, 0, sizeof sc);
-	memset(&tt, 0, sizeof tt);
 	/* Cheap argument checks first, so a usage error costs no parsing. */
 	if (o->mode == PDF_SPLIT_PAGES && o->pages_per_resident < 1)
 		return err_set(e, "the number of pages per resident must be at least 1");
@@ -684,65 +1085,42 @@ static int split_core(const uint8_t *data, size_t len, const struct pdf_split_op
 	if (o->mode == PDF_SPLIT_PAGES) {
 		if (plan_pages(npages, o->pages_per_resident, r, e) < 0)
 			goto out;
-		if (emit && pdf_split_write(data, len, o, r->groups, r->ngroups, emit, ctx, e) < 0)
-			goto out;
-		ret = 0;
-		goto out;
-	}
-	pages = xcalloc((size_t)npages, sizeof *pages);
-	sc.mode = o->mode;
-	sc.m = have_matcher ? &m : NULL;
-	sc.re = re;
-	sc.pages = pages;
-	/* The check's qpdf handle is gone: give its memory back before the
-	 * text threads grow their own heaps. */
-	malloc_trim(0);
-	if (!emit) {
+	} else {
+		pages = xcalloc((size_t)npages, sizeof *pages);
+		sc.mode = o->mode;
+		sc.m = have_matcher ? &m : NULL;
+		sc.re = re;
+		sc.pages = pages;
+		/* The check's qpdf handle is gone: give its memory back before
+		 * the text threads grow their own heaps. */
+		malloc_trim(0);
+		/* Every page is read once, before anything is decided: which
+		 * number is a resident's key is learned from the whole batch. */
 		if (pdf_fasttext_each(data, len, o->password, 1, npages, o->threads, scan_page, &sc,
 				      e) < 0)
 			goto out;
-	} else {
-		int wrc;
-		sc.done = xcalloc((size_t)npages, sizeof *sc.done);
-		atomic_init(&sc.stop, 0);
-		pthread_mutex_init(&sc.lock, NULL);
-		pthread_cond_init(&sc.cond, NULL);
-		sync_init = 1;
-		tt.data = data;
-		tt.len = len;
-		tt.o = o;
-		tt.npages = npages;
-		tt.sc = &sc;
-		if (pthread_create(&tt.tid, NULL, text_main, &tt) != 0) {
-			err_tmp(e, "cannot start the text extraction thread");
+		if (plan_group(pages, npages, o->mode, sc.m, r, e) < 0)
 			goto out;
-		}
-		wrc = stream_write(data, len, o, &sc, npages, emit, ctx, e);
-		if (wrc < 0)
-			atomic_store(&sc.stop, 1);
-		pthread_join(tt.tid, NULL);
-		if (wrc < 0)
-			goto out;
-		if (tt.rc < 0) {
-			if (e)
-				*e = tt.err;
-			goto out;
-		}
+		/* Likewise for the poppler documents, before the writers start. */
+		malloc_trim(0);
 	}
-	ret = plan_group(pages, npages, o->mode, sc.m, r, e);
-	/* Likewise for the poppler documents, before the writers start. */
-	malloc_trim(0);
+	if (emit && pdf_split_write(data, len, o, r->groups, r->ngroups, emit, ctx, e) < 0)
+		goto out;
+	ret = 0;
 out:
 	if (ret < 0)
 		pdf_split_result_free(r);
-	if (sync_init) {
-		pthread_cond_destroy(&sc.cond);
-		pthread_mutex_destroy(&sc.lock);
-	}
-	free(sc.done);
 	if (pages) {
-		for (int p = 0; p < npages; p++)
+		for (int p = 0; p < npages; p++) {
 			g_free(pages[p].found);
+			if (pages[p].kv)
+				for (int i = 0; i < pages[p].nfound; i++)
+					g_free(pages[p].kv[i]);
+			free(pages[p].kv);
+			for (int i = 0; i < pages[p].nruns; i++)
+				g_free(pages[p].runs[i].value);
+			free(pages[p].runs);
+		}
 		free(pages);
 	}
 	if (re)

@@ -14,42 +14,82 @@
  *          zero-padded ("0001", "0002", ...).
  *   KEY    a regular expression (PCRE through GRegex, on NFKC text): the
  *          key is its first capture group, or the whole match when it has
- *          none or the group did not take part; the first match on a page
- *          counts; ^ and $ match at the start and end of each text
- *          line.  A new resident begins where the key changes; a page
- *          without a match continues the current resident; a first page
- *          without a match is refused.
+ *          none or the group did not take part; ^ and $ match at the start
+ *          and end of each text line.  A page on which the pattern finds
+ *          one key belongs to that key; a page on which it finds two or
+ *          more different keys is undecided (below).
  *   AUTO   a list of keys (the CSV's, normalised): each page's text is
  *          searched for them.  All-digit keys match a run of digits as a
  *          whole (00123 is not found inside 1001234) and also its
  *          zero-padded form (CSV 12345, whose zeros Excel dropped, matches
  *          00012345 on the page; not the other way round, so that an
  *          amount such as 12345 never matches the key 00012345); other
- *          keys match a whole run of A-Z a-z 0-9 - _.  Consecutive pages
- *          with the same key are one resident; a page with no key
- *          continues the current one; a first page without a key, or no
- *          key on any page, is refused.  A page showing two or more
- *          different keys is listed as ambiguous; it stays with the
- *          current resident when that resident's key is among them, else
- *          it starts a resident with the key that comes first in its
- *          text.
- * In KEY and AUTO modes, a key found in two or more separate page ranges
- * is never merged: all its ranges are held back (pdf_split_result.held)
- * and the key listed in repeated_keys, so that nobody receives a PDF that
- * is missing pages or has someone else's pages between its own.
+ *          keys match a whole run of A-Z a-z 0-9 - _.
+ *
+ * Attribution by evidence (KEY and AUTO): a page goes to a resident only
+ * when something on it, or the batch's own layout, says so; never by
+ * position alone, and never to the first of several keys found.
+ *   The key's shape (AUTO, every key all digits).  From the pages that
+ *          show exactly one key of the list, the batch teaches the label
+ *          printed before the key (the word before the number, e.g.
+ *          宛名番号 or Atena, r->key_label): the label found beside the
+ *          key on more than half of those pages, and on more than any
+ *          other label (no word at all is no label).  With it, the
+ *          key's digit counts as printed (after Excel's zeros are
+ *          restored), and the labels of the other numbers printed beside
+ *          a key (another role, such as 世帯主番号: labels learned from
+ *          pages with one labelled number).
+ *   Unknown keys.  A number printed beside the learned label (of any
+ *          digit count, at least the shortest key's) that is not in the
+ *          list is a resident missing from the CSV: it starts an unmatched range, listed once in
+ *          r->unmatched_keys, whose pages go to nobody (keyless pages after
+ *          it go with it).  Only a word on the same line is a label, and
+ *          only a word with a letter in it.  Without a learned label, a
+ *          whole number (not part of R6-00012345) with a key's digit count
+ *          counts so, unless pages of two different keys of the list show
+ *          it too (a date or a telephone number on many notices); a page
+ *          without a key that shows such a number continues only when its
+ *          page number follows on.  Amounts (12,345), postal codes
+ *          (100-0013) and numbers of another width never count.
+ *   Two or more keys on a page.  With a learned label, the one number
+ *          beside it decides, whatever else the page shows (Head of
+ *          household 00010037 / Atena 00010000 goes to 00010000); a page
+ *          without a labelled number that shows a key in no learned other
+ *          role goes with the current resident only if that key is the
+ *          current resident's.  Otherwise (two labelled numbers, no
+ *          label learned, or another resident's key without the label)
+ *          the page is undecided: every key of the list it shows is held
+ *          back (r->holds names each with the page; none of their ranges
+ *          is written), every number on it not in the list is in
+ *          r->unmatched_keys, and the page and the keyless pages after it
+ *          go to nobody.  What the label cannot tell: a layout that prints
+ *          the learned label before the addressee's number on some pages
+ *          and before another number on others.
+ *   A page with no key continues the resident before it only when the
+ *          batch shows that layout: its page marker follows on from the
+ *          page before's (「2／3」 after 「1／3」, "2/3", "2 / 3 ページ"),
+ *          or no resident's later pages carry the key and more than one
+ *          resident (or every one) has later pages without it.
+ *          Otherwise the input is refused, naming the page; so is a first
+ *          page without a key and a keyless page whose marker is 1/m.
+ * A key found in two or more separate page ranges is never merged: all
+ * its ranges are held back (pdf_split_result.held) and the key listed in
+ * repeated_keys, so that nobody receives a PDF that is missing pages or
+ * has someone else's pages between its own.  Keys held back for an
+ * undecided page are in held too.
  *
  * Work and threads: pdf_split_plan() reads the text of every page once
  * (KEY and AUTO), in opts->threads threads, each with its own qpdf handle
- * (pdf_fasttext.h).  pdf_split_write() builds the PDFs in
- * opts->write_threads threads, each with its own qpdf handle and copier on
- * the same input bytes, and hands each PDF to a callback as soon as it is
- * written, so memory does not grow with the number of residents.  A qpdf
- * handle ends up holding every object it was asked for (about 5 kB per
- * input page: 50 MB for 10,000 pages), which is why one writer is the
- * default.  pdf_split_run() does both at once: text threads and one
- * writer overlap, so the cores never wait for a phase to end.  For work
- * spread over processes, the lower-level struct pdf_splitter builds one
- * group at a time on its own handle.
+ * (pdf_fasttext.h), and decides only once every page is read (the key's
+ * shape is learned from the whole batch).  pdf_split_write() builds the
+ * PDFs in opts->write_threads threads, each with its own qpdf handle and
+ * copier on the same input bytes, and hands each PDF to a callback as
+ * soon as it is written, so memory does not grow with the number of
+ * residents.  A qpdf handle ends up holding every object it was asked for
+ * (about 5 kB per input page: 50 MB for 10,000 pages), which is why one
+ * writer is the default.  pdf_split_run() does both.  For work spread
+ * over processes, the lower-level struct pdf_splitter builds one group at
+ * a time on its own handle.
  *
  * Measured on the 10,000-page benchmark corpus (`make bench`, 2 cores):
  * `tayori pdf split --auto` about 3 s against 6.3 s for
@@ -100,6 +140,13 @@ struct pdf_group {
 	int page_count;
 };
 
+/* A key held back because a page showing it could not be given to one
+ * resident. */
+struct pdf_hold {
+	char *key;        /* AUTO: as given in opts->keys; KEY: the match */
+	int page;         /* 1-based */
+};
+
 /*
  * The plan.  Everything is owned by the struct and freed by
  * pdf_split_result_free(); page numbers are 1-based and sorted.
@@ -115,11 +162,20 @@ struct pdf_split_result {
 	int *keyless_pages;            /* KEY, AUTO: pages with no key (they
 					  went with the resident before them) */
 	size_t nkeyless;
-	int *ambiguous_pages;          /* AUTO: pages with two or more keys */
+	int *ambiguous_pages;          /* pages showing two or more keys (decided
+					  or not) */
 	size_t nambiguous;
 	char **missing_keys;           /* AUTO: given keys found on no page, in
 					  the order given, each once */
 	size_t nmissing;
+	char **unmatched_keys;         /* AUTO: numbers in the key's place that
+					  are not in the list (or on an undecided
+					  page), in page order, each once; their
+					  pages go to nobody */
+	size_t nunmatched;
+	struct pdf_hold *holds;        /* keys held back by an undecided page */
+	size_t nholds;
+	char *key_label;               /* AUTO: the label learned, or NULL */
 };
 
 /*
@@ -128,8 +184,9 @@ struct pdf_split_result {
  * valid during the call only.  On success fills *r (the caller frees it
  * with pdf_split_result_free()).  Input refusals (e->temporary == 0): any
  * pdf_check() refusal; PAGES: a page count that is not a multiple; KEY: a
- * bad regex, no key on page 1; AUTO: no usable key given, no key on page
- * 1, no key on any page.
+ * bad regex; AUTO: no usable key given; KEY and AUTO: no key on page 1, no
+ * key on any page, a page without a key that nothing says continues the
+ * page before.
  */
 int pdf_split_plan(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
 		   struct pdf_split_result *r, struct error *e);
@@ -169,17 +226,9 @@ int pdf_split_write(const uint8_t *data, size_t len, const struct pdf_split_opts
 		    pdf_split_emit_fn emit, void *ctx, struct error *e);
 
 /*
- * Plan and write in one pass, for speed (what the gateway and the command
- * use): the text threads read the pages while the calling thread writes
- * each resident's PDF as soon as a page shows the next key, so text
- * extraction and writing share the cores instead of taking turns.  emit
- * is called from the calling thread only, in page order.  A key can turn
- * up again further on: its first range has then been emitted already, its
- * later ones are not, and every range of it ends up in r->held with the
- * key in r->repeated_keys.  So when this returns 0, drop every emitted PDF
- * whose key is in r->repeated_keys; what remains is exactly r->groups.
+ * pdf_split_plan() then pdf_split_write() of r->groups, on the same
+ * input (what the command uses).  emit is called as by pdf_split_write().
  * On -1, drop everything emitted.  r is filled as by pdf_split_plan().
- * PAGES mode is pdf_split_plan() followed by pdf_split_write().
  */
 int pdf_split_run(const uint8_t *data, size_t len, const struct pdf_split_opts *o,
 		  pdf_split_emit_fn emit, void *ctx, struct pdf_split_result *r,

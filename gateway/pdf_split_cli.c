@@ -9,13 +9,16 @@
  * exit statuses of DESIGN.md (0 done, 1 refused, 2 usage, 3 internal).
  *
  * --threads: text extraction threads (default: one per CPU); --writers:
- * writer threads (default 1; each holds its own qpdf handle on the input,
- * see pdf_split.h).
+ * writer threads (default 2, each with its own qpdf handle on the input,
+ * see pdf_split.h: the pages are all read before any file is written, so
+ * two writers keep both cores of a small server busy while writing).
  *
  * Writes each file with mode 0600 (the PDFs hold personal data) straight
- * into OUTDIR, replacing a file of the same name; files are not fsync'ed:
- * this is a tool for looking at a split, the product stores its PDFs in
- * LMDB.  Nothing is written when the input or any key is refused.
+ * into OUTDIR, replacing a file of the same name: one for each resident
+ * the plan gives pages to, never for a key held back or missing from the
+ * CSV (pdf_split.h).  Files are not fsync'ed: this is a tool for looking
+ * at a split, the product stores its PDFs in LMDB.  Nothing is written
+ * when the input or any key is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -141,22 +144,6 @@ static int write_file(void *arg, const struct pdf_group *g, struct pdf_made *m,
 	c->bytes += len;
 	pthread_mutex_unlock(&c->lock);
 	return 0;
-}
-
-/* Remove the file written for key, if any (a key held back after all). */
-static void unwrite(struct out_ctx *c, const char *key)
-{
-	char name[PDF_KEY_MAX + 8];
-
-	if (str_fmt(name, sizeof name, "%s.pdf", key) < 0)
-		return;
-	for (guint i = 0; i < c->written->len; i++) {
-		if (strcmp(g_ptr_array_index(c->written, i), name) == 0) {
-			unlinkat(c->dirfd, name, 0);
-			g_ptr_array_remove_index(c->written, i);
-			return;
-		}
-	}
 }
 
 /* The keys to look for, from the CSV (its reader and column inference are
@@ -308,6 +295,8 @@ int pdf_split_cli(int argc, char **argv)
 	}
 	in = argv[optind];
 	outdir = argv[optind + 1];
+	if (o.write_threads == 0)
+		o.write_threads = 2;
 	if (o.mode == PDF_SPLIT_KEY) {
 		GError *gerr = NULL;
 		GRegex *re = g_regex_new(o.key_regex, 0, 0, &gerr);
@@ -362,10 +351,6 @@ int pdf_split_cli(int argc, char **argv)
 		status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, in, e.msg);
 		goto out;
 	}
-	/* Keys found in separate page ranges are held back, though their
-	 * first range may have been written already. */
-	for (size_t i = 0; i < r.nrepeated; i++)
-		unwrite(&oc, r.repeated_keys[i]);
 	if (json) {
 		FILE *f = stdout;
 		fprintf(f, "{\"status\":\"ok\",\"mode\":\"%s\",\"pages\":%d", mode_name, r.info.pages);
@@ -384,10 +369,38 @@ int pdf_split_cli(int argc, char **argv)
 		json_ints(f, "unmatched_pages", r.keyless_pages, r.nkeyless);
 		json_ints(f, "ambiguous_pages", r.ambiguous_pages, r.nambiguous);
 		json_strs(f, "repeated_keys", r.repeated_keys, r.nrepeated);
+		fputs(",\"held\":[", f);
+		for (size_t i = 0; i < r.nholds; i++) {
+			fputs(i ? ",{\"key\":" : "{\"key\":", f);
+			json_fputs(f, r.holds[i].key);
+			fprintf(f, ",\"page\":%d}", r.holds[i].page);
+		}
+		fputc(']', f);
 		if (rcpt) {
-			json_strs(f, "csv_rows_without_pdf", r.missing_keys, r.nmissing);
-			json_strs(f, "unmatched_pdf_keys", NULL, 0);
+			/* Keys held back go to paper like keys found nowhere. */
+			fputs(",\"csv_rows_without_pdf\":[", f);
+			for (size_t i = 0; i < r.nmissing; i++) {
+				if (i)
+					fputc(',', f);
+				json_fputs(f, r.missing_keys[i]);
+			}
+			for (size_t i = 0, n = r.nmissing; i < r.nholds; i++) {
+				int again = 0;
+				for (size_t j = 0; j < i; j++)
+					again |= strcmp(r.holds[j].key, r.holds[i].key) == 0;
+				if (again)
+					continue;
+				if (n++)
+					fputc(',', f);
+				json_fputs(f, r.holds[i].key);
+			}
+			fputc(']', f);
+			json_strs(f, "unmatched_pdf_keys", r.unmatched_keys, r.nunmatched);
 			json_strs(f, "duplicate_keys", dups, ndups);
+		}
+		if (r.key_label) {
+			fputs(",\"key_label\":", f);
+			json_fputs(f, r.key_label);
 		}
 		fprintf(f, ",\"repaired\":%s}\n", r.info.repaired ? "true" : "false");
 	} else {
@@ -399,6 +412,12 @@ int pdf_split_cli(int argc, char **argv)
 			printf("; %zu pages show several keys", r.nambiguous);
 		if (r.nrepeated)
 			printf("; %zu keys found in separate page ranges held back", r.nrepeated);
+		if (r.nholds)
+			printf("; %zu keys held back by pages that show several residents' keys",
+			       r.nholds);
+		if (r.nunmatched)
+			printf("; %zu keys not in the CSV (their pages written nowhere)",
+			       r.nunmatched);
 		if (rcpt)
 			printf("; %zu CSV keys not found", r.nmissing);
 		if (r.info.repaired)

@@ -5,7 +5,8 @@
 # fonts, a CP932 CSV with leading zeros dropped by "Excel"), then `tayori
 # batch list|show|pdf|approve` and `tayori audit`.
 #
-# Covers: the default auto split, per-file matching by name (and by a CSV
+# Covers: the default auto split (and its attribution by evidence: a
+# resident missing from the CSV, a head of household's number), per-file matching by name (and by a CSV
 # column), split by pages and a common PDF set through message.txt; the
 # matching report lists (DESIGN.md keys); every signed PDF accepted by
 # qpdf --check, poppler's pdfsig, MuPDF's `mutool sign -v`, openssl cms on
@@ -221,6 +222,41 @@ check "repeat: exactly 19 PDFs were stored for the batch" \
 check "repeat: the resident after the repeat ($K4) has its own pages" pdf_of "$B3B" "$K4" "$T/b3bk4.pdf"
 check "repeat: ... with that resident's pages" has_text "$T/b3bk4.pdf" "$K4"
 check "repeat: ... two of them" test "$(qpdf --show-npages "$T/b3bk4.pdf")" -eq 2
+
+# --- 3c. attribution by evidence --------------------------------------------
+# Finding 1: a resident whose pages are in the PDF but who is missing from
+# the CSV.  Its pages must go to nobody and its key be reported, never be
+# appended to the resident before it.
+C30=$T/c30
+sh "$TOP/tests/bench/gen-corpus" "$C30" 30 >/dev/null 2>&1
+mkdir -p "$T/f1"; cp "$C30/corpus.pdf" "$T/f1/"
+iconv -f CP932 -t UTF-8 "$C30/corpus.csv" | sed '14d' >"$T/f1/list.csv"   # row 13 of 30
+KA=$(printf '%08d' $((10000 + 37 * 11))); KB=$(printf '%08d' $((10000 + 37 * 12)))
+submit f1 "missing: submit 30 residents' pages with a CSV that lacks resident 13 ($KB)" "$T/f1"
+BF1=$BID
+jtrue "missing: unmatched_pdf_keys is [$KB]" "$T/f1.json" "d['unmatched_pdf_keys'] == ['$KB']"
+jtrue "missing: 29 matched and signed" "$T/f1.json" 'd["matched"] == 29 and d["signed"] == 29'
+check "missing: the resident before it ($KA) has a notice" pdf_of "$BF1" "$KA" "$T/f1a.pdf"
+check "missing: ... of its own 2 pages, not 4" test "$(npages "$T/f1a.pdf")" -eq 2
+check "missing: ... showing $KA and not $KB" sh -c "pdftotext '$T/f1a.pdf' - | grep -q '$KA' && ! pdftotext '$T/f1a.pdf' - | grep -q '$KB'"
+check_status 1 "missing: $KB has no notice" "$TAYORI" batch pdf "$BF1" "$KB" "$T/f1b.pdf" -d "$D"
+# Finding 2: a page that shows the head of household's number beside the
+# addressee's goes to the addressee, never to the first key found.  The
+# batch of seed 2 of the property test (tests/attribution/gen-batch): in
+# table cells, resident 00010156's pages show 世帯主番号 00010075, another
+# resident of the CSV.
+sh "$TOP/tests/attribution/gen-batch" 2 "$T/f2" >/dev/null 2>&1
+submit f2 "head: submit a batch whose pages show the head of household's number" "$T/f2/batch"
+BF2=$BID
+P156=$(awk '$1 == "resident" && $2 == "00010156" { print $4 }' "$T/f2/manifest.txt")
+P075=$(awk '$1 == "resident" && $2 == "00010075" { print $4 }' "$T/f2/manifest.txt")
+check "head: (sanity) 00010156's pages show 00010075 as the head" grep -q '^resident 00010156 1 [0-9] 00010075$' "$T/f2/manifest.txt"
+check "head: the addressee 00010156 has a notice" pdf_of "$BF2" 00010156 "$T/f2a.pdf"
+check "head: ... of its own $P156 pages" test "$(npages "$T/f2a.pdf")" -eq "$P156"
+check "head: the head 00010075 has a notice" pdf_of "$BF2" 00010075 "$T/f2h.pdf"
+check "head: ... of its own $P075 pages, without the addressee's" sh -c "[ \"\$(qpdf --show-npages '$T/f2h.pdf')\" -eq $P075 ] && ! pdftotext '$T/f2h.pdf' - | grep -q 00010156"
+jtrue "head: nobody is held back, 00010156 is not a row without a PDF" "$T/f2.json" \
+	'd["held_pdf_keys"] == [] and "00010156" not in d["csv_rows_without_pdf"]'
 
 # --- 4. one PDF per resident, named by its key ----------------------------
 check "per-file: split the corpus into 2-page files" "$TAYORI" pdf split --pages 2 "$C/corpus.pdf" "$T/split"
