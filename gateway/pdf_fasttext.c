@@ -2143,6 +2143,27 @@ static void *fworker(void *arg)
 	return NULL;
 }
 
+/*
+ * Each text thread may hold one page's decoded streams ([limits]
+ * pdf_page_decoded) plus the buffers between one stream's filters (up to
+ * twice pdf_stream_max).  So that a hostile PDF within [limits] cannot
+ * take more than DECODE_BUDGET in all, however many cores the server has,
+ * fewer threads run when the limits are raised.
+ */
+#define DECODE_BUDGET ((size_t)160 << 20)
+static int decode_budget_threads(int threads)
+{
+	struct pdf_limits l;
+	size_t per, fit;
+
+	pdf_limits_get(&l);
+	per = l.page_max + 2 * l.stream_max;
+	fit = per > 0 ? DECODE_BUDGET / per : (size_t)threads;
+	if (fit < 1)
+		fit = 1;
+	return (size_t)threads > fit ? (int)fit : threads;
+}
+
 int pdf_fasttext_each(const uint8_t *data, size_t len, const char *password, int first,
 		      int count, int threads, pdf_text_fn fn, void *ctx, struct error *e)
 {
@@ -2158,6 +2179,7 @@ int pdf_fasttext_each(const uint8_t *data, size_t len, const char *password, int
 		threads = pdf_default_threads();
 	if (threads > PDF_TEXT_THREADS_MAX)
 		threads = PDF_TEXT_THREADS_MAX;
+	threads = decode_budget_threads(threads);
 	/* The first handle here, for the page count and an early error;
 	 * the others in their threads, at the same time. */
 	if (pdf_fasttext_open(data, len, password, &jobs[0].ft, e) < 0)
