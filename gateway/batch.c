@@ -20,6 +20,7 @@
 #include "gateway/pdf_check.h"
 #include "gateway/pdf_inert.h"
 #include "gateway/pdf_split.h"
+#include "gateway/pdf_text.h"
 #include "gateway/recipients.h"
 #include "ipc.h"
 #include "log.h"
@@ -571,12 +572,6 @@ static int sign_files(struct sign_job *j, const struct batch_file *files, const 
 
 /* ---- reading and matching ---- */
 
-static int default_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
-}
-
 /* "Notice 00012345.PDF" -> the name without its extension; refuses names
  * that are paths.  Never used to open anything. */
 static int file_stem(const char *name, char *out, size_t outsize, struct error *e)
@@ -982,7 +977,7 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	uint32_t *pdf_seq = NULL, *file_seq = NULL;
 	const char **keys = NULL;
 	enum batch_split split;
-	int threads = in->threads > 0 ? in->threads : default_threads();
+	int threads = in->threads > 0 ? in->threads : cpu_threads(PDF_TEXT_THREADS_MAX);
 	int have_plan = 0, job_ready = 0, ret = -1;
 	size_t nkeys = 0;
 	struct pdf_info first_info;

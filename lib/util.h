@@ -94,6 +94,11 @@ int mkdir_p(const char *path, int mode, struct error *e);
  * is not UTF-8 becomes U+FFFD. */
 void json_fputs(FILE *f, const char *s);
 
+/* How many threads to spread CPU-bound work over: the CPUs this process
+ * may run on (its affinity mask, so taskset and cgroup cpusets count),
+ * at least 1 and at most max.  The one such helper: PDF text and batches. */
+int cpu_threads(int max);
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif
