@@ -361,6 +361,14 @@ void json_fputs(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+void json_member(FILE *f, const char *name, int first)
+{
+	if (!first)
+		fputc(',', f);
+	json_fputs(f, name);
+	fputc(':', f);
+}
+
 int cpu_threads(int max)
 {
 	cpu_set_t set;
