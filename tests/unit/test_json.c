@@ -80,7 +80,7 @@ static const char want_verify_full[] =
 	":\"\"}]}"
 	"\n";
 
-static const char *const tricky[] = { "K\"1", "a\\b", "line\nbreak", "\xe2\x80\xae" "evil",
+static const char *const tricky[] = { "K\"1", "a\\b", "line\nbreak", ("\xe2\x80\xae" "evil"),
 				      "bad \xff byte", "令和" };
 
 static void fill_list(struct strlist *l, size_t n)
