@@ -13,6 +13,7 @@
  * refusal to start.
  */
 #include "conf.h"
+#include "email.h"
 #include "passwd.h"
 
 #include <arpa/inet.h>
@@ -121,7 +122,8 @@ static const struct conf_setting conf_schema_table[] = {
 	  .flags = CONF_OPTIONAL,
 	  .help = "SMTP relay, smtp://HOST[:PORT] or smtps://HOST[:PORT]; empty: write into outbox_maildir.",
 	  .help_ja = "SMTP リレー。空なら outbox_maildir に保存" },
-	{ .section = "mail", .key = "from", .type = CONF_EMAIL, .def = "tayori@localhost",
+	{ .section = "mail", .key = "from", .type = CONF_EMAIL,
+	  .def = "tayori@localhost.localdomain",
 	  .help = "Sender address of mail to residents and staff.",
 	  .help_ja = "送信元メールアドレス" },
 	{ .section = "mail", .key = "intake_address", .type = CONF_EMAIL, .def = "",
@@ -647,26 +649,6 @@ int conf_listen_split(const char *v, char *host, size_t hostsize, int *port)
 	return host_port(v, strlen(v), host, hostsize, port, 1);
 }
 
-/* RFC 5321 Mailbox in ASCII: dot-atom local part, a host name after '@'. */
-static int email_ok(const char *v)
-{
-	const char *at = strrchr(v, '@');
-	size_t llen;
-	if (at == NULL || at == v || strlen(v) > 254)
-		return 0;
-	llen = (size_t)(at - v);
-	if (llen > 64 || v[0] == '.' || at[-1] == '.')
-		return 0;
-	for (size_t i = 0; i < llen; i++) {
-		char ch = v[i];
-		if (ch == '.' && v[i + 1] == '.')
-			return 0;
-		if (!is_alnum(ch) && strchr(".!#$%&'*+/=?^_`{|}~-", ch) == NULL)
-			return 0;
-	}
-	return hostname_ok(at + 1, strlen(at + 1));
-}
-
 /*
  * Check v against the setting's type.  On success fills *num (numeric
  * types); on failure writes "must ..." into why.
@@ -791,7 +773,7 @@ static int check_value(const struct conf_setting *s, const char *v, int64_t *num
 	case CONF_PATH:
 		return 0; /* control characters are refused for every value already */
 	case CONF_EMAIL:
-		if (!email_ok(v)) {
+		if (!email_valid(v)) {
 			snprintf(why, whysize, "must be a mail address such as tayori@example.jp");
 			return -1;
 		}

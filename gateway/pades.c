@@ -36,24 +36,13 @@
 #include <qpdf/qpdf-c.h>
 
 #include "buf.h"
+#include "crypt.h"
 #include "gateway/pdf_syntax.h"
 #include "gateway/tsa.h"
 
 #define PDF_MAX_DEPTH 64
 /* Hex digits reserved for the ByteRange numbers (four 10-digit numbers). */
 #define BR_WIDTH 48
-
-static int ossl_fail(struct error *e, int temporary, const char *what)
-{
-	unsigned long code = ERR_get_error();
-	char reason[256] = "unknown error";
-	if (code != 0)
-		ERR_error_string_n(code, reason, sizeof(reason));
-	ERR_clear_error();
-	if (temporary)
-		return err_tmp(e, "%s: %s", what, reason);
-	return err_set(e, "%s: %s", what, reason);
-}
 
 /* ---------------------------------------------------------------- blobs */
 
@@ -168,7 +157,7 @@ static int signed_attrs_digest(CMS_SignerInfo *si, uint8_t md[32], struct error 
 	rc = 0;
 	goto out;
 ossl:
-	ossl_fail(e, 1, "SHA-256 failed");
+	crypt_ossl_error(e, 1, "SHA-256 failed");
 out:
 	for (int i = 0; i < n; i++)
 		OPENSSL_free(items[i].p);
@@ -242,7 +231,7 @@ static int cms_sign_impl(const uint8_t content_digest[32], const struct signer *
 	rc = 0;
 	goto out;
 ossl:
-	ossl_fail(e, 1, "cannot build the CMS signature");
+	crypt_ossl_error(e, 1, "cannot build the CMS signature");
 out:
 	free(tst);
 	CMS_ContentInfo_free(cms);
@@ -990,7 +979,7 @@ static int add_dss(const uint8_t *pdf, size_t len, STACK_OF(X509) *certs,
 		int l = i2d_X509(sk_X509_value(certs, i), &der);
 		if (l <= 0) {
 			free(w.ents);
-			ossl_fail(e, 1, "cannot encode a certificate");
+			crypt_ossl_error(e, 1, "cannot encode a certificate");
 			goto out;
 		}
 		cid[i] = incr_stream(&w, der, (size_t)l);

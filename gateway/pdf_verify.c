@@ -520,43 +520,69 @@ void pdf_verify_print_text(FILE *f, const char *filename, const struct pdf_verif
 
 static void json_tri(FILE *f, const char *key, int v)
 {
-	fprintf(f, ",\"%s\":%s", key, v == 1 ? "true" : v == 0 ? "false" : "null");
+	json_member(f, key, 0);
+	fputs(v == 1 ? "true" : v == 0 ? "false" : "null", f);
+}
+
+static void json_bool(FILE *f, const char *key, int v)
+{
+	json_member(f, key, 0);
+	fputs(v ? "true" : "false", f);
+}
+
+static void json_int(FILE *f, const char *key, long long v)
+{
+	json_member(f, key, 0);
+	fprintf(f, "%lld", v);
+}
+
+static void json_string(FILE *f, const char *key, const char *v, int first)
+{
+	json_member(f, key, first);
+	json_fputs(f, v);
 }
 
 void pdf_verify_print_json(FILE *f, const char *filename, const struct pdf_verify_report *r)
 {
-	fputs("{\"file\":", f);
-	json_fputs(f, filename);
-	fprintf(f, ",\"valid\":%s,\"revisions\":%d,\"file_length\":%lld,\"dss\":",
-	    r->valid ? "true" : "false", r->revisions, r->file_len);
-	if (r->has_dss)
-		fprintf(f, "{\"certs\":%d,\"crls\":%d,\"ocsps\":%d}", r->dss_certs, r->dss_crls, r->dss_ocsps);
-	else
+	fputc('{', f);
+	json_string(f, "file", filename, 1);
+	json_bool(f, "valid", r->valid);
+	json_int(f, "revisions", r->revisions);
+	json_int(f, "file_length", r->file_len);
+	json_member(f, "dss", 0);
+	if (r->has_dss) {
+		fputc('{', f);
+		json_member(f, "certs", 1);
+		fprintf(f, "%d", r->dss_certs);
+		json_int(f, "crls", r->dss_crls);
+		json_int(f, "ocsps", r->dss_ocsps);
+		fputc('}', f);
+	} else {
 		fputs("null", f);
-	fputs(",\"signatures\":[", f);
+	}
+	json_member(f, "signatures", 0);
+	fputc('[', f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct pdf_sig_report *s = &r->sigs[i];
-		fputs(i ? ",{\"field\":" : "{\"field\":", f);
-		json_fputs(f, s->field);
-		fputs(",\"type\":", f);
-		json_fputs(f, s->type);
-		fputs(",\"subfilter\":", f);
-		json_fputs(f, s->subfilter);
-		fprintf(f, ",\"byte_range\":[%lld,%lld,%lld,%lld]", s->byte_range[0], s->byte_range[1],
+		fputs(i ? ",{" : "{", f);
+		json_string(f, "field", s->field, 1);
+		json_string(f, "type", s->type, 0);
+		json_string(f, "subfilter", s->subfilter, 0);
+		json_member(f, "byte_range", 0);
+		fprintf(f, "[%lld,%lld,%lld,%lld]", s->byte_range[0], s->byte_range[1],
 		    s->byte_range[2], s->byte_range[3]);
 		json_tri(f, "byte_range_ok", s->byte_range_ok);
-		fprintf(f, ",\"revision\":%d,\"covers_whole_file\":%s,\"later_updates\":%d",
-		    s->revision, s->covers_whole_file ? "true" : "false", s->later_updates);
-		fputs(",\"signer\":{\"cn\":", f);
-		json_fputs(f, s->signer_cn);
-		fputs(",\"issuer\":", f);
-		json_fputs(f, s->signer_issuer);
-		fputs(",\"serial\":", f);
-		json_fputs(f, s->signer_serial);
-		fputs("},\"signing_time\":", f);
-		json_fputs(f, s->signing_time);
-		fputs(",\"timestamp_time\":", f);
-		json_fputs(f, s->timestamp_time);
+		json_int(f, "revision", s->revision);
+		json_bool(f, "covers_whole_file", s->covers_whole_file);
+		json_int(f, "later_updates", s->later_updates);
+		json_member(f, "signer", 0);
+		fputc('{', f);
+		json_string(f, "cn", s->signer_cn, 1);
+		json_string(f, "issuer", s->signer_issuer, 0);
+		json_string(f, "serial", s->signer_serial, 0);
+		fputc('}', f);
+		json_string(f, "signing_time", s->signing_time, 0);
+		json_string(f, "timestamp_time", s->timestamp_time, 0);
 		json_tri(f, "digest_ok", s->digest_ok);
 		json_tri(f, "signature_ok", s->signature_ok);
 		json_tri(f, "chain_ok", s->chain_ok);
@@ -565,11 +591,10 @@ void pdf_verify_print_json(FILE *f, const char *filename, const struct pdf_verif
 			json_tri(f, "signing_certificate_v2", s->has_signing_cert_v2);
 			json_tri(f, "cms_signing_time", s->has_signing_time);
 		}
-		fputs(",\"level\":", f);
-		json_fputs(f, s->level ? s->level : "-");
-		fprintf(f, ",\"valid\":%s,\"error\":", s->valid ? "true" : "false");
-		json_fputs(f, s->error);
-		fputs("}", f);
+		json_string(f, "level", s->level ? s->level : "-", 0);
+		json_bool(f, "valid", s->valid);
+		json_string(f, "error", s->error, 0);
+		fputc('}', f);
 	}
 	fputs("]}\n", f);
 }
