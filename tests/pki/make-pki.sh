@@ -8,8 +8,9 @@
 # an OCSP response for the RSA signer, and tsa.cnf for `openssl ts -reply`.
 # For the time-stamp checks: a self-signed "evil" TSA (evil.pem, evil.cnf),
 # a root-issued TSA certificate without the timeStamping key usage
-# (noeku.pem), and a TLS server certificate for 127.0.0.1 and localhost
-# issued by the root (tls.pem, tls.key) for an https:// TSA.
+# (noeku.pem), and TLS server certificates issued by the root for an
+# https:// TSA: tls.pem for 127.0.0.1 and localhost, tls-other.pem for
+# another host name.
 # Certificates name BASEURL/root.crl and BASEURL/inter.crl as CRL
 # distribution points and BASEURL/ocsp as OCSP responder, so that the
 # server of tests/pki/server.py (started first, on a free port) serves them.
@@ -77,6 +78,11 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
 subjectAltName = IP:127.0.0.1, DNS:localhost
+[ v3_tls_other ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:tsa.example.jp
 [ v3_ocsp ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -153,10 +159,13 @@ sed -e "s|\$dir/tsaserial|\$dir/evilserial|" -e "s|\$dir/tsa.pem|\$dir/evil.pem|
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out noeku.key 2>/dev/null
 openssl req -new -key noeku.key -out noeku.csr -subj "/C=JP/O=Tayori Test/CN=Tayori Test No-EKU TSA"
 openssl ca $Q -config root.cnf -extensions v3_noeku -in noeku.csr -out noeku.pem 2>/dev/null
-# The TLS server certificate of the https:// TSA.
+# The TLS server certificate of the https:// TSA, and one for another host.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out tls.key 2>/dev/null
 openssl req -new -key tls.key -out tls.csr -subj "/C=JP/O=Tayori Test/CN=localhost"
 openssl ca $Q -config root.cnf -extensions v3_tls -in tls.csr -out tls.pem 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out tls-other.key 2>/dev/null
+openssl req -new -key tls-other.key -out tls-other.csr -subj "/C=JP/O=Tayori Test/CN=tsa.example.jp"
+openssl ca $Q -config root.cnf -extensions v3_tls_other -in tls-other.csr -out tls-other.pem 2>/dev/null
 
 # OCSP responder certificate for the intermediate (id-pkix-ocsp-nocheck).
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ocsp.key 2>/dev/null

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# tests/pki/server.py DIR PORTFILE [--tls] — the PKI's network side for the
+# tests/pki/server.py DIR PORTFILE [--tls NAME] — the PKI's network side for the
 # tests: serves DIR/*.crl (CRL distribution points), answers RFC 3161
 # requests on POST /tsa with `openssl ts -reply` (config DIR/tsa.cnf) and
 # OCSP requests on POST /ocsp with `openssl ocsp` (index of DIR's
@@ -10,7 +10,8 @@
 # /tsa-late (a good token re-signed with a genTime five years back); and
 # /tsa-chunked, a good reply sent with the chunked transfer coding.
 # Binds 127.0.0.1 on a free port and writes the port to PORTFILE; with
-# --tls it speaks HTTPS with DIR/tls.pem (made by make-pki.sh).
+# --tls NAME it speaks HTTPS with DIR/NAME.pem and DIR/NAME.key (made by
+# make-pki.sh).
 # Run it with Debian's interpreter, /usr/bin/python3.
 import http.server
 import os
@@ -160,10 +161,11 @@ def der_seq(content):
 
 
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-if "--tls" in sys.argv[3:]:
+if len(sys.argv) == 5 and sys.argv[3] == "--tls":
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(os.path.join(ROOT, "tls.pem"), os.path.join(ROOT, "tls.key"))
+    ctx.load_cert_chain(os.path.join(ROOT, sys.argv[4] + ".pem"),
+                        os.path.join(ROOT, sys.argv[4] + ".key"))
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(PORTFILE + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
