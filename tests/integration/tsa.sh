@@ -138,4 +138,25 @@ KEY=$(sed -n 2p "$C/corpus.csv" | cut -d, -f1)
 check "its PDF" "$TAYORI" batch pdf "$ID" "$KEY" "$T/batch.pdf" -d "$D"
 check_status 0 "its time stamp chains to the TSA anchors" "$TAYORI" pdf verify --tsa-ca "$PKI/root.pem" "$T/batch.pdf"
 
+# --- the running service: the gateway (sandboxed) reads tsa_ca_file ----------------
+"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
+RUN_PID=$!
+at_exit "kill $RUN_PID 2>/dev/null; wait $RUN_PID 2>/dev/null"
+check "tayori run starts with tsa_url and tsa_ca_file" wait_for 20 grep -q "role=gateway .*event=ready" "$T/run.log"
+nb() { "$TAYORI" batch list -d "$D" --json | grep -o '"batch":' | wc -l; }
+before=$(nb)
+sh "$TOP/tests/bench/gen-corpus" "$T/corpus3" 3 >"$T/gen.log" 2>&1
+mkdir -p "$T/stage/drop"
+cp "$T/corpus3/corpus.pdf" "$T/corpus3/corpus.csv" "$T/stage/drop/"
+[ "$(id -u)" != 0 ] || chown -R --reference="$D/inbox" "$T/stage/drop"
+mv "$T/stage/drop" "$D/inbox/"
+check "a dropped batch is signed at B-T by the service" wait_for 60 sh -c "[ \$($TAYORI batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -gt $before ]"
+ID=$("$TAYORI" batch list -d "$D" --json | grep -o '"batch":[0-9]*' | tail -1 | cut -d: -f2)
+KEY=$(sed -n 2p "$T/corpus3/corpus.csv" | cut -d, -f1)
+check "its PDF" "$TAYORI" batch pdf "$ID" "$KEY" "$T/run.pdf" -d "$D"
+check_status 0 "its time stamp chains to the TSA anchors" "$TAYORI" pdf verify --tsa-ca "$PKI/root.pem" "$T/run.pdf"
+check "no time-stamp failure was logged" sh -c "! grep -q 'TSA trust anchors\|cannot read TSA' '$T/run.log'"
+check "the batch in the log" grep -q "event=batch_stored" "$T/run.log"
+
+[ "$_nfail" -eq 0 ] || sed "s/^/#   /" "$T/run.log" | tail -30
 done_testing
