@@ -25,6 +25,7 @@
 #include "gateway/pdf_verify.h"
 #include "gateway/signer.h"
 #include "gateway/tsa.h"
+#include "conf.h"
 
 #define PDF_IN_MAX ((size_t)512 << 20)
 #define SECRET_MAX 256
@@ -45,11 +46,11 @@ static const char sign_usage[] =
 "  --prefer-ocsp: OCSP responses from their http:// responders where named).\n";
 
 static const char verify_usage[] =
-"usage: tayori pdf verify [--json] [--ca PEM] [--tsa-ca PEM] FILE.pdf\n"
+"usage: tayori pdf verify [--json] [--ca PEM] [--tsa-ca PEM | -d DIR | -c CONF] FILE.pdf\n"
 "  Checks every signature: what it covers, the signer, the level, whether the\n"
-"  file changed since.  --tsa-ca: the time-stamp authorities' anchors (else\n"
-"  time stamps are not checked against a trust anchor).  Exit 0 when all\n"
-"  signatures are valid, else 1.\n";
+"  file changed since.  --tsa-ca: the time-stamp authorities' anchors (with\n"
+"  -d/-c: the tenant's [signing] tsa_ca_file; else time stamps are not checked\n"
+"  against a trust anchor).  Exit 0 when all signatures are valid, else 1.\n";
 
 /*
  * Read a secret from the environment variable env (then wiped from the
@@ -278,6 +279,9 @@ int pdf_verify_cli(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct pdf_verify_options o = { NULL, NULL };
+	const char *dir = NULL, *conf_file_arg = NULL;
+	struct conf *conf = NULL;
+	char cpath[4096], tsaca[4096];
 	struct pdf_verify_report r;
 	struct error e = { "", 0 };
 	int json = 0, c, status;
@@ -287,7 +291,8 @@ int pdf_verify_cli(int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "d:c:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': case 'c': break;
+		case 'd': dir = optarg; break;
+		case 'c': conf_file_arg = optarg; break;
 		case 'j': json = 1; break;
 		case 'a': o.ca_file = optarg; break;
 		case 't': o.tsa_ca_file = optarg; break;
@@ -298,6 +303,17 @@ int pdf_verify_cli(int argc, char **argv)
 	if (argc - optind != 1) {
 		fputs(verify_usage, stderr);
 		return 2;
+	}
+	if (o.tsa_ca_file == NULL && (dir != NULL || conf_file_arg != NULL)) {
+		/* The tenant's TSA anchors, as its gateway checks them. */
+		if (str_fmt(cpath, sizeof(cpath), "%s%s", conf_file_arg ? conf_file_arg : dir,
+		    conf_file_arg ? "" : "/tayori.conf") < 0 || conf_load(cpath, &conf, &e) < 0) {
+			fprintf(stderr, "tayori pdf verify: %s\n", e.msg[0] ? e.msg : "path too long");
+			return 1;
+		}
+		if (conf_path(conf, "signing", "tsa_ca_file", tsaca, sizeof(tsaca)) == 0 && tsaca[0] != '\0')
+			o.tsa_ca_file = tsaca;
+		conf_free(&conf);
 	}
 	if (file_read_all(argv[optind], PDF_IN_MAX, &in, &inlen, &e) < 0 ||
 	    pdf_verify_mem(in, inlen, &o, &r, &e) < 0) {

@@ -106,16 +106,9 @@ static int check_token(struct vctx *v, const uint8_t *tok, size_t toklen, const 
 		goto done;
 	}
 	*trusted = -1;
-	if (v->tsa_store != NULL) {
-		struct error te;
-		*trusted = tsa_token_verify(tok, toklen, v->tsa_store, want, 1, NULL, &te) == 0;
-		if (!*trusted) {
-			str_copy(why, te.msg, why_n);
-			goto done;
-		}
-	}
-	if (!CMS_verify(cms, NULL, v->store, NULL, out,
-	    CMS_BINARY | (v->store ? 0 : CMS_NO_SIGNER_CERT_VERIFY))) {
+	/* With --tsa-ca the chain is tsa_token_verify()'s, below. */
+	if (!CMS_verify(cms, NULL, v->tsa_store ? NULL : v->store, NULL, out,
+	    CMS_BINARY | (v->store && !v->tsa_store ? 0 : CMS_NO_SIGNER_CERT_VERIFY))) {
 		str_copy(why, v->store ? "the time-stamp token does not verify against --ca"
 		    : "the time-stamp token signature does not verify", why_n);
 		goto done;
@@ -134,6 +127,14 @@ static int check_token(struct vctx *v, const uint8_t *tok, size_t toklen, const 
 		if (OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(mi)->algorithm) != NID_sha256 ||
 		    ASN1_STRING_length(d) != 32 || memcmp(ASN1_STRING_get0_data(d), want, 32) != 0) {
 			str_copy(why, "the time stamp is over other data", why_n);
+			goto done;
+		}
+	}
+	if (v->tsa_store != NULL) {
+		struct error te;
+		*trusted = tsa_token_verify(tok, toklen, v->tsa_store, want, 1, NULL, &te) == 0;
+		if (!*trusted) {
+			str_copy(why, te.msg, why_n);
 			goto done;
 		}
 	}

@@ -138,6 +138,10 @@ KEY=$(sed -n 2p "$C/corpus.csv" | cut -d, -f1)
 check "its PDF" "$TAYORI" batch pdf "$ID" "$KEY" "$T/batch.pdf" -d "$D"
 check_status 0 "its time stamp chains to the TSA anchors" "$TAYORI" pdf verify --tsa-ca "$PKI/root.pem" "$T/batch.pdf"
 
+check_status 0 "verify -d uses the tenant's tsa_ca_file" "$TAYORI" pdf verify -d "$D" "$T/batch.pdf"
+check "  and calls the time stamp valid" grep -q 'time stamp: .* (valid)' "$T/last"
+check_status 1 "verify -d refuses the evil time stamp with the tenant's anchors" "$TAYORI" pdf verify -d "$D" "$T/evil-t.pdf"
+
 # --- the running service: the gateway (sandboxed) reads tsa_ca_file ----------------
 "$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
 RUN_PID=$!
