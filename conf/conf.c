@@ -200,8 +200,12 @@ static const struct conf_setting conf_schema_table[] = {
 	  .help_ja = "PAdES 署名レベル。B-T 以上は tsa_url が必要" },
 	{ .section = "signing", .key = "tsa_url", .type = CONF_URL, .def = "", .choices = "http,https",
 	  .flags = CONF_OPTIONAL,
-	  .help = "RFC 3161 time-stamp authority; empty: no time stamps.",
+	  .help = "RFC 3161 time-stamp authority (http:// or https://); empty: no time stamps.",
 	  .help_ja = "タイムスタンプ局（RFC 3161）の URL" },
+	{ .section = "signing", .key = "tsa_ca_file", .type = CONF_PATH, .def = "",
+	  .flags = CONF_OPTIONAL | CONF_DATA_REL,
+	  .help = "PEM CAs every time stamp's TSA must chain to; required with tsa_url.",
+	  .help_ja = "タイムスタンプ局の信頼点（PEM の CA 証明書）。tsa_url を使うときは必須" },
 
 	/* [limits] */
 	{ .section = "limits", .key = "message_size", .type = CONF_SIZE, .def = "50M",
@@ -1117,6 +1121,7 @@ static int cross_check(struct parser *p)
 	int pass = idx_of("mail", "imap_password_env");
 	int mod = idx_of("signing", "pkcs11_module"), tok = idx_of("signing", "pkcs11_token");
 	int lvl = idx_of("signing", "level"), tsa = idx_of("signing", "tsa_url");
+	int tsaca = idx_of("signing", "tsa_ca_file");
 	int rl = idx_of("portal", "resident_listen"), sl = idx_of("portal", "staff_listen");
 	char h1[256], h2[256];
 	int p1 = 0, p2 = 0;
@@ -1133,6 +1138,10 @@ static int cross_check(struct parser *p)
 	if (c->num[lvl] > 0 && c->str[tsa][0] == '\0')
 		return perr_at(p, c->line[lvl], "level %s needs a time-stamp authority: set tsa_url",
 			       c->str[lvl]);
+	if (c->str[tsa][0] != '\0' && c->str[tsaca][0] == '\0')
+		return perr_at(p, c->line[tsa],
+			       "tsa_url is set but tsa_ca_file is empty: time stamps must be checked "
+			       "against the TSA's CA certificates");
 	{
 		int am = idx_of("security", "argon2_memory_kib");
 		int at = idx_of("security", "argon2_iterations");

@@ -1237,6 +1237,8 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	job.signer = signer;
 	job.popt.level = in->level;
 	job.popt.tsa_url = in->tsa_url;
+	job.popt.tsa_ca_file = in->tsa_ca_file;
+	job.popt.tsa_refusal_temporary = 1;
 	job.popt.reason = "処分通知 (administrative notice)";
 	job.popt.revocation = in->level >= PADES_B_LT ? pades_fetch_ocsp_or_crls_http : NULL;
 	/* One signing time for the whole batch. */

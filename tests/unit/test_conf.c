@@ -205,6 +205,7 @@ static void test_types_valid(void **state)
 		"pkcs11_pin_env = PIN\n"
 		"level = B-LTA\n"
 		"tsa_url = http://tsa.example.jp/tsa\n"
+		"tsa_ca_file = /etc/tayori/tsa-ca.pem\n"
 		"[limits]\n"
 		"message_size = 512K\n"
 		"attachments = 1\n"
@@ -510,6 +511,9 @@ static void test_syntax_errors(void **state)
 		{ "[signing]\npkcs11_module = /usr/lib/p11.so\n",
 		  "t.conf:2: pkcs11_module is set but pkcs11_token is empty" },
 		{ "[signing]\nlevel = B-T\n", "t.conf:2: level B-T needs a time-stamp authority: set tsa_url" },
+		/* a time stamp is only as good as the trust it is checked against */
+		{ "[signing]\nlevel = B-T\ntsa_url = https://tsa.example.jp/\n",
+		  "t.conf:3: tsa_url is set but tsa_ca_file is empty" },
 		{ "[portal]\nstaff_listen = 127.0.0.1:8080\n",
 		  "t.conf:2: resident_listen and staff_listen must not share an address" },
 		{ "[portal]\nresident_listen = [::]:8081\n",
