@@ -8,29 +8,13 @@
 #
 # Standards: ETSI EN 319 142-1 (B-B, B-T, B-LT, B-LTA), RFC 3161, PKCS#11.
 #
-# The CLI under test is "$TAYORI pdf sign|verify" once the binary has the
-# subcommands; until then a stand-in built from the same sources
-# (tests/pades/pdfsign_driver.c) is used, and the output says so.
+# The CLI under test is "$TAYORI pdf sign|verify".
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 PKI=$T/pki
 SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 
-if "$TAYORI" pdf sign --help >/dev/null 2>&1; then
-	CLI=$TAYORI
-else
-	case "$TAYORI" in
-	*/asan/*) DRV_FLAGS="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"; DRV_CC=clang ;;
-	*) DRV_FLAGS="-O2"; DRV_CC=${CC:-cc} ;;
-	esac
-	# shellcheck disable=SC2086
-	if ! sh "$TOP/tests/pades/build-driver.sh" "$T/pdfsign" "$DRV_CC" $DRV_FLAGS >"$T/build.log" 2>&1; then
-		fail "build the stand-in pdf sign driver"; sed 's/^/#   /' "$T/build.log" | head -20
-		done_testing; exit 1
-	fi
-	CLI=$T/pdfsign
-	echo "# \`tayori pdf sign\` not wired in yet: using the stand-in $CLI"
-fi
+CLI=$TAYORI
 
 # --- the PKI and its network side ------------------------------------------
 mkdir -p "$PKI"
