@@ -69,14 +69,16 @@ static const char want_verify_full[] =
 	":1,\"covers_whole_file\":false,\"later_updates\":1,\"signer\":{\"cn\":\"中央区長"
 	" \\u202e\",\"issuer\":\"CN=CA\\u000a,O=x\",\"serial\":\"01AB\"},\"signing_ti"
 	"me\":\"D:20260401\",\"timestamp_time\":\"\",\"digest_ok\":true,\"signature_o"
-	"k\":false,\"chain_ok\":null,\"timestamp_ok\":null,\"signing_certificate_v2\""
+	"k\":false,\"chain_ok\":null,\"timestamp_ok\":null,\"timestamp_trusted\":null,"
+	"\"signing_certificate_v2\""
 	":true,\"cms_signing_time\":false,\"level\":\"B-B\",\"valid\":false,\"error\""
 	":\"bad \\ufffd signature\"},{\"field\":\"TS\",\"type\":\"DocTimeStamp\",\"su"
 	"bfilter\":\"ETSI.RFC3161\",\"byte_range\":[0,0,0,0],\"byte_range_ok\":false,"
 	"\"revision\":0,\"covers_whole_file\":true,\"later_updates\":0,\"signer\":{\""
 	"cn\":\"\",\"issuer\":\"\",\"serial\":\"\"},\"signing_time\":\"\",\"timestamp"
 	"_time\":\"20260401000000Z\",\"digest_ok\":false,\"signature_ok\":false,\"cha"
-	"in_ok\":false,\"timestamp_ok\":true,\"level\":\"-\",\"valid\":true,\"error\""
+	"in_ok\":false,\"timestamp_ok\":true,\"timestamp_trusted\":true,\"level\":\"-\","
+	"\"valid\":true,\"error\""
 	":\"\"}]}"
 	"\n";
 
@@ -162,6 +164,7 @@ static void test_verify_report(void **state)
 	sigs[0].signature_ok = 0;
 	sigs[0].chain_ok = -1;
 	sigs[0].timestamp_ok = -1;
+	sigs[0].timestamp_trusted = -1;
 	sigs[0].has_signing_cert_v2 = 1;
 	sigs[0].level = "B-B";
 	snprintf(sigs[0].error, sizeof(sigs[0].error), "bad \xff signature");
@@ -170,6 +173,7 @@ static void test_verify_report(void **state)
 	snprintf(sigs[1].subfilter, sizeof(sigs[1].subfilter), "ETSI.RFC3161");
 	sigs[1].covers_whole_file = 1;
 	sigs[1].timestamp_ok = 1;
+	sigs[1].timestamp_trusted = 1;
 	snprintf(sigs[1].timestamp_time, sizeof(sigs[1].timestamp_time), "20260401000000Z");
 	sigs[1].valid = 1;
 	r.sigs = sigs;
