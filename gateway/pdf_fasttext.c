@@ -469,6 +469,8 @@ static int cmap_parse(const uint8_t *data, size_t len, struct budget *bud, struc
 	int npend = 0, ret = 0;
 	uint32_t cps[FT_SEQ_MAX];
 
+	if (data == NULL) /* an empty stream decodes to no buffer at all */
+		data = (const uint8_t *)"", len = 0;
 	buf_init(&scratch, FT_CMAP_BYTES);
 	l.p = data;
 	l.end = data + len;
