@@ -46,6 +46,8 @@ int cli_tenant_open(const char *dir, const char *conf, int open_store, struct cl
 	if (!open_store)
 		return 0;
 	keys_cred_conf_read(t->conf, p12, module, &cc);
+	if (open_store != CLI_TENANT_SIGN)
+		memset(&cc, 0, sizeof(cc)); /* no credential: nothing here signs */
 	if (keys_spawn_cred(t->data_dir, &cc, &t->kc, &t->keys_pid, e) < 0)
 		goto fail;
 	if (store_open(t->data_dir, t->kc, 0, &t->st, e) < 0)
