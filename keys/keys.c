@@ -79,16 +79,16 @@ out:
 	return ret;
 }
 
-/* The secret in environment variable env ("" when env is empty and
- * optional); NULL with e set when it is missing. */
-static const char *secret_env(const char *env, const char *what, int required, struct error *e)
+/* The secret in environment variable env, named by setting; NULL with e
+ * set when env is empty or the variable is missing. */
+static const char *secret_env(const char *env, const char *setting, const char *what,
+			      struct error *e)
 {
 	const char *v;
 	if (env == NULL || *env == '\0') {
-		if (required)
-			err_set(e, "[signing] %s_env is empty: name the environment variable holding the %s",
-				what, what);
-		return required ? NULL : "";
+		err_set(e, "[signing] %s is empty: name the environment variable holding the %s", setting,
+			what);
+		return NULL;
 	}
 	v = getenv(env);
 	if (v == NULL)
@@ -114,7 +114,7 @@ static int load_p12(struct keys_state *ks, const char *data_dir, const char *p12
 	if (access(path, F_OK) < 0)
 		return 0; /* no credential: signing requests will be refused */
 	if (pass_env != NULL && *pass_env != '\0') {
-		if ((password = secret_env(pass_env, "password", 1, e)) == NULL)
+		if ((password = secret_env(pass_env, "p12_pass_env", "password", e)) == NULL)
 			return -1;
 	} else if (str_fmt(passpath, sizeof(passpath), "%s/%s", data_dir, KEYS_SIGNING_PASS) >= 0 &&
 		   access(passpath, F_OK) == 0) {
@@ -159,7 +159,7 @@ static int load_credential(struct keys_state *ks, const char *data_dir,
 		const char *pin;
 		if (cc->pkcs11_token == NULL || cc->pkcs11_token[0] == '\0')
 			return err_set(e, "[signing] pkcs11_module is set but pkcs11_token is empty");
-		if ((pin = secret_env(cc->pkcs11_pin_env, "PIN", 1, e)) == NULL)
+		if ((pin = secret_env(cc->pkcs11_pin_env, "pkcs11_pin_env", "PIN", e)) == NULL)
 			return -1;
 		ret = credential_open_pkcs11(cc->pkcs11_module, cc->pkcs11_token, cc->pkcs11_key, pin,
 					     &ks->cred, e);
