@@ -136,7 +136,7 @@ int keys_main(struct role_ctx *ctx)
 	keys_cred_conf_read(ctx->conf, p12, module, &cc);
 	tokendir[0] = hsm_conf[0] = '\0';
 	if (module[0] != '\0') {
-		/* The token, never the file: the file is not even readable. */
+		/* The token, never the file: keys_state_load_cred does not open it. */
 		ro[nro++] = module;
 		softhsm_paths(module, hsm_conf, tokendir, sizeof(tokendir));
 		if (hsm_conf[0] != '\0')
