@@ -10,7 +10,8 @@
 # is not set — each stops `tayori run` at start with one line, and nothing
 # is signed with the PKCS#12 file that is there too.  A certificate whose
 # subject says DEMO is refused on a tenant not made with `tayori init
-# --demo`, from a token or from a file.
+# --demo`, from a token or from a file.  `tayori submit` signs with the
+# token as well; commands that do not sign need no PIN.
 #
 # Standards: PKCS#11 v2.40, ETSI EN 319 142-1 (PAdES B-B).
 . "$(dirname "$0")/lib.sh"
@@ -173,16 +174,32 @@ if grep -q 'The document is unchanged since signing.' "$T/mutool.out" &&
 else
 	fail "mutool sign -v"; sed 's/^/#   /' "$T/mutool.out"
 fi
-/usr/bin/python3 "$TOP/tests/pki/sigparts.py" "$T/notice.pdf" 1 "$T/sig" >/dev/null 2>&1
-check "openssl cms -verify: the signature covers the notice and chains to the test root" \
-	openssl cms -verify -inform DER -binary -in "$T/sig.der" -content "$T/sig.data" \
-	-CAfile "$PKI/root.pem" -purpose any -signer "$T/signer.pem" -out /dev/null
-check "the CMS signer certificate is the token's, not the DEMO file's" sh -c \
-	"[ \"\$(openssl x509 -in '$T/signer.pem' -noout -fingerprint -sha256)\" = \"\$(openssl x509 -in '$PKI/signer.pem' -noout -fingerprint -sha256)\" ]"
+# signed_by_token NAME FILE: the CMS of FILE's signature verifies and its
+# signer certificate is the token's, not the DEMO file's
+signed_by_token() {
+	rm -f "$T/sig.der" "$T/sig.data" "$T/signer.pem"
+	/usr/bin/python3 "$TOP/tests/pki/sigparts.py" "$2" 1 "$T/sig" >/dev/null 2>&1
+	check "$1: openssl cms -verify: the signature covers the notice and chains to the test root" \
+		openssl cms -verify -inform DER -binary -in "$T/sig.der" -content "$T/sig.data" \
+		-CAfile "$PKI/root.pem" -purpose any -signer "$T/signer.pem" -out /dev/null
+	check "$1: the CMS signer certificate is the token's, not the DEMO file's" sh -c \
+		"[ \"\$(openssl x509 -in '$T/signer.pem' -noout -fingerprint -sha256)\" = \"\$(openssl x509 -in '$PKI/signer.pem' -noout -fingerprint -sha256)\" ]"
+}
+signed_by_token "tayori run" "$T/notice.pdf"
 check "the gateway, mailer and portal still never mapped the module" sh -c \
 	"for p in $(role_pid gateway) $(role_pid mailer) $(role_pid portal); do ! grep -q libsofthsm2 /proc/\$p/maps || exit 1; done"
 kill -TERM "$SUP"
 wait_for 10 sh -c "! kill -0 $SUP"
+
+# --- the command line: `tayori submit` signs with the token too; commands
+# that do not sign need no PIN ---------------------------------------------
+check "tayori batch list needs no PIN" "$TAYORI" batch list -d "$D"
+check_status 1 "tayori submit without the PIN is refused" "$TAYORI" submit -d "$D" --json --again "$T/c"
+check "... naming the variable" grep -q 'TAYORI_PIN' "$T/last"
+check "tayori submit signs with the token" env TAYORI_PIN=1234 "$TAYORI" submit -d "$D" --json --again "$T/c"
+BID2=$(grep -o '"batch":[0-9]*' "$T/.out" | head -1 | sed 's/.*://')
+check "tayori batch pdf extracts the submitted notice" "$TAYORI" batch pdf "$BID2" "$KEY" "$T/notice2.pdf" -d "$D"
+signed_by_token "tayori submit" "$T/notice2.pdf"
 
 # --- DEMO certificates on a tenant made without --demo ------------------------
 D=$T/real
