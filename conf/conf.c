@@ -13,6 +13,7 @@
  * refusal to start.
  */
 #include "conf.h"
+#include "email.h"
 #include "passwd.h"
 
 #include <arpa/inet.h>
@@ -121,7 +122,8 @@ static const struct conf_setting conf_schema_table[] = {
 	  .flags = CONF_OPTIONAL,
 	  .help = "SMTP relay, smtp://HOST[:PORT] or smtps://HOST[:PORT]; empty: write into outbox_maildir.",
 	  .help_ja = "SMTP リレー。空なら outbox_maildir に保存" },
-	{ .section = "mail", .key = "from", .type = CONF_EMAIL, .def = "tayori@localhost",
+	{ .section = "mail", .key = "from", .type = CONF_EMAIL,
+	  .def = "tayori@localhost.localdomain",
 	  .help = "Sender address of mail to residents and staff.",
 	  .help_ja = "送信元メールアドレス" },
 	{ .section = "mail", .key = "intake_address", .type = CONF_EMAIL, .def = "",
@@ -202,8 +204,12 @@ static const struct conf_setting conf_schema_table[] = {
 	  .help_ja = "PAdES 署名レベル。B-T 以上は tsa_url が必要" },
 	{ .section = "signing", .key = "tsa_url", .type = CONF_URL, .def = "", .choices = "http,https",
 	  .flags = CONF_OPTIONAL,
-	  .help = "RFC 3161 time-stamp authority; empty: no time stamps.",
+	  .help = "RFC 3161 time-stamp authority (http:// or https://); empty: no time stamps.",
 	  .help_ja = "タイムスタンプ局（RFC 3161）の URL" },
+	{ .section = "signing", .key = "tsa_ca_file", .type = CONF_PATH, .def = "",
+	  .flags = CONF_OPTIONAL | CONF_DATA_REL,
+	  .help = "PEM CAs every time stamp's TSA must chain to; required with tsa_url.",
+	  .help_ja = "タイムスタンプ局の信頼点（PEM の CA 証明書）。tsa_url を使うときは必須" },
 
 	/* [limits] */
 	{ .section = "limits", .key = "message_size", .type = CONF_SIZE, .def = "50M",
@@ -651,26 +657,6 @@ int conf_listen_split(const char *v, char *host, size_t hostsize, int *port)
 	return host_port(v, strlen(v), host, hostsize, port, 1);
 }
 
-/* RFC 5321 Mailbox in ASCII: dot-atom local part, a host name after '@'. */
-static int email_ok(const char *v)
-{
-	const char *at = strrchr(v, '@');
-	size_t llen;
-	if (at == NULL || at == v || strlen(v) > 254)
-		return 0;
-	llen = (size_t)(at - v);
-	if (llen > 64 || v[0] == '.' || at[-1] == '.')
-		return 0;
-	for (size_t i = 0; i < llen; i++) {
-		char ch = v[i];
-		if (ch == '.' && v[i + 1] == '.')
-			return 0;
-		if (!is_alnum(ch) && strchr(".!#$%&'*+/=?^_`{|}~-", ch) == NULL)
-			return 0;
-	}
-	return hostname_ok(at + 1, strlen(at + 1));
-}
-
 /*
  * Check v against the setting's type.  On success fills *num (numeric
  * types); on failure writes "must ..." into why.
@@ -795,7 +781,7 @@ static int check_value(const struct conf_setting *s, const char *v, int64_t *num
 	case CONF_PATH:
 		return 0; /* control characters are refused for every value already */
 	case CONF_EMAIL:
-		if (!email_ok(v)) {
+		if (!email_valid(v)) {
 			snprintf(why, whysize, "must be a mail address such as tayori@example.jp");
 			return -1;
 		}
@@ -1139,6 +1125,7 @@ static int cross_check(struct parser *p)
 	int pass = idx_of("mail", "imap_password_env");
 	int mod = idx_of("signing", "pkcs11_module"), tok = idx_of("signing", "pkcs11_token");
 	int lvl = idx_of("signing", "level"), tsa = idx_of("signing", "tsa_url");
+	int tsaca = idx_of("signing", "tsa_ca_file");
 	int rl = idx_of("portal", "resident_listen"), sl = idx_of("portal", "staff_listen");
 	char h1[256], h2[256];
 	int p1 = 0, p2 = 0;
@@ -1155,6 +1142,10 @@ static int cross_check(struct parser *p)
 	if (c->num[lvl] > 0 && c->str[tsa][0] == '\0')
 		return perr_at(p, c->line[lvl], "level %s needs a time-stamp authority: set tsa_url",
 			       c->str[lvl]);
+	if (c->str[tsa][0] != '\0' && c->str[tsaca][0] == '\0')
+		return perr_at(p, c->line[tsa],
+			       "tsa_url is set but tsa_ca_file is empty: time stamps must be checked "
+			       "against the TSA's CA certificates");
 	{
 		int am = idx_of("security", "argon2_memory_kib");
 		int at = idx_of("security", "argon2_iterations");

@@ -20,6 +20,7 @@
 #include "gateway/pdf_check.h"
 #include "gateway/pdf_inert.h"
 #include "gateway/pdf_split.h"
+#include "gateway/pdf_text.h"
 #include "gateway/recipients.h"
 #include "ipc.h"
 #include "log.h"
@@ -571,12 +572,6 @@ static int sign_files(struct sign_job *j, const struct batch_file *files, const 
 
 /* ---- reading and matching ---- */
 
-static int default_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
-}
-
 /* "Notice 00012345.PDF" -> the name without its extension; refuses names
  * that are paths.  Never used to open anything. */
 static int file_stem(const char *name, char *out, size_t outsize, struct error *e)
@@ -982,7 +977,7 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	uint32_t *pdf_seq = NULL, *file_seq = NULL;
 	const char **keys = NULL;
 	enum batch_split split;
-	int threads = in->threads > 0 ? in->threads : default_threads();
+	int threads = in->threads > 0 ? in->threads : cpu_threads(PDF_TEXT_THREADS_MAX);
 	int have_plan = 0, job_ready = 0, ret = -1;
 	size_t nkeys = 0;
 	struct pdf_info first_info;
@@ -1242,6 +1237,8 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 	job.signer = signer;
 	job.popt.level = in->level;
 	job.popt.tsa_url = in->tsa_url;
+	job.popt.tsa_ca_file = in->tsa_ca_file;
+	job.popt.tsa_refusal_temporary = 1;
 	job.popt.reason = "処分通知 (administrative notice)";
 	job.popt.revocation = in->level >= PADES_B_LT ? pades_fetch_ocsp_or_crls_http : NULL;
 	/* One signing time for the whole batch. */
@@ -1362,7 +1359,8 @@ void batch_report_free(struct batch_report *rep)
 
 static void json_list(FILE *f, const char *name, const struct strlist *l)
 {
-	fprintf(f, ",\"%s\":[", name);
+	json_member(f, name, 0);
+	fputc('[', f);
 	for (size_t i = 0; i < l->n; i++) {
 		if (i)
 			fputc(',', f);
@@ -1371,16 +1369,25 @@ static void json_list(FILE *f, const char *name, const struct strlist *l)
 	fputc(']', f);
 }
 
+static void json_string(FILE *f, const char *name, const char *v, int first)
+{
+	json_member(f, name, first);
+	json_fputs(f, v);
+}
+
 void batch_report_json(const struct batch_report *rep, FILE *f)
 {
-	fputs("{\"batch\":", f);
+	fputc('{', f);
+	json_member(f, "batch", 1);
 	if (rep->batch)
 		fprintf(f, "%llu", (unsigned long long)rep->batch);
 	else
 		fputs("null", f);
-	fputs(",\"status\":", f);
-	json_fputs(f, rep->status[0] ? rep->status : "refused");
-	fprintf(f, ",\"recipients\":%zu,\"matched\":%zu", rep->recipients, rep->matched);
+	json_string(f, "status", rep->status[0] ? rep->status : "refused", 0);
+	json_member(f, "recipients", 0);
+	fprintf(f, "%zu", rep->recipients);
+	json_member(f, "matched", 0);
+	fprintf(f, "%zu", rep->matched);
 	json_list(f, "unmatched_pdf_keys", &rep->unmatched_pdf_keys);
 	json_list(f, "csv_rows_without_pdf", &rep->csv_rows_without_pdf);
 	json_list(f, "invalid_emails", &rep->invalid_emails);
@@ -1391,24 +1398,28 @@ void batch_report_json(const struct batch_report *rep, FILE *f)
 	json_list(f, "held_pdf_keys", &rep->held_pdf_keys);
 	json_list(f, "preview", &rep->preview);
 	json_list(f, "removed_active_content", &rep->removed_active_content);
-	fprintf(f, ",\"signed\":%zu,\"test\":%s,\"pages\":%d,\"inferred\":{\"split\":", rep->signed_pdfs,
-		rep->test ? "true" : "false", rep->pages);
-	json_fputs(f, rep->split_rule);
-	fputs(",\"key_column\":", f);
-	json_fputs(f, rep->key_column);
-	fputs(",\"name_column\":", f);
-	json_fputs(f, rep->name_column);
-	fputs(",\"email_column\":", f);
-	json_fputs(f, rep->email_column);
-	fprintf(f, ",\"key_width\":%d,\"encoding\":", rep->key_width);
-	json_fputs(f, rep->encoding);
+	json_member(f, "signed", 0);
+	fprintf(f, "%zu", rep->signed_pdfs);
+	json_member(f, "test", 0);
+	fputs(rep->test ? "true" : "false", f);
+	json_member(f, "pages", 0);
+	fprintf(f, "%d", rep->pages);
+	json_member(f, "inferred", 0);
+	fputc('{', f);
+	json_string(f, "split", rep->split_rule, 1);
+	json_string(f, "key_column", rep->key_column, 0);
+	json_string(f, "name_column", rep->name_column, 0);
+	json_string(f, "email_column", rep->email_column, 0);
+	json_member(f, "key_width", 0);
+	fprintf(f, "%d", rep->key_width);
+	json_string(f, "encoding", rep->encoding, 0);
 	fputc('}', f);
-	if (rep->duplicate_of != 0)
-		fprintf(f, ",\"duplicate_of\":%llu", (unsigned long long)rep->duplicate_of);
-	if (rep->error[0] != '\0') {
-		fputs(",\"error\":", f);
-		json_fputs(f, rep->error);
+	if (rep->duplicate_of != 0) {
+		json_member(f, "duplicate_of", 0);
+		fprintf(f, "%llu", (unsigned long long)rep->duplicate_of);
 	}
+	if (rep->error[0] != '\0')
+		json_string(f, "error", rep->error, 0);
 	fputs("}\n", f);
 }
 

@@ -58,6 +58,7 @@ struct batch_input {
 	const char *from;             /* "cli", "imap", "drop" */
 	enum pades_level level;
 	const char *tsa_url;
+	char tsa_ca_file[4096];       /* the TSA trust anchors (PEM), absolute; "" none */
 	const char *pdf_password;     /* NULL: encrypted PDFs are refused */
 	size_t csv_max_rows;          /* 0: default */
 	int max_pages;                /* 0: default */

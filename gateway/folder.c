@@ -221,6 +221,8 @@ void batch_files_input(struct batch_input *bi, const struct batch_files *f,
 	bi->from = from;
 	bi->level = (enum pades_level)conf_int(c, "signing", "level");
 	bi->tsa_url = conf_str(c, "signing", "tsa_url");
+	if (conf_path(c, "signing", "tsa_ca_file", bi->tsa_ca_file, sizeof(bi->tsa_ca_file)) < 0)
+		bi->tsa_ca_file[0] = '\0'; /* refused when a time stamp is asked for */
 	bi->csv_max_rows = (size_t)conf_int(c, "limits", "csv_rows");
 	bi->max_pages = (int)conf_int(c, "limits", "pdf_pages");
 	{

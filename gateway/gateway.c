@@ -239,6 +239,8 @@ int gateway_main(struct role_ctx *ctx)
 	struct watch w;
 	struct imap_intake *imap = NULL;
 	int wd_inbox = -1, wd_maildir = -1, n = 0;
+	char tsaca[4096];
+	const char *ro[2] = { NULL, NULL };
 	size_t swept = 0;
 	int64_t last_scan;
 
@@ -265,7 +267,10 @@ int gateway_main(struct role_ctx *ctx)
 		rw[n++] = w.maildir;
 	}
 	rw[n] = NULL;
-	if (role_confine(ctx, rw, NULL, NULL, &e) < 0 ||
+	/* The TSA trust anchors every time stamp is checked against. */
+	conf_path(ctx->conf, "signing", "tsa_ca_file", tsaca, sizeof(tsaca));
+	ro[0] = tsaca[0] != '\0' ? tsaca : NULL;
+	if (role_confine(ctx, rw, ro, NULL, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		keys_client_free(&kc);

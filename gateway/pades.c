@@ -36,24 +36,13 @@
 #include <qpdf/qpdf-c.h>
 
 #include "buf.h"
+#include "crypt.h"
 #include "gateway/pdf_syntax.h"
 #include "gateway/tsa.h"
 
 #define PDF_MAX_DEPTH 64
 /* Hex digits reserved for the ByteRange numbers (four 10-digit numbers). */
 #define BR_WIDTH 48
-
-static int ossl_fail(struct error *e, int temporary, const char *what)
-{
-	unsigned long code = ERR_get_error();
-	char reason[256] = "unknown error";
-	if (code != 0)
-		ERR_error_string_n(code, reason, sizeof(reason));
-	ERR_clear_error();
-	if (temporary)
-		return err_tmp(e, "%s: %s", what, reason);
-	return err_set(e, "%s: %s", what, reason);
-}
 
 /* ---------------------------------------------------------------- blobs */
 
@@ -168,7 +157,7 @@ static int signed_attrs_digest(CMS_SignerInfo *si, uint8_t md[32], struct error 
 	rc = 0;
 	goto out;
 ossl:
-	ossl_fail(e, 1, "SHA-256 failed");
+	crypt_ossl_error(e, 1, "SHA-256 failed");
 out:
 	for (int i = 0; i < n; i++)
 		OPENSSL_free(items[i].p);
@@ -178,7 +167,7 @@ out:
 }
 
 static int cms_sign_impl(const uint8_t content_digest[32], const struct signer *s,
-    const char *tsa_url, uint8_t **der, size_t *derlen, struct error *e)
+    const char *tsa_url, const char *tsa_ca, uint8_t **der, size_t *derlen, struct error *e)
 {
 	const unsigned int flags = CMS_PARTIAL | CMS_DETACHED | CMS_BINARY |
 	    CMS_NOSMIMECAP | CMS_CADES;
@@ -228,7 +217,7 @@ static int cms_sign_impl(const uint8_t content_digest[32], const struct signer *
 	if (tsa_url != NULL) {
 		uint8_t imprint[32];
 		SHA256(sig, siglen, imprint);
-		if (tsa_timestamp(tsa_url, imprint, &tst, &tstlen, NULL, e) < 0)
+		if (tsa_timestamp(tsa_url, tsa_ca, imprint, &tst, &tstlen, NULL, e) < 0)
 			goto out;
 		if (!CMS_unsigned_add1_attr_by_NID(si, NID_id_smime_aa_timeStampToken,
 		    V_ASN1_SEQUENCE, tst, (int)tstlen))
@@ -242,7 +231,7 @@ static int cms_sign_impl(const uint8_t content_digest[32], const struct signer *
 	rc = 0;
 	goto out;
 ossl:
-	ossl_fail(e, 1, "cannot build the CMS signature");
+	crypt_ossl_error(e, 1, "cannot build the CMS signature");
 out:
 	free(tst);
 	CMS_ContentInfo_free(cms);
@@ -250,10 +239,17 @@ out:
 	return rc;
 }
 
+/* The service is not refused for its TSA's answer: it may retry later. */
+static void tsa_fail_kind(const struct pades_options *o, struct error *e)
+{
+	if (o->tsa_refusal_temporary)
+		e->temporary = 1;
+}
+
 int pades_cms_sign(const uint8_t content_digest[32], const struct signer *s,
     const char *tsa_url, uint8_t **der, size_t *derlen, struct error *e)
 {
-	return cms_sign_impl(content_digest, s, tsa_url, der, derlen, e);
+	return cms_sign_impl(content_digest, s, tsa_url, NULL, der, derlen, e);
 }
 
 /* ------------------------------------------------------ output helpers */
@@ -990,7 +986,7 @@ static int add_dss(const uint8_t *pdf, size_t len, STACK_OF(X509) *certs,
 		int l = i2d_X509(sk_X509_value(certs, i), &der);
 		if (l <= 0) {
 			free(w.ents);
-			ossl_fail(e, 1, "cannot encode a certificate");
+			crypt_ossl_error(e, 1, "cannot encode a certificate");
 			goto out;
 		}
 		cid[i] = incr_stream(&w, der, (size_t)l);
@@ -1248,12 +1244,15 @@ static int sign_once(const uint8_t *pdf, size_t len, const struct signer *s,
 		der = NULL;
 		if (doc_ts) {
 			uint8_t *tok = NULL;
-			if (tsa_timestamp(tsa, md, &tok, &derlen, NULL, e) < 0)
+			if (tsa_timestamp(tsa, o->tsa_ca_file, md, &tok, &derlen, NULL, e) < 0) {
+				tsa_fail_kind(o, e);
 				goto out;
+			}
 			der = OPENSSL_malloc(derlen ? derlen : 1);
 			memcpy(der, tok, derlen);
 			free(tok);
-		} else if (cms_sign_impl(md, s, tsa, &der, &derlen, e) < 0) {
+		} else if (cms_sign_impl(md, s, tsa, o->tsa_ca_file, &der, &derlen, e) < 0) {
+			tsa_fail_kind(o, e);
 			goto out;
 		}
 		if (derlen <= f.reserve)
@@ -1369,8 +1368,10 @@ int pades_slot_reserve(const struct signer *s, const struct pades_options *o, si
 		uint8_t imprint[32], *tok = NULL;
 		size_t toklen = 0;
 		SHA256((const unsigned char *)"tayori: size of a time-stamp token", 34, imprint);
-		if (tsa_timestamp(o->tsa_url, imprint, &tok, &toklen, NULL, e) < 0)
+		if (tsa_timestamp(o->tsa_url, o->tsa_ca_file, imprint, &tok, &toklen, NULL, e) < 0) {
+			tsa_fail_kind(o, e);
 			return -1;
+		}
 		free(tok);
 		n += toklen + 2048;
 	}
@@ -1434,8 +1435,10 @@ int pades_sign_slot(struct buf *pdf, const struct pades_slot *slot, const struct
 	a.b = *pdf;
 	a.oom = 0;
 	fill_byte_range(&a, &f, md);
-	if (cms_sign_impl(md, s, tsa, &der, &derlen, e) < 0)
+	if (cms_sign_impl(md, s, tsa, o->tsa_ca_file, &der, &derlen, e) < 0) {
+		tsa_fail_kind(o, e);
 		goto out;
+	}
 	if (derlen > slot->reserve) {
 		err_tmp(e, "the signature (%zu bytes) does not fit the %zu bytes reserved for it",
 		    derlen, slot->reserve);
@@ -1487,7 +1490,7 @@ int pades_fetch_crls_http(void *ctx, X509 *cert, X509 *issuer,
 				continue;
 			tried++;
 			buf_init(&body, TSA_HTTP_MAX);
-			if (tsa_http_request(url, "GET", NULL, NULL, 0, 15000, &body, &e2) < 0) {
+			if (http_request(url, "GET", NULL, NULL, 0, 15000, &body, &e2) < 0) {
 				str_copy(last, e2.msg, sizeof(last));
 				buf_free(&body);
 				continue;
@@ -1556,7 +1559,7 @@ static int fetch_ocsp(X509 *cert, X509 *issuer, struct pades_blobs *ocsps, struc
 			continue;
 		}
 		buf_init(&body, TSA_HTTP_MAX);
-		if (tsa_http_request(url, "POST", "application/ocsp-request", der, (size_t)derlen,
+		if (http_request(url, "POST", "application/ocsp-request", der, (size_t)derlen,
 		    15000, &body, e) == 0) {
 			p = body.data;
 			resp = d2i_OCSP_RESPONSE(NULL, &p, (long)body.len);

@@ -74,7 +74,10 @@ int pades_fetch_ocsp_or_crls_http(void *ctx, X509 *cert, X509 *issuer,
 
 struct pades_options {
 	enum pades_level level;
-	const char *tsa_url;        /* http:// RFC 3161 TSA; needed for B-T and above */
+	const char *tsa_url;        /* http(s):// RFC 3161 TSA; needed for B-T and above */
+	const char *tsa_ca_file;    /* PEM trust anchors every TSA token must chain to */
+	int tsa_refusal_temporary;  /* a TSA reply that does not verify is a temporary
+	                               failure (the service), not a refusal (the CLI) */
 	const char *reason;         /* UTF-8, optional (NULL): /Reason */
 	const char *location;       /* optional: /Location */
 	const char *contact_info;   /* optional: /ContactInfo */
@@ -144,7 +147,8 @@ int pades_sign_slot(struct buf *pdf, const struct pades_slot *slot, const struct
  * The CMS SignedData (DER, detached) that pades_sign embeds: signed
  * attributes content-type, message-digest (= content_digest) and
  * signing-certificate-v2; no signing-time; the certificate chain; an
- * id-aa-signatureTimeStampToken unsigned attribute when tsa_url is set.
+ * id-aa-signatureTimeStampToken unsigned attribute when tsa_url is set
+ * (no TSA trust anchors here, so a token is refused: B-T is pades_sign's).
  * *der is OPENSSL_malloc'd: free with OPENSSL_free().
  */
 int pades_cms_sign(const uint8_t content_digest[32], const struct signer *s,

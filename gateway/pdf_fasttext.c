@@ -2176,7 +2176,7 @@ int pdf_fasttext_each(const uint8_t *data, size_t len, const char *password, int
 
 	memset(jobs, 0, sizeof jobs);
 	if (threads <= 0)
-		threads = pdf_default_threads();
+		threads = cpu_threads(PDF_TEXT_THREADS_MAX);
 	if (threads > PDF_TEXT_THREADS_MAX)
 		threads = PDF_TEXT_THREADS_MAX;
 	threads = decode_budget_threads(threads);

@@ -26,6 +26,7 @@
 #include "gateway/pdf_verify.h"
 #include "gateway/signer.h"
 #include "gateway/tsa.h"
+#include "conf.h"
 
 #define PDF_IN_MAX ((size_t)512 << 20)
 #define SECRET_MAX 256
@@ -34,20 +35,23 @@
 static const char sign_usage[] =
 "usage: tayori pdf sign (--p12 FILE [--pass-env VAR] |\n"
 "                        --pkcs11-module SO --pkcs11-token LABEL [--pkcs11-key LABEL] [--pin-env VAR])\n"
-"                       [--chain PEM] [--tsa URL] [--level B-B|B-T|B-LT|B-LTA]\n"
+"                       [--chain PEM] [--tsa URL --tsa-ca PEM] [--level B-B|B-T|B-LT|B-LTA]\n"
 "                       [--reason TEXT] [--location TEXT] [--contact TEXT] [--field NAME]\n"
 "                       [--crl DER]... [--ocsp DER]... [--no-fetch | --prefer-ocsp] IN.pdf OUT.pdf\n"
 "  PAdES baseline signature (ETSI.CAdES.detached, SHA-256) in an incremental update.\n"
 "  --pass-env/--pin-env name an environment variable holding the secret;\n"
 "  without them the secret is asked for on the terminal.  B-T and above need\n"
-"  --tsa (http:// only).  B-LT embeds --crl/--ocsp files and, unless --no-fetch,\n"
+"  --tsa (http:// or https://) and --tsa-ca, the CA certificates every time\n"
+"  stamp's signer must chain to (with the timeStamping key usage).  B-LT embeds --crl/--ocsp files and, unless --no-fetch,\n"
 "  the CRLs named by the certificates' http:// distribution points (with\n"
 "  --prefer-ocsp: OCSP responses from their http:// responders where named).\n";
 
 static const char verify_usage[] =
-"usage: tayori pdf verify [--json] [--ca PEM] FILE.pdf\n"
+"usage: tayori pdf verify [--json] [--ca PEM] [--tsa-ca PEM | -d DIR | -c CONF] FILE.pdf\n"
 "  Checks every signature: what it covers, the signer, the level, whether the\n"
-"  file changed since.  Exit 0 when all signatures are valid, else 1.\n";
+"  file changed since.  --tsa-ca: the time-stamp authorities' anchors (with\n"
+"  -d/-c: the tenant's [signing] tsa_ca_file; else time stamps are not checked\n"
+"  against a trust anchor).  Exit 0 when all signatures are valid, else 1.\n";
 
 /*
  * Read a secret from the environment variable env (then wiped from the
@@ -152,7 +156,7 @@ static void load_blob(struct pades_blobs *b, const char *path, int *failed)
 
 int pdf_sign_cli(int argc, char **argv)
 {
-	enum { O_P12 = 256, O_PASSENV, O_MOD, O_TOKEN, O_KEY, O_PINENV, O_CHAIN, O_TSA,
+	enum { O_P12 = 256, O_PASSENV, O_MOD, O_TOKEN, O_KEY, O_PINENV, O_CHAIN, O_TSA, O_TSACA,
 	    O_LEVEL, O_REASON, O_LOCATION, O_CONTACT, O_FIELD, O_CRL, O_OCSP, O_NOFETCH, O_PREFER_OCSP, O_HELP };
 	static const struct option opts[] = {
 		{ "p12", required_argument, NULL, O_P12 },
@@ -163,6 +167,7 @@ int pdf_sign_cli(int argc, char **argv)
 		{ "pin-env", required_argument, NULL, O_PINENV },
 		{ "chain", required_argument, NULL, O_CHAIN },
 		{ "tsa", required_argument, NULL, O_TSA },
+		{ "tsa-ca", required_argument, NULL, O_TSACA },
 		{ "level", required_argument, NULL, O_LEVEL },
 		{ "reason", required_argument, NULL, O_REASON },
 		{ "location", required_argument, NULL, O_LOCATION },
@@ -201,6 +206,7 @@ int pdf_sign_cli(int argc, char **argv)
 		case O_PINENV: pin_env = optarg; break;
 		case O_CHAIN: chain = optarg; break;
 		case O_TSA: o.tsa_url = optarg; break;
+		case O_TSACA: o.tsa_ca_file = optarg; break;
 		case O_LEVEL:
 			if (pades_level_parse(optarg, &o.level) < 0) {
 				fprintf(stderr, "tayori pdf sign: unknown level %s (B-B, B-T, B-LT, B-LTA)\n", optarg);
@@ -231,6 +237,11 @@ int pdf_sign_cli(int argc, char **argv)
 	}
 	if (o.level >= PADES_B_T && o.tsa_url == NULL) {
 		fprintf(stderr, "tayori pdf sign: level %s needs --tsa URL\n", pades_level_name(o.level));
+		return 2;
+	}
+	if (o.tsa_url != NULL && o.tsa_ca_file == NULL) {
+		fprintf(stderr, "tayori pdf sign: --tsa needs --tsa-ca PEM, the CA certificates "
+		    "its time stamps must chain to\n");
 		return 2;
 	}
 	for (int i = 0; i < ncrl; i++)
@@ -299,10 +310,14 @@ int pdf_verify_cli(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "ca", required_argument, NULL, 'a' },
+		{ "tsa-ca", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct pdf_verify_options o = { NULL };
+	struct pdf_verify_options o = { NULL, NULL };
+	const char *dir = NULL, *conf_file_arg = NULL;
+	struct conf *conf = NULL;
+	char cpath[4096], tsaca[4096];
 	struct pdf_verify_report r;
 	struct error e = { "", 0 };
 	int json = 0, c, status;
@@ -312,9 +327,11 @@ int pdf_verify_cli(int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "d:c:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': case 'c': break;
+		case 'd': dir = optarg; break;
+		case 'c': conf_file_arg = optarg; break;
 		case 'j': json = 1; break;
 		case 'a': o.ca_file = optarg; break;
+		case 't': o.tsa_ca_file = optarg; break;
 		case 'h': fputs(verify_usage, stdout); return 0;
 		default: fputs(verify_usage, stderr); return 2;
 		}
@@ -322,6 +339,17 @@ int pdf_verify_cli(int argc, char **argv)
 	if (argc - optind != 1) {
 		fputs(verify_usage, stderr);
 		return 2;
+	}
+	if (o.tsa_ca_file == NULL && (dir != NULL || conf_file_arg != NULL)) {
+		/* The tenant's TSA anchors, as its gateway checks them. */
+		if (str_fmt(cpath, sizeof(cpath), "%s%s", conf_file_arg ? conf_file_arg : dir,
+		    conf_file_arg ? "" : "/tayori.conf") < 0 || conf_load(cpath, &conf, &e) < 0) {
+			fprintf(stderr, "tayori pdf verify: %s\n", e.msg[0] ? e.msg : "path too long");
+			return 1;
+		}
+		if (conf_path(conf, "signing", "tsa_ca_file", tsaca, sizeof(tsaca)) == 0 && tsaca[0] != '\0')
+			o.tsa_ca_file = tsaca;
+		conf_free(&conf);
 	}
 	if (file_read_all(argv[optind], PDF_IN_MAX, &in, &inlen, &e) < 0 ||
 	    pdf_verify_mem(in, inlen, &o, &r, &e) < 0) {

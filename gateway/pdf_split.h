@@ -117,8 +117,8 @@ struct pdf_split_opts {
 	const char *const *keys;  /* AUTO: normalised keys; duplicates are fine */
 	size_t nkeys;
 	const char *password;     /* NULL: encrypted PDFs are refused */
-	int threads;              /* text threads (plan); 0: one per online CPU,
-				     see pdf_default_threads() */
+	int threads;              /* text threads (plan); 0: one per CPU,
+				     see cpu_threads() */
 	int write_threads;        /* writer threads (write); 0: 1 (see below) */
 	int max_pages;            /* 0: PDF_PAGES_MAX */
 	/* NULL, or an empty signature to leave in every PDF written

@@ -18,16 +18,6 @@ struct pdf_text {
 	int npages;
 };
 
-int pdf_default_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
-	if (n > PDF_TEXT_THREADS_MAX)
-		n = PDF_TEXT_THREADS_MAX;
-	return (int)n;
-}
-
 int pdf_text_open(const uint8_t *data, size_t len, const char *password,
 		  struct pdf_text **out, struct error *e)
 {

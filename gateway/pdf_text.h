@@ -63,7 +63,4 @@ void pdf_text_close(struct pdf_text **t);
 typedef int (*pdf_text_fn)(void *ctx, int page, const char *text, size_t len,
 			   struct error *e);
 
-/* The thread count text readers and pdf_split use for `threads` == 0. */
-int pdf_default_threads(void);
-
 #endif

@@ -13,6 +13,7 @@
  * the signature cannot hide a second, unsigned value.
  */
 #include "gateway/pdf_verify.h"
+#include "gateway/tsa.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct vctx {
 	size_t *eofs;          /* revision ends */
 	int neofs;
 	X509_STORE *store;     /* NULL without --ca */
+	X509_STORE *tsa_store; /* NULL without --tsa-ca */
 	struct pdf_verify_report *r;
 };
 
@@ -78,9 +80,14 @@ static void asn1_time_str(const ASN1_TIME *t, char *out, size_t n)
 		str_copy(out, "?", n);
 }
 
-/* Verify a time-stamp token and compare its imprint with want (SHA-256). */
+/*
+ * Verify a time-stamp token and compare its imprint with want (SHA-256).
+ * With --tsa-ca the whole check of tsa_token_verify() (chain at genTime,
+ * timeStamping key usage) decides, and *trusted says so; without it only
+ * the signature (or the chain to --ca) is checked and *trusted is -1.
+ */
 static int check_token(struct vctx *v, const uint8_t *tok, size_t toklen, const uint8_t want[32],
-    char *time_out, size_t time_n, char *why, size_t why_n)
+    char *time_out, size_t time_n, int *trusted, char *why, size_t why_n)
 {
 	const uint8_t *p = tok;
 	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)toklen);
@@ -98,8 +105,10 @@ static int check_token(struct vctx *v, const uint8_t *tok, size_t toklen, const 
 		str_copy(why, "the time-stamp token holds no TSTInfo", why_n);
 		goto done;
 	}
-	if (!CMS_verify(cms, NULL, v->store, NULL, out,
-	    CMS_BINARY | (v->store ? 0 : CMS_NO_SIGNER_CERT_VERIFY))) {
+	*trusted = -1;
+	/* With --tsa-ca the chain is tsa_token_verify()'s, below. */
+	if (!CMS_verify(cms, NULL, v->tsa_store ? NULL : v->store, NULL, out,
+	    CMS_BINARY | (v->store && !v->tsa_store ? 0 : CMS_NO_SIGNER_CERT_VERIFY))) {
 		str_copy(why, v->store ? "the time-stamp token does not verify against --ca"
 		    : "the time-stamp token signature does not verify", why_n);
 		goto done;
@@ -118,6 +127,14 @@ static int check_token(struct vctx *v, const uint8_t *tok, size_t toklen, const 
 		if (OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(mi)->algorithm) != NID_sha256 ||
 		    ASN1_STRING_length(d) != 32 || memcmp(ASN1_STRING_get0_data(d), want, 32) != 0) {
 			str_copy(why, "the time stamp is over other data", why_n);
+			goto done;
+		}
+	}
+	if (v->tsa_store != NULL) {
+		struct error te;
+		*trusted = tsa_token_verify(tok, toklen, v->tsa_store, want, 1, NULL, &te) == 0;
+		if (!*trusted) {
+			str_copy(why, te.msg, why_n);
 			goto done;
 		}
 	}
@@ -213,11 +230,12 @@ static void check_cades(struct vctx *v, struct pdf_sig_report *s, const uint8_t 
 		if (t != NULL && t->type == V_ASN1_SEQUENCE) {
 			ASN1_OCTET_STRING *sv = CMS_SignerInfo_get0_signature(si);
 			uint8_t imprint[32];
-			char why[128] = "";
+			char why[ERR_MAX] = "";
 			SHA256(ASN1_STRING_get0_data(sv), (size_t)ASN1_STRING_length(sv), imprint);
 			s->timestamp_ok = check_token(v, ASN1_STRING_get0_data(t->value.sequence),
 			    (size_t)ASN1_STRING_length(t->value.sequence), imprint,
-			    s->timestamp_time, sizeof(s->timestamp_time), why, sizeof(why));
+			    s->timestamp_time, sizeof(s->timestamp_time), &s->timestamp_trusted,
+			    why, sizeof(why));
 			if (!s->timestamp_ok)
 				set_err(s, why);
 		} else if (t != NULL) {
@@ -247,7 +265,7 @@ static void check_sig(struct vctx *v, struct pdf_sig_report *s, qpdf_oh sig)
 
 	s->valid = 1;
 	s->digest_ok = s->signature_ok = 0;
-	s->chain_ok = s->timestamp_ok = -1;
+	s->chain_ok = s->timestamp_ok = s->timestamp_trusted = -1;
 	str_copy(s->type, qpdf_oh_is_name(q, ty) ? qpdf_oh_get_name(q, ty) + 1 : "Sig", sizeof(s->type));
 	str_copy(s->subfilter, qpdf_oh_is_name(q, sf) ? qpdf_oh_get_name(q, sf) + 1 : "?", sizeof(s->subfilter));
 	if (qpdf_oh_is_string(q, m))
@@ -306,10 +324,10 @@ static void check_sig(struct vctx *v, struct pdf_sig_report *s, qpdf_oh sig)
 	memcpy(content + b[1], v->pdf + b[2], (size_t)b[3]);
 	if (strcmp(s->type, "DocTimeStamp") == 0 || strcmp(s->subfilter, "ETSI.RFC3161") == 0) {
 		uint8_t md[32];
-		char why[128] = "";
+		char why[ERR_MAX] = "";
 		SHA256(content, (size_t)(b[1] + b[3]), md);
 		s->timestamp_ok = check_token(v, gapbytes, cvlen, md, s->timestamp_time,
-		    sizeof(s->timestamp_time), why, sizeof(why));
+		    sizeof(s->timestamp_time), &s->timestamp_trusted, why, sizeof(why));
 		s->digest_ok = s->signature_ok = s->timestamp_ok;
 		if (!s->timestamp_ok)
 			set_err(s, why);
@@ -420,6 +438,13 @@ int pdf_verify_mem(const uint8_t *pdf, size_t len, const struct pdf_verify_optio
 		}
 		X509_STORE_set_purpose(v.store, X509_PURPOSE_ANY);
 	}
+	if (o != NULL && o->tsa_ca_file != NULL) {
+		v.tsa_store = tsa_store_load(o->tsa_ca_file, e);
+		if (v.tsa_store == NULL) {
+			X509_STORE_free(v.store);
+			return -1;
+		}
+	}
 	v.q = qpdf_init();
 	qpdf_silence_errors(v.q);
 	qpdf_set_suppress_warnings(v.q, QPDF_TRUE);
@@ -455,6 +480,7 @@ out:
 	ERR_clear_error();
 	free(v.eofs);
 	X509_STORE_free(v.store);
+	X509_STORE_free(v.tsa_store);
 	qpdf_cleanup(&v.q);
 	return rc;
 }
@@ -488,6 +514,8 @@ void pdf_verify_print_text(FILE *f, const char *filename, const struct pdf_verif
 			fprintf(f, "  signing time (/M): %s\n", s->signing_time);
 		if (s->timestamp_ok != -1)
 			fprintf(f, "  time stamp: %s (%s)\n", s->timestamp_time[0] ? s->timestamp_time : "?",
+			    s->timestamp_ok == 1 && s->timestamp_trusted == -1 ?
+			    "time stamp not checked against a trust anchor" :
 			    tri(s->timestamp_ok, "valid", "INVALID"));
 		fprintf(f, "  ByteRange: [%lld %lld %lld %lld] (%s)\n", s->byte_range[0],
 		    s->byte_range[1], s->byte_range[2], s->byte_range[3],
@@ -520,56 +548,82 @@ void pdf_verify_print_text(FILE *f, const char *filename, const struct pdf_verif
 
 static void json_tri(FILE *f, const char *key, int v)
 {
-	fprintf(f, ",\"%s\":%s", key, v == 1 ? "true" : v == 0 ? "false" : "null");
+	json_member(f, key, 0);
+	fputs(v == 1 ? "true" : v == 0 ? "false" : "null", f);
+}
+
+static void json_bool(FILE *f, const char *key, int v)
+{
+	json_member(f, key, 0);
+	fputs(v ? "true" : "false", f);
+}
+
+static void json_int(FILE *f, const char *key, long long v)
+{
+	json_member(f, key, 0);
+	fprintf(f, "%lld", v);
+}
+
+static void json_string(FILE *f, const char *key, const char *v, int first)
+{
+	json_member(f, key, first);
+	json_fputs(f, v);
 }
 
 void pdf_verify_print_json(FILE *f, const char *filename, const struct pdf_verify_report *r)
 {
-	fputs("{\"file\":", f);
-	json_fputs(f, filename);
-	fprintf(f, ",\"valid\":%s,\"revisions\":%d,\"file_length\":%lld,\"dss\":",
-	    r->valid ? "true" : "false", r->revisions, r->file_len);
-	if (r->has_dss)
-		fprintf(f, "{\"certs\":%d,\"crls\":%d,\"ocsps\":%d}", r->dss_certs, r->dss_crls, r->dss_ocsps);
-	else
+	fputc('{', f);
+	json_string(f, "file", filename, 1);
+	json_bool(f, "valid", r->valid);
+	json_int(f, "revisions", r->revisions);
+	json_int(f, "file_length", r->file_len);
+	json_member(f, "dss", 0);
+	if (r->has_dss) {
+		fputc('{', f);
+		json_member(f, "certs", 1);
+		fprintf(f, "%d", r->dss_certs);
+		json_int(f, "crls", r->dss_crls);
+		json_int(f, "ocsps", r->dss_ocsps);
+		fputc('}', f);
+	} else {
 		fputs("null", f);
-	fputs(",\"signatures\":[", f);
+	}
+	json_member(f, "signatures", 0);
+	fputc('[', f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct pdf_sig_report *s = &r->sigs[i];
-		fputs(i ? ",{\"field\":" : "{\"field\":", f);
-		json_fputs(f, s->field);
-		fputs(",\"type\":", f);
-		json_fputs(f, s->type);
-		fputs(",\"subfilter\":", f);
-		json_fputs(f, s->subfilter);
-		fprintf(f, ",\"byte_range\":[%lld,%lld,%lld,%lld]", s->byte_range[0], s->byte_range[1],
+		fputs(i ? ",{" : "{", f);
+		json_string(f, "field", s->field, 1);
+		json_string(f, "type", s->type, 0);
+		json_string(f, "subfilter", s->subfilter, 0);
+		json_member(f, "byte_range", 0);
+		fprintf(f, "[%lld,%lld,%lld,%lld]", s->byte_range[0], s->byte_range[1],
 		    s->byte_range[2], s->byte_range[3]);
 		json_tri(f, "byte_range_ok", s->byte_range_ok);
-		fprintf(f, ",\"revision\":%d,\"covers_whole_file\":%s,\"later_updates\":%d",
-		    s->revision, s->covers_whole_file ? "true" : "false", s->later_updates);
-		fputs(",\"signer\":{\"cn\":", f);
-		json_fputs(f, s->signer_cn);
-		fputs(",\"issuer\":", f);
-		json_fputs(f, s->signer_issuer);
-		fputs(",\"serial\":", f);
-		json_fputs(f, s->signer_serial);
-		fputs("},\"signing_time\":", f);
-		json_fputs(f, s->signing_time);
-		fputs(",\"timestamp_time\":", f);
-		json_fputs(f, s->timestamp_time);
+		json_int(f, "revision", s->revision);
+		json_bool(f, "covers_whole_file", s->covers_whole_file);
+		json_int(f, "later_updates", s->later_updates);
+		json_member(f, "signer", 0);
+		fputc('{', f);
+		json_string(f, "cn", s->signer_cn, 1);
+		json_string(f, "issuer", s->signer_issuer, 0);
+		json_string(f, "serial", s->signer_serial, 0);
+		fputc('}', f);
+		json_string(f, "signing_time", s->signing_time, 0);
+		json_string(f, "timestamp_time", s->timestamp_time, 0);
 		json_tri(f, "digest_ok", s->digest_ok);
 		json_tri(f, "signature_ok", s->signature_ok);
 		json_tri(f, "chain_ok", s->chain_ok);
 		json_tri(f, "timestamp_ok", s->timestamp_ok);
+		json_tri(f, "timestamp_trusted", s->timestamp_trusted);
 		if (strcmp(s->type, "DocTimeStamp") != 0) {
 			json_tri(f, "signing_certificate_v2", s->has_signing_cert_v2);
 			json_tri(f, "cms_signing_time", s->has_signing_time);
 		}
-		fputs(",\"level\":", f);
-		json_fputs(f, s->level ? s->level : "-");
-		fprintf(f, ",\"valid\":%s,\"error\":", s->valid ? "true" : "false");
-		json_fputs(f, s->error);
-		fputs("}", f);
+		json_string(f, "level", s->level ? s->level : "-", 0);
+		json_bool(f, "valid", s->valid);
+		json_string(f, "error", s->error, 0);
+		fputc('}', f);
 	}
 	fputs("]}\n", f);
 }

@@ -19,6 +19,8 @@
 
 struct pdf_verify_options {
 	const char *ca_file;   /* PEM trust anchors; NULL: chains are not checked */
+	const char *tsa_ca_file; /* the TSAs' PEM trust anchors; NULL: time stamps are
+	                            not checked against a trust anchor */
 };
 
 /* Tri-state results: 1 yes/ok, 0 no/failed, -1 not applicable/not checked. */
@@ -39,6 +41,8 @@ struct pdf_sig_report {
 	int signature_ok;         /* the CMS signature verifies */
 	int chain_ok;             /* the signer chains to --ca (-1 without --ca) */
 	int timestamp_ok;         /* the time-stamp token verifies (-1 none) */
+	int timestamp_trusted;    /* its TSA chains to --tsa-ca with the timeStamping
+	                             key usage (-1 none, or no --tsa-ca given) */
 	int has_signing_cert_v2;  /* ESS signing-certificate-v2 present */
 	int has_signing_time;     /* CMS signing-time present (not allowed in PAdES) */
 	const char *level;        /* "B-B", "B-T", "B-LT", "B-LTA", or "-" */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "email.h"
 #include "text.h"
 
 enum role { R_KEY, R_NAME, R_EMAIL, R_MESSAGE, R_ATTACH, R_AUTH, R_COUNT };
@@ -486,74 +487,9 @@ static int column_looks_like_mynumber(const struct csv_table *t, size_t j)
 
 /* ---- addresses ---------------------------------------------------------- */
 
-static int is_atext(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
-}
-
-static int is_ldh(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-';
-}
-
 int recipients_email_valid(const char *addr)
 {
-	const char *at, *d;
-	size_t len, llen, labels = 0;
-
-	if (addr == NULL)
-		return 0;
-	len = strlen(addr);
-	if (len < 3 || len > RECIPIENTS_EMAIL_MAX)
-		return 0;
-	at = strchr(addr, '@');
-	if (at == NULL || strchr(at + 1, '@') != NULL)
-		return 0;
-	llen = (size_t)(at - addr);
-	if (llen < 1 || llen > 64)
-		return 0;
-	/* local part: dot-atom */
-	if (addr[0] == '.' || at[-1] == '.')
-		return 0;
-	for (const char *p = addr; p < at; p++) {
-		if (*p == '.') {
-			if (p[1] == '.')
-				return 0;
-			continue;
-		}
-		if (!is_atext((unsigned char)*p))
-			return 0;
-	}
-	/* domain: LDH labels, at least two, last not numeric */
-	d = at + 1;
-	if (*d == '\0')
-		return 0;
-	const char *label = d, *last = d;
-	for (const char *p = d;; p++) {
-		if (*p == '.' || *p == '\0') {
-			size_t ll = (size_t)(p - label);
-			if (ll < 1 || ll > 63 || label[0] == '-' || p[-1] == '-')
-				return 0;
-			labels++;
-			last = label;
-			if (*p == '\0')
-				break;
-			label = p + 1;
-			continue;
-		}
-		if (!is_ldh((unsigned char)*p))
-			return 0;
-	}
-	if (labels < 2)
-		return 0;
-	int numeric = 1;
-	for (const char *p = last; *p != '\0'; p++)
-		if (*p < '0' || *p > '9')
-			numeric = 0;
-	return !numeric;
+	return email_valid(addr);
 }
 
 /* NFKC, trim, lower-case the (ASCII) domain.  Returns a malloc'd string. */

@@ -160,15 +160,11 @@ char *recipients_normalize_text(const char *in);
 
 /*
  * 1 when addr (already normalised) is an address tayori will send to, else
- * 0.  Accepted: local@domain, total length <= 254, local part <= 64 bytes
- * of RFC 5322 atext in dot-atom form (no leading, trailing or doubled dot;
- * no quoted strings); domain of at least two labels, each 1..63 of
- * A-Z a-z 0-9 and inner hyphens, the last not all digits (no IP
- * literals).  Non-ASCII anywhere is refused: IDN domains must be written
- * in punycode (xn--), SMTPUTF8 local parts are not sent.  Hence CR, LF,
- * commas, spaces, quotes and angle brackets never pass.  The old docomo /
- * au addresses with ".." or a dot before the @ are refused too (RFC 5322
- * forbids them and relays reject them): those residents get paper.
+ * 0: email_valid() (lib/email.h), the rule the whole code base shares.
+ * Hence CR, LF, commas, spaces, quotes, angle brackets and non-ASCII never
+ * pass.  The old docomo / au addresses with ".." or a dot before the @ are
+ * refused too (RFC 5322 forbids them and relays reject them): those
+ * residents get paper.
  */
 int recipients_email_valid(const char *addr);
 

@@ -6,6 +6,7 @@
 
 #include <string.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
@@ -131,4 +132,17 @@ out:
 	EVP_KDF_CTX_free(ctx);
 	EVP_KDF_free(kdf);
 	return ret;
+}
+
+int crypt_ossl_error(struct error *e, int temporary, const char *what)
+{
+	unsigned long code = ERR_get_error();
+	char reason[256] = "unknown error";
+
+	if (code != 0)
+		ERR_error_string_n(code, reason, sizeof(reason));
+	ERR_clear_error();
+	if (temporary)
+		return err_tmp(e, "%s: %s", what, reason);
+	return err_set(e, "%s: %s", what, reason);
 }

@@ -32,4 +32,10 @@ void crypt_hmac(const uint8_t key[CRYPT_KEY_LEN], const void *p, size_t n,
 /* HKDF-SHA-256 (RFC 5869) expand of a key into a sub-key for one purpose. */
 int crypt_derive(const uint8_t key[CRYPT_KEY_LEN], const char *label, uint8_t out[CRYPT_KEY_LEN]);
 
+/* The one OpenSSL error helper: fill e with "what: reason", the reason being
+ * the oldest error on this thread's OpenSSL queue ("unknown error" when it
+ * is empty), and empty the queue so no stale reason follows.  temporary
+ * selects err_tmp() (worth retrying) over err_set().  Returns -1. */
+int crypt_ossl_error(struct error *e, int temporary, const char *what);
+
 #endif

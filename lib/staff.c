@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "buf.h"
+#include "email.h"
 #include "rec.h"
 #include "store.h"
 
@@ -95,17 +96,15 @@ int staff_login_valid(const char *login, struct error *e)
 int staff_email_valid(const char *email, struct error *e)
 {
 	size_t n = strlen(email);
-	const char *at = strchr(email, '@');
 	if (n == 0 || n > STAFF_EMAIL_MAX)
 		return err_set(e, "e-mail address must be 1 to %d characters", STAFF_EMAIL_MAX);
-	if (at == NULL || at == email || strchr(at + 1, '@') != NULL || strchr(at + 1, '.') == NULL ||
-	    at[1] == '.' || email[n - 1] == '.')
-		return err_set(e, "\"%s\" is not an e-mail address", email);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)email[i];
-		if (c <= 0x20 || c >= 0x7f || strchr("<>()[]\\,;:\"", c) != NULL)
+		if (c <= 0x20 || c >= 0x7f)
 			return err_set(e, "e-mail address holds a character that is not allowed");
 	}
+	if (!email_valid(email))
+		return err_set(e, "\"%s\" is not an e-mail address", email);
 	return 0;
 }
 

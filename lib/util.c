@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,4 +359,28 @@ void json_fputs(FILE *f, const char *s)
 		i += n;
 	}
 	fputc('"', f);
+}
+
+void json_member(FILE *f, const char *name, int first)
+{
+	if (!first)
+		fputc(',', f);
+	json_fputs(f, name);
+	fputc(':', f);
+}
+
+int cpu_threads(int max)
+{
+	cpu_set_t set;
+	long n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n < 1)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (max < 1)
+		max = 1;
+	return n > max ? max : (int)n;
 }

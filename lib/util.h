@@ -93,6 +93,14 @@ int mkdir_p(const char *path, int mode, struct error *e);
  * text_is_unsafe() names (controls, bidi controls, U+2028/9); each byte that
  * is not UTF-8 becomes U+FFFD. */
 void json_fputs(FILE *f, const char *s);
+/* Write a member name and its colon, "name": (with json_fputs), preceded by
+ * a comma unless it is the first member of its object. */
+void json_member(FILE *f, const char *name, int first);
+
+/* How many threads to spread CPU-bound work over: the CPUs this process
+ * may run on (its affinity mask, so taskset and cgroup cpusets count),
+ * at least 1 and at most max.  The one such helper: PDF text and batches. */
+int cpu_threads(int max);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

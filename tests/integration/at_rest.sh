@@ -57,6 +57,10 @@ eml sato@city.example.jp "$T/stage/drop-bad.eml" nopdf   # no PDF: refused
 eml sato@city.example.jp "$T/stage/md-ok"
 sed -i 's/^Subject: notices/Subject: via the Maildir/' "$T/stage/md-ok"
 eml stranger@evil.example "$T/stage/md-bad"              # not staff: dropped
+# Started as root, the roles run as the service user, who owns the inbox
+# and must be able to delete what is dropped there (as staff's share would
+# be set up); give the inputs to that user before they arrive.
+[ "$(id -u)" != 0 ] || chown -R --reference="$D/inbox" "$T/stage"
 mv "$T/stage/folder-ok" "$T/stage/folder-bad" "$T/stage/drop-ok.eml" "$T/stage/drop-bad.eml" "$D/inbox/"
 mv "$T/stage/md-ok" "$D/mail/intake/new/1700000000.ok.host"
 mv "$T/stage/md-bad" "$D/mail/intake/new/1700000001.bad.host"

@@ -197,9 +197,13 @@ SUP=$!
 at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP"
 check "the gateway is ready" wait_for 20 grep -q "role=gateway .*event=ready" "$T/run.log"
 n0=$(nbatches)
-mkdir -p "$T/stage" && cp -r "$T/shared" "$T/stage/shared-copy" && mv "$T/stage/shared-copy" "$D/inbox/"
+mkdir -p "$T/stage" && cp -r "$T/shared" "$T/stage/shared-copy"
+# started as root, the gateway runs as the service user: give it the input
+[ "$(id -u)" != 0 ] || chown -R --reference="$D/inbox" "$T/stage/shared-copy"
+mv "$T/stage/shared-copy" "$D/inbox/"
 check "the drop folder moves the folder tayori submit took" wait_for 60 test ! -e "$D/inbox/shared-copy"
 check "... without making a second batch" test "$(nbatches)" = "$n0"
+[ "$(id -u)" != 0 ] || chown -R --reference="$D/inbox" "$T/dropped"
 mv "$T/dropped" "$D/inbox/"
 check "a folder dropped in the inbox becomes a batch" \
 	wait_for 60 sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -gt $n0 ]"

@@ -145,6 +145,7 @@ check "... and it is kept sealed" sh -c "[ \"\$(mdb_stat -s rejected '$D/db' | s
 # a refused folder (no CSV): deleted, kept sealed, no note left beside it
 K=$(kept)
 mkdir "$T/stage/no-csv" && cp "$T/c/corpus.pdf" "$T/stage/no-csv/"
+own "$T/stage/no-csv"
 mv "$T/stage/no-csv" "$D/inbox/"
 check "a refused folder is deleted" wait_for 30 test ! -e "$D/inbox/no-csv"
 check "... leaving nothing in the inbox" no_clear_copy

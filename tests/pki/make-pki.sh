@@ -6,6 +6,11 @@
 # password "test"), a time-stamping authority certificate issued by the root
 # (extendedKeyUsage critical timeStamping, RFC 3161 §2.3), CRLs of both CAs,
 # an OCSP response for the RSA signer, and tsa.cnf for `openssl ts -reply`.
+# For the time-stamp checks: a self-signed "evil" TSA (evil.pem, evil.cnf),
+# a root-issued TSA certificate without the timeStamping key usage
+# (noeku.pem), and TLS server certificates issued by the root for an
+# https:// TSA: tls.pem for 127.0.0.1 and localhost, tls-other.pem for
+# another host name.
 # Certificates name BASEURL/root.crl and BASEURL/inter.crl as CRL
 # distribution points and BASEURL/ocsp as OCSP responder, so that the
 # server of tests/pki/server.py (started first, on a free port) serves them.
@@ -63,6 +68,21 @@ extendedKeyUsage = critical, timeStamping
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 crlDistributionPoints = URI:$BASE/root.crl
+[ v3_noeku ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, nonRepudiation
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+[ v3_tls ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+[ v3_tls_other ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:tsa.example.jp
 [ v3_ocsp ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -124,6 +144,28 @@ tsa_name = yes
 ess_cert_id_chain = no
 ess_cert_id_alg = sha256
 CNF
+
+# A self-signed TSA nobody trusts, with a valid-looking certificate.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out evil.key 2>/dev/null
+openssl req -new -x509 -key evil.key -out evil.pem -days 365 -sha256 \
+	-subj "/C=JP/O=Tayori Test/CN=Tayori Test TSA" \
+	-addext "basicConstraints=critical,CA:FALSE" \
+	-addext "keyUsage=critical,digitalSignature,nonRepudiation" \
+	-addext "extendedKeyUsage=critical,timeStamping"
+echo 01 >evilserial
+sed -e "s|\$dir/tsaserial|\$dir/evilserial|" -e "s|\$dir/tsa.pem|\$dir/evil.pem|" \
+	-e "s|\$dir/tsa.key|\$dir/evil.key|" -e "s|\$dir/root.pem|\$dir/evil.pem|" tsa.cnf >evil.cnf
+# A root-issued certificate without extendedKeyUsage timeStamping.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out noeku.key 2>/dev/null
+openssl req -new -key noeku.key -out noeku.csr -subj "/C=JP/O=Tayori Test/CN=Tayori Test No-EKU TSA"
+openssl ca $Q -config root.cnf -extensions v3_noeku -in noeku.csr -out noeku.pem 2>/dev/null
+# The TLS server certificate of the https:// TSA, and one for another host.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out tls.key 2>/dev/null
+openssl req -new -key tls.key -out tls.csr -subj "/C=JP/O=Tayori Test/CN=localhost"
+openssl ca $Q -config root.cnf -extensions v3_tls -in tls.csr -out tls.pem 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out tls-other.key 2>/dev/null
+openssl req -new -key tls-other.key -out tls-other.csr -subj "/C=JP/O=Tayori Test/CN=tsa.example.jp"
+openssl ca $Q -config root.cnf -extensions v3_tls_other -in tls-other.csr -out tls-other.pem 2>/dev/null
 
 # OCSP responder certificate for the intermediate (id-pkix-ocsp-nocheck).
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ocsp.key 2>/dev/null

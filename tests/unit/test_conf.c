@@ -27,6 +27,8 @@
 
 #include "conf/conf.h"
 
+#include "email_probes.h"
+
 #define BASE "/srv/tayori/chuo"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -144,7 +146,7 @@ static void test_defaults(void **state)
 	assert_string_equal(conf_str(c, "tenant", "id"), "demo");
 	assert_string_equal(conf_str(c, "portal", "resident_listen"), "127.0.0.1:8080");
 	assert_string_equal(conf_str(c, "portal", "staff_url"), "http://127.0.0.1:8081");
-	assert_string_equal(conf_str(c, "mail", "from"), "tayori@localhost");
+	assert_string_equal(conf_str(c, "mail", "from"), "tayori@localhost.localdomain");
 	assert_string_equal(conf_str(c, "mail", "relay"), "");
 	assert_int_equal(conf_int(c, "portal", "session_ttl"), 8 * 3600);
 	assert_int_equal(conf_int(c, "portal", "max_connections"), 512);
@@ -203,6 +205,7 @@ static void test_types_valid(void **state)
 		"pkcs11_pin_env = PIN\n"
 		"level = B-LTA\n"
 		"tsa_url = http://tsa.example.jp/tsa\n"
+		"tsa_ca_file = /etc/tayori/tsa-ca.pem\n"
 		"[limits]\n"
 		"message_size = 512K\n"
 		"attachments = 1\n"
@@ -508,6 +511,9 @@ static void test_syntax_errors(void **state)
 		{ "[signing]\npkcs11_module = /usr/lib/p11.so\n",
 		  "t.conf:2: pkcs11_module is set but pkcs11_token is empty" },
 		{ "[signing]\nlevel = B-T\n", "t.conf:2: level B-T needs a time-stamp authority: set tsa_url" },
+		/* a time stamp is only as good as the trust it is checked against */
+		{ "[signing]\nlevel = B-T\ntsa_url = https://tsa.example.jp/\n",
+		  "t.conf:3: tsa_url is set but tsa_ca_file is empty" },
 		{ "[portal]\nstaff_listen = 127.0.0.1:8080\n",
 		  "t.conf:2: resident_listen and staff_listen must not share an address" },
 		{ "[portal]\nresident_listen = [::]:8081\n",
@@ -984,11 +990,67 @@ static int write_sample(const char *path)
 	return 0;
 }
 
+/*
+ * The shared probe table, through this caller: each probe as a quoted
+ * [mail] from value.  A good one is stored as written; a bad one refuses
+ * the file, naming the line, and (unless the conf syntax itself refuses
+ * it first: empty values, control characters) saying it must be a mail
+ * address.  The default must pass the same check when written out.
+ */
+static void test_email_probes(void **state)
+{
+	int wrong = 0;
+	(void)state;
+	for (size_t i = 0; i < EMAIL_PROBES_N; i++) {
+		const struct email_probe *p = &email_probes[i];
+		static const char want[] = "t.conf:2: value of from must be a mail address such as "
+					   "tayori@example.jp";
+		char text[1024];
+		size_t o = 0;
+		int syntax = p->addr[0] == '\0';
+		o += (size_t)snprintf(text, sizeof(text), "[mail]\nfrom = \"");
+		for (const char *q = p->addr; *q != '\0'; q++) {
+			if (*q == '"' || *q == '\\')
+				text[o++] = '\\';
+			if ((unsigned char)*q < 0x20 || *q == 0x7f)
+				syntax = 1;
+			text[o++] = *q;
+		}
+		snprintf(text + o, sizeof(text) - o, "\"\n");
+
+		struct conf *c = NULL;
+		struct error e = { { 0 }, 0 };
+		int rc = conf_parse(text, strlen(text), "t.conf", BASE, &c, &e);
+		int right;
+		if (p->ok)
+			right = rc == 0 && strcmp(conf_str(c, "mail", "from"), p->addr) == 0;
+		else if (syntax)
+			right = rc == -1 && strncmp(e.msg, "t.conf:2", 8) == 0;
+		else
+			right = rc == -1 && strncmp(e.msg, want, strlen(want)) == 0;
+		if (!right) {
+			print_error("%s \"%s\" (%s): %s\n", p->ok ? "refused" : "wrong for", p->addr,
+				    p->why, rc == 0 ? "stored" : e.msg);
+			wrong++;
+		}
+		conf_free(&c);
+	}
+	assert_int_equal(wrong, 0);
+
+	struct conf *d = parse_ok("");
+	char text[512];
+	snprintf(text, sizeof(text), "[mail]\nfrom = %s\n", conf_str(d, "mail", "from"));
+	conf_free(&d);
+	d = parse_ok(text);
+	conf_free(&d);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_types_valid),
+		cmocka_unit_test(test_email_probes),
 		cmocka_unit_test(test_bool_spellings),
 		cmocka_unit_test(test_durations_and_sizes),
 		cmocka_unit_test(test_listen_split),

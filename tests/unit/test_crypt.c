@@ -12,6 +12,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "buf.h"
 #include "crypt.h"
@@ -327,10 +329,39 @@ static void test_derive(void **state)
 	assert_memory_not_equal(a, key, sizeof(a));
 }
 
+/*
+ * crypt_ossl_error: the message says what failed and OpenSSL's reason, the
+ * queue is empty afterwards (no stale reason for the next failure), the
+ * temporary flag is set only when asked, and an empty queue still gives a
+ * sentence.
+ */
+static void test_ossl_error(void **state)
+{
+	struct error e = { { 0 }, 0 };
+	static const unsigned char junk[] = { 0x30, 0x82, 0xff, 0xff, 0x01 };
+	const unsigned char *p = junk;
+	(void)state;
+
+	ERR_clear_error();
+	assert_null(d2i_X509(NULL, &p, (long)sizeof(junk)));
+	assert_true(ERR_peek_error() != 0);
+	assert_int_equal(crypt_ossl_error(&e, 0, "reading the certificate"), -1);
+	assert_int_equal(strncmp(e.msg, "reading the certificate: error:", 31), 0);
+	assert_true(strlen(e.msg) > 40);
+	assert_int_equal(e.temporary, 0);
+	assert_int_equal(ERR_peek_error(), 0);
+
+	struct error t = { { 0 }, 0 };
+	assert_int_equal(crypt_ossl_error(&t, 1, "fetching the OCSP response"), -1);
+	assert_string_equal(t.msg, "fetching the OCSP response: unknown error");
+	assert_int_equal(t.temporary, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seal_open_round_trip),
+		cmocka_unit_test(test_ossl_error),
 		cmocka_unit_test(test_seal_fresh_nonce_and_append),
 		cmocka_unit_test(test_any_flipped_bit_fails),
 		cmocka_unit_test(test_wrong_key_fails),

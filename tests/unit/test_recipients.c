@@ -18,6 +18,8 @@
 #include "gateway/csv.h"
 #include "gateway/recipients.h"
 
+#include "email_probes.h"
+
 /* Parse bytes and build the table; fails the test on any error. */
 static struct recipients *load_bytes(const char *s, size_t len,
 				     const struct recipients_options *o)
@@ -559,6 +561,21 @@ static void test_mynumber_values(void **state)
 	recipients_free(&r);
 }
 
+/* The shared probe table, through this caller (after its normalisation). */
+static void test_email_probes(void **state)
+{
+	int wrong = 0;
+	(void)state;
+	for (size_t i = 0; i < EMAIL_PROBES_N; i++) {
+		const struct email_probe *p = &email_probes[i];
+		if (recipients_email_valid(p->addr) != p->ok) {
+			print_error("%s \"%s\" (%s)\n", p->ok ? "refused" : "accepted", p->addr, p->why);
+			wrong++;
+		}
+	}
+	assert_int_equal(wrong, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_normalize_key),
 		cmocka_unit_test(test_normalize_text),
 		cmocka_unit_test(test_email_valid),
+		cmocka_unit_test(test_email_probes),
 		cmocka_unit_test(test_invalid_and_missing_addresses),
 		cmocka_unit_test(test_duplicates_and_bad_keys),
 		cmocka_unit_test(test_rows),

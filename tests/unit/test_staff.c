@@ -37,6 +37,7 @@ static const struct passwd_params fast = { 7168, 5 };
 static const struct staff_actor root = { "cli:root", "cli" };
 
 #include "tenant_fixture.h"
+#include "email_probes.h"
 
 static void make_staff(struct staff *s, const char *login, const char *email, const char *name,
 		       const char *role)
@@ -715,6 +716,23 @@ static void test_staff_records_per_role(void **state)
 	assert_int_equal(got.perms, s.perms);
 }
 
+/* The shared probe table, through this caller: refusals say why. */
+static void test_email_probes(void **state)
+{
+	int wrong = 0;
+	(void)state;
+	for (size_t i = 0; i < EMAIL_PROBES_N; i++) {
+		const struct email_probe *p = &email_probes[i];
+		struct error e = { { 0 }, 0 };
+		int rc = staff_email_valid(p->addr, &e);
+		if (rc != (p->ok ? 0 : -1) || (!p->ok && e.msg[0] == '\0')) {
+			print_error("%s \"%s\" (%s)\n", p->ok ? "refused" : "accepted", p->addr, p->why);
+			wrong++;
+		}
+	}
+	assert_int_equal(wrong, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -724,6 +742,7 @@ int main(void)
 		cmocka_unit_test(test_role_presets),
 		cmocka_unit_test(test_login_valid),
 		cmocka_unit_test(test_email_valid),
+		cmocka_unit_test(test_email_probes),
 		cmocka_unit_test_setup_teardown(test_add_and_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_is_sealed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_refused, setup, teardown),

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,10 +535,41 @@ static void test_mkdir_p_over_file(void **state)
 	assert_int_equal(mkdir_p(f, 0700, &e), -1);
 }
 
+/*
+ * cpu_threads: within [1, max], and it follows the CPUs this process may
+ * run on (taskset, cgroup cpusets), not the CPUs the machine has.  The
+ * narrowed affinity is put back before any assertion can stop the test.
+ */
+static void test_cpu_threads(void **state)
+{
+	cpu_set_t all, one;
+	(void)state;
+	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+	int n = CPU_COUNT(&all);
+	assert_int_equal(cpu_threads(1000), n);
+	assert_int_equal(cpu_threads(1), 1);
+	assert_int_equal(cpu_threads(0), 1);
+	assert_int_equal(cpu_threads(-5), 1);
+	assert_true(cpu_threads(8) >= 1 && cpu_threads(8) <= 8);
+
+	int first = -1;
+	for (int i = 0; i < CPU_SETSIZE && first < 0; i++)
+		if (CPU_ISSET(i, &all))
+			first = i;
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	int narrowed = cpu_threads(8);
+	assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
+	assert_int_equal(narrowed, 1);
+	assert_int_equal(cpu_threads(1000), n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_err_set_and_tmp),
+		cmocka_unit_test(test_cpu_threads),
 		cmocka_unit_test(test_err_message_truncated),
 		cmocka_unit_test(test_buf_cap_respected),
 		cmocka_unit_test(test_buf_partial_overflow_unchanged),
