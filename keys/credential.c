@@ -9,6 +9,7 @@
  * C_Sign with CKM_RSA_PKCS / CKM_ECDSA.
  */
 #include "credential.h"
+#include "crypt.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -46,17 +47,6 @@ struct credential {
 	STACK_OF(X509) *chain;
 	int key_type;           /* EVP_PKEY_RSA or EVP_PKEY_EC */
 };
-
-/* Fill e with the first OpenSSL error, so messages say why. */
-static int ossl_err(struct error *e, const char *what)
-{
-	unsigned long code = ERR_get_error();
-	char reason[256] = "unknown error";
-	if (code != 0)
-		ERR_error_string_n(code, reason, sizeof(reason));
-	ERR_clear_error();
-	return err_set(e, "%s: %s", what, reason);
-}
 
 static int chain_has(STACK_OF(X509) *chain, X509 *x)
 {
@@ -134,7 +124,7 @@ static int p12_sign(struct credential *c, const uint8_t digest[32], uint8_t *sig
 	rc = 0;
 	goto out;
 fail:
-	ossl_err(e, "signing with the PKCS#12 key failed");
+	crypt_ossl_error(e, 0, "signing with the PKCS#12 key failed");
 	if (e != NULL)
 		e->temporary = 1;
 out:
