@@ -26,7 +26,8 @@ int cli_conf_path(const char *dir, const char *conf, char *out, size_t outsize)
 int cli_tenant_open(const char *dir, const char *conf, int open_store, struct cli_tenant *t,
 		    struct error *e)
 {
-	char p12[PATH_MAX];
+	char p12[PATH_MAX], module[PATH_MAX];
+	struct keys_cred_conf cc;
 
 	memset(t, 0, sizeof(*t));
 	t->keys_pid = -1;
@@ -44,10 +45,10 @@ int cli_tenant_open(const char *dir, const char *conf, int open_store, struct cl
 	log_set_stderr_min(LOG_LVL_WARN);
 	if (!open_store)
 		return 0;
-	if (conf_path(t->conf, "signing", "p12", p12, sizeof(p12)) < 0)
-		p12[0] = '\0';
-	if (keys_spawn(t->data_dir, p12, conf_str(t->conf, "signing", "p12_pass_env"), &t->kc,
-		       &t->keys_pid, e) < 0)
+	keys_cred_conf_read(t->conf, p12, module, &cc);
+	if (open_store != CLI_TENANT_SIGN)
+		memset(&cc, 0, sizeof(cc)); /* no credential: nothing here signs */
+	if (keys_spawn_cred(t->data_dir, &cc, &t->kc, &t->keys_pid, e) < 0)
 		goto fail;
 	if (store_open(t->data_dir, t->kc, 0, &t->st, e) < 0)
 		goto fail;

@@ -32,7 +32,12 @@ struct cli_tenant {
 
 /* The config path from -c, or DIR/tayori.conf from -d (default ./var). */
 int cli_conf_path(const char *dir, const char *conf, char *out, size_t outsize);
-/* Load the config; with open_store, also spawn keys and open the store. */
+/* Load the config; with open_store, also spawn keys and open the store.
+ * With CLI_TENANT_SIGN, the keys process also opens the signing credential
+ * ([signing]: a PKCS#12 file or a PKCS#11 token, whose PIN must then be in
+ * the environment); other commands need no credential and open none. */
+#define CLI_TENANT_STORE 1
+#define CLI_TENANT_SIGN  2
 int cli_tenant_open(const char *dir, const char *conf, int open_store, struct cli_tenant *t,
 		    struct error *e);
 void cli_tenant_close(struct cli_tenant *t);

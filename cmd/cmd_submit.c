@@ -178,7 +178,7 @@ int cmd_submit(int argc, char **argv)
 			goto fail;
 		}
 	}
-	if (cli_tenant_open(dir, conf, 1, &t, &e) < 0)
+	if (cli_tenant_open(dir, conf, CLI_TENANT_SIGN, &t, &e) < 0)
 		goto fail;
 	tenant_open = 1;
 	lim.max_message = (size_t)conf_int(t.conf, "limits", "message_size");

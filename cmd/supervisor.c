@@ -45,6 +45,7 @@
 #define STOP_GRACE_MS 4500
 #define BACKOFF_MAX_S 60
 #define STABLE_AFTER_S 30
+#define KEYS_READY_MS (120 * 1000) /* an HSM's login may be slow, not this slow */
 
 struct child {
 	pid_t pid;
@@ -573,6 +574,19 @@ int cmd_run(int argc, char **argv)
 		goto fail;
 	}
 	log_info("event=starting data_dir=%s", sv.data_dir);
+	/* Keys first, and alone: a signing credential that does not open (a
+	 * wrong PIN, a missing token) stops the start here, with its reason. */
+	if (start_role(&sv, ROLE_KEYS) < 0) {
+		err_tmp(&e, "cannot start the keys process");
+		goto fail;
+	}
+	if (keys_ready_wait(sv.kids[ROLE_KEYS].ctl, KEYS_READY_MS, &e) < 0) {
+		kill(sv.kids[ROLE_KEYS].pid, SIGTERM);
+		while (waitpid(sv.kids[ROLE_KEYS].pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		close(sfd);
+		goto fail;
+	}
 	start_due(&sv);
 	while (!sv.stopping) {
 		struct pollfd p = { sfd, POLLIN, 0 };

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "buf.h"
+#include "credential.h"
 #include "gateway/pades.h"
 #include "gateway/pdf_verify.h"
 #include "gateway/signer.h"
@@ -101,6 +102,39 @@ static int read_secret(const char *env, const char *prompt, char *out, size_t si
 	}
 }
 
+static int cred_sign(void *ctx, const uint8_t digest[32], uint8_t *sig, size_t *siglen,
+    struct error *e)
+{
+	return credential_sign(ctx, digest, sig, siglen, e);
+}
+
+static void cred_free(void *ctx)
+{
+	struct credential *c = ctx;
+	credential_free(&c);
+}
+
+/* A struct signer around a credential opened here; takes ownership of *c. */
+static struct signer *signer_of(struct credential **c)
+{
+	struct signer *s = xcalloc(1, sizeof(*s));
+	STACK_OF(X509) *chain = credential_chain(*c);
+	s->cert = credential_cert(*c);
+	X509_up_ref(s->cert);
+	s->chain = sk_X509_new_null();
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+		X509_up_ref(x);
+		sk_X509_push(s->chain, x);
+	}
+	s->pkey_type = credential_key_type(*c);
+	s->sign_digest = cred_sign;
+	s->ctx = *c;
+	s->free_ctx = cred_free;
+	*c = NULL;
+	return s;
+}
+
 static int exit_for(const struct error *e)
 {
 	return e->temporary ? 3 : 1;
@@ -152,6 +186,7 @@ int pdf_sign_cli(int argc, char **argv)
 	struct pades_options o;
 	struct pades_blobs crls = { NULL, 0 }, ocsps = { NULL, 0 };
 	struct signer *s = NULL;
+	struct credential *cred = NULL;
 	struct error e = { "", 0 };
 	char secret[SECRET_MAX];
 	uint8_t *in = NULL, *out = NULL;
@@ -229,20 +264,21 @@ int pdf_sign_cli(int argc, char **argv)
 	}
 	if (p12 != NULL) {
 		if (read_secret(pass_env, "PKCS#12 password", secret, sizeof(secret), &e) < 0 ||
-		    signer_from_p12(p12, secret, &s, &e) < 0) {
-			fprintf(stderr, "tayori pdf sign: %s: %s\n", p12, e.msg);
+		    credential_open_p12(p12, secret, &cred, &e) < 0) {
+			fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
 			status = 1;
 			goto out;
 		}
 	} else {
 		if (read_secret(pin_env, "token PIN", secret, sizeof(secret), &e) < 0 ||
-		    signer_from_pkcs11(mod, token, key, secret, &s, &e) < 0) {
+		    credential_open_pkcs11(mod, token, key, secret, &cred, &e) < 0) {
 			fprintf(stderr, "tayori pdf sign: PKCS#11: %s\n", e.msg);
 			status = exit_for(&e);
 			goto out;
 		}
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
+	s = signer_of(&cred);
 	if (chain != NULL && signer_add_chain_file(s, chain, &e) < 0) {
 		fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
 		status = 1;

@@ -4,12 +4,14 @@
  *
  * Implements: HKDF sub-keys (RFC 5869), AES-256-GCM key wrapping
  * (NIST SP 800-38D), HMAC-SHA-256 (RFC 2104), PKCS#1 v1.5 / ECDSA signing of
- * SHA-256 digests with a PKCS#12 credential (RFC 7292).
+ * SHA-256 digests with the signing credential (credential.h: a PKCS#12
+ * file, RFC 7292, or a PKCS#11 token).
  */
 #include "keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +26,8 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
+#include "conf.h"
+#include "credential.h"
 #include "ipc.h"
 #include "log.h"
 #include "store.h"
@@ -37,8 +41,7 @@ struct keys_state {
 	uint8_t wrap_key[CRYPT_KEY_LEN];
 	uint8_t index_key[CRYPT_KEY_LEN];
 	uint8_t audit_key[CRYPT_KEY_LEN];
-	EVP_PKEY *sign_key;          /* NULL when no credential is configured */
-	STACK_OF(X509) *certs;       /* signer first, then the chain */
+	struct credential *cred;     /* NULL when no credential is configured */
 };
 
 static int load_tenant_key(const char *data_dir, uint8_t key[CRYPT_KEY_LEN], struct error *e)
@@ -76,16 +79,29 @@ out:
 	return ret;
 }
 
-static int load_credential(struct keys_state *ks, const char *data_dir, const char *p12_path,
-			   const char *pass_env, struct error *e)
+/* The secret in environment variable env, named by setting; NULL with e
+ * set when env is empty or the variable is missing. */
+static const char *secret_env(const char *env, const char *setting, const char *what,
+			      struct error *e)
+{
+	const char *v;
+	if (env == NULL || *env == '\0') {
+		err_set(e, "[signing] %s is empty: name the environment variable holding the %s", setting,
+			what);
+		return NULL;
+	}
+	v = getenv(env);
+	if (v == NULL)
+		err_set(e, "environment variable %s (the signing credential's %s) is not set", env, what);
+	return v;
+}
+
+static int load_p12(struct keys_state *ks, const char *data_dir, const char *p12_path,
+		    const char *pass_env, struct error *e)
 {
 	char path[4096], passpath[4096];
-	uint8_t *der = NULL, *pass = NULL;
-	size_t derlen = 0, passlen = 0;
-	const unsigned char *p;
-	PKCS12 *p12 = NULL;
-	X509 *cert = NULL;
-	STACK_OF(X509) *ca = NULL;
+	uint8_t *pass = NULL;
+	size_t passlen = 0;
 	const char *password = "";
 	int ret = -1;
 
@@ -97,57 +113,95 @@ static int load_credential(struct keys_state *ks, const char *data_dir, const ch
 		return err_set(e, "signing credential path too long");
 	if (access(path, F_OK) < 0)
 		return 0; /* no credential: signing requests will be refused */
-	if (file_read_all(path, 1 << 20, &der, &derlen, e) < 0)
-		return -1;
 	if (pass_env != NULL && *pass_env != '\0') {
-		password = getenv(pass_env);
-		if (password == NULL) {
-			err_set(e, "environment variable %s (the signing credential's password) is not set",
-				pass_env);
-			goto out;
-		}
+		if ((password = secret_env(pass_env, "p12_pass_env", "password", e)) == NULL)
+			return -1;
 	} else if (str_fmt(passpath, sizeof(passpath), "%s/%s", data_dir, KEYS_SIGNING_PASS) >= 0 &&
 		   access(passpath, F_OK) == 0) {
 		if (file_read_all(passpath, 1024, &pass, &passlen, e) < 0)
-			goto out;
+			return -1;
 		while (passlen > 0 && (pass[passlen - 1] == '\n' || pass[passlen - 1] == '\r'))
 			pass[--passlen] = '\0';
 		password = (const char *)pass;
 	}
-	p = der;
-	p12 = d2i_PKCS12(NULL, &p, (long)derlen);
-	if (p12 == NULL || PKCS12_parse(p12, password, &ks->sign_key, &cert, &ca) != 1 ||
-	    ks->sign_key == NULL || cert == NULL) {
-		err_set(e, "%s: cannot open the PKCS#12 credential (wrong password or damaged file)", path);
-		goto out;
-	}
-	ks->certs = sk_X509_new_null();
-	sk_X509_push(ks->certs, cert);
-	cert = NULL;
-	while (ca != NULL && sk_X509_num(ca) > 0)
-		sk_X509_push(ks->certs, sk_X509_shift(ca));
-	ret = 0;
-out:
+	ret = credential_open_p12(path, password, &ks->cred, e);
 	if (pass != NULL) {
 		secure_wipe(pass, passlen);
 		free(pass);
 	}
-	if (der != NULL) {
-		secure_wipe(der, derlen);
-		free(der);
+	return ret;
+}
+
+/* A DEMO certificate signs only on a tenant made with `tayori init --demo`. */
+static int check_demo(struct keys_state *ks, const char *data_dir, struct error *e)
+{
+	char mark[4096];
+	struct credential_info ci;
+
+	if (!credential_is_demo(ks->cred))
+		return 0;
+	if (str_fmt(mark, sizeof(mark), "%s/%s", data_dir, KEYS_DEMO_MARK) < 0)
+		return err_set(e, "data directory path too long");
+	if (access(mark, F_OK) == 0)
+		return 0;
+	if (credential_info(ks->cred, &ci, e) < 0)
+		return -1;
+	return err_set(e, "the signing certificate says DEMO (%s) but this tenant was not made with `tayori init --demo`: set [signing] to the ward's own credential",
+		       ci.subject);
+}
+
+static int load_credential(struct keys_state *ks, const char *data_dir,
+			   const struct keys_cred_conf *cc, struct error *e)
+{
+	int ret;
+
+	if (cc->pkcs11_module != NULL && cc->pkcs11_module[0] != '\0') {
+		const char *pin;
+		if (cc->pkcs11_token == NULL || cc->pkcs11_token[0] == '\0')
+			return err_set(e, "[signing] pkcs11_module is set but pkcs11_token is empty");
+		if ((pin = secret_env(cc->pkcs11_pin_env, "pkcs11_pin_env", "PIN", e)) == NULL)
+			return -1;
+		ret = credential_open_pkcs11(cc->pkcs11_module, cc->pkcs11_token, cc->pkcs11_key, pin,
+					     &ks->cred, e);
+	} else {
+		ret = load_p12(ks, data_dir, cc->p12, cc->p12_pass_env, e);
 	}
-	X509_free(cert);
-	sk_X509_pop_free(ca, X509_free);
-	PKCS12_free(p12);
-	if (ret < 0 && ks->sign_key != NULL) {
-		EVP_PKEY_free(ks->sign_key);
-		ks->sign_key = NULL;
+	if (ret == 0 && ks->cred != NULL && check_demo(ks, data_dir, e) < 0) {
+		credential_free(&ks->cred);
+		return -1;
 	}
 	return ret;
 }
 
+void keys_cred_conf_read(const struct conf *c, char *p12_buf, char *module_buf,
+			 struct keys_cred_conf *out)
+{
+	if (conf_path(c, "signing", "p12", p12_buf, PATH_MAX) < 0)
+		p12_buf[0] = '\0';
+	if (conf_path(c, "signing", "pkcs11_module", module_buf, PATH_MAX) < 0)
+		module_buf[0] = '\0';
+	out->p12 = p12_buf;
+	out->p12_pass_env = conf_str(c, "signing", "p12_pass_env");
+	out->pkcs11_module = module_buf;
+	out->pkcs11_token = conf_str(c, "signing", "pkcs11_token");
+	out->pkcs11_key = conf_str(c, "signing", "pkcs11_key");
+	out->pkcs11_pin_env = conf_str(c, "signing", "pkcs11_pin_env");
+}
+
+const struct credential *keys_state_credential(const struct keys_state *ks)
+{
+	return ks->cred;
+}
+
 int keys_state_load(const char *data_dir, const char *p12_path, const char *p12_pass_env,
 		    struct keys_state **out, struct error *e)
+{
+	struct keys_cred_conf cc = { p12_path, p12_pass_env, NULL, NULL, NULL, NULL };
+	return keys_state_load_cred(data_dir, &cc, out, e);
+}
+
+int keys_state_load_cred(const char *data_dir, const struct keys_cred_conf *cc,
+			 struct keys_state **out, struct error *e)
 {
 	struct keys_state *ks = xcalloc(1, sizeof(*ks));
 	uint8_t tenant[CRYPT_KEY_LEN];
@@ -165,7 +219,7 @@ int keys_state_load(const char *data_dir, const char *p12_path, const char *p12_
 		goto fail;
 	}
 	secure_wipe(tenant, sizeof(tenant));
-	if (load_credential(ks, data_dir, p12_path, p12_pass_env, e) < 0)
+	if (load_credential(ks, data_dir, cc, e) < 0)
 		goto fail;
 	*out = ks;
 	return 0;
@@ -180,8 +234,7 @@ void keys_state_free(struct keys_state **ksp)
 	struct keys_state *ks = *ksp;
 	if (ks == NULL)
 		return;
-	EVP_PKEY_free(ks->sign_key);
-	sk_X509_pop_free(ks->certs, X509_free);
+	credential_free(&ks->cred);
 	secure_wipe(ks, sizeof(*ks));
 	free(ks);
 	*ksp = NULL;
@@ -294,29 +347,16 @@ static int answer_err(struct buf *reply, uint32_t *rtype, const char *msg)
 static int sign_digest(struct keys_state *ks, const uint8_t *digest, size_t dlen, struct buf *reply,
 		       struct error *e)
 {
-	EVP_PKEY_CTX *ctx = NULL;
 	uint8_t sig[KEYS_MAX_SIG];
 	size_t siglen = sizeof(sig);
-	int ret = -1;
 
-	if (ks->sign_key == NULL)
+	if (ks->cred == NULL)
 		return err_set(e, "no signing credential is configured");
 	if (dlen != CRYPT_HASH_LEN)
 		return err_set(e, "a digest must be %d bytes", CRYPT_HASH_LEN);
-	ctx = EVP_PKEY_CTX_new(ks->sign_key, NULL);
-	if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1)
-		goto out;
-	if (EVP_PKEY_base_id(ks->sign_key) == EVP_PKEY_RSA &&
-	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1)
-		goto out;
-	if (EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1 ||
-	    EVP_PKEY_sign(ctx, NULL, &siglen, digest, dlen) != 1 || siglen > sizeof(sig) ||
-	    EVP_PKEY_sign(ctx, sig, &siglen, digest, dlen) != 1)
-		goto out;
-	ret = ipc_put_bytes(reply, sig, siglen);
-out:
-	EVP_PKEY_CTX_free(ctx);
-	if (ret < 0)
+	if (credential_sign(ks->cred, digest, sig, &siglen, e) < 0)
+		return -1;
+	if (ipc_put_bytes(reply, sig, siglen) < 0)
 		return err_tmp(e, "signing failed");
 	return 0;
 }
@@ -460,9 +500,11 @@ int keys_handle(struct keys_state *ks, const struct keys_perms *perms, uint32_t 
 		if (need(perms, KEYS_PERM_SIGN, e) < 0 || ipc_end(&r) < 0)
 			goto bad;
 		ret = 0;
-		for (int i = 0; ks->certs != NULL && i < sk_X509_num(ks->certs); i++) {
+		for (int i = -1; ks->cred != NULL && i < sk_X509_num(credential_chain(ks->cred)); i++) {
+			X509 *x = i < 0 ? credential_cert(ks->cred)
+					: sk_X509_value(credential_chain(ks->cred), i);
 			unsigned char *der = NULL;
-			int n = i2d_X509(sk_X509_value(ks->certs, i), &der);
+			int n = i2d_X509(x, &der);
 			if (n <= 0 || ipc_put_bytes(reply, der, (size_t)n) < 0)
 				ret = -1;
 			OPENSSL_free(der);
@@ -523,6 +565,13 @@ static void *serve_thread(void *arg)
 int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_env,
 	       struct keys_client **kc, pid_t *pid, struct error *e)
 {
+	struct keys_cred_conf cc = { p12_path, p12_pass_env, NULL, NULL, NULL, NULL };
+	return keys_spawn_cred(data_dir, &cc, kc, pid, e);
+}
+
+int keys_spawn_cred(const char *data_dir, const struct keys_cred_conf *cc,
+		    struct keys_client **kc, pid_t *pid, struct error *e)
+{
 	int sv[KEYS_SPAWN_CHANNELS][2], mine[KEYS_SPAWN_CHANNELS];
 	pid_t child;
 	size_t made = 0;
@@ -567,7 +616,7 @@ int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_
 		log_set_role("keys");
 		prctl(PR_SET_DUMPABLE, 0);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (keys_state_load(data_dir, p12_path, p12_pass_env, &ks, &ce) < 0) {
+		if (keys_state_load_cred(data_dir, cc, &ks, &ce) < 0) {
 			/* Tell the parent why, then leave. */
 			struct buf b;
 			buf_init(&b, 4096);

@@ -117,6 +117,10 @@ struct keys_perms {
 #define KEYS_TENANT_KEY "keys/tenant.key"
 #define KEYS_SIGNING_P12 "keys/signing.p12"
 #define KEYS_SIGNING_PASS "keys/signing.pass"
+/* Written by `tayori init --demo` only: this tenant may sign with a
+ * certificate whose subject says DEMO (any other tenant refuses to start
+ * with one). */
+#define KEYS_DEMO_MARK  "keys/demo"
 #define KEYS_AUDIT_DIR  "keys/audit"
 #define KEYS_AUDIT_COUNTER "keys/audit/counter"
 #define KEYS_AUDIT_LOCK "keys/audit/lock"
@@ -196,10 +200,39 @@ int keys_batch(struct keys_client *kc, struct keys_op *ops, size_t n, struct err
 /* ---- the keys process ---- */
 
 struct keys_state;
+struct conf;
+struct credential;
 
-/* Read the tenant key and, when present, the signing credential. */
+/*
+ * Where the signing credential comes from ([signing] in tayori.conf).  With
+ * pkcs11_module set, the key on that token signs and p12 is never read:
+ * a token that cannot be opened (module, token label, PIN, key) is an
+ * error, never a reason to fall back to the file.  Without it, the PKCS#12
+ * file p12 (relative to the data directory, or absolute) signs when it
+ * exists; with neither, signing requests are refused.  The *_env settings
+ * name environment variables holding the secrets.
+ */
+struct keys_cred_conf {
+	const char *p12;
+	const char *p12_pass_env;
+	const char *pkcs11_module;
+	const char *pkcs11_token;
+	const char *pkcs11_key;
+	const char *pkcs11_pin_env;
+};
+/* The settings of conf c; the paths are resolved into the caller's buffers
+ * (PATH_MAX each), which must outlive *out. */
+void keys_cred_conf_read(const struct conf *c, char *p12_buf, char *module_buf,
+			 struct keys_cred_conf *out);
+
+/* Read the tenant key and, when present, the signing credential from a
+ * PKCS#12 file (keys_state_load) or as cc says (keys_state_load_cred). */
 int keys_state_load(const char *data_dir, const char *p12_path, const char *p12_pass_env,
 		    struct keys_state **out, struct error *e);
+int keys_state_load_cred(const char *data_dir, const struct keys_cred_conf *cc,
+			 struct keys_state **out, struct error *e);
+/* The signing credential, or NULL when none is configured. */
+const struct credential *keys_state_credential(const struct keys_state *ks);
 void keys_state_free(struct keys_state **ks);
 
 /* Answer one request.  Returns 0 with *rtype/reply set, or -1 when the
@@ -235,6 +268,16 @@ const char *keys_state_dir(struct keys_state *ks);
  * client for it (KEYS_SPAWN_CHANNELS channels, each served by a thread).  keys_spawn_wait() closes the client and reaps the child. */
 int keys_spawn(const char *data_dir, const char *p12_path, const char *p12_pass_env,
 	       struct keys_client **kc, pid_t *pid, struct error *e);
+int keys_spawn_cred(const char *data_dir, const struct keys_cred_conf *cc,
+		    struct keys_client **kc, pid_t *pid, struct error *e);
+
+/* The keys role tells the supervisor, over its control channel, whether it
+ * could load its keys: keys_ready_send with NULL (ready) or the reason it
+ * cannot run; keys_ready_wait returns 0 when ready, -1 with e holding the
+ * reason (or saying the keys process ended or took longer than
+ * timeout_ms). */
+int keys_ready_send(int ctl, const char *failure);
+int keys_ready_wait(int ctl, int timeout_ms, struct error *e);
 void keys_spawn_wait(struct keys_client **kc, pid_t pid);
 
 /* `tayori init`: create keys/ with a new tenant key (0600) and, with demo,

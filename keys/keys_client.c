@@ -9,6 +9,8 @@
  */
 #include "keys.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,4 +509,55 @@ int keys_batch(struct keys_client *kc, struct keys_op *ops, size_t n, struct err
 		done += take;
 	}
 	return 0;
+}
+
+/* ---- the keys role's start, as the supervisor sees it ---- */
+
+#define READY_MSG_MAX 1024
+
+int keys_ready_send(int ctl, const char *failure)
+{
+	struct buf b;
+	int ret;
+
+	buf_init(&b, READY_MSG_MAX + 8);
+	if (failure == NULL)
+		return ipc_send(ctl, KEYS_OK, NULL, 0, NULL);
+	ipc_put_bytes(&b, failure, strnlen(failure, READY_MSG_MAX));
+	ret = ipc_send(ctl, KEYS_ERR, b.data, b.len, NULL);
+	buf_free(&b);
+	return ret;
+}
+
+int keys_ready_wait(int ctl, int timeout_ms, struct error *e)
+{
+	struct pollfd p = { ctl, POLLIN, 0 };
+	struct buf b;
+	struct ipc_reader r;
+	const uint8_t *msg;
+	size_t n;
+	uint32_t type = 0;
+	int rc;
+
+	do
+		rc = poll(&p, 1, timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0)
+		return err_tmp(e, "the keys process did not load its keys within %d s", timeout_ms / 1000);
+	buf_init(&b, READY_MSG_MAX + 8);
+	if (rc < 0 || ipc_recv(ctl, &type, &b, READY_MSG_MAX + 8, e) < 0) {
+		buf_free(&b);
+		return err_tmp(e, "the keys process ended before it loaded its keys (see the log)");
+	}
+	if (type == KEYS_OK && b.len == 0) {
+		buf_free(&b);
+		return 0;
+	}
+	ipc_reader_init(&r, b.data, b.len);
+	if (type == KEYS_ERR && ipc_get_bytes(&r, &msg, &n) == 0 && ipc_end(&r) == 0)
+		err_set(e, "the keys process cannot start: %.*s", (int)n, (const char *)msg);
+	else
+		err_tmp(e, "the keys process sent a malformed start message");
+	buf_free(&b);
+	return -1;
 }

@@ -1,7 +1,8 @@
 /*
  * keys_create.c — `tayori init`'s key material: the tenant key, the audit
  * chain's counter at zero (keys_audit.c) and, for a demo tenant, a
- * self-signed signing credential (PKCS#12, RFC 7292).
+ * self-signed signing credential (PKCS#12, RFC 7292) with the mark that lets
+ * it sign (KEYS_DEMO_MARK).
  * Runs in a short-lived child of `tayori init`, so the keys never live in the
  * command's own memory.
  */
@@ -127,6 +128,18 @@ out:
 	return ret;
 }
 
+/* The durable record that this tenant was made with --demo (KEYS_DEMO_MARK). */
+static int write_demo_mark(const char *data_dir, struct error *e)
+{
+	static const char text[] =
+		"This tenant was made with `tayori init --demo`: a signing certificate whose\n"
+		"subject says DEMO may sign here.  Real notices need the ward's own credential.\n";
+	char path[4096];
+	if (str_fmt(path, sizeof(path), "%s/%s", data_dir, KEYS_DEMO_MARK) < 0)
+		return err_set(e, "data directory path too long");
+	return file_write_atomic(path, text, strlen(text), 0600, e);
+}
+
 int keys_create_tenant(const char *data_dir, int demo, const char *tenant_name, struct error *e)
 {
 	char dir[4096];
@@ -154,7 +167,8 @@ int keys_create_tenant(const char *data_dir, int demo, const char *tenant_name, 
 		close(sv[0]);
 		if (write_tenant_key(data_dir, &ce) < 0 ||
 		    keys_chain_create(data_dir, &ce) < 0 ||
-		    (demo && write_demo_credential(data_dir, tenant_name, &ce) < 0)) {
+		    (demo && (write_demo_credential(data_dir, tenant_name, &ce) < 0 ||
+			      write_demo_mark(data_dir, &ce) < 0))) {
 			(void)!write(sv[1], ce.msg, strlen(ce.msg));
 			rc = 1;
 		}

@@ -31,6 +31,7 @@
 #include "gateway/pdf_copy.h"
 #include "gateway/pdf_verify.h"
 #include "gateway/signer.h"
+#include "credential.h"
 
 static EVP_PKEY *ca_key, *leaf_key;
 static X509 *ca_cert, *leaf_cert;
@@ -502,6 +503,14 @@ static void test_damaged_unsigned_is_repaired(void **state)
 	free(out);
 }
 
+static int cred_sign(void *ctx, const uint8_t digest[32], uint8_t *sig, size_t *siglen,
+		     struct error *e)
+{
+	return credential_sign(ctx, digest, sig, siglen, e);
+}
+
+/* A PKCS#12 file opened by the credential loader (keys/credential.h) signs
+ * through a struct signer as `tayori pdf sign` does. */
 static void test_p12_signer(void **state)
 {
 	char path[] = "/tmp/tayori-test-p12-XXXXXX";
@@ -511,7 +520,8 @@ static void test_p12_signer(void **state)
 	uint8_t *der = NULL, *in, *out = NULL;
 	int len;
 	size_t inlen, outlen;
-	struct signer *s = NULL;
+	struct credential *c = NULL;
+	struct signer sg;
 	struct pades_options o;
 	struct error e;
 
@@ -526,18 +536,24 @@ static void test_p12_signer(void **state)
 	PKCS12_free(p12);
 	sk_X509_free(ca);
 
-	assert_int_equal(signer_from_p12(path, "wrong", &s, &e), -1);
-	assert_null(s);
-	assert_int_equal(signer_from_p12(path, "secret", &s, &e), 0);
-	assert_int_equal(s->pkey_type, EVP_PKEY_RSA);
-	assert_int_equal(sk_X509_num(s->chain), 1);
+	assert_int_equal(credential_open_p12(path, "wrong", &c, &e), -1);
+	assert_null(c);
+	assert_int_equal(credential_open_p12(path, "secret", &c, &e), 0);
+	assert_int_equal(credential_key_type(c), EVP_PKEY_RSA);
+	assert_int_equal(sk_X509_num(credential_chain(c)), 1);
+	memset(&sg, 0, sizeof(sg));
+	sg.sign_digest = cred_sign;
+	sg.ctx = c;
+	sg.cert = credential_cert(c);
+	sg.chain = credential_chain(c);
+	sg.pkey_type = credential_key_type(c);
 	in = make_pdf(&inlen);
 	memset(&o, 0, sizeof(o));
 	o.reason = "テスト";
-	assert_int_equal(pades_sign(in, inlen, s, &o, &out, &outlen, &e), 0);
+	assert_int_equal(pades_sign(in, inlen, &sg, &o, &out, &outlen, &e), 0);
 	verify_ok(out, outlen, 1);
-	signer_free(&s);
-	assert_null(s);
+	credential_free(&c);
+	assert_null(c);
 	unlink(path);
 	free(in);
 	free(out);
