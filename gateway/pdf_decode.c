@@ -1093,3 +1093,19 @@ int pdf_prescan(struct pdf_decoder *d, const uint8_t *data, size_t len, size_t m
 	}
 	return PDF_DECODE_OK;
 }
+
+void pdf_dict_push_values(qpdf_data q, qpdf_oh dict, GPtrArray *keys, GArray *stack)
+{
+	g_ptr_array_set_size(keys, 0);
+	qpdf_oh_begin_dict_key_iter(q, dict);
+	while (qpdf_oh_dict_more_keys(q))
+		g_ptr_array_add(keys, g_strdup(qpdf_oh_dict_next_key(q)));
+	for (guint i = 0; i < keys->len; i++) {
+		const char *k = g_ptr_array_index(keys, i);
+		qpdf_oh v;
+		if (strcmp(k, "/Parent") == 0)
+			continue;
+		v = qpdf_oh_get_key(q, dict, k);
+		g_array_append_val(stack, v);
+	}
+}

@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 #include <qpdf/qpdf-c.h>
 #include "buf.h"
 
@@ -101,6 +102,15 @@ int pdf_filters_of(qpdf_data q, qpdf_oh dict, struct pdf_filter *f, size_t *nf);
  * (decrypted, not decoded), its filters are undone by pdf_decode().
  * Anything but a stream is PDF_DECODE_BAD.
  */
+/*
+ * For walks over the objects a page reaches: append to stack (a GArray of
+ * qpdf_oh) every value of dict except /Parent (which leads back up the page
+ * tree).  keys is scratch (a GPtrArray freeing its strings): qpdf has one
+ * key iterator per handle, so the keys are collected before any value is
+ * looked up.
+ */
+void pdf_dict_push_values(qpdf_data q, qpdf_oh dict, GPtrArray *keys, GArray *stack);
+
 int pdf_stream_decode(struct pdf_decoder *d, qpdf_data q, qpdf_oh s, size_t max,
 		      struct buf *out, size_t *outlen);
 

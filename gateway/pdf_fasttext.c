@@ -1974,18 +1974,7 @@ static int gate_page(struct pdf_fasttext *ft, int page, struct error *e)
 			    qpdf_oh_is_name_and_equals(q, type, "/Catalog"))
 				continue;
 		}
-		g_ptr_array_set_size(keys, 0);
-		qpdf_oh_begin_dict_key_iter(q, dict);
-		while (qpdf_oh_dict_more_keys(q))
-			g_ptr_array_add(keys, g_strdup(qpdf_oh_dict_next_key(q)));
-		for (guint i = 0; i < keys->len; i++) {
-			const char *k = g_ptr_array_index(keys, i);
-			qpdf_oh v;
-			if (strcmp(k, "/Parent") == 0)
-				continue;
-			v = qpdf_oh_get_key(q, dict, k);
-			g_array_append_val(stack, v);
-		}
+		pdf_dict_push_values(q, dict, keys, stack);
 		if (t == ot_stream &&
 		    !qpdf_oh_is_name_and_equals(q, qpdf_oh_get_key(q, dict, "/Subtype"), "/Image")) {
 			uint64_t key = obj_key(q, oh);
