@@ -1,7 +1,7 @@
 /*
  * cli.c — shared pieces of the subcommands (see cli.h).
  */
-#include "cli.h"
+#include "cmd/cli.h"
 
 #include <pwd.h>
 #include <stdio.h>
@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "keys.h"
-#include "log.h"
-#include "store.h"
-#include "svcuser.h"
+#include "conf/conf.h"
+#include "keys/keys.h"
+#include "lib/log.h"
+#include "lib/store.h"
+#include "lib/svcuser.h"
 
 int cli_conf_path(const char *dir, const char *conf, char *out, size_t outsize)
 {

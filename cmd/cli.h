@@ -11,7 +11,7 @@
 
 #include <limits.h>
 #include <sys/types.h>
-#include "util.h"
+#include "lib/util.h"
 
 enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_TEMP = 3 };
 
@@ -62,5 +62,11 @@ int cmd_conf(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 int cmd_intake(int argc, char **argv);
+/* `tayori pdf`, and its commands (cmd_pdf.c, cmd_pdf_sign.c); argv[0] is
+ * the command's own name ("split", "sign", "verify"). */
+int cmd_pdf(int argc, char **argv);
+int cmd_pdf_split(int argc, char **argv);
+int cmd_pdf_sign(int argc, char **argv);
+int cmd_pdf_verify(int argc, char **argv);
 
 #endif

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "audit.h"
-#include "cli.h"
+#include "lib/audit.h"
+#include "cmd/cli.h"
 
 int cmd_audit(int argc, char **argv)
 {

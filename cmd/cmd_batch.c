@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "batches.h"
-#include "cli.h"
+#include "lib/batches.h"
+#include "cmd/cli.h"
 #include "gateway/recipients.h"
-#include "text.h"
+#include "lib/text.h"
 
 static const char usage[] =
 	"tayori batch list | show ID | approve ID | pdf ID KEY OUT.pdf | send ID | remind ID | export ID\n"

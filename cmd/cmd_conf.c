@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conf.h"
-#include "cli.h"
+#include "conf/conf.h"
+#include "cmd/cli.h"
 
 int cmd_conf(int argc, char **argv)
 {

@@ -16,13 +16,13 @@
 #include <unistd.h>
 #include <ftw.h>
 
-#include "conf.h"
-#include "audit.h"
-#include "cli.h"
-#include "keys.h"
-#include "log.h"
-#include "staff.h"
-#include "store.h"
+#include "conf/conf.h"
+#include "lib/audit.h"
+#include "cmd/cli.h"
+#include "keys/keys.h"
+#include "lib/log.h"
+#include "lib/staff.h"
+#include "lib/store.h"
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "audit.h"
-#include "cli.h"
+#include "lib/audit.h"
+#include "cmd/cli.h"
 #include "gateway/intake.h"
-#include "store.h"
+#include "lib/store.h"
 
 static int print_one(const struct intake_kept *kp, void *arg)
 {

@@ -20,17 +20,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "audit.h"
-#include "cli.h"
-#include "conf.h"
-#include "crypt.h"
+#include "lib/audit.h"
+#include "cmd/cli.h"
+#include "conf/conf.h"
+#include "lib/crypt.h"
 #include "gateway/batch.h"
 #include "gateway/folder.h"
 #include "gateway/keys_signer.h"
 #include "gateway/mime.h"
 #include "gateway/settings.h"
-#include "store.h"
-#include "text.h"
+#include "lib/store.h"
+#include "lib/text.h"
 
 static int has_suffix(const char *s, const char *suffix)
 {

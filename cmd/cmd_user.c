@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "cli.h"
-#include "staff.h"
-#include "store.h"
+#include "conf/conf.h"
+#include "cmd/cli.h"
+#include "lib/staff.h"
+#include "lib/store.h"
 
 static const char usage[] =
 	"tayori user add LOGIN --email ADDR [--name NAME] [--role clerk|approver|admin]\n"

@@ -5,10 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "gateway/pdf_sign_cli.h"
-#include "gateway/pdf_split.h"
-#include "log.h"
+#include "cmd/cli.h"
+#include "cmd/cli.h"
+#include "lib/log.h"
 
 static const char usage_text[] =
 	"tayori — online notice gateway (オンライン通知)\n"
@@ -32,17 +31,6 @@ static const char usage_text[] =
 	"Every command takes -d DIR (a tenant's data directory, default ./var) or -c CONF.\n"
 	"Exit status: 0 done, 1 input refused, 2 usage, 3 temporary or internal failure.\n"
 	"See tayori(1) and tayori.conf(5).\n";
-
-static int cmd_pdf(int argc, char **argv)
-{
-	if (argc >= 2 && strcmp(argv[1], "split") == 0)
-		return pdf_split_cli(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "sign") == 0)
-		return pdf_sign_cli(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
-		return pdf_verify_cli(argc - 1, argv + 1);
-	return cli_usage("tayori pdf split | sign | verify ... (see tayori --help)");
-}
 
 static int not_built(const char *what)
 {

@@ -32,15 +32,15 @@
 #include <unistd.h>
 #include <getopt.h>
 
-#include "conf.h"
-#include "cli.h"
-#include "ipc.h"
-#include "keys.h"
-#include "log.h"
-#include "role.h"
-#include "sandbox.h"
-#include "store.h"
-#include "svcuser.h"
+#include "conf/conf.h"
+#include "cmd/cli.h"
+#include "lib/ipc.h"
+#include "keys/keys.h"
+#include "lib/log.h"
+#include "lib/role.h"
+#include "lib/sandbox.h"
+#include "lib/store.h"
+#include "lib/svcuser.h"
 
 #define STOP_GRACE_MS 4500
 #define BACKOFF_MAX_S 60
@@ -196,6 +196,8 @@ static void child_run(struct supervisor *sv, enum role r, int ctl, const int kfd
 	ctx.role = r;
 	ctx.conf_path = sv->conf_path;
 	ctx.conf = sv->conf;
+	ctx.conf_file = conf_file(sv->conf);
+	ctx.sandbox_mode = (int)conf_int(sv->conf, "security", "sandbox");
 	str_copy(ctx.data_dir, sv->data_dir, sizeof(ctx.data_dir));
 	ctx.parent_fd = 3;
 	ctx.keys_fd = hi_k[0];

@@ -12,9 +12,9 @@
  * silently ignored setting (a TLS key, a listen address) is worse than a
  * refusal to start.
  */
-#include "conf.h"
-#include "email.h"
-#include "passwd.h"
+#include "conf/conf.h"
+#include "lib/email.h"
+#include "lib/passwd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -26,8 +26,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util.h"
-#include "buf.h"
+#include "lib/util.h"
+#include "lib/buf.h"
 
 #define CONF_MAX_FILE ((size_t)1 << 20) /* 1 MiB */
 #define CONF_MAX_LINE 4096              /* bytes, without the line end */

@@ -13,20 +13,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "batches.h"
-#include "buf.h"
+#include "lib/audit.h"
+#include "lib/batches.h"
+#include "lib/buf.h"
 #include "gateway/csv.h"
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_inert.h"
-#include "gateway/pdf_split.h"
-#include "gateway/pdf_text.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_inert.h"
+#include "pdf/pdf_split.h"
+#include "pdf/pdf_text.h"
 #include "gateway/recipients.h"
-#include "ipc.h"
-#include "log.h"
-#include "rec.h"
-#include "store.h"
-#include "text.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/rec.h"
+#include "lib/store.h"
+#include "lib/text.h"
 
 #define PDF_COMMON_SEQ BATCH_PDF_COMMON
 #define PDF_EXTRA_SEQ  BATCH_PDF_EXTRA

@@ -31,9 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "gateway/pades.h"
+#include "pdf/pades.h"
 #include "gateway/settings.h"
-#include "util.h"
+#include "lib/util.h"
 
 struct store;
 struct signer;

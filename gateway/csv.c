@@ -6,7 +6,7 @@
  * Microsoft's Windows-31J, decoded by iconv through glib.  See csv.h for
  * the exact grammar accepted.
  */
-#include "csv.h"
+#include "gateway/csv.h"
 
 #include <glib.h>
 #include <stdlib.h>

@@ -34,7 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util.h"
+#include "lib/util.h"
 
 /* Caps on what one CSV may hold; 0 in a field means "use the default". */
 struct csv_limits {

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 #include "gateway/mime.h"
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_decode.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_decode.h"
 
 static void push(struct batch_file **v, size_t *n, size_t *cap, const char *name, uint8_t *data,
 		 size_t len)

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 #include "gateway/batch.h"
-#include "text.h"
+#include "lib/text.h"
 
 struct batch_files {
 	struct batch_file *csv, *pdfs, *extras;

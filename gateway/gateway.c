@@ -23,15 +23,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 #include "gateway/batch.h"
 #include "gateway/imap_intake.h"
 #include "gateway/intake.h"
 #include "gateway/keys_signer.h"
-#include "keys.h"
-#include "log.h"
-#include "role.h"
-#include "store.h"
+#include "lib/keys_client.h"
+#include "lib/log.h"
+#include "lib/role.h"
+#include "lib/store.h"
 
 #define RESCAN_MS 60000
 

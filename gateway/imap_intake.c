@@ -24,9 +24,9 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 #include "gateway/intake.h"
-#include "log.h"
+#include "lib/log.h"
 
 #define MBOX_MAX 1024 /* a mailbox name in modified UTF-7 */
 /* IDLE must be renewed, and a polled session used, well before servers'

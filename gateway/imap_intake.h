@@ -44,7 +44,7 @@
 
 #include <stddef.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 struct conf;
 struct intake;

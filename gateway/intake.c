@@ -14,17 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "conf.h"
-#include "crypt.h"
+#include "lib/audit.h"
+#include "conf/conf.h"
+#include "lib/crypt.h"
 #include "gateway/batch.h"
 #include "gateway/folder.h"
 #include "gateway/mime.h"
 #include "gateway/settings.h"
-#include "log.h"
-#include "rec.h"
-#include "staff.h"
-#include "store.h"
+#include "lib/log.h"
+#include "lib/rec.h"
+#include "lib/staff.h"
+#include "lib/store.h"
 
 struct intake {
 	struct store *st;

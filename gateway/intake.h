@@ -33,7 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util.h"
+#include "lib/util.h"
 
 enum intake_outcome {
 	INTAKE_STORED,     /* a new batch; move to Processed */

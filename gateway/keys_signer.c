@@ -9,8 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "ipc.h"
-#include "keys.h"
+#include "lib/ipc.h"
+#include "lib/keys_client.h"
 
 static int ipc_sign(void *ctx, const uint8_t digest[32], uint8_t *sig, size_t *siglen,
 		    struct error *e)

@@ -6,7 +6,7 @@
 #ifndef TAYORI_KEYS_SIGNER_H
 #define TAYORI_KEYS_SIGNER_H
 
-#include "gateway/signer.h"
+#include "pdf/signer.h"
 
 struct keys_client;
 

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 #include "gateway/mime.h"
-#include "text.h"
+#include "lib/text.h"
 
 #define DEFAULT_MAX_MESSAGE ((size_t)50 << 20)
 #define WALK_MAX 256             /* deeper than any limit mime_depth allows (64) */

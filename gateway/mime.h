@@ -34,7 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util.h"
+#include "lib/util.h"
 
 /* The defaults of [limits] attachments, mime_depth and mime_parts (conf.c) */
 #define MIME_DEFAULT_MAX_ATTACHMENTS 2000

@@ -9,16 +9,16 @@
  * digit of the Individual Number (行政手続における特定の個人を識別するための
  * 番号の利用等に関する法律施行令 Art. 8).  See recipients.h for the rules.
  */
-#include "recipients.h"
+#include "gateway/recipients.h"
 
 #include <glib.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "email.h"
-#include "text.h"
+#include "lib/buf.h"
+#include "lib/email.h"
+#include "lib/text.h"
 
 enum role { R_KEY, R_NAME, R_EMAIL, R_MESSAGE, R_ATTACH, R_AUTH, R_COUNT };
 

@@ -45,8 +45,8 @@
 #define TAYORI_RECIPIENTS_H
 
 #include <stddef.h>
-#include "util.h"
-#include "csv.h"
+#include "lib/util.h"
+#include "gateway/csv.h"
 
 /* Row flags.  Any flag means the row is not mailed. */
 #define RCPT_INVALID_EMAIL 0x01u /* address present but refused */

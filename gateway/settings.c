@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text.h"
+#include "lib/text.h"
 
 enum key {
 	K_TITLE, K_SPLIT, K_PAGES, K_KEY_PATTERN, K_KEY_COLUMN, K_NAME_COLUMN, K_EMAIL_COLUMN,

@@ -24,7 +24,7 @@
 #define TAYORI_SETTINGS_H
 
 #include <stddef.h>
-#include "util.h"
+#include "lib/util.h"
 
 enum batch_split {
 	SPLIT_INFER,    /* decide from the files: one PDF -> auto, several -> per-file */

@@ -8,8 +8,8 @@
  * PKCS#11 v2.40 (Cryptoki): C_GetFunctionList, C_Login, C_FindObjects,
  * C_Sign with CKM_RSA_PKCS / CKM_ECDSA.
  */
-#include "credential.h"
-#include "crypt.h"
+#include "keys/credential.h"
+#include "lib/crypt.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

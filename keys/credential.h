@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <openssl/x509.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 /* Largest signature credential_sign returns (RSA-8192 or a DER ECDSA P-521). */
 #define CREDENTIAL_SIG_MAX 1024

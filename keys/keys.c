@@ -7,7 +7,7 @@
  * SHA-256 digests with the signing credential (credential.h: a PKCS#12
  * file, RFC 7292, or a PKCS#11 token).
  */
-#include "keys.h"
+#include "keys/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,11 +26,11 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
-#include "conf.h"
-#include "credential.h"
-#include "ipc.h"
-#include "log.h"
-#include "store.h"
+#include "conf/conf.h"
+#include "keys/credential.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/store.h"
 
 _Static_assert(DB_COUNT <= 32, "keys_perms holds one bit per database");
 

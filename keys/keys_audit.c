@@ -16,7 +16,7 @@
  * reads the file, and writes the new state durably — a temporary file,
  * fsync, rename, fsync of the folder — before it answers.
  */
-#include "keys.h"
+#include "keys/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "lib/log.h"
 
 #define COUNTER_MAGIC "tayori-audit-counter-v1\n"
 #define COUNTER_MAX 512

@@ -6,7 +6,7 @@
  * Runs in a short-lived child of `tayori init`, so the keys never live in the
  * command's own memory.
  */
-#include "keys.h"
+#include "keys/keys.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "ipc.h"
+#include "lib/ipc.h"
 
 static int write_tenant_key(const char *data_dir, struct error *e)
 {

@@ -20,13 +20,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "credential.h"
-#include "ipc.h"
-#include "keys.h"
-#include "log.h"
-#include "role.h"
-#include "sandbox.h"
+#include "conf/conf.h"
+#include "keys/credential.h"
+#include "lib/ipc.h"
+#include "keys/keys.h"
+#include "lib/log.h"
+#include "lib/role.h"
+#include "lib/sandbox.h"
 
 /* One thread per channel: RSA operations of different clients (and of the
  * gateway's parallel signers) then run on different cores.  The state is

@@ -1,17 +1,17 @@
 /*
  * audit.c — the MAC-chained audit log (see audit.h).
  */
-#include "audit.h"
+#include "lib/audit.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "crypt.h"
-#include "keys.h"
-#include "log.h"
-#include "rec.h"
-#include "store.h"
+#include "lib/buf.h"
+#include "lib/crypt.h"
+#include "lib/keys_client.h"
+#include "lib/log.h"
+#include "lib/rec.h"
+#include "lib/store.h"
 
 enum { A_TIME = 1, A_ACTOR, A_ACTION, A_TARGET, A_FROM, A_DETAIL };
 

@@ -31,7 +31,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include "util.h"
+#include "lib/util.h"
 
 struct store_txn;
 struct store;

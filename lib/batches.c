@@ -1,14 +1,14 @@
 /*
  * batches.c — reading and updating stored batches (see batches.h).
  */
-#include "batches.h"
+#include "lib/batches.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
-#include "rec.h"
-#include "store.h"
+#include "lib/audit.h"
+#include "lib/rec.h"
+#include "lib/store.h"
 
 static void summary_from_state(uint64_t id, const uint8_t *v, size_t vl, struct batch_summary *s)
 {

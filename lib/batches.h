@@ -17,8 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/util.h"
 
 enum { RR_KEY = 1, RR_NAME, RR_EMAIL, RR_MESSAGE, RR_AUTH, RR_LINE, RR_FLAGS, RR_PDF, RR_EXTRA };
 enum { BR_TITLE = 1, BR_MESSAGE, BR_SPLIT, BR_REPORT, BR_ACTOR, BR_FROM, BR_CREATED, BR_EXTRAS,

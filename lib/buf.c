@@ -2,7 +2,7 @@
  * buf.c — size-capped dynamic byte buffers (see buf.h).
  * Runs in every process.
  */
-#include "buf.h"
+#include "lib/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util.h"
+#include "lib/util.h"
 
 struct buf {
 	uint8_t *data;

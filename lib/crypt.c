@@ -2,7 +2,7 @@
  * crypt.c — AES-256-GCM, HMAC-SHA-256, SHA-256 and HKDF on OpenSSL 3
  * (see crypt.h).  Runs in every process.
  */
-#include "crypt.h"
+#include "lib/crypt.h"
 
 #include <string.h>
 #include <openssl/core_names.h>

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
+#include "lib/buf.h"
 
 #define CRYPT_KEY_LEN   32
 #define CRYPT_NONCE_LEN 12

@@ -3,7 +3,7 @@
  * Runs in every process that reads an address: the command line, the
  * gateway (recipients CSV) and the portal (staff accounts).
  */
-#include "email.h"
+#include "lib/email.h"
 
 #include <string.h>
 

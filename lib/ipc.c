@@ -2,7 +2,7 @@
  * ipc.c — framed messages and descriptor passing over socketpairs (see ipc.h).
  * Runs in every process.
  */
-#include "ipc.h"
+#include "lib/ipc.h"
 
 #include <errno.h>
 #include <string.h>

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
+#include "lib/buf.h"
 
 #define IPC_HEADER_LEN 8
 #define IPC_MAX_BODY   ((size_t)1 << 20)

@@ -2,7 +2,7 @@
  * log.c — key=value event lines to stderr and syslog (see log.h).
  * Runs in every process.
  */
-#include "log.h"
+#include "lib/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

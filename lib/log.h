@@ -10,7 +10,7 @@
 #ifndef TAYORI_LOG_H
 #define TAYORI_LOG_H
 
-#include "util.h"
+#include "lib/util.h"
 
 enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERR };
 

@@ -2,7 +2,7 @@
  * passwd.c — Argon2id password hashes (RFC 9106, libargon2) and password
  * input (see passwd.h).
  */
-#include "passwd.h"
+#include "lib/passwd.h"
 
 #include <argon2.h>
 #include <errno.h>

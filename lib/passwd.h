@@ -8,7 +8,7 @@
 #define TAYORI_PASSWD_H
 
 #include <stddef.h>
-#include "util.h"
+#include "lib/util.h"
 
 #define PASSWD_HASH_MAX 160
 #define PASSWD_MIN_LEN 10

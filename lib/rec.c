@@ -1,7 +1,7 @@
 /*
  * rec.c — tagged record fields (see rec.h).
  */
-#include "rec.h"
+#include "lib/rec.h"
 
 #include <string.h>
 

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
+#include "lib/buf.h"
 
 int rec_put(struct buf *b, uint16_t tag, const void *p, size_t n);
 int rec_put_str(struct buf *b, uint16_t tag, const char *s);

@@ -3,7 +3,7 @@
  * privilege drop and sandbox with the key-file self-check, and waiting on
  * the supervisor.  Runs in each role process.
  */
-#include "role.h"
+#include "lib/role.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -11,9 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "log.h"
-#include "sandbox.h"
+#include "lib/log.h"
+#include "lib/sandbox.h"
 
 static const char *const names[ROLE_COUNT] = { "keys", "gateway", "mailer", "portal" };
 
@@ -26,11 +25,11 @@ int role_confine(struct role_ctx *ctx, const char *const *rw, const char *const 
 		 const int ports[2], struct error *e)
 {
 	struct sandbox_paths p;
-	int64_t mode = conf_int(ctx->conf, "security", "sandbox");
+	int mode = ctx->sandbox_mode;
 
 	memset(&p, 0, sizeof(p));
 	p.data_dir = ctx->data_dir;
-	p.conf_file = conf_file(ctx->conf);
+	p.conf_file = ctx->conf_file;
 	for (size_t i = 0; rw != NULL && rw[i] != NULL && i + 1 < ARRAY_SIZE(p.extra_rw); i++)
 		p.extra_rw[i] = rw[i];
 	for (size_t i = 0; ro != NULL && ro[i] != NULL && i + 1 < ARRAY_SIZE(p.extra_ro); i++)

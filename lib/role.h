@@ -14,7 +14,7 @@
 
 #include <limits.h>
 #include <sys/types.h>
-#include "util.h"
+#include "lib/util.h"
 
 enum role { ROLE_KEYS, ROLE_GATEWAY, ROLE_MAILER, ROLE_PORTAL, ROLE_COUNT };
 
@@ -26,6 +26,8 @@ struct role_ctx {
 	enum role role;
 	const char *conf_path;   /* absolute path of tayori.conf */
 	struct conf *conf;       /* parsed configuration, owned by the role */
+	const char *conf_file;   /* the file it was read from (the sandbox lets it be read) */
+	int sandbox_mode;        /* [security] sandbox: enum sandbox_mode */
 	char data_dir[PATH_MAX]; /* the tenant's data directory, absolute */
 	int parent_fd;           /* control channel to the supervisor; EOF = stop */
 	int keys_fd;             /* channel to the keys process (-1 in keys) */

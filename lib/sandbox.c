@@ -6,7 +6,7 @@
  * because Debian 12's headers stop at ABI 2 while its later kernels offer
  * network rules (ABI 4).
  */
-#include "sandbox.h"
+#include "lib/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,8 +20,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "keys.h"
-#include "log.h"
+#include "lib/keys_client.h"
+#include "lib/log.h"
 
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset 444

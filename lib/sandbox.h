@@ -25,8 +25,8 @@
 
 #include <sys/types.h>
 
-#include "role.h"
-#include "util.h"
+#include "lib/role.h"
+#include "lib/util.h"
 
 enum sandbox_mode { SANDBOX_REQUIRED, SANDBOX_BEST_EFFORT, SANDBOX_OFF };
 

@@ -17,7 +17,7 @@
  *   - reading or changing other processes and the kernel: ptrace,
  *     process_vm_*, bpf, perf_event_open, kexec, modules, mounts, keyrings.
  */
-#include "sandbox.h"
+#include "lib/sandbox.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,7 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "lib/log.h"
 
 #define FAMILY_LIMIT 64   /* every AF_* value the kernel knows is below this */
 #define TYPE_MASK 0xfu    /* SOCK_TYPE_MASK: the type without CLOEXEC/NONBLOCK */

@@ -1,18 +1,18 @@
 /*
  * staff.c — staff accounts (see staff.h).
  */
-#include "staff.h"
+#include "lib/staff.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
-#include "buf.h"
-#include "email.h"
-#include "rec.h"
-#include "store.h"
+#include "lib/audit.h"
+#include "lib/buf.h"
+#include "lib/email.h"
+#include "lib/rec.h"
+#include "lib/store.h"
 
 enum { S_LOGIN = 1, S_EMAIL, S_NAME, S_ROLE, S_PWHASH, S_PERMS, S_DISABLED, S_MUSTCHANGE,
        S_CREATED, S_UPDATED };

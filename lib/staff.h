@@ -11,8 +11,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "passwd.h"
-#include "util.h"
+#include "lib/passwd.h"
+#include "lib/util.h"
 
 enum staff_perm {
 	PERM_VIEW = 1u << 0,

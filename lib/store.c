@@ -3,7 +3,7 @@
  * (see store.h for the schema and the sealed format).
  * Runs in the gateway, mailer, portal and command-line processes.
  */
-#include "store.h"
+#include "lib/store.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <lmdb.h>
 
-#include "crypt.h"
-#include "keys.h"
-#include "log.h"
+#include "lib/crypt.h"
+#include "lib/keys_client.h"
+#include "lib/log.h"
 
 #define SEAL_VERSION 1
 #define SEAL_HEADER (1 + KEYS_WRAPPED_LEN)

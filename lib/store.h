@@ -51,8 +51,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
-#include "keys.h"
+#include "lib/buf.h"
+#include "lib/keys_client.h"
 
 enum store_db {
 	DB_META,

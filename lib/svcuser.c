@@ -3,7 +3,7 @@
  * svcuser.h).  Runs in the supervisor before the roles start, and in a
  * command run as root when it closes a tenant.
  */
-#include "svcuser.h"
+#include "lib/svcuser.h"
 
 #include <dirent.h>
 #include <errno.h>

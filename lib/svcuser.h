@@ -20,7 +20,7 @@
 
 #include <sys/types.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 struct svcuser {
 	uid_t uid;

@@ -3,12 +3,12 @@
  * every process.  Standards: RFC 3629 (UTF-8), Unicode UAX #9 (the
  * bidirectional controls refused).
  */
-#include "text.h"
+#include "lib/text.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 size_t text_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {

@@ -2,8 +2,8 @@
  * util.c — error convention, allocation and small helpers (see util.h).
  * Runs in every process.
  */
-#include "util.h"
-#include "text.h"
+#include "lib/util.h"
+#include "lib/text.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,11 +8,11 @@
  */
 #include <stdlib.h>
 
-#include "conf.h"
-#include "keys.h"
-#include "log.h"
-#include "role.h"
-#include "store.h"
+#include "conf/conf.h"
+#include "lib/keys_client.h"
+#include "lib/log.h"
+#include "lib/role.h"
+#include "lib/store.h"
 
 int mailer_main(struct role_ctx *ctx)
 {

@@ -2,12 +2,12 @@
  * http.c — responses with security headers (see http.h).  Implements the
  * headers of RFC 9110 and the W3C CSP Level 3; runs in the portal process.
  */
-#include "http.h"
+#include "portal/http.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 static const char *const security_headers[][2] = {
 	{ "Content-Security-Policy",

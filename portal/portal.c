@@ -19,12 +19,12 @@
 #include <unistd.h>
 #include <microhttpd.h>
 
-#include "conf.h"
-#include "http.h"
-#include "keys.h"
-#include "log.h"
-#include "role.h"
-#include "store.h"
+#include "conf/conf.h"
+#include "portal/http.h"
+#include "lib/keys_client.h"
+#include "lib/log.h"
+#include "lib/role.h"
+#include "lib/store.h"
 
 enum side { SIDE_RESIDENT, SIDE_STAFF };
 

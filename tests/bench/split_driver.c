@@ -1,5 +1,5 @@
 /*
- * split_driver.c — runs pdf_split_cli() as a program and prints its
+ * split_driver.c — runs cmd_pdf_split() as a program and prints its
  * resource use (wall and CPU time, peak RSS) on stderr, for
  * tests/bench/bench-split while `tayori pdf split` is not wired in cmd/.
  * A benchmark tool, not part of the product.
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
-#include "gateway/pdf_split.h"
+#include "cmd/cli.h"
 
 int main(int argc, char **argv)
 {
@@ -16,7 +16,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	rc = pdf_split_cli(argc - 1, argv + 1);
+	rc = cmd_pdf_split(argc - 1, argv + 1);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	getrusage(RUSAGE_SELF, &ru);
 	fprintf(stderr, "split_driver: wall=%.2fs user=%.2fs sys=%.2fs maxrss=%ldKB\n",

@@ -1,6 +1,6 @@
 /*
  * fuzz_http.c — libFuzzer target for the HTTP/1.1 response reader of
- * gateway/http_client.c, as a hostile TSA, CRL or OCSP server controls it.
+ * pdf/http_client.c, as a hostile TSA, CRL or OCSP server controls it.
  * Byte 0 picks the body cap (2^(b & 15) bytes), the rest is the response
  * as read until the peer closed.  Checks the promises of http_client.h
  * and aborts when one is broken, so the fuzzer reports it: the body never
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/http_client.h"
+#include "pdf/http_client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

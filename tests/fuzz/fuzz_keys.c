@@ -21,9 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "keys.h"
-#include "store.h"
+#include "lib/buf.h"
+#include "keys/keys.h"
+#include "lib/store.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <glib.h>
 
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_text.h"
-#include "gateway/pdf_split.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_text.h"
+#include "pdf/pdf_split.h"
 
 /* Bounds that keep one input fast: pages checked, pages read. */
 #define FUZZ_MAX_PAGES 8

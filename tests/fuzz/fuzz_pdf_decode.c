@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "gateway/pdf_decode.h"
+#include "lib/buf.h"
+#include "pdf/pdf_decode.h"
 
 #define FUZZ_CAP ((size_t)64 << 10)
 

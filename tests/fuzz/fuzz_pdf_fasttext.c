@@ -19,8 +19,8 @@
 #include <glib.h>
 #include <qpdf/qpdf-c.h>
 
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_fasttext.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_fasttext.h"
 
 #define FUZZ_MAX_PAGES 8
 #define FUZZ_TEXT_PAGES 3

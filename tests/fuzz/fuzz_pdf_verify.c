@@ -5,7 +5,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
-#include "gateway/pdf_verify.h"
+#include "pdf/pdf_verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@ OUT=$1; shift
 CC=${1:-cc}; [ $# -gt 0 ] && shift
 cd "$TOP"
 # shellcheck disable=SC2046
-$CC -std=c11 -D_GNU_SOURCE -DTAYORI_VERSION=\"0.1.0\" -I. -Ilib -Iconf \
+$CC -std=c11 -D_GNU_SOURCE -DTAYORI_VERSION=\"0.1.0\" -I. -include lib/banned.h \
 	-Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter -Wvla -g "$@" $(pkg-config --cflags libetpan libcrypto libargon2) \
 	-o "$OUT" tests/imap/imap_driver.c gateway/imap_intake.c conf/conf.c \

@@ -21,10 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 #include "gateway/imap_intake.h"
 #include "gateway/intake.h"
-#include "log.h"
+#include "lib/log.h"
 
 struct intake {
 	const char *outdir;

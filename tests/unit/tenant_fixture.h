@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "keys.h"
-#include "store.h"
-#include "util.h"
+#include "keys/keys.h"
+#include "lib/store.h"
+#include "lib/util.h"
 
 struct fixture {
 	char *dir;

@@ -27,12 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "buf.h"
+#include "lib/audit.h"
+#include "lib/buf.h"
 #include "cmd/cli.h"
-#include "keys.h"
-#include "store.h"
-#include "util.h"
+#include "keys/keys.h"
+#include "lib/store.h"
+#include "lib/util.h"
 
 #define N 6
 #define MAC 32

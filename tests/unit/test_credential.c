@@ -26,9 +26,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "credential.h"
-#include "keys.h"
-#include "util.h"
+#include "keys/credential.h"
+#include "keys/keys.h"
+#include "lib/util.h"
 
 /* A self-signed certificate for key k with common name cn, valid 30 days. */
 static X509 *make_cert(EVP_PKEY *k, const char *cn)

@@ -15,9 +15,9 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
-#include "crypt.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/crypt.h"
+#include "lib/util.h"
 
 static void key_of(uint8_t key[CRYPT_KEY_LEN], uint8_t seed)
 {

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "email.h"
+#include "lib/email.h"
 
 #include "email_probes.h"
 

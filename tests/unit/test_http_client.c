@@ -1,6 +1,6 @@
 /*
  * test_http_client.c — unit tests of the HTTP/1.1 response reader and the
- * client of gateway/http_client.c: Content-Length and chunked bodies, and
+ * client of pdf/http_client.c: Content-Length and chunked bodies, and
  * malformed input from a hostile server (chunk sizes that overflow, a
  * missing CRLF, a head beyond its cap, truncated bodies, conflicting
  * framing), then whole exchanges with a real local TCP server that sends
@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway/http_client.h"
+#include "pdf/http_client.h"
 
 /* Parse s (len bytes) as a whole response into a body capped at cap. */
 static int parse(const char *s, size_t len, size_t cap, int *status, struct buf *body,

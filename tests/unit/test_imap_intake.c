@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 #include "gateway/imap_intake.h"
 
 static void test_mailbox_names(void **state)

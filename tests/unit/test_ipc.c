@@ -19,9 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "ipc.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/ipc.h"
+#include "lib/util.h"
 
 struct pair {
 	int a, b;

@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "gateway/batch.h"
-#include "gateway/pdf_verify.h"
-#include "util.h"
+#include "pdf/pdf_verify.h"
+#include "lib/util.h"
 
 /* What call wrote into f, a memory stream, into out; the caller frees it. */
 #define CAPTURE(out, call)                                                                      \

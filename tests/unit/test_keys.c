@@ -31,13 +31,13 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
-#include "crypt.h"
-#include "ipc.h"
+#include "lib/buf.h"
+#include "lib/crypt.h"
+#include "lib/ipc.h"
 #include "cmd/cli.h"
-#include "keys.h"
-#include "role.h"
-#include "util.h"
+#include "keys/keys.h"
+#include "lib/role.h"
+#include "lib/util.h"
 
 #define TENANT_NAME "テスト区"
 

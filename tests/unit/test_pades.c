@@ -26,12 +26,12 @@
 #include <openssl/x509v3.h>
 #include <qpdf/qpdf-c.h>
 
-#include "buf.h"
-#include "gateway/pades.h"
-#include "gateway/pdf_copy.h"
-#include "gateway/pdf_verify.h"
-#include "gateway/signer.h"
-#include "credential.h"
+#include "lib/buf.h"
+#include "pdf/pades.h"
+#include "pdf/pdf_copy.h"
+#include "pdf/pdf_verify.h"
+#include "pdf/signer.h"
+#include "keys/credential.h"
 
 static EVP_PKEY *ca_key, *leaf_key;
 static X509 *ca_cert, *leaf_cert;

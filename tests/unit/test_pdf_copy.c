@@ -1,5 +1,5 @@
 /*
- * test_pdf_copy.c — unit tests of the splitter's writer (gateway/pdf_copy):
+ * test_pdf_copy.c — unit tests of the splitter's writer (pdf/pdf_copy):
  * a small PDF written by hand with the features a page copy must get right
  * (inherited attributes, a shared content stream, a link to another page,
  * an indirect /Length, odd names and strings, an outline that must not
@@ -21,11 +21,11 @@
 #include <string.h>
 #include <cmocka.h>
 #include <qpdf/qpdf-c.h>
-#include "buf.h"
-#include "util.h"
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_copy.h"
-#include "gateway/pdf_inert.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_copy.h"
+#include "pdf/pdf_inert.h"
 
 /* Three pages; page 2 links to page 3 and shares its content stream. */
 static const char *const objs[] = {

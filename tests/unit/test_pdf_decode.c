@@ -21,9 +21,9 @@
 #include <glib.h>
 #include <zlib.h>
 #include <qpdf/qpdf-c.h>
-#include "buf.h"
-#include "util.h"
-#include "gateway/pdf_decode.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include "pdf/pdf_decode.h"
 
 #define MIB ((size_t)1 << 20)
 

@@ -23,12 +23,12 @@
 #include <glib.h>
 #include <zlib.h>
 #include <qpdf/qpdf-c.h>
-#include "util.h"
+#include "lib/util.h"
 #include "spawn_helpers.h"
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_decode.h"
-#include "gateway/pdf_text.h"
-#include "gateway/pdf_fasttext.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_decode.h"
+#include "pdf/pdf_text.h"
+#include "pdf/pdf_fasttext.h"
 
 #define NRES 50 /* residents per generated corpus: 100 pages */
 

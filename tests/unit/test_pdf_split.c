@@ -23,13 +23,14 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <qpdf/qpdf-c.h>
-#include "util.h"
+#include "lib/util.h"
 #include "spawn_helpers.h"
 #include "gateway/csv.h"
 #include "gateway/recipients.h"
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_text.h"
-#include "gateway/pdf_split.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_text.h"
+#include "pdf/pdf_split.h"
+#include "cmd/cli.h"
 
 #define NRES 20 /* residents in the generated corpus: 40 pages */
 
@@ -976,7 +977,7 @@ static int cli(const char *first, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 	fflush(stdout);
-	rc = pdf_split_cli(argc, argv);
+	rc = cmd_pdf_split(argc, argv);
 	fflush(stdout);
 	return rc;
 }

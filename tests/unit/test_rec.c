@@ -13,9 +13,9 @@
 
 #include <string.h>
 
-#include "buf.h"
-#include "rec.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/rec.h"
+#include "lib/util.h"
 
 static void build(struct buf *b)
 {

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "gateway/settings.h"
-#include "text.h"
+#include "lib/text.h"
 
 /* Parse text that must be refused with exactly the message want. */
 static void refused(const char *text, const char *want)

@@ -22,14 +22,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "audit.h"
+#include "lib/audit.h"
 #include "cmd/cli.h"
-#include "keys.h"
-#include "role.h"
-#include "passwd.h"
-#include "staff.h"
-#include "store.h"
-#include "util.h"
+#include "keys/keys.h"
+#include "lib/role.h"
+#include "lib/passwd.h"
+#include "lib/staff.h"
+#include "lib/store.h"
+#include "lib/util.h"
 
 /* OWASP's cheapest floor row (m = 7 MiB, t = 5): as fast as the 8 MiB,
  * 1-pass setting these tests used before, and a setting tayori accepts. */

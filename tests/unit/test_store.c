@@ -23,12 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "crypt.h"
-#include "keys.h"
-#include "rec.h"
-#include "store.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/crypt.h"
+#include "keys/keys.h"
+#include "lib/rec.h"
+#include "lib/store.h"
+#include "lib/util.h"
 
 #define SEALED_OVERHEAD (1 + KEYS_WRAPPED_LEN + CRYPT_SEAL_OVERHEAD)
 

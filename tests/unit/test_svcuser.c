@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "svcuser.h"
-#include "util.h"
+#include "lib/svcuser.h"
+#include "lib/util.h"
 
 static char scratch[64];
 static char outside[64];

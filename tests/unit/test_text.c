@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text.h"
-#include "util.h"
+#include "lib/text.h"
+#include "lib/util.h"
 
 /* UTF-8 of one code point (no checks: tests build what they need). */
 static size_t enc(uint32_t c, char *out)

@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/util.h"
 
 /* ---- scratch directory ---- */
 

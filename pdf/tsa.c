@@ -14,7 +14,7 @@
  * key usage (OpenSSL's X509_PURPOSE_TIMESTAMP_SIGN), the imprint and nonce
  * are ours and the genTime is within TSA_CLOCK_SKEW of our clock.
  */
-#include "gateway/tsa.h"
+#include "pdf/tsa.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -51,7 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <qpdf/qpdf-c.h>
-#include "util.h"
+#include "lib/util.h"
 
 #define PDF_INPUT_MAX  ((size_t)1 << 30) /* bytes of one input PDF */
 #define PDF_PAGES_MAX  100000            /* pages of one input PDF */

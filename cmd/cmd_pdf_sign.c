@@ -1,14 +1,14 @@
 /*
- * pdf_sign_cli.c — `tayori pdf sign` and `tayori pdf verify`.
+ * cmd_pdf_sign.c — `tayori pdf sign` and `tayori pdf verify`.
  * Runs in the CLI process: here the credential is opened locally (a
  * PKCS#12 file or a PKCS#11 token), unlike the gateway, which asks the keys
  * process.  Secrets come from an environment variable or a no-echo prompt,
  * never from argv, and are wiped after use.
  *
- * Standards: see gateway/pades.h (ETSI EN 319 142-1) and gateway/tsa.h
+ * Standards: see pdf/pades.h (ETSI EN 319 142-1) and pdf/tsa.h
  * (RFC 3161).
  */
-#include "gateway/pdf_sign_cli.h"
+#include "cmd/cli.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,13 +20,13 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
-#include "credential.h"
-#include "gateway/pades.h"
-#include "gateway/pdf_verify.h"
-#include "gateway/signer.h"
-#include "gateway/tsa.h"
-#include "conf.h"
+#include "lib/buf.h"
+#include "keys/credential.h"
+#include "pdf/pades.h"
+#include "pdf/pdf_verify.h"
+#include "pdf/signer.h"
+#include "pdf/tsa.h"
+#include "conf/conf.h"
 
 #define PDF_IN_MAX ((size_t)512 << 20)
 #define SECRET_MAX 256
@@ -154,7 +154,7 @@ static void load_blob(struct pades_blobs *b, const char *path, int *failed)
 	free(d);
 }
 
-int pdf_sign_cli(int argc, char **argv)
+int cmd_pdf_sign(int argc, char **argv)
 {
 	enum { O_P12 = 256, O_PASSENV, O_MOD, O_TOKEN, O_KEY, O_PINENV, O_CHAIN, O_TSA, O_TSACA,
 	    O_LEVEL, O_REASON, O_LOCATION, O_CONTACT, O_FIELD, O_CRL, O_OCSP, O_NOFETCH, O_PREFER_OCSP, O_HELP };
@@ -305,7 +305,7 @@ out:
 	return status;
 }
 
-int pdf_verify_cli(int argc, char **argv)
+int cmd_pdf_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },

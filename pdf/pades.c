@@ -18,7 +18,7 @@
  * and the update is written by hand: qpdf_oh_unparse() gives the existing
  * values verbatim, so changed objects keep every key they had.
  */
-#include "gateway/pades.h"
+#include "pdf/pades.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -35,10 +35,10 @@
 
 #include <qpdf/qpdf-c.h>
 
-#include "buf.h"
-#include "crypt.h"
-#include "gateway/pdf_syntax.h"
-#include "gateway/tsa.h"
+#include "lib/buf.h"
+#include "lib/crypt.h"
+#include "pdf/pdf_syntax.h"
+#include "pdf/tsa.h"
 
 #define PDF_MAX_DEPTH 64
 /* Hex digits reserved for the ByteRange numbers (four 10-digit numbers). */

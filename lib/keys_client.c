@@ -7,7 +7,7 @@
  * never mistakes garbage for a key.  A client may be shared by threads: each
  * call holds the client's lock for its whole round trip.
  */
-#include "keys.h"
+#include "lib/keys_client.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ipc.h"
+#include "lib/ipc.h"
 
 /* One socketpair to the keys process.  Its lock is held for a whole round
  * trip. */

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/rand.h>
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_copy.h"
-#include "gateway/pdf_inert.h"
-#include "gateway/pdf_syntax.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_copy.h"
+#include "pdf/pdf_inert.h"
+#include "pdf/pdf_syntax.h"
 
 /* Nesting of direct arrays and dictionaries inside one object. */
 #define COPY_DEPTH_MAX 64

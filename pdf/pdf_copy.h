@@ -51,10 +51,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <qpdf/qpdf-c.h>
-#include "buf.h"
-#include "util.h"
-#include "gateway/pades.h"
-#include "gateway/pdf_inert.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include "pdf/pades.h"
+#include "pdf/pdf_inert.h"
 
 #define PDF_COPY_CACHE ((size_t)64 << 20)
 

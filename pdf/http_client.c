@@ -12,7 +12,7 @@
  * bloat us.  The parser takes the bytes as received and trusts none of
  * them; it is what the unit tests and the fuzz target exercise.
  */
-#include "gateway/http_client.h"
+#include "pdf/http_client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

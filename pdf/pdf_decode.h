@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <glib.h>
 #include <qpdf/qpdf-c.h>
-#include "buf.h"
+#include "lib/buf.h"
 
 /* [limits] pdf_stream_max, pdf_page_decoded, pdf_decoded (conf.c). */
 #define PDF_STREAM_MAX_DEFAULT   ((size_t)16 << 20)

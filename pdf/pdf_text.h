@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util.h"
+#include "lib/util.h"
 
 /* Bytes of normalised text kept per page; longer text is cut at a
  * character boundary (a notice page holds a few kilobytes). */

@@ -8,10 +8,10 @@
  */
 #include <string.h>
 #include <strings.h>
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_copy.h"
-#include "gateway/pdf_inert.h"
-#include "gateway/pdf_syntax.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_copy.h"
+#include "pdf/pdf_inert.h"
+#include "pdf/pdf_syntax.h"
 
 /* Outline items looked at, and how deep. */
 #define OUTLINE_ITEMS_MAX 20000

@@ -12,8 +12,8 @@
  * be exactly the hex string that qpdf reads as /Contents, so bytes outside
  * the signature cannot hide a second, unsigned value.
  */
-#include "gateway/pdf_verify.h"
-#include "gateway/tsa.h"
+#include "pdf/pdf_verify.h"
+#include "pdf/tsa.h"
 
 #include <ctype.h>
 #include <string.h>

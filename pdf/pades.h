@@ -27,9 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/x509.h>
-#include "buf.h"
-#include "util.h"
-#include "gateway/signer.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include "pdf/signer.h"
 
 enum pades_level { PADES_B_B = 0, PADES_B_T, PADES_B_LT, PADES_B_LTA };
 

@@ -4,7 +4,7 @@
  * (PKCS#12 or PKCS#11) is opened by keys/credential.c.  Runs in the
  * gateway, `tayori submit` and `tayori pdf sign`.
  */
-#include "gateway/signer.h"
+#include "pdf/signer.h"
 
 #include <stdio.h>
 

@@ -1,5 +1,5 @@
 /*
- * pdf_split_cli.c — `tayori pdf split (--pages N | --key REGEX | --auto
+ * cmd_pdf.c — `tayori pdf`: its three commands, and `tayori pdf split (--pages N | --key REGEX | --auto
  * KEYS.csv) [--json] [--password-env VAR] [--threads N] [--writers N] IN.pdf
  * OUTDIR`:
  * splits IN.pdf into OUTDIR/<key>.pdf, one file per resident, and prints
@@ -30,15 +30,14 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <glib.h>
-#include "util.h"
+#include "lib/util.h"
+#include "cmd/cli.h"
 #include "gateway/csv.h"
 #include "gateway/recipients.h"
-#include "gateway/pdf_split.h"
-#include "gateway/pdf_text.h"
+#include "pdf/pdf_split.h"
+#include "pdf/pdf_text.h"
 
-#define EXIT_REFUSED 1
-#define EXIT_USAGE   2
-#define EXIT_TMP     3
+#define EXIT_TMP EXIT_TEMP
 
 static const char usage_text[] =
 	"usage: tayori pdf split (--pages N | --key REGEX | --auto KEYS.csv) [--json]\n"
@@ -189,7 +188,7 @@ out:
 	return ret;
 }
 
-int pdf_split_cli(int argc, char **argv)
+int cmd_pdf_split(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pages", required_argument, NULL, 'p' },
@@ -443,4 +442,16 @@ out:
 	free(dups);
 	recipients_free(&rcpt);
 	return status;
+}
+
+/* `tayori pdf split | sign | verify` (sign and verify: cmd_pdf_sign.c). */
+int cmd_pdf(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "split") == 0)
+		return cmd_pdf_split(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "sign") == 0)
+		return cmd_pdf_sign(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+		return cmd_pdf_verify(argc - 1, argv + 1);
+	return cli_usage("tayori pdf split | sign | verify ... (see tayori --help)");
 }

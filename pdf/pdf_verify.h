@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "util.h"
+#include "lib/util.h"
 
 struct pdf_verify_options {
 	const char *ca_file;   /* PEM trust anchors; NULL: chains are not checked */

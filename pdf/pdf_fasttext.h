@@ -42,8 +42,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util.h"
-#include "gateway/pdf_text.h"
+#include "lib/util.h"
+#include "pdf/pdf_text.h"
 
 struct pdf_fasttext;
 

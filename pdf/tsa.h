@@ -6,7 +6,7 @@
  * Standards: RFC 3161 (Time-Stamp Protocol, HTTP transport §3.4; the TSA
  * certificate's critical extendedKeyUsage id-kp-timeStamping, §2.3),
  * RFC 5816 (ESSCertIDv2 in TSA tokens), RFC 5652 (CMS signatures).
- * The HTTP(S) transport is gateway/http_client.h.
+ * The HTTP(S) transport is pdf/http_client.h.
  */
 #ifndef TAYORI_TSA_H
 #define TAYORI_TSA_H
@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/x509.h>
-#include "util.h"
-#include "buf.h"
-#include "gateway/http_client.h"
+#include "lib/util.h"
+#include "lib/buf.h"
+#include "pdf/http_client.h"
 
 /* Largest HTTP response body accepted (a CRL or a time-stamp reply). */
 #define TSA_HTTP_MAX ((size_t)8 << 20)

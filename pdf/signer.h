@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/x509.h>
-#include "util.h"
+#include "lib/util.h"
 
 /* Largest signature any signer returns (RSA-8192 or a DER ECDSA P-521). */
 #define SIGNER_SIG_MAX 1024

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "util.h"
-#include "gateway/pdf_decode.h"
+#include "lib/util.h"
+#include "pdf/pdf_decode.h"
 
 /* Inflate output is taken in windows of this size. */
 #define WIN 65536

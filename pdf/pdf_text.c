@@ -9,8 +9,8 @@
 #include <unistd.h>
 #include <glib.h>
 #include <poppler.h>
-#include "util.h"
-#include "gateway/pdf_text.h"
+#include "lib/util.h"
+#include "pdf/pdf_text.h"
 
 struct pdf_text {
 	PopplerDocument *doc;

@@ -100,11 +100,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
-#include "util.h"
-#include "gateway/pades.h"
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_copy.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include "pdf/pades.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_copy.h"
 
 #define PDF_KEY_MAX 64 /* bytes of a key found on a page (KEY mode) */
 
@@ -253,16 +253,5 @@ int pdf_splitter_make(struct pdf_splitter *s, int first_page, int count,
 		      const uint8_t **pdf, size_t *len, struct error *e);
 /* Free s and set *s to NULL; NULL and *s == NULL are fine. */
 void pdf_splitter_close(struct pdf_splitter **s);
-
-/*
- * The command `tayori pdf split (--pages N | --key REGEX | --auto KEYS.csv)
- * [--json] [--password-env VAR] [--threads N] [--writers N] IN.pdf OUTDIR` (in
- * pdf_split_cli.c).  argv[0] is the subcommand's name ("split"); options
- * are parsed here with getopt_long.  Writes OUTDIR/<key>.pdf (mode 0600),
- * refusing keys that are not safe file names, prints a one-line summary
- * or, with --json, one JSON object.  Returns the exit status: 0 done,
- * 1 input refused ("tayori: IN.pdf: ..." on stderr), 2 usage, 3 internal.
- */
-int pdf_split_cli(int argc, char **argv);
 
 #endif

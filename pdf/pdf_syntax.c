@@ -4,8 +4,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "util.h"
-#include "gateway/pdf_syntax.h"
+#include "lib/util.h"
+#include "pdf/pdf_syntax.h"
 
 int pdf_put_name(struct buf *b, const char *name)
 {

@@ -17,8 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util.h"
-#include "buf.h"
+#include "lib/util.h"
+#include "lib/buf.h"
 
 #define HTTP_HEAD_MAX 16384
 

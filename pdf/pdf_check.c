@@ -10,10 +10,10 @@
 #include <strings.h>
 #include <glib.h>
 #include <qpdf/qpdf-c.h>
-#include "buf.h"
-#include "util.h"
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_decode.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_decode.h"
 
 /* Objects the deep check visits before giving up: far above any real
  * notice batch, low enough to bound a hostile file's cost. */

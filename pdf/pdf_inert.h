@@ -42,8 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <qpdf/qpdf-c.h>
-#include "buf.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/util.h"
 
 /* Where something was removed from. */
 enum pdf_inert_where {

@@ -16,12 +16,12 @@
 #include <string.h>
 #include <glib.h>
 #include <qpdf/qpdf-c.h>
-#include "buf.h"
-#include "util.h"
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_decode.h"
-#include "gateway/pdf_text.h"
-#include "gateway/pdf_fasttext.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_decode.h"
+#include "pdf/pdf_text.h"
+#include "pdf/pdf_fasttext.h"
 
 /* Bounds.  Hitting one makes the page undecodable (poppler reads it),
  * never a failure: they only stop hostile input from costing much. */

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 #include <qpdf/qpdf-c.h>
-#include "buf.h"
+#include "lib/buf.h"
 
 /* Append a name given as qpdf decodes it ("/A B") with # escapes where
  * PDF needs them ("/A#20B"); -1 when b's cap is reached. */

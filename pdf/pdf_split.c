@@ -14,12 +14,12 @@
 #include <string.h>
 #include <glib.h>
 #include <qpdf/qpdf-c.h>
-#include "util.h"
-#include "gateway/pdf_check.h"
-#include "gateway/pdf_copy.h"
-#include "gateway/pdf_text.h"
-#include "gateway/pdf_fasttext.h"
-#include "gateway/pdf_split.h"
+#include "lib/util.h"
+#include "pdf/pdf_check.h"
+#include "pdf/pdf_copy.h"
+#include "pdf/pdf_text.h"
+#include "pdf/pdf_fasttext.h"
+#include "pdf/pdf_split.h"
 
 struct pdf_splitter {
 	qpdf_data in;

@@ -1,0 +1,208 @@
+/*
+ * keys_client.h — the keys protocol, and its client in every process.
+ *
+ * The keys process is the only one that reads the tenant key (keys/tenant.key)
+ * and the signing credential.  Other processes send it small framed requests
+ * (lib/ipc.h) over a socketpair and get small answers back:
+ *
+ *   KEYS_HMAC        HMAC-SHA-256 of data under the index sub-key (lookups)
+ *   KEYS_DEK_NEW     a fresh 256-bit data key and the same key wrapped
+ *   KEYS_DEK_UNWRAP  the data key inside a wrapped key
+ *   KEYS_SIGN        an RSA/ECDSA signature over a SHA-256 digest
+ *   KEYS_CERTS       the signing certificate and its chain (DER)
+ *   KEYS_AUDIT_MAC   HMAC-SHA-256 under the audit sub-key (verifying the chain)
+ *   KEYS_AUDIT_APPEND  the next audit record's number and MAC (see below)
+ *   KEYS_AUDIT_COMMIT  "the record you issued is committed"
+ *   KEYS_AUDIT_HEAD  the chain's end as the keys process counted it
+ *   KEYS_BATCH       up to KEYS_BATCH_MAX HMAC, DEK_NEW or DEK_UNWRAP requests
+ *                    in one round trip (a batch of 5,000 residents needs
+ *                    10,000 data keys and index values: one message each
+ *                    cost more in context switches than the work itself)
+ *
+ * Each channel carries permissions fixed by the supervisor (struct
+ * keys_perms): which operations it may ask for, and for the data keys and
+ * index values, which databases and index kinds.  The keys process reads
+ * the database out of each request's binding ("tayori:<db>:<key>", see
+ * store.h) and the index kind out of each HMAC input ("<kind>\0<value>"):
+ * the mailer, for example, may unwrap residents' and batches' data keys but
+ * no PDF's and no staff record's, and only the command line may make data
+ * keys for staff records.  A request of an unknown type, a malformed body,
+ * a body with leftover bytes or a forbidden request closes the channel (the
+ * supervisor then restarts the client); each part of a KEYS_BATCH is judged
+ * as if sent alone.
+ *
+ * The audit chain (audit.h) belongs to the keys process: a writer sends the
+ * record's fields and the end of the log as its store transaction sees it;
+ * keys chains the record from there only if that end is the one it issued
+ * last, gives it the next number and its MAC, and keeps the count in
+ * DATA/keys/audit/counter (written durably before it answers).  So records
+ * removed from the end of the log, even with an older head put back, no
+ * longer match what keys counted.  The writer confirms each record once its
+ * transaction commits; until then keys remembers it as pending, and a
+ * pending record that never reached the store (an aborted transaction, a
+ * crash) is dropped by the next append, which sees the log's end still at
+ * the last confirmed record.  Verification asks for the count first, then
+ * requires the log to reach the last confirmed record, with its MAC; what
+ * follows it (a record whose confirmation was lost with a crash, or records
+ * appended meanwhile) is checked by the chain alone, so only a record in
+ * flight can go unnoticed if removed, and only until it is confirmed.
+ *
+ * Sub-keys are derived from the tenant key with HKDF (RFC 5869); data keys are
+ * wrapped with AES-256-GCM under the wrap sub-key, with the object's place as
+ * associated data, so a wrapped key moved to another record does not open.
+ */
+#ifndef TAYORI_KEYS_CLIENT_H
+#define TAYORI_KEYS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "lib/buf.h"
+#include "lib/crypt.h"
+
+enum keys_msg {
+	KEYS_HMAC = 1,
+	KEYS_DEK_NEW = 2,
+	KEYS_DEK_UNWRAP = 3,
+	KEYS_SIGN = 4,
+	KEYS_CERTS = 5,
+	KEYS_AUDIT_MAC = 6,
+	KEYS_BATCH = 7,
+	KEYS_AUDIT_APPEND = 8,
+	KEYS_AUDIT_COMMIT = 9,
+	KEYS_AUDIT_HEAD = 10,
+	KEYS_OK = 100,
+	KEYS_ERR = 101,
+	KEYS_GRANT = 102, /* supervisor -> keys, on the control channel: a channel's permissions */
+};
+
+/* Operations a channel may ask for (struct keys_perms.ops). */
+#define KEYS_PERM_SIGN         0x1u /* KEYS_SIGN, KEYS_CERTS */
+#define KEYS_PERM_AUDIT_APPEND 0x2u /* KEYS_AUDIT_APPEND, KEYS_AUDIT_COMMIT */
+#define KEYS_PERM_AUDIT_VERIFY 0x4u /* KEYS_AUDIT_MAC (a raw MAC), KEYS_AUDIT_HEAD */
+#define KEYS_PERM_ALL          0x7u
+
+/* A database (enum store_db) in keys_perms.unwrap / .mint. */
+#define KEYS_DB(db) (1u << (db))
+/* Index kinds ("<kind>\0<value>" HMAC inputs) in keys_perms.index. */
+#define KEYS_IX_STAFF_LOGIN 0x1u /* "staff-login" */
+#define KEYS_IX_STAFF_EMAIL 0x2u /* "staff-email" */
+#define KEYS_IX_RESIDENT    0x4u /* "resident" */
+#define KEYS_IX_CONSENT     0x8u /* "consent" */
+/* No restriction at all, any binding or input (the command line's own keys
+ * process, which runs as the tenant's owner). */
+#define KEYS_ANY 0xffffffffu
+
+struct keys_perms {
+	uint32_t ops;    /* KEYS_PERM_* */
+	uint32_t unwrap; /* KEYS_DB() of the databases whose data keys may be unwrapped */
+	uint32_t mint;   /* KEYS_DB() of the databases new data keys may be made for */
+	uint32_t index;  /* KEYS_IX_* of the index kinds that may be computed */
+};
+#define KEYS_PERMS_ALL ((const struct keys_perms){ KEYS_PERM_ALL, KEYS_ANY, KEYS_ANY, KEYS_ANY })
+
+/* The index kinds' names, for the store and the keys process alike. */
+#define KEYS_IX_NAME_STAFF_LOGIN "staff-login"
+#define KEYS_IX_NAME_STAFF_EMAIL "staff-email"
+#define KEYS_IX_NAME_RESIDENT    "resident"
+#define KEYS_IX_NAME_CONSENT     "consent"
+
+#define KEYS_WRAPPED_LEN (CRYPT_NONCE_LEN + CRYPT_KEY_LEN + CRYPT_TAG_LEN)
+#define KEYS_MAX_SIG     1024
+#define KEYS_MAX_REQUEST ((size_t)64 << 10)
+#define KEYS_BATCH_MAX   64   /* requests in one KEYS_BATCH */
+
+/* Paths inside a tenant's data directory. */
+#define KEYS_DIR        "keys"
+#define KEYS_TENANT_KEY "keys/tenant.key"
+#define KEYS_SIGNING_P12 "keys/signing.p12"
+#define KEYS_SIGNING_PASS "keys/signing.pass"
+/* Written by `tayori init --demo` only: this tenant may sign with a
+ * certificate whose subject says DEMO (any other tenant refuses to start
+ * with one). */
+#define KEYS_DEMO_MARK  "keys/demo"
+#define KEYS_AUDIT_DIR  "keys/audit"
+#define KEYS_AUDIT_COUNTER "keys/audit/counter"
+#define KEYS_AUDIT_LOCK "keys/audit/lock"
+
+/* ---- client side (any process holding a channel) ---- */
+
+struct keys_client;
+
+/* Takes ownership of fd. */
+struct keys_client *keys_client_new(int fd);
+/* Several channels to the same keys process, for threads that sign in
+ * parallel; takes ownership of the n descriptors. */
+struct keys_client *keys_client_new_multi(const int *fds, size_t n);
+void keys_client_free(struct keys_client **kc);
+
+/* One request each (the store asks through keys_batch() below, even for
+ * one value; these remain the protocol's plain form). */
+int keys_hmac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+	      struct error *e);
+int keys_dek_new(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],
+		 uint8_t wrapped[KEYS_WRAPPED_LEN], struct error *e);
+int keys_dek_unwrap(struct keys_client *kc, const void *aad, size_t aadlen,
+		    const uint8_t wrapped[KEYS_WRAPPED_LEN], uint8_t dek[CRYPT_KEY_LEN], struct error *e);
+int keys_sign_digest(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
+		     size_t *siglen, struct error *e);
+/* Appends each certificate as ipc bytes fields (signer first) to out. */
+int keys_certs(struct keys_client *kc, struct buf *out, struct error *e);
+int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
+		   struct error *e);
+
+/*
+ * The audit chain.  keys_audit_append: the log in the caller's write
+ * transaction ends at record last_seq whose MAC is last_mac (0 and NULL for
+ * an empty log); same_txn says this transaction already appended one.  On
+ * success *seq is last_seq + 1 and mac, head_mac are the record's MAC and
+ * the MAC of meta/audit_head.  keys_audit_commit: that record is committed.
+ * A refusal (the log does not end where keys counted) is a KEYS_ERR: -1 with
+ * e saying so, the channel stays usable.
+ */
+int keys_audit_append(struct keys_client *kc, int same_txn, uint64_t last_seq,
+		      const uint8_t *last_mac, const void *fields, size_t n, uint64_t *seq,
+		      uint8_t mac[CRYPT_HASH_LEN], uint8_t head_mac[CRYPT_HASH_LEN], struct error *e);
+int keys_audit_commit(struct keys_client *kc, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN],
+		      struct error *e);
+/* The chain's end as keys counted it: the last confirmed record and, when
+ * pending > committed, the one issued since but not confirmed. */
+struct keys_audit_head {
+	uint64_t committed;
+	uint8_t committed_mac[CRYPT_HASH_LEN];
+	uint64_t pending;
+	uint8_t pending_mac[CRYPT_HASH_LEN];
+};
+int keys_audit_head(struct keys_client *kc, struct keys_audit_head *out, struct error *e);
+
+/* The supervisor hands the keys process one end of a client's channel over
+ * its control channel ctl, with that channel's permissions; the keys process
+ * takes it with keys_channel_accept. */
+int keys_channel_grant(int ctl, const struct keys_perms *p, int fd, struct error *e);
+int keys_channel_accept(int ctl, struct keys_perms *p, int *fd, struct error *e);
+
+/*
+ * Many requests in as few round trips as the limits allow (KEYS_BATCH).
+ * type is KEYS_HMAC (out: CRYPT_HASH_LEN bytes), KEYS_DEK_NEW (out: the data
+ * key then the wrapped key, KEYS_DEK_LEN bytes) or KEYS_DEK_UNWRAP (in: the
+ * context then the wrapped key; out: the data key).  All or nothing: on
+ * -1 the outputs are wiped.
+ */
+#define KEYS_DEK_LEN (CRYPT_KEY_LEN + KEYS_WRAPPED_LEN)
+struct keys_op {
+	uint32_t type;
+	const void *in;
+	size_t inlen;
+	uint8_t *out;
+};
+int keys_batch(struct keys_client *kc, struct keys_op *ops, size_t n, struct error *e);
+
+/* The keys role tells the supervisor, over its control channel, whether it
+ * could load its keys: keys_ready_send with NULL (ready) or the reason it
+ * cannot run; keys_ready_wait returns 0 when ready, -1 with e holding the
+ * reason (or saying the keys process ended or took longer than
+ * timeout_ms). */
+int keys_ready_send(int ctl, const char *failure);
+int keys_ready_wait(int ctl, int timeout_ms, struct error *e);
+
+#endif
