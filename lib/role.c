@@ -32,6 +32,21 @@
 	  { AF_INET6, SOCK_STREAM }, { AF_INET6, SOCK_DGRAM } },                             \
 		5
 
+/*
+ * Each role's sandbox policy, besides the system directories every confined
+ * process reads (sandbox.h) and the config file:
+ *
+ *   keys      reads DATA/keys, writes DATA/keys/audit, plus the credential
+ *             (keys_main adds it); no socket, no TCP bind or connect
+ *   gateway   writes DATA/db, DATA/tmp, plus its inbox, Maildir and outbox;
+ *             TCP and DNS out; must not read the key files
+ *   mailer    writes DATA/db, DATA/tmp, plus the outbox; TCP and DNS out;
+ *             must not read the key files
+ *   portal    writes DATA/db, DATA/tmp; binds only its two ports, opens no
+ *             socket, connects nowhere; must not read the key files
+ *
+ * TCP bind and connect rules need Landlock ABI 4 (sandbox.h).
+ */
 static const struct role_row {
 	const char *name;
 	const char *data_read[2];  /* folders of the data directory, read only */
