@@ -227,10 +227,57 @@ static void rescan(struct watch *w)
 		scan(w, newdir, handle_maildir);
 }
 
+/* Read the folders the gateway watches and writes from the configuration,
+ * make the Maildir's folders, and confine the role to them (DATA/db and
+ * DATA/tmp come with the role, see role.c). */
+static int confine(struct role_ctx *ctx, struct watch *w, struct error *e)
+{
+	char outbox[4096], sub[4200], tsaca[4096];
+	const char *rw[4], *ro[2] = { NULL, NULL };
+	int n = 0;
+
+	conf_path(ctx->conf, "paths", "inbox", w->inbox, sizeof(w->inbox));
+	conf_path(ctx->conf, "paths", "outbox_maildir", outbox, sizeof(outbox));
+	conf_path(ctx->conf, "mail", "maildir", w->maildir, sizeof(w->maildir));
+	w->limit = (size_t)conf_int(ctx->conf, "limits", "message_size");
+	rw[n++] = w->inbox;
+	rw[n++] = outbox; /* replies to staff are queued there for the mailer */
+	if (w->maildir[0] != '\0') {
+		static const char *const subs[] = { "new", "cur", "tmp" };
+		for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+			struct error me = { { 0 }, 0 };
+			str_fmt(sub, sizeof(sub), "%s/%s", w->maildir, subs[i]);
+			mkdir_p(sub, 0700, &me);
+		}
+		rw[n++] = w->maildir;
+	}
+	rw[n] = NULL;
+	/* The TSA trust anchors every time stamp is checked against. */
+	conf_path(ctx->conf, "signing", "tsa_ca_file", tsaca, sizeof(tsaca));
+	ro[0] = tsaca[0] != '\0' ? tsaca : NULL;
+	return role_confine(ctx, rw, ro, NULL, e);
+}
+
+/* Hand each file that inotify reports to its handler. */
+static void drain_events(struct watch *w, int wd_inbox, int wd_maildir)
+{
+	char evbuf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t got;
+	while ((got = read(w->ino, evbuf, sizeof(evbuf))) > 0) {
+		for (char *q = evbuf; q < evbuf + got;) {
+			struct inotify_event *ev = (struct inotify_event *)q;
+			if (ev->len > 0 && ev->wd == wd_inbox)
+				handle_drop(w, ev->name);
+			else if (ev->len > 0 && ev->wd == wd_maildir)
+				handle_maildir(w, ev->name);
+			q += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
 int gateway_main(struct role_ctx *ctx)
 {
-	char db[4096], tmp[4096], outbox[4096], newdir[4200];
-	const char *rw[6];
+	char newdir[4200];
 	int kfds[2] = { ctx->keys_fd, ctx->keys_fd2 };
 	struct keys_client *kc = keys_client_new_multi(kfds, ctx->keys_fd2 >= 0 ? 2 : 1);
 	struct store *st = NULL;
@@ -238,40 +285,13 @@ int gateway_main(struct role_ctx *ctx)
 	struct error e = { { 0 }, 0 };
 	struct watch w;
 	struct imap_intake *imap = NULL;
-	int wd_inbox = -1, wd_maildir = -1, n = 0;
-	char tsaca[4096];
-	const char *ro[2] = { NULL, NULL };
+	int wd_inbox = -1, wd_maildir = -1;
 	size_t swept = 0;
 	int64_t last_scan;
 
 	memset(&w, 0, sizeof(w));
 	w.ino = -1;
-	str_fmt(db, sizeof(db), "%s/db", ctx->data_dir);
-	str_fmt(tmp, sizeof(tmp), "%s/tmp", ctx->data_dir);
-	conf_path(ctx->conf, "paths", "inbox", w.inbox, sizeof(w.inbox));
-	conf_path(ctx->conf, "paths", "outbox_maildir", outbox, sizeof(outbox));
-	conf_path(ctx->conf, "mail", "maildir", w.maildir, sizeof(w.maildir));
-	w.limit = (size_t)conf_int(ctx->conf, "limits", "message_size");
-	rw[n++] = db;
-	rw[n++] = w.inbox;
-	rw[n++] = tmp;
-	rw[n++] = outbox; /* replies to staff are queued there for the mailer */
-	if (w.maildir[0] != '\0') {
-		struct error me = { { 0 }, 0 };
-		str_fmt(newdir, sizeof(newdir), "%s/new", w.maildir);
-		mkdir_p(newdir, 0700, &me);
-		str_fmt(newdir, sizeof(newdir), "%s/cur", w.maildir);
-		mkdir_p(newdir, 0700, &me);
-		str_fmt(newdir, sizeof(newdir), "%s/tmp", w.maildir);
-		mkdir_p(newdir, 0700, &me);
-		rw[n++] = w.maildir;
-	}
-	rw[n] = NULL;
-	/* The TSA trust anchors every time stamp is checked against. */
-	conf_path(ctx->conf, "signing", "tsa_ca_file", tsaca, sizeof(tsaca));
-	ro[0] = tsaca[0] != '\0' ? tsaca : NULL;
-	if (role_confine(ctx, rw, ro, NULL, &e) < 0 ||
-	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0) {
+	if (confine(ctx, &w, &e) < 0 || store_open(ctx->data_dir, kc, 0, &st, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		keys_client_free(&kc);
 		return 3;
@@ -329,20 +349,8 @@ int gateway_main(struct role_ctx *ctx)
 			if (read(ctx->parent_fd, &c, 1) <= 0)
 				break; /* the supervisor is gone or stopping us */
 		}
-		if (w.ino >= 0 && (p[1].revents & POLLIN)) {
-			char evbuf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-			ssize_t got;
-			while ((got = read(w.ino, evbuf, sizeof(evbuf))) > 0) {
-				for (char *q = evbuf; q < evbuf + got;) {
-					struct inotify_event *ev = (struct inotify_event *)q;
-					if (ev->len > 0 && ev->wd == wd_inbox)
-						handle_drop(&w, ev->name);
-					else if (ev->len > 0 && ev->wd == wd_maildir)
-						handle_maildir(&w, ev->name);
-					q += sizeof(*ev) + ev->len;
-				}
-			}
-		}
+		if (w.ino >= 0 && (p[1].revents & POLLIN))
+			drain_events(&w, wd_inbox, wd_maildir);
 		/* Inputs that waited on a temporary failure get another chance. */
 		if ((now_utc() - last_scan) * 1000 >= RESCAN_MS) {
 			rescan(&w);

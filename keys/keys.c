@@ -361,170 +361,248 @@ static int sign_digest(struct keys_state *ks, const uint8_t *digest, size_t dlen
 	return 0;
 }
 
+/* One request being answered.  Each handler below reads its body from r and
+ * returns H_OK when answered (reply written; *rtype KEYS_ERR for a refusal
+ * that keeps the channel), H_BAD for a malformed or not allowed request (e
+ * may say why), or H_FULL when the reply does not fit. */
+struct req {
+	struct keys_state *ks;
+	const struct keys_perms *perms;
+	uint32_t type;
+	struct ipc_reader r;
+	uint32_t *rtype;
+	struct buf *reply;
+	struct error *e;
+};
+
+enum { H_FULL = -1, H_OK = 0, H_BAD = 1 };
+
+static int put_done(int ret)
+{
+	return ret < 0 ? H_FULL : H_OK;
+}
+
+static int do_mac(struct req *q)
+{
+	const uint8_t *a = NULL;
+	size_t alen = 0;
+	uint8_t out[CRYPT_HASH_LEN];
+
+	if (ipc_get_bytes(&q->r, &a, &alen) < 0 || ipc_end(&q->r) < 0)
+		return H_BAD;
+	if (q->type == KEYS_HMAC ? need_kind(q->perms->index, a, alen, q->e) < 0
+				 : need(q->perms, KEYS_PERM_AUDIT_VERIFY, q->e) < 0)
+		return H_BAD;
+	crypt_hmac(q->type == KEYS_HMAC ? q->ks->index_key : q->ks->audit_key, a, alen, out);
+	return put_done(ipc_put_bytes(q->reply, out, sizeof(out)));
+}
+
+static int do_dek_new(struct req *q)
+{
+	const uint8_t *a = NULL;
+	size_t alen = 0;
+	uint8_t dek[CRYPT_KEY_LEN];
+	struct buf wrapped;
+	int ret;
+
+	if (ipc_get_bytes(&q->r, &a, &alen) < 0 || ipc_end(&q->r) < 0 ||
+	    need_db(q->perms->mint, "new data keys", a, alen, q->e) < 0)
+		return H_BAD;
+	buf_init(&wrapped, 256);
+	if (random_bytes(dek, sizeof(dek)) < 0 ||
+	    crypt_seal(q->ks->wrap_key, a, alen, dek, sizeof(dek), &wrapped, q->e) < 0 ||
+	    wrapped.len != KEYS_WRAPPED_LEN) {
+		*q->rtype = KEYS_ERR;
+		ret = ipc_put_str(q->reply, "cannot make a data key");
+	} else {
+		ret = ipc_put_bytes(q->reply, dek, sizeof(dek)) |
+		      ipc_put_bytes(q->reply, wrapped.data, wrapped.len);
+	}
+	secure_wipe(dek, sizeof(dek));
+	buf_wipe(&wrapped);
+	return put_done(ret);
+}
+
+static int do_dek_unwrap(struct req *q)
+{
+	const uint8_t *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	struct buf dek;
+	int ret;
+
+	if (ipc_get_bytes(&q->r, &a, &alen) < 0 || ipc_get_bytes(&q->r, &b, &blen) < 0 ||
+	    ipc_end(&q->r) < 0 || blen != KEYS_WRAPPED_LEN ||
+	    need_db(q->perms->unwrap, "unwrapping data keys", a, alen, q->e) < 0)
+		return H_BAD;
+	buf_init(&dek, 256);
+	if (crypt_open(q->ks->wrap_key, a, alen, b, blen, &dek, q->e) < 0 ||
+	    dek.len != CRYPT_KEY_LEN) {
+		/* A wrong tag is data damage or tampering, not a protocol error. */
+		*q->rtype = KEYS_ERR;
+		ret = ipc_put_str(q->reply, "data key does not open (record changed or moved)");
+	} else {
+		ret = ipc_put_bytes(q->reply, dek.data, dek.len);
+	}
+	buf_wipe(&dek);
+	return put_done(ret);
+}
+
+static int do_sign(struct req *q)
+{
+	const uint8_t *a = NULL;
+	size_t alen = 0;
+
+	if (need(q->perms, KEYS_PERM_SIGN, q->e) < 0 || ipc_get_bytes(&q->r, &a, &alen) < 0 ||
+	    ipc_end(&q->r) < 0)
+		return H_BAD;
+	if (sign_digest(q->ks, a, alen, q->reply, q->e) < 0) {
+		*q->rtype = KEYS_ERR;
+		buf_reset(q->reply);
+		return put_done(ipc_put_str(q->reply, q->e != NULL ? q->e->msg : "signing failed"));
+	}
+	return H_OK;
+}
+
+/* Each part is answered as if sent alone, permissions included; only the
+ * cheap symmetric requests may be batched. */
+static int do_batch(struct req *q)
+{
+	const uint8_t *a = NULL;
+	size_t alen = 0;
+	uint32_t count, sub_type, sub_rtype;
+	struct buf sub;
+	int ret;
+
+	if (ipc_get_u32(&q->r, &count) < 0 || count == 0 || count > KEYS_BATCH_MAX)
+		return H_BAD;
+	buf_init(&sub, KEYS_MAX_REQUEST);
+	ret = ipc_put_u32(q->reply, count);
+	for (uint32_t i = 0; i < count && ret == 0; i++) {
+		if (ipc_get_u32(&q->r, &sub_type) < 0 || ipc_get_bytes(&q->r, &a, &alen) < 0 ||
+		    (sub_type != KEYS_HMAC && sub_type != KEYS_DEK_NEW &&
+		     sub_type != KEYS_DEK_UNWRAP) ||
+		    keys_handle(q->ks, q->perms, sub_type, a, alen, &sub_rtype, &sub, q->e) < 0) {
+			buf_wipe(&sub);
+			return H_BAD;
+		}
+		ret = ipc_put_u32(q->reply, sub_rtype) | ipc_put_bytes(q->reply, sub.data, sub.len);
+	}
+	buf_wipe(&sub);
+	if (ipc_end(&q->r) < 0)
+		return H_BAD;
+	return put_done(ret);
+}
+
+static int do_audit_append(struct req *q)
+{
+	const uint8_t *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	uint8_t same, out[CRYPT_HASH_LEN], hmac_[CRYPT_HASH_LEN];
+	uint64_t last, seq;
+	struct error ce = { { 0 }, 0 };
+
+	if (need(q->perms, KEYS_PERM_AUDIT_APPEND, q->e) < 0 || ipc_get_u8(&q->r, &same) < 0 ||
+	    ipc_get_u64(&q->r, &last) < 0 || ipc_get_bytes(&q->r, &a, &alen) < 0 ||
+	    ipc_get_bytes(&q->r, &b, &blen) < 0 || ipc_end(&q->r) < 0 || same > 1 ||
+	    alen != (last == 0 ? 0 : CRYPT_HASH_LEN))
+		return H_BAD;
+	if (keys_chain_append(q->ks, same, last, last == 0 ? NULL : a, b, blen, &seq, out, hmac_,
+			      &ce) != 0) {
+		log_warn("event=audit_append_refused reason=\"%s\"", ce.msg);
+		return put_done(answer_err(q->reply, q->rtype, ce.msg));
+	}
+	return put_done(ipc_put_u64(q->reply, seq) | ipc_put_bytes(q->reply, out, sizeof(out)) |
+			ipc_put_bytes(q->reply, hmac_, sizeof(hmac_)));
+}
+
+static int do_audit_commit(struct req *q)
+{
+	const uint8_t *a = NULL;
+	size_t alen = 0;
+	uint64_t seq;
+	struct error ce = { { 0 }, 0 };
+
+	if (need(q->perms, KEYS_PERM_AUDIT_APPEND, q->e) < 0 || ipc_get_u64(&q->r, &seq) < 0 ||
+	    ipc_get_bytes(&q->r, &a, &alen) < 0 || ipc_end(&q->r) < 0 || alen != CRYPT_HASH_LEN)
+		return H_BAD;
+	if (keys_chain_commit(q->ks, seq, a, &ce) != 0)
+		return put_done(answer_err(q->reply, q->rtype, ce.msg));
+	return H_OK;
+}
+
+static int do_audit_head(struct req *q)
+{
+	struct keys_audit_head h;
+	struct error ce = { { 0 }, 0 };
+
+	if (need(q->perms, KEYS_PERM_AUDIT_VERIFY, q->e) < 0 || ipc_end(&q->r) < 0)
+		return H_BAD;
+	if (keys_chain_head(q->ks, &h, &ce) != 0)
+		return put_done(answer_err(q->reply, q->rtype, ce.msg));
+	return put_done(ipc_put_u64(q->reply, h.committed) |
+			ipc_put_bytes(q->reply, h.committed_mac, CRYPT_HASH_LEN) |
+			ipc_put_u64(q->reply, h.pending) |
+			ipc_put_bytes(q->reply, h.pending_mac, CRYPT_HASH_LEN));
+}
+
+/* The signing certificate, then its chain, each DER. */
+static int do_certs(struct req *q)
+{
+	const struct credential *c = q->ks->cred;
+	int ret = 0;
+
+	if (need(q->perms, KEYS_PERM_SIGN, q->e) < 0 || ipc_end(&q->r) < 0)
+		return H_BAD;
+	for (int i = -1; c != NULL && i < sk_X509_num(credential_chain(c)); i++) {
+		X509 *x = i < 0 ? credential_cert(c) : sk_X509_value(credential_chain(c), i);
+		unsigned char *der = NULL;
+		int n = i2d_X509(x, &der);
+		if (n <= 0 || ipc_put_bytes(q->reply, der, (size_t)n) < 0)
+			ret = -1;
+		OPENSSL_free(der);
+	}
+	return put_done(ret);
+}
+
 int keys_handle(struct keys_state *ks, const struct keys_perms *perms, uint32_t type,
 		const uint8_t *body, size_t len, uint32_t *rtype, struct buf *reply, struct error *e)
 {
-	struct ipc_reader r;
-	const uint8_t *a = NULL, *b = NULL;
-	size_t alen = 0, blen = 0;
-	uint8_t out[CRYPT_HASH_LEN];
-	uint8_t dek[CRYPT_KEY_LEN];
-	struct buf wrapped;
-	struct error ce = { { 0 }, 0 };
-	int ret = -1;
+	struct req q;
+	int rc;
 
+	q.ks = ks;
+	q.perms = perms;
+	q.type = type;
+	q.rtype = rtype;
+	q.reply = reply;
+	q.e = e;
 	buf_reset(reply);
 	*rtype = KEYS_OK;
-	ipc_reader_init(&r, body, len);
-	buf_init(&wrapped, 256);
+	ipc_reader_init(&q.r, body, len);
 	switch (type) {
 	case KEYS_HMAC:
-	case KEYS_AUDIT_MAC:
-		if (ipc_get_bytes(&r, &a, &alen) < 0 || ipc_end(&r) < 0)
-			goto bad;
-		if (type == KEYS_HMAC ? need_kind(perms->index, a, alen, e) < 0
-				      : need(perms, KEYS_PERM_AUDIT_VERIFY, e) < 0)
-			goto bad;
-		crypt_hmac(type == KEYS_HMAC ? ks->index_key : ks->audit_key, a, alen, out);
-		ret = ipc_put_bytes(reply, out, sizeof(out));
-		break;
-	case KEYS_DEK_NEW:
-		if (ipc_get_bytes(&r, &a, &alen) < 0 || ipc_end(&r) < 0 ||
-		    need_db(perms->mint, "new data keys", a, alen, e) < 0)
-			goto bad;
-		if (random_bytes(dek, sizeof(dek)) < 0 ||
-		    crypt_seal(ks->wrap_key, a, alen, dek, sizeof(dek), &wrapped, e) < 0 ||
-		    wrapped.len != KEYS_WRAPPED_LEN) {
-			*rtype = KEYS_ERR;
-			ret = ipc_put_str(reply, "cannot make a data key");
-			break;
-		}
-		ret = ipc_put_bytes(reply, dek, sizeof(dek)) | ipc_put_bytes(reply, wrapped.data, wrapped.len);
-		break;
-	case KEYS_DEK_UNWRAP:
-		if (ipc_get_bytes(&r, &a, &alen) < 0 || ipc_get_bytes(&r, &b, &blen) < 0 ||
-		    ipc_end(&r) < 0 || blen != KEYS_WRAPPED_LEN ||
-		    need_db(perms->unwrap, "unwrapping data keys", a, alen, e) < 0)
-			goto bad;
-		if (crypt_open(ks->wrap_key, a, alen, b, blen, &wrapped, e) < 0 ||
-		    wrapped.len != CRYPT_KEY_LEN) {
-			/* A wrong tag is data damage or tampering, not a protocol error. */
-			*rtype = KEYS_ERR;
-			ret = ipc_put_str(reply, "data key does not open (record changed or moved)");
-			break;
-		}
-		ret = ipc_put_bytes(reply, wrapped.data, wrapped.len);
-		break;
-	case KEYS_SIGN:
-		if (need(perms, KEYS_PERM_SIGN, e) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
-		    ipc_end(&r) < 0)
-			goto bad;
-		if (sign_digest(ks, a, alen, reply, e) < 0) {
-			*rtype = KEYS_ERR;
-			buf_reset(reply);
-			ret = ipc_put_str(reply, e != NULL ? e->msg : "signing failed");
-			break;
-		}
-		ret = 0;
-		break;
-	case KEYS_BATCH: {
-		/* Each part is answered as if sent alone, permissions included;
-		 * only the cheap symmetric requests may be batched. */
-		uint32_t count, sub_type, sub_rtype;
-		struct buf sub;
-		if (ipc_get_u32(&r, &count) < 0 || count == 0 || count > KEYS_BATCH_MAX)
-			goto bad;
-		buf_init(&sub, KEYS_MAX_REQUEST);
-		ret = ipc_put_u32(reply, count);
-		for (uint32_t i = 0; i < count && ret == 0; i++) {
-			if (ipc_get_u32(&r, &sub_type) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
-			    (sub_type != KEYS_HMAC && sub_type != KEYS_DEK_NEW &&
-			     sub_type != KEYS_DEK_UNWRAP) ||
-			    keys_handle(ks, perms, sub_type, a, alen, &sub_rtype, &sub, e) < 0) {
-				buf_wipe(&sub);
-				goto bad;
-			}
-			ret = ipc_put_u32(reply, sub_rtype) | ipc_put_bytes(reply, sub.data, sub.len);
-		}
-		buf_wipe(&sub);
-		if (ipc_end(&r) < 0)
-			goto bad;
-		break;
-	}
-	case KEYS_AUDIT_APPEND: {
-		uint8_t same, hmac_[CRYPT_HASH_LEN];
-		uint64_t last, seq;
-		int rc;
-		if (need(perms, KEYS_PERM_AUDIT_APPEND, e) < 0 || ipc_get_u8(&r, &same) < 0 ||
-		    ipc_get_u64(&r, &last) < 0 || ipc_get_bytes(&r, &a, &alen) < 0 ||
-		    ipc_get_bytes(&r, &b, &blen) < 0 || ipc_end(&r) < 0 || same > 1 ||
-		    alen != (last == 0 ? 0 : CRYPT_HASH_LEN))
-			goto bad;
-		rc = keys_chain_append(ks, same, last, last == 0 ? NULL : a, b, blen, &seq, out, hmac_,
-				       &ce);
-		if (rc != 0) {
-			log_warn("event=audit_append_refused reason=\"%s\"", ce.msg);
-			ret = answer_err(reply, rtype, ce.msg);
-			break;
-		}
-		ret = ipc_put_u64(reply, seq) | ipc_put_bytes(reply, out, sizeof(out)) |
-		      ipc_put_bytes(reply, hmac_, sizeof(hmac_));
-		break;
-	}
-	case KEYS_AUDIT_COMMIT: {
-		uint64_t seq;
-		if (need(perms, KEYS_PERM_AUDIT_APPEND, e) < 0 || ipc_get_u64(&r, &seq) < 0 ||
-		    ipc_get_bytes(&r, &a, &alen) < 0 || ipc_end(&r) < 0 || alen != CRYPT_HASH_LEN)
-			goto bad;
-		if (keys_chain_commit(ks, seq, a, &ce) != 0) {
-			ret = answer_err(reply, rtype, ce.msg);
-			break;
-		}
-		ret = 0;
-		break;
-	}
-	case KEYS_AUDIT_HEAD: {
-		struct keys_audit_head h;
-		if (need(perms, KEYS_PERM_AUDIT_VERIFY, e) < 0 || ipc_end(&r) < 0)
-			goto bad;
-		if (keys_chain_head(ks, &h, &ce) != 0) {
-			ret = answer_err(reply, rtype, ce.msg);
-			break;
-		}
-		ret = ipc_put_u64(reply, h.committed) |
-		      ipc_put_bytes(reply, h.committed_mac, CRYPT_HASH_LEN) |
-		      ipc_put_u64(reply, h.pending) | ipc_put_bytes(reply, h.pending_mac, CRYPT_HASH_LEN);
-		break;
-	}
-	case KEYS_CERTS:
-		if (need(perms, KEYS_PERM_SIGN, e) < 0 || ipc_end(&r) < 0)
-			goto bad;
-		ret = 0;
-		for (int i = -1; ks->cred != NULL && i < sk_X509_num(credential_chain(ks->cred)); i++) {
-			X509 *x = i < 0 ? credential_cert(ks->cred)
-					: sk_X509_value(credential_chain(ks->cred), i);
-			unsigned char *der = NULL;
-			int n = i2d_X509(x, &der);
-			if (n <= 0 || ipc_put_bytes(reply, der, (size_t)n) < 0)
-				ret = -1;
-			OPENSSL_free(der);
-		}
-		break;
+	case KEYS_AUDIT_MAC: rc = do_mac(&q); break;
+	case KEYS_DEK_NEW: rc = do_dek_new(&q); break;
+	case KEYS_DEK_UNWRAP: rc = do_dek_unwrap(&q); break;
+	case KEYS_SIGN: rc = do_sign(&q); break;
+	case KEYS_BATCH: rc = do_batch(&q); break;
+	case KEYS_AUDIT_APPEND: rc = do_audit_append(&q); break;
+	case KEYS_AUDIT_COMMIT: rc = do_audit_commit(&q); break;
+	case KEYS_AUDIT_HEAD: rc = do_audit_head(&q); break;
+	case KEYS_CERTS: rc = do_certs(&q); break;
 	default:
 		err_set(e, "unknown request type %u", type);
-		goto bad;
+		rc = H_BAD;
+		break;
 	}
-	secure_wipe(dek, sizeof(dek));
-	buf_wipe(&wrapped);
-	if (ret < 0)
+	if (rc == H_FULL)
 		return err_tmp(e, "reply too large");
+	if (rc == H_BAD) {
+		if (e != NULL && e->msg[0] == '\0')
+			err_set(e, "malformed request of type %u", type);
+		return -1;
+	}
 	return 0;
-bad:
-	if (e != NULL && e->msg[0] == '\0')
-		err_set(e, "malformed request of type %u", type);
-	secure_wipe(dek, sizeof(dek));
-	buf_wipe(&wrapped);
-	return -1;
 }
 
 void keys_serve(struct keys_state *ks, int fd, const struct keys_perms *perms)

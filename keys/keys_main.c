@@ -125,7 +125,7 @@ int keys_main(struct role_ctx *ctx)
 	struct keys_state *ks = NULL;
 	struct error e = { { 0 }, 0 };
 	char p12[PATH_MAX], module[PATH_MAX], audit[PATH_MAX], hsm_conf[PATH_MAX], tokendir[PATH_MAX];
-	const char *ro[4] = { NULL, NULL, NULL, NULL }, *rw[3] = { NULL, NULL, NULL };
+	const char *ro[4] = { NULL, NULL, NULL, NULL }, *rw[2] = { NULL, NULL };
 	struct keys_cred_conf cc;
 	size_t nro = 0;
 
@@ -145,13 +145,13 @@ int keys_main(struct role_ctx *ctx)
 		ro[nro++] = p12;
 	}
 	/* The audit counter's folder must exist before the sandbox names it
-	 * (a tenant made before the keys process kept the count has none). */
+	 * (a tenant made before the keys process kept the count has none);
+	 * the role's policy (role.c) lets it be written. */
 	if (str_fmt(audit, sizeof(audit), "%s/%s", ctx->data_dir, KEYS_AUDIT_DIR) < 0 ||
 	    (mkdir(audit, 0700) < 0 && errno != EEXIST))
 		return start_failed(ctx, "cannot create " KEYS_AUDIT_DIR);
-	rw[0] = audit;
 	if (tokendir[0] != '\0')
-		rw[1] = tokendir;
+		rw[0] = tokendir;
 	if (role_confine(ctx, rw, ro, NULL, &e) < 0)
 		return start_failed(ctx, e.msg);
 	if (keys_state_load_cred(ctx->data_dir, &cc, &ks, &e) < 0)

@@ -14,6 +14,7 @@
 
 #include <limits.h>
 #include <sys/types.h>
+#include "lib/sandbox.h"
 #include "lib/util.h"
 
 enum role { ROLE_KEYS, ROLE_GATEWAY, ROLE_MAILER, ROLE_PORTAL, ROLE_COUNT };
@@ -44,12 +45,26 @@ int gateway_main(struct role_ctx *ctx);
 int mailer_main(struct role_ctx *ctx);
 int portal_main(struct role_ctx *ctx);
 
+/* What a role may reach once confined: its row of the table in role.c
+ * (folders of the data directory, sockets, TCP connections out, the key
+ * files the role must not read) plus what its configuration adds: rw and
+ * ro, NULL-terminated lists of paths (may be NULL), and ports, the TCP
+ * ports the role binds (may be NULL; 0 = none).  paths holds the strings
+ * the policy points to. */
+struct role_policy {
+	struct sandbox_policy sp;
+	char paths[4][PATH_MAX];
+};
+/* 0, or -1 when a path is too long or there are more than the sandbox takes. */
+int role_policy(const struct role_ctx *ctx, const char *const *rw, const char *const *ro,
+		const int ports[2], struct role_policy *out, struct error *e);
 /* Confine the calling role (sandbox.h), in this order: leave root for the
- * service user (when started as root), Landlock with extra read-write and
- * read-only paths (NULL-terminated lists, may be NULL) and, for the portal,
- * its ports, then the role's seccomp filter; then check that the key files
+ * service user (when started as root), then sandbox_enter with the role's
+ * policy (role_policy): Landlock, seccomp, and the check that the key files
  * are out of reach.  A role opens what needs root (the portal's listening
- * sockets) before calling this. */
+ * sockets) before calling this.  With TAYORI_TEST_SYSCALLS=1 in the
+ * environment the role then tries the calls it must not make and logs what
+ * happened (sandbox_try_forbidden). */
 int role_confine(struct role_ctx *ctx, const char *const *rw, const char *const *ro,
 		 const int ports[2], struct error *e);
 /* Wait up to timeout_ms for the supervisor; -1 when it closed the channel. */

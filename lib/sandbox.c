@@ -1,5 +1,6 @@
 /*
- * sandbox.c — Landlock confinement of each role (see sandbox.h).
+ * sandbox.c — Landlock confinement to a policy (see sandbox.h).  Runs in
+ * each confined process, once, right after fork.
  *
  * The structures and constants below are the kernel's stable Landlock ABI
  * (Documentation/userspace-api/landlock.rst); they are spelled out here
@@ -20,7 +21,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "lib/keys_client.h"
 #include "lib/log.h"
 
 #ifndef SYS_landlock_create_ruleset
@@ -123,76 +123,112 @@ static int allow_port(int ruleset, int port, struct error *e)
 	return 0;
 }
 
-int sandbox_enter(enum role r, enum sandbox_mode mode, const struct sandbox_paths *p,
-		  struct error *e)
+/* Landlock's network rules (ABI 4): bind(2) only to the policy's ports,
+ * and connect(2) nowhere unless the policy allows TCP connections. */
+static uint64_t net_handled(const struct sandbox_policy *p, int abi)
+{
+	if (abi < 4)
+		return 0;
+	return NET_BIND_TCP | (p->tcp_connect ? 0 : NET_CONNECT_TCP);
+}
+
+static int add_rules(int ruleset, const struct sandbox_policy *p, uint64_t fs, uint64_t net,
+		     struct error *e)
 {
 	static const char *const system_ro[] = { "/usr", "/lib", "/lib64", "/bin", "/sbin",
 						 "/etc", "/proc", "/sys", "/run/systemd/journal" };
-	struct ll_ruleset_attr attr = { 0, 0 };
-	char keysdir[4096];
-	int abi, ruleset = -1;
-	size_t attrsize;
 
-	if (mode == SANDBOX_OFF) {
-		log_warn("event=sandbox role=%s state=off", role_name(r));
-		return 0;
-	}
-	/* Required for an unprivileged landlock_restrict_self, and right anyway. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return err_tmp(e, "sandbox: no_new_privs: %s", strerror(errno));
-	abi = sandbox_abi();
+	for (size_t i = 0; i < ARRAY_SIZE(system_ro); i++)
+		if (allow_path(ruleset, system_ro[i], FS_READ_EXEC, fs, e) < 0)
+			return -1;
+	if (allow_path(ruleset, "/dev", FS_READ | FS_WRITE_FILE, fs, e) < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(p->read) && p->read[i] != NULL; i++)
+		if (allow_path(ruleset, p->read[i], FS_READ, fs, e) < 0)
+			return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(p->write) && p->write[i] != NULL; i++)
+		if (allow_path(ruleset, p->write[i], FS_RW, fs, e) < 0)
+			return -1;
+	if (net & NET_BIND_TCP)
+		for (size_t i = 0; i < ARRAY_SIZE(p->bind_ports) && p->bind_ports[i] > 0; i++)
+			if (allow_port(ruleset, p->bind_ports[i], e) < 0)
+				return -1;
+	return 0;
+}
+
+/* Landlock alone: 0 when on, or when mode lets the process run without
+ * (logged); -1 otherwise. */
+static int landlock(const struct sandbox_policy *p, enum sandbox_mode mode, struct error *e)
+{
+	struct ll_ruleset_attr attr = { 0, 0 };
+	int abi = sandbox_abi(), ruleset;
+	size_t attrsize = sizeof(uint64_t);
+
 	if (abi < 1) {
 		if (mode == SANDBOX_REQUIRED)
 			return err_tmp(e, "sandbox: this kernel has no Landlock; set [security] sandbox = best-effort to run unconfined");
-		log_warn("event=sandbox role=%s state=unavailable", role_name(r));
+		log_warn("event=sandbox role=%s state=unavailable", p->name);
 		return 0;
 	}
 	attr.handled_access_fs = fs_handled(abi);
-	attrsize = sizeof(uint64_t);
-	if (abi >= 4 && (r == ROLE_KEYS || r == ROLE_PORTAL)) {
-		/* keys: no TCP at all; portal: bind its ports, connect nowhere. */
-		attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP;
+	attr.handled_access_net = net_handled(p, abi);
+	if (attr.handled_access_net != 0)
 		attrsize = sizeof(attr);
-	}
 	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attrsize, 0);
-	if (ruleset < 0)
-		return err_tmp(e, "sandbox: create ruleset: %s", strerror(errno));
-	for (size_t i = 0; i < ARRAY_SIZE(system_ro); i++)
-		if (allow_path(ruleset, system_ro[i], FS_READ_EXEC, attr.handled_access_fs, e) < 0)
-			goto fail;
-	if (allow_path(ruleset, "/dev", FS_READ | FS_WRITE_FILE, attr.handled_access_fs, e) < 0 ||
-	    allow_path(ruleset, p->conf_file, FS_READ_FILE, attr.handled_access_fs, e) < 0)
+	if (ruleset < 0) {
+		err_tmp(e, "sandbox: create ruleset: %s", strerror(errno));
 		goto fail;
-	if (r == ROLE_KEYS) {
-		if (str_fmt(keysdir, sizeof(keysdir), "%s/%s", p->data_dir, KEYS_DIR) < 0 ||
-		    allow_path(ruleset, keysdir, FS_READ, attr.handled_access_fs, e) < 0)
-			goto fail;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(p->extra_rw) && p->extra_rw[i] != NULL; i++)
-		if (allow_path(ruleset, p->extra_rw[i], FS_RW, attr.handled_access_fs, e) < 0)
-			goto fail;
-	for (size_t i = 0; i < ARRAY_SIZE(p->extra_ro) && p->extra_ro[i] != NULL; i++)
-		if (allow_path(ruleset, p->extra_ro[i], FS_READ, attr.handled_access_fs, e) < 0)
-			goto fail;
-	if (attr.handled_access_net != 0 && r == ROLE_PORTAL)
-		for (int i = 0; i < 2; i++)
-			if (p->bind_ports[i] > 0 && allow_port(ruleset, p->bind_ports[i], e) < 0)
-				goto fail;
+	if (add_rules(ruleset, p, attr.handled_access_fs, attr.handled_access_net, e) < 0)
+		goto fail;
 	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
 		err_tmp(e, "sandbox: restrict: %s", strerror(errno));
 		goto fail;
 	}
 	close(ruleset);
-	log_info("event=sandbox role=%s state=on landlock_abi=%d net=%s", role_name(r), abi,
-		 attr.handled_access_net ? "restricted" : "open");
+	log_info("event=sandbox role=%s state=on landlock_abi=%d net=%s tcp_connect=%s", p->name,
+		 abi, attr.handled_access_net ? "restricted" : "open",
+		 attr.handled_access_net & NET_CONNECT_TCP ? "no" : "yes");
 	return 0;
 fail:
-	close(ruleset);
+	if (ruleset >= 0)
+		close(ruleset);
 	if (mode == SANDBOX_BEST_EFFORT) {
-		log_warn("event=sandbox role=%s state=failed reason=\"%s\"", role_name(r), e->msg);
+		log_warn("event=sandbox role=%s state=failed reason=\"%s\"", p->name, e->msg);
 		return 0;
 	}
 	return -1;
+}
+
+int sandbox_enter(const struct sandbox_policy *p, enum sandbox_mode mode, struct error *e)
+{
+	const char *what = p->unreadable_what != NULL ? p->unreadable_what : "paths";
+
+	if (mode == SANDBOX_OFF) {
+		log_warn("event=sandbox role=%s state=off", p->name);
+	} else {
+		/* Required for an unprivileged landlock_restrict_self, and right anyway. */
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			return err_tmp(e, "sandbox: no_new_privs: %s", strerror(errno));
+		if (landlock(p, mode, e) < 0)
+			return -1;
+		if (sandbox_seccomp(p, e) < 0) {
+			if (mode == SANDBOX_REQUIRED)
+				return -1;
+			log_warn("event=seccomp role=%s state=failed reason=\"%s\"", p->name, e->msg);
+		}
+	}
+	if (p->unreadable[0] == NULL)
+		return 0;
+	/* Fail closed: a process that can read what it must not does not run. */
+	if (sandbox_check_unreadable(p, e) < 0) {
+		if (mode == SANDBOX_REQUIRED)
+			return -1;
+		log_warn("event=sandbox role=%s %s=readable", p->name, what);
+	} else {
+		log_info("event=sandbox_check role=%s %s=unreadable", p->name, what);
+	}
+	return 0;
 }
 
 void sandbox_no_dumps(void)
@@ -248,16 +284,14 @@ int sandbox_drop_user(uid_t uid, gid_t gid, struct error *e)
 	return 0;
 }
 
-int sandbox_check_keys_hidden(const char *data_dir, struct error *e)
+int sandbox_check_unreadable(const struct sandbox_policy *p, struct error *e)
 {
-	char path[4096];
-	int fd;
-	if (str_fmt(path, sizeof(path), "%s/%s", data_dir, KEYS_TENANT_KEY) < 0)
-		return err_set(e, "path too long");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		close(fd);
-		return err_set(e, "the tenant key %s is readable from this process", path);
+	for (size_t i = 0; i < ARRAY_SIZE(p->unreadable) && p->unreadable[i] != NULL; i++) {
+		int fd = open(p->unreadable[i], O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			return err_set(e, "%s is readable from this process", p->unreadable[i]);
+		}
 	}
 	return 0;
 }

@@ -1,7 +1,7 @@
 /*
- * seccomp_policy.c — the system-call filter of each role (libseccomp, see
- * sandbox.h).  Runs once in each role, after Landlock and before the role
- * reads any input; the filter covers every thread of the process and is
+ * seccomp_policy.c — the system-call filter of a sandbox policy (libseccomp,
+ * see sandbox.h).  Runs once in each confined process, after Landlock and
+ * before it reads any input; the filter covers every thread of the process and is
  * inherited by anything it starts.
  *
  * Other system calls stay allowed: the sanitizer runtimes, glib, GMime,
@@ -9,7 +9,8 @@
  * with each library update.  What the filter refuses, with EPERM so callers
  * report a plain error:
  *
- *   - socket(2) outside the role's table of (family, type) pairs below;
+ *   - socket(2) outside the policy's (family, type) pairs, and with a
+ *     protocol other than 0, TCP or UDP;
  *     socketpair(2) always (the channels are made by the supervisor);
  *   - io_uring, which could open sockets past this filter;
  *   - new namespaces (unshare, setns, clone with CLONE_NEW*; clone3 answers
@@ -27,11 +28,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/log.h"
 
 #define FAMILY_LIMIT 64   /* every AF_* value the kernel knows is below this */
 #define TYPE_MASK 0xfu    /* SOCK_TYPE_MASK: the type without CLOEXEC/NONBLOCK */
 
+/* The policy's pairs gathered by family: the types allowed for each. */
 struct sock_allow {
 	int family;
 	unsigned types; /* bit (1 << SOCK_x) for each allowed type */
@@ -39,20 +42,49 @@ struct sock_allow {
 
 #define T(x) (1u << (x))
 
-/*
- * The gateway reaches the IMAP server, the TSA and CRL/OCSP responders over
- * TCP; the mailer reaches its SMTP relay over TCP.  Both resolve host names
- * with getaddrinfo(3), which asks the resolvers of /etc/resolv.conf over
- * UDP: hence SOCK_DGRAM on AF_INET/AF_INET6 (protocol 0 or UDP only).
- * AF_UNIX SOCK_DGRAM lets syslog(3) reconnect to /dev/log after the log
- * daemon restarts.  Nothing else: no raw or packet sockets, no netlink
- * (getaddrinfo's address-configuration probe then assumes both families).
- */
-static const struct sock_allow net_client[] = {
-	{ AF_UNIX, T(SOCK_DGRAM) },
-	{ AF_INET, T(SOCK_STREAM) | T(SOCK_DGRAM) },
-	{ AF_INET6, T(SOCK_STREAM) | T(SOCK_DGRAM) },
-};
+static size_t gather(const struct sandbox_policy *p, struct sock_allow *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->nsockets && i < ARRAY_SIZE(p->sockets); i++) {
+		const struct sandbox_socket *s = &p->sockets[i];
+		size_t j = 0;
+		if (s->type < 0 || (unsigned)s->type > TYPE_MASK)
+			continue;
+		while (j < n && t[j].family != s->family)
+			j++;
+		if (j == n)
+			t[n++] = (struct sock_allow){ s->family, 0 };
+		t[j].types |= T(s->type);
+	}
+	return n;
+}
+
+/* For the log line: "none", or e.g. "unix:dgram,inet:stream+dgram". */
+static void describe(const struct sock_allow *t, size_t n, struct buf *out)
+{
+	static const struct {
+		int v;
+		const char *name;
+	} fams[] = { { AF_UNIX, "unix" }, { AF_INET, "inet" }, { AF_INET6, "inet6" },
+		     { AF_NETLINK, "netlink" }, { AF_PACKET, "packet" } },
+	  types[] = { { SOCK_STREAM, "stream" }, { SOCK_DGRAM, "dgram" }, { SOCK_RAW, "raw" },
+		      { SOCK_SEQPACKET, "seqpacket" } };
+
+	if (n == 0)
+		buf_append_str(out, "none");
+	for (size_t i = 0; i < n; i++) {
+		const char *fam = "other", *sep = ":";
+		for (size_t k = 0; k < ARRAY_SIZE(fams); k++)
+			if (fams[k].v == t[i].family)
+				fam = fams[k].name;
+		buf_printf(out, "%s%s", i > 0 ? "," : "", fam);
+		for (size_t k = 0; k < ARRAY_SIZE(types); k++)
+			if (t[i].types & T(types[k].v)) {
+				buf_printf(out, "%s%s", sep, types[k].name);
+				sep = "+";
+			}
+	}
+}
 
 /* One comparison of argument `arg`; for SCMP_CMP_MASKED_EQ, a is the mask
  * and b the value.  (libseccomp's SCMP_An macros leave a field to the
@@ -136,7 +168,7 @@ static int add_namespace_rules(scmp_filter_ctx f)
 	return 0;
 }
 
-int sandbox_seccomp(enum role r, struct error *e)
+int sandbox_seccomp(const struct sandbox_policy *p, struct error *e)
 {
 	static const char *const denied[] = {
 		"socketpair", "io_uring_setup", "io_uring_enter", "io_uring_register",
@@ -150,6 +182,9 @@ int sandbox_seccomp(enum role r, struct error *e)
 		"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
 	};
 	scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
+	struct sock_allow socks[SANDBOX_MAX_SOCKETS];
+	size_t nsocks = gather(p, socks);
+	struct buf desc;
 	int rc = 0;
 
 	if (f == NULL)
@@ -165,25 +200,23 @@ int sandbox_seccomp(enum role r, struct error *e)
 			goto out;
 	if ((rc = add_namespace_rules(f)) < 0)
 		goto out;
-	if (r == ROLE_GATEWAY || r == ROLE_MAILER)
-		rc = add_socket_rules(f, net_client, sizeof(net_client) / sizeof(net_client[0]));
-	else
-		rc = add_socket_rules(f, NULL, 0); /* keys, portal: no socket of their own */
-	if (rc < 0)
+	if ((rc = add_socket_rules(f, socks, nsocks)) < 0)
 		goto out;
 	rc = seccomp_load(f);
 out:
 	seccomp_release(f);
 	if (rc < 0)
 		return err_tmp(e, "seccomp: %s", strerror(-rc));
-	log_info("event=seccomp role=%s state=on sockets=%s", role_name(r),
-		 r == ROLE_GATEWAY || r == ROLE_MAILER ? "tcp,dns,syslog" : "none");
+	buf_init(&desc, 256);
+	describe(socks, nsocks, &desc);
+	log_info("event=seccomp role=%s state=on sockets=%s", p->name, (const char *)desc.data);
+	buf_free(&desc);
 	return 0;
 }
 
-/* The test hook (sandbox.h): each call is one the role must not be able to
- * make; the descriptor of a call that succeeds is closed at once. */
-void sandbox_try_forbidden(enum role r)
+/* The test hook (sandbox.h): each call is one a confined process should not
+ * be able to make unless its policy allows it; the descriptor of a call that succeeds is closed at once. */
+void sandbox_try_forbidden(const char *name)
 {
 	static const struct {
 		const char *name;
@@ -205,22 +238,22 @@ void sandbox_try_forbidden(enum role r)
 		int err = errno;
 		if (fd >= 0)
 			close(fd);
-		log_info("event=syscall_test role=%s call=%s result=%s errno=%d", role_name(r),
+		log_info("event=syscall_test role=%s call=%s result=%s errno=%d", name,
 			 tries[i].name, fd >= 0 ? "allowed" : "refused", fd >= 0 ? 0 : err);
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
 		close(sv[0]);
 		close(sv[1]);
-		log_info("event=syscall_test role=%s call=socketpair result=allowed errno=0", role_name(r));
+		log_info("event=syscall_test role=%s call=socketpair result=allowed errno=0", name);
 	} else {
 		log_info("event=syscall_test role=%s call=socketpair result=refused errno=%d",
-			 role_name(r), errno);
+			 name, errno);
 	}
 	if (unshare(CLONE_NEWUSER) == 0) {
-		/* Cannot be undone: a role that got here must not go on. */
-		log_err("event=syscall_test role=%s call=unshare_user result=allowed errno=0", role_name(r));
+		/* Cannot be undone: a process that got here must not go on. */
+		log_err("event=syscall_test role=%s call=unshare_user result=allowed errno=0", name);
 		_exit(3);
 	}
-	log_info("event=syscall_test role=%s call=unshare_user result=refused errno=%d", role_name(r),
+	log_info("event=syscall_test role=%s call=unshare_user result=refused errno=%d", name,
 		 errno);
 }

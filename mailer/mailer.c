@@ -16,19 +16,17 @@
 
 int mailer_main(struct role_ctx *ctx)
 {
-	char db[4096], outbox[4096], tmp[4096];
-	const char *rw[4];
+	char outbox[4096];
+	const char *rw[2];
 	struct keys_client *kc = keys_client_new(ctx->keys_fd);
 	struct store *st = NULL;
 	struct error e = { { 0 }, 0 };
 
-	str_fmt(db, sizeof(db), "%s/db", ctx->data_dir);
-	str_fmt(tmp, sizeof(tmp), "%s/tmp", ctx->data_dir);
+	/* DATA/db and DATA/tmp come with the role (role.c); the outbox is set
+	 * in the configuration. */
 	conf_path(ctx->conf, "paths", "outbox_maildir", outbox, sizeof(outbox));
-	rw[0] = db;
-	rw[1] = outbox;
-	rw[2] = tmp;
-	rw[3] = NULL;
+	rw[0] = outbox;
+	rw[1] = NULL;
 	if (role_confine(ctx, rw, NULL, NULL, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);

@@ -30,10 +30,14 @@ enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status, const ch
 	enum MHD_Result ret;
 	if (r == NULL)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", content_type);
-	for (size_t i = 0; i < ARRAY_SIZE(security_headers); i++)
-		MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
-	ret = MHD_queue_response(c, status, r);
+	/* libmicrohttpd refuses a header value holding a line break; a response
+	 * missing its content type or a security header is not sent at all
+	 * (MHD_NO closes the connection). */
+	ret = MHD_add_response_header(r, "Content-Type", content_type);
+	for (size_t i = 0; i < ARRAY_SIZE(security_headers) && ret == MHD_YES; i++)
+		ret = MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
+	if (ret == MHD_YES)
+		ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }

@@ -131,8 +131,7 @@ static struct MHD_Daemon *serve_on(int fd, int v6, const char *spec, enum side s
 
 int portal_main(struct role_ctx *ctx)
 {
-	char db[4096], tmp[4096], host[256];
-	const char *rw[3];
+	char host[256];
 	const char *rl = conf_str(ctx->conf, "portal", "resident_listen");
 	const char *sl = conf_str(ctx->conf, "portal", "staff_listen");
 	int ports[2] = { 0, 0 };
@@ -143,18 +142,13 @@ int portal_main(struct role_ctx *ctx)
 	unsigned max_conn = (unsigned)conf_int(ctx->conf, "portal", "max_connections");
 	int ret = 3, rfd = -1, sfd = -1, r6 = 0, s6 = 0;
 
-	str_fmt(db, sizeof(db), "%s/db", ctx->data_dir);
-	str_fmt(tmp, sizeof(tmp), "%s/tmp", ctx->data_dir);
-	rw[0] = db;
-	rw[1] = tmp;
-	rw[2] = NULL;
 	conf_listen_split(rl, host, sizeof(host), &ports[0]);
 	conf_listen_split(sl, host, sizeof(host), &ports[1]);
 	/* The listening sockets first (as root when started so), then confine
 	 * before the listener threads exist, so they inherit it. */
 	if ((rfd = open_listener(rl, &r6, &e)) < 0 || (sfd = open_listener(sl, &s6, &e)) < 0)
 		goto out;
-	if (role_confine(ctx, rw, NULL, ports, &e) < 0 ||
+	if (role_confine(ctx, NULL, NULL, ports, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0)
 		goto out;
 	resident = serve_on(rfd, r6, rl, SIDE_RESIDENT, max_conn, &e);
