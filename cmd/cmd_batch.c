@@ -4,6 +4,7 @@
  * Stored text is never printed raw: a control or bidi character in a title
  * or a report (stored before text was checked, or by a bug) is shown
  * escaped (text.h), in JSON as \uXXXX.
+ * Runs in the command-line process of the staff member who calls it.
  */
 #include <fcntl.h>
 #include <getopt.h>

@@ -1,8 +1,10 @@
 /*
- * cmd_user.c — `tayori user add | passwd | role | disable | enable | list`:
- * staff accounts and their permissions.  Passwords come from a prompt or an
- * environment variable (--password-env VAR), never from argv; without
- * either, a one-time password is generated and printed once.
+ * cmd_user.c — `tayori user`: staff accounts and their permissions.
+ * `tayori user add | passwd | role | disable | enable | list`.  Passwords
+ * come from a prompt or an environment variable (--password-env VAR), never
+ * from argv; without either, a one-time password is generated and printed
+ * once.
+ * Runs in the command-line process of the administrator who calls it.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -1,8 +1,9 @@
 /*
- * conf.c — tayori.conf: the strict line parser, the checks of settings that
- * go together, path resolution and the typed accessors (see conf.h and
- * tayori.conf(5)); the schema is conf_schema.c, the value checks
- * conf_value.c, the sample writer conf_sample.c.
+ * conf.c — tayori.conf's strict parser, its cross-checks and accessors.
+ * The line parser, the checks of settings that go together, path
+ * resolution and the typed accessors (see conf.h and tayori.conf(5)); the
+ * schema is conf_schema.c, the value checks conf_value.c, the sample writer
+ * conf_sample.c.
  * Runs in every process: the supervisor and the CLI load the file; each
  * role reads its settings.
  * Standards: UTF-8 (RFC 3629) text.

@@ -1,6 +1,6 @@
 /*
- * conf.h — tayori.conf, the configuration of one tenant: parser, typed
- * accessors and the sample writer used by `tayori init`.
+ * conf.h — tayori.conf, the configuration of one tenant.
+ * Its parser, typed accessors and the sample writer used by `tayori init`.
  * Runs in every process (the supervisor loads the file; each role reads it).
  * Format: UTF-8 text (RFC 3629), "key = value" lines under optional
  * "[section]" headers, described in tayori.conf(5).

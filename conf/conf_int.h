@@ -1,7 +1,7 @@
 /*
- * conf_int.h — private to conf/: what the pieces of tayori.conf share (the
- * schema table in conf_schema.c, the value checks in conf_value.c, the
- * parser in conf.c, the sample writer in conf_sample.c).  Nothing outside
+ * conf_int.h — private to conf/: what the pieces of tayori.conf share.
+ * The schema table in conf_schema.c, the value checks in conf_value.c, the
+ * parser in conf.c, the sample writer in conf_sample.c.  Nothing outside
  * conf/ includes it; other modules use conf.h.
  * Runs in every process, like conf.h.
  */

@@ -1,7 +1,7 @@
 /*
- * conf_sample.c — the documented sample tayori.conf: every setting with its
- * help, commented out at its default, as `tayori init` writes it and as
- * conf/tayori.conf is kept (see conf.h).
+ * conf_sample.c — the documented sample tayori.conf that `tayori init` writes.
+ * Every setting with its help, commented out at its default; conf/tayori.conf
+ * is kept equal to it (see conf.h).
  * Runs in the command-line process (`tayori init`) and in the unit test
  * that regenerates conf/tayori.conf.
  */

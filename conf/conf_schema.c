@@ -1,6 +1,7 @@
 /*
- * conf_schema.c — the schema of tayori.conf: every section and setting with
- * its type, default, range and help, and the lookups in it.
+ * conf_schema.c — the schema of tayori.conf: every setting, and lookups in it.
+ * One row per setting: section, key, type, default, range, help (English
+ * and Japanese); the sections with their help.
  * Runs in every process (linked wherever conf.c is).
  *
  * This table is the one source of truth: the parser (conf.c) checks the

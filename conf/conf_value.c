@@ -1,7 +1,8 @@
 /*
- * conf_value.c — the value types of tayori.conf: the checks behind each
- * schema type (text, numbers, durations, sizes, HOST:PORT, URLs, mail
- * addresses, names) and the parsers other modules reuse.
+ * conf_value.c — the value types of tayori.conf: their checks and parsers.
+ * The check behind each schema type (text, numbers, durations, sizes,
+ * HOST:PORT, URLs, mail addresses, names) and the parsers other modules
+ * reuse.
  * Runs in every process (linked wherever conf.c is).
  * Standards: UTF-8 (RFC 3629); URLs after RFC 3986 (scheme, authority);
  * mail addresses after the RFC 5321 Mailbox syntax (ASCII only, lib/email).
