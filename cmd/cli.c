@@ -1,5 +1,6 @@
 /*
  * cli.c — shared pieces of the subcommands (see cli.h).
+ * Runs in the command-line process.
  */
 #include "cmd/cli.h"
 

@@ -1,6 +1,7 @@
 /*
- * cli.h — what the subcommands share: finding the tenant (-d DIR / -c CONF),
- * opening it through a private keys process, exit statuses and messages.
+ * cli.h — what the subcommands share: the tenant, exit statuses, messages.
+ * Finding the tenant (-d DIR / -c CONF), opening it through a private keys
+ * process, exit statuses and messages.
  * Runs in the command-line process.
  *
  * Exit statuses (DESIGN.md): 0 done; 1 input refused (one line on stderr,

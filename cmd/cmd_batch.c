@@ -4,6 +4,7 @@
  * Stored text is never printed raw: a control or bidi character in a title
  * or a report (stored before text was checked, or by a bug) is shown
  * escaped (text.h), in JSON as \uXXXX.
+ * Runs in the command-line process of the staff member who calls it.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -78,6 +79,107 @@ static int parse_id(const char *s, uint64_t *id)
 	return 0;
 }
 
+/* `tayori batch list`. */
+static int batch_list(struct cli_tenant *t, int json, struct error *e)
+{
+	struct batch_summary *v = NULL;
+	size_t n = 0;
+
+	if (batches_list(t->st, &v, &n, e) < 0)
+		return -1;
+	if (json)
+		printf("{\"batches\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (json && i)
+			putchar(',');
+		print_summary(&v[i], json);
+	}
+	if (json)
+		printf("]}\n");
+	free(v);
+	return 0;
+}
+
+/* `tayori batch show ID`: the summary and the stored report. */
+static int batch_show(struct cli_tenant *t, uint64_t id, int json, struct error *e)
+{
+	struct batch_summary s;
+	struct buf report;
+	int r;
+
+	buf_init(&report, 64 << 20);
+	r = batches_get(t->st, id, &s, &report, e);
+	if (r == 1)
+		err_set(e, "no batch %llu", (unsigned long long)id);
+	if (r != 0) {
+		buf_free(&report);
+		return -1;
+	}
+	if (json) {
+		printf("{\"summary\":");
+		print_summary(&s, 1);
+		printf(",\"report\":");
+		if (report.len)
+			print_report((const char *)report.data, report.len, 1);
+		else
+			fputs("null", stdout);
+		printf("}\n");
+	} else {
+		print_summary(&s, 0);
+		print_report((const char *)report.data, report.len, 0);
+	}
+	buf_free(&report);
+	return 0;
+}
+
+/* `tayori batch approve ID`. */
+static int batch_approve(struct cli_tenant *t, uint64_t id, struct error *e)
+{
+	if (batches_set_status(t->st, id, BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED, cli_actor(),
+			       "cli", "batch.approve", e) < 0)
+		return -1;
+	printf("batch %llu approved\n", (unsigned long long)id);
+	return 0;
+}
+
+/* `tayori batch pdf ID KEY OUT.pdf`: one resident's signed PDF into a new file. */
+static int batch_pdf(struct cli_tenant *t, uint64_t id, const char *typed, const char *out,
+		     struct error *e)
+{
+	struct buf pdf, report;
+	struct batch_summary s;
+	char key[RECIPIENTS_KEY_MAX + 1];
+	const char *kw;
+	int r, fd, width = 0;
+
+	/* Accept the key as staff type it (full-width digits, Excel's lost
+	 * zeros): normalise it the way the batch's CSV was. */
+	buf_init(&report, 64 << 20);
+	if (batches_get(t->st, id, &s, &report, e) == 0 && report.len > 0 &&
+	    (kw = strstr((char *)report.data, "\"key_width\":")) != NULL)
+		width = (int)strtol(kw + 12, NULL, 10);
+	buf_free(&report);
+	if (recipients_normalize_key(typed, width, key, sizeof(key)) < 0)
+		str_copy(key, typed, sizeof(key));
+	buf_init(&pdf, (size_t)1 << 30);
+	r = batches_resident_pdf(t->st, id, key, &pdf, e);
+	if (r == 1)
+		err_set(e, "batch %llu has no PDF for key %s", (unsigned long long)id, typed);
+	if (r != 0) {
+		buf_free(&pdf);
+		return -1;
+	}
+	/* Never overwrite: a resident's notice is not to be clobbered by a typo. */
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, pdf.data, pdf.len) != (ssize_t)pdf.len || close(fd) < 0) {
+		err_set(e, "cannot write %s (it must not exist yet)", out);
+		buf_free(&pdf);
+		return -1;
+	}
+	buf_free(&pdf);
+	return 0;
+}
+
 int cmd_batch(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -90,7 +192,7 @@ int cmd_batch(int argc, char **argv)
 	struct cli_tenant t;
 	struct error e = { { 0 }, 0 };
 	uint64_t id = 0;
-	int json = 0, ch, rc = EXIT_DONE, nargs;
+	int json = 0, ch, rc, nargs;
 
 	if (argc < 2)
 		return cli_usage("%s", usage);
@@ -119,88 +221,16 @@ int cmd_batch(int argc, char **argv)
 	if (cli_tenant_open(dir, conf, 1, &t, &e) < 0)
 		return cli_fail(&e);
 
-	if (strcmp(sub, "list") == 0) {
-		struct batch_summary *v = NULL;
-		size_t n = 0;
-		if (batches_list(t.st, &v, &n, &e) < 0)
-			goto fail;
-		if (json)
-			printf("{\"batches\":[");
-		for (size_t i = 0; i < n; i++) {
-			if (json && i)
-				putchar(',');
-			print_summary(&v[i], json);
-		}
-		if (json)
-			printf("]}\n");
-		free(v);
-	} else if (strcmp(sub, "show") == 0) {
-		struct batch_summary s;
-		struct buf report;
-		int r;
-		buf_init(&report, 64 << 20);
-		r = batches_get(t.st, id, &s, &report, &e);
-		if (r == 1)
-			err_set(&e, "no batch %llu", (unsigned long long)id);
-		if (r != 0) {
-			buf_free(&report);
-			goto fail;
-		}
-		if (json) {
-			printf("{\"summary\":");
-			print_summary(&s, 1);
-			printf(",\"report\":");
-			if (report.len)
-				print_report((const char *)report.data, report.len, 1);
-			else
-				fputs("null", stdout);
-			printf("}\n");
-		} else {
-			print_summary(&s, 0);
-			print_report((const char *)report.data, report.len, 0);
-		}
-		buf_free(&report);
-	} else if (strcmp(sub, "approve") == 0) {
-		if (batches_set_status(t.st, id, BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED, cli_actor(),
-				       "cli", "batch.approve", &e) < 0)
-			goto fail;
-		printf("batch %llu approved\n", (unsigned long long)id);
-	} else {
-		struct buf pdf, report;
-		struct batch_summary s;
-		char key[RECIPIENTS_KEY_MAX + 1];
-		const char *kw;
-		int r, fd, width = 0;
-		/* Accept the key as staff type it (full-width digits, Excel's lost
-		 * zeros): normalise it the way the batch's CSV was. */
-		buf_init(&report, 64 << 20);
-		if (batches_get(t.st, id, &s, &report, &e) == 0 && report.len > 0 &&
-		    (kw = strstr((char *)report.data, "\"key_width\":")) != NULL)
-			width = (int)strtol(kw + 12, NULL, 10);
-		buf_free(&report);
-		if (recipients_normalize_key(argv[optind + 1], width, key, sizeof(key)) < 0)
-			str_copy(key, argv[optind + 1], sizeof(key));
-		buf_init(&pdf, (size_t)1 << 30);
-		r = batches_resident_pdf(t.st, id, key, &pdf, &e);
-		if (r == 1)
-			err_set(&e, "batch %llu has no PDF for key %s", (unsigned long long)id, argv[optind + 1]);
-		if (r != 0) {
-			buf_free(&pdf);
-			goto fail;
-		}
-		/* Never overwrite: a resident's notice is not to be clobbered by a typo. */
-		fd = open(argv[optind + 2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, pdf.data, pdf.len) != (ssize_t)pdf.len || close(fd) < 0) {
-			err_set(&e, "cannot write %s (it must not exist yet)", argv[optind + 2]);
-			buf_free(&pdf);
-			goto fail;
-		}
-		buf_free(&pdf);
-	}
-	goto out;
-fail:
-	rc = cli_fail(&e);
-out:
+	if (strcmp(sub, "list") == 0)
+		rc = batch_list(&t, json, &e);
+	else if (strcmp(sub, "show") == 0)
+		rc = batch_show(&t, id, json, &e);
+	else if (strcmp(sub, "approve") == 0)
+		rc = batch_approve(&t, id, &e);
+	else
+		rc = batch_pdf(&t, id, argv[optind + 1], argv[optind + 2], &e);
+	if (rc < 0)
+		rc = cli_fail(&e);
 	cli_tenant_close(&t);
 	return rc;
 }

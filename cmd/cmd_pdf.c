@@ -1,7 +1,9 @@
 /*
- * cmd_pdf.c — `tayori pdf`: its three commands, and `tayori pdf split (--pages N | --key REGEX | --auto
- * KEYS.csv) [--json] [--password-env VAR] [--threads N] [--writers N] IN.pdf
- * OUTDIR`:
+ * cmd_pdf.c — `tayori pdf`: the dispatcher of its commands, and pdf split.
+ * (`tayori pdf sign` and `tayori pdf verify` are cmd_pdf_sign.c.)
+ *
+ * `tayori pdf split (--pages N | --key REGEX | --auto KEYS.csv) [--json]
+ * [--password-env VAR] [--threads N] [--writers N] IN.pdf OUTDIR`
  * splits IN.pdf into OUTDIR/<key>.pdf, one file per resident, and prints
  * what matched and what did not.
  * Runs in the command-line process of the staff or administrator who
@@ -188,7 +190,92 @@ out:
 	return ret;
 }
 
-int cmd_pdf_split(int argc, char **argv)
+/* What the command line asks of `tayori pdf split`. */
+struct split_args {
+	struct pdf_split_opts o;
+	const char *csv_path, *in, *outdir, *mode_name;
+	int json;
+};
+
+/* One option of the getopt loop.  0 to go on, or -1 with the exit status in
+ * *status (0 after --help). */
+static int split_option(int opt, struct split_args *a, int *nmodes, int *status)
+{
+	int64_t v;
+
+	switch (opt) {
+	case 'p':
+		if (parse_int64(optarg, 1, 10000, &v) < 0) {
+			fprintf(stderr, "tayori: pdf split: --pages wants a number of pages "
+					"from 1 to 10000\n");
+			*status = EXIT_USAGE;
+			return -1;
+		}
+		a->o.mode = PDF_SPLIT_PAGES;
+		a->o.pages_per_resident = (int)v;
+		a->mode_name = "pages";
+		(*nmodes)++;
+		return 0;
+	case 'k':
+		a->o.mode = PDF_SPLIT_KEY;
+		a->o.key_regex = optarg;
+		a->mode_name = "key";
+		(*nmodes)++;
+		return 0;
+	case 'a':
+		a->o.mode = PDF_SPLIT_AUTO;
+		a->csv_path = optarg;
+		a->mode_name = "auto";
+		(*nmodes)++;
+		return 0;
+	case 'j':
+		a->json = 1;
+		return 0;
+	case 'P':
+		a->o.password = getenv(optarg);
+		if (!a->o.password) {
+			fprintf(stderr, "tayori: pdf split: the environment variable %s "
+					"(--password-env) is not set\n", optarg);
+			*status = EXIT_USAGE;
+			return -1;
+		}
+		return 0;
+	case 't':
+		if (parse_int64(optarg, 1, PDF_TEXT_THREADS_MAX, &v) < 0) {
+			fprintf(stderr, "tayori: pdf split: --threads wants 1 to %d\n",
+				PDF_TEXT_THREADS_MAX);
+			*status = EXIT_USAGE;
+			return -1;
+		}
+		a->o.threads = (int)v;
+		return 0;
+	case 'w':
+		if (parse_int64(optarg, 1, PDF_TEXT_THREADS_MAX, &v) < 0) {
+			fprintf(stderr, "tayori: pdf split: --writers wants 1 to %d\n",
+				PDF_TEXT_THREADS_MAX);
+			*status = EXIT_USAGE;
+			return -1;
+		}
+		a->o.write_threads = (int)v;
+		return 0;
+	case 'd':
+	case 'c':
+		return 0; /* every subcommand takes them; split needs no tenant */
+	case 'h':
+		fputs(usage_text, stdout);
+		*status = 0;
+		return -1;
+	default:
+		fprintf(stderr, "tayori: pdf split: unknown option or missing value\n%s",
+			usage_text);
+		*status = EXIT_USAGE;
+		return -1;
+	}
+}
+
+/* The command line into *a.  0 to go on, or -1 with the exit status in
+ * *status (2 for a usage error, 0 after --help). */
+static int split_parse(int argc, char **argv, struct split_args *a, int *status)
 {
 	static const struct option longopts[] = {
 		{ "pages", required_argument, NULL, 'p' },
@@ -201,246 +288,216 @@ int cmd_pdf_split(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pdf_split_opts o;
-	struct pdf_split_result r;
-	struct out_ctx oc;
-	struct error e = { "", 0 };
-	struct recipients *rcpt = NULL;
-	const char **keys = NULL;
-	char **dups = NULL;
-	size_t nkeys = 0, ndups = 0;
-	const char *csv_path = NULL, *in, *outdir, *mode_name = NULL;
-	uint8_t *data = NULL;
-	size_t len = 0;
-	int json = 0, nmodes = 0, status = EXIT_TMP, opt, made_dir = 0;
-	int64_t v;
+	int nmodes = 0, opt;
 
-	memset(&o, 0, sizeof o);
-	memset(&r, 0, sizeof r);
-	oc.dirfd = -1;
-	oc.bytes = 0;
-
+	memset(a, 0, sizeof *a);
 	optind = 0; /* GNU: restart scanning, argv[0] is the subcommand */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+d:c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			if (parse_int64(optarg, 1, 10000, &v) < 0) {
-				fprintf(stderr, "tayori: pdf split: --pages wants a number of pages "
-						"from 1 to 10000\n");
-				return EXIT_USAGE;
-			}
-			o.mode = PDF_SPLIT_PAGES;
-			o.pages_per_resident = (int)v;
-			mode_name = "pages";
-			nmodes++;
-			break;
-		case 'k':
-			o.mode = PDF_SPLIT_KEY;
-			o.key_regex = optarg;
-			mode_name = "key";
-			nmodes++;
-			break;
-		case 'a':
-			o.mode = PDF_SPLIT_AUTO;
-			csv_path = optarg;
-			mode_name = "auto";
-			nmodes++;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'P':
-			o.password = getenv(optarg);
-			if (!o.password) {
-				fprintf(stderr, "tayori: pdf split: the environment variable %s "
-						"(--password-env) is not set\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 't':
-			if (parse_int64(optarg, 1, PDF_TEXT_THREADS_MAX, &v) < 0) {
-				fprintf(stderr, "tayori: pdf split: --threads wants 1 to %d\n",
-					PDF_TEXT_THREADS_MAX);
-				return EXIT_USAGE;
-			}
-			o.threads = (int)v;
-			break;
-		case 'w':
-			if (parse_int64(optarg, 1, PDF_TEXT_THREADS_MAX, &v) < 0) {
-				fprintf(stderr, "tayori: pdf split: --writers wants 1 to %d\n",
-					PDF_TEXT_THREADS_MAX);
-				return EXIT_USAGE;
-			}
-			o.write_threads = (int)v;
-			break;
-		case 'd':
-		case 'c':
-			break; /* every subcommand takes them; split needs no tenant */
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			fprintf(stderr, "tayori: pdf split: unknown option or missing value\n%s",
-				usage_text);
-			return EXIT_USAGE;
-		}
-	}
+	while ((opt = getopt_long(argc, argv, "+d:c:h", longopts, NULL)) != -1)
+		if (split_option(opt, a, &nmodes, status) < 0)
+			return -1;
 	if (nmodes != 1 || argc - optind != 2) {
 		fprintf(stderr, "tayori: pdf split: %s\n%s",
 			nmodes != 1 ? "give exactly one of --pages, --key and --auto"
 				    : "give IN.pdf and OUTDIR", usage_text);
-		return EXIT_USAGE;
+		*status = EXIT_USAGE;
+		return -1;
 	}
-	in = argv[optind];
-	outdir = argv[optind + 1];
-	if (o.write_threads == 0)
-		o.write_threads = 2;
-	if (o.mode == PDF_SPLIT_KEY) {
+	a->in = argv[optind];
+	a->outdir = argv[optind + 1];
+	if (a->o.write_threads == 0)
+		a->o.write_threads = 2;
+	if (a->o.mode == PDF_SPLIT_KEY) {
 		GError *gerr = NULL;
-		GRegex *re = g_regex_new(o.key_regex, 0, 0, &gerr);
+		GRegex *re = g_regex_new(a->o.key_regex, 0, 0, &gerr);
 		if (!re) {
 			fprintf(stderr, "tayori: pdf split: --key is not a valid regular expression: "
 					"%s\n", gerr->message);
 			g_error_free(gerr);
-			return EXIT_USAGE;
+			*status = EXIT_USAGE;
+			return -1;
 		}
 		g_regex_unref(re);
 	}
+	return 0;
+}
 
-	oc.written = g_ptr_array_new_with_free_func(g_free);
-	pthread_mutex_init(&oc.lock, NULL);
-	if (csv_path) {
+/* One run of `tayori pdf split`: what it read, wrote and found. */
+struct split_run {
+	struct out_ctx oc;
+	struct pdf_split_result r;
+	struct recipients *rcpt; /* --auto: the CSV's rows */
+	const char **keys;       /* point into rcpt */
+	char **dups;             /* point into rcpt */
+	size_t nkeys, ndups;
+	uint8_t *data;           /* IN.pdf */
+	size_t len;
+	int made_dir;            /* OUTDIR did not exist before */
+};
+
+/* Read the CSV and the PDF, make OUTDIR and write the files.  0, or the
+ * exit status after saying why on stderr (and stdout with --json). */
+static int split_work(struct split_args *a, struct split_run *s)
+{
+	struct error e = { "", 0 };
+	int json = a->json;
+
+	if (a->csv_path) {
 		uint8_t *csv = NULL;
 		size_t csvlen = 0;
 		int rc;
-		if (file_read_all(csv_path, CSV_DEFAULT_MAX_BYTES, &csv, &csvlen, &e) < 0) {
-			status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, NULL, e.msg);
-			goto out;
-		}
-		rc = read_keys(csv, csvlen, &rcpt, &keys, &nkeys, &dups, &ndups, &e);
+		if (file_read_all(a->csv_path, CSV_DEFAULT_MAX_BYTES, &csv, &csvlen, &e) < 0)
+			return refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, NULL, e.msg);
+		rc = read_keys(csv, csvlen, &s->rcpt, &s->keys, &s->nkeys, &s->dups, &s->ndups, &e);
 		free(csv);
-		if (rc < 0) {
-			status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, csv_path, e.msg);
-			goto out;
-		}
-		o.keys = keys;
-		o.nkeys = nkeys;
+		if (rc < 0)
+			return refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, a->csv_path, e.msg);
+		a->o.keys = s->keys;
+		a->o.nkeys = s->nkeys;
 	}
-	if (file_read_all(in, PDF_INPUT_MAX, &data, &len, &e) < 0) {
-		status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, NULL, e.msg);
-		goto out;
-	}
+	if (file_read_all(a->in, PDF_INPUT_MAX, &s->data, &s->len, &e) < 0)
+		return refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, NULL, e.msg);
 	{
 		struct stat st;
-		made_dir = stat(outdir, &st) != 0;
+		s->made_dir = stat(a->outdir, &st) != 0;
 	}
-	if (mkdir_p(outdir, 0750, &e) < 0) {
-		status = refuse(EXIT_TMP, json, NULL, e.msg);
-		goto out;
-	}
-	oc.dirfd = open(outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (oc.dirfd < 0) {
+	if (mkdir_p(a->outdir, 0750, &e) < 0)
+		return refuse(EXIT_TMP, json, NULL, e.msg);
+	s->oc.dirfd = open(a->outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->oc.dirfd < 0) {
 		char msg[ERR_MAX];
 		str_fmt(msg, sizeof msg, "cannot open the folder: %s", strerror(errno));
-		status = refuse(EXIT_TMP, json, outdir, msg);
-		goto out;
+		return refuse(EXIT_TMP, json, a->outdir, msg);
 	}
-	if (pdf_split_run(data, len, &o, write_file, &oc, &r, &e) < 0) {
-		status = refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, in, e.msg);
-		goto out;
+	if (pdf_split_run(s->data, s->len, &a->o, write_file, &s->oc, &s->r, &e) < 0)
+		return refuse(e.temporary ? EXIT_TMP : EXIT_REFUSED, json, a->in, e.msg);
+	return 0;
+}
+
+/* --auto with --json: the CSV's keys that got no file (held back ones too,
+ * since they go to paper like keys found nowhere), and the CSV's troubles. */
+static void split_print_csv_json(FILE *f, const struct split_run *s)
+{
+	const struct pdf_split_result *r = &s->r;
+
+	fputs(",\"csv_rows_without_pdf\":[", f);
+	for (size_t i = 0; i < r->nmissing; i++) {
+		if (i)
+			fputc(',', f);
+		json_fputs(f, r->missing_keys[i]);
 	}
-	if (json) {
-		FILE *f = stdout;
-		fprintf(f, "{\"status\":\"ok\",\"mode\":\"%s\",\"pages\":%d", mode_name, r.info.pages);
-		if (rcpt)
-			fprintf(f, ",\"recipients\":%zu", rcpt->n);
-		fprintf(f, ",\"matched\":%zu,\"files\":[", r.ngroups);
-		for (size_t i = 0; i < r.ngroups; i++) {
-			fputs(i ? ",{\"key\":" : "{\"key\":", f);
-			json_fputs(f, r.groups[i].key);
-			fputs(",\"found\":", f);
-			json_fputs(f, r.groups[i].found);
-			fprintf(f, ",\"first_page\":%d,\"page_count\":%d}", r.groups[i].first_page,
-				r.groups[i].page_count);
-		}
-		fputc(']', f);
-		json_ints(f, "unmatched_pages", r.keyless_pages, r.nkeyless);
-		json_ints(f, "ambiguous_pages", r.ambiguous_pages, r.nambiguous);
-		json_strs(f, "repeated_keys", r.repeated_keys, r.nrepeated);
-		fputs(",\"held\":[", f);
-		for (size_t i = 0; i < r.nholds; i++) {
-			fputs(i ? ",{\"key\":" : "{\"key\":", f);
-			json_fputs(f, r.holds[i].key);
-			fprintf(f, ",\"page\":%d}", r.holds[i].page);
-		}
-		fputc(']', f);
-		if (rcpt) {
-			/* Keys held back go to paper like keys found nowhere. */
-			fputs(",\"csv_rows_without_pdf\":[", f);
-			for (size_t i = 0; i < r.nmissing; i++) {
-				if (i)
-					fputc(',', f);
-				json_fputs(f, r.missing_keys[i]);
-			}
-			for (size_t i = 0, n = r.nmissing; i < r.nholds; i++) {
-				int again = 0;
-				for (size_t j = 0; j < i; j++)
-					again |= strcmp(r.holds[j].key, r.holds[i].key) == 0;
-				if (again)
-					continue;
-				if (n++)
-					fputc(',', f);
-				json_fputs(f, r.holds[i].key);
-			}
-			fputc(']', f);
-			json_strs(f, "unmatched_pdf_keys", r.unmatched_keys, r.nunmatched);
-			json_strs(f, "duplicate_keys", dups, ndups);
-		}
-		if (r.key_label) {
-			fputs(",\"key_label\":", f);
-			json_fputs(f, r.key_label);
-		}
-		fprintf(f, ",\"repaired\":%s}\n", r.info.repaired ? "true" : "false");
-	} else {
-		printf("tayori: %s: %d pages, %zu PDFs written to %s", in, r.info.pages,
-		       (size_t)oc.written->len, outdir);
-		if (r.nkeyless)
-			printf("; %zu pages without a key went with the page before", r.nkeyless);
-		if (r.nambiguous)
-			printf("; %zu pages show several keys", r.nambiguous);
-		if (r.nrepeated)
-			printf("; %zu keys found in separate page ranges held back", r.nrepeated);
-		if (r.nholds)
-			printf("; %zu keys held back by pages that show several residents' keys",
-			       r.nholds);
-		if (r.nunmatched)
-			printf("; %zu keys not in the CSV (their pages written nowhere)",
-			       r.nunmatched);
-		if (rcpt)
-			printf("; %zu CSV keys not found", r.nmissing);
-		if (r.info.repaired)
-			printf("; the input was repaired");
-		putchar('\n');
+	for (size_t i = 0, n = r->nmissing; i < r->nholds; i++) {
+		int again = 0;
+		for (size_t j = 0; j < i; j++)
+			again |= strcmp(r->holds[j].key, r->holds[i].key) == 0;
+		if (again)
+			continue;
+		if (n++)
+			fputc(',', f);
+		json_fputs(f, r->holds[i].key);
 	}
-	status = 0;
-out:
-	if (status != 0 && oc.dirfd >= 0) {
+	fputc(']', f);
+	json_strs(f, "unmatched_pdf_keys", r->unmatched_keys, r->nunmatched);
+	json_strs(f, "duplicate_keys", s->dups, s->ndups);
+}
+
+/* The --json report on stdout: one object, one line. */
+static void split_print_json(const struct split_args *a, const struct split_run *s)
+{
+	const struct pdf_split_result *r = &s->r;
+	FILE *f = stdout;
+
+	fprintf(f, "{\"status\":\"ok\",\"mode\":\"%s\",\"pages\":%d", a->mode_name, r->info.pages);
+	if (s->rcpt)
+		fprintf(f, ",\"recipients\":%zu", s->rcpt->n);
+	fprintf(f, ",\"matched\":%zu,\"files\":[", r->ngroups);
+	for (size_t i = 0; i < r->ngroups; i++) {
+		fputs(i ? ",{\"key\":" : "{\"key\":", f);
+		json_fputs(f, r->groups[i].key);
+		fputs(",\"found\":", f);
+		json_fputs(f, r->groups[i].found);
+		fprintf(f, ",\"first_page\":%d,\"page_count\":%d}", r->groups[i].first_page,
+			r->groups[i].page_count);
+	}
+	fputc(']', f);
+	json_ints(f, "unmatched_pages", r->keyless_pages, r->nkeyless);
+	json_ints(f, "ambiguous_pages", r->ambiguous_pages, r->nambiguous);
+	json_strs(f, "repeated_keys", r->repeated_keys, r->nrepeated);
+	fputs(",\"held\":[", f);
+	for (size_t i = 0; i < r->nholds; i++) {
+		fputs(i ? ",{\"key\":" : "{\"key\":", f);
+		json_fputs(f, r->holds[i].key);
+		fprintf(f, ",\"page\":%d}", r->holds[i].page);
+	}
+	fputc(']', f);
+	if (s->rcpt)
+		split_print_csv_json(f, s);
+	if (r->key_label) {
+		fputs(",\"key_label\":", f);
+		json_fputs(f, r->key_label);
+	}
+	fprintf(f, ",\"repaired\":%s}\n", r->info.repaired ? "true" : "false");
+}
+
+/* The text report on stdout: one line. */
+static void split_print_text(const struct split_args *a, const struct split_run *s)
+{
+	const struct pdf_split_result *r = &s->r;
+
+	printf("tayori: %s: %d pages, %zu PDFs written to %s", a->in, r->info.pages,
+	       (size_t)s->oc.written->len, a->outdir);
+	if (r->nkeyless)
+		printf("; %zu pages without a key went with the page before", r->nkeyless);
+	if (r->nambiguous)
+		printf("; %zu pages show several keys", r->nambiguous);
+	if (r->nrepeated)
+		printf("; %zu keys found in separate page ranges held back", r->nrepeated);
+	if (r->nholds)
+		printf("; %zu keys held back by pages that show several residents' keys",
+		       r->nholds);
+	if (r->nunmatched)
+		printf("; %zu keys not in the CSV (their pages written nowhere)",
+		       r->nunmatched);
+	if (s->rcpt)
+		printf("; %zu CSV keys not found", r->nmissing);
+	if (r->info.repaired)
+		printf("; the input was repaired");
+	putchar('\n');
+}
+
+int cmd_pdf_split(int argc, char **argv)
+{
+	struct split_args a;
+	struct split_run s;
+	int status;
+
+	if (split_parse(argc, argv, &a, &status) < 0)
+		return status;
+	memset(&s, 0, sizeof s);
+	s.oc.dirfd = -1;
+	s.oc.written = g_ptr_array_new_with_free_func(g_free);
+	pthread_mutex_init(&s.oc.lock, NULL);
+	status = split_work(&a, &s);
+	if (status == 0 && a.json)
+		split_print_json(&a, &s);
+	else if (status == 0)
+		split_print_text(&a, &s);
+	if (status != 0 && s.oc.dirfd >= 0) {
 		/* Nothing stays behind from a refused or failed run. */
-		for (guint i = 0; i < oc.written->len; i++)
-			unlinkat(oc.dirfd, g_ptr_array_index(oc.written, i), 0);
+		for (guint i = 0; i < s.oc.written->len; i++)
+			unlinkat(s.oc.dirfd, g_ptr_array_index(s.oc.written, i), 0);
 	}
-	if (oc.dirfd >= 0)
-		close(oc.dirfd);
-	if (status != 0 && made_dir)
-		rmdir(outdir);
-	g_ptr_array_free(oc.written, TRUE);
-	pthread_mutex_destroy(&oc.lock);
-	pdf_split_result_free(&r);
-	free(data);
-	free(keys);
-	free(dups);
-	recipients_free(&rcpt);
+	if (s.oc.dirfd >= 0)
+		close(s.oc.dirfd);
+	if (status != 0 && s.made_dir)
+		rmdir(a.outdir);
+	g_ptr_array_free(s.oc.written, TRUE);
+	pthread_mutex_destroy(&s.oc.lock);
+	pdf_split_result_free(&s.r);
+	free(s.data);
+	free(s.keys);
+	free(s.dups);
+	recipients_free(&s.rcpt);
 	return status;
 }
 

@@ -1,5 +1,6 @@
 /*
  * cmd_pdf_sign.c — `tayori pdf sign` and `tayori pdf verify`.
+ * (`tayori pdf` itself, its dispatcher, and `tayori pdf split` are cmd_pdf.c.)
  * Runs in the CLI process: here the credential is opened locally (a
  * PKCS#12 file or a PKCS#11 token), unlike the gateway, which asks the keys
  * process.  Secrets come from an environment variable or a no-echo prompt,
@@ -154,10 +155,66 @@ static void load_blob(struct pades_blobs *b, const char *path, int *failed)
 	free(d);
 }
 
-int cmd_pdf_sign(int argc, char **argv)
+/* What the command line asks of `tayori pdf sign`. */
+struct sign_args {
+	const char *p12, *pass_env, *mod, *token, *key, *pin_env, *chain;
+	const char *crlf[LIST_MAX], *ocspf[LIST_MAX];
+	int ncrl, nocsp, nofetch, prefer_ocsp;
+	struct pades_options o;
+	const char *in, *out; /* IN.pdf, OUT.pdf */
+};
+
+enum { O_P12 = 256, O_PASSENV, O_MOD, O_TOKEN, O_KEY, O_PINENV, O_CHAIN, O_TSA, O_TSACA,
+    O_LEVEL, O_REASON, O_LOCATION, O_CONTACT, O_FIELD, O_CRL, O_OCSP, O_NOFETCH, O_PREFER_OCSP, O_HELP };
+
+/* One option of the getopt loop.  0 to go on, or -1 with the exit status in
+ * *status (0 after --help). */
+static int sign_option(int c, struct sign_args *a, int *status)
 {
-	enum { O_P12 = 256, O_PASSENV, O_MOD, O_TOKEN, O_KEY, O_PINENV, O_CHAIN, O_TSA, O_TSACA,
-	    O_LEVEL, O_REASON, O_LOCATION, O_CONTACT, O_FIELD, O_CRL, O_OCSP, O_NOFETCH, O_PREFER_OCSP, O_HELP };
+	struct pades_options *o = &a->o;
+
+	*status = 2;
+	switch (c) {
+	case 'd': case 'c': break; /* tenant config: not needed to sign a file */
+	case O_P12: a->p12 = optarg; break;
+	case O_PASSENV: a->pass_env = optarg; break;
+	case O_MOD: a->mod = optarg; break;
+	case O_TOKEN: a->token = optarg; break;
+	case O_KEY: a->key = optarg; break;
+	case O_PINENV: a->pin_env = optarg; break;
+	case O_CHAIN: a->chain = optarg; break;
+	case O_TSA: o->tsa_url = optarg; break;
+	case O_TSACA: o->tsa_ca_file = optarg; break;
+	case O_LEVEL:
+		if (pades_level_parse(optarg, &o->level) < 0) {
+			fprintf(stderr, "tayori pdf sign: unknown level %s (B-B, B-T, B-LT, B-LTA)\n", optarg);
+			return -1;
+		}
+		break;
+	case O_REASON: o->reason = optarg; break;
+	case O_LOCATION: o->location = optarg; break;
+	case O_CONTACT: o->contact_info = optarg; break;
+	case O_FIELD: o->field_name = optarg; break;
+	case O_CRL:
+		if (a->ncrl == LIST_MAX) { fprintf(stderr, "tayori pdf sign: too many --crl\n"); return -1; }
+		a->crlf[a->ncrl++] = optarg;
+		break;
+	case O_OCSP:
+		if (a->nocsp == LIST_MAX) { fprintf(stderr, "tayori pdf sign: too many --ocsp\n"); return -1; }
+		a->ocspf[a->nocsp++] = optarg;
+		break;
+	case O_NOFETCH: a->nofetch = 1; break;
+	case O_PREFER_OCSP: a->prefer_ocsp = 1; break;
+	case O_HELP: fputs(sign_usage, stdout); *status = 0; return -1;
+	default: fputs(sign_usage, stderr); return -1;
+	}
+	return 0;
+}
+
+/* The command line into *a.  0 to go on, or -1 with the exit status in
+ * *status (2 for a usage error, 0 after --help). */
+static int sign_parse(int argc, char **argv, struct sign_args *a, int *status)
+{
 	static const struct option opts[] = {
 		{ "p12", required_argument, NULL, O_P12 },
 		{ "pass-env", required_argument, NULL, O_PASSENV },
@@ -180,123 +237,112 @@ int cmd_pdf_sign(int argc, char **argv)
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *p12 = NULL, *pass_env = NULL, *mod = NULL, *token = NULL, *key = NULL;
-	const char *pin_env = NULL, *chain = NULL, *crlf[LIST_MAX], *ocspf[LIST_MAX];
-	int ncrl = 0, nocsp = 0, nofetch = 0, prefer_ocsp = 0, c, status = 3, failed = 0;
-	struct pades_options o;
-	struct pades_blobs crls = { NULL, 0 }, ocsps = { NULL, 0 };
-	struct signer *s = NULL;
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "d:c:", opts, NULL)) != -1)
+		if (sign_option(c, a, status) < 0)
+			return -1;
+	*status = 2;
+	if (argc - optind != 2 || (a->p12 == NULL) == (a->mod == NULL) ||
+	    (a->mod != NULL && a->token == NULL)) {
+		fputs(sign_usage, stderr);
+		return -1;
+	}
+	if (a->o.level >= PADES_B_T && a->o.tsa_url == NULL) {
+		fprintf(stderr, "tayori pdf sign: level %s needs --tsa URL\n", pades_level_name(a->o.level));
+		return -1;
+	}
+	if (a->o.tsa_url != NULL && a->o.tsa_ca_file == NULL) {
+		fprintf(stderr, "tayori pdf sign: --tsa needs --tsa-ca PEM, the CA certificates "
+		    "its time stamps must chain to\n");
+		return -1;
+	}
+	a->in = argv[optind];
+	a->out = argv[optind + 1];
+	return 0;
+}
+
+/* The credential the options name, as a signer with the --chain added.
+ * 0, or the exit status after saying why on stderr. */
+static int sign_open(const struct sign_args *a, struct signer **sp)
+{
 	struct credential *cred = NULL;
 	struct error e = { "", 0 };
 	char secret[SECRET_MAX];
+	int status = 0;
+
+	memset(secret, 0, sizeof(secret));
+	if (a->p12 != NULL) {
+		if (read_secret(a->pass_env, "PKCS#12 password", secret, sizeof(secret), &e) < 0 ||
+		    credential_open_p12(a->p12, secret, &cred, &e) < 0) {
+			fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
+			status = 1;
+		}
+	} else {
+		if (read_secret(a->pin_env, "token PIN", secret, sizeof(secret), &e) < 0 ||
+		    credential_open_pkcs11(a->mod, a->token, a->key, secret, &cred, &e) < 0) {
+			fprintf(stderr, "tayori pdf sign: PKCS#11: %s\n", e.msg);
+			status = exit_for(&e);
+		}
+	}
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (status != 0)
+		return status;
+	*sp = signer_of(&cred);
+	if (a->chain != NULL && signer_add_chain_file(*sp, a->chain, &e) < 0) {
+		fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_pdf_sign(int argc, char **argv)
+{
+	struct sign_args a;
+	int status, failed = 0;
+	struct pades_blobs crls = { NULL, 0 }, ocsps = { NULL, 0 };
+	struct signer *s = NULL;
+	struct error e = { "", 0 };
 	uint8_t *in = NULL, *out = NULL;
 	size_t inlen = 0, outlen = 0;
 
-	memset(&o, 0, sizeof(o));
-	memset(secret, 0, sizeof(secret));
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "d:c:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': case 'c': break; /* tenant config: not needed to sign a file */
-		case O_P12: p12 = optarg; break;
-		case O_PASSENV: pass_env = optarg; break;
-		case O_MOD: mod = optarg; break;
-		case O_TOKEN: token = optarg; break;
-		case O_KEY: key = optarg; break;
-		case O_PINENV: pin_env = optarg; break;
-		case O_CHAIN: chain = optarg; break;
-		case O_TSA: o.tsa_url = optarg; break;
-		case O_TSACA: o.tsa_ca_file = optarg; break;
-		case O_LEVEL:
-			if (pades_level_parse(optarg, &o.level) < 0) {
-				fprintf(stderr, "tayori pdf sign: unknown level %s (B-B, B-T, B-LT, B-LTA)\n", optarg);
-				return 2;
-			}
-			break;
-		case O_REASON: o.reason = optarg; break;
-		case O_LOCATION: o.location = optarg; break;
-		case O_CONTACT: o.contact_info = optarg; break;
-		case O_FIELD: o.field_name = optarg; break;
-		case O_CRL:
-			if (ncrl == LIST_MAX) { fprintf(stderr, "tayori pdf sign: too many --crl\n"); return 2; }
-			crlf[ncrl++] = optarg;
-			break;
-		case O_OCSP:
-			if (nocsp == LIST_MAX) { fprintf(stderr, "tayori pdf sign: too many --ocsp\n"); return 2; }
-			ocspf[nocsp++] = optarg;
-			break;
-		case O_NOFETCH: nofetch = 1; break;
-		case O_PREFER_OCSP: prefer_ocsp = 1; break;
-		case O_HELP: fputs(sign_usage, stdout); return 0;
-		default: fputs(sign_usage, stderr); return 2;
-		}
-	}
-	if (argc - optind != 2 || (p12 == NULL) == (mod == NULL) || (mod != NULL && token == NULL)) {
-		fputs(sign_usage, stderr);
-		return 2;
-	}
-	if (o.level >= PADES_B_T && o.tsa_url == NULL) {
-		fprintf(stderr, "tayori pdf sign: level %s needs --tsa URL\n", pades_level_name(o.level));
-		return 2;
-	}
-	if (o.tsa_url != NULL && o.tsa_ca_file == NULL) {
-		fprintf(stderr, "tayori pdf sign: --tsa needs --tsa-ca PEM, the CA certificates "
-		    "its time stamps must chain to\n");
-		return 2;
-	}
-	for (int i = 0; i < ncrl; i++)
-		load_blob(&crls, crlf[i], &failed);
-	for (int i = 0; i < nocsp; i++)
-		load_blob(&ocsps, ocspf[i], &failed);
+	if (sign_parse(argc, argv, &a, &status) < 0)
+		return status;
+	for (int i = 0; i < a.ncrl; i++)
+		load_blob(&crls, a.crlf[i], &failed);
+	for (int i = 0; i < a.nocsp; i++)
+		load_blob(&ocsps, a.ocspf[i], &failed);
 	if (failed) {
 		status = 1;
 		goto out;
 	}
-	o.crls = &crls;
-	o.ocsps = &ocsps;
-	if (!nofetch)
-		o.revocation = prefer_ocsp ? pades_fetch_ocsp_or_crls_http : pades_fetch_crls_http;
+	a.o.crls = &crls;
+	a.o.ocsps = &ocsps;
+	if (!a.nofetch)
+		a.o.revocation = a.prefer_ocsp ? pades_fetch_ocsp_or_crls_http : pades_fetch_crls_http;
 
-	if (file_read_all(argv[optind], PDF_IN_MAX, &in, &inlen, &e) < 0) {
+	if (file_read_all(a.in, PDF_IN_MAX, &in, &inlen, &e) < 0) {
 		fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
 		status = 1;
 		goto out;
 	}
-	if (p12 != NULL) {
-		if (read_secret(pass_env, "PKCS#12 password", secret, sizeof(secret), &e) < 0 ||
-		    credential_open_p12(p12, secret, &cred, &e) < 0) {
-			fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
-			status = 1;
-			goto out;
-		}
-	} else {
-		if (read_secret(pin_env, "token PIN", secret, sizeof(secret), &e) < 0 ||
-		    credential_open_pkcs11(mod, token, key, secret, &cred, &e) < 0) {
-			fprintf(stderr, "tayori pdf sign: PKCS#11: %s\n", e.msg);
-			status = exit_for(&e);
-			goto out;
-		}
-	}
-	OPENSSL_cleanse(secret, sizeof(secret));
-	s = signer_of(&cred);
-	if (chain != NULL && signer_add_chain_file(s, chain, &e) < 0) {
-		fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
-		status = 1;
+	status = sign_open(&a, &s);
+	if (status != 0)
 		goto out;
-	}
-	if (pades_sign(in, inlen, s, &o, &out, &outlen, &e) < 0) {
-		fprintf(stderr, "tayori pdf sign: %s: %s\n", argv[optind], e.msg);
+	if (pades_sign(in, inlen, s, &a.o, &out, &outlen, &e) < 0) {
+		fprintf(stderr, "tayori pdf sign: %s: %s\n", a.in, e.msg);
 		status = exit_for(&e);
 		goto out;
 	}
-	if (file_write_atomic(argv[optind + 1], out, outlen, 0644, &e) < 0) {
+	if (file_write_atomic(a.out, out, outlen, 0644, &e) < 0) {
 		fprintf(stderr, "tayori pdf sign: %s\n", e.msg);
 		status = 3;
 		goto out;
 	}
 	status = 0;
 out:
-	OPENSSL_cleanse(secret, sizeof(secret));
 	signer_free(&s);
 	pades_blobs_free(&crls);
 	pades_blobs_free(&ocsps);

@@ -1,8 +1,10 @@
 /*
- * cmd_user.c — `tayori user add | passwd | role | disable | enable | list`:
- * staff accounts and their permissions.  Passwords come from a prompt or an
- * environment variable (--password-env VAR), never from argv; without
- * either, a one-time password is generated and printed once.
+ * cmd_user.c — `tayori user`: staff accounts and their permissions.
+ * `tayori user add | passwd | role | disable | enable | list`.  Passwords
+ * come from a prompt or an environment variable (--password-env VAR), never
+ * from argv; without either, a one-time password is generated and printed
+ * once.
+ * Runs in the command-line process of the administrator who calls it.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -116,7 +118,22 @@ static void list_accounts(struct staff *v, size_t n, int json)
 		printf("]}\n");
 }
 
-int cmd_user(int argc, char **argv)
+/* One run of `tayori user`: the command line, the tenant and the account. */
+struct user_run {
+	struct user_opts o;
+	const char *sub, *login;
+	struct cli_tenant t;
+	struct passwd_params pp;
+	struct staff s;
+	struct staff_actor who;
+	char pw[PASSWD_MAX_LEN + 2];
+	int generated; /* pw is a one-time password to show at the end */
+	struct error e;
+};
+
+/* The command line into u->o, u->sub and u->login.  0 to go on, or -1 with
+ * the exit status in *status (2 for a usage error, 0 after --help). */
+static int user_parse(int argc, char **argv, struct user_run *u, int *status)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
@@ -131,129 +148,169 @@ int cmd_user(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct user_opts o;
-	struct cli_tenant t;
-	struct error e = { { 0 }, 0 };
-	struct staff s;
-	struct staff_actor who = { cli_actor(), "cli" };
-	struct passwd_params pp;
-	const char *sub, *login = NULL;
-	char pw[PASSWD_MAX_LEN + 2], detail[256], perms[160];
-	int ch, generated = 0, rc = EXIT_DONE;
+	struct user_opts *o = &u->o;
+	const char *sub;
+	int ch;
 
-	memset(&o, 0, sizeof(o));
-	memset(&s, 0, sizeof(s));
+	*status = EXIT_DONE;
 	if (argc < 2)
-		return cli_usage("%s", usage);
-	sub = argv[1];
+		goto usage;
+	sub = u->sub = argv[1];
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		printf("usage: %s\n", usage);
-		return EXIT_DONE;
+		return -1;
 	}
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "d:c:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': o.dir = optarg; break;
-		case 'c': o.conf = optarg; break;
-		case 'e': o.email = optarg; break;
-		case 'n': o.name = optarg; break;
-		case 'r': o.role = optarg; break;
-		case 'g': o.grant = optarg; break;
-		case 'R': o.revoke = optarg; break;
-		case 'p': o.pwenv = optarg; break;
-		case 'j': o.json = 1; break;
-		case 'h': printf("usage: %s\n", usage); return EXIT_DONE;
-		default: return cli_usage("%s", usage);
+		case 'd': o->dir = optarg; break;
+		case 'c': o->conf = optarg; break;
+		case 'e': o->email = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'r': o->role = optarg; break;
+		case 'g': o->grant = optarg; break;
+		case 'R': o->revoke = optarg; break;
+		case 'p': o->pwenv = optarg; break;
+		case 'j': o->json = 1; break;
+		case 'h': printf("usage: %s\n", usage); return -1;
+		default: goto usage;
 		}
 	}
 	if (strcmp(sub, "list") == 0) {
 		if (optind != argc)
-			return cli_usage("%s", usage);
+			goto usage;
 	} else if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0 || strcmp(sub, "role") == 0 ||
 		   strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) {
 		if (optind + 1 != argc)
-			return cli_usage("%s", usage);
-		login = argv[optind];
+			goto usage;
+		u->login = argv[optind];
 	} else {
-		return cli_usage("%s", usage);
+		goto usage;
 	}
-	if (strcmp(sub, "add") == 0 && o.email == NULL)
-		return cli_usage("tayori user add LOGIN --email ADDR ...");
-	if (cli_tenant_open(o.dir, o.conf, 1, &t, &e) < 0)
-		return cli_fail(&e);
-	pp = params(&t);
+	if (strcmp(sub, "add") == 0 && o->email == NULL) {
+		*status = cli_usage("tayori user add LOGIN --email ADDR ...");
+		return -1;
+	}
+	return 0;
+usage:
+	*status = cli_usage("%s", usage);
+	return -1;
+}
 
-	if (strcmp(sub, "list") == 0) {
-		struct staff *v = NULL;
-		size_t n = 0;
-		if (staff_list(t.st, &v, &n, &e) < 0)
-			goto fail;
-		list_accounts(v, n, o.json);
-		secure_wipe(v, n * sizeof(*v));
-		free(v);
-	} else if (strcmp(sub, "add") == 0) {
-		str_copy(s.login, login, sizeof(s.login));
-		if (str_copy(s.email, o.email, sizeof(s.email)) >= sizeof(s.email) ||
-		    str_copy(s.name, o.name ? o.name : "", sizeof(s.name)) >= sizeof(s.name)) {
-			err_set(&e, "e-mail address or name too long");
-			goto fail;
-		}
-		if (strpbrk(s.name, "\r\n") != NULL) {
-			err_set(&e, "a name must be one line");
-			goto fail;
-		}
-		str_copy(s.role, "clerk", sizeof(s.role));
-		staff_role_preset("clerk", &s.perms);
-		if (apply_perms(&o, &s, &e) < 0 || staff_login_valid(s.login, &e) < 0 ||
-		    staff_email_valid(s.email, &e) < 0)
-			goto fail;
-		if (get_password(&o, pw, sizeof(pw), &generated, &e) < 0 ||
-		    passwd_hash(pw, &pp, s.pwhash, &e) < 0)
-			goto fail;
-		s.must_change = generated;
-		if (staff_add(t.st, &s, &who, &e) < 0)
-			goto fail;
-		staff_perms_format(s.perms, perms, sizeof(perms));
-		printf("added %s (id %llu, %s: %s)\n", s.login, (unsigned long long)s.id, s.role, perms);
+/* A new password into u->pw (asked, from the environment or generated) and
+ * its hash into u->s. */
+static int user_new_password(struct user_run *u)
+{
+	if (get_password(&u->o, u->pw, sizeof(u->pw), &u->generated, &u->e) < 0 ||
+	    passwd_hash(u->pw, &u->pp, u->s.pwhash, &u->e) < 0)
+		return -1;
+	u->s.must_change = u->generated;
+	return 0;
+}
+
+/* `tayori user list`. */
+static int user_list(struct user_run *u)
+{
+	struct staff *v = NULL;
+	size_t n = 0;
+
+	if (staff_list(u->t.st, &v, &n, &u->e) < 0)
+		return -1;
+	list_accounts(v, n, u->o.json);
+	secure_wipe(v, n * sizeof(*v));
+	free(v);
+	return 0;
+}
+
+/* `tayori user add`. */
+static int user_add(struct user_run *u)
+{
+	struct staff *s = &u->s;
+	char perms[160];
+
+	str_copy(s->login, u->login, sizeof(s->login));
+	if (str_copy(s->email, u->o.email, sizeof(s->email)) >= sizeof(s->email) ||
+	    str_copy(s->name, u->o.name ? u->o.name : "", sizeof(s->name)) >= sizeof(s->name))
+		return err_set(&u->e, "e-mail address or name too long");
+	if (strpbrk(s->name, "\r\n") != NULL)
+		return err_set(&u->e, "a name must be one line");
+	str_copy(s->role, "clerk", sizeof(s->role));
+	staff_role_preset("clerk", &s->perms);
+	if (apply_perms(&u->o, s, &u->e) < 0 || staff_login_valid(s->login, &u->e) < 0 ||
+	    staff_email_valid(s->email, &u->e) < 0)
+		return -1;
+	if (user_new_password(u) < 0 || staff_add(u->t.st, s, &u->who, &u->e) < 0)
+		return -1;
+	staff_perms_format(s->perms, perms, sizeof(perms));
+	printf("added %s (id %llu, %s: %s)\n", s->login, (unsigned long long)s->id, s->role, perms);
+	return 0;
+}
+
+/* `tayori user passwd | role | disable | enable` on an existing account.
+ * 0, -1 with u->e set, or an exit status above 0 already reported. */
+static int user_change(struct user_run *u)
+{
+	struct staff *s = &u->s;
+	char detail[256], perms[160];
+
+	if (find(&u->t, u->login, s, &u->e) < 0)
+		return -1;
+	if (strcmp(u->sub, "passwd") == 0) {
+		if (user_new_password(u) < 0 ||
+		    staff_update(u->t.st, s, &u->who, "staff.passwd",
+				 u->generated ? "one-time" : "set", &u->e) < 0)
+			return -1;
+		printf("password of %s changed\n", s->login);
+	} else if (strcmp(u->sub, "role") == 0) {
+		if (u->o.role == NULL && u->o.grant == NULL && u->o.revoke == NULL)
+			return cli_usage("tayori user role LOGIN [--role ROLE] [--grant PERMS] [--revoke PERMS]");
+		if (apply_perms(&u->o, s, &u->e) < 0)
+			return -1;
+		staff_perms_format(s->perms, perms, sizeof(perms));
+		str_fmt(detail, sizeof(detail), "role=%s perms=%s", s->role, perms);
+		if (staff_update(u->t.st, s, &u->who, "staff.permissions", detail, &u->e) < 0)
+			return -1;
+		printf("%s: %s (%s)\n", s->login, perms, s->role);
 	} else {
-		if (find(&t, login, &s, &e) < 0)
-			goto fail;
-		if (strcmp(sub, "passwd") == 0) {
-			if (get_password(&o, pw, sizeof(pw), &generated, &e) < 0 ||
-			    passwd_hash(pw, &pp, s.pwhash, &e) < 0)
-				goto fail;
-			s.must_change = generated;
-			if (staff_update(t.st, &s, &who, "staff.passwd", generated ? "one-time" : "set", &e) < 0)
-				goto fail;
-			printf("password of %s changed\n", s.login);
-		} else if (strcmp(sub, "role") == 0) {
-			if (o.role == NULL && o.grant == NULL && o.revoke == NULL) {
-				rc = cli_usage("tayori user role LOGIN [--role ROLE] [--grant PERMS] [--revoke PERMS]");
-				goto out;
-			}
-			if (apply_perms(&o, &s, &e) < 0)
-				goto fail;
-			staff_perms_format(s.perms, perms, sizeof(perms));
-			str_fmt(detail, sizeof(detail), "role=%s perms=%s", s.role, perms);
-			if (staff_update(t.st, &s, &who, "staff.permissions", detail, &e) < 0)
-				goto fail;
-			printf("%s: %s (%s)\n", s.login, perms, s.role);
-		} else {
-			int disable = strcmp(sub, "disable") == 0;
-			s.disabled = disable;
-			if (staff_update(t.st, &s, &who, disable ? "staff.disable" : "staff.enable", "", &e) < 0)
-				goto fail;
-			printf("%s %s\n", s.login, disable ? "disabled" : "enabled");
-		}
+		int disable = strcmp(u->sub, "disable") == 0;
+		s->disabled = disable;
+		if (staff_update(u->t.st, s, &u->who, disable ? "staff.disable" : "staff.enable", "",
+				 &u->e) < 0)
+			return -1;
+		printf("%s %s\n", s->login, disable ? "disabled" : "enabled");
 	}
-	if (generated)
-		printf("one-time password: %s\n(shown only now; it must be changed at the first login)\n", pw);
-	goto out;
-fail:
-	rc = cli_fail(&e);
-out:
-	secure_wipe(pw, sizeof(pw));
-	secure_wipe(&s, sizeof(s));
-	cli_tenant_close(&t);
+	return 0;
+}
+
+int cmd_user(int argc, char **argv)
+{
+	struct user_run run, *u = &run;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	u->who.actor = cli_actor();
+	u->who.from = "cli";
+	if (user_parse(argc, argv, u, &rc) < 0)
+		goto done;
+	if (cli_tenant_open(u->o.dir, u->o.conf, 1, &u->t, &u->e) < 0) {
+		rc = cli_fail(&u->e);
+		goto done;
+	}
+	u->pp = params(&u->t);
+	if (strcmp(u->sub, "list") == 0)
+		rc = user_list(u);
+	else if (strcmp(u->sub, "add") == 0)
+		rc = user_add(u);
+	else
+		rc = user_change(u);
+	if (rc < 0)
+		rc = cli_fail(&u->e);
+	else if (rc == EXIT_DONE && u->generated)
+		printf("one-time password: %s\n(shown only now; it must be changed at the first login)\n",
+		       u->pw);
+	secure_wipe(u->pw, sizeof(u->pw));
+	secure_wipe(&u->s, sizeof(u->s));
+	cli_tenant_close(&u->t);
+done:
 	return rc;
 }

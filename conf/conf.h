@@ -1,11 +1,11 @@
 /*
- * conf.h — tayori.conf, the configuration of one tenant: parser, typed
- * accessors and the sample writer used by `tayori init`.
+ * conf.h — tayori.conf, the configuration of one tenant.
+ * Its parser, typed accessors and the sample writer used by `tayori init`.
  * Runs in every process (the supervisor loads the file; each role reads it).
  * Format: UTF-8 text (RFC 3629), "key = value" lines under optional
  * "[section]" headers, described in tayori.conf(5).
  *
- * Every known setting is one row of a static schema table in conf.c
+ * Every known setting is one row of the schema table in conf_schema.c
  * (section, key, type, default, range, help).  Adding a setting is adding a
  * row there, a paragraph to conf/tayori.conf.5 and regenerating the sample
  * (build/default/tests/test_conf --write-sample conf/tayori.conf); the unit

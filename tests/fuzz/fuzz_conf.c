@@ -1,5 +1,5 @@
 /*
- * fuzz_conf.c — libFuzzer target for the tayori.conf parser (conf/conf.c):
+ * fuzz_conf.c — libFuzzer target for the tayori.conf parser (conf/):
  * conf_parse() on arbitrary bytes, then every accessor on whatever it
  * accepted, and the HOST:PORT, duration and size parsers on the raw input.
  * Runs as a fuzzing program only (clang -fsanitize=fuzzer).

@@ -1,5 +1,5 @@
 /*
- * test_conf.c — unit tests of conf/conf.c: every value type, every error
+ * test_conf.c — unit tests of conf/: every value type, every error
  * kind with its line number, quoting and comments, CRLF, defaults, path
  * resolution, size limits, the sample writer's round trip, and that the
  * shipped sample (conf/tayori.conf) and man page (conf/tayori.conf.5) agree
