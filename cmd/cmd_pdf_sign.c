@@ -400,13 +400,16 @@ int cmd_pdf_verify(int argc, char **argv)
 	if (file_read_all(argv[optind], PDF_IN_MAX, &in, &inlen, &e) < 0 ||
 	    pdf_verify_mem(in, inlen, &o, &r, &e) < 0) {
 		if (json) {
-			printf("{\"file\":\"");
-			for (const char *p = argv[optind]; *p; p++)
-				printf((*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
-			printf("\",\"valid\":false,\"error\":\"");
-			for (const char *p = e.msg; *p; p++)
-				printf((*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
-			printf("\"}\n");
+			/* The shared writer: a file name may hold any byte,
+			 * controls included, and must still make valid JSON. */
+			fputc('{', stdout);
+			json_member(stdout, "file", 1);
+			json_fputs(stdout, argv[optind]);
+			json_member(stdout, "valid", 0);
+			fputs("false", stdout);
+			json_member(stdout, "error", 0);
+			json_fputs(stdout, e.msg);
+			fputs("}\n", stdout);
 		}
 		fprintf(stderr, "tayori pdf verify: %s: %s\n", argv[optind], e.msg);
 		free(in);

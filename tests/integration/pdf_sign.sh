@@ -232,4 +232,15 @@ check "pdfsig sees the digest mismatch" sh -c "pdfsig '$T/tampered.pdf' 2>&1 | g
 check "mutool sees the change" sh -c "mutool sign -v '$T/tampered.pdf' 2>&1 | grep -q 'Digest error'"
 check_status 1 "an unsigned PDF does not verify" "$CLI" pdf verify "$T/plain.pdf"
 
+# A refused file whose name holds a line break and a quote: --json still
+# prints one valid JSON object naming it, with valid=false.
+bad="$T/not a
+pdf \"x\".pdf"
+printf 'PNG' >"$bad"
+"$CLI" pdf verify --json "$bad" >"$T/badname.json" 2>/dev/null
+check "verify --json of a refused file with a line break in its name is valid JSON" \
+	/usr/bin/python3 -c 'import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["valid"] is False and o["file"] == sys.argv[2] and o["error"], o' "$T/badname.json" "$bad"
+
 done_testing
