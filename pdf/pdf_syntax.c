@@ -73,7 +73,8 @@ void pdf_syntax_next(struct pdf_lex *l, struct pdf_token *t)
 		int depth = 0;
 		for (; p < e; p++) {
 			if (*p == '\\') {
-				p++;
+				/* the escaped byte, if there is one before the end */
+				p += p + 1 < e;
 			} else if (*p == '(') {
 				depth++;
 			} else if (*p == ')' && --depth == 0) {
