@@ -42,7 +42,8 @@ static int r_parms(struct pdf_lex *l, struct pdf_filter *f)
 			return PDF_DECODE_BAD;
 		rv = pdf_syntax_value(l, &v);
 		if (rv == PDF_VAL_DICT || rv == PDF_VAL_ARRAY) {
-			if (pdf_syntax_skip(l, rv == PDF_VAL_DICT ? PDF_TOK_DCLOSE : PDF_TOK_ACLOSE, 1) < 0)
+			if (pdf_syntax_skip(l, rv == PDF_VAL_DICT ? PDF_TOK_DCLOSE : PDF_TOK_ACLOSE,
+					    1) < 0)
 				return PDF_DECODE_BAD;
 			continue;
 		}
@@ -79,6 +80,75 @@ struct rstream {
 	int filters_rc;          /* pdf_decode_rc of reading /Filter, /DecodeParms */
 };
 
+/* The value of /Filter (rv, v: a name, an array opened, a reference)
+ * into s.  -1 when the input ends inside it. */
+static int r_filters(struct pdf_lex *l, enum pdf_val rv, struct pdf_token *v, struct rstream *s)
+{
+	if (rv == PDF_VAL_NAME) {
+		if (pdf_decode_filter_kind(v->name, &s->f[0].kind) < 0)
+			s->filters_rc = PDF_DECODE_UNSUPPORTED;
+		s->nf = 1;
+	} else if (rv == PDF_VAL_ARRAY) {
+		for (;;) {
+			pdf_syntax_next(l, v);
+			if (v->t == PDF_TOK_ACLOSE)
+				break;
+			if (v->t != PDF_TOK_NAME || s->nf >= PDF_FILTERS_MAX) {
+				s->filters_rc = PDF_DECODE_UNSUPPORTED;
+				if (v->t == PDF_TOK_EOF)
+					return -1;
+				continue;
+			}
+			if (pdf_decode_filter_kind(v->name, &s->f[s->nf].kind) < 0)
+				s->filters_rc = PDF_DECODE_UNSUPPORTED;
+			s->nf++;
+		}
+	} else if (rv == PDF_VAL_REF) {
+		s->filters_rc = PDF_DECODE_UNSUPPORTED;
+	}
+	return 0;
+}
+
+/* The value of /DecodeParms (rv, v: a dictionary or an array opened, a
+ * reference) into parms[0..*nparms); what is wrong in it into s.  -1
+ * when the input ends inside a dictionary of it. */
+static int r_parms_all(struct pdf_lex *l, enum pdf_val rv, struct pdf_token *v,
+		       struct rstream *s, struct pdf_filter *parms, int *nparms)
+{
+	if (rv == PDF_VAL_DICT) {
+		int rc = r_parms(l, &parms[0]);
+		if (rc != PDF_DECODE_OK)
+			s->filters_rc = rc;
+		*nparms = 1;
+	} else if (rv == PDF_VAL_ARRAY) {
+		for (;;) {
+			pdf_syntax_next(l, v);
+			if (v->t == PDF_TOK_ACLOSE || v->t == PDF_TOK_EOF)
+				break;
+			if (v->t == PDF_TOK_DOPEN && *nparms < PDF_FILTERS_MAX) {
+				int rc = r_parms(l, &parms[(*nparms)++]);
+				if (rc != PDF_DECODE_OK)
+					s->filters_rc = rc;
+			} else if (v->t == PDF_TOK_KW && strcmp(v->name, "null") == 0 &&
+				   *nparms < PDF_FILTERS_MAX) {
+				struct pdf_filter *f = &parms[(*nparms)++];
+				f->predictor = 1;
+				f->early_change = 1;
+				f->colors = f->columns = 1;
+				f->bpc = 8;
+			} else {
+				s->filters_rc = PDF_DECODE_UNSUPPORTED;
+				if (v->t == PDF_TOK_DOPEN &&
+				    pdf_syntax_skip(l, PDF_TOK_DCLOSE, 1) < 0)
+					return -1;
+			}
+		}
+	} else if (rv == PDF_VAL_REF) {
+		s->filters_rc = PDF_DECODE_UNSUPPORTED;
+	}
+	return 0;
+}
+
 /* The stream dictionary after "obj", up to and including "stream".
  * 0 when it is one, -1 otherwise. */
 static int r_stream_dict(struct pdf_lex *l, struct rstream *s)
@@ -103,66 +173,20 @@ static int r_stream_dict(struct pdf_lex *l, struct rstream *s)
 		if (rv == PDF_VAL_BAD)
 			return -1;
 		if (strcmp(k.name, "/Filter") == 0) {
-			if (rv == PDF_VAL_NAME) {
-				if (pdf_decode_filter_kind(v.name, &s->f[0].kind) < 0)
-					s->filters_rc = PDF_DECODE_UNSUPPORTED;
-				s->nf = 1;
-			} else if (rv == PDF_VAL_ARRAY) {
-				for (;;) {
-					pdf_syntax_next(l, &v);
-					if (v.t == PDF_TOK_ACLOSE)
-						break;
-					if (v.t != PDF_TOK_NAME || s->nf >= PDF_FILTERS_MAX) {
-						s->filters_rc = PDF_DECODE_UNSUPPORTED;
-						if (v.t == PDF_TOK_EOF)
-							return -1;
-						continue;
-					}
-					if (pdf_decode_filter_kind(v.name, &s->f[s->nf].kind) < 0)
-						s->filters_rc = PDF_DECODE_UNSUPPORTED;
-					s->nf++;
-				}
-			} else if (rv == PDF_VAL_REF) {
-				s->filters_rc = PDF_DECODE_UNSUPPORTED;
-			}
+			if (r_filters(l, rv, &v, s) < 0)
+				return -1;
 			continue;
 		}
 		if (strcmp(k.name, "/DecodeParms") == 0 || strcmp(k.name, "/DP") == 0) {
-			if (rv == PDF_VAL_DICT) {
-				int rc = r_parms(l, &parms[0]);
-				if (rc != PDF_DECODE_OK)
-					s->filters_rc = rc;
-				nparms = 1;
-			} else if (rv == PDF_VAL_ARRAY) {
-				for (;;) {
-					pdf_syntax_next(l, &v);
-					if (v.t == PDF_TOK_ACLOSE || v.t == PDF_TOK_EOF)
-						break;
-					if (v.t == PDF_TOK_DOPEN && nparms < PDF_FILTERS_MAX) {
-						int rc = r_parms(l, &parms[nparms++]);
-						if (rc != PDF_DECODE_OK)
-							s->filters_rc = rc;
-					} else if (v.t == PDF_TOK_KW && strcmp(v.name, "null") == 0 &&
-						   nparms < PDF_FILTERS_MAX) {
-						parms[nparms].predictor = 1;
-						parms[nparms].early_change = 1;
-						parms[nparms].colors = parms[nparms].columns = 1;
-						parms[nparms++].bpc = 8;
-					} else {
-						s->filters_rc = PDF_DECODE_UNSUPPORTED;
-						if (v.t == PDF_TOK_DOPEN && pdf_syntax_skip(l, PDF_TOK_DCLOSE, 1) < 0)
-							return -1;
-					}
-				}
-			} else if (rv == PDF_VAL_REF) {
-				s->filters_rc = PDF_DECODE_UNSUPPORTED;
-			}
+			if (r_parms_all(l, rv, &v, s, parms, &nparms) < 0)
+				return -1;
 			continue;
 		}
 		if (rv == PDF_VAL_DICT || rv == PDF_VAL_ARRAY) {
 			if (strcmp(k.name, "/W") == 0)
 				s->xrefw = 1;
-			if (pdf_syntax_skip(l, rv == PDF_VAL_DICT ? PDF_TOK_DCLOSE : PDF_TOK_ACLOSE, 1) < 0)
+			if (pdf_syntax_skip(l, rv == PDF_VAL_DICT ? PDF_TOK_DCLOSE : PDF_TOK_ACLOSE,
+					    1) < 0)
 				return -1;
 			continue;
 		}
@@ -172,9 +196,11 @@ static int r_stream_dict(struct pdf_lex *l, struct rstream *s)
 			s->have_first = 1;
 		else if (strcmp(k.name, "/Length") == 0 && rv == PDF_VAL_INT && v.num >= 0)
 			s->length = v.num;
-		else if (strcmp(k.name, "/Type") == 0 && rv == PDF_VAL_NAME && strcmp(v.name, "/XRef") == 0)
+		else if (strcmp(k.name, "/Type") == 0 && rv == PDF_VAL_NAME &&
+			 strcmp(v.name, "/XRef") == 0)
 			s->xrefw = 1;
-		else if (strcmp(k.name, "/Type") == 0 && rv == PDF_VAL_NAME && strcmp(v.name, "/ObjStm") == 0)
+		else if (strcmp(k.name, "/Type") == 0 && rv == PDF_VAL_NAME &&
+			 strcmp(v.name, "/ObjStm") == 0)
 			s->xref = 1;
 	}
 	s->objstm = s->have_n && s->have_first;

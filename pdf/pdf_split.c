@@ -295,9 +295,9 @@ static void plan_ranges(struct plan *pl)
 			continue; /* not in the list (r->unmatched_keys): nobody's */
 		name = pl->mode == PDF_SPLIT_KEY ? g_ptr_array_index(pl->names, (guint)id)
 						 : pl->m->keys[id];
-		form = pl->mode == PDF_SPLIT_AUTO
-			? pdf_split_evidence_printed(&pl->pages[pl->all[g].first_page - 1], &pl->l, id)
-			: NULL;
+		form = pl->mode != PDF_SPLIT_AUTO ? NULL
+		       : pdf_split_evidence_printed(&pl->pages[pl->all[g].first_page - 1],
+						    &pl->l, id);
 		if (ranges[id] > 1 || (pl->held && pl->held[id])) {
 			if (ranges[id] > 1 && !listed[id]) {
 				push_str(&r->repeated_keys, &r->nrepeated, name);
@@ -359,8 +359,9 @@ static int plan_group(struct page_res *pages, int npages, enum pdf_split_mode mo
 	    (pl.later > 0 || (pl.runs_keyless < 2 && (size_t)pl.runs_keyless < pl.nall))) {
 		err_set(e, "page %d shows no resident's key, and nothing says it continues the "
 			   "page before (no page number such as 2/3 following on; %s)",
-			pl.need_pattern, pl.later > 0 ? "other residents' later pages show their key"
-						      : "no other resident's later pages lack the key");
+			pl.need_pattern,
+			pl.later > 0 ? "other residents' later pages show their key"
+				     : "no other resident's later pages lack the key");
 		goto out;
 	}
 	plan_ranges(&pl);

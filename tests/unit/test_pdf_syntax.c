@@ -721,9 +721,10 @@ static void test_whole_file(void **state)
 			g_ptr_array_add(ours, g_strdup(t.name));
 			v = pdf_syntax_value(&l, &t);
 			assert_int_not_equal(v, PDF_VAL_BAD);
-			if (v == PDF_VAL_ARRAY || v == PDF_VAL_DICT)
-				assert_int_equal(pdf_syntax_skip(&l, v == PDF_VAL_DICT
-								 ? PDF_TOK_DCLOSE : PDF_TOK_ACLOSE, 1), 0);
+			if (v == PDF_VAL_ARRAY)
+				assert_int_equal(pdf_syntax_skip(&l, PDF_TOK_ACLOSE, 1), 0);
+			else if (v == PDF_VAL_DICT)
+				assert_int_equal(pdf_syntax_skip(&l, PDF_TOK_DCLOSE, 1), 0);
 		}
 		theirs = pdf_dict_keys(q, o, &n);
 		assert_int_equal(ours->len, n);
