@@ -12,7 +12,8 @@
  * the rest is the stream data.  Decoded into a buffer and counted only,
  * with a cap of 64 KB: both must agree, and no output may pass the cap.
  * The whole input is also scanned as a file for object and
- * cross-reference streams (pdf_prescan), with the same cap.
+ * cross-reference streams (pdf_prescan), with the same cap, and read as
+ * PDF tokens (pdf_syntax.h), which must move forward and stay within it.
  * Runs as a fuzzing program only (clang -fsanitize=fuzzer).
  * Seeds: tests/fuzz/corpus/pdf_decode/.
  */
@@ -22,6 +23,7 @@
 
 #include "lib/buf.h"
 #include "pdf/pdf_decode.h"
+#include "pdf/pdf_syntax.h"
 
 #define FUZZ_CAP ((size_t)64 << 10)
 
@@ -79,6 +81,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int rc = pdf_prescan(d, data, size, FUZZ_CAP, &num, &what);
 		if (rc != PDF_DECODE_OK && rc != PDF_DECODE_LIMIT && rc != PDF_DECODE_UNSUPPORTED)
 			abort();
+	}
+	{
+		struct pdf_lex l = { data, data + size };
+		struct pdf_token t;
+		do {
+			const uint8_t *before = l.p;
+			pdf_syntax_next(&l, &t);
+			if (l.p > l.end || (t.t != PDF_TOK_EOF && l.p <= before))
+				abort();
+			if (t.t == PDF_TOK_AOPEN || t.t == PDF_TOK_DOPEN)
+				(void)pdf_syntax_skip(&l, t.t == PDF_TOK_AOPEN ? PDF_TOK_ACLOSE
+									: PDF_TOK_DCLOSE, 1);
+			if (l.p > l.end)
+				abort();
+		} while (t.t != PDF_TOK_EOF);
 	}
 	return 0;
 }
