@@ -25,8 +25,9 @@ static inline void lex_put(struct pdf_lex *l, uint8_t c)
 	struct buf *b = l->scratch;
 
 	/* The common case without a call; buf keeps its NUL-terminated
-	 * invariant either way. */
-	if (b->len + 1 < b->cap) {
+	 * invariant either way.  The room allocated may pass the cap (buf
+	 * doubles it): the cap is checked too. */
+	if (b->len + 1 < b->cap && b->len < b->max) {
 		b->data[b->len++] = c;
 		b->data[b->len] = '\0';
 		return;
