@@ -38,10 +38,14 @@ struct pdf_token {
 
 /* Read data[0..len) (which must outlive l), decoding into scratch (its
  * cap bounds what is kept: beyond it strings are cut and l->overflow
- * set).  The caller resets scratch when it no longer needs the slices. */
+ * set).  The caller resets scratch when it no longer needs the slices.
+ * scratch->data is not NULL from here on, so that an empty string is a
+ * slice like any other. */
 static inline void pdf_lex_init(struct pdf_lex *l, const uint8_t *data, size_t len,
 				struct buf *scratch)
 {
+	if (!scratch->data)
+		(void)buf_reserve(scratch, 0);
 	l->p = data;
 	l->end = data + len;
 	l->scratch = scratch;

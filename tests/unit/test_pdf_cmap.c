@@ -347,6 +347,12 @@ static void test_malformed(void **state)
 	assert_string_equal(text_of(m, 0x0021, s, sizeof s), "");
 	pdf_cmap_free(m);
 
+	/* Empty codes first of all: nothing to map. */
+	m = parse("begincodespacerange <> <> endcodespacerange beginbfchar <> <> <> <0041> endbfchar", 0);
+	assert_int_equal(m->ncs, 0);
+	assert_string_equal(text_of(m, 0, s, sizeof s), "");
+	pdf_cmap_free(m);
+
 	/* Garbage: no entries, no crash. */
 	m = parse(")))<<>>[[[]]]{}beginbfchar ] ] >> <0001 beginbfrange [ [ <", 0);
 	assert_string_equal(text_of(m, 0x0001, s, sizeof s), "");
