@@ -40,7 +40,7 @@
 #define FT_KEEP_MAX     ((size_t)4 << 20)   /* decode buffers kept between pages */
 
 /* Pages read through one qpdf handle before a fresh one takes over (see
- * pdf_split.c's SPLITTER_REOPEN_PAGES: qpdf keeps what it parsed). */
+ * pdf_split_write.c's SPLITTER_REOPEN_PAGES: qpdf keeps what it parsed). */
 #define FT_REOPEN_PAGES 1000
 
 /* One qpdf handle with its font cache and buffers (one thread at a time). */
