@@ -228,6 +228,7 @@ static void test_split_auto(void **state)
 		"Resident 00010002 page 1/1\nB1",
 		"Resident 00010003 page 1/2\nC1", "Resident 00010003 page 2/2\nC2",
 		"Resident 00010005 page 1/1\nE1",
+		"Resident 00019999 page 1/1\nZ1", /* not in the CSV: to nobody */
 	};
 	static const char *const others_a[] = { "00010002", "00010003", "00010005" };
 	static const char *const others_b[] = { "00010001", "00010003", "00010005" };
@@ -238,13 +239,13 @@ static void test_split_auto(void **state)
 	struct buf pdf, report;
 
 	input_init(&x, CSV);
-	input_add_pdf(&x, "notices.pdf", pages, 6);
+	input_add_pdf(&x, "notices.pdf", pages, 7);
 	if (batch_submit(f->st, f->signer, &x.in, &rep, &e) < 0)
 		fail_msg("batch_submit: %s", e.msg);
 	assert_true(rep.batch > 0);
 	assert_string_equal(rep.status, BATCH_STATUS_WAITING);
 	assert_int_equal(rep.recipients, 6);
-	assert_int_equal(rep.pages, 6);
+	assert_int_equal(rep.pages, 7);
 	/* 00010005's pages go to nobody: its key is held as a duplicate */
 	assert_int_equal(rep.matched, 4);
 	assert_int_equal(rep.signed_pdfs, 3);
@@ -252,7 +253,7 @@ static void test_split_auto(void **state)
 	list_is(&rep.invalid_emails, (const char *const[]){ "00010003" }, 1);
 	list_is(&rep.no_email_rows, (const char *const[]){ "00010004" }, 1);
 	list_is(&rep.duplicate_keys, (const char *const[]){ "00010005" }, 1);
-	list_is(&rep.unmatched_pdf_keys, NULL, 0);
+	list_is(&rep.unmatched_pdf_keys, (const char *const[]){ "00019999" }, 1);
 	assert_string_equal(rep.split_rule, "each resident's key found on the pages");
 	assert_string_equal(rep.key_column, "宛名番号");
 
@@ -279,13 +280,54 @@ static void test_split_auto(void **state)
 	buf_free(&pdf);
 	/* the resident with the bad address still has a notice (on paper) */
 	assert_int_equal(resident_pdf(f, rep.batch, "00010003", &pdf), 0);
-	pages_are(&pdf, (const char *const[]){ "C1", "C2" }, 2, others_b + 0, 1);
+	pages_are(&pdf, (const char *const[]){ "C1", "C2" }, 2,
+		  (const char *const[]){ "00010001", "Z1" }, 2);
 	buf_free(&pdf);
 	/* no pages, no PDF; a held duplicate gets none either */
 	assert_int_equal(resident_pdf(f, rep.batch, "00010004", &pdf), 1);
 	buf_free(&pdf);
 	assert_int_equal(resident_pdf(f, rep.batch, "00010005", &pdf), 1);
 	buf_free(&pdf);
+	batch_report_free(&rep);
+	input_free(&x);
+}
+
+/* A fixed number of pages per resident, in CSV order; a page count that
+ * does not fit the CSV is refused. */
+static void test_split_pages(void **state)
+{
+	struct tenant *f = *state;
+	static const char *const pages[] = { "P1", "P2", "Q1", "Q2", "R1", "R2" };
+	struct input x;
+	struct batch_report rep;
+	struct error e = { { 0 }, 0 };
+	struct buf pdf;
+
+	input_init(&x, "宛名番号,氏名,メールアドレス\n"
+		       "7,A,a@example.jp\n8,B,b@example.jp\n9,C,\n");
+	x.set.split = SPLIT_PAGES;
+	x.set.pages = 2;
+	input_add_pdf(&x, "notices.pdf", pages, 6);
+	if (batch_submit(f->st, f->signer, &x.in, &rep, &e) < 0)
+		fail_msg("batch_submit: %s", e.msg);
+	assert_string_equal(rep.split_rule, "2 pages per resident, in CSV order");
+	assert_int_equal(rep.matched, 3);
+	assert_int_equal(rep.signed_pdfs, 3);
+	list_is(&rep.no_email_rows, (const char *const[]){ "9" }, 1);
+	list_is(&rep.csv_rows_without_pdf, NULL, 0);
+	assert_int_equal(tenant_reopen(f), 0);
+	assert_int_equal(resident_pdf(f, rep.batch, "8", &pdf), 0);
+	signed_by_tenant(f, &pdf);
+	pages_are(&pdf, (const char *const[]){ "Q1", "Q2" }, 2,
+		  (const char *const[]){ "P1", "R1" }, 2);
+	buf_free(&pdf);
+	batch_report_free(&rep);
+
+	/* 3 pages each make 2 residents, and the CSV has 3 */
+	x.set.pages = 3;
+	assert_int_equal(batch_submit(f->st, f->signer, &x.in, &rep, &e), -1);
+	assert_int_equal(e.temporary, 0);
+	assert_string_equal(e.msg, "notices.pdf: 2 residents of 3 pages, but the CSV has 3 rows");
 	batch_report_free(&rep);
 	input_free(&x);
 }
@@ -382,8 +424,8 @@ static void test_refused_leaves_nothing(void **state)
 	input_add_pdf(&x, "notices.pdf", (const char *const[]){ "Resident 00020001" }, 1);
 	assert_int_equal(batch_submit(f->st, f->signer, &x.in, &rep, &e), -1);
 	assert_int_equal(e.temporary, 0);
-	if (strstr(e.msg, "notices.pdf: ") == NULL)
-		fail_msg("refused for another reason: %s", e.msg);
+	/* the CSV's keys (each distinct one not held) were looked for */
+	assert_string_equal(e.msg, "notices.pdf: none of the 5 keys given appears on any of the 1 pages");
 	assert_string_equal(rep.status, "refused");
 	assert_string_equal(rep.error, e.msg);
 	assert_int_equal(rep.batch, 0);
@@ -492,6 +534,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_split_auto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_common, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_leaves_nothing, setup, teardown),
