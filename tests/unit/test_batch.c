@@ -369,6 +369,24 @@ static void test_per_file(void **state)
 	buf_free(&pdf);
 	batch_report_free(&rep);
 	input_free(&x);
+
+	/* A file the CSV's attachment column names goes to that row. */
+	input_init(&x, "宛名番号,氏名,メールアドレス,添付ファイル\n"
+		       "00010001,山田 太郎,taro@example.jp,通知_山田.pdf\n"
+		       "00010002,佐藤 花子,hanako@example.jp,\n");
+	input_add_pdf(&x, "通知_山田.pdf", (const char *const[]){ "NAMED-A" }, 1);
+	input_add_pdf(&x, "00010002.pdf", (const char *const[]){ "KEYED-B" }, 1);
+	if (batch_submit(f->st, f->signer, &x.in, &rep, &e) < 0)
+		fail_msg("batch_submit: %s", e.msg);
+	assert_int_equal(rep.matched, 2);
+	list_is(&rep.unmatched_pdf_keys, NULL, 0);
+	assert_int_equal(resident_pdf(f, rep.batch, "00010001", &pdf), 0);
+	signed_by_tenant(f, &pdf);
+	pages_are(&pdf, (const char *const[]){ "NAMED-A" }, 1,
+		  (const char *const[]){ "KEYED-B" }, 1);
+	buf_free(&pdf);
+	batch_report_free(&rep);
+	input_free(&x);
 }
 
 /* ---- one common PDF ---- */
