@@ -1,9 +1,35 @@
 /*
- * batch.h — a batch, from its files to the store: read the recipients CSV,
- * match the PDFs to its rows (split one PDF, or one PDF per resident named
- * by key, or one common PDF), sign one PDF per resident (PAdES, through the
- * keys process), encrypt and store everything, and say what matched.
+ * batch.h — a batch, from its files to the store: the one call every way
+ * in uses (intake's mail and drop folder, `tayori submit`, and the staff
+ * dashboard's upload to come).  It reads the recipients CSV, matches the
+ * PDFs to its rows (split one PDF, or one PDF per resident named by key,
+ * or one common PDF), signs one PDF per resident (PAdES) through a
+ * struct signer, encrypts and stores everything, and says what matched.
  * Runs in the gateway and in `tayori submit`.
+ *
+ * For a caller.  Give batch_submit():
+ *   - the store, opened in this process (lib/store.h), whose keys client
+ *     also seals every record;
+ *   - a signer (pdf/signer.h): keys_signer_new() over the same keys client,
+ *     so the signing key never enters the caller's process (a process that
+ *     has no keys of its own, like the portal, signs this way too).  NULL
+ *     is allowed only with dry_run.  It is used from several threads;
+ *   - a struct batch_input: the CSV and the PDFs as bytes with the names
+ *     the sender gave them (names are matched and shown, never opened),
+ *     the parsed settings (gateway/settings.h), the title, the submitter
+ *     (actor and from, for the audit log), the signing level and the
+ *     limits from the configuration ([signing], [limits]; folder.h's
+ *     batch_files_input() fills them from a conf), and, for exactly-once
+ *     intake, the input's identity.  Everything is borrowed for the call.
+ * It returns 0 with rep filled and rep->batch the stored batch, which
+ * waits for approval (lib/batches.h), or -1 with e and rep->error: with
+ * e->temporary == 0 the input was refused and the reason is for the
+ * sender (exit 1 in the CLI); with e->temporary == 1 it failed for
+ * another reason and may be tried again (exit 3).  Either way nothing is
+ * stored.  With dry_run it matches and fills the report (status
+ * "preview") and signs and stores nothing.  rep is always to be freed
+ * with batch_report_free().  The call takes as long as signing every
+ * PDF: a caller with an event loop runs it in a worker.
  *
  * All or nothing: a batch's parts are written under a batch whose state is
  * "storing", which no reader shows; the last, synced commit writes the
@@ -24,6 +50,9 @@
  * given again already made.
  * A split gives pages only on evidence (pdf_split.h): a key-shaped number
  * not in the CSV is in unmatched_pdf_keys and its pages go to nobody.
+ *
+ * Inside: batch_match.c, batch_sign.c and batch_store.c are the three
+ * steps (batch_int.h, private), batch_report.c writes the report.
  */
 #ifndef TAYORI_BATCH_H
 #define TAYORI_BATCH_H
@@ -55,7 +84,7 @@ struct batch_input {
 	struct batch_file *extras;    /* extra attachments, stored with the batch */
 	size_t nextras;
 	const char *actor;            /* for the audit log: "staff:3", "cli:root" */
-	const char *from;             /* "cli", "imap", "drop" */
+	const char *from;             /* where it came in: "cli", "imap", "drop", ... */
 	enum pades_level level;
 	const char *tsa_url;
 	char tsa_ca_file[4096];       /* the TSA trust anchors (PEM), absolute; "" none */
@@ -105,15 +134,17 @@ struct batch_report {
 	char error[ERR_MAX];
 };
 
-/* Build and store a batch.  0 with rep filled; -1 with e (and rep->error)
- * when refused or failed, nothing stored.  signer may be NULL with dry_run. */
+/* Build and store a batch (see above).  0 with rep filled; -1 with e (and
+ * rep->error) when refused or failed, nothing stored.  signer may be NULL
+ * with dry_run. */
 int batch_submit(struct store *st, const struct signer *signer, const struct batch_input *in,
 		 struct batch_report *rep, struct error *e);
 void batch_report_free(struct batch_report *rep);
 void batch_report_json(const struct batch_report *rep, FILE *f);
 void batch_report_text(const struct batch_report *rep, FILE *f);
 
-/* Remove the parts of batches left "storing" by a process that is gone. */
+/* Remove the parts of batches left "storing" by a process that is gone:
+ * call it once before submitting, as `tayori submit` and the gateway do. */
 int batch_sweep(struct store *st, size_t *removed, struct error *e);
 
 #endif

@@ -132,11 +132,119 @@ static int set_split(struct batch_settings *s, const char *v, const char *name, 
 		       line);
 }
 
+/* A free-text value (a title, a pattern) keeps what staff wrote: only the
+ * key and the colon are read through NFKC.  raw is the line as written,
+ * v its NFKC value. */
+static int set_text(struct batch_settings *s, enum key k, const char *name, const char *raw,
+		    const char *v, size_t line, struct error *e)
+{
+	char **f = field(s, k);
+	const char *c1 = strchr(raw, ':'), *c2 = strstr(raw, "\xef\xbc\x9a"); /* U+FF1A */
+	const char *val = c1 != NULL && (c2 == NULL || c1 < c2) ? c1 + 1 : c2 != NULL ? c2 + 3 : NULL;
+
+	free(*f);
+	/* A key pattern is matched against NFKC page text: keep it NFKC too. */
+	if (val == NULL || k == K_KEY_PATTERN) {
+		*f = xstrdup(v);
+	} else {
+		size_t n;
+		while (*val == ' ' || *val == '\t' || strncmp(val, "\xe3\x80\x80", 3) == 0)
+			val += *val == ' ' || *val == '\t' ? 1 : 3;
+		n = strlen(val);
+		while (n > 0 && (val[n - 1] == ' ' || val[n - 1] == '\t' || val[n - 1] == '\r'))
+			n--;
+		while (n >= 3 && memcmp(val + n - 3, "\xe3\x80\x80", 3) == 0)
+			n -= 3;
+		*f = xstrndup(val, n);
+	}
+	if (check_value(*f, name, k == K_TITLE ? TEXT_TITLE_MAX : TEXT_SETTING_MAX, line, e) < 0)
+		return -1;
+	if (k == K_KEY_PATTERN && s->split == SPLIT_INFER)
+		s->split = SPLIT_KEY;
+	return 0;
+}
+
+/* Apply setting number i (of aliases) with value v. */
+static int set_value(struct batch_settings *s, size_t i, const char *raw, const char *v,
+		     size_t line, struct error *e)
+{
+	switch (aliases[i].key) {
+	case K_SPLIT:
+		return set_split(s, v, aliases[i].name, line, e);
+	case K_PAGES:
+		if (leading_int(v, 1, 10000, &s->pages) < 0)
+			return err_set(e, "settings line %zu: a page count must be 1 to 10000", line);
+		if (s->split == SPLIT_INFER)
+			s->split = SPLIT_PAGES;
+		return 0;
+	case K_KEY_WIDTH:
+		if (leading_int(v, 1, 64, &s->key_width) < 0)
+			return err_set(e, "settings line %zu: a key width must be 1 to 64", line);
+		return 0;
+	case K_TEST:
+		if (yes_no(v, &s->test) < 0)
+			return err_set(e, "settings line %zu: test must be yes or no (はい/いいえ)", line);
+		return 0;
+	default:
+		return set_text(s, aliases[i].key, aliases[i].name, raw, v, line, e);
+	}
+}
+
+/* One line (raw, as written): 1 a setting, applied; 0 not a setting (the
+ * message starts here); -1 a setting refused. */
+static int parse_line(struct batch_settings *s, const char *raw, size_t line, struct error *e)
+{
+	char *norm, *colon, *k, *v;
+	size_t i;
+	int r;
+
+	/* NFKC turns the full-width colon and spaces into ASCII ones. */
+	norm = g_utf8_validate(raw, -1, NULL) ? g_utf8_normalize(raw, -1, G_NORMALIZE_NFKC) : NULL;
+	if (norm == NULL)
+		return 0;
+	g_strstrip(norm);
+	colon = strchr(norm, ':');
+	if (norm[0] == '\0' || colon == NULL) {
+		g_free(norm);
+		return 0;
+	}
+	*colon = '\0';
+	k = g_utf8_strdown(g_strstrip(norm), -1);
+	v = g_strstrip(colon + 1);
+	for (i = 0; i < ARRAY_SIZE(aliases); i++)
+		if (strcmp(k, aliases[i].name) == 0)
+			break;
+	g_free(k);
+	if (i == ARRAY_SIZE(aliases))
+		r = 0; /* message text that happens to hold a colon */
+	else
+		r = set_value(s, i, raw, v, line, e) < 0 ? -1 : 1;
+	g_free(norm);
+	return r;
+}
+
+/* The message after the settings at p: clean text, CRLF read as LF; its
+ * lines are counted as in the file, settings included. */
+static int parse_message(struct batch_settings *s, const char *text, const char *p,
+			 struct error *e)
+{
+	struct text_problem tp;
+	size_t before = 1;
+
+	s->message = text_clean(p, strlen(p), TEXT_BODY, TEXT_MESSAGE_MAX, &tp);
+	if (s->message != NULL)
+		return 0;
+	for (const char *q = text; q < p; q++)
+		before += *q == '\n';
+	if (tp.line == 0)
+		return err_set(e, "the message: %s", tp.what);
+	return err_set(e, "message line %zu: %s", before + tp.line - 1, tp.what);
+}
+
 int settings_parse(const char *text, struct batch_settings *s, struct error *e)
 {
 	const char *p = text;
 	size_t line = 0;
-	struct text_problem tp;
 
 	memset(s, 0, sizeof(*s));
 	s->split = SPLIT_INFER;
@@ -145,123 +253,31 @@ int settings_parse(const char *text, struct batch_settings *s, struct error *e)
 	while (*p != '\0') {
 		const char *eol = p + strcspn(p, "\n");
 		char *raw = xstrndup(p, (size_t)(eol - p));
-		char *norm, *colon, *k, *v;
-		size_t i;
-
-		line++;
-		/* NFKC turns the full-width colon and spaces into ASCII ones. */
-		norm = g_utf8_validate(raw, -1, NULL) ? g_utf8_normalize(raw, -1, G_NORMALIZE_NFKC) : NULL;
-		if (norm == NULL) {
-			free(raw);
-			break;
-		}
-		g_strstrip(norm);
-		colon = strchr(norm, ':');
-		if (norm[0] == '\0' || colon == NULL) {
-			g_free(norm);
-			free(raw);
+		int r = parse_line(s, raw, ++line, e);
+		free(raw);
+		if (r < 0)
+			goto fail;
+		if (r == 0) {
 			if (*eol == '\n' && eol == p + strspn(p, " \t\r"))
 				p = eol + 1; /* a blank line ends the settings and is dropped */
 			break;
 		}
-		*colon = '\0';
-		k = g_utf8_strdown(g_strstrip(norm), -1);
-		v = g_strstrip(colon + 1);
-		for (i = 0; i < ARRAY_SIZE(aliases); i++)
-			if (strcmp(k, aliases[i].name) == 0)
-				break;
-		g_free(k);
-		if (i == ARRAY_SIZE(aliases)) {
-			g_free(norm);
-			free(raw);
-			break; /* message text that happens to hold a colon */
-		}
-		switch (aliases[i].key) {
-		case K_SPLIT:
-			if (set_split(s, v, aliases[i].name, line, e) < 0)
-				goto fail;
-			break;
-		case K_PAGES:
-			if (leading_int(v, 1, 10000, &s->pages) < 0) {
-				err_set(e, "settings line %zu: a page count must be 1 to 10000", line);
-				goto fail;
-			}
-			if (s->split == SPLIT_INFER)
-				s->split = SPLIT_PAGES;
-			break;
-		case K_KEY_WIDTH:
-			if (leading_int(v, 1, 64, &s->key_width) < 0) {
-				err_set(e, "settings line %zu: a key width must be 1 to 64", line);
-				goto fail;
-			}
-			break;
-		case K_TEST:
-			if (yes_no(v, &s->test) < 0) {
-				err_set(e, "settings line %zu: test must be yes or no (はい/いいえ)", line);
-				goto fail;
-			}
-			break;
-		default: {
-			/* Free text (a title, a pattern) keeps what staff wrote: only
-			 * the key and the colon are read through NFKC. */
-			char **f = field(s, aliases[i].key);
-			char *c1 = strchr(raw, ':'), *c2 = strstr(raw, "\xef\xbc\x9a"); /* U+FF1A */
-			char *val = c1 != NULL && (c2 == NULL || c1 < c2) ? c1 + 1 : c2 != NULL ? c2 + 3 : NULL;
-			free(*f);
-			/* A key pattern is matched against NFKC page text: keep it NFKC too. */
-			if (val == NULL || aliases[i].key == K_KEY_PATTERN) {
-				*f = xstrdup(v);
-			} else {
-				size_t n;
-				while (*val == ' ' || *val == '\t' || strncmp(val, "\xe3\x80\x80", 3) == 0)
-					val += *val == ' ' || *val == '\t' ? 1 : 3;
-				n = strlen(val);
-				while (n > 0 && (val[n - 1] == ' ' || val[n - 1] == '\t' || val[n - 1] == '\r'))
-					n--;
-				while (n >= 3 && memcmp(val + n - 3, "\xe3\x80\x80", 3) == 0)
-					n -= 3;
-				*f = xstrndup(val, n);
-			}
-			if (check_value(*f, aliases[i].name,
-					aliases[i].key == K_TITLE ? TEXT_TITLE_MAX : TEXT_SETTING_MAX, line,
-					e) < 0)
-				goto fail;
-			if (aliases[i].key == K_KEY_PATTERN && s->split == SPLIT_INFER)
-				s->split = SPLIT_KEY;
-			break;
-		}
-		}
-		g_free(norm);
-		free(raw);
 		p = *eol == '\n' ? eol + 1 : eol;
-		continue;
-fail:
-		g_free(norm);
-		free(raw);
-		settings_free(s);
-		return -1;
 	}
-	/* The message: clean text, CRLF read as LF; its lines are counted as
-	 * in the file, settings included. */
-	s->message = text_clean(p, strlen(p), TEXT_BODY, TEXT_MESSAGE_MAX, &tp);
-	if (s->message == NULL) {
-		size_t before = 1;
-		for (const char *q = text; q < p; q++)
-			before += *q == '\n';
-		settings_free(s);
-		if (tp.line == 0)
-			return err_set(e, "the message: %s", tp.what);
-		return err_set(e, "message line %zu: %s", before + tp.line - 1, tp.what);
-	}
+	if (parse_message(s, text, p, e) < 0)
+		goto fail;
 	if (s->split == SPLIT_PAGES && s->pages == 0) {
-		settings_free(s);
-		return err_set(e, "settings: split by pages needs a page count (pages: N)");
+		err_set(e, "settings: split by pages needs a page count (pages: N)");
+		goto fail;
 	}
 	if (s->split == SPLIT_KEY && (s->key_regex == NULL || *s->key_regex == '\0')) {
-		settings_free(s);
-		return err_set(e, "settings: split by key needs a pattern (key pattern: REGEX)");
+		err_set(e, "settings: split by key needs a pattern (key pattern: REGEX)");
+		goto fail;
 	}
 	return 0;
+fail:
+	settings_free(s);
+	return -1;
 }
 
 void settings_free(struct batch_settings *s)
