@@ -1,7 +1,8 @@
 /*
  * batch.h — a batch, from its files to the store: the one call every way
  * in uses (intake's mail and drop folder, `tayori submit`, and the staff
- * dashboard's upload to come).  It reads the recipients CSV, matches the
+ * dashboard's upload to come, which the portal hands to the gateway as a
+ * drop: the portal may neither include gateway/ nor ask keys to sign).  It reads the recipients CSV, matches the
  * PDFs to its rows (split one PDF, or one PDF per resident named by key,
  * or one common PDF), signs one PDF per resident (PAdES) through a
  * struct signer, encrypts and stores everything, and says what matched.
@@ -11,8 +12,7 @@
  *   - the store, opened in this process (lib/store.h), whose keys client
  *     also seals every record;
  *   - a signer (pdf/signer.h): keys_signer_new() over the same keys client,
- *     so the signing key never enters the caller's process (a process that
- *     has no keys of its own, like the portal, signs this way too).  NULL
+ *     so the signing key never enters the caller's process.  NULL
  *     is allowed only with dry_run.  It is used from several threads;
  *   - a struct batch_input: the CSV and the PDFs as bytes with the names
  *     the sender gave them (names are matched and shown, never opened),
