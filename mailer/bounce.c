@@ -151,7 +151,7 @@ static void part_bytes(GMimePart *p, struct buf *out)
 	s = g_mime_stream_mem_new();
 	(void)g_mime_data_wrapper_write_to_stream(dw, s);
 	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
-	(void)buf_append(out, ba->data, ba->len > out->max - out->len - 1 ? out->max - out->len - 1 : ba->len);
+	bounce_append_max(out, ba->data, ba->len);
 	g_object_unref(s);
 }
 
@@ -174,7 +174,7 @@ static void leaf(struct bounce_doc *doc, GMimeObject *o)
 	} else if (is_type(o, "text", "rfc822-headers") || is_type(o, "message", "rfc822-headers")) {
 		if (doc->inner.len == 0) {
 			part_bytes(GMIME_PART(o), &raw);
-			(void)buf_append(&doc->inner, raw.data, raw.len);
+			bounce_append_max(&doc->inner, raw.data, raw.len);
 		}
 	} else if (is_type(o, "text", "html")) {
 		struct buf u;
@@ -226,7 +226,7 @@ static void walk(struct walk *w, GMimeObject *o, int depth)
 			char *h = g_mime_object_get_headers(GMIME_OBJECT(m), NULL);
 			w->inner = m;
 			if (h != NULL && w->doc->inner.len == 0)
-				(void)buf_append_str(&w->doc->inner, h);
+				bounce_append_max(&w->doc->inner, h, strlen(h));
 			g_free(h);
 		}
 		return;

@@ -29,6 +29,8 @@ struct bounce_doc {
 	int x_autoreply;    /* X-Autoreply or X-Autorespond present */
 };
 
+/* Append as much of n bytes as out's cap leaves room for. */
+void bounce_append_max(struct buf *out, const void *d, size_t n);
 /* Text of len bytes in charset (may be NULL: guessed) as valid UTF-8; a
  * byte that does not convert becomes U+FFFD.  Appended to out. */
 void bounce_to_utf8(const char *charset, const uint8_t *d, size_t len, struct buf *out);

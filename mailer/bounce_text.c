@@ -81,6 +81,12 @@ static int has_jis_escape(const uint8_t *d, size_t len)
 	return 0;
 }
 
+void bounce_append_max(struct buf *out, const void *d, size_t n)
+{
+	size_t room = out->max > out->len ? out->max - out->len : 0;
+	(void)buf_append(out, d, n < room ? n : room);
+}
+
 void bounce_to_utf8(const char *charset, const uint8_t *d, size_t len, struct buf *out)
 {
 	const char *cs = charset_name(charset);
@@ -96,7 +102,7 @@ void bounce_to_utf8(const char *charset, const uint8_t *d, size_t len, struct bu
 		out->len = mark;
 	}
 	if (g_utf8_validate((const char *)d, (gssize)len, NULL)) {
-		(void)buf_append(out, d, len);
+		bounce_append_max(out, d, len);
 		return;
 	}
 	if (convert("CP932", d, len, out) < 0) {
@@ -164,7 +170,7 @@ void bounce_html_text(const char *html, size_t len, struct buf *out)
 			if (strcmp(name, "style") == 0 || strcmp(name, "script") == 0) {
 				const char *end = bounce_find(html + i + 1, len - i - 1,
 							      name[1] == 't' ? "</style" : "</script");
-				i = end ? (size_t)(end - html) + 1 : len;
+				i = end ? (size_t)(end - html) : len; /* the closing tag is read next */
 				continue;
 			}
 			for (size_t k = 0; k < ARRAY_SIZE(html_breaks); k++)

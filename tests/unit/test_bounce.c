@@ -116,11 +116,26 @@ static void check_clean(const char *s)
 	}
 }
 
+/* With TAYORI_BOUNCE_DUMP=DIR, each message parsed is also written there
+ * (as NN.eml, up to 256 KB): how the fuzz seeds were made. */
+static void dump(const GString *g)
+{
+	static int n;
+	const char *dir = getenv("TAYORI_BOUNCE_DUMP");
+	char path[4096];
+	struct error e;
+	if (dir == NULL || g->len > (256u << 10))
+		return;
+	snprintf(path, sizeof(path), "%s/%02d.eml", dir, ++n);
+	assert_int_equal(file_write_atomic(path, g->str, g->len, 0644, &e), 0);
+}
+
 static struct bounce_result *parse(const GString *g)
 {
 	struct bounce_result *r = calloc(1, sizeof(*r));
 	struct error e = { { 0 }, 0 };
 	assert_non_null(r);
+	dump(g);
 	assert_int_equal(bounce_parse((const uint8_t *)g->str, g->len, r, &e), 0);
 	assert_true(r->nrcpt <= BOUNCE_RCPT_MAX);
 	assert_int_equal(r->is_bounce, r->kind == BOUNCE_HARD || r->kind == BOUNCE_SOFT ||
@@ -896,7 +911,7 @@ static void test_verp_forms(void **state)
 		"bounce+-42-7-" MAC "@ward.example.jp",               /* a sign */
 		"bounce+4a-7-" MAC "@ward.example.jp",                /* not decimal */
 		"bounce+42--" MAC "@ward.example.jp",                 /* empty sequence */
-		"bounce+42-7-" MAC,                                   /* no domain */
+		("bounce+42-7-" MAC),                                 /* no domain */
 	};
 	struct bounce_verp v;
 	(void)state;
