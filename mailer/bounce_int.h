@@ -40,8 +40,8 @@ void bounce_html_text(const char *html, size_t len, struct buf *out);
 /* One line for the result: valid UTF-8, controls as spaces, runs of space
  * as one, trimmed, cut on a character boundary to fit outsize. */
 void bounce_clean(const char *in, size_t len, char *out, size_t outsize);
-/* The first enhanced status code (RFC 3463) standing alone in s, as
- * "5.1.1" into out; 1 found, 0 not. */
+/* The first failure status code (RFC 3463, class 4 or 5) standing alone
+ * in s, as "5.1.1" into out; 1 found, 0 not. */
 int bounce_status_find(const char *s, size_t len, char out[BOUNCE_STATUS_MAX + 1]);
 /* The first SMTP reply code (2xx-5xx) standing alone in s, or 0. */
 int bounce_reply_find(const char *s, size_t len);

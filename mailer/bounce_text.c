@@ -242,7 +242,7 @@ int bounce_status_find(const char *s, size_t len, char out[BOUNCE_STATUS_MAX + 1
 {
 	for (size_t i = 0; i + 4 < len; i++) {
 		int a, b;
-		if ((s[i] != '2' && s[i] != '4' && s[i] != '5') || s[i + 1] != '.')
+		if ((s[i] != '4' && s[i] != '5') || s[i + 1] != '.')
 			continue;
 		if (i > 0 && (g_ascii_isalnum(s[i - 1]) || s[i - 1] == '.' || s[i - 1] == '-'))
 			continue;
@@ -390,6 +390,7 @@ int bounce_addr_next(const char *s, size_t len, size_t *pos, char out[EMAIL_MAX 
 		}
 	}
 	*pos = len;
+	out[0] = '\0';
 	return 0;
 }
 

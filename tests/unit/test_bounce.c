@@ -1153,6 +1153,37 @@ static void test_garbage(void **state)
 	free(r);
 }
 
+/* Found by fuzzing: a 2.x.x code in a notice's text is no failure status,
+ * and an unusable Final-Recipient gives way to Original-Recipient. */
+static void test_fuzz_findings(void **state)
+{
+	GString *g = g_string_new(NULL);
+	struct bounce_result *r;
+	(void)state;
+	put(g, "From: MAILER-DAEMON@relay.example.net\nTo: " VERP "\n"
+	       "Subject: Undelivered Mail Returned to Sender\n\n"
+	       "This is the mail system at host relay.example.net.\n"
+	       "Earlier: 250 2.0.0 Ok: queued as 4QzX1\n\n"
+	       "<ken@example.net>: host mx.example.net said: Recipient address rejected\n");
+	r = parse(g);
+	assert_rcpt(r, 0, "ken@example.net", "5.1.1", BOUNCE_HARD);
+	free(r);
+	g_string_free(g, TRUE);
+
+	g = g_string_new(NULL);
+	put(g, "From: MAILER-DAEMON@mta.example.org\nTo: " VERP "\nSubject: Returned mail\n"
+	       "Content-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\n\n"
+	       "--r\nContent-Type: message/delivery-status\n\n"
+	       "Reporting-MTA: dns; mta.example.org\n\n"
+	       "Final-Recipient: rfc822; f@es\nOriginal-Recipient: rfc822; fumi@example.org\n"
+	       "Action: failed\nStatus: 5.7.1\n\n--r--\n");
+	r = parse(g);
+	assert_int_equal(r->nrcpt, 1);
+	assert_rcpt(r, 0, "fumi@example.org", "5.7.1", BOUNCE_HARD);
+	free(r);
+	g_string_free(g, TRUE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1182,6 +1213,7 @@ int main(void)
 		cmocka_unit_test(test_huge_headers),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_fuzz_findings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
