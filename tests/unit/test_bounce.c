@@ -581,6 +581,38 @@ static void test_exim(void **state)
 	g_string_free(g, TRUE);
 }
 
+/* Exim's warning that a message is still queued: soft, not hard. */
+static void test_exim_delay(void **state)
+{
+	GString *g = g_string_new(NULL);
+	struct bounce_result *r;
+	(void)state;
+	put(g, "From: Mail Delivery System <Mailer-Daemon@mx.example.com>\n"
+	       "To: " VERP "\n"
+	       "Subject: Warning: message 1kXyZa-0001Ab-Cd delayed 24 hours\n"
+	       "Auto-Submitted: auto-replied\n\n"
+	       "This message was created automatically by mail delivery software.\n"
+	       "A message that you sent has not yet been delivered to one or more of its\n"
+	       "recipients after more than 24 hours on the queue on mx.example.com.\n\n"
+	       "The message identifier is:     1kXyZa-0001Ab-Cd\n\n"
+	       "The address to which the message has not yet been delivered is:\n\n"
+	       "  kumi@example.com\n"
+	       "    host mx9.example.com [203.0.113.9]: Connection timed out\n\n"
+	       "No action is required on your part. Delivery attempts will continue for\n"
+	       "some time, and this warning may be repeated at intervals if the message\n"
+	       "remains undelivered. Eventually the mail delivery software will give up,\n"
+	       "and when that happens, the message will be returned to you.\n");
+	r = parse(g);
+	assert_string_equal(r->format, "exim");
+	assert_string_equal(bounce_kind_name(r->kind), "soft");
+	assert_int_equal(r->nrcpt, 1);
+	assert_rcpt(r, 0, "kumi@example.com", "4.0.0", BOUNCE_SOFT);
+	assert_diag(r, 0, "Connection timed out");
+	assert_verp_ours(r);
+	free(r);
+	g_string_free(g, TRUE);
+}
+
 /* ------------------------------------------------------------- Sendmail */
 
 static void test_sendmail(void **state)
@@ -1196,6 +1228,7 @@ int main(void)
 		cmocka_unit_test(test_exchange_html_only),
 		cmocka_unit_test(test_gmail),
 		cmocka_unit_test(test_exim),
+		cmocka_unit_test(test_exim_delay),
 		cmocka_unit_test(test_sendmail),
 		cmocka_unit_test(test_qmail),
 		cmocka_unit_test(test_yahoo),
