@@ -81,6 +81,21 @@ int pdf_check(const uint8_t *data, size_t len, const char *password, int max_pag
 	      struct pdf_info *info, struct error *e);
 
 /*
+ * The one way tayori opens bytes with qpdf (every reader comes through
+ * here): errors silenced, warnings kept for the caller but not printed,
+ * data read in place (it must stay valid and unchanged until
+ * qpdf_cleanup(*out)), with password when one is given.  No policy is
+ * applied: pdf_qpdf_open() does that.  On failure *out is NULL, *code
+ * (code may be NULL) holds qpdf's error code (qpdf_e_password, ...) and e
+ * one line: "the PDF is encrypted (password-protected)", "the configured
+ * password does not open this encrypted PDF", "the PDF is damaged and
+ * qpdf cannot repair it (...)", or a temporary "qpdf could not read the
+ * PDF: ..." for a system error.
+ */
+int pdf_qpdf_read(const uint8_t *data, size_t len, const char *password, qpdf_data *out,
+		  int *code, struct error *e);
+
+/*
  * Open data with qpdf the way the policy needs (errors silenced, warnings
  * collected, not printed; steps 2-5 applied; step 6 is pdf_check's).
  * data must stay valid and unchanged until qpdf_cleanup(*out): qpdf reads
