@@ -14,6 +14,7 @@
 #include "pdf/pdf_copy.h"
 #include "pdf/pdf_inert.h"
 #include "pdf/pdf_syntax.h"
+#include "pdf/pdf_writer.h"
 
 /* Nesting of direct arrays and dictionaries inside one object. */
 #define COPY_DEPTH_MAX 64
@@ -64,8 +65,7 @@ struct pdf_copier {
 	uint32_t *page_obj;     /* page number -> index */
 	uint32_t *order;        /* the current write's objects, by number - 3 */
 	size_t norder, caporder;
-	size_t *offsets;
-	size_t capoffsets;
+	struct pdf_writer w;     /* the current write's objects and offsets */
 	uint32_t stamp;
 	size_t cached;          /* bytes of text kept */
 	struct pdf_removed removed; /* what the last write left out */
@@ -664,7 +664,7 @@ void pdf_copier_free(struct pdf_copier **cp)
 	free(c->slots);
 	free(c->page_obj);
 	free(c->order);
-	free(c->offsets);
+	pdf_writer_free(&c->w);
 	free(c);
 	*cp = NULL;
 }
@@ -757,18 +757,6 @@ static void emit_obj(struct pdf_copier *c, const struct obj *o, struct buf *out,
 		*oom = 1;
 }
 
-static void offset_at(struct pdf_copier *c, uint32_t num, size_t off)
-{
-	if (num >= c->capoffsets) {
-		size_t cap = c->capoffsets ? c->capoffsets : 256;
-		while (cap <= num)
-			cap *= 2;
-		c->offsets = xrealloc(c->offsets, cap * sizeof(*c->offsets));
-		c->capoffsets = cap;
-	}
-	c->offsets[num] = off;
-}
-
 /*
  * After a write: what no earlier write used (a page, its content, its own
  * resources) is not kept, since the next resident is unlikely to use it;
@@ -789,15 +777,34 @@ static void trim_cache(struct pdf_copier *c)
 			drop_text(c, &c->objs[i]);
 }
 
+/* The cross-reference table and a trailer with a file identifier unique
+ * to this file: a random base and a count. */
+static int finish(struct pdf_copier *c, uint32_t nobj)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	char id[80];
+	struct pdf_trailer t = { .size = (int)nobj, .root_id = 1, .root_gen = 0, .id = id,
+				 .prev = -1 };
+
+	c->writes++;
+	memcpy(id, "[ <", 3);
+	for (int i = 0; i < 16; i++) {
+		uint8_t b = c->id_base[i] ^ (i < 8 ? (uint8_t)(c->writes >> (8 * i)) : 0);
+		id[3 + 2 * i] = hx[b >> 4];
+		id[3 + 2 * i + 1] = hx[b & 15];
+	}
+	memcpy(id + 35, "> <", 3);
+	memcpy(id + 38, id + 3, 32);
+	memcpy(id + 70, "> ]", 4);
+	return pdf_writer_finish(&c->w, PDF_XREF_TABLE, &t);
+}
+
 int pdf_copier_write(struct pdf_copier *c, int first_page, int count,
 		     const struct pdf_copy_sig *sig, struct buf *out, struct pades_slot *slot,
 		     struct error *e)
 {
-	static const char hx[] = "0123456789ABCDEF";
 	uint32_t nobj, sig_id = 0, wid_id = 0;
 	int oom = 0, pdf2 = c->version[0] == '2';
-	size_t xref;
-	char id[33];
 
 	buf_reset(out);
 	if (first_page < 1 || count < 1 || count > c->npages ||
@@ -818,7 +825,8 @@ int pdf_copier_write(struct pdf_copier *c, int first_page, int count,
 		       sig && !pdf2 && strcmp(c->version, "1.7") < 0 ? "1.7" : c->version) < 0)
 		oom = 1;
 
-	offset_at(c, 1, out->len);
+	pdf_writer_reset(&c->w, out);
+	pdf_writer_record(&c->w, 1, 0, out->len);
 	if (buf_append_str(out, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R") < 0)
 		oom = 1;
 	/* The form fields the pages' widgets belong to (their values show
@@ -843,7 +851,7 @@ int pdf_copier_write(struct pdf_copier *c, int first_page, int count,
 	if (buf_append_str(out, " >>\nendobj\n") < 0)
 		oom = 1;
 
-	offset_at(c, 2, out->len);
+	pdf_writer_record(&c->w, 2, 0, out->len);
 	if (buf_append_str(out, "2 0 obj\n<< /Type /Pages /Kids [") < 0)
 		oom = 1;
 	for (int i = 0; i < count; i++)
@@ -854,7 +862,7 @@ int pdf_copier_write(struct pdf_copier *c, int first_page, int count,
 
 	for (size_t i = 0; i < c->norder && !oom; i++) {
 		const struct obj *o = &c->objs[c->order[i]];
-		offset_at(c, o->num, out->len);
+		pdf_writer_record(&c->w, (int)o->num, 0, out->len);
 		if (buf_printf(out, "%u 0 obj\n", o->num) < 0)
 			oom = 1;
 		emit_obj(c, o, out, &oom);
@@ -871,33 +879,10 @@ int pdf_copier_write(struct pdf_copier *c, int first_page, int count,
 		if (buf_append_str(out, "\nendobj\n") < 0)
 			oom = 1;
 	}
-	if (sig && !oom) {
-		size_t offs[2];
-		if (pades_slot_write(out, sig->popt, sig->mtime, sig->reserve, (int)sig_id,
-				     (int)wid_id, 3, slot, offs) < 0)
-			oom = 1;
-		else {
-			offset_at(c, sig_id, offs[0]);
-			offset_at(c, wid_id, offs[1]);
-		}
-	}
-
-	xref = out->len;
-	if (buf_printf(out, "xref\n0 %u\n0000000000 65535 f\r\n", nobj) < 0)
+	if (sig && !oom && pades_slot_write(&c->w, sig->popt, sig->mtime, sig->reserve, (int)sig_id,
+					    (int)wid_id, 3, slot) < 0)
 		oom = 1;
-	for (uint32_t n = 1; n < nobj && !oom; n++)
-		if (buf_printf(out, "%010zu 00000 n\r\n", c->offsets[n]) < 0)
-			oom = 1;
-	/* A file identifier unique to this file: a random base and a count. */
-	c->writes++;
-	for (int i = 0; i < 16; i++) {
-		uint8_t b = c->id_base[i] ^ (i < 8 ? (uint8_t)(c->writes >> (8 * i)) : 0);
-		id[2 * i] = hx[b >> 4];
-		id[2 * i + 1] = hx[b & 15];
-	}
-	id[32] = '\0';
-	if (buf_printf(out, "trailer\n<< /Size %u /Root 1 0 R /ID [ <%s> <%s> ] >>\nstartxref\n%zu\n%%%%EOF\n",
-		       nobj, id, id, xref) < 0)
+	if (!oom && finish(c, nobj) < 0)
 		oom = 1;
 	trim_cache(c);
 	if (oom) {

@@ -477,7 +477,8 @@ out:
 	free(v.eofs);
 	X509_STORE_free(v.store);
 	X509_STORE_free(v.tsa_store);
-	qpdf_cleanup(&v.q);
+	if (v.q != NULL)
+		qpdf_cleanup(&v.q);
 	return rc;
 }
 

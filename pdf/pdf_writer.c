@@ -18,6 +18,14 @@ void pdf_writer_init(struct pdf_writer *w, struct buf *b)
 	w->b = b;
 }
 
+void pdf_writer_reset(struct pdf_writer *w, struct buf *b)
+{
+	w->b = b;
+	w->oom = 0;
+	w->n = 0;
+	w->next_id = 0;
+}
+
 void pdf_writer_update(struct pdf_writer *w, struct buf *b, const uint8_t *pdf, size_t len,
     int next_id)
 {
@@ -226,7 +234,7 @@ static void xref_row(struct pdf_writer *w, int type, size_t off, int gen)
 
 /* A cross-reference stream (its own entry included), rows of 1+4+2 bytes. */
 static void xref_stream(struct pdf_writer *w, const struct pdf_trailer *t, int size, int full,
-    int xid, size_t xref_off)
+    int xid)
 {
 	size_t i, j, rows = w->n + (full ? 1 : 0);
 	pdf_writer_printf(w, "%d 0 obj\n<< /Type /XRef /W [1 4 2] /Index [", xid);
@@ -245,7 +253,6 @@ static void xref_stream(struct pdf_writer *w, const struct pdf_trailer *t, int s
 		xref_row(w, 1, w->ents[i].off, w->ents[i].gen);
 	pdf_writer_str(w, "\nendstream");
 	pdf_writer_end(w);
-	(void)xref_off;
 }
 
 int pdf_writer_finish(struct pdf_writer *w, enum pdf_xref_form form,
@@ -259,7 +266,7 @@ int pdf_writer_finish(struct pdf_writer *w, enum pdf_xref_form form,
 		pdf_writer_record(w, xid, 0, xref_off);
 		sort_entries(w);
 		size = w->next_id > t->size ? w->next_id : t->size;
-		xref_stream(w, t, size, full, xid, xref_off);
+		xref_stream(w, t, size, full, xid);
 	} else {
 		sort_entries(w);
 		size = w->next_id > t->size ? w->next_id : t->size;

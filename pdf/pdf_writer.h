@@ -54,6 +54,8 @@ void pdf_writer_init(struct pdf_writer *w, struct buf *b);
  * line has no end, a newline; new numbers start at next_id. */
 void pdf_writer_update(struct pdf_writer *w, struct buf *b, const uint8_t *pdf, size_t len,
     int next_id);
+/* Use w again for a new file in b, keeping its list's memory. */
+void pdf_writer_reset(struct pdf_writer *w, struct buf *b);
 /* The objects list; the buffer is the caller's. */
 void pdf_writer_free(struct pdf_writer *w);
 
