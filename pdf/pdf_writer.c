@@ -262,10 +262,13 @@ int pdf_writer_finish(struct pdf_writer *w, enum pdf_xref_form form,
 	size_t xref_off = w->b->len;
 
 	if (form == PDF_XREF_STREAM) {
-		int xid = pdf_writer_new_id(w);
+		/* the stream's own number: the first past both the trailer's
+		 * /Size and the numbers this writer gave out */
+		int xid = w->next_id > t->size ? w->next_id : t->size;
+		w->next_id = xid + 1;
 		pdf_writer_record(w, xid, 0, xref_off);
 		sort_entries(w);
-		size = w->next_id > t->size ? w->next_id : t->size;
+		size = xid + 1;
 		xref_stream(w, t, size, full, xid);
 	} else {
 		sort_entries(w);

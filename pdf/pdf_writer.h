@@ -80,8 +80,8 @@ int pdf_writer_stream(struct pdf_writer *w, const uint8_t *data, size_t len);
  * The cross-reference section for every object noted, in the given form,
  * the trailer t, startxref and %%EOF.  A whole new file (t->prev < 0)
  * lists object 0 as the head of the free list; an update lists only its
- * own objects.  The stream form numbers the stream pdf_writer_new_id().
- * /Size is the larger of t->size and w->next_id.  Returns -1 when the cap
+ * own objects.  /Size is the larger of t->size and w->next_id; the
+ * stream form gives the stream that number and counts it in /Size.  Returns -1 when the cap
  * was reached (now or before).
  */
 int pdf_writer_finish(struct pdf_writer *w, enum pdf_xref_form form,
