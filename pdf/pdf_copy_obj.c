@@ -392,10 +392,37 @@ static void keep_removed(struct obj *o, const struct pdf_removed *r)
 	}
 }
 
+/* A stream: its dictionary, /Length its real length, the data as stored
+ * (decode level none: filters and all). */
+static int ser_stream(struct ser *s, qpdf_oh oh, int id, int gen, struct error *e)
+{
+	static const char *const stream_skip[] = { "/Length", NULL };
+	qpdf_data q = s->c->q;
+	unsigned char *data = NULL;
+	size_t dlen = 0;
+	char len[48];
+	int rc = -1;
+
+	if (qpdf_oh_get_stream_data(q, oh, qpdf_dl_none, NULL, &data, &dlen) & QPDF_ERRORS) {
+		damaged(q, id, gen, e);
+		goto out;
+	}
+	put(s, "<<", 2);
+	if (ser_entries(s, qpdf_oh_get_dict(q, oh), stream_skip, 0, e) < 0)
+		goto out;
+	snprintf(len, sizeof(len), " /Length %zu >>\nstream\n", dlen);
+	puts_(s, len);
+	put(s, data, dlen);
+	put(s, "\nendstream", 10);
+	rc = 0;
+out:
+	free(data);
+	return rc;
+}
+
 int pdf_copy_obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 {
 	static const char *const page_skip[] = { "/Parent", "/Annots", NULL };
-	static const char *const stream_skip[] = { "/Length", NULL };
 	qpdf_data q = c->q;
 	struct ser s;
 	int id = c->objs[idx].id, gen = c->objs[idx].gen, page = c->objs[idx].page;
@@ -416,25 +443,8 @@ int pdf_copy_obj_read(struct pdf_copier *c, uint32_t idx, struct error *e)
 		goto out;
 	}
 	if (type == ot_stream) {
-		unsigned char *data = NULL;
-		size_t dlen = 0;
-		char len[48];
-		/* decode level none: the data as stored, filters and all */
-		if (qpdf_oh_get_stream_data(q, oh, qpdf_dl_none, NULL, &data, &dlen) & QPDF_ERRORS) {
-			free(data);
-			damaged(q, id, gen, e);
+		if (ser_stream(&s, oh, id, gen, e) < 0)
 			goto out;
-		}
-		put(&s, "<<", 2);
-		if (ser_entries(&s, qpdf_oh_get_dict(q, oh), stream_skip, 0, e) < 0) {
-			free(data);
-			goto out;
-		}
-		snprintf(len, sizeof(len), " /Length %zu >>\nstream\n", dlen);
-		puts_(&s, len);
-		put(&s, data, dlen);
-		put(&s, "\nendstream", 10);
-		free(data);
 	} else if (page >= 0) {
 		qpdf_oh annots;
 		put(&s, "<<", 2);
