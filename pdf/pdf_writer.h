@@ -3,7 +3,7 @@
  * with their offsets recorded, then a cross-reference section (a classic
  * table or a cross-reference stream), the trailer, startxref and %%EOF.
  * Used for whole new files (the splitter, pdf_copy.c) and for incremental
- * updates appended to an existing file (the signer, pades.c).
+ * updates appended to an existing file (the signer, pades_*.c).
  * Runs in the gateway and in the `tayori pdf` commands.
  * Standards: ISO 32000-1 §7.3.10 (indirect objects), §7.5.4 (the
  * cross-reference table), §7.5.5 (the trailer), §7.5.6 (incremental

@@ -471,6 +471,20 @@ static void test_refusals(void **state)
 		free(enc);
 		free(in);
 	}
+	/* a PDF header and nothing qpdf can read: the signer and the
+	 * verifier open it the one way, and refuse it the same way */
+	{
+		static const uint8_t broken[] = "%PDF-1.4\n% nothing but a comment here\n%%EOF\n";
+		struct pdf_verify_report r;
+		o.level = PADES_B_B;
+		assert_int_equal(pades_sign(broken, sizeof(broken) - 1, &test_signer, &o, &out,
+		    &outlen, &e), -1);
+		assert_int_equal(e.temporary, 0);
+		assert_non_null(strstr(e.msg, "the PDF is damaged and qpdf cannot repair it"));
+		assert_int_equal(pdf_verify_mem(broken, sizeof(broken) - 1, NULL, &r, &e), -1);
+		assert_non_null(strstr(e.msg, "the PDF is damaged and qpdf cannot repair it"));
+		pdf_verify_report_free(&r);
+	}
 	/* no signatures: verify says not valid */
 	{
 		size_t inlen;
