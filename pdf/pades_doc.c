@@ -103,7 +103,7 @@ int pades_doc_open(struct pades_doc *d, const uint8_t *pdf, size_t len, struct e
 	memset(d, 0, sizeof(*d));
 	if (len < 16 || memmem(pdf, head, "%PDF-", 5) == NULL)
 		return err_set(e, "not a PDF file");
-	if (pdf_qpdf_read(pdf, len, NULL, &d->q, NULL, e) < 0)
+	if (pdf_qpdf_read(pdf, len, NULL, 0, &d->q, NULL, e) < 0)
 		return -1;
 	if (qpdf_is_encrypted(d->q))
 		return err_set(e, "the PDF is encrypted");

@@ -446,7 +446,7 @@ int pdf_verify_mem(const uint8_t *pdf, size_t len, const struct pdf_verify_optio
 			return -1;
 		}
 	}
-	if (pdf_qpdf_read(pdf, len, NULL, &v.q, NULL, e) < 0)
+	if (pdf_qpdf_read(pdf, len, NULL, 0, &v.q, NULL, e) < 0)
 		goto out;
 	find_revisions(&v);
 	r->revisions = v.neofs;

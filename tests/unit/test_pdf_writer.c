@@ -73,7 +73,7 @@ static qpdf_data open_clean(const struct buf *b)
 {
 	struct error e;
 	qpdf_data q;
-	assert_int_equal(pdf_qpdf_read(b->data, b->len, NULL, &q, NULL, &e), 0);
+	assert_int_equal(pdf_qpdf_read(b->data, b->len, NULL, 0, &q, NULL, &e), 0);
 	assert_int_equal(qpdf_get_num_pages(q), 1);
 	assert_false(qpdf_more_warnings(q));
 	return q;
