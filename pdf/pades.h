@@ -29,6 +29,7 @@
 #include <openssl/x509.h>
 #include "lib/buf.h"
 #include "lib/util.h"
+#include "pdf/pdf_writer.h"
 #include "pdf/signer.h"
 
 enum pades_level { PADES_B_B = 0, PADES_B_T, PADES_B_LT, PADES_B_LTA };
@@ -125,14 +126,13 @@ int pades_slot_reserve(const struct signer *s, const struct pades_options *o, si
     struct error *e);
 
 /*
- * Append objects sig_id (the signature dictionary, /M from mtime) and
- * wid_id (its field and invisible widget, /P page_id 0 R) to b; their
- * offsets in b go to offsets[0] and offsets[1], the slot to *slot.
- * -1 when b's cap is reached.
+ * Write objects sig_id (the signature dictionary, /M from mtime) and
+ * wid_id (its field and invisible widget, /P page_id 0 R) with w, which
+ * notes their offsets; the slot goes to *slot.  -1 when w's buffer is
+ * full.
  */
-int pades_slot_write(struct buf *b, const struct pades_options *o, int64_t mtime,
-    size_t reserve, int sig_id, int wid_id, int page_id, struct pades_slot *slot,
-    size_t offsets[2]);
+int pades_slot_write(struct pdf_writer *w, const struct pades_options *o, int64_t mtime,
+    size_t reserve, int sig_id, int wid_id, int page_id, struct pades_slot *slot);
 
 /*
  * Sign the complete file in *pdf through its slot, in place, then add the

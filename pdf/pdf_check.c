@@ -94,19 +94,80 @@ static void first_warning(qpdf_data q, char *out, size_t outsize)
 	}
 }
 
+/* qpdf decodes object and cross-reference streams whole while it
+ * opens a file: they are measured first, within [limits] pdf_stream_max. */
+static int measure_streams(const uint8_t *data, size_t len, struct error *e)
+{
+	struct pdf_decoder *d = pdf_decoder_new();
+	struct pdf_limits lim;
+	long long num = -1;
+	const char *kind = "";
+	char sz[32];
+	int rc;
+
+	pdf_limits_get(&lim);
+	rc = pdf_prescan(d, data, len, lim.stream_max, &num, &kind);
+	pdf_decoder_free(&d);
+	if (rc == PDF_DECODE_LIMIT)
+		return err_set(e, "the PDF's %s (object %lld) decodes to more than %s "
+			       "([limits] pdf_stream_max)", kind, num,
+			       pdf_size_text(lim.stream_max, sz, sizeof sz));
+	if (rc == PDF_DECODE_UNSUPPORTED)
+		return err_set(e, "the PDF's %s (object %lld) uses filters tayori does not "
+			       "decode", kind, num);
+	return 0;
+}
+
+int pdf_qpdf_read(const uint8_t *data, size_t len, const char *password, int flags,
+		  qpdf_data *out, int *code, struct error *e)
+{
+	qpdf_data q;
+	qpdf_error err;
+	enum qpdf_error_code_e c;
+	const char *detail;
+
+	*out = NULL;
+	if (code)
+		*code = qpdf_e_success;
+	if (!(flags & PDF_READ_AGAIN) && measure_streams(data, len, e) < 0)
+		return -1;
+	q = qpdf_init();
+	qpdf_silence_errors(q);
+	qpdf_set_suppress_warnings(q, QPDF_TRUE);
+	if (!(qpdf_read_memory(q, "input", (const char *)data, (unsigned long long)len,
+			       password && *password ? password : NULL) & QPDF_ERRORS)) {
+		*out = q;
+		return 0;
+	}
+	err = qpdf_get_error(q);
+	c = err ? qpdf_get_error_code(q, err) : qpdf_e_internal;
+	detail = err ? qpdf_get_error_message_detail(q, err) : "";
+	if (code)
+		*code = (int)c;
+	if (c == qpdf_e_password) {
+		if (password && *password)
+			err_set(e, "the configured password does not open this encrypted PDF");
+		else
+			err_set(e, "the PDF is encrypted (password-protected)");
+	} else if (c == qpdf_e_system) {
+		err_tmp(e, "qpdf could not read the PDF: %s", detail);
+	} else {
+		/* detail lives only until the next qpdf_next_warning(). */
+		char d[200], w[200];
+		str_copy(d, detail, sizeof d);
+		first_warning(q, w, sizeof w);
+		err_set(e, "the PDF is damaged and qpdf cannot repair it (%s)",
+			*d ? d : *w ? w : "no trailer or page tree could be found");
+	}
+	qpdf_cleanup(&q);
+	return -1;
+}
+
 int pdf_qpdf_reopen(const uint8_t *data, size_t len, const char *password, qpdf_data *out,
 		    struct error *e)
 {
-	qpdf_data q = qpdf_init();
-	qpdf_silence_errors(q);
-	qpdf_set_suppress_warnings(q, QPDF_TRUE);
-	if (qpdf_read_memory(q, "input", (const char *)data, (unsigned long long)len,
-			     password && *password ? password : NULL) & QPDF_ERRORS) {
-		qpdf_cleanup(&q);
-		*out = NULL;
+	if (pdf_qpdf_read(data, len, password, PDF_READ_AGAIN, out, NULL, e) < 0)
 		return err_tmp(e, "qpdf cannot open the PDF again");
-	}
-	*out = q;
 	return 0;
 }
 
@@ -115,8 +176,7 @@ int pdf_qpdf_open(const uint8_t *data, size_t len, const char *password, int max
 {
 	const char *what = pdf_sniff(data, len);
 	qpdf_data q = NULL;
-	QPDF_ERROR_CODE rc;
-	int n, ret = -1;
+	int n, code, ret = -1;
 
 	*out = NULL;
 	if (max_pages <= 0)
@@ -125,53 +185,11 @@ int pdf_qpdf_open(const uint8_t *data, size_t len, const char *password, int max
 		return err_set(e, "%s", what);
 	if (len > PDF_INPUT_MAX)
 		return err_set(e, "the PDF is larger than the limit of %zu bytes", PDF_INPUT_MAX);
-	{
-		/* qpdf decodes object and cross-reference streams whole:
-		 * they are measured first, within the limit. */
-		struct pdf_decoder *d = pdf_decoder_new();
-		struct pdf_limits lim;
-		long long num = -1;
-		const char *kind = "";
-		char sz[32];
-		pdf_limits_get(&lim);
-		rc = pdf_prescan(d, data, len, lim.stream_max, &num, &kind);
-		pdf_decoder_free(&d);
-		if (rc == PDF_DECODE_LIMIT)
-			return err_set(e, "the PDF's %s (object %lld) decodes to more than %s "
-				       "([limits] pdf_stream_max)", kind, num,
-				       pdf_size_text(lim.stream_max, sz, sizeof sz));
-		if (rc == PDF_DECODE_UNSUPPORTED)
-			return err_set(e, "the PDF's %s (object %lld) uses filters tayori does not "
-				       "decode", kind, num);
-	}
-
-	q = qpdf_init();
-	qpdf_silence_errors(q);
-	qpdf_set_suppress_warnings(q, QPDF_TRUE);
-	rc = qpdf_read_memory(q, "input", (const char *)data, (unsigned long long)len,
-			      password && *password ? password : NULL);
-	if (rc & QPDF_ERRORS) {
-		qpdf_error err = qpdf_get_error(q);
-		enum qpdf_error_code_e code = err ? qpdf_get_error_code(q, err) : qpdf_e_internal;
-		const char *detail = err ? qpdf_get_error_message_detail(q, err) : "";
-
-		if (code == qpdf_e_password) {
-			if (password && *password)
-				err_set(e, "the configured password does not open this encrypted PDF");
-			else
-				err_set(e, "the PDF is encrypted (password-protected); it is accepted only "
-					   "when its password is configured");
-		} else if (code == qpdf_e_system) {
-			err_tmp(e, "qpdf could not read the PDF: %s", detail);
-		} else {
-			/* detail lives only until the next qpdf_next_warning(). */
-			char d[200], w[200];
-			str_copy(d, detail, sizeof d);
-			first_warning(q, w, sizeof w);
-			err_set(e, "the PDF is damaged and qpdf cannot repair it (%s)",
-				*d ? d : *w ? w : "no trailer or page tree could be found");
-		}
-		goto out;
+	if (pdf_qpdf_read(data, len, password, 0, &q, &code, e) < 0) {
+		if (code == qpdf_e_password && !(password && *password))
+			err_set(e, "the PDF is encrypted (password-protected); it is accepted only "
+				   "when its password is configured");
+		return -1;
 	}
 	if (qpdf_is_encrypted(q) && !(password && *password)) {
 		/* An owner-password-only file opens without a password, but it

@@ -81,8 +81,28 @@ int pdf_check(const uint8_t *data, size_t len, const char *password, int max_pag
 	      struct pdf_info *info, struct error *e);
 
 /*
- * Open data with qpdf the way the policy needs (errors silenced, warnings
- * collected, not printed; steps 2-5 applied; step 6 is pdf_check's).
+ * The one way tayori opens bytes with qpdf (every reader comes through
+ * here): object and cross-reference streams measured first, since qpdf
+ * decodes them whole while it opens the file (policy step 4; skipped with
+ * PDF_READ_AGAIN for bytes accepted before), then a handle with errors
+ * silenced and warnings kept for the caller but not printed, data read in
+ * place (it must stay valid and unchanged until qpdf_cleanup(*out)), with
+ * password when one is given.  No other policy: pdf_qpdf_open() applies
+ * it.  On failure *out is NULL, *code (code may be NULL) holds qpdf's
+ * error code (qpdf_e_password, ...; qpdf_e_success when the bytes were
+ * refused before qpdf read them) and e one line: a stream over [limits]
+ * pdf_stream_max, "the PDF is encrypted (password-protected)", "the
+ * configured password does not open this encrypted PDF", "the PDF is
+ * damaged and qpdf cannot repair it (...)", or a temporary "qpdf could not
+ * read the PDF: ..." for a system error.
+ */
+#define PDF_READ_AGAIN 1
+int pdf_qpdf_read(const uint8_t *data, size_t len, const char *password, int flags,
+		  qpdf_data *out, int *code, struct error *e);
+
+/*
+ * Open data with qpdf the way the policy needs (through pdf_qpdf_read();
+ * steps 2-5 applied; step 6 is pdf_check's).
  * data must stay valid and unchanged until qpdf_cleanup(*out): qpdf reads
  * it in place.  On success *out is a handle for this thread only (qpdf
  * handles are not thread-safe; open one per thread on the same bytes),

@@ -12,6 +12,7 @@
  * be exactly the hex string that qpdf reads as /Contents, so bytes outside
  * the signature cannot hide a second, unsigned value.
  */
+#include "pdf/pdf_check.h"
 #include "pdf/pdf_verify.h"
 #include "pdf/tsa.h"
 
@@ -445,13 +446,8 @@ int pdf_verify_mem(const uint8_t *pdf, size_t len, const struct pdf_verify_optio
 			return -1;
 		}
 	}
-	v.q = qpdf_init();
-	qpdf_silence_errors(v.q);
-	qpdf_set_suppress_warnings(v.q, QPDF_TRUE);
-	if (qpdf_read_memory(v.q, "input.pdf", (const char *)pdf, (unsigned long long)len, NULL) & QPDF_ERRORS) {
-		err_set(e, "not a readable PDF");
+	if (pdf_qpdf_read(pdf, len, NULL, 0, &v.q, NULL, e) < 0)
 		goto out;
-	}
 	find_revisions(&v);
 	r->revisions = v.neofs;
 	root = qpdf_get_root(v.q);
@@ -481,7 +477,8 @@ out:
 	free(v.eofs);
 	X509_STORE_free(v.store);
 	X509_STORE_free(v.tsa_store);
-	qpdf_cleanup(&v.q);
+	if (v.q != NULL)
+		qpdf_cleanup(&v.q);
 	return rc;
 }
 

@@ -29,6 +29,7 @@
 #include "lib/buf.h"
 #include "pdf/pades.h"
 #include "pdf/pdf_copy.h"
+#include "pdf/pdf_decode.h"
 #include "pdf/pdf_verify.h"
 #include "pdf/signer.h"
 #include "keys/credential.h"
@@ -471,6 +472,20 @@ static void test_refusals(void **state)
 		free(enc);
 		free(in);
 	}
+	/* a PDF header and nothing qpdf can read: the signer and the
+	 * verifier open it the one way, and refuse it the same way */
+	{
+		static const uint8_t broken[] = "%PDF-1.4\n% nothing but a comment here\n%%EOF\n";
+		struct pdf_verify_report r;
+		o.level = PADES_B_B;
+		assert_int_equal(pades_sign(broken, sizeof(broken) - 1, &test_signer, &o, &out,
+		    &outlen, &e), -1);
+		assert_int_equal(e.temporary, 0);
+		assert_non_null(strstr(e.msg, "the PDF is damaged and qpdf cannot repair it"));
+		assert_int_equal(pdf_verify_mem(broken, sizeof(broken) - 1, NULL, &r, &e), -1);
+		assert_non_null(strstr(e.msg, "the PDF is damaged and qpdf cannot repair it"));
+		pdf_verify_report_free(&r);
+	}
 	/* no signatures: verify says not valid */
 	{
 		size_t inlen;
@@ -485,6 +500,60 @@ static void test_refusals(void **state)
 }
 
 /* An unsigned input with a wrong xref offset is rewritten, then signed. */
+/*
+ * qpdf decodes object streams whole while it opens a file, so the signer
+ * and the verifier measure them first, as the splitter does: past
+ * [limits] pdf_stream_max the file is refused before qpdf reads it.
+ */
+static void test_object_stream_limit(void **state)
+{
+	size_t inlen, biglen, outlen;
+	uint8_t *in = make_pdf(&inlen), *big, *out = NULL;
+	char *title = malloc(20001);
+	qpdf_data q = qpdf_init();
+	qpdf_oh info;
+	struct pdf_limits lim = { 4096, 0, 0 }, def = { 0, 0, 0 };
+	struct pades_options o;
+	struct pdf_verify_report r;
+	struct error e;
+	(void)state;
+
+	/* an /Info with a 20,000-byte title, in an object stream */
+	memset(title, 'x', 20000);
+	title[20000] = '\0';
+	qpdf_silence_errors(q);
+	assert_false(qpdf_read_memory(q, "t.pdf", (const char *)in, inlen, NULL) & QPDF_ERRORS);
+	info = qpdf_oh_new_dictionary(q);
+	qpdf_oh_replace_key(q, info, "/Title", qpdf_oh_new_unicode_string(q, title));
+	qpdf_oh_replace_key(q, qpdf_get_trailer(q), "/Info", qpdf_make_indirect_object(q, info));
+	assert_false(qpdf_init_write_memory(q) & QPDF_ERRORS);
+	qpdf_set_object_stream_mode(q, qpdf_o_generate);
+	assert_false(qpdf_write(q) & QPDF_ERRORS);
+	biglen = qpdf_get_buffer_length(q);
+	big = malloc(biglen);
+	memcpy(big, qpdf_get_buffer(q), biglen);
+	qpdf_cleanup(&q);
+	assert_true(biglen < 4096);
+
+	memset(&o, 0, sizeof(o));
+	pdf_limits_set(&lim);
+	assert_int_equal(pades_sign(big, biglen, &test_signer, &o, &out, &outlen, &e), -1);
+	assert_null(out);
+	assert_int_equal(e.temporary, 0);
+	assert_non_null(strstr(e.msg, "decodes to more than 4 KB ([limits] pdf_stream_max)"));
+	assert_int_equal(pdf_verify_mem(big, biglen, NULL, &r, &e), -1);
+	assert_non_null(strstr(e.msg, "([limits] pdf_stream_max)"));
+	pdf_verify_report_free(&r);
+	/* within the limit, it signs */
+	pdf_limits_set(&def);
+	assert_int_equal(pades_sign(big, biglen, &test_signer, &o, &out, &outlen, &e), 0);
+	verify_ok(out, outlen, 1);
+	free(out);
+	free(big);
+	free(title);
+	free(in);
+}
+
 static void test_damaged_unsigned_is_repaired(void **state)
 {
 	size_t inlen, outlen;
@@ -683,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_resign_keeps_first),
 		cmocka_unit_test(test_tamper_detected),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_object_stream_limit),
 		cmocka_unit_test(test_damaged_unsigned_is_repaired),
 		cmocka_unit_test(test_p12_signer),
 		cmocka_unit_test(test_slot_in_a_new_file),
