@@ -30,7 +30,7 @@
  * and form field trees go too, since a rewritten notice is its pages
  * (pdf_copy.h).
  *
- * How: the splitter's writer (pdf_copy.c) leaves all of this out of every
+ * How: the splitter's writer (pdf_copy_obj.c) leaves all of this out of every
  * file it writes, and says what it left out (struct pdf_removed).  A PDF
  * given whole (one per resident, or the common one) is signed as it is
  * when it holds none of it; otherwise pdf_inert_rewrite() writes it anew,
@@ -114,7 +114,7 @@ int pdf_inert_is_action(qpdf_data q, qpdf_oh d);
 /*
  * A whole PDF (data, len; password as for pdf_qpdf_open()) made inert:
  * when it holds anything removed above, out gets a new file (its pages,
- * written by pdf_copy.c with nothing active) and r says what went; when it
+ * written by the splitter's writer with nothing active) and r says what went; when it
  * holds nothing, out is left empty (length 0) and r->n is 0, and the
  * caller signs the input as it is.  out's cap bounds the new file.
  * Errors: the input's (a PDF qpdf cannot read), a new file over out's cap.
