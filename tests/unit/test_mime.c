@@ -1,5 +1,5 @@
 /*
- * test_mime.c — unit tests of the intake mail reader (gateway/mime.c).
+ * test_mime.c — unit tests of the intake mail reader (gateway/mime*.c).
  * Each message is built here byte for byte as the client named writes it
  * (headers, folding, charsets, transfer encodings, boundaries): Outlook
  * (ISO-2022-JP, RFC 2047 words inside quoted parameters, CP932 CSV as
@@ -23,6 +23,9 @@
 #include <glib.h>
 
 #include "gateway/mime.h"
+#include "gateway/mime_charset.h"
+#include "gateway/mime_clean.h"
+#include "gateway/mime_html.h"
 
 /* ----------------------------------------------------------- builders */
 
@@ -787,37 +790,37 @@ static void test_charsets(void **state)
 {
 	char *s;
 	/* ISO-2022-JP with NEC row 13 (①) and half-width kana by ESC ( I */
-	s = mime_to_utf8("ISO-2022-JP", (const uint8_t *)"\x1B$B-!F|\x1B(I6\x1B(Bx", 15);
+	s = mime_charset_to_utf8("ISO-2022-JP", (const uint8_t *)"\x1B$B-!F|\x1B(I6\x1B(Bx", 15);
 	assert_string_equal(s, "①日ｶx");
 	free(s);
 	/* Shift_JIS labelled, CP932 sent (髙 is an IBM extension) */
 	gsize n;
 	char *sj = conv("髙橋～①", "CP932", &n);
-	s = mime_to_utf8("Shift_JIS", (const uint8_t *)sj, n);
+	s = mime_charset_to_utf8("Shift_JIS", (const uint8_t *)sj, n);
 	assert_string_equal(s, "髙橋～①");
 	free(s);
 	/* no label: guessed */
-	s = mime_to_utf8(NULL, (const uint8_t *)sj, n);
+	s = mime_charset_to_utf8(NULL, (const uint8_t *)sj, n);
 	assert_string_equal(s, "髙橋～①");
 	free(s);
 	g_free(sj);
 	sj = conv("東京都", "EUC-JP", &n);
-	s = mime_to_utf8(NULL, (const uint8_t *)sj, n);
+	s = mime_charset_to_utf8(NULL, (const uint8_t *)sj, n);
 	assert_string_equal(s, "東京都");
 	free(s);
 	g_free(sj);
 	/* a wrong label and an unknown one */
-	s = mime_to_utf8("utf-8", (const uint8_t *)"\x93\x8C\x8B\x9E", 4);
+	s = mime_charset_to_utf8("utf-8", (const uint8_t *)"\x93\x8C\x8B\x9E", 4);
 	assert_string_equal(s, "東京");
 	free(s);
-	s = mime_to_utf8("x-no-such-charset", (const uint8_t *)"abc", 3);
+	s = mime_charset_to_utf8("x-no-such-charset", (const uint8_t *)"abc", 3);
 	assert_string_equal(s, "abc");
 	free(s);
 	/* a UTF-8 BOM goes; undecodable bytes become U+FFFD */
-	s = mime_to_utf8("utf-8", (const uint8_t *)"\xEF\xBB\xBFok", 5);
+	s = mime_charset_to_utf8("utf-8", (const uint8_t *)"\xEF\xBB\xBFok", 5);
 	assert_string_equal(s, "ok");
 	free(s);
-	s = mime_to_utf8("ISO-8859-1", (const uint8_t *)"caf\xE9", 4);
+	s = mime_charset_to_utf8("ISO-8859-1", (const uint8_t *)"caf\xE9", 4);
 	assert_string_equal(s, "café");
 	free(s);
 
