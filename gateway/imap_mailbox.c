@@ -554,7 +554,7 @@ static int cmp_uid(const void *a, const void *b)
 }
 
 /* The message mi fetched with BODY.PEEK[] (a message left alone stays
- * unseen for the staff; the partial range caps what a lying RFC822.SIZE
+ * unseen for its owner; the partial range caps what a lying RFC822.SIZE
  * could make us hold).  *res holds it (free with fetch_free); *body is NULL
  * when the message vanished meanwhile.  -1 only on an IMAP problem. */
 static int fetch_one(struct imap_mailbox *mb, const struct msg_info *mi, clist **res, char **body,
