@@ -1,7 +1,9 @@
 /*
  * imap_intake.h — the IMAP source of the gateway's intake: watch one IMAP
  * mailbox, hand every message in it to intake_message(), then move it to the
- * Processed or Rejected folder.  Runs in the gateway process.
+ * Processed or Rejected folder.  The IMAP session itself (TLS, login, IDLE,
+ * fetch, move) is the generic reader of imap_mailbox.h; mailbox names are
+ * encoded by imap_url.h.  Runs in the gateway process.
  * Standards: RFC 3501 (IMAP4rev1), RFC 2177 (IDLE), RFC 6851 (MOVE),
  * RFC 4315 (UIDPLUS: UID EXPUNGE), RFC 2595 (STARTTLS), RFC 8314 (implicit
  * TLS), RFC 6125 (server identity), RFC 3501 5.1.3 (modified UTF-7 names).
@@ -44,16 +46,16 @@
 
 #include <stddef.h>
 
+#include "gateway/imap_mailbox.h"
 #include "lib/util.h"
 
 struct conf;
 struct intake;
 struct imap_intake;
 
-/* Network timeout of every single IMAP operation (connect, read, write). */
-#define IMAP_INTAKE_NET_TIMEOUT 30
-/* Reconnection back-off: 1 s after the first failure, doubling, capped. */
-#define IMAP_INTAKE_BACKOFF_MAX 300
+/* Network timeout of every IMAP operation; the reconnection back-off cap. */
+#define IMAP_INTAKE_NET_TIMEOUT IMAP_MAILBOX_NET_TIMEOUT
+#define IMAP_INTAKE_BACKOFF_MAX IMAP_MAILBOX_BACKOFF_MAX
 
 /*
  * Check the settings and read the password from the environment.  Does not
@@ -90,13 +92,6 @@ int imap_intake_fd(const struct imap_intake *ii);
 /* Milliseconds until imap_intake_step() has work even without activity on
  * the fd (next poll or periodic rescan, or end of the back-off); 0 = now. */
 int imap_intake_next_ms(const struct imap_intake *ii);
-
-/*
- * A UTF-8 folder name as IMAP's modified UTF-7 (RFC 3501 5.1.3), e.g.
- * "処理済み" -> "&UeZ0Bm4IMH8-".  0, or -1 on malformed UTF-8 or when out
- * (outsize bytes, NUL included) is too small.
- */
-int imap_intake_mailbox_name(const char *utf8, char *out, size_t outsize);
 
 /* 1 while logged in and the mailbox is selected (for logs and tests). */
 int imap_intake_connected(const struct imap_intake *ii);

@@ -28,19 +28,24 @@
  * - A forwarded message (message/rfc822): its attachments join the list;
  *   when the outer message itself carries no CSV or PDF, subject and body
  *   come from the first forwarded message that does.
+ *
+ * The pieces, each usable on its own by other readers of mail:
+ * mime_tree.h (parsing and the tree walk), mime_header.h (From, Subject,
+ * Message-ID, Authentication-Results), mime_charset.h (charsets to UTF-8),
+ * mime_html.h (HTML to text), mime_clean.h (text and file names made safe).
  */
 #ifndef TAYORI_MIME_H
 #define TAYORI_MIME_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "gateway/mime_clean.h" /* MIME_FILENAME_MAX */
 #include "lib/util.h"
 
 /* The defaults of [limits] attachments, mime_depth and mime_parts (conf.c) */
 #define MIME_DEFAULT_MAX_ATTACHMENTS 2000
 #define MIME_DEFAULT_MAX_DEPTH 8
 #define MIME_DEFAULT_MAX_PARTS 10000
-#define MIME_FILENAME_MAX 255 /* bytes of UTF-8, the extension kept when cut */
 
 /* From [limits] message_size, attachments, mime_depth, mime_parts.  0 in a
  * field: that default (message size: 50 MiB).  Parts are every MIME entity
@@ -102,19 +107,5 @@ int mime_parse(const uint8_t *data, size_t len, const struct mime_limits *lim,
 /* Free *m and set it to NULL; NULL and *m == NULL are fine.  Steal an
  * attachment's data first by setting att[i].data to NULL. */
 void mime_message_free(struct mime_message **m);
-
-/*
- * The helpers behind mime_parse, for tests and for other intake code.
- * Each returns a new UTF-8 string the caller frees with free().
- */
-/* HTML (UTF-8) to plain text as described above. */
-char *mime_html_to_text(const char *html, size_t len);
-/* A sender's file name made safe to show: the last path component (either
- * slash), control and bidi-override characters removed, NFC, trimmed, cut
- * to MIME_FILENAME_MAX bytes keeping the extension.  NULL when nothing is left. */
-char *mime_clean_filename(const char *name);
-/* Bytes in charset (NULL or unknown: guessed among UTF-8, ISO-2022-JP,
- * EUC-JP, CP932) to UTF-8; undecodable bytes become U+FFFD. */
-char *mime_to_utf8(const char *charset, const uint8_t *data, size_t len);
 
 #endif

@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include "gateway/mime.h"
+#include "gateway/mime_charset.h"
+#include "gateway/mime_clean.h"
+#include "gateway/mime_html.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -72,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the helpers on the raw bytes, as text */
 	if (size < 65536) {
 		char *s = g_strndup((const char *)data, size);
-		char *t = mime_to_utf8(size > 0 && data[0] & 1 ? "ISO-2022-JP" : NULL, data, size);
+		char *t = mime_charset_to_utf8(size > 0 && data[0] & 1 ? "ISO-2022-JP" : NULL, data, size);
 		char *h = mime_html_to_text(t, strlen(t));
 		char *n = mime_clean_filename(s);
 		if (!g_utf8_validate(t, -1, NULL))

@@ -24,6 +24,7 @@
 
 #include "conf/conf.h"
 #include "gateway/imap_intake.h"
+#include "gateway/imap_url.h"
 
 static void test_mailbox_names(void **state)
 {
@@ -40,17 +41,17 @@ static void test_mailbox_names(void **state)
 	char out[128];
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
-		assert_int_equal(imap_intake_mailbox_name(v[i].in, out, sizeof(out)), 0);
+		assert_int_equal(imap_url_mailbox(v[i].in, out, sizeof(out)), 0);
 		assert_string_equal(out, v[i].out);
 	}
 	/* malformed UTF-8: a lone continuation byte, an overlong form, a surrogate */
-	assert_int_equal(imap_intake_mailbox_name("a\x80", out, sizeof(out)), -1);
-	assert_int_equal(imap_intake_mailbox_name("\xc0\xaf", out, sizeof(out)), -1);
-	assert_int_equal(imap_intake_mailbox_name("\xed\xa0\x80", out, sizeof(out)), -1);
+	assert_int_equal(imap_url_mailbox("a\x80", out, sizeof(out)), -1);
+	assert_int_equal(imap_url_mailbox("\xc0\xaf", out, sizeof(out)), -1);
+	assert_int_equal(imap_url_mailbox("\xed\xa0\x80", out, sizeof(out)), -1);
 	/* too small: exactly fitting works, one byte less fails */
-	assert_int_equal(imap_intake_mailbox_name("処理済み", out, 14), 0);
-	assert_int_equal(imap_intake_mailbox_name("処理済み", out, 13), -1);
-	assert_int_equal(imap_intake_mailbox_name("", out, 0), -1);
+	assert_int_equal(imap_url_mailbox("処理済み", out, 14), 0);
+	assert_int_equal(imap_url_mailbox("処理済み", out, 13), -1);
+	assert_int_equal(imap_url_mailbox("", out, 0), -1);
 }
 
 static struct conf *load(const char *mail)

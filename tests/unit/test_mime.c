@@ -1,5 +1,5 @@
 /*
- * test_mime.c — unit tests of the intake mail reader (gateway/mime.c).
+ * test_mime.c — unit tests of the intake mail reader (gateway/mime*.c).
  * Each message is built here byte for byte as the client named writes it
  * (headers, folding, charsets, transfer encodings, boundaries): Outlook
  * (ISO-2022-JP, RFC 2047 words inside quoted parameters, CP932 CSV as
@@ -7,7 +7,8 @@
  * Apple Mail (inline PDFs in multipart/mixed and multipart/related, NFD
  * names), Gmail (mixed around alternative, UTF-8 base64), a forward as
  * message/rfc822, Outlook TNEF, HTML-only bodies; then the limits, hostile
- * file names and broken structure.  Runs as a cmocka test binary.
+ * file names and broken structure; and the tree walk and header fields on
+ * their own, as a bounce reader uses them.  Runs as a cmocka test binary.
  *
  * Standards: RFC 5322, 2045-2049, 2047, 2231, 2183, 3676, 1468.
  */
@@ -23,6 +24,11 @@
 #include <glib.h>
 
 #include "gateway/mime.h"
+#include "gateway/mime_charset.h"
+#include "gateway/mime_clean.h"
+#include "gateway/mime_header.h"
+#include "gateway/mime_html.h"
+#include "gateway/mime_tree.h"
 
 /* ----------------------------------------------------------- builders */
 
@@ -787,37 +793,37 @@ static void test_charsets(void **state)
 {
 	char *s;
 	/* ISO-2022-JP with NEC row 13 (①) and half-width kana by ESC ( I */
-	s = mime_to_utf8("ISO-2022-JP", (const uint8_t *)"\x1B$B-!F|\x1B(I6\x1B(Bx", 15);
+	s = mime_charset_to_utf8("ISO-2022-JP", (const uint8_t *)"\x1B$B-!F|\x1B(I6\x1B(Bx", 15);
 	assert_string_equal(s, "①日ｶx");
 	free(s);
 	/* Shift_JIS labelled, CP932 sent (髙 is an IBM extension) */
 	gsize n;
 	char *sj = conv("髙橋～①", "CP932", &n);
-	s = mime_to_utf8("Shift_JIS", (const uint8_t *)sj, n);
+	s = mime_charset_to_utf8("Shift_JIS", (const uint8_t *)sj, n);
 	assert_string_equal(s, "髙橋～①");
 	free(s);
 	/* no label: guessed */
-	s = mime_to_utf8(NULL, (const uint8_t *)sj, n);
+	s = mime_charset_to_utf8(NULL, (const uint8_t *)sj, n);
 	assert_string_equal(s, "髙橋～①");
 	free(s);
 	g_free(sj);
 	sj = conv("東京都", "EUC-JP", &n);
-	s = mime_to_utf8(NULL, (const uint8_t *)sj, n);
+	s = mime_charset_to_utf8(NULL, (const uint8_t *)sj, n);
 	assert_string_equal(s, "東京都");
 	free(s);
 	g_free(sj);
 	/* a wrong label and an unknown one */
-	s = mime_to_utf8("utf-8", (const uint8_t *)"\x93\x8C\x8B\x9E", 4);
+	s = mime_charset_to_utf8("utf-8", (const uint8_t *)"\x93\x8C\x8B\x9E", 4);
 	assert_string_equal(s, "東京");
 	free(s);
-	s = mime_to_utf8("x-no-such-charset", (const uint8_t *)"abc", 3);
+	s = mime_charset_to_utf8("x-no-such-charset", (const uint8_t *)"abc", 3);
 	assert_string_equal(s, "abc");
 	free(s);
 	/* a UTF-8 BOM goes; undecodable bytes become U+FFFD */
-	s = mime_to_utf8("utf-8", (const uint8_t *)"\xEF\xBB\xBFok", 5);
+	s = mime_charset_to_utf8("utf-8", (const uint8_t *)"\xEF\xBB\xBFok", 5);
 	assert_string_equal(s, "ok");
 	free(s);
-	s = mime_to_utf8("ISO-8859-1", (const uint8_t *)"caf\xE9", 4);
+	s = mime_charset_to_utf8("ISO-8859-1", (const uint8_t *)"caf\xE9", 4);
 	assert_string_equal(s, "café");
 	free(s);
 
@@ -1005,6 +1011,85 @@ static void test_parts(void **state)
 
 /* ------------------------------------------------------------ broken */
 
+/*
+ * The tree walk and the header fields on their own, as a bounce reader uses
+ * them: a delivery status notification (RFC 3464) holding the returned
+ * message.  The leaves are the status part and the returned message's
+ * attachment, the returned message is a level of its own with its own
+ * sender and Subject (ISO-2022-JP), and the body is the notice's text.
+ */
+static void test_tree_alone(void **state)
+{
+	static const char dsn[] =
+		"From: MAILER-DAEMON@mx.example.jp\r\nTo: tayori@city.example.jp\r\n"
+		"Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\r\n\r\n"
+		"--r\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+		"This is the mail system at host mx.example.jp.\r\n"
+		"--r\r\nContent-Type: message/delivery-status\r\n\r\n"
+		"Reporting-MTA: dns; mx.example.jp\r\n\r\nFinal-Recipient: rfc822; taro@example.jp\r\n"
+		"Action: failed\r\nStatus: 5.1.1\r\n"
+		"--r\r\nContent-Type: message/rfc822\r\n\r\n"
+		"From: tayori@city.example.jp\r\nTo: taro@example.jp\r\n"
+		"Subject: =?ISO-2022-JP?B?GyRCJCpDTiRpJDsbKEI=?=\r\nMessage-ID: <n1@tayori>\r\n"
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n"
+		"--m\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n通知です\r\n"
+		"--m\r\nContent-Type: application/pdf; name=\"notice.pdf\"\r\n\r\n%PDF-1.7\r\n--m--\r\n"
+		"--r--\r\n";
+	struct mime_tree t;
+	GMimeMessage *returned;
+	char problem[160] = "", *s;
+	(void)state;
+
+	assert_int_equal(mime_tree_open(&t, (const uint8_t *)dsn, sizeof(dsn) - 1), 0);
+	assert_int_equal(t.levels->len, 2);
+	assert_int_equal(t.leaves->len, 2);
+	{
+		const struct mime_tree_leaf *a = &g_array_index(t.leaves, struct mime_tree_leaf, 0);
+		const struct mime_tree_leaf *b = &g_array_index(t.leaves, struct mime_tree_leaf, 1);
+		size_t len;
+		uint8_t *d = mime_tree_part_bytes(a->part, &len);
+		assert_int_equal(a->level, 0);
+		s = mime_tree_content_type(GMIME_OBJECT(a->part));
+		assert_string_equal(s, "message/delivery-status");
+		free(s);
+		assert_non_null(strstr((const char *)d, "Status: 5.1.1"));
+		free(d);
+		assert_int_equal(b->level, 1);
+		s = mime_tree_content_type(GMIME_OBJECT(b->part));
+		assert_string_equal(s, "application/pdf");
+		free(s);
+	}
+	assert_int_equal(t.depth, 4); /* report > message > mixed > pdf */
+	s = mime_header_from(t.msg);
+	assert_string_equal(s, "mailer-daemon@mx.example.jp");
+	free(s);
+	s = mime_tree_body(t.msg);
+	assert_string_equal(s, "This is the mail system at host mx.example.jp.");
+	free(s);
+	returned = g_ptr_array_index(t.levels, 1);
+	s = mime_header_message_id(returned);
+	assert_string_equal(s, "n1@tayori");
+	free(s);
+	s = mime_header_subject(returned, problem, sizeof(problem));
+	assert_string_equal(s, "お知らせ");
+	assert_string_equal(problem, "");
+	free(s);
+	s = mime_tree_body(returned);
+	assert_string_equal(s, "通知です");
+	free(s);
+	assert_null(mime_header_auth_results(t.msg));
+	mime_tree_close(&t);
+
+	/* Whatever GMime makes of nothing, closing leaves nothing behind. */
+	if (mime_tree_open(&t, (const uint8_t *)"", 0) == 0)
+		assert_non_null(t.msg);
+	else
+		assert_null(t.msg);
+	mime_tree_close(&t);
+	assert_null(t.msg);
+}
+
 static void test_broken(void **state)
 {
 	static const char *const msgs[] = {
@@ -1101,6 +1186,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_parts),
 		cmocka_unit_test(test_broken),
+		cmocka_unit_test(test_tree_alone),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
