@@ -1,5 +1,6 @@
 /*
- * keys_client.c — the client side of the keys protocol (see keys_client.h; the server is keys/keys.c).
+ * keys_client.c — the client side of the keys protocol (see keys_client.h;
+ * the server is keys/keys.c).
  * Runs in the gateway, mailer, portal and command-line processes.
  *
  * Requests are synchronous: one frame out, one frame back.  A channel whose
