@@ -93,7 +93,7 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 		.ops = KEYS_PERM_AUDIT_APPEND,
 		.unwrap = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_CONSENT),
 		.mint = 0,
-		.index = KEYS_IX_CONSENT,
+		.index = KEYS_IX_CONSENT | KEYS_IX_VERP, /* VERP: makes and checks return paths */
 	},
 	[ROLE_PORTAL] = {
 		.ops = KEYS_PERM_AUDIT_APPEND,

@@ -295,6 +295,7 @@ static int need_kind(uint32_t mask, const uint8_t *in, size_t n, struct error *e
 		{ KEYS_IX_NAME_STAFF_EMAIL, KEYS_IX_STAFF_EMAIL },
 		{ KEYS_IX_NAME_RESIDENT, KEYS_IX_RESIDENT },
 		{ KEYS_IX_NAME_CONSENT, KEYS_IX_CONSENT },
+		{ KEYS_IX_NAME_VERP, KEYS_IX_VERP },
 	};
 	const uint8_t *nul;
 

@@ -89,6 +89,7 @@ enum keys_msg {
 #define KEYS_IX_STAFF_EMAIL 0x2u /* "staff-email" */
 #define KEYS_IX_RESIDENT    0x4u /* "resident" */
 #define KEYS_IX_CONSENT     0x8u /* "consent" */
+#define KEYS_IX_VERP        0x10u /* "verp": bounce return paths' MACs (mailer/verp.h) */
 /* No restriction at all, any binding or input (the command line's own keys
  * process, which runs as the tenant's owner). */
 #define KEYS_ANY 0xffffffffu
@@ -106,6 +107,7 @@ struct keys_perms {
 #define KEYS_IX_NAME_STAFF_EMAIL "staff-email"
 #define KEYS_IX_NAME_RESIDENT    "resident"
 #define KEYS_IX_NAME_CONSENT     "consent"
+#define KEYS_IX_NAME_VERP        "verp"
 
 #define KEYS_WRAPPED_LEN (CRYPT_NONCE_LEN + CRYPT_KEY_LEN + CRYPT_TAG_LEN)
 #define KEYS_MAX_SIG     1024
