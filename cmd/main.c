@@ -24,6 +24,8 @@ static const char usage_text[] =
 	"  pdf    split (--pages N | --key REGEX | --auto KEYS.csv) IN.pdf OUTDIR\n"
 	"  pdf    sign --p12 FILE [--pass-env VAR] [--tsa URL --tsa-ca PEM] [--level B-B|B-T|B-LT|B-LTA] IN.pdf OUT.pdf\n"
 	"  pdf    verify [--ca PEM] [--tsa-ca PEM] FILE.pdf\n"
+	"  bounce parse [--json] FILE...            is each file a bounce, for whom, which status\n"
+	"                                           and kind, and whether its return path's MAC holds\n"
 	"  report [--mail]\n"
 	"  audit  verify | show [--from N] [--limit N] [--json]\n"
 	"  conf   check                             validate the configuration (also: tayori -n)\n"
@@ -79,6 +81,8 @@ int main(int argc, char **argv)
 		return cmd_batch(argc - 1, argv + 1);
 	if (strcmp(cmd, "intake") == 0)
 		return cmd_intake(argc - 1, argv + 1);
+	if (strcmp(cmd, "bounce") == 0)
+		return cmd_bounce(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return not_built(cmd);
 	fprintf(stderr, "tayori: unknown command \"%s\" (see tayori --help)\n", cmd);
