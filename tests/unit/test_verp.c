@@ -8,6 +8,10 @@
  * the mailer's and the command line's keys channels may compute the "verp"
  * index kind (the gateway's and the portal's are refused, and their
  * channel closed).  Runs as a cmocka test binary.
+ *
+ * `test_verp --make DIR BATCH SEQ DOMAIN` instead prints the return path
+ * tenant DIR's keys process makes, for the integration test of `tayori
+ * bounce parse` (the tayori command itself makes none).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +20,7 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -245,7 +250,38 @@ static void test_role_permissions(void **state)
 	}
 }
 
-int main(void)
+/* --make DIR BATCH SEQ DOMAIN: print one return path of tenant DIR. */
+static int make_one(char **argv)
+{
+	struct keys_client *kc = NULL;
+	struct error e = { { 0 }, 0 };
+	char out[EMAIL_MAX + 1], *end;
+	unsigned long long batch, seq;
+	pid_t pid;
+	int rc;
+
+	errno = 0;
+	batch = strtoull(argv[3], &end, 10);
+	if (errno != 0 || *end != '\0' || argv[3][0] == '-')
+		return 2;
+	seq = strtoull(argv[4], &end, 10);
+	if (errno != 0 || *end != '\0' || seq > VERP_SEQ_MAX)
+		return 2;
+	if (keys_spawn(argv[2], NULL, NULL, &kc, &pid, &e) < 0) {
+		fprintf(stderr, "test_verp: %s\n", e.msg);
+		return 3;
+	}
+	rc = verp_address(kc, (uint64_t)batch, (uint32_t)seq, argv[5], out, sizeof(out), &e);
+	keys_spawn_wait(&kc, pid);
+	if (rc < 0) {
+		fprintf(stderr, "test_verp: %s\n", e.msg);
+		return 1;
+	}
+	printf("%s\n", out);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_made_is_valid, setup, teardown),
@@ -255,5 +291,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_in_a_bounce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_role_permissions, setup, teardown),
 	};
+	if (argc == 6 && strcmp(argv[1], "--make") == 0)
+		return make_one(argv);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
