@@ -148,6 +148,9 @@ if [ -n "$MAKER" ]; then
 fi
 jcheck forged.eml "a forged MAC: the bounce is read, its VERP is not valid" \
 	"$KEYS and d['kind'] == 'hard' and d['verp'] == {'batch': 42, 'seq': 7, 'valid': False}"
+dsn "bounce+042-7-abcdefghijklmnopqrstuvwxy@ward.example.jp" > "$M/malformed.eml"
+jcheck malformed.eml "a malformed return path of ours: not valid, no batch" \
+	"$KEYS and d['kind'] == 'hard' and d['verp'] == {'batch': None, 'seq': None, 'valid': False}"
 jcheck rate.eml "a throttling delay is rate, with its status" \
 	"$KEYS and d['bounce'] is True and d['kind'] == 'rate' and d['status'] == '4.7.28' and d['recipients'] == ['ichiro@gmail.example']"
 jcheck ooo.eml "an auto-reply is classified, not a bounce" \
