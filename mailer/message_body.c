@@ -97,6 +97,7 @@ static int esc(struct buf *out, const char *p, size_t n)
 		case '>': rc = buf_append_str(out, "&gt;"); break;
 		case '"': rc = buf_append_str(out, "&quot;"); break;
 		case '\'': rc = buf_append_str(out, "&#39;"); break;
+		case '=': rc = buf_append_str(out, "&#61;"); break; /* no "src=" in text */
 		case '\n': rc = buf_append_str(out, "<br>\n"); break;
 		default: rc = buf_append_u8(out, (uint8_t)p[i]); break;
 		}
@@ -109,6 +110,25 @@ static int esc(struct buf *out, const char *p, size_t n)
 static int esc_str(struct buf *out, const char *s)
 {
 	return esc(out, s, strlen(s));
+}
+
+/* One line of text (the title): control characters as spaces. */
+static int esc_line(struct buf *out, const char *s)
+{
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7F ? buf_append_u8(out, ' ') < 0
+							   : esc(out, p, 1) < 0)
+			return -1;
+	return 0;
+}
+
+/* A URL (of URL characters only): just '&' is escaped. */
+static int esc_url(struct buf *out, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] == '&' ? buf_append_str(out, "&amp;") : buf_append_u8(out, (uint8_t)p[i])) < 0)
+			return -1;
+	return 0;
 }
 
 /* Characters a URL in the message text runs over (RFC 3986, less quotes). */
@@ -146,7 +166,7 @@ static int esc_linked(struct buf *out, const char *s)
 			continue;
 		}
 		if (esc(out, run, (size_t)(p - run)) < 0 || buf_append_str(out, "<a href=\"") < 0 ||
-		    esc(out, p, n) < 0 || buf_append_str(out, "\">") < 0 || esc(out, p, n) < 0 ||
+		    esc_url(out, p, n) < 0 || buf_append_str(out, "\">") < 0 || esc_url(out, p, n) < 0 ||
 		    buf_append_str(out, "</a>") < 0)
 			return -1;
 		p += n;
@@ -182,7 +202,7 @@ static int html_head(const struct message_texts *t, struct buf *out)
 	int rc = buf_printf(out, "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n"
 			    "<meta charset=\"%s\">\n<title>",
 			    t->in->charset == MESSAGE_ISO2022JP ? "ISO-2022-JP" : "UTF-8");
-	if (rc < 0 || esc_str(out, t->in->title) < 0 ||
+	if (rc < 0 || esc_line(out, t->in->title) < 0 ||
 	    buf_append_str(out, "</title>\n</head>\n<body>\n") < 0)
 		return -1;
 	if (t->in->test && (buf_append_str(out, "<p><strong>") < 0 || esc_str(out, TEST_LINE) < 0 ||
@@ -199,7 +219,7 @@ int message_body_html(const struct message_texts *t, struct buf *out)
 	int rc = html_head(t, out);
 
 	rc |= buf_printf(out, "<h2>%s</h2>\n<p>%s<br>\n<a href=\"", H_LINK + strlen("■ "), LINK_LEAD);
-	rc |= esc_str(out, in->link);
+	rc |= esc_url(out, in->link, strlen(in->link));
 	rc |= buf_printf(out, "\">%s</a></p>\n", LINK_LABEL);
 	rc |= html_method(t, out);
 	char *d = g_strdup_printf(DEADLINE_FMT, t->deadline);
