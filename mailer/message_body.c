@@ -218,7 +218,7 @@ int message_body_html(const struct message_texts *t, struct buf *out)
 	const struct message_input *in = t->in;
 	int rc = html_head(t, out);
 
-	rc |= buf_printf(out, "<h2>%s</h2>\n<p>%s<br>\n<a href=\"", H_LINK + strlen("■ "), LINK_LEAD);
+	rc |= buf_printf(out, "<h2>%s</h2>\n<p>%s<br>\n<a href=\"", &H_LINK[strlen("■ ")], LINK_LEAD);
 	rc |= esc_url(out, in->link, strlen(in->link));
 	rc |= buf_printf(out, "\">%s</a></p>\n", LINK_LABEL);
 	rc |= html_method(t, out);
