@@ -345,6 +345,26 @@ static void check_subject(GMimeMessage *m, const struct message_input *in)
 	g_free(want);
 }
 
+/* The plain part holds the message text exactly (line ends aside). */
+static void check_text_holds(const char *text, const struct message_input *in)
+{
+	size_t n = in->message_len ? in->message_len : strlen(in->message);
+	GString *want = g_string_new(NULL), *got = g_string_new(NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (in->message[i] == '\r' && i + 1 < n && in->message[i + 1] == '\n')
+			continue;
+		g_string_append_c(want, in->message[i] == '\r' ? '\n' : in->message[i]);
+	}
+	while (want->len > 0 && want->str[want->len - 1] == '\n')
+		g_string_truncate(want, want->len - 1);
+	for (const char *p = text; *p; p++)
+		if (*p != '\r')
+			g_string_append_c(got, *p);
+	assert_non_null(strstr(got->str, want->str));
+	g_string_free(want, TRUE);
+	g_string_free(got, TRUE);
+}
+
 /* Parse b back and check everything a resident and a filter see. */
 static void check_message(const struct buf *b, const struct message_input *in)
 {
@@ -377,6 +397,8 @@ static void check_message(const struct buf *b, const struct message_input *in)
 	assert_int_equal(count(text, "テスト送信"), in->test ? 1 : 0);
 	assert_int_equal(count(html, "テスト送信"), in->test ? 1 : 0);
 	check_html(html, in->message);
+	if (in->charset == MESSAGE_UTF8)
+		check_text_holds(text, in);
 	g_free(text);
 	g_free(html);
 	g_object_unref(m);
