@@ -89,10 +89,7 @@ static int check_token(const char *s, size_t max, const char *extra, const char 
 static int check_line(const char *s, size_t max, int required, const char *field,
 		      struct error *e)
 {
-	size_t n = s == NULL ? 0 : strlen(s);
-	if (check_utf8(s, n, max, required, field, e) < 0)
-		return -1;
-	return 0;
+	return check_utf8(s, s == NULL ? 0 : strlen(s), max, required, field, e);
 }
 
 static int check_ids(const struct message_input *in, struct error *e)
