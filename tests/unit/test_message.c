@@ -284,6 +284,8 @@ static void check_headers(const struct buf *raw)
 	size_t n = 0;
 	assert_non_null(end);
 	for (const char *p = s; p < end + 2; p = strstr(p, "\r\n") + 2) {
+		/* folded lines fit in 78 octets (addresses in 998) */
+		assert_true((size_t)(strstr(p, "\r\n") - p) <= (n == 2 || n == 3 ? 998 : 78));
 		if (*p == ' ' || *p == '\t')
 			continue; /* a folded line */
 		const char *colon = strchr(p, ':');
