@@ -63,9 +63,9 @@
  * (no sign, no leading zero); MAC is BOUNCE_MAC_MIN to BOUNCE_MAC_MAX
  * letters and digits, kept lower-cased (the keys process makes it in a
  * case-free alphabet, since mail systems may change the case of a local
- * part).  The whole local part must fit RFC 5321's 64 octets, so a MAC of
- * 26 base32 letters (130 bits) leaves room for a batch and a sequence of
- * up to 29 digits together.  The MAC is only parsed here; whether it
+ * part).  The whole local part must fit RFC 5321's 64 octets: "bounce+",
+ * the largest batch (20 digits), "-", the largest sequence (10), "-" leave
+ * 25 base32 letters (125 bits) for the MAC (mailer/verp.h).  The MAC is only parsed here; whether it
  * holds is the caller's question to the keys process, and until it does
  * nothing may be marked.
  *
