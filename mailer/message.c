@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/email.h"
+#include "lib/text.h"
 #include "mailer/message_int.h"
 
 #define JST_OFFSET (9 * 3600)
@@ -31,6 +32,28 @@ static int check_utf8(const char *s, size_t len, size_t max, int required,
 	return 0;
 }
 
+/* No C1 control, bidi override, embedding or isolate, nor U+2028/9 (lib/
+ * text.h): a From name or a title that reads in another order than it is
+ * stored is how a look-alike sender is made.  A body may keep the plain
+ * direction marks (beside Arabic or Hebrew text); a line may not. */
+static int check_invisible(const char *s, size_t len, int line, const char *field,
+			   struct error *e)
+{
+	uint32_t cp;
+	size_t n;
+
+	for (size_t i = 0; s != NULL && i < len; i += n) {
+		n = text_utf8_decode((const unsigned char *)s + i, len - i, &cp);
+		if (n == 0)
+			return err_set(e, "message: %s is not valid UTF-8", field);
+		if (cp >= 0x80 && text_is_unsafe(cp) &&
+		    (line || (cp != 0x200E && cp != 0x200F && cp != 0x061C)))
+			return err_set(e, "message: %s holds an invisible control character "
+				       "(U+%04X) at offset %zu", field, (unsigned)cp, i);
+	}
+	return 0;
+}
+
 /* A body text: no control byte but tab and line ends (NUL included). */
 static int check_body(const char *s, size_t len, size_t max, int required,
 		      const char *field, struct error *e)
@@ -43,7 +66,7 @@ static int check_body(const char *s, size_t len, size_t max, int required,
 			return err_set(e, "message: %s holds a control byte (0x%02x) at offset %zu",
 				       field, c, i);
 	}
-	return 0;
+	return check_invisible(s, len, 0, field, e);
 }
 
 static int check_addr(const char *a, const char *field, struct error *e)
@@ -89,7 +112,11 @@ static int check_token(const char *s, size_t max, const char *extra, const char 
 static int check_line(const char *s, size_t max, int required, const char *field,
 		      struct error *e)
 {
-	return check_utf8(s, s == NULL ? 0 : strlen(s), max, required, field, e);
+	size_t len = s == NULL ? 0 : strlen(s);
+
+	if (check_utf8(s, len, max, required, field, e) < 0)
+		return -1;
+	return check_invisible(s, len, 1, field, e);
 }
 
 static int check_ids(const struct message_input *in, struct error *e)

@@ -609,6 +609,35 @@ static void test_refuse_texts(void **state)
 	refused(&in, "message");
 	g_free(big);
 	base_input(&in);
+	/* A right-to-left override turns "通知fdp.exe" around on screen. */
+	in.title = "\xe9\x80\x9a\xe7\x9f\xa5\xe2\x80\xae" "fdp.exe";
+	refused(&in, "title");
+	base_input(&in);
+	in.from_name = "\xe2\x81\xa6" "city" "\xe2\x81\xa9"; /* an isolate */
+	refused(&in, "from_name");
+	base_input(&in);
+	in.from_name = "ward\xe2\x80\x8f"; /* a direction mark: not in one line */
+	refused(&in, "from_name");
+	base_input(&in);
+	in.message = "pay here \xe2\x80\xae" "lin.kcatta"; /* an override in a body */
+	refused(&in, "message");
+	base_input(&in);
+	in.contact = "line\xe2\x80\xa8separator"; /* U+2028 */
+	refused(&in, "contact");
+	base_input(&in);
+	in.title = "C1 \xc2\x9b control";
+	refused(&in, "title");
+	base_input(&in);
+	{ /* a direction mark beside Hebrew text is fine in a body */
+		struct buf b;
+		struct error e = { "", 0 };
+		buf_init(&b, 8u << 20);
+		in.message = "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d\xe2\x80\x8f (shalom)";
+		assert_int_equal(message_build(&in, &b, &e), 0);
+		assert_true(b.len > 0);
+		buf_free(&b);
+	}
+	base_input(&in);
 	char *long_title = g_strnfill(MESSAGE_TITLE_MAX + 1, 'x');
 	in.title = long_title;
 	refused(&in, "title");
