@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"  pdf    verify [--ca PEM] [--tsa-ca PEM] FILE.pdf\n"
 	"  bounce parse [--json] FILE...            is each file a bounce, for whom, which status\n"
 	"                                           and kind, and whether its return path's MAC holds\n"
+	"  dkim   record                            the DNS TXT record of the DKIM key ([mail] dkim_selector)\n"
 	"  report [--mail]\n"
 	"  audit  verify | show [--from N] [--limit N] [--json]\n"
 	"  conf   check                             validate the configuration (also: tayori -n)\n"
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
 		return cmd_intake(argc - 1, argv + 1);
 	if (strcmp(cmd, "bounce") == 0)
 		return cmd_bounce(argc - 1, argv + 1);
+	if (strcmp(cmd, "dkim") == 0)
+		return cmd_dkim(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return not_built(cmd);
 	fprintf(stderr, "tayori: unknown command \"%s\" (see tayori --help)\n", cmd);

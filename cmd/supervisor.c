@@ -90,7 +90,7 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 		.index = KEYS_IX_STAFF_EMAIL | KEYS_IX_RESIDENT,
 	},
 	[ROLE_MAILER] = {
-		.ops = KEYS_PERM_AUDIT_APPEND,
+		.ops = KEYS_PERM_AUDIT_APPEND | KEYS_PERM_DKIM, /* DKIM: signs its own mail */
 		.unwrap = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_CONSENT),
 		.mint = 0,
 		.index = KEYS_IX_CONSENT | KEYS_IX_VERP, /* VERP: makes and checks return paths */

@@ -28,6 +28,7 @@
 
 #include "conf/conf.h"
 #include "keys/credential.h"
+#include "keys/keys_dkim.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/store.h"
@@ -42,6 +43,7 @@ struct keys_state {
 	uint8_t index_key[CRYPT_KEY_LEN];
 	uint8_t audit_key[CRYPT_KEY_LEN];
 	struct credential *cred;     /* NULL when no credential is configured */
+	EVP_PKEY *dkim;              /* keys/dkim.key; NULL when the tenant has none */
 };
 
 static int load_tenant_key(const char *data_dir, uint8_t key[CRYPT_KEY_LEN], struct error *e)
@@ -219,7 +221,7 @@ int keys_state_load_cred(const char *data_dir, const struct keys_cred_conf *cc,
 		goto fail;
 	}
 	secure_wipe(tenant, sizeof(tenant));
-	if (load_credential(ks, data_dir, cc, e) < 0)
+	if (load_credential(ks, data_dir, cc, e) < 0 || keys_dkim_load(data_dir, &ks->dkim, e) < 0)
 		goto fail;
 	*out = ks;
 	return 0;
@@ -235,6 +237,7 @@ void keys_state_free(struct keys_state **ksp)
 	if (ks == NULL)
 		return;
 	credential_free(&ks->cred);
+	EVP_PKEY_free(ks->dkim);
 	secure_wipe(ks, sizeof(*ks));
 	free(ks);
 	*ksp = NULL;
@@ -464,6 +467,39 @@ static int do_sign(struct req *q)
 	return H_OK;
 }
 
+/* KEYS_DKIM_SIGN: a digest; KEYS_DKIM_PUBKEY: nothing.  A tenant without
+ * a DKIM key gets a refusal that keeps the channel. */
+static int do_dkim(struct req *q)
+{
+	const uint8_t *a = NULL;
+	size_t alen = 0;
+	uint8_t sig[KEYS_MAX_SIG];
+	size_t siglen = sizeof(sig);
+	int ret;
+
+	if (need(q->perms, KEYS_PERM_DKIM, q->e) < 0 ||
+	    (q->type == KEYS_DKIM_SIGN && ipc_get_bytes(&q->r, &a, &alen) < 0) || ipc_end(&q->r) < 0)
+		return H_BAD;
+	if (q->type == KEYS_DKIM_SIGN)
+		ret = keys_dkim_sign_digest(q->ks->dkim, a, alen, sig, &siglen, q->e) < 0
+			      ? -1
+			      : ipc_put_bytes(q->reply, sig, siglen);
+	else {
+		struct buf der;
+		buf_init(&der, 8192);
+		ret = keys_dkim_pubkey_der(q->ks->dkim, &der, q->e) < 0
+			      ? -1
+			      : ipc_put_bytes(q->reply, der.data, der.len);
+		buf_free(&der);
+	}
+	if (ret < 0 && q->e != NULL && q->e->msg[0] != '\0') {
+		*q->rtype = KEYS_ERR;
+		buf_reset(q->reply);
+		return put_done(ipc_put_str(q->reply, q->e->msg));
+	}
+	return put_done(ret);
+}
+
 /* Each part is answered as if sent alone, permissions included; only the
  * cheap symmetric requests may be batched. */
 static int do_batch(struct req *q)
@@ -591,6 +627,8 @@ int keys_handle(struct keys_state *ks, const struct keys_perms *perms, uint32_t 
 	case KEYS_AUDIT_COMMIT: rc = do_audit_commit(&q); break;
 	case KEYS_AUDIT_HEAD: rc = do_audit_head(&q); break;
 	case KEYS_CERTS: rc = do_certs(&q); break;
+	case KEYS_DKIM_SIGN:
+	case KEYS_DKIM_PUBKEY: rc = do_dkim(&q); break;
 	default:
 		err_set(e, "unknown request type %u", type);
 		rc = H_BAD;

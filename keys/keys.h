@@ -93,4 +93,11 @@ void keys_spawn_wait(struct keys_client **kc, pid_t pid);
  * child process so the key never lives in the caller. */
 int keys_create_tenant(const char *data_dir, int demo, const char *tenant_name, struct error *e);
 
+/* The DKIM key, keys/dkim.key (RSA-2048, 0600), unless the tenant has one;
+ * in a child process as above.  Not made by `tayori init`: a tenant that
+ * signs no mail needs none.  The keys process makes it at start when
+ * [mail] dkim_selector is set, and `tayori dkim record` when it prints the
+ * DNS record (the running keys process then needs a restart to load it). */
+int keys_create_dkim(const char *data_dir, struct error *e);
+
 #endif

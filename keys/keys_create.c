@@ -2,7 +2,8 @@
  * keys_create.c — `tayori init`'s key material: the tenant key, the audit
  * chain's counter at zero (keys_audit.c) and, for a demo tenant, a
  * self-signed signing credential (PKCS#12, RFC 7292) with the mark that lets
- * it sign (KEYS_DEMO_MARK).
+ * it sign (KEYS_DEMO_MARK); and the DKIM key (KEYS_DKIM_KEY) when DKIM is
+ * set up.
  * Runs in a short-lived child of `tayori init`, so the keys never live in the
  * command's own memory.
  */
@@ -15,7 +16,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -140,13 +143,61 @@ static int write_demo_mark(const char *data_dir, struct error *e)
 	return file_write_atomic(path, text, strlen(text), 0600, e);
 }
 
-int keys_create_tenant(const char *data_dir, int demo, const char *tenant_name, struct error *e)
+/* The DKIM key (KEYS_DKIM_KEY), unless one is there: written to a
+ * temporary name and linked into place, so two keys processes starting
+ * at once keep one key between them and a crash leaves no half file. */
+static int write_dkim_key(const char *data_dir, struct error *e)
+{
+	char path[4096], tmp[4200];
+	EVP_PKEY *pkey = NULL;
+	BIO *bio = NULL;
+	char *pem = NULL;
+	long pemlen;
+	int ret = -1;
+
+	if (str_fmt(path, sizeof(path), "%s/%s", data_dir, KEYS_DKIM_KEY) < 0 ||
+	    str_fmt(tmp, sizeof(tmp), "%s.new.%ld", path, (long)getpid()) < 0)
+		return err_set(e, "data directory path too long");
+	if (access(path, F_OK) == 0)
+		return 0;
+	pkey = EVP_RSA_gen(2048);
+	bio = BIO_new(BIO_s_mem());
+	if (pkey == NULL || bio == NULL ||
+	    PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    (pemlen = BIO_get_mem_data(bio, &pem)) <= 0) {
+		err_tmp(e, "cannot make the DKIM key");
+		goto out;
+	}
+	if (file_write_atomic(tmp, pem, (size_t)pemlen, 0600, e) < 0)
+		goto out;
+	if (link(tmp, path) < 0 && errno != EEXIST)
+		err_tmp(e, "cannot create %s: %s", path, strerror(errno));
+	else
+		ret = 0;
+	unlink(tmp);
+out:
+	if (pem != NULL && pemlen > 0)
+		OPENSSL_cleanse(pem, (size_t)pemlen);
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	return ret;
+}
+
+struct create_job {
+	const char *data_dir;
+	int tenant; /* the tenant key and the audit counter */
+	int demo;
+	int dkim;
+	const char *tenant_name;
+};
+
+static int create_in_child(const struct create_job *j, struct error *e)
 {
 	char dir[4096];
 	int sv[2];
 	pid_t child;
 
-	if (str_fmt(dir, sizeof(dir), "%s/%s", data_dir, KEYS_DIR) < 0)
+	if (str_fmt(dir, sizeof(dir), "%s/%s", j->data_dir, KEYS_DIR) < 0)
 		return err_set(e, "data directory path too long");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return err_tmp(e, "cannot create %s: %s", dir, strerror(errno));
@@ -165,10 +216,11 @@ int keys_create_tenant(const char *data_dir, int demo, const char *tenant_name, 
 		struct error ce = { { 0 }, 0 };
 		int rc = 0;
 		close(sv[0]);
-		if (write_tenant_key(data_dir, &ce) < 0 ||
-		    keys_chain_create(data_dir, &ce) < 0 ||
-		    (demo && (write_demo_credential(data_dir, tenant_name, &ce) < 0 ||
-			      write_demo_mark(data_dir, &ce) < 0))) {
+		if ((j->tenant && (write_tenant_key(j->data_dir, &ce) < 0 ||
+				   keys_chain_create(j->data_dir, &ce) < 0)) ||
+		    (j->demo && (write_demo_credential(j->data_dir, j->tenant_name, &ce) < 0 ||
+				 write_demo_mark(j->data_dir, &ce) < 0)) ||
+		    (j->dkim && write_dkim_key(j->data_dir, &ce) < 0)) {
 			(void)!write(sv[1], ce.msg, strlen(ce.msg));
 			rc = 1;
 		}
@@ -190,4 +242,16 @@ int keys_create_tenant(const char *data_dir, int demo, const char *tenant_name, 
 		}
 	}
 	return 0;
+}
+
+int keys_create_tenant(const char *data_dir, int demo, const char *tenant_name, struct error *e)
+{
+	struct create_job j = { data_dir, 1, demo, 0, tenant_name };
+	return create_in_child(&j, e);
+}
+
+int keys_create_dkim(const char *data_dir, struct error *e)
+{
+	struct create_job j = { data_dir, 0, 0, 1, NULL };
+	return create_in_child(&j, e);
 }

@@ -150,6 +150,13 @@ int keys_main(struct role_ctx *ctx)
 	if (str_fmt(audit, sizeof(audit), "%s/%s", ctx->data_dir, KEYS_AUDIT_DIR) < 0 ||
 	    (mkdir(audit, 0700) < 0 && errno != EEXIST))
 		return start_failed(ctx, "cannot create " KEYS_AUDIT_DIR);
+	/* DKIM is set up but this tenant has no key yet (made before DKIM):
+	 * make it now, while the keys folder can still be written. */
+	{
+		const char *sel = conf_str(ctx->conf, "mail", "dkim_selector");
+		if (sel != NULL && sel[0] != '\0' && keys_create_dkim(ctx->data_dir, &e) < 0)
+			return start_failed(ctx, e.msg);
+	}
 	if (tokendir[0] != '\0')
 		rw[0] = tokendir;
 	if (role_confine(ctx, rw, ro, NULL, &e) < 0)

@@ -185,8 +185,9 @@ static int keys_dek_unwrap_locked(struct keys_channel *kc, const void *aad, size
 	return 0;
 }
 
-static int keys_sign_digest_locked(struct keys_channel *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
-		     size_t *siglen, struct error *e)
+static int keys_sign_digest_locked(struct keys_channel *kc, uint32_t type,
+				   const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig, size_t *siglen,
+				   struct error *e)
 {
 	struct ipc_reader r;
 	const uint8_t *p;
@@ -195,7 +196,7 @@ static int keys_sign_digest_locked(struct keys_channel *kc, const uint8_t digest
 	buf_reset(&kc->req);
 	if (ipc_put_bytes(&kc->req, digest, CRYPT_HASH_LEN) < 0)
 		return err_set(e, "digest too large");
-	if (roundtrip(kc, KEYS_SIGN, &r, e) < 0)
+	if (roundtrip(kc, type, &r, e) < 0)
 		return -1;
 	if (ipc_get_bytes(&r, &p, &n) < 0 || ipc_end(&r) < 0 || n > *siglen) {
 		kc->broken = 1;
@@ -257,7 +258,36 @@ int keys_dek_unwrap(struct keys_client *kc, const void *aad, size_t aadlen,
 int keys_sign_digest(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
 		     size_t *siglen, struct error *e)
 {
-	LOCKED(keys_sign_digest_locked(ch_, digest, sig, siglen, e));
+	LOCKED(keys_sign_digest_locked(ch_, KEYS_SIGN, digest, sig, siglen, e));
+}
+
+int keys_dkim_sign(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
+		   size_t *siglen, struct error *e)
+{
+	LOCKED(keys_sign_digest_locked(ch_, KEYS_DKIM_SIGN, digest, sig, siglen, e));
+}
+
+static int keys_dkim_pubkey_locked(struct keys_channel *kc, struct buf *out, struct error *e)
+{
+	struct ipc_reader r;
+	const uint8_t *p;
+	size_t n;
+
+	buf_reset(&kc->req);
+	if (roundtrip(kc, KEYS_DKIM_PUBKEY, &r, e) < 0)
+		return -1;
+	if (ipc_get_bytes(&r, &p, &n) < 0 || ipc_end(&r) < 0) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed public key");
+	}
+	if (buf_append(out, p, n) < 0)
+		return err_set(e, "DKIM public key too large");
+	return 0;
+}
+
+int keys_dkim_pubkey(struct keys_client *kc, struct buf *out, struct error *e)
+{
+	LOCKED(keys_dkim_pubkey_locked(ch_, out, e));
 }
 
 int keys_certs(struct keys_client *kc, struct buf *out, struct error *e)

@@ -14,6 +14,11 @@
  *   KEYS_AUDIT_APPEND  the next audit record's number and MAC (see below)
  *   KEYS_AUDIT_COMMIT  "the record you issued is committed"
  *   KEYS_AUDIT_HEAD  the chain's end as the keys process counted it
+ *   KEYS_DKIM_SIGN   an RSASSA-PKCS1-v1_5 signature (SHA-256 DigestInfo) over a
+ *                    SHA-256 digest with the tenant's DKIM key (keys/dkim.key);
+ *                    the mailer hashes the DKIM header input (RFC 6376 3.7)
+ *   KEYS_DKIM_PUBKEY the DKIM public key (DER SubjectPublicKeyInfo), for the
+ *                    DNS record `tayori dkim record` prints
  *   KEYS_BATCH       up to KEYS_BATCH_MAX HMAC, DEK_NEW or DEK_UNWRAP requests
  *                    in one round trip (a batch of 5,000 residents needs
  *                    10,000 data keys and index values: one message each
@@ -71,6 +76,8 @@ enum keys_msg {
 	KEYS_AUDIT_APPEND = 8,
 	KEYS_AUDIT_COMMIT = 9,
 	KEYS_AUDIT_HEAD = 10,
+	KEYS_DKIM_SIGN = 11,
+	KEYS_DKIM_PUBKEY = 12,
 	KEYS_OK = 100,
 	KEYS_ERR = 101,
 	KEYS_GRANT = 102, /* supervisor -> keys, on the control channel: a channel's permissions */
@@ -80,7 +87,8 @@ enum keys_msg {
 #define KEYS_PERM_SIGN         0x1u /* KEYS_SIGN, KEYS_CERTS */
 #define KEYS_PERM_AUDIT_APPEND 0x2u /* KEYS_AUDIT_APPEND, KEYS_AUDIT_COMMIT */
 #define KEYS_PERM_AUDIT_VERIFY 0x4u /* KEYS_AUDIT_MAC (a raw MAC), KEYS_AUDIT_HEAD */
-#define KEYS_PERM_ALL          0x7u
+#define KEYS_PERM_DKIM         0x8u /* KEYS_DKIM_SIGN, KEYS_DKIM_PUBKEY (the mailer only) */
+#define KEYS_PERM_ALL          0xfu
 
 /* A database (enum store_db) in keys_perms.unwrap / .mint. */
 #define KEYS_DB(db) (1u << (db))
@@ -124,6 +132,10 @@ struct keys_perms {
  * with one). */
 #define KEYS_DEMO_MARK  "keys/demo"
 #define KEYS_AUDIT_DIR  "keys/audit"
+/* The DKIM signing key (RSA-2048, PKCS#8 PEM, 0600): made by `tayori init`,
+ * by `tayori dkim record`, or by the keys process at start when [mail]
+ * dkim_selector is set and the file is missing. */
+#define KEYS_DKIM_KEY   "keys/dkim.key"
 #define KEYS_AUDIT_COUNTER "keys/audit/counter"
 #define KEYS_AUDIT_LOCK "keys/audit/lock"
 
@@ -148,6 +160,13 @@ int keys_dek_unwrap(struct keys_client *kc, const void *aad, size_t aadlen,
 		    const uint8_t wrapped[KEYS_WRAPPED_LEN], uint8_t dek[CRYPT_KEY_LEN], struct error *e);
 int keys_sign_digest(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
 		     size_t *siglen, struct error *e);
+/* DKIM (KEYS_PERM_DKIM): sign the SHA-256 digest of the DKIM header hash
+ * input (sig holds *siglen bytes, set to the signature's length); the
+ * public key as DER SubjectPublicKeyInfo appended to out.  A tenant with
+ * no DKIM key gets -1 with e saying so, the channel stays usable. */
+int keys_dkim_sign(struct keys_client *kc, const uint8_t digest[CRYPT_HASH_LEN], uint8_t *sig,
+		   size_t *siglen, struct error *e);
+int keys_dkim_pubkey(struct keys_client *kc, struct buf *out, struct error *e);
 /* Appends each certificate as ipc bytes fields (signer first) to out. */
 int keys_certs(struct keys_client *kc, struct buf *out, struct error *e);
 int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
