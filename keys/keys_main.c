@@ -154,8 +154,17 @@ int keys_main(struct role_ctx *ctx)
 	 * make it now, while the keys folder can still be written. */
 	{
 		const char *sel = conf_str(ctx->conf, "mail", "dkim_selector");
-		if (sel != NULL && sel[0] != '\0' && keys_create_dkim(ctx->data_dir, &e) < 0)
-			return start_failed(ctx, e.msg);
+		char dkim[PATH_MAX];
+		if (sel != NULL && sel[0] != '\0') {
+			if (keys_create_dkim(ctx->data_dir, &e) < 0)
+				return start_failed(ctx, e.msg);
+			/* Made as root, it goes to the user role_confine drops to,
+			 * as the tenant key did when `tayori run` took the tenant. */
+			if (ctx->drop_user &&
+			    (str_fmt(dkim, sizeof(dkim), "%s/%s", ctx->data_dir, KEYS_DKIM_KEY) < 0 ||
+			     chown(dkim, ctx->run_uid, ctx->run_gid) < 0))
+				return start_failed(ctx, "cannot give " KEYS_DKIM_KEY " to the service user");
+		}
 	}
 	if (tokendir[0] != '\0')
 		rw[0] = tokendir;
