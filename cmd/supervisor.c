@@ -67,7 +67,8 @@ struct child {
  *   mailer   reads residents and batches (addresses, titles, messages) and
  *            consent (electronic or paper); no PDF (a notice is never
  *            mailed), no staff record (reports go to the addresses in
- *            tayori.conf); makes no data key at all.
+ *            tayori.conf); makes no data key at all.  It alone has its
+ *            messages' DKIM hashes signed (KEYS_PERM_DKIM).
  *   portal   residents' side: reads residents, batches, PDFs, records and
  *            reads consent; staff side: reads staff records by login to
  *            check a password.  It makes no data key for a staff record: a
