@@ -468,35 +468,32 @@ static int do_sign(struct req *q)
 }
 
 /* KEYS_DKIM_SIGN: a digest; KEYS_DKIM_PUBKEY: nothing.  A tenant without
- * a DKIM key gets a refusal that keeps the channel. */
+ * a DKIM key, or a digest of the wrong size, gets a refusal that keeps the
+ * channel. */
 static int do_dkim(struct req *q)
 {
 	const uint8_t *a = NULL;
-	size_t alen = 0;
+	size_t alen = 0, siglen;
 	uint8_t sig[KEYS_MAX_SIG];
-	size_t siglen = sizeof(sig);
+	struct buf der;
+	struct error le = { { 0 }, 0 }; /* a refusal's words, for the client */
 	int ret;
 
 	if (need(q->perms, KEYS_PERM_DKIM, q->e) < 0 ||
 	    (q->type == KEYS_DKIM_SIGN && ipc_get_bytes(&q->r, &a, &alen) < 0) || ipc_end(&q->r) < 0)
 		return H_BAD;
-	if (q->type == KEYS_DKIM_SIGN)
-		ret = keys_dkim_sign_digest(q->ks->dkim, a, alen, sig, &siglen, q->e) < 0
-			      ? -1
-			      : ipc_put_bytes(q->reply, sig, siglen);
-	else {
-		struct buf der;
-		buf_init(&der, 8192);
-		ret = keys_dkim_pubkey_der(q->ks->dkim, &der, q->e) < 0
-			      ? -1
-			      : ipc_put_bytes(q->reply, der.data, der.len);
-		buf_free(&der);
+	if (q->type == KEYS_DKIM_SIGN) {
+		siglen = sizeof(sig);
+		if (keys_dkim_sign_digest(q->ks->dkim, a, alen, sig, &siglen, &le) < 0)
+			return put_done(answer_err(q->reply, q->rtype, le.msg));
+		return put_done(ipc_put_bytes(q->reply, sig, siglen));
 	}
-	if (ret < 0 && q->e != NULL && q->e->msg[0] != '\0') {
-		*q->rtype = KEYS_ERR;
-		buf_reset(q->reply);
-		return put_done(ipc_put_str(q->reply, q->e->msg));
-	}
+	buf_init(&der, 8192);
+	if (keys_dkim_pubkey_der(q->ks->dkim, &der, &le) < 0)
+		ret = answer_err(q->reply, q->rtype, le.msg);
+	else
+		ret = ipc_put_bytes(q->reply, der.data, der.len);
+	buf_free(&der);
 	return put_done(ret);
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <openssl/evp.h>
 
+#include "conf/conf.h"
 #include "lib/keys_client.h"
 
 #define FOLD_AT 78
@@ -330,4 +331,18 @@ out:
 	free(f);
 	buf_free(&prefix);
 	return ret;
+}
+
+int dkim_sign_conf(struct keys_client *kc, const struct conf *c, const uint8_t *msg, size_t len,
+		   struct buf *out_header, struct error *e)
+{
+	const char *sel = conf_str(c, "mail", "dkim_selector");
+	const char *dom = conf_str(c, "mail", "dkim_domain");
+	int has_sel = sel != NULL && sel[0] != '\0', has_dom = dom != NULL && dom[0] != '\0';
+
+	if (!has_sel && !has_dom)
+		return 0;
+	if (!has_sel || !has_dom)
+		return err_set(e, "DKIM: set both [mail] dkim_selector and dkim_domain, or neither");
+	return dkim_sign(kc, sel, dom, msg, len, out_header, e);
 }

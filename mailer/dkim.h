@@ -47,4 +47,14 @@ int dkim_name_ok(const char *s, size_t max);
 int dkim_sign(struct keys_client *kc, const char *selector, const char *domain,
 	      const uint8_t *msg, size_t len, struct buf *out_header, struct error *e);
 
+/*
+ * As dkim_sign, with the selector and domain of [mail] dkim_selector and
+ * dkim_domain in c: the call the sending path makes for every message.
+ * Both empty: DKIM is off, nothing is appended, 0.  Only one of them set:
+ * -1 (a message is never sent unsigned by mistake).
+ */
+struct conf;
+int dkim_sign_conf(struct keys_client *kc, const struct conf *c, const uint8_t *msg, size_t len,
+		   struct buf *out_header, struct error *e);
+
 #endif

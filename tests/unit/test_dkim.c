@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "cmd/cli.h"
+#include "conf/conf.h"
 #include "keys/keys.h"
 #include "lib/buf.h"
 #include "lib/keys_client.h"
@@ -338,6 +339,44 @@ static void test_refused(void **state)
 	buf_free(&sig);
 }
 
+/* The settings: both empty is off (nothing added), one alone is refused,
+ * both set sign with them. */
+static void test_settings(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const confs[] = {
+		"[mail]\n",
+		"[mail]\ndkim_selector = " SEL "\n",
+		"[mail]\ndkim_domain = " DOM "\n",
+		"[mail]\ndkim_selector = " SEL "\ndkim_domain = " DOM "\n",
+	};
+	static const int want[] = { 0, -1, -1, 0 };
+	const uint8_t msg[] = "From: a@" DOM "\r\n\r\nbody\r\n";
+	char path[256];
+
+	str_fmt(path, sizeof(path), "%s/t.conf", f->dir);
+	for (size_t i = 0; i < 4; i++) {
+		struct conf *c = NULL;
+		struct buf sig;
+		struct error e = { { 0 }, 0 };
+		buf_init(&sig, 8192);
+		assert_int_equal(file_write_atomic(path, confs[i], strlen(confs[i]), 0600, &e), 0);
+		if (conf_load(path, &c, &e) < 0)
+			fail_msg("%s", e.msg);
+		assert_int_equal(dkim_sign_conf(f->kc, c, msg, sizeof(msg) - 1, &sig, &e), want[i]);
+		if (i == 3) {
+			assert_non_null(memmem(sig.data, sig.len, " d=" DOM ";", strlen(DOM) + 4));
+			assert_non_null(memmem(sig.data, sig.len, " s=" SEL ";", strlen(SEL) + 4));
+		}
+		else
+			assert_int_equal(sig.len, 0);
+		if (want[i] < 0)
+			assert_non_null(strstr(e.msg, "dkim_selector and dkim_domain"));
+		conf_free(&c);
+		buf_free(&sig);
+	}
+}
+
 /* A tenant without a DKIM key: a clear refusal, the channel stays. */
 static void test_no_key(void **state)
 {
@@ -428,6 +467,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dkimpy_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_key, setup_nokey, teardown),
 		cmocka_unit_test_setup_teardown(test_role_permissions, setup, teardown),
 	};
