@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
-#include "gateway/imap_mailbox.h"
+#include "lib/imap_mailbox.h"
 #include "gateway/intake.h"
 #include "lib/log.h"
 

@@ -46,7 +46,7 @@
 
 #include <stddef.h>
 
-#include "gateway/imap_mailbox.h"
+#include "lib/imap_mailbox.h"
 #include "lib/util.h"
 
 struct conf;

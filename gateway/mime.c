@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "gateway/mime.h"
-#include "gateway/mime_clean.h"
-#include "gateway/mime_header.h"
-#include "gateway/mime_tree.h"
+#include "lib/mime_clean.h"
+#include "lib/mime_header.h"
+#include "lib/mime_tree.h"
 
 #define DEFAULT_MAX_MESSAGE ((size_t)50 << 20)
 

@@ -39,7 +39,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "gateway/mime_clean.h" /* MIME_FILENAME_MAX */
+#include "lib/mime_clean.h" /* MIME_FILENAME_MAX */
 #include "lib/util.h"
 
 /* The defaults of [limits] attachments, mime_depth and mime_parts (conf.c) */

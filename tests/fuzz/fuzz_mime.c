@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "gateway/mime.h"
-#include "gateway/mime_charset.h"
-#include "gateway/mime_clean.h"
-#include "gateway/mime_html.h"
+#include "lib/mime_charset.h"
+#include "lib/mime_clean.h"
+#include "lib/mime_html.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,6 +11,6 @@ cd "$TOP"
 $CC -std=c11 -D_GNU_SOURCE -DTAYORI_VERSION=\"0.1.0\" -I. -include lib/banned.h \
 	-Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter -Wvla -g "$@" $(pkg-config --cflags libetpan libcrypto libargon2) \
-	-o "$OUT" tests/imap/imap_driver.c gateway/imap_intake.c gateway/imap_mailbox.c gateway/imap_url.c conf/*.c \
+	-o "$OUT" tests/imap/imap_driver.c gateway/imap_intake.c lib/imap_mailbox.c lib/imap_url.c conf/*.c \
 	lib/util.c lib/buf.c lib/log.c lib/text.c lib/passwd.c lib/email.c \
 	$(pkg-config --libs libetpan libcrypto libargon2 | sed 's/-specs=[^ ]*//g') -lpthread

@@ -24,7 +24,7 @@
 
 #include "conf/conf.h"
 #include "gateway/imap_intake.h"
-#include "gateway/imap_url.h"
+#include "lib/imap_url.h"
 
 static void test_mailbox_names(void **state)
 {

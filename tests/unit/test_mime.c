@@ -24,11 +24,11 @@
 #include <glib.h>
 
 #include "gateway/mime.h"
-#include "gateway/mime_charset.h"
-#include "gateway/mime_clean.h"
-#include "gateway/mime_header.h"
-#include "gateway/mime_html.h"
-#include "gateway/mime_tree.h"
+#include "lib/mime_charset.h"
+#include "lib/mime_clean.h"
+#include "lib/mime_header.h"
+#include "lib/mime_html.h"
+#include "lib/mime_tree.h"
 
 /* ----------------------------------------------------------- builders */
 

@@ -2,7 +2,8 @@
  * mime_clean.h — decoded mail text made safe to show and store: control
  * and bidi-override characters dropped, NFC, format=flowed undone, the
  * signature cut off, file names reduced to a display string.  No state:
- * usable by any reader of mail.  Runs in the gateway and in `tayori submit`.
+ * usable by any reader of mail.  Runs in the gateway, in `tayori submit`
+ * and (for bounces) in the mailer.
  * Standards: RFC 3676 (format=flowed, the "-- " signature separator).
  */
 #ifndef TAYORI_MIME_CLEAN_H

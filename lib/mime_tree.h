@@ -4,7 +4,8 @@
  * messages (message/rfc822) they belong to, the body text, and the
  * sizes a caller's limits need (depth, number of parts).  Nothing here is
  * about batches: any reader of mail (the intake, a bounce reader) can use
- * it.  Runs in the gateway and in `tayori submit`.
+ * it.  Runs in the gateway, in `tayori submit`
+ * and (for bounces) in the mailer.
  *
  * Standards: RFC 5322, RFC 2045-2049, RFC 2046 multipart/alternative,
  * mixed, related and signed, RFC 2183, RFC 2387, RFC 3676.

@@ -2,7 +2,8 @@
  * mime_header.h — the header fields of a parsed e-mail (mime_tree.h) that
  * a reader of mail needs, decoded and made safe: the sender's address, the
  * Message-ID, the Subject and the Authentication-Results.  Nothing here is
- * about batches.  Runs in the gateway and in `tayori submit`.
+ * about batches.  Runs in the gateway, in `tayori submit`
+ * and (for bounces) in the mailer.
  * Standards: RFC 5322 (fields, unfolding), RFC 2047 (encoded words; adjacent
  * words of one charset joined before conversion, so a character split
  * between words survives), RFC 8601 (Authentication-Results, passed raw).

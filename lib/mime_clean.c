@@ -1,15 +1,16 @@
 /*
  * mime_clean.c — decoded mail text made safe to show and store (see
  * mime_clean.h).  Nothing here trusts the sender: file names only ever
- * become display strings.  Runs in the gateway and in `tayori submit`.
+ * become display strings.  Runs in the gateway, in `tayori submit`
+ * and (for bounces) in the mailer.
  */
-#include "gateway/mime_clean.h"
+#include "lib/mime_clean.h"
 
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/mime_charset.h"
+#include "lib/mime_charset.h"
 #include "lib/util.h"
 
 /* Is u a character to drop from text we show: controls (but tab and line

@@ -2,7 +2,7 @@
  * imap_url.h — where an IMAP mailbox is: an imap:// or imaps:// URL taken
  * apart, and mailbox names in IMAP's modified UTF-7.  No state, nothing
  * about batches: any IMAP reader (the intake, a bounce reader) can use it.
- * Runs in the gateway.
+ * Runs in the gateway and the mailer.
  * Standards: RFC 5092 (IMAP URL, the parts used here), RFC 3501 5.1.3
  * (modified UTF-7 mailbox names).
  */

@@ -9,14 +9,14 @@
  * Outlook's ISO-2022-JP with the NEC and IBM extensions decodes.
  * Recursion is bounded by GMime's own nesting caps and MIME_TREE_WALK_MAX.
  */
-#include "gateway/mime_tree.h"
+#include "lib/mime_tree.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/mime_charset.h"
-#include "gateway/mime_clean.h"
-#include "gateway/mime_html.h"
+#include "lib/mime_charset.h"
+#include "lib/mime_clean.h"
+#include "lib/mime_html.h"
 #include "lib/util.h"
 
 static int is_type(GMimeObject *o, const char *type, const char *sub)

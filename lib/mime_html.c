@@ -2,15 +2,16 @@
  * mime_html.c — an HTML mail body as plain text (see mime_html.h).  A
  * single pass over the bytes, no DOM: every loop moves forward, the one
  * search for a closing tag is not repeated for an unclosed <head> or
- * <title> (no n^2).  Runs in the gateway and in `tayori submit`.
+ * <title> (no n^2).  Runs in the gateway, in `tayori submit`
+ * and (for bounces) in the mailer.
  */
-#include "gateway/mime_html.h"
+#include "lib/mime_html.h"
 
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/mime_clean.h"
+#include "lib/mime_clean.h"
 #include "lib/util.h"
 
 struct entity {

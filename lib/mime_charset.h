@@ -3,7 +3,8 @@
  * into UTF-8, Japanese mail habits included: ISO-2022-JP with Outlook's
  * NEC and IBM extensions (CP50220/50221), Shift_JIS read as CP932, EUC-JP
  * as EUC-JP-MS.  No state: usable by any reader of mail (the intake, a
- * bounce reader).  Runs in the gateway and in `tayori submit`.
+ * bounce reader).  Runs in the gateway, in `tayori submit`
+ * and (for bounces) in the mailer.
  * Standards: RFC 1468 (ISO-2022-JP), RFC 2045 (charset parameter).
  */
 #ifndef TAYORI_MIME_CHARSET_H

@@ -5,7 +5,8 @@
  * of it: left for the next scan, moved to a folder, or deleted.  IDLE when
  * the server offers it, else polling; reconnection with back-off.  Nothing
  * here is about batches: the intake (imap_intake.h) and a bounce reader
- * both sit on it.  Runs in the gateway process.
+ * both sit on it.  Runs in the gateway (intake) and the mailer
+ * (bounces).
  *
  * Standards: RFC 3501 (IMAP4rev1), RFC 2177 (IDLE), RFC 6851 (MOVE),
  * RFC 4315 (UIDPLUS: UID EXPUNGE), RFC 2595 (STARTTLS), RFC 8314 (implicit

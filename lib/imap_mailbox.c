@@ -3,13 +3,14 @@
  * imap_mailbox.h): one libetpan session that selects the mailbox, fetches
  * every message, hands it to the caller's callback and then moves or
  * deletes it as told; IDLE or polling between scans, reconnection with
- * back-off.  Runs in the gateway process.
+ * back-off.  Runs in the gateway (intake) and the mailer
+ * (bounces).
  * Standards: RFC 3501, RFC 2177 (IDLE), RFC 6851 (MOVE), RFC 4315 (UIDPLUS),
  * RFC 2595 (STARTTLS), RFC 8314 (implicit TLS), RFC 6125 / RFC 5280 (server
  * certificate checks, done here with OpenSSL because Debian's libetpan uses
  * GnuTLS without verifying).
  */
-#include "gateway/imap_mailbox.h"
+#include "lib/imap_mailbox.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "gateway/imap_url.h"
+#include "lib/imap_url.h"
 #include "lib/log.h"
 
 #define MBOX_MAX IMAP_URL_MBOX_MAX /* a mailbox name in modified UTF-7 */

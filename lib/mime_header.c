@@ -1,16 +1,16 @@
 /*
  * mime_header.c — the sender, Message-ID, Subject and Authentication-Results
  * of a parsed e-mail, decoded and made safe (see mime_header.h).  Every
- * value read is capped before it is decoded.  Runs in the gateway and in
+ * value read is capped before it is decoded.  Runs in the gateway, the mailer (bounces) and in
  * `tayori submit`.
  */
-#include "gateway/mime_header.h"
+#include "lib/mime_header.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/mime_charset.h"
-#include "gateway/mime_clean.h"
+#include "lib/mime_charset.h"
+#include "lib/mime_clean.h"
 #include "lib/buf.h"
 #include "lib/text.h"
 #include "lib/util.h"

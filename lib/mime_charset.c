@@ -1,6 +1,7 @@
 /*
  * mime_charset.c — mail text in its declared or guessed charset into UTF-8
- * (see mime_charset.h).  Runs in the gateway and in `tayori submit`.
+ * (see mime_charset.h).  Runs in the gateway, in `tayori submit`
+ * and (for bounces) in the mailer.
  *
  * Converted here, not by GMime, so that Outlook's ISO-2022-JP with the NEC
  * and IBM extensions (①, ㈱, 髙: CP50220/50221) decodes: ISO-2022-JP is
@@ -8,7 +9,7 @@
  * and read as CP932, Microsoft's Shift_JIS.  Every output is bounded by a
  * multiple of the input's length.
  */
-#include "gateway/mime_charset.h"
+#include "lib/mime_charset.h"
 
 #include <errno.h>
 #include <glib.h>

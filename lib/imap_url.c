@@ -1,8 +1,8 @@
 /*
  * imap_url.c — an IMAP URL taken apart and mailbox names in modified UTF-7
- * (see imap_url.h).  Runs in the gateway.
+ * (see imap_url.h).  Runs in the gateway and the mailer.
  */
-#include "gateway/imap_url.h"
+#include "lib/imap_url.h"
 
 #include <arpa/inet.h>
 #include <string.h>
