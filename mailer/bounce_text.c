@@ -1,6 +1,6 @@
 /*
  * bounce_text.c — the text helpers of the bounce classifier: charsets into
- * UTF-8 (ISO-2022-JP and Shift_JIS as the Japanese carriers send them),
+ * UTF-8 (lib/mime_charset.h, as the intake reads them),
  * HTML into text, cleaned one-line values, RFC 3463 status codes and SMTP
  * reply codes found in free text, the phrases that imply a status, the
  * kind of a failure, addresses in free text, header-like field blocks
@@ -8,78 +8,16 @@
  * bounce.c runs (the mailer and the command line).  Plain string scanning
  * only: every loop moves forward and is bounded by its input.
  */
-#include <errno.h>
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/mime_charset.h"
+#include "lib/mime_html.h"
 #include "lib/text.h"
 #include "mailer/bounce_int.h"
 
 /* ------------------------------------------------------------ charsets */
-
-static int ieq(const char *a, const char *b)
-{
-	return a != NULL && g_ascii_strcasecmp(a, b) == 0;
-}
-
-static const char *charset_name(const char *cs)
-{
-	static const char *const sjis[] = { "shift_jis", "shift-jis", "sjis", "x-sjis", "windows-31j",
-					    "cp932", "ms932", "csshiftjis", "ms_kanji" };
-	static const char *const jis[] = { "iso-2022-jp", "csiso2022jp", "iso-2022-jp-ms",
-					   "iso-2022-jp-1", "iso-2022-jp-2", "iso-2022-jp-3",
-					   "cp50220", "cp50221", "cp50222" };
-	if (cs == NULL || cs[0] == '\0')
-		return NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(sjis); i++)
-		if (ieq(cs, sjis[i]))
-			return "CP932";
-	for (size_t i = 0; i < ARRAY_SIZE(jis); i++)
-		if (ieq(cs, jis[i]))
-			return "ISO-2022-JP-2";
-	if (ieq(cs, "euc-jp") || ieq(cs, "x-euc-jp"))
-		return "EUC-JP-MS";
-	if (ieq(cs, "us-ascii") || ieq(cs, "utf-8") || ieq(cs, "utf8"))
-		return "UTF-8";
-	return cs;
-}
-
-/* iconv, replacing what does not convert; -1 when the charset is unknown. */
-static int convert(const char *from, const uint8_t *in, size_t len, struct buf *out)
-{
-	GIConv cd = g_iconv_open("UTF-8", from);
-	char chunk[2048];
-	char *ip = (char *)in;
-	gsize il = len;
-
-	if (cd == (GIConv)-1)
-		return -1;
-	while (il > 0) {
-		char *op = chunk;
-		gsize ol = sizeof(chunk);
-		gsize r = g_iconv(cd, &ip, &il, &op, &ol);
-		int err = errno;
-		if (buf_append(out, chunk, (size_t)(op - chunk)) < 0)
-			break;
-		if (r != (gsize)-1 || err == E2BIG)
-			continue;
-		ip++;
-		il--;
-		if (buf_append_str(out, "\xEF\xBF\xBD") < 0)
-			break;
-	}
-	g_iconv_close(cd);
-	return 0;
-}
-
-static int has_jis_escape(const uint8_t *d, size_t len)
-{
-	for (size_t i = 0; i + 2 < len; i++)
-		if (d[i] == 0x1B && d[i + 1] == '$' && (d[i + 2] == 'B' || d[i + 2] == '@'))
-			return 1;
-	return 0;
-}
 
 void bounce_append_max(struct buf *out, const void *d, size_t n)
 {
@@ -87,111 +25,33 @@ void bounce_append_max(struct buf *out, const void *d, size_t n)
 	(void)buf_append(out, d, n < room ? n : room);
 }
 
+/* The charset reading the intake uses (lib/mime_charset.h: CP932 for
+ * Shift_JIS, the NEC and IBM extensions in ISO-2022-JP, a guess when the
+ * charset is missing or wrong), capped to what out may still hold. */
 void bounce_to_utf8(const char *charset, const uint8_t *d, size_t len, struct buf *out)
 {
-	const char *cs = charset_name(charset);
-	size_t mark = out->len;
+	char *u;
 
 	if (len == 0)
 		return;
-	if (has_jis_escape(d, len))
-		cs = "ISO-2022-JP-2";
-	if (cs != NULL && strcmp(cs, "UTF-8") != 0) {
-		if (convert(cs, d, len, out) == 0)
-			return;
-		out->len = mark;
-	}
-	if (g_utf8_validate((const char *)d, (gssize)len, NULL)) {
-		bounce_append_max(out, d, len);
-		return;
-	}
-	if (convert("CP932", d, len, out) < 0) {
-		out->len = mark;
-		for (size_t i = 0; i < len; i++)
-			(void)buf_append_u8(out, d[i] < 0x80 ? d[i] : '?');
-	}
+	u = mime_charset_to_utf8(charset, d, len);
+	bounce_append_max(out, u, strlen(u));
+	free(u);
 }
 
 /* ---------------------------------------------------------------- HTML */
 
-static const char *const html_breaks[] = { "br", "p", "/p", "div", "/div", "tr", "/tr", "li",
-					   "/li", "h1", "h2", "h3", "/h1", "/h2", "/h3", "table",
-					   "/table", "pre", "/pre", "hr", "td", "blockquote" };
-
-static size_t tag_name(const char *p, size_t n, char *name, size_t size)
-{
-	size_t k = 0, i = 0;
-	while (i < n && k + 1 < size && (g_ascii_isalnum(p[i]) || (i == 0 && p[i] == '/'))) {
-		name[k++] = g_ascii_tolower(p[i]);
-		i++;
-	}
-	name[k] = '\0';
-	return i;
-}
-
-/* Decode the entity at p (after '&'); the bytes used, 0 when none. */
-static size_t entity(const char *p, size_t n, struct buf *out)
-{
-	static const struct { const char *name; const char *text; } ent[] = {
-		{ "lt;", "<" }, { "gt;", ">" }, { "amp;", "&" }, { "quot;", "\"" },
-		{ "apos;", "'" }, { "nbsp;", " " }, { "#39;", "'" },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(ent); i++) {
-		size_t l = strlen(ent[i].name);
-		if (n >= l && g_ascii_strncasecmp(p, ent[i].name, l) == 0) {
-			(void)buf_append_str(out, ent[i].text);
-			return l;
-		}
-	}
-	if (n >= 3 && p[0] == '#') {
-		uint32_t v = 0;
-		size_t i = 1;
-		while (i < n && i < 8 && g_ascii_isdigit(p[i]))
-			v = v * 10 + (uint32_t)(p[i++] - '0');
-		if (i > 1 && i < n && p[i] == ';' && v >= 0x20 && v <= 0x10FFFF &&
-		    !(v >= 0xD800 && v <= 0xDFFF)) {
-			char u[8];
-			int k = g_unichar_to_utf8(v, u);
-			(void)buf_append(out, u, (size_t)k);
-			return i + 1;
-		}
-	}
-	return 0;
-}
-
+/* The intake's HTML reader (lib/mime_html.h: tags out, blocks as line
+ * breaks, entities decoded, script and style dropped), capped to what out
+ * may still hold. */
 void bounce_html_text(const char *html, size_t len, struct buf *out)
 {
-	size_t i = 0;
-	while (i < len) {
-		if (html[i] == '<') {
-			char name[16];
-			const char *gt;
-			size_t nl = tag_name(html + i + 1, len - i - 1, name, sizeof(name));
-			if (strcmp(name, "style") == 0 || strcmp(name, "script") == 0) {
-				const char *end = bounce_find(html + i + 1, len - i - 1,
-							      name[1] == 't' ? "</style" : "</script");
-				i = end ? (size_t)(end - html) : len; /* the closing tag is read next */
-				continue;
-			}
-			for (size_t k = 0; k < ARRAY_SIZE(html_breaks); k++)
-				if (strcmp(name, html_breaks[k]) == 0) {
-					(void)buf_append_u8(out, '\n');
-					break;
-				}
-			gt = memchr(html + i + 1 + nl, '>', len - i - 1 - nl);
-			i = gt ? (size_t)(gt - html) + 1 : len;
-			continue;
-		}
-		if (html[i] == '&') {
-			size_t used = entity(html + i + 1, len - i - 1, out);
-			if (used > 0) {
-				i += used + 1;
-				continue;
-			}
-		}
-		(void)buf_append_u8(out, (uint8_t)(html[i] == '\r' ? ' ' : html[i]));
-		i++;
-	}
+	char *t = mime_html_to_text(html, len);
+
+	if (t == NULL)
+		return;
+	bounce_append_max(out, t, strlen(t));
+	free(t);
 }
 
 /* -------------------------------------------------------- clean values */
