@@ -88,28 +88,34 @@ static int relay_start(struct relay *rl, const char *host, const char *a1, const
 	return -1;
 }
 
-static void relay_stop(struct relay *rl)
+/* Remove the files in dir (our own temporary folder), then dir. */
+static void remove_dir(const char *dir)
 {
 	DIR *d;
 	struct dirent *de;
 	char p[512];
 
+	d = opendir(dir);
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+static void relay_stop(struct relay *rl)
+{
 	live = NULL;
 	if (rl->pid > 0) {
 		kill(rl->pid, SIGTERM);
 		waitpid(rl->pid, NULL, 0);
 	}
-	d = opendir(rl->dir);
-	if (d != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof p, "%s/%s", rl->dir, de->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(rl->dir);
+	remove_dir(rl->dir);
 }
 
 /* Read DIR/NAME whole into a malloc'd buffer. */
@@ -386,6 +392,67 @@ static void non_loopback_without_starttls_refused(void **state)
 		skip();
 }
 
+static char tls_dir[64];
+
+/* Open with STARTTLS forced on loopback; returns smtp_open's result. */
+static int open_tls(const struct relay *rl, const char *host, const char *ca, struct smtp_conn **c,
+		    struct error *e)
+{
+	struct smtp_config cfg;
+	char ca_path[128];
+
+	snprintf(ca_path, sizeof ca_path, "%s/%s", tls_dir, ca);
+	config(&cfg, host, rl->port);
+	cfg.tls_on_loopback = true;
+	cfg.ca_file = ca_path;
+	return smtp_open(&cfg, c, e);
+}
+
+/* A relay offering STARTTLS with a certificate for "localhost" from the
+ * test CA: accepted under that CA by that name; refused under another CA,
+ * or when the name dialled (127.0.0.1) is not in the certificate. */
+static void starttls_certificate_checked(void **state)
+{
+	struct relay rl;
+	struct smtp_conn *c = NULL;
+	struct error e = {0};
+	char cert[128], key[128], script[4096];
+	pid_t pid;
+	int st = -1;
+
+	(void)state;
+	snprintf(tls_dir, sizeof tls_dir, "/tmp/tayori-smtp-tls.XXXXXX");
+	assert_non_null(mkdtemp(tls_dir));
+	snprintf(script, sizeof script, "%s/tests/smtp/make-tls.sh", top());
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", script, tls_dir, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	snprintf(cert, sizeof cert, "%s/relay.pem", tls_dir);
+	snprintf(key, sizeof key, "%s/relay.key", tls_dir);
+	assert_int_equal(relay_start(&rl, "127.0.0.1", "--tls", cert, key), 0);
+
+	if (open_tls(&rl, "localhost", "ca.pem", &c, &e) != 0)
+		fail_msg("smtp_open over TLS: %s", e.msg);
+	assert_true(smtp_conn_tls(c));
+	send_ok(c, &rl, "tls@example.jp", "Subject: tls\r\n\r\nover TLS\r\n");
+	smtp_close(&c);
+
+	assert_int_equal(open_tls(&rl, "localhost", "other-ca.pem", &c, &e), -1);
+	assert_null(c);
+	assert_non_null(strstr(e.msg, "certificate not accepted"));
+	assert_int_equal(open_tls(&rl, "127.0.0.1", "ca.pem", &c, &e), -1);
+	assert_null(c);
+	assert_non_null(strstr(e.msg, "certificate not accepted"));
+	relay_stop(&rl);
+	remove_dir(tls_dir);
+	tls_dir[0] = '\0';
+}
+
 static void policy_words(void **state)
 {
 	struct error e = {0};
@@ -430,6 +497,9 @@ static int stop_leftover(void **state)
 	(void)state;
 	if (live != NULL)
 		relay_stop(live);
+	if (tls_dir[0] != '\0')
+		remove_dir(tls_dir);
+	tls_dir[0] = '\0';
 	return 0;
 }
 
@@ -444,6 +514,7 @@ int main(void)
 		cmocka_unit_test_teardown(envelope_injection_refused, stop_leftover),
 		cmocka_unit_test_teardown(auth_plain_on_loopback, stop_leftover),
 		cmocka_unit_test_teardown(non_loopback_without_starttls_refused, stop_leftover),
+		cmocka_unit_test_teardown(starttls_certificate_checked, stop_leftover),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
