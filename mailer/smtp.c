@@ -288,6 +288,10 @@ void smtp_close(struct smtp_conn **pc)
 		return;
 	if (c->alive && c->s->stream != NULL)
 		mailsmtp_quit(c->s);
+	if (c->s->stream != NULL) { /* dead or half set up: close without a word */
+		mailstream_close(c->s->stream);
+		c->s->stream = NULL;
+	}
 	mailsmtp_free(c->s);
 	free(c);
 	*pc = NULL;

@@ -14,6 +14,7 @@ A recipient's local part chooses a failure on demand:
   perm-rcpt-*      550 5.1.1 at RCPT
   throttle-rcpt-*  450 4.2.1 at RCPT (Gmail's rate reply)
   drop-rcpt-*      connection dropped at RCPT
+  hang-rcpt-*      no answer at RCPT (the client's timeout must end it)
   temp-data-*      451 4.3.0 after DATA
   perm-data-*      554 5.6.0 after DATA
   drop-data-*      connection dropped after DATA (message not stored)
@@ -50,6 +51,8 @@ class Handler:
             return "550 5.1.1 no such user here"
         if lp.startswith("throttle-rcpt"):
             return "450 4.2.1 The user you are trying to contact is receiving mail at a rate that\tprevents additional messages"
+        if lp.startswith("hang-rcpt"):
+            await asyncio.sleep(3600)
         if lp.startswith("drop-rcpt"):
             server.transport.abort()
             return "421 4.3.0 closing"
@@ -89,7 +92,7 @@ def make_auth(spec):
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         ok = auth_data.login == user.encode() and auth_data.password == password.encode()
-        return AuthResult(success=ok, auth_data=auth_data if ok else None)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     return check
 
@@ -122,9 +125,9 @@ def main():
     with open(a.port_file + ".tmp", "w") as f:
         f.write("%d\n" % port)
     os.rename(a.port_file + ".tmp", a.port_file)
-    loop.add_signal_handler(signal.SIGTERM, loop.stop)
+    # Stop at once, whatever connection is still open or waiting.
+    loop.add_signal_handler(signal.SIGTERM, lambda: os._exit(0))
     loop.run_forever()
-    srv.close()
     return 0
 
 

@@ -139,6 +139,18 @@ static char *slurp(const struct relay *rl, const char *name, size_t *len)
 	return buf;
 }
 
+/* How many descriptors this process has open. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	assert_non_null(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
 static void config(struct smtp_config *cfg, const char *host, unsigned port)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -309,6 +321,33 @@ static void dropped_connection_is_dead(void **state)
 	relay_stop(&rl);
 }
 
+/* A relay that never answers: the reply timeout ends the wait, the
+ * message is a temporary failure and the connection is dead. */
+static void silent_relay_times_out(void **state)
+{
+	struct relay rl;
+	struct smtp_config cfg;
+	struct smtp_conn *c = NULL;
+	struct smtp_result r;
+	struct error e = {0};
+	const char *m = "Subject: x\r\n\r\nbody\r\n";
+
+	(void)state;
+	assert_int_equal(relay_start(&rl, "127.0.0.1", NULL, NULL, NULL), 0);
+	config(&cfg, "127.0.0.1", rl.port);
+	cfg.reply_timeout = 3; /* the relay waits an hour */
+	if (smtp_open(&cfg, &c, &e) != 0)
+		fail_msg("smtp_open: %s", e.msg);
+	assert_int_equal(smtp_send(c, FROM, "hang-rcpt@example.jp", (const uint8_t *)m, strlen(m), &r, &e), 0);
+	assert_int_equal(r.outcome, SMTP_TEMPFAIL);
+	assert_int_equal(r.stage, SMTP_STAGE_RCPT);
+	assert_int_equal(r.code, 0);
+	assert_true(r.dead);
+	assert_false(smtp_conn_alive(c));
+	smtp_close(&c);
+	relay_stop(&rl);
+}
+
 static void envelope_injection_refused(void **state)
 {
 	struct relay rl;
@@ -349,8 +388,10 @@ static void auth_plain_on_loopback(void **state)
 	assert_int_equal(smtp_open(&cfg, &c, &e), -1); /* variable not set */
 	assert_non_null(strstr(e.msg, "TAYORI_TEST_SMTP_PASSWORD"));
 	setenv("TAYORI_TEST_SMTP_PASSWORD", "wrong", 1);
+	int fds = open_fds();
 	assert_int_equal(smtp_open(&cfg, &c, &e), -1);
 	assert_null(c);
+	assert_int_equal(open_fds(), fds); /* the refused connection is closed */
 	setenv("TAYORI_TEST_SMTP_PASSWORD", "s3cret pass", 1);
 	if (smtp_open(&cfg, &c, &e) != 0)
 		fail_msg("smtp_open: %s", e.msg);
@@ -511,6 +552,7 @@ int main(void)
 		cmocka_unit_test_teardown(dots_and_long_line_arrive_intact, stop_leftover),
 		cmocka_unit_test_teardown(refusals_keep_connection, stop_leftover),
 		cmocka_unit_test_teardown(dropped_connection_is_dead, stop_leftover),
+		cmocka_unit_test_teardown(silent_relay_times_out, stop_leftover),
 		cmocka_unit_test_teardown(envelope_injection_refused, stop_leftover),
 		cmocka_unit_test_teardown(auth_plain_on_loopback, stop_leftover),
 		cmocka_unit_test_teardown(non_loopback_without_starttls_refused, stop_leftover),
