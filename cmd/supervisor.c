@@ -92,16 +92,19 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 	},
 	[ROLE_MAILER] = {
 		.ops = KEYS_PERM_AUDIT_APPEND | KEYS_PERM_DKIM, /* DKIM: signs its own mail */
-		.unwrap = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_CONSENT),
-		.mint = 0,
-		.index = KEYS_IX_CONSENT | KEYS_IX_VERP, /* VERP: makes and checks return paths */
+		.unwrap = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_CONSENT) |
+			  KEYS_DB(DB_MAILQ),
+		.mint = KEYS_DB(DB_MAILQ), /* reports it queues for itself */
+		/* VERP: makes and checks return paths; RECORD and CODE: deliveries,
+		 * links and notice codes (lib/notice.h) */
+		.index = KEYS_IX_CONSENT | KEYS_IX_VERP | KEYS_IX_RECORD | KEYS_IX_CODE,
 	},
 	[ROLE_PORTAL] = {
 		.ops = KEYS_PERM_AUDIT_APPEND,
 		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
 			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_CONSENT),
-		.mint = KEYS_DB(DB_CONSENT),
-		.index = KEYS_IX_STAFF_LOGIN | KEYS_IX_CONSENT,
+		.mint = KEYS_DB(DB_CONSENT) | KEYS_DB(DB_MAILQ), /* MAILQ: one-time passwords to mail */
+		.index = KEYS_IX_STAFF_LOGIN | KEYS_IX_CONSENT | KEYS_IX_RECORD | KEYS_IX_CODE,
 	},
 };
 

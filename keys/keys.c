@@ -299,6 +299,8 @@ static int need_kind(uint32_t mask, const uint8_t *in, size_t n, struct error *e
 		{ KEYS_IX_NAME_RESIDENT, KEYS_IX_RESIDENT },
 		{ KEYS_IX_NAME_CONSENT, KEYS_IX_CONSENT },
 		{ KEYS_IX_NAME_VERP, KEYS_IX_VERP },
+		{ KEYS_IX_NAME_RECORD, KEYS_IX_RECORD },
+		{ KEYS_IX_NAME_CODE, KEYS_IX_CODE },
 	};
 	const uint8_t *nul;
 

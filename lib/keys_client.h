@@ -98,6 +98,8 @@ enum keys_msg {
 #define KEYS_IX_RESIDENT    0x4u /* "resident" */
 #define KEYS_IX_CONSENT     0x8u /* "consent" */
 #define KEYS_IX_VERP        0x10u /* "verp": bounce return paths' MACs (mailer/verp.h) */
+#define KEYS_IX_RECORD      0x20u /* "record": MACs of notice records (lib/notice.h) */
+#define KEYS_IX_CODE        0x40u /* "notice-code": the index of notice codes */
 /* No restriction at all, any binding or input (the command line's own keys
  * process, which runs as the tenant's owner). */
 #define KEYS_ANY 0xffffffffu
@@ -116,6 +118,8 @@ struct keys_perms {
 #define KEYS_IX_NAME_RESIDENT    "resident"
 #define KEYS_IX_NAME_CONSENT     "consent"
 #define KEYS_IX_NAME_VERP        "verp"
+#define KEYS_IX_NAME_RECORD      "record"
+#define KEYS_IX_NAME_CODE        "notice-code"
 
 #define KEYS_WRAPPED_LEN (CRYPT_NONCE_LEN + CRYPT_KEY_LEN + CRYPT_TAG_LEN)
 #define KEYS_MAX_SIG     1024

@@ -39,6 +39,9 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_NOTICE_TYPES] = "notice_types",
 	[DB_INTAKE] = "intake",
 	[DB_REJECTED] = "rejected",
+	[DB_CODES] = "codes",
+	[DB_ACCESS] = "access",
+	[DB_MAILQ] = "mailq",
 };
 
 struct store {
@@ -85,8 +88,17 @@ static int migrate_v0_to_v1(struct store_txn *t, struct error *e)
 	return store_put(t, DB_META, "created", 7, now, sizeof(now), e);
 }
 
+/* Version 2 adds codes, access and mailq (created by open_dbs()). */
+static int migrate_v1_to_v2(struct store_txn *t, struct error *e)
+{
+	(void)t;
+	(void)e;
+	return 0;
+}
+
 static int (*const migrations[STORE_SCHEMA_VERSION])(struct store_txn *, struct error *) = {
 	migrate_v0_to_v1,
+	migrate_v1_to_v2,
 };
 
 static int open_dbs(struct store *st, MDB_txn *txn, int create, struct error *e)

@@ -45,6 +45,12 @@
  *                 times taking that input began and did not end (poison inputs)
  *   rejected      u64 expiry time | SHA-256 -> sealed rec (a refused input, kept for
  *                 [intake] keep_rejected days; see gateway/intake.h)
+ *   codes         HMAC("notice-code", code) -> rec (batch, seq)     (lib/notice.h)
+ *   access        u64 batch | u32 seq -> rec (what the resident did) (lib/notice.h)
+ *   mailq         u64 id -> sealed rec (mail asked of the mailer)   (lib/notice.h)
+ *
+ * deliveries, tokens, codes, access, events and sessions are described in
+ * lib/notice.h; their records carry a MAC from the keys process.
  */
 #ifndef TAYORI_STORE_H
 #define TAYORI_STORE_H
@@ -73,10 +79,13 @@ enum store_db {
 	DB_NOTICE_TYPES,
 	DB_INTAKE,
 	DB_REJECTED,
+	DB_CODES,
+	DB_ACCESS,
+	DB_MAILQ,
 	DB_COUNT
 };
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_DIR "db"
 
 struct store;
