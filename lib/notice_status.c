@@ -22,6 +22,7 @@
 
 #include "lib/batches.h"
 #include "lib/log.h"
+#include "lib/notice_int.h"
 #include "lib/rec.h"
 #include "lib/store.h"
 
@@ -132,44 +133,118 @@ static int batch_deadline(struct store_txn *t, uint64_t batch, int64_t *end, str
 	return 0;
 }
 
-/* Fill one entry from the resident's record, delivery and access. */
-static int one_status(struct store_txn *t, uint64_t batch, const uint8_t *rv, size_t rl,
-		      int64_t deadline, int64_t now, struct notice_status *s, struct error *e)
+/* The state of one resident from its delivery (has_d: 0 found) and access. */
+static void one_status(int no_address, int has_d, const struct delivery *d,
+		       const struct notice_access *a, int64_t deadline, int64_t now,
+		       struct notice_status *s)
 {
-	struct delivery d;
-	struct notice_access a;
-	const uint8_t *email;
-	size_t el;
-	int has_d, no_address;
-
-	if (rec_get_str(rv, rl, RR_KEY, s->key, sizeof(s->key)) < 0)
-		return err_set(e, "batch %llu row %u: the resident's key is damaged",
-			       (unsigned long long)batch, s->seq);
-	/* Any flag means the row is held back (never mailed). */
-	no_address = rec_get(rv, rl, RR_EMAIL, &email, &el) != 0 || el == 0 ||
-		     rec_get_u64(rv, rl, RR_FLAGS, 0) != 0;
-	has_d = delivery_get(t, batch, s->seq, &d, e);
-	if (has_d < 0 || access_get(t, batch, s->seq, &a, e) < 0)
-		return -1;
-	s->contacts = has_d == 0 ? d.contacts : 0;
-	s->sent_at = has_d == 0 ? d.sent_at : 0;
-	s->opened_at = a.opened_at;
-	s->downloaded_at = a.downloaded_at;
-	s->paper = a.downloaded_at == 0 &&
-		   (no_address || (has_d == 0 && (d.state == DELIVERY_BOUNCED ||
-						  d.state == DELIVERY_FAILED)) ||
-		    a.consent == CONSENT_DECLINED || (deadline > 0 && now >= deadline));
-	if (a.downloaded_at != 0)
+	s->contacts = has_d == 0 ? d->contacts : 0;
+	s->sent_at = has_d == 0 ? d->sent_at : 0;
+	s->opened_at = a->opened_at;
+	s->downloaded_at = a->downloaded_at;
+	s->paper = a->downloaded_at == 0 &&
+		   (no_address || (has_d == 0 && (d->state == DELIVERY_BOUNCED ||
+						  d->state == DELIVERY_FAILED)) ||
+		    a->consent == CONSENT_DECLINED || (deadline > 0 && now >= deadline));
+	if (a->downloaded_at != 0)
 		s->state = "downloaded";
 	else if (s->paper)
 		s->state = "paper";
-	else if (a.opened_at != 0)
+	else if (a->opened_at != 0)
 		s->state = "opened";
 	else if (has_d == 0)
-		s->state = delivery_state_name(d.state);
+		s->state = delivery_state_name(d->state);
 	else
 		s->state = "queued";
+}
+
+/* What notice_statuses() gathers per resident before checking MACs. */
+struct row {
+	uint8_t k[12];
+	int no_address;
+	const void *val[2]; /* delivery, access: NULL when absent */
+	size_t len[2];
+};
+
+/* The resident at k: its key and whether it has an address (any flag
+ * means the row is held back, never mailed), and its raw records. */
+static int gather(struct store_txn *t, const void *k, const void *rv, size_t rvl,
+		  struct buf *plain, struct row *row, struct notice_status *s, struct error *e)
+{
+	static const enum store_db dbs[2] = { DB_DELIVERIES, DB_ACCESS };
+	const uint8_t *email;
+	size_t el;
+
+	memcpy(row->k, k, 12);
+	s->seq = be32_get(row->k + 8);
+	buf_reset(plain);
+	if (store_unseal(store_txn_store(t), DB_RESIDENTS, k, 12, rv, rvl, plain, e) < 0)
+		return -1;
+	if (rec_get_str(plain->data, plain->len, RR_KEY, s->key, sizeof(s->key)) < 0)
+		return err_set(e, "batch %llu row %u: the resident's key is damaged",
+			       (unsigned long long)be64_get(row->k), s->seq);
+	row->no_address = rec_get(plain->data, plain->len, RR_EMAIL, &email, &el) != 0 ||
+			  el == 0 || rec_get_u64(plain->data, plain->len, RR_FLAGS, 0) != 0;
+	for (int j = 0; j < 2; j++) {
+		int r = store_get(t, dbs[j], row->k, 12, &row->val[j], &row->len[j], e);
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			row->val[j] = NULL;
+	}
 	return 0;
+}
+
+/* Check every gathered record's MAC in one round trip per database, then
+ * fill each entry. */
+static int settle(struct store *st, struct row *rows, struct notice_status *v, size_t n,
+		  int64_t deadline, int64_t now, struct error *e)
+{
+	static const int dbs[2] = { DB_DELIVERIES, DB_ACCESS };
+	const void **keys = xcalloc(n ? n : 1, sizeof(*keys)), **vals;
+	size_t *kls = xcalloc(n ? n : 1, sizeof(*kls)), *vls;
+	int *bad[2], ret = -1;
+
+	vals = xcalloc(n ? n : 1, sizeof(*vals));
+	vls = xcalloc(n ? n : 1, sizeof(*vls));
+	bad[0] = xcalloc(n ? n : 1, sizeof(int));
+	bad[1] = xcalloc(n ? n : 1, sizeof(int));
+	for (int j = 0; j < 2; j++) {
+		for (size_t i = 0; i < n; i++) {
+			keys[i] = rows[i].k;
+			kls[i] = 12;
+			vals[i] = rows[i].val[j];
+			vls[i] = rows[i].len[j];
+		}
+		if (notice_check_many(st, dbs[j], n, keys, kls, vals, vls, bad[j], e) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct delivery d = { .batch = be64_get(rows[i].k), .seq = v[i].seq };
+		struct notice_access a = { .batch = d.batch, .seq = d.seq };
+		if (bad[0][i] || bad[1][i]) {
+			err_set(e, "the %s record of batch %llu row %u fails its MAC (forged or "
+				"damaged)", bad[0][i] ? "delivery" : "access",
+				(unsigned long long)d.batch, d.seq);
+			goto out;
+		}
+		if ((rows[i].val[0] != NULL &&
+		     notice_delivery_parse(rows[i].val[0], rows[i].len[0], &d, e) < 0) ||
+		    (rows[i].val[1] != NULL &&
+		     notice_access_parse(rows[i].val[1], rows[i].len[1], &a, e) < 0))
+			goto out;
+		one_status(rows[i].no_address, rows[i].val[0] != NULL ? 0 : 1, &d, &a, deadline,
+			   now, &v[i]);
+	}
+	ret = 0;
+out:
+	free(keys);
+	free(kls);
+	free(vals);
+	free(vls);
+	free(bad[0]);
+	free(bad[1]);
+	return ret;
 }
 
 int notice_statuses(struct store *st, uint64_t batch, int64_t now, struct notice_status **out,
@@ -178,6 +253,7 @@ int notice_statuses(struct store *st, uint64_t batch, int64_t now, struct notice
 	struct store_txn *t = NULL;
 	struct store_iter *it = NULL;
 	struct notice_status *v = NULL;
+	struct row *rows = NULL;
 	struct buf plain;
 	size_t cap = 0, cnt = 0;
 	uint8_t start[12];
@@ -203,12 +279,10 @@ int notice_statuses(struct store *st, uint64_t batch, int64_t now, struct notice
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 64;
 			v = xrealloc(v, cap * sizeof(*v));
+			rows = xrealloc(rows, cap * sizeof(*rows));
 		}
 		memset(&v[cnt], 0, sizeof(v[cnt]));
-		v[cnt].seq = be32_get((const uint8_t *)k + 8);
-		buf_reset(&plain);
-		if (store_unseal(st, DB_RESIDENTS, k, kl, rv, rvl, &plain, e) < 0 ||
-		    one_status(t, batch, plain.data, plain.len, deadline, now, &v[cnt], e) < 0)
+		if (gather(t, k, rv, rvl, &plain, &rows[cnt], &v[cnt], e) < 0)
 			goto out;
 		cnt++;
 	}
@@ -217,12 +291,15 @@ int notice_statuses(struct store *st, uint64_t batch, int64_t now, struct notice
 			(unsigned long long)batch);
 		goto out;
 	}
+	if (settle(st, rows, v, cnt, deadline, now, e) < 0)
+		goto out;
 	*out = v;
 	*n = cnt;
 	v = NULL;
 	ret = 0;
 out:
 	free(v);
+	free(rows);
 	buf_wipe(&plain);
 	store_iter_close(&it);
 	store_abort(&t);

@@ -1,13 +1,15 @@
 /*
  * notice_fixture.h — helpers the notice unit tests share (test_notice.c,
  * test_notice_forgery.c): transactions on the fixture's store, writing a
- * delivery, collecting events.  Included by one test file each, so its
+ * delivery, a batch with residents, collecting events.  Included by one test file each, so its
  * functions are static.
  */
 #ifndef TAYORI_NOTICE_FIXTURE_H
 #define TAYORI_NOTICE_FIXTURE_H
 
+#include "lib/batches.h"
 #include "lib/notice.h"
+#include "lib/rec.h"
 #include "lib/store.h"
 #include "lib/util.h"
 #include "tenant_fixture.h"
@@ -65,6 +67,37 @@ static int collect(const struct notice_event_rec *ev, void *arg)
 	if (l->n < 8)
 		l->ev[l->n++] = *ev;
 	return 0;
+}
+
+/* A batch record with deadline and residents: "" for no address; flags
+ * for a row held back. */
+static void put_batch(struct fixture *f, uint64_t batch, const char *deadline, int n,
+		      const char *const *emails)
+{
+	struct store_txn *t = begin(f, 1);
+	struct error e = { { 0 }, 0 };
+	struct buf b;
+	uint8_t k[12];
+	char key[16];
+
+	buf_init(&b, 4096);
+	rec_put_str(&b, BR_TITLE, "通知");
+	rec_put_str(&b, BR_DEADLINE, deadline);
+	be64_put(k, batch);
+	assert_int_equal(store_put_sealed(t, DB_BATCHES, k, 8, b.data, b.len, &e), 0);
+	for (int i = 0; i < n; i++) {
+		buf_reset(&b);
+		snprintf(key, sizeof(key), "K%03d", i + 1);
+		rec_put_str(&b, RR_KEY, key);
+		rec_put_str(&b, RR_NAME, "区民 太郎");
+		rec_put_str(&b, RR_EMAIL, strcmp(emails[i], "held") == 0 ? "x@example.jp"
+									  : emails[i]);
+		rec_put_u64(&b, RR_FLAGS, strcmp(emails[i], "held") == 0 ? 1 : 0);
+		key12(k, batch, (uint32_t)i + 1);
+		assert_int_equal(store_put_sealed(t, DB_RESIDENTS, k, 12, b.data, b.len, &e), 0);
+	}
+	buf_free(&b);
+	commit(&t);
 }
 
 #endif

@@ -378,37 +378,6 @@ static void test_events(void **state)
 
 /* ---- the furthest state ---- */
 
-/* A batch record with deadline and residents: "" for no address; flags
- * for a row held back. */
-static void put_batch(struct fixture *f, uint64_t batch, const char *deadline, int n,
-		      const char *const *emails)
-{
-	struct store_txn *t = begin(f, 1);
-	struct error e = { { 0 }, 0 };
-	struct buf b;
-	uint8_t k[12];
-	char key[16];
-
-	buf_init(&b, 4096);
-	rec_put_str(&b, BR_TITLE, "通知");
-	rec_put_str(&b, BR_DEADLINE, deadline);
-	be64_put(k, batch);
-	assert_int_equal(store_put_sealed(t, DB_BATCHES, k, 8, b.data, b.len, &e), 0);
-	for (int i = 0; i < n; i++) {
-		buf_reset(&b);
-		snprintf(key, sizeof(key), "K%03d", i + 1);
-		rec_put_str(&b, RR_KEY, key);
-		rec_put_str(&b, RR_NAME, "区民 太郎");
-		rec_put_str(&b, RR_EMAIL, strcmp(emails[i], "held") == 0 ? "x@example.jp"
-									  : emails[i]);
-		rec_put_u64(&b, RR_FLAGS, strcmp(emails[i], "held") == 0 ? 1 : 0);
-		key12(k, batch, (uint32_t)i + 1);
-		assert_int_equal(store_put_sealed(t, DB_RESIDENTS, k, 12, b.data, b.len, &e), 0);
-	}
-	buf_free(&b);
-	commit(&t);
-}
-
 static void put_access(struct fixture *f, uint64_t batch, uint32_t seq, int64_t opened,
 		       int64_t downloaded, enum notice_consent c)
 {

@@ -343,6 +343,73 @@ static void test_forged_events_dropped(void **state)
 	store_abort(&t);
 }
 
+/* The furthest states read many records at once: a forged one among them
+ * fails the whole listing, as a single read does. */
+static void test_forged_records_fail_statuses(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	static const char *const emails[] = { "a@example.jp", "b@example.jp", "c@example.jp" };
+	struct notice_status *v = NULL;
+	struct raw r;
+	uint8_t k1[12], k2[12], k3[12], *val;
+	size_t vl, n = 0;
+	MDB_dbi dbi;
+
+	put_batch(f, 30, "", 3, emails);
+	put_delivery(f, 30, 1, DELIVERY_BOUNCED);
+	put_delivery(f, 30, 2, DELIVERY_SENT);
+	assert_int_equal(notice_statuses(f->st, 30, now_utc(), &v, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].state, "paper");
+	assert_string_equal(v[1].state, "sent");
+	assert_string_equal(v[2].state, "queued");
+	free(v);
+	key12(k1, 30, 1);
+	key12(k2, 30, 2);
+	key12(k3, 30, 3);
+
+	/* The bounce hidden: resident 1 would be taken off the paper list. */
+	dbi = raw_open(f, &r, "deliveries");
+	val = raw_get(&r, dbi, k1, 12, &vl);
+	raw_set_u64(val, vl, NR_STATE, DELIVERY_SENT);
+	raw_put(&r, dbi, k1, 12, val, vl);
+	free(val);
+	raw_close(f, &r);
+	v = NULL;
+	assert_int_equal(notice_statuses(f->st, 30, now_utc(), &v, &n, &e), -1);
+	assert_null(v);
+	assert_non_null(strstr(e.msg, "delivery record of batch 30 row 1 fails its MAC"));
+
+	/* Remove the forged delivery, record resident 2's download, then copy
+	 * resident 2's good access record to resident 3. */
+	dbi = raw_open(f, &r, "deliveries");
+	{
+		MDB_val key = { 12, k1 };
+		assert_int_equal(mdb_del(r.txn, dbi, &key, NULL), 0);
+	}
+	raw_close(f, &r);
+	{
+		struct store_txn *t = begin(f, 1);
+		struct notice_access a;
+		assert_int_equal(access_get(t, 30, 2, &a, &e), 1);
+		a.downloaded_at = 1790000300;
+		assert_int_equal(access_put(t, &a, &e), 0);
+		commit(&t);
+	}
+	assert_int_equal(notice_statuses(f->st, 30, now_utc(), &v, &n, &e), 0);
+	assert_string_equal(v[1].state, "downloaded");
+	free(v);
+	dbi = raw_open(f, &r, "access");
+	val = raw_get(&r, dbi, k2, 12, &vl);
+	raw_put(&r, dbi, k3, 12, val, vl); /* an arrival for resident 3 */
+	free(val);
+	raw_close(f, &r);
+	v = NULL;
+	assert_int_equal(notice_statuses(f->st, 30, now_utc(), &v, &n, &e), -1);
+	assert_non_null(strstr(e.msg, "access record of batch 30 row 3 fails its MAC"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +419,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_not_detected_but_audited, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_forged_events_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_records_fail_statuses, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
