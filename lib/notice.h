@@ -12,7 +12,10 @@
  *
  *   deliveries  u64 batch | u32 seq -> NR_* delivery fields (state machine below)
  *   tokens      SHA-256(link token) -> NR_* link fields (batch, seq, issued, expires)
- *   codes       HMAC("notice-code", normalised code) -> NR_* (batch, seq)
+ *   codes       HMAC("notice-code", normalised code) -> NR_* (batch, seq), and
+ *               "r" | u64 batch | u32 seq -> NR_* the code itself, sealed under a key
+ *               only the keys process can make again (notice.c), so that
+ *               notice_code_get_or_new() returns the code already given
  *   access      u64 batch | u32 seq -> NR_* what the resident did (opened, arrival,
  *               failures, lock, OTP, consent)
  *   events      u64 batch | u64 time µs | u32 n -> NR_* one event (type, seq, user agent,
@@ -64,6 +67,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "lib/buf.h"
 #include "lib/util.h"
 
@@ -222,5 +226,11 @@ struct notice_status {
 /* One entry per resident of the batch, in seq order; caller frees *out. */
 int notice_statuses(struct store *st, uint64_t batch, int64_t now, struct notice_status **out,
 		    size_t *n, struct error *e);
+/* Once any delivery of the batch exists, write the member
+ * "residents":[{"key","state","contacts","sent_at","opened_at","downloaded_at"}...]
+ * (times as UTC ISO 8601 strings or null; preceded by a comma unless
+ * first) to f and return 0; return 1 and write nothing before that. */
+int notice_statuses_json(struct store *st, uint64_t batch, int64_t now, int first, FILE *f,
+			 struct error *e);
 
 #endif
