@@ -61,4 +61,28 @@ size_t pool_in_flight(const struct pool *p);
 void pool_drain(struct pool *p);
 void pool_close(struct pool **p);
 
+/* --- from the configuration (pool_conf.c) --- */
+
+struct conf;
+
+/* What the configurations built by pool_config_from_conf point into. */
+struct pool_conf_buf {
+	char host[256];
+	char helo[256];
+	char user[256];
+	char password_env[128];
+	char ca_file[4096];
+	char maildir[4096];
+};
+
+/* Fill pc from [mail] connections, per_domain_connections and
+ * per_domain_rate; with [mail] relay set (smtp://HOST[:PORT], port 25 by
+ * default), fill sc from it and relay_user, relay_password_env and
+ * relay_ca_file and point pc->smtp at sc; with no relay, pc->smtp is NULL
+ * and pc->maildir is [paths] outbox_maildir.  The strings live in buf.
+ * smtps:// (TLS from the first byte) is refused: use smtp:// with
+ * STARTTLS, which a relay that is not on loopback must offer. */
+int pool_config_from_conf(const struct conf *c, struct pool_config *pc, struct smtp_config *sc,
+			  struct pool_conf_buf *buf, struct error *e);
+
 #endif

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "lib/buf.h"
 #include "mailer/message.h"
 #include "mailer/pool.h"
@@ -607,6 +608,70 @@ static void test_maildir(void **state)
 	remove_tree(dir);
 }
 
+static struct conf *conf_of(const char *text)
+{
+	struct conf *c = NULL;
+	struct error e = {{0}, 0};
+	if (conf_parse(text, strlen(text), "t.conf", "/srv/ward", &c, &e) < 0)
+		fail_msg("conf_parse: %s", e.msg);
+	return c;
+}
+
+/* The pool's configuration from tayori.conf: the demo's Maildir with no
+ * relay, the relay's host, port and AUTH when set; smtps:// and a user
+ * without a password variable refused with the setting named. */
+static void test_config_from_conf(void **state)
+{
+	struct pool_config pc;
+	struct smtp_config sc;
+	struct pool_conf_buf b;
+	struct error e = {{0}, 0};
+	struct conf *c = conf_of("[paths]\ndata_dir = /srv/ward/data\n");
+
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_null(pc.smtp);
+	assert_string_equal(pc.maildir, "/srv/ward/data/mail/outbox");
+	assert_int_equal(pc.connections, 8);
+	assert_int_equal(pc.per_domain_connections, 4);
+	assert_int_equal(pc.per_domain_rate, 0);
+	conf_free(&c);
+
+	c = conf_of("[mail]\nrelay = smtp://relay.example.jp:587\nrelay_user = ward\n"
+		    "relay_password_env = RELAY_PW\nrelay_ca_file = keys/relay-ca.pem\n"
+		    "connections = 16\nper_domain_connections = 2\nper_domain_rate = 30\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_ptr_equal(pc.smtp, &sc);
+	assert_string_equal(sc.host, "relay.example.jp");
+	assert_int_equal(sc.port, 587);
+	assert_string_equal(sc.user, "ward");
+	assert_string_equal(sc.password_env, "RELAY_PW");
+	assert_string_equal(sc.ca_file, "/srv/ward/keys/relay-ca.pem");
+	assert_non_null(strchr(sc.helo_name, '.'));
+	assert_int_equal(pc.connections, 16);
+	assert_int_equal(pc.per_domain_connections, 2);
+	assert_int_equal(pc.per_domain_rate, 30);
+	conf_free(&c);
+
+	c = conf_of("[mail]\nrelay = smtp://[::1]\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_string_equal(sc.host, "::1");
+	assert_int_equal(sc.port, 25);
+	assert_null(sc.user);
+	assert_null(sc.ca_file);
+	conf_free(&c);
+
+	c = conf_of("[mail]\nrelay = smtps://relay.example.jp:465\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), -1);
+	assert_non_null(strstr(e.msg, "[mail] relay"));
+	assert_non_null(strstr(e.msg, "smtps://"));
+	conf_free(&c);
+
+	c = conf_of("[mail]\nrelay = smtp://127.0.0.1:2525\nrelay_user = ward\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), -1);
+	assert_non_null(strstr(e.msg, "relay_password_env"));
+	conf_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -616,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_relay_down),
 		cmocka_unit_test_teardown(test_reopen_after_drop, teardown),
 		cmocka_unit_test(test_maildir),
+		cmocka_unit_test(test_config_from_conf),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
