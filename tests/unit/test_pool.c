@@ -64,7 +64,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void relay_start(struct relay *rl)
+/* Start the relay; with tls_dir, offering STARTTLS with that folder's
+ * relay.pem (tests/smtp/make-tls.sh). */
+static void relay_start_tls(struct relay *rl, const char *tls_dir)
 {
 	char script[4096];
 
@@ -78,8 +80,11 @@ static void relay_start(struct relay *rl)
 	rl->pid = fork();
 	assert_true(rl->pid >= 0);
 	if (rl->pid == 0) {
+		char cert[128], key[128];
+		snprintf(cert, sizeof cert, "%s/relay.pem", tls_dir ? tls_dir : "");
+		snprintf(key, sizeof key, "%s/relay.key", tls_dir ? tls_dir : "");
 		execl("/usr/bin/python3", "python3", script, "--dir", rl->dir, "--port-file", rl->portfile,
-		      "--concurrency-log", rl->clog, (char *)NULL);
+		      "--concurrency-log", rl->clog, tls_dir ? "--tls" : (char *)NULL, cert, key, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < PORT_WAIT_SECONDS * 20; i++) {
@@ -94,6 +99,11 @@ static void relay_start(struct relay *rl)
 		sleep_ms(50);
 	}
 	fail_msg("the relay did not start");
+}
+
+static void relay_start(struct relay *rl)
+{
+	relay_start_tls(rl, NULL);
 }
 
 /* Remove the files in dir (a folder this test made), then dir. */
@@ -537,6 +547,60 @@ static void test_reopen_after_drop(void **state)
 	relay_stop(&rl);
 }
 
+/* Four connections over STARTTLS at once (certificate checked against
+ * the test CA, by name): every message sent and stored. */
+static void test_tls_connections(void **state)
+{
+	struct relay rl;
+	struct smtp_config sc;
+	struct pool_config pc = {0};
+	struct pool *p = NULL;
+	struct error e = {{0}, 0};
+	struct sent s[24];
+	char tls[64], script[4096], ca[128];
+	int st = -1;
+	pid_t pid;
+
+	snprintf(tls, sizeof tls, "/tmp/tayori-pool-tls.XXXXXX");
+	assert_non_null(mkdtemp(tls));
+	snprintf(script, sizeof script, "%s/tests/smtp/make-tls.sh", top());
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", script, tls, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	relay_start_tls(&rl, tls);
+	smtp_cfg(&sc, rl.port);
+	snprintf(ca, sizeof ca, "%s/ca.pem", tls);
+	sc.host = "localhost";
+	sc.tls_on_loopback = true;
+	sc.ca_file = ca;
+	pc.smtp = &sc;
+	pc.connections = 4;
+	pc.per_domain_connections = 2;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(s, 0, sizeof s);
+	for (int i = 0; i < 24; i++)
+		snprintf(s[i].rcpt, sizeof s[i].rcpt, "slow-data-%d@%s", i, i % 2 ? "a.example" : "b.example");
+	run_jobs(p, s, 24);
+	for (int i = 0; i < 24; i++) {
+		if (s[i].o.r.outcome != SMTP_SENT)
+			fail_msg("%s: %s", s[i].rcpt, s[i].o.r.text);
+		check_stored(&rl, &s[i]);
+	}
+	/* four TLS sessions at once: two on each domain */
+	assert_int_equal(peak_of(&rl, "a.example"), 2);
+	assert_int_equal(peak_of(&rl, "b.example"), 2);
+	pool_close(&p);
+	free_sent(s, 24);
+	relay_stop(&rl);
+	remove_tree(tls);
+}
+
 /* Every file of the folder argv[1] parses in strict mode as the
  * notification: multipart/alternative, plain text then HTML. */
 #define STRICT_PARSE                                                                               \
@@ -680,6 +744,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_throttle_unlimited_domain, teardown),
 		cmocka_unit_test(test_relay_down),
 		cmocka_unit_test_teardown(test_reopen_after_drop, teardown),
+		cmocka_unit_test_teardown(test_tls_connections, teardown),
 		cmocka_unit_test(test_maildir),
 		cmocka_unit_test(test_config_from_conf),
 	};
