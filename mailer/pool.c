@@ -308,7 +308,8 @@ size_t pool_collect(struct pool *p, struct pool_outcome *out, size_t max, int wa
 	struct timespec ts;
 
 	pthread_mutex_lock(&p->mu);
-	if (p->nouts == 0 && wait_ms != 0 && max > 0) {
+	/* nothing in flight: nothing to wait for (wait_ms < 0 would never return) */
+	if (p->nouts == 0 && p->in_flight > 0 && wait_ms != 0 && max > 0) {
 		deadline_in(&ts, (int64_t)(wait_ms < 0 ? 0 : wait_ms) * 1000000);
 		while (p->nouts == 0) {
 			int rc = wait_ms < 0 ? pthread_cond_wait(&p->out_cv, &p->mu)

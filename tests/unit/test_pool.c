@@ -649,6 +649,14 @@ static void test_maildir(void **state)
 	for (int i = 0; i < 20; i++)
 		snprintf(s[i].rcpt, sizeof s[i].rcpt, "resident%d@example.jp", i);
 	run_jobs(p, s, 20);
+	{
+		struct pool_outcome o[2];
+		double t0 = now_s();
+		/* nothing in flight: even "wait for ever" returns at once */
+		assert_int_equal(pool_collect(p, o, 2, -1), 0);
+		assert_int_equal(pool_collect(p, o, 2, 5000), 0);
+		assert_true(now_s() - t0 < 1.0);
+	}
 	pool_close(&p);
 	snprintf(sub, sizeof sub, "%s/outbox/new", dir);
 	assert_int_equal(count_files(sub, ""), 20);
