@@ -42,14 +42,16 @@ struct pool_job {
 struct pool_outcome {
 	uint64_t cookie;
 	struct smtp_result r;  /* SMTP_SENT with the queue id; TEMPFAIL; PERMFAIL */
-	int64_t not_before;    /* TEMPFAIL on a throttled domain: retry no sooner */
+	int64_t not_before;    /* TEMPFAIL on a throttled domain: retry no sooner
+				* (Unix seconds, as now_utc()); 0 otherwise */
 };
 
 struct pool;
 
 int pool_open(const struct pool_config *cfg, struct pool **out, struct error *e);
 /* Hand a job over (its msg now belongs to the pool).  0 taken; 1 full (the
- * job is untouched: collect outcomes and try again); -1 error. */
+ * job is untouched: collect outcomes and try again); -1 error (after
+ * pool_drain; the job is untouched). */
 int pool_submit(struct pool *p, struct pool_job *job, struct error *e);
 /* Collect up to max finished outcomes, waiting up to wait_ms for the first
  * one; returns how many were written to out. */
