@@ -626,6 +626,37 @@ static int run_python(const char *code, const char *arg)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A relay that stops answering: the message ends TEMPFAIL after the reply
+ * timeout, and the next one goes out over a new connection. */
+static void test_reply_timeout(void **state)
+{
+	struct relay rl;
+	struct smtp_config sc;
+	struct pool_config pc = {0};
+	struct pool *p = NULL;
+	struct error e = {{0}, 0};
+	struct sent s[2];
+
+	relay_start(&rl);
+	smtp_cfg(&sc, rl.port);
+	sc.reply_timeout = 2;
+	pc.smtp = &sc;
+	pc.connections = 1;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(s, 0, sizeof s);
+	snprintf(s[0].rcpt, sizeof s[0].rcpt, "hang-rcpt-1@c.example");
+	snprintf(s[1].rcpt, sizeof s[1].rcpt, "after@c.example");
+	run_jobs(p, s, 2);
+	assert_int_equal(s[0].o.r.outcome, SMTP_TEMPFAIL);
+	assert_true(s[0].o.r.dead);
+	assert_int_equal(s[1].o.r.outcome, SMTP_SENT);
+	check_stored(&rl, &s[1]);
+	pool_close(&p);
+	free_sent(s, 2);
+	relay_stop(&rl);
+}
+
 /* The Maildir kind: each message whole in new/ under its queue id,
  * nothing left in tmp/, and each file parsed by Python's email package
  * in strict mode. */
@@ -752,6 +783,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_throttle_unlimited_domain, teardown),
 		cmocka_unit_test(test_relay_down),
 		cmocka_unit_test_teardown(test_reopen_after_drop, teardown),
+		cmocka_unit_test_teardown(test_reply_timeout, teardown),
 		cmocka_unit_test_teardown(test_tls_connections, teardown),
 		cmocka_unit_test(test_maildir),
 		cmocka_unit_test(test_config_from_conf),
