@@ -221,6 +221,8 @@ static int check_config(const struct pool_config *cfg, struct error *e)
 		return err_set(e, "mail pool: neither a relay nor a Maildir is configured");
 	if (cfg->connections > POOL_CONNECTIONS_MAX)
 		return err_set(e, "mail pool: at most %d connections", POOL_CONNECTIONS_MAX);
+	if (cfg->max_in_flight > POOL_IN_FLIGHT_MAX)
+		return err_set(e, "mail pool: at most %d messages in flight", POOL_IN_FLIGHT_MAX);
 	return 0;
 }
 

@@ -510,6 +510,10 @@ static void test_relay_down(void **state)
 	}
 	pool_close(&p);
 	free_sent(s, 10);
+	pc.max_in_flight = 1000000; /* refused rather than allocated */
+	assert_int_equal(pool_open(&pc, &p, &e), -1);
+	assert_null(p);
+	assert_non_null(strstr(e.msg, "in flight"));
 }
 
 /* One connection: a dropped one is reopened for the next message. */
