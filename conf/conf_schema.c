@@ -35,6 +35,7 @@ const struct conf_section conf_section_table[] = {
 	{ "security", "Process isolation and staff password hashing.",
 	  "プロセス隔離と職員パスワードのハッシュ" },
 	{ "log", "Logging.", "ログ" },
+	{ "policy", "Rules of the ward's procedure.", "事務処理の決まり" },
 };
 
 const struct conf_setting conf_schema_table[] = {
@@ -288,6 +289,11 @@ const struct conf_setting conf_schema_table[] = {
 	{ .section = "log", .key = "syslog", .type = CONF_BOOL, .def = "yes",
 	  .help = "Also send log lines to syslog (facility daemon).",
 	  .help_ja = "syslog にも出力する" },
+
+	/* [policy] */
+	{ .section = "policy", .key = "four_eyes", .type = CONF_BOOL, .def = "yes",
+	  .help = "A batch is approved by a staff member other than its submitter.",
+	  .help_ja = "バッチの承認は提出者以外の職員が行う（ダブルチェック）" },
 };
 
 const size_t conf_schema_count = ARRAY_SIZE(conf_schema_table);
