@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include "lib/rec.h"
 #include "lib/store.h"
 #include "mailer/mailq.h"
+#include "mailer/outbox.h"
 #include "mailer/pool.h"
 #include "mailer/queue.h"
 #include "mailer/send.h"
@@ -411,6 +413,7 @@ static void test_mailq(void **state)
 	struct mailreq m;
 	struct store_txn *t = NULL;
 	struct error e = { { 0 }, 0 };
+	struct timespec t0, t1;
 	char *env;
 
 	memset(&m, 0, sizeof(m));
@@ -427,6 +430,19 @@ static void test_mailq(void **state)
 	store_abort(&t);
 	assert_int_equal(mailq_count(f, NULL), 1);
 	rig_open(f, &r);
+	/* It leaves within 2 s (the portal's promise to a waiting resident),
+	 * then its record is deleted. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct pool_outcome o;
+		assert_int_equal(mailq_step(r.mq, &e), 0);
+		if (pool_collect(r.pool, &o, 1, 20) == 1)
+			mailq_outcome(r.mq, &o);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((env = relay_file("Q1.env")) == NULL && t1.tv_sec - t0.tv_sec < 5);
+	assert_non_null(env);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2000);
+	free(env);
 	run(&r, now_utc());
 	assert_int_equal(mailq_count(f, NULL), 0);
 	env = relay_file("Q1.env");
@@ -434,6 +450,58 @@ static void test_mailq(void **state)
 	assert_non_null(strstr(env, "rcpt jiro@example.jp"));
 	assert_non_null(strstr(env, "from tsuchi@ward.example.jp"));
 	free(env);
+	rig_close(&r);
+}
+
+/* With a relay, the replies to staff in the outbox Maildir are sent to
+ * their To address and deleted; one without a usable To is set aside in
+ * cur/, never deleted. */
+static void test_outbox(void **state)
+{
+	static const char good[] = "From: tayori <tsuchi@ward.example.jp>\r\n"
+				   "To: kakari@ward.example.jp\r\nSubject: received\r\n"
+				   "Message-ID: <1@ward.example.jp>\r\n\r\nbatch 3 stored\r\n";
+	static const char bad[] = "From: tayori <tsuchi@ward.example.jp>\r\nSubject: no one\r\n"
+				  "\r\nto nobody\r\n";
+	struct fixture *f = *state;
+	struct rig r;
+	struct outbox *ob = NULL;
+	struct error e = { { 0 }, 0 };
+	char dir[600], p[700], *env, *msg;
+	struct stat sb;
+
+	snprintf(dir, sizeof(dir), "%s/outbox", f->dir);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, (const char *[]){ "", "/new", "/cur" }[i]);
+		assert_int_equal(mkdir_p(p, 0700, &e), 0);
+	}
+	snprintf(p, sizeof(p), "%s/new/1.reply", dir);
+	assert_int_equal(file_write_atomic(p, good, sizeof(good) - 1, 0600, &e), 0);
+	snprintf(p, sizeof(p), "%s/new/2.reply", dir);
+	assert_int_equal(file_write_atomic(p, bad, sizeof(bad) - 1, 0600, &e), 0);
+	rig_open(f, &r);
+	assert_int_equal(outbox_open(&r.sc, r.pool, dir, &ob, &e), 0);
+	for (int i = 0; i < 200 && (relay_file("Q1.env") == NULL || outbox_in_flight(ob) > 0); i++) {
+		struct pool_outcome o;
+		assert_int_equal(outbox_step(ob, &e), 0);
+		if (pool_collect(r.pool, &o, 1, 20) == 1)
+			outbox_outcome(ob, &o);
+	}
+	env = relay_file("Q1.env");
+	msg = relay_file("Q1.eml");
+	assert_non_null(env);
+	assert_non_null(msg);
+	assert_non_null(strstr(env, "rcpt kakari@ward.example.jp"));
+	assert_non_null(strstr(env, "from tsuchi@ward.example.jp"));
+	assert_non_null(strstr(msg, "batch 3 stored"));
+	snprintf(p, sizeof(p), "%s/new/1.reply", dir);
+	assert_int_equal(stat(p, &sb), -1);
+	snprintf(p, sizeof(p), "%s/cur/2.reply:2,T", dir);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_null(relay_file("Q2.env"));
+	free(env);
+	free(msg);
+	outbox_close(&ob);
 	rig_close(&r);
 }
 
@@ -467,6 +535,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_states, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_test_batch, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_mailq, rsetup, rteardown),
+		cmocka_unit_test_setup_teardown(test_outbox, rsetup, rteardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
