@@ -35,6 +35,7 @@ const struct conf_section conf_section_table[] = {
 	{ "security", "Process isolation and staff password hashing.",
 	  "プロセス隔離と職員パスワードのハッシュ" },
 	{ "log", "Logging.", "ログ" },
+	{ "policy", "Rules of the ward's procedure.", "事務処理の決まり" },
 };
 
 const struct conf_setting conf_schema_table[] = {
@@ -175,6 +176,25 @@ const struct conf_setting conf_schema_table[] = {
 	{ .section = "mail", .key = "per_domain_rate", .type = CONF_INT, .def = "0", .min = 0, .max = 1000000,
 	  .help = "Most messages a minute to one recipient domain (halved when it throttles); 0: no limit.",
 	  .help_ja = "宛先ドメインごとの毎分の最大送信数。0 なら制限なし" },
+	{ .section = "mail", .key = "retry_for", .type = CONF_DURATION, .def = "5d", .min = 60,
+	  .max = 2592000,
+	  .help = "How long a message is retried after temporary failures before it is marked failed.",
+	  .help_ja = "一時的な失敗の後に再送を続ける期間。過ぎると送信失敗" },
+	{ .section = "mail", .key = "test_addresses", .type = CONF_STRING, .def = "", .max = 2000,
+	  .flags = CONF_OPTIONAL,
+	  .help = "Staff addresses, comma-separated, that receive a test batch's messages instead of residents.",
+	  .help_ja = "テスト用バッチの送信先（職員のアドレス、カンマ区切り）。区民には送らない" },
+	{ .section = "mail", .key = "reply_to", .type = CONF_EMAIL, .def = "", .flags = CONF_OPTIONAL,
+	  .help = "Reply-To of the messages to residents (the ward's contact); empty: from.",
+	  .help_ja = "区民あてメールの返信先（区の問い合わせ窓口）。空なら from" },
+	{ .section = "mail", .key = "contact", .type = CONF_STRING, .max = 1000,
+	  .def = "お問い合わせは、区役所の担当窓口までお願いします。",
+	  .help = "The ward's contact details printed in every message to residents (\\n: new line).",
+	  .help_ja = "区民あてメールに記載する問い合わせ先（\\n で改行）" },
+	{ .section = "mail", .key = "report_to", .type = CONF_STRING, .def = "", .max = 2000,
+	  .flags = CONF_OPTIONAL,
+	  .help = "Addresses, comma-separated, that get the report when a batch has been sent; empty: logged only.",
+	  .help_ja = "バッチ送信完了の報告を受け取るアドレス（カンマ区切り）。空ならログのみ" },
 
 	/* [intake] */
 	{ .section = "intake", .key = "keep_rejected", .type = CONF_INT, .def = "7", .min = 0, .max = 365,
@@ -282,6 +302,11 @@ const struct conf_setting conf_schema_table[] = {
 	{ .section = "log", .key = "syslog", .type = CONF_BOOL, .def = "yes",
 	  .help = "Also send log lines to syslog (facility daemon).",
 	  .help_ja = "syslog にも出力する" },
+
+	/* [policy] */
+	{ .section = "policy", .key = "four_eyes", .type = CONF_BOOL, .def = "yes",
+	  .help = "A batch is approved by a staff member other than its submitter.",
+	  .help_ja = "バッチの承認は提出者以外の職員が行う（ダブルチェック）" },
 };
 
 const size_t conf_schema_count = ARRAY_SIZE(conf_schema_table);
