@@ -4,8 +4,8 @@
  * single-symbol substitution and every adjacent transposition; what a
  * resident types in full width, lower case or with other dashes reads
  * back), link tokens, deliveries, access records, codes and events round
- * trip, and records forged with raw LMDB writes (no keys process) are
- * refused.  Runs as a stand-alone cmocka program; forks a keys process per
+ * trip, and the furthest state of each resident (test_notice_forgery.c
+ * forges records with raw LMDB writes).  Runs as a stand-alone cmocka program; forks a keys process per
  * test; uses scratch directories under /tmp.
  */
 #include <stdarg.h>
@@ -14,12 +14,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/audit.h"
+#include "lib/batches.h"
 #include "lib/buf.h"
 #include "lib/crypt.h"
 #include "lib/notice.h"
@@ -28,24 +28,8 @@
 #include "lib/util.h"
 
 #include "tenant_fixture.h"
-
+#include "notice_fixture.h"
 static const char sym[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-static struct store_txn *begin(struct fixture *f, int write)
-{
-	struct store_txn *t = NULL;
-	struct error e = { { 0 }, 0 };
-	if (store_begin(f->st, write, &t, &e) < 0)
-		fail_msg("begin: %s", e.msg);
-	return t;
-}
-
-static void commit(struct store_txn **t)
-{
-	struct error e = { { 0 }, 0 };
-	if (store_commit(t, &e) < 0)
-		fail_msg("commit: %s", e.msg);
-}
 
 /* ---- codes and tokens (pure) ---- */
 
@@ -246,26 +230,6 @@ static void test_names(void **state)
 
 /* ---- records in the store ---- */
 
-static void put_delivery(struct fixture *f, uint64_t batch, uint32_t seq,
-			 enum delivery_state s)
-{
-	struct store_txn *t = begin(f, 1);
-	struct error e = { { 0 }, 0 };
-	struct delivery d;
-	int r = delivery_get(t, batch, seq, &d, &e);
-	assert_true(r == 0 || r == 1);
-	d.state = s;
-	d.attempts++;
-	d.created = 1790000000;
-	d.sent_at = s == DELIVERY_SENT ? 1790000100 : 0;
-	d.contacts = s == DELIVERY_SENT ? 1 : 0;
-	str_copy(d.queue_id, "4ABC123", sizeof(d.queue_id));
-	str_copy(d.reply, "250 2.0.0 Ok: queued", sizeof(d.reply));
-	if (delivery_put(t, &d, &e) < 0)
-		fail_msg("delivery_put: %s", e.msg);
-	commit(&t);
-}
-
 static void test_delivery_access_round_trip(void **state)
 {
 	struct fixture *f = *state;
@@ -374,19 +338,6 @@ static void test_links_and_codes(void **state)
 	}
 }
 
-struct ev_list {
-	int n;
-	struct notice_event_rec ev[8];
-};
-
-static int collect(const struct notice_event_rec *ev, void *arg)
-{
-	struct ev_list *l = arg;
-	if (l->n < 8)
-		l->ev[l->n++] = *ev;
-	return 0;
-}
-
 static void test_events(void **state)
 {
 	struct fixture *f = *state;
@@ -425,7 +376,119 @@ static void test_events(void **state)
 	assert_true(count >= 4);
 }
 
-/* FORGERY */
+/* ---- the furthest state ---- */
+
+/* A batch record with deadline and residents: "" for no address; flags
+ * for a row held back. */
+static void put_batch(struct fixture *f, uint64_t batch, const char *deadline, int n,
+		      const char *const *emails)
+{
+	struct store_txn *t = begin(f, 1);
+	struct error e = { { 0 }, 0 };
+	struct buf b;
+	uint8_t k[12];
+	char key[16];
+
+	buf_init(&b, 4096);
+	rec_put_str(&b, BR_TITLE, "通知");
+	rec_put_str(&b, BR_DEADLINE, deadline);
+	be64_put(k, batch);
+	assert_int_equal(store_put_sealed(t, DB_BATCHES, k, 8, b.data, b.len, &e), 0);
+	for (int i = 0; i < n; i++) {
+		buf_reset(&b);
+		snprintf(key, sizeof(key), "K%03d", i + 1);
+		rec_put_str(&b, RR_KEY, key);
+		rec_put_str(&b, RR_NAME, "区民 太郎");
+		rec_put_str(&b, RR_EMAIL, strcmp(emails[i], "held") == 0 ? "x@example.jp"
+									  : emails[i]);
+		rec_put_u64(&b, RR_FLAGS, strcmp(emails[i], "held") == 0 ? 1 : 0);
+		key12(k, batch, (uint32_t)i + 1);
+		assert_int_equal(store_put_sealed(t, DB_RESIDENTS, k, 12, b.data, b.len, &e), 0);
+	}
+	buf_free(&b);
+	commit(&t);
+}
+
+static void put_access(struct fixture *f, uint64_t batch, uint32_t seq, int64_t opened,
+		       int64_t downloaded, enum notice_consent c)
+{
+	struct store_txn *t = begin(f, 1);
+	struct error e = { { 0 }, 0 };
+	struct notice_access a;
+	assert_true(access_get(t, batch, seq, &a, &e) >= 0);
+	a.opened_at = opened;
+	a.downloaded_at = downloaded;
+	a.consent = c;
+	assert_int_equal(access_put(t, &a, &e), 0);
+	commit(&t);
+}
+
+static void test_statuses(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	static const char *const emails[] = { "", "a@example.jp", "b@example.jp", "c@example.jp",
+					      "d@example.jp", "e@example.jp", "f@example.jp",
+					      "g@example.jp", "held" };
+	static const char *const before[] = { "paper", "downloaded", "opened", "paper", "deferred",
+					      "queued", "paper", "paper", "paper" };
+	struct notice_status *v = NULL;
+	size_t n = 0;
+	const int64_t end = 1798729200; /* 2026-12-31 24:00 JST */
+
+	put_batch(f, 20, "２０２６年１２月３１日", 9, emails);
+	put_delivery(f, 20, 2, DELIVERY_SENT);
+	put_access(f, 20, 2, 1790000200, 1790000300, CONSENT_UNASKED);
+	put_delivery(f, 20, 3, DELIVERY_SENT);
+	put_access(f, 20, 3, 1790000200, 0, CONSENT_UNASKED);
+	put_delivery(f, 20, 4, DELIVERY_BOUNCED);
+	put_delivery(f, 20, 5, DELIVERY_DEFERRED);
+	put_delivery(f, 20, 7, DELIVERY_SENT);
+	put_access(f, 20, 7, 0, 0, CONSENT_DECLINED);
+	put_delivery(f, 20, 8, DELIVERY_FAILED);
+
+	if (notice_statuses(f->st, 20, end - 1, &v, &n, &e) < 0)
+		fail_msg("notice_statuses: %s", e.msg);
+	assert_int_equal(n, 9);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(v[i].seq, i + 1);
+		assert_string_equal(v[i].state, before[i]);
+		assert_int_equal(v[i].paper, strcmp(before[i], "paper") == 0);
+	}
+	assert_string_equal(v[0].key, "K001");
+	assert_int_equal(v[1].contacts, 1);
+	assert_int_equal(v[1].sent_at, 1790000100);
+	assert_int_equal(v[1].opened_at, 1790000200);
+	assert_int_equal(v[1].downloaded_at, 1790000300);
+	assert_int_equal(v[5].sent_at, 0);
+	free(v);
+	/* At the deadline, whoever has not downloaded goes on paper. */
+	assert_int_equal(notice_statuses(f->st, 20, end, &v, &n, &e), 0);
+	assert_string_equal(v[1].state, "downloaded");
+	for (size_t i = 2; i < n; i++)
+		assert_string_equal(v[i].state, "paper");
+	free(v);
+
+	/* A time of day; a deadline nobody can read is no deadline. */
+	put_batch(f, 21, "2026/12/31 17:00", 1, emails + 1);
+	put_delivery(f, 21, 1, DELIVERY_SENT);
+	assert_int_equal(notice_statuses(f->st, 21, 1798704000 - 1, &v, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].state, "sent");
+	free(v);
+	assert_int_equal(notice_statuses(f->st, 21, 1798704000, &v, &n, &e), 0);
+	assert_string_equal(v[0].state, "paper");
+	free(v);
+	put_batch(f, 22, "来月末", 1, emails + 1);
+	put_delivery(f, 22, 1, DELIVERY_SENT);
+	assert_int_equal(notice_statuses(f->st, 22, 4000000000, &v, &n, &e), 0);
+	assert_string_equal(v[0].state, "sent");
+	free(v);
+	/* No such batch: no residents. */
+	assert_int_equal(notice_statuses(f->st, 99, end, &v, &n, &e), 0);
+	assert_int_equal(n, 0);
+	free(v);
+}
 
 int main(void)
 {
@@ -437,6 +500,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delivery_access_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_and_codes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
