@@ -1,7 +1,7 @@
 /*
  * cmd_batch.c — `tayori batch list | show ID | approve ID --as LOGIN |
  * pdf ID KEY OUT`, and the dispatch of every `tayori batch` subcommand
- * (send and remind: cmd_batch_send.c).
+ * (send and remind: cmd_batch_send.c; export: cmd_batch_export.c).
  * Stored text is never printed raw: a control or bidi character in a title
  * or a report (stored before text was checked, or by a bug) is shown
  * escaped (text.h), in JSON as \uXXXX.
@@ -39,8 +39,15 @@ static const char help[] =
 	"                          ('YYYY-MM-DD HH:MM', Japan time); the mailer sends it\n"
 	"  remind ID               queue a reminder, with a fresh link, for every resident\n"
 	"                          sent mail who has not opened it (a sent batch)\n"
-	"  --as LOGIN              for send and remind too: the staff member acting, who\n"
-	"                          needs the send or remind permission\n";
+	"  export ID [-o OUT]      every resident's state as CSV, on standard output or in\n"
+	"                          the new file OUT\n"
+	"  export ID --paper [-o OUT]\n"
+	"                          the paper list: OUT.csv (who, why, which pages) and\n"
+	"                          OUT.pdf (their notices merged, to print); OUT defaults\n"
+	"                          to batch-ID-paper.  CSVs are UTF-8 with a BOM, CRLF,\n"
+	"                          and a cell starting with = + - @ gets a leading '\n"
+	"  --as LOGIN              for send, remind and export too: the staff member\n"
+	"                          acting, who needs that permission\n";
 
 static void print_summary(const struct batch_summary *s, int json)
 {
@@ -261,6 +268,8 @@ static int run(struct cli_tenant *t, const char *sub, uint64_t id, char **args,
 		return batch_send(t, id, o, e);
 	if (strcmp(sub, "remind") == 0)
 		return batch_remind(t, id, o, e);
+	if (strcmp(sub, "export") == 0)
+		return batch_export(t, id, o, e);
 	if (strcmp(sub, "pdf") == 0)
 		return batch_pdf(t, id, args[1], args[2], e);
 	fprintf(stderr, "tayori: `batch %s` is not built yet\n", sub);
