@@ -228,3 +228,74 @@ out:
 	store_abort(&t);
 	return ret;
 }
+
+/* 0 when the batch has a delivery record, 1 when none, -1 error. */
+static int any_delivery(struct store *st, uint64_t batch, struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct store_iter *it = NULL;
+	uint8_t start[12];
+	const void *k, *v;
+	size_t kl, vl;
+	int r;
+
+	if (store_begin(st, 0, &t, e) < 0)
+		return -1;
+	be64_put(start, batch);
+	be32_put(start + 8, 0);
+	r = store_iter_open(t, DB_DELIVERIES, start, sizeof(start), &it, e);
+	if (r == 0) {
+		r = store_iter_next(it, &k, &kl, &v, &vl);
+		if (r == 0 && (kl != 12 || be64_get(k) != batch))
+			r = 1;
+		if (r < 0)
+			err_tmp(e, "notice: reading the deliveries of batch %llu failed",
+				(unsigned long long)batch);
+	}
+	store_iter_close(&it);
+	store_abort(&t);
+	return r;
+}
+
+static void json_time(FILE *f, const char *name, int64_t t)
+{
+	char s[32];
+	json_member(f, name, 0);
+	if (t == 0) {
+		fputs("null", f);
+		return;
+	}
+	time_format_utc(t, s, sizeof(s));
+	json_fputs(f, s);
+}
+
+int notice_statuses_json(struct store *st, uint64_t batch, int64_t now, int first, FILE *f,
+			 struct error *e)
+{
+	struct notice_status *v = NULL;
+	size_t n = 0;
+	int r = any_delivery(st, batch, e);
+
+	if (r != 0)
+		return r;
+	if (notice_statuses(st, batch, now, &v, &n, e) < 0)
+		return -1;
+	json_member(f, "residents", first);
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ",{" : "{", f);
+		json_member(f, "key", 1);
+		json_fputs(f, v[i].key);
+		json_member(f, "state", 0);
+		json_fputs(f, v[i].state);
+		json_member(f, "contacts", 0);
+		fprintf(f, "%u", v[i].contacts);
+		json_time(f, "sent_at", v[i].sent_at);
+		json_time(f, "opened_at", v[i].opened_at);
+		json_time(f, "downloaded_at", v[i].downloaded_at);
+		fputc('}', f);
+	}
+	fputc(']', f);
+	free(v);
+	return 0;
+}

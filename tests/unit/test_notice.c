@@ -469,6 +469,25 @@ static void test_statuses(void **state)
 		assert_string_equal(v[i].state, "paper");
 	free(v);
 
+	/* What `tayori batch show --json` prints: exact text. */
+	{
+		char *out = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&out, &len);
+		assert_int_equal(notice_statuses_json(f->st, 20, end - 1, 0, m, &e), 0);
+		fclose(m);
+		assert_non_null(strstr(out, ",\"residents\":[{\"key\":\"K001\",\"state\":\"paper\","
+					    "\"contacts\":0,\"sent_at\":null,\"opened_at\":null,"
+					    "\"downloaded_at\":null},{\"key\":\"K002\","
+					    "\"state\":\"downloaded\",\"contacts\":1,"
+					    "\"sent_at\":\"2026-09-21T14:15:00Z\","
+					    "\"opened_at\":\"2026-09-21T14:16:40Z\","
+					    "\"downloaded_at\":\"2026-09-21T14:18:20Z\"},"));
+		assert_int_equal(out[0], ',');
+		assert_int_equal(out[len - 1], ']');
+		assert_non_null(strstr(out, "{\"key\":\"K009\",\"state\":\"paper\""));
+		free(out);
+	}
 	/* A time of day; a deadline nobody can read is no deadline. */
 	put_batch(f, 21, "2026/12/31 17:00", 1, emails + 1);
 	put_delivery(f, 21, 1, DELIVERY_SENT);
@@ -484,6 +503,17 @@ static void test_statuses(void **state)
 	assert_int_equal(notice_statuses(f->st, 22, 4000000000, &v, &n, &e), 0);
 	assert_string_equal(v[0].state, "sent");
 	free(v);
+	/* Residents but no delivery yet: no "residents" member. */
+	put_batch(f, 23, "", 2, emails + 1);
+	{
+		char *out = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&out, &len);
+		assert_int_equal(notice_statuses_json(f->st, 23, end, 1, m, &e), 1);
+		fclose(m);
+		assert_int_equal(len, 0);
+		free(out);
+	}
 	/* No such batch: no residents. */
 	assert_int_equal(notice_statuses(f->st, 99, end, &v, &n, &e), 0);
 	assert_int_equal(n, 0);
