@@ -9,6 +9,7 @@
 
 #include "lib/audit.h"
 #include "lib/batches.h"
+#include "lib/log.h"
 #include "lib/notice.h"
 #include "lib/rec.h"
 #include "lib/store.h"
@@ -208,5 +209,113 @@ int remind_batch(struct store *st, uint64_t id, int64_t now, uint32_t scheduled,
 out:
 	free(seqs);
 	store_abort(&t);
+	return ret;
+}
+
+/* Sent batches with their send time and the schedule points done. */
+struct sent_batch {
+	uint64_t id;
+	int64_t send_at;
+	uint32_t done;
+};
+
+static int sent_batches(struct store_txn *t, struct sent_batch **out, size_t *n, struct error *e)
+{
+	struct store_iter *it = NULL;
+	const void *k, *v;
+	size_t kl, vl, cap = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (store_iter_open(t, DB_BATCH_STATE, NULL, 0, &it, e) < 0)
+		return -1;
+	while ((r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
+		char status[32];
+		if (kl != 8 || rec_get_str(v, vl, BS_STATUS, status, sizeof(status)) < 0 ||
+		    strcmp(status, BATCH_STATUS_SENT) != 0)
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[*n].id = be64_get(k);
+		(*out)[*n].send_at = (int64_t)rec_get_u64(v, vl, BS_SEND_AT, 0);
+		(*out)[(*n)++].done = (uint32_t)rec_get_u64(v, vl, BS_REMINDED, 0);
+	}
+	store_iter_close(&it);
+	if (r < 0) {
+		free(*out);
+		*out = NULL;
+		return err_tmp(e, "cannot read the batch list");
+	}
+	return 0;
+}
+
+/* The batch's 督促 setting, parsed: 0, or -1 (logged) when unreadable. */
+static int batch_schedule(struct store_txn *t, uint64_t id, struct remind_schedule *s,
+			  struct error *e)
+{
+	struct buf plain;
+	struct error pe = { { 0 }, 0 };
+	uint8_t k[8];
+	char text[256] = "";
+	int r;
+
+	buf_init(&plain, 64 << 20);
+	be64_put(k, id);
+	r = store_get_sealed(t, DB_BATCHES, k, 8, &plain, e);
+	if (r == 0)
+		rec_get_str(plain.data, plain.len, BR_REMINDERS, text, sizeof(text));
+	buf_wipe(&plain);
+	if (r < 0)
+		return -1;
+	if (remind_schedule_parse(text, s, &pe) < 0) {
+		log_warn("event=reminders_unreadable batch=%llu reason=\"%s\"",
+			 (unsigned long long)id, pe.msg);
+		s->n = 0;
+	}
+	return 0;
+}
+
+int remind_scheduled(struct store *st, int64_t now, size_t *reminded, struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct sent_batch *v = NULL;
+	size_t n = 0, total = 0;
+	int ret = -1;
+
+	if (store_begin(st, 0, &t, e) < 0)
+		return -1;
+	if (sent_batches(t, &v, &n, e) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct remind_schedule s;
+		if (batch_schedule(t, v[i].id, &s, e) < 0)
+			goto out;
+		/* k: the points passed, when one is due; 0 marks "nothing due" */
+		v[i].done = (uint32_t)remind_due(&s, v[i].send_at, v[i].done, now, NULL);
+	}
+	store_abort(&t);
+	for (size_t i = 0; i < n; i++) {
+		struct error be = { { 0 }, 0 };
+		size_t count = 0;
+		if (v[i].done == 0)
+			continue;
+		if (remind_batch(st, v[i].id, now, v[i].done, "mailer", "mailer", &count, &be) < 0) {
+			log_warn("event=reminder_not_queued batch=%llu reason=\"%s\"",
+				 (unsigned long long)v[i].id, be.msg);
+			continue;
+		}
+		log_info("event=reminder_queued batch=%llu point=%u residents=%zu",
+			 (unsigned long long)v[i].id, v[i].done, count);
+		total += count;
+	}
+	ret = 0;
+out:
+	store_abort(&t);
+	free(v);
+	if (reminded != NULL)
+		*reminded = total;
 	return ret;
 }

@@ -59,4 +59,13 @@ size_t remind_due(const struct remind_schedule *s, int64_t send_at, uint32_t don
 int remind_batch(struct store *st, uint64_t id, int64_t now, uint32_t scheduled,
 		 const char *actor, const char *where, size_t *count, struct error *e);
 
+/* The schedule's reminders for every sent batch, at now: for each batch
+ * whose 督促 schedule has a point due (remind_due against its BS_SEND_AT
+ * and BS_REMINDED), remind_batch(..., scheduled = the points passed,
+ * "mailer", "mailer").  The mailer calls it now and then (once a minute is
+ * plenty).  A batch with an unreadable schedule is logged and skipped;
+ * *reminded (may be NULL) gets the residents reminded in all.  -1 only
+ * when the store cannot be read. */
+int remind_scheduled(struct store *st, int64_t now, size_t *reminded, struct error *e);
+
 #endif

@@ -6,7 +6,9 @@
  * and a reminder on a real tenant (real LMDB, real keys process with its
  * record MACs): only residents sent and not opened go back to queued, the
  * batch goes from sent back to sending, each reminded resident gets an
- * event and the audit chain holds; a batch still sending is refused.
+ * event and the audit chain holds; a batch still sending is refused; the
+ * schedule run over every sent batch reminds on each point once, skips an
+ * unreadable schedule, and stops when the schedule is over.
  * Runs as a stand-alone cmocka program; forks a keys process per tenant test.
  */
 #include <stdarg.h>
@@ -248,6 +250,90 @@ static void test_remind_nobody(void **state)
 	store_abort(&t);
 }
 
+static void put_schedule(struct fixture *f, uint64_t id, const char *text)
+{
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	struct buf b;
+	uint8_t key[8];
+
+	buf_init(&b, 4096);
+	be64_put(key, id);
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	assert_int_equal(rec_put_str(&b, BR_TITLE, "通知") | rec_put_str(&b, BR_REMINDERS, text), 0);
+	assert_int_equal(store_put_sealed(t, DB_BATCHES, key, 8, b.data, b.len, &e), 0);
+	commit(&t);
+	buf_free(&b);
+}
+
+static uint64_t reminded_points(struct fixture *f, uint64_t id)
+{
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	const void *v;
+	size_t vl;
+	uint8_t key[8];
+	uint64_t r;
+	be64_put(key, id);
+	assert_int_equal(store_begin(f->st, 0, &t, &e), 0);
+	assert_int_equal(store_get(t, DB_BATCH_STATE, key, 8, &v, &vl, &e), 0);
+	r = rec_get_u64(v, vl, BS_REMINDED, 0);
+	store_abort(&t);
+	return r;
+}
+
+/* What the mailer does once the reminders went out. */
+static void mailer_sends(struct fixture *f, uint64_t id, uint32_t seq)
+{
+	struct error e = { { 0 }, 0 };
+	assert_int_equal(batches_set_status(f->st, id, BATCH_STATUS_SENDING, BATCH_STATUS_SENT,
+					    "mailer", "mailer", "batch.sent", &e), 0);
+	put_resident(f, id, seq, DELIVERY_SENT, 0);
+}
+
+static void test_remind_scheduled(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct batch_summary s;
+	const int64_t t0 = 1800000000; /* put_state's BS_SEND_AT */
+	size_t n = 99;
+
+	put_state(f, 1, BATCH_STATUS_SENT);
+	put_schedule(f, 1, "3日後、7日後");
+	put_resident(f, 1, 1, DELIVERY_SENT, 0);
+	put_state(f, 2, BATCH_STATUS_SENT);
+	put_schedule(f, 2, "毎日"); /* unreadable: logged, skipped */
+	put_resident(f, 2, 1, DELIVERY_SENT, 0);
+	put_state(f, 3, BATCH_STATUS_SENT); /* no schedule */
+	put_schedule(f, 3, "");
+	put_resident(f, 3, 1, DELIVERY_SENT, 0);
+
+	assert_int_equal(remind_scheduled(f->st, t0 + 3 * DAY - 1, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(state_of(f, 1, 1, NULL), DELIVERY_SENT);
+
+	assert_int_equal(remind_scheduled(f->st, t0 + 3 * DAY, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(state_of(f, 1, 1, NULL), DELIVERY_QUEUED);
+	assert_int_equal(reminded_points(f, 1), 1);
+	assert_int_equal(batches_get(f->st, 1, &s, NULL, &e), 0);
+	assert_string_equal(s.status, BATCH_STATUS_SENDING);
+	assert_int_equal(state_of(f, 2, 1, NULL), DELIVERY_SENT);
+	assert_int_equal(state_of(f, 3, 1, NULL), DELIVERY_SENT);
+
+	mailer_sends(f, 1, 1);
+	assert_int_equal(remind_scheduled(f->st, t0 + 5 * DAY, &n, &e), 0);
+	assert_int_equal(n, 0); /* the first point is done */
+	assert_int_equal(state_of(f, 1, 1, NULL), DELIVERY_SENT);
+	assert_int_equal(remind_scheduled(f->st, t0 + 7 * DAY, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(reminded_points(f, 1), 2);
+	mailer_sends(f, 1, 1);
+	assert_int_equal(remind_scheduled(f->st, t0 + 60 * DAY, &n, &e), 0);
+	assert_int_equal(n, 0); /* the schedule is over */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_due),
 		cmocka_unit_test_setup_teardown(test_remind_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remind_nobody, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remind_scheduled, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
