@@ -453,6 +453,13 @@ static int is_form(const char *content_type)
 	       (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
+/* Does a Content-Length announce more than max bytes? */
+static int too_long(const char *cl, size_t max)
+{
+	int64_t n;
+	return cl != NULL && parse_int64(cl, 0, INT64_MAX, &n) == 0 && (uint64_t)n > max;
+}
+
 /* The first call: a new request with its headers read. */
 static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, const char *url,
 			     const char *method, void **state)
@@ -483,13 +490,13 @@ static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, 
 	else
 		x->route = find_route(l->routes, method, x->req.path, &x->req.subpath, &status, allow,
 				      sizeof(allow));
+	cl = http_header(&x->req, "Content-Length");
 	if (x->route == NULL)
-		return send_error(x, c, status, allow);
+		return send_error(x, c, too_long(cl, HTTP_BODY_MAX) ? 413 : status, allow);
 	x->body_max = strcmp(method, "POST") != 0 ? 0
 		      : x->route->body_max != 0  ? x->route->body_max
 						  : HTTP_BODY_MAX;
 	buf_init(&x->body, x->body_max + 1);
-	cl = http_header(&x->req, "Content-Length");
 	if (cl != NULL) {
 		int64_t n;
 		if (parse_int64(cl, 0, INT64_MAX, &n) < 0)

@@ -30,35 +30,34 @@
 #define TLS_FILE_MAX (1 << 20)
 
 static const char resident_page[] =
-	"<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	"<title>オンライン通知 — tayori</title></head><body>"
-	"<h1>オンライン通知</h1>"
-	"<p>通知を開くには、メールに記載されたリンクからアクセスしてください。</p>"
-	"<p>このページは準備中です（まだ実装されていません）。</p>"
-	"<p lang=\"en\">Online notices: open the link in your e-mail. This page is not built yet.</p>"
-	"</body></html>\n";
+	"<h1>オンライン通知</h1>\n"
+	"<p>通知を開くには、メールに記載されたリンクからアクセスしてください。</p>\n"
+	"<p>このページは準備中です（まだ実装されていません）。</p>\n"
+	"<p lang=\"en\">Online notices: open the link in your e-mail. This page is not built yet.</p>\n";
 
 static const char staff_page[] =
-	"<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	"<title>職員ダッシュボード — tayori</title></head><body>"
-	"<h1>職員ダッシュボード</h1>"
+	"<h1>職員ダッシュボード</h1>\n"
 	"<p>ダッシュボードは準備中です（まだ実装されていません）。"
-	"当面はコマンド <code>tayori batch</code>・<code>tayori user</code> をご利用ください。</p>"
-	"<p lang=\"en\">Staff dashboard: not built yet.</p>"
-	"</body></html>\n";
+	"当面はコマンド <code>tayori batch</code>・<code>tayori user</code> をご利用ください。</p>\n"
+	"<p lang=\"en\">Staff dashboard: not built yet.</p>\n";
+
+static int placeholder(struct http_response *resp, const char *title, const char *body)
+{
+	if (http_page_begin(&resp->body, title, 0) < 0 || buf_append_str(&resp->body, body) < 0)
+		return -1;
+	return http_page_end(&resp->body);
+}
 
 static int page_resident(const struct http_request *req, struct http_response *resp, void *ctx)
 {
 	(void)req, (void)ctx;
-	return buf_append_str(&resp->body, resident_page);
+	return placeholder(resp, "オンライン通知 — tayori", resident_page);
 }
 
 static int page_staff(const struct http_request *req, struct http_response *resp, void *ctx)
 {
 	(void)req, (void)ctx;
-	return buf_append_str(&resp->body, staff_page);
+	return placeholder(resp, "職員ダッシュボード — tayori", staff_page);
 }
 
 static int page_health(const struct http_request *req, struct http_response *resp, void *ctx)
