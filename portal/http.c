@@ -190,6 +190,16 @@ static unsigned read_request(struct http_exchange *x, struct MHD_Connection *c, 
 	r->body = (const uint8_t *)"";
 	if (copy_values(c, MHD_HEADER_KIND, &r->headers) < 0)
 		return 431;
+	/* The header block's size, checked here so the 431 carries the
+	 * security headers (libmicrohttpd's own, past its larger memory
+	 * limit, does not). */
+	{
+		size_t total = strlen(url) + strlen(method) + 12;
+		for (size_t i = 0; i < r->headers.n; i++)
+			total += strlen(r->headers.f[i].name) + r->headers.f[i].value_len + 4;
+		if (total > x->l->cfg.header_max)
+			return 431;
+	}
 	client_ip(x->l, c, r);
 	if (copy_values(c, MHD_GET_ARGUMENT_KIND, &r->query) < 0)
 		return 400;
@@ -694,7 +704,7 @@ static int start_daemon(struct http_listener *l, struct sockaddr_storage *ss, st
 				MHD_OPTION_THREAD_POOL_SIZE, c->threads,
 				MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
 				MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->header_max,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, 2 * c->header_max + 16 * 1024,
 				MHD_OPTION_ARRAY, opt,
 				MHD_OPTION_END);
 	if (l->d == NULL)
