@@ -151,6 +151,9 @@ static void listener_config(const struct conf *conf, const char *name, const cha
 	c->tls_cert_pem = cert;
 	c->tls_key_pem = key;
 	c->max_connections = (unsigned)conf_int(conf, "portal", "max_connections");
+	/* A TLS proxy (the WAF sample in contrib/) on loopback names the
+	 * client and says the request came over TLS. */
+	c->trust_forwarded = 1;
 }
 
 int portal_main(struct role_ctx *ctx)

@@ -5,7 +5,8 @@
 # forward secrecy are refused (CRYPTREC 推奨セキュリティ型).  A control
 # server (openssl s_server) shows the refused probes do reach a server
 # that allows them, so a refusal is the portal's.  Pages over HTTPS carry
-# HSTS and the security headers; with TLS the portal may listen on 0.0.0.0.
+# HSTS and the security headers; with TLS the portal may listen on 0.0.0.0,
+# where connections per client address are limited.
 . "$(dirname "$0")/lib.sh"
 D=$T/var
 "$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
@@ -60,6 +61,18 @@ wait_for 5 sh -c "echo | openssl s_client -connect 127.0.0.1:$P3 >/dev/null 2>&1
 check "control: TLS 1.0 completes against openssl s_server" probe $P3 -tls1 -cipher "$LOW"
 check "control: a CBC suite completes against openssl s_server" probe $P3 -tls1_2 -cipher AES128-SHA
 kill $CTL 2>/dev/null
+
+# The per-IP connection limit (64), from this host's own address: the
+# connections over it are closed at once, before any TLS.
+HOSTIP=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+if [ -n "$HOSTIP" ]; then
+	python3 "$TOP/tests/integration/conn_limit.py" "$HOSTIP" "$P1" 70 >"$T/conn.out" 2>&1
+	check "connections over the per-IP limit are closed at once" grep -qx "closed 6" "$T/conn.out"
+	check "the portal answers again once they are gone" \
+		wait_for 5 sh -c "curl -sk 'https://$HOSTIP:$P1/healthz' | grep -qx ok"
+else
+	ok "# SKIP no address other than loopback to test the per-IP limit from"
+fi
 
 # Pages over HTTPS.
 curl -sk -o "$T/b" -D "$T/h" "https://127.0.0.1:$P1/" 2>"$T/curl.err"
