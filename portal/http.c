@@ -727,7 +727,7 @@ static void apply_defaults(struct http_listener_config *c)
 	if (c->timeout_s == 0)
 		c->timeout_s = 30;
 	if (c->header_max == 0)
-		c->header_max = 16 * 1024;
+		c->header_max = 8 * 1024;
 	if (c->rate_per_s == 0)
 		c->rate_per_s = 50;
 	if (c->rate_burst == 0)
@@ -764,7 +764,10 @@ static int start_daemon(struct http_listener *l, struct sockaddr_storage *ss, st
 				MHD_OPTION_THREAD_POOL_SIZE, c->threads,
 				MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
 				MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, 2 * c->header_max + 16 * 1024,
+				/* Each connection's memory (the library zeroes it all between
+				 * requests, so it is resident): the header block with room
+				 * to see it is too long, so the layer answers that 431. */
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->header_max + 8 * 1024,
 				MHD_OPTION_ARRAY, opt,
 				MHD_OPTION_END);
 	if (l->d == NULL)

@@ -180,7 +180,7 @@ struct http_listener_config {
 	unsigned max_connections; /* 0: 512 */
 	unsigned per_ip_connections; /* 0: 64 */
 	unsigned timeout_s;       /* idle connection time-out; 0: 30 */
-	size_t header_max;        /* a request's header block, bytes; 0: 16 KiB (431 beyond) */
+	size_t header_max;        /* a request's header block, bytes; 0: 8 KiB (431 beyond) */
 	unsigned rate_per_s;      /* requests per second per client IP; 0: 50 */
 	unsigned rate_burst;      /* bucket size; 0: 4 x rate_per_s */
 	int trust_forwarded;      /* from a loopback peer (a local TLS proxy, e.g. the
