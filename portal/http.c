@@ -2,9 +2,9 @@
  * http.c — the portal's HTTP listener (see http.h): a libmicrohttpd daemon
  * with epoll and a thread pool, that reads each request into a struct
  * http_request, finds its route, runs the handler (or hands it to the
- * worker pool while the connection is suspended), and sends the response
- * with the security headers.  Implements RFC 9110 (methods, status codes,
- * ranges), RFC 6797 (HSTS) and the W3C CSP Level 3 header; TLS 1.2/1.3
+ * worker pool while the connection is suspended), and has the response
+ * sent (http_send.c); the per-IP limits; starting and stopping.
+ * Implements RFC 9110 (methods, status codes, limits); TLS 1.2/1.3
  * through libmicrohttpd's GnuTLS.  Runs in the portal process.
  */
 #include "portal/http.h"
@@ -24,64 +24,12 @@
 #include "lib/log.h"
 #include "portal/http_int.h"
 
-#define SLOW_MAX 16
-
 /* TLS 1.2 and 1.3 only; AEAD suites only (AES-GCM, AES-CCM, ChaCha20-
  * Poly1305); key exchange with forward secrecy only (ECDHE, DHE). */
 static const char tls_priorities[] =
 	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
 	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:+AES-256-CCM:+AES-128-CCM:"
 	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA:%SERVER_PRECEDENCE";
-
-static const char *const security_headers[][2] = {
-	{ "Content-Security-Policy",
-	  "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-	  "frame-ancestors 'none'; base-uri 'none'" },
-	{ "X-Content-Type-Options", "nosniff" },
-	{ "X-Frame-Options", "DENY" },
-	{ "Referrer-Policy", "no-referrer" },
-	{ "Cross-Origin-Opener-Policy", "same-origin" },
-	{ "Cross-Origin-Resource-Policy", "same-origin" },
-	{ "Permissions-Policy", "camera=(), microphone=(), geolocation=()" },
-};
-
-enum phase { PHASE_BODY = 1, PHASE_SLOW, PHASE_DONE };
-
-/* One request and its response, from its first call to its end. */
-struct http_exchange {
-	struct http_listener *l;
-	const struct http_route *route;
-	struct http_request req;
-	struct http_response resp;
-	char *path;
-	struct buf body;
-	size_t body_max;
-	int too_big;
-	char limit_key[HTTP_IP_LEN]; /* what the rate limit counts; "" exempt */
-	int bytes_given; /* the download's bytes belong to an MHD response now */
-	enum phase phase;
-	struct MHD_Connection *conn;
-	struct http_exchange *next; /* in the worker pool's queue */
-};
-
-struct http_listener {
-	struct MHD_Daemon *d;
-	const struct http_route *routes;
-	void *ctx;
-	struct http_listener_config cfg;
-	int tls;
-	int port;
-	struct http_limiter *rate;
-	struct http_peers *peers;
-	char last_error[256]; /* libmicrohttpd's last message, for a failed start */
-	/* the worker pool of HTTP_SLOW routes */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct http_exchange *head, *tail;
-	int stopping;
-	unsigned nworkers;
-	pthread_t workers[SLOW_MAX];
-};
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -249,146 +197,6 @@ static const struct http_route *find_route(const struct http_route *routes, cons
 
 static const struct http_route style_route = { "GET", "/static/style.css", 0, NULL, 0 };
 
-/* ---- the response --------------------------------------------------- */
-
-/* How to give a download's bytes back, kept apart from the exchange:
- * libmicrohttpd may drop its response after the exchange is freed. */
-struct release {
-	void (*fn)(void *arg);
-	void *arg;
-};
-
-static void release_bytes(void *cls)
-{
-	struct release *r = cls;
-	if (r->fn != NULL)
-		r->fn(r->arg);
-	free(r);
-}
-
-/* Make the MHD response of a download: the whole, a range (206), or 416. */
-static struct MHD_Response *bytes_response(struct http_exchange *x, unsigned *status)
-{
-	struct http_response *p = &x->resp;
-	uint64_t first = 0, last = 0;
-	int rr = 0;
-	struct MHD_Response *m;
-	struct release *rel;
-	char cr[96];
-
-	if (p->status == 200 && strcmp(x->req.method, "POST") != 0 && x->req.range[0] != '\0' && http_header(&x->req, "If-Range") == NULL)
-		rr = http_range_parse(x->req.range, p->bytes_len, &first, &last);
-	if (rr < 0) {
-		str_fmt(cr, sizeof(cr), "bytes */%zu", p->bytes_len);
-		http_resp_error(p, 416); /* gives the bytes back */
-		m = MHD_create_response_from_buffer(p->body.len, p->body.data, MHD_RESPMEM_MUST_COPY);
-		if (m != NULL && MHD_add_response_header(m, "Content-Range", cr) != MHD_YES) {
-			MHD_destroy_response(m);
-			m = NULL;
-		}
-		*status = 416;
-		return m;
-	}
-	if (rr == 0) {
-		first = 0;
-		last = p->bytes_len - 1;
-	}
-	/* The callback gives the bytes back once MHD is done with them. */
-	rel = xmalloc(sizeof(*rel));
-	*rel = (struct release){ p->bytes_free, p->bytes_arg };
-	m = MHD_create_response_from_buffer_with_free_callback_cls(
-		p->bytes_len == 0 ? 0 : (size_t)(last - first + 1), (void *)(p->bytes + first),
-		release_bytes, rel);
-	if (m == NULL) {
-		free(rel);
-		return NULL;
-	}
-	x->bytes_given = 1;
-	*status = p->status;
-	if (MHD_add_response_header(m, "Accept-Ranges", "bytes") != MHD_YES)
-		goto fail;
-	if (rr == 1) {
-		str_fmt(cr, sizeof(cr), "bytes %llu-%llu/%zu", (unsigned long long)first,
-			(unsigned long long)last, p->bytes_len);
-		if (MHD_add_response_header(m, "Content-Range", cr) != MHD_YES)
-			goto fail;
-		*status = 206;
-	}
-	return m;
-fail:
-	MHD_destroy_response(m);
-	return NULL;
-}
-
-static int add_headers(struct http_exchange *x, struct MHD_Response *m)
-{
-	struct http_response *p = &x->resp;
-	char cc[64];
-	for (size_t i = 0; i < ARRAY_SIZE(security_headers); i++)
-		if (MHD_add_response_header(m, security_headers[i][0], security_headers[i][1]) != MHD_YES)
-			return -1;
-	if (p->cache_seconds > 0)
-		str_fmt(cc, sizeof(cc), "public, max-age=%d", p->cache_seconds);
-	else
-		str_copy(cc, "no-store", sizeof(cc));
-	if (MHD_add_response_header(m, "Cache-Control", cc) != MHD_YES ||
-	    MHD_add_response_header(m, "Content-Type",
-				    p->content_type != NULL ? p->content_type
-							    : "text/html; charset=utf-8") != MHD_YES)
-		return -1;
-	if (x->l->tls && MHD_add_response_header(m, "Strict-Transport-Security",
-						 "max-age=31536000") != MHD_YES)
-		return -1;
-	for (size_t i = 0; i < p->nheaders; i++)
-		if (MHD_add_response_header(m, p->headers[i][0], p->headers[i][1]) != MHD_YES)
-			return -1;
-	return 0;
-}
-
-/* Queue x->resp on c. */
-static enum MHD_Result send_response(struct http_exchange *x, struct MHD_Connection *c)
-{
-	struct http_response *p = &x->resp;
-	struct MHD_Response *m;
-	unsigned status = p->status;
-	enum MHD_Result ret;
-
-	if (status < 100 || status > 599)
-		http_resp_error(p, 500), status = 500;
-	if (p->bytes != NULL) {
-		m = bytes_response(x, &status);
-	} else {
-		size_t len = p->body.len;
-		uint8_t *body = buf_steal(&p->body, &len);
-		m = body != NULL ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
-				 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-		if (m == NULL)
-			free(body);
-	}
-	if (m == NULL)
-		return MHD_NO;
-	if (add_headers(x, m) < 0) {
-		/* A header MHD refused: send nothing rather than a response
-		 * missing one (MHD_NO closes the connection). */
-		MHD_destroy_response(m);
-		return MHD_NO;
-	}
-	ret = MHD_queue_response(c, status, m);
-	MHD_destroy_response(m);
-	return ret;
-}
-
-static enum MHD_Result send_error(struct http_exchange *x, struct MHD_Connection *c,
-				  unsigned status, const char *allow)
-{
-	http_resp_error(&x->resp, status);
-	if (status == 429 || status == 503)
-		http_resp_header(&x->resp, "Retry-After", "1");
-	if (allow != NULL && allow[0] != '\0')
-		http_resp_header(&x->resp, "Allow", allow);
-	return send_response(x, c);
-}
-
 /* ---- handlers and the worker pool ------------------------------------ */
 
 static void run_handler(struct http_exchange *x)
@@ -489,14 +297,14 @@ static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, 
 	*state = x;
 	status = read_request(x, c, url, method);
 	if (status != 0)
-		return send_error(x, c, status, NULL);
+		return http_send_error(x, c, status, NULL);
 	if (x->limit_key[0] != '\0' && http_limiter_take(l->rate, x->limit_key) < 0) {
 		log_debug("event=http_rate_limited listener=%s", l->cfg.name);
-		return send_error(x, c, 429, NULL);
+		return http_send_error(x, c, 429, NULL);
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0) {
 		find_route(l->routes, "", x->req.path, &x->req.subpath, &status, allow, sizeof(allow));
-		return send_error(x, c, status, allow);
+		return http_send_error(x, c, status, allow);
 	}
 	if (strcmp(x->req.path, style_route.path) == 0 && strcmp(method, "POST") != 0)
 		x->route = &style_route;
@@ -505,7 +313,7 @@ static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, 
 				      sizeof(allow));
 	cl = http_header(&x->req, "Content-Length");
 	if (x->route == NULL)
-		return send_error(x, c, too_long(cl, HTTP_BODY_MAX) ? 413 : status, allow);
+		return http_send_error(x, c, too_long(cl, HTTP_BODY_MAX) ? 413 : status, allow);
 	x->body_max = strcmp(method, "POST") != 0 ? 0
 		      : x->route->body_max != 0  ? x->route->body_max
 						  : HTTP_BODY_MAX;
@@ -513,9 +321,9 @@ static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, 
 	if (cl != NULL) {
 		int64_t n;
 		if (parse_int64(cl, 0, INT64_MAX, &n) < 0)
-			return send_error(x, c, 400, NULL);
+			return http_send_error(x, c, 400, NULL);
 		if ((uint64_t)n > x->body_max)
-			return send_error(x, c, 413, NULL);
+			return http_send_error(x, c, 413, NULL);
 	}
 	x->phase = PHASE_BODY;
 	return MHD_YES;
@@ -526,7 +334,7 @@ static enum MHD_Result complete(struct http_exchange *x, struct MHD_Connection *
 {
 	struct http_request *r = &x->req;
 	if (x->too_big)
-		return send_error(x, c, 413, NULL);
+		return http_send_error(x, c, 413, NULL);
 	buf_append_u8(&x->body, 0); /* keeps it NUL-terminated; not counted */
 	x->body.len--;
 	r->body = x->body.data != NULL ? x->body.data : (const uint8_t *)"";
@@ -534,21 +342,21 @@ static enum MHD_Result complete(struct http_exchange *x, struct MHD_Connection *
 	if (strcmp(r->method, "POST") == 0) {
 		if (is_form(r->content_type) &&
 		    http_form_parse((const char *)r->body, r->body_len, &r->form) < 0)
-			return send_error(x, c, 400, NULL);
+			return http_send_error(x, c, 400, NULL);
 		if (!(x->route->flags & HTTP_CSRF_OWN) && http_csrf_check(r) < 0) {
 			log_info("event=http_csrf_refused listener=%s path=\"%s\"", x->l->cfg.name,
 				 x->route->path);
-			return send_error(x, c, 403, NULL);
+			return http_send_error(x, c, 403, NULL);
 		}
 	}
 	if (x->route->flags & HTTP_SLOW) {
 		if (enqueue(x, c) < 0)
-			return send_error(x, c, 503, NULL);
+			return http_send_error(x, c, 503, NULL);
 		return MHD_YES;
 	}
 	run_handler(x);
 	x->phase = PHASE_DONE;
-	return send_response(x, c);
+	return http_send_response(x, c);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -573,7 +381,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		return complete(x, c);
 	case PHASE_DONE:
-		return send_response(x, c);
+		return http_send_response(x, c);
 	default:
 		return MHD_YES; /* suspended in the pool: nothing to do yet */
 	}
@@ -718,8 +526,8 @@ static void apply_defaults(struct http_listener_config *c)
 		c->threads = 2;
 	if (c->slow_threads == 0)
 		c->slow_threads = 2;
-	if (c->slow_threads > SLOW_MAX)
-		c->slow_threads = SLOW_MAX;
+	if (c->slow_threads > HTTP_SLOW_MAX)
+		c->slow_threads = HTTP_SLOW_MAX;
 	if (c->max_connections == 0)
 		c->max_connections = 512;
 	if (c->per_ip_connections == 0)
