@@ -392,6 +392,8 @@ static void exchange_free(struct http_exchange *x)
 	struct http_response *p = &x->resp;
 	if (!x->bytes_given && p->bytes_free != NULL)
 		p->bytes_free(p->bytes_arg);
+	if (p->stream_release != NULL) /* a stream never handed to a response */
+		p->stream_release(p->stream_arg);
 	http_fields_free(&x->req.query);
 	http_fields_free(&x->req.form);
 	http_fields_free(&x->req.cookies);
@@ -620,10 +622,12 @@ int http_listener_start(const struct http_listener_config *cfg, const struct htt
 	}
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
+	pthread_cond_init(&l->tick_cv, NULL);
+	l->has_ticker = pthread_create(&l->ticker, NULL, http_stream_ticker, l) == 0;
 	for (; l->nworkers < l->cfg.slow_threads; l->nworkers++)
 		if (pthread_create(&l->workers[l->nworkers], NULL, worker, l) != 0)
 			break;
-	if (l->nworkers == 0) {
+	if (l->nworkers == 0 || !l->has_ticker) {
 		err_tmp(e, "%s listener: cannot start its workers", l->cfg.name);
 		goto fail_pool;
 	}
@@ -653,12 +657,16 @@ void http_listener_stop(struct http_listener **lp)
 	pthread_mutex_lock(&l->mu);
 	l->stopping = 1;
 	pthread_cond_broadcast(&l->cv);
+	pthread_cond_broadcast(&l->tick_cv);
 	pthread_mutex_unlock(&l->mu);
 	for (unsigned i = 0; i < l->nworkers; i++)
 		pthread_join(l->workers[i], NULL);
+	if (l->has_ticker)
+		pthread_join(l->ticker, NULL);
 	if (l->d != NULL)
 		MHD_stop_daemon(l->d);
 	pthread_cond_destroy(&l->cv);
+	pthread_cond_destroy(&l->tick_cv);
 	pthread_mutex_destroy(&l->mu);
 	http_limiter_free(&l->rate);
 	http_peers_free(&l->peers);

@@ -28,6 +28,8 @@
  *     no-referrer, X-Content-Type-Options nosniff, Cache-Control no-store
  *     (unless the handler sets cache_seconds), and Strict-Transport-Security
  *     under TLS;
+ *   - a response may be streamed as it is made (http_stream_start: Server-
+ *     Sent Events), sleeping between events off the listener's threads;
  *   - a download (http_resp_bytes) answers a single-range Range header with
  *     206 and Content-Range, or 416 when it cannot be satisfied (RFC 9110
  *     section 14);
@@ -114,6 +116,9 @@ struct http_response {
 	size_t bytes_len;
 	void (*bytes_free)(void *arg);
 	void *bytes_arg;
+	long (*stream_next)(void *arg, char *out, size_t max);
+	void *stream_arg;
+	void (*stream_release)(void *arg);
 	size_t nheaders;
 	char *headers[HTTP_HEADERS_MAX][2];
 };
@@ -145,6 +150,21 @@ int http_resp_attachment(struct http_response *resp, const char *filename);
  * these bytes (206, 416) and Accept-Ranges: bytes is sent. */
 void http_resp_bytes(struct http_response *resp, const char *content_type, const void *data,
 		     size_t len, void (*release)(void *arg), void *release_arg);
+/* A response streamed as it is made, e.g. Server-Sent Events
+ * (text/event-stream): once the handler has returned, the layer calls
+ * next(arg, out, max) on a listener thread whenever the client can take
+ * more.  next writes at most max bytes into out and returns how many
+ * (> 0); 0 when it has nothing yet (the connection then sleeps, and next
+ * is asked again within HTTP_STREAM_TICK_MS); -1 to end the response.
+ * next must not block, and should send something now and then (an SSE
+ * comment line, ": ping") so that a client that left is noticed.  HEAD
+ * gets the headers only.  The layer calls release(arg) (may be NULL) once
+ * the stream is over for any reason: ended, the client gone, the listener
+ * stopping, or the response never sent. */
+#define HTTP_STREAM_TICK_MS 100
+void http_stream_start(struct http_response *resp, const char *content_type,
+		       long (*next)(void *arg, char *out, size_t max), void *arg,
+		       void (*release)(void *arg));
 /* The layer's page for status (Japanese first, English under it): sets
  * status, the content type and the body.  Known: 400 403 404 405 410 413
  * 416 429 431 500 503; others read as 500. */

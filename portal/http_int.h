@@ -51,10 +51,22 @@ struct http_listener {
 	pthread_cond_t cv;
 	struct http_exchange *head, *tail;
 	int stopping;
+	/* streams with nothing to send, woken every HTTP_STREAM_TICK_MS */
+	struct http_stream *sleeping;
+	pthread_cond_t tick_cv;
+	pthread_t ticker;
+	int has_ticker;
 	unsigned nworkers;
 	pthread_t workers[HTTP_SLOW_MAX];
 };
 
+
+/* The libmicrohttpd response of a streamed x->resp (http_stream.c); the
+ * stream is the response's from then on. */
+struct MHD_Response *http_stream_response(struct http_exchange *x, struct MHD_Connection *c);
+/* The thread that wakes sleeping streams; at stopping it wakes them all a
+ * last time and returns. */
+void *http_stream_ticker(void *listener);
 
 /* Queue x->resp on c with the security headers: the whole body, a range
  * of a download (206) or 416.  MHD_NO (the connection is closed, nothing

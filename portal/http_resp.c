@@ -174,6 +174,10 @@ void http_resp_error(struct http_response *resp, unsigned status)
 	resp->bytes = NULL;
 	resp->bytes_len = 0;
 	resp->bytes_free = NULL;
+	if (resp->stream_release != NULL)
+		resp->stream_release(resp->stream_arg);
+	resp->stream_next = NULL;
+	resp->stream_release = NULL;
 	resp->status = status;
 	resp->content_type = "text/html; charset=utf-8";
 	resp->cache_seconds = 0;

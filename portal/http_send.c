@@ -129,7 +129,17 @@ enum MHD_Result http_send_response(struct http_exchange *x, struct MHD_Connectio
 
 	if (status < 100 || status > 599)
 		http_resp_error(p, 500), status = 500;
-	if (p->bytes != NULL) {
+	if (p->stream_next != NULL && x->req.is_head) {
+		/* HEAD: the headers alone (libmicrohttpd would send the last
+		 * chunk of a streamed body). */
+		if (p->stream_release != NULL)
+			p->stream_release(p->stream_arg);
+		p->stream_next = NULL;
+		p->stream_release = NULL;
+		m = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	} else if (p->stream_next != NULL) {
+		m = http_stream_response(x, c);
+	} else if (p->bytes != NULL) {
 		m = bytes_response(x, &status);
 	} else {
 		size_t len = p->body.len;

@@ -123,6 +123,47 @@ static int h_redirect(const struct http_request *req, struct http_response *resp
 	return http_resp_redirect(resp, "/n/abc?x=1");
 }
 
+/* A stream of three events 150 ms apart; "/forever" sends only a comment
+ * every 300 ms (how a stream notices a client that left). */
+struct events {
+	int sent, forever;
+	int64_t at;
+};
+
+static int streams_released;
+
+static void events_release(void *arg)
+{
+	free(arg);
+	__atomic_add_fetch(&streams_released, 1, __ATOMIC_SEQ_CST);
+}
+
+static long events_next(void *arg, char *out, size_t max)
+{
+	struct events *ev = arg;
+	int64_t now = mono_ms();
+	int n;
+	if (now - ev->at < (ev->forever ? 300 : 150))
+		return 0;
+	ev->at = now;
+	if (ev->forever)
+		return str_fmt(out, max, ": ping\n\n");
+	if (ev->sent == 3)
+		return -1;
+	n = str_fmt(out, max, "data: event %d\n\n", ++ev->sent);
+	return n;
+}
+
+static int h_events(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct events *ev = xcalloc(1, sizeof(*ev));
+	(void)ctx;
+	ev->forever = strcmp(req->path, "/forever") == 0;
+	ev->at = mono_ms();
+	http_stream_start(resp, "text/event-stream", events_next, ev, events_release);
+	return 0;
+}
+
 static const struct http_route routes[] = {
 	{ "GET", "/", 0, h_page, 0 },
 	{ "GET", "/binary", 0, h_binary, 0 },
@@ -133,6 +174,8 @@ static const struct http_route routes[] = {
 	{ "GET", "/split", 0, h_split, 0 },
 	{ "GET", "/fail", 0, h_fail, 0 },
 	{ "POST", "/redirect", 0, h_redirect, 0 },
+	{ "GET", "/events", 0, h_events, 0 },
+	{ "GET", "/forever", 0, h_events, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };
 
@@ -654,6 +697,76 @@ static void test_slow_handler_off_the_listener(void **state)
 	free(r);
 }
 
+/* A stream: its events in order, as they come, with the security
+ * headers; a quiet stream holds no thread; its state is released. */
+static void test_stream(void **state)
+{
+	struct reply *r = malloc(sizeof(*r));
+	const char req[] = "GET /forever HTTP/1.1\r\nHost: x\r\n\r\n";
+	char v[64];
+	const char *a, *b, *c;
+	int64_t t0 = mono_ms(), t1;
+	int before = __atomic_load_n(&streams_released, __ATOMIC_SEQ_CST), fd;
+	assert_non_null(r);
+	get(*state, "GET", "/events", r);
+	t1 = mono_ms();
+	assert_int_equal(r->status, 200);
+	assert_security_headers(r, "stream", 1);
+	assert_int_equal(header(r, "Content-Type", v, sizeof(v)), 1);
+	assert_string_equal(v, "text/event-stream");
+	assert_int_equal(header(r, "Transfer-Encoding", v, sizeof(v)), 1);
+	assert_string_equal(v, "chunked");
+	a = strstr(r->raw + r->body, "data: event 1\n\n");
+	b = strstr(r->raw + r->body, "data: event 2\n\n");
+	c = strstr(r->raw + r->body, "data: event 3\n\n");
+	assert_true(a != NULL && b > a && c > b);
+	if (t1 - t0 < 400 || t1 - t0 > 3000)
+		fail_msg("three events 150 ms apart took %lld ms", (long long)(t1 - t0));
+	usleep(50 * 1000);
+	assert_int_equal(__atomic_load_n(&streams_released, __ATOMIC_SEQ_CST), before + 1);
+	/* A quiet stream (one listener thread) while a page is asked for. */
+	fd = connect_to(*state);
+	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+	usleep(100 * 1000);
+	t0 = mono_ms();
+	get(*state, "GET", "/nothing", r);
+	assert_int_equal(r->status, 404);
+	if (mono_ms() - t0 > 400)
+		fail_msg("a page waited %lld ms behind a quiet stream", (long long)(mono_ms() - t0));
+	/* The client leaves: the stream's next comment finds it gone. */
+	close(fd);
+	for (int i = 0; i < 40 && __atomic_load_n(&streams_released, __ATOMIC_SEQ_CST) == before + 1; i++)
+		usleep(50 * 1000);
+	assert_int_equal(__atomic_load_n(&streams_released, __ATOMIC_SEQ_CST), before + 2);
+	/* HEAD: headers only, the stream released unread. */
+	get(*state, "HEAD", "/events", r);
+	assert_int_equal(r->status, 200);
+	assert_int_equal(r->len, r->body);
+	usleep(50 * 1000);
+	assert_int_equal(__atomic_load_n(&streams_released, __ATOMIC_SEQ_CST), before + 3);
+	free(r);
+}
+
+/* Stopping with a quiet stream open: no hang, the stream released. */
+static void test_stop_with_stream(void **state)
+{
+	struct http_listener_config cfg = { .name = "t", .listen = "127.0.0.1:0", .fd = -1 };
+	struct server *s = serve(&cfg);
+	const char req[] = "GET /forever HTTP/1.1\r\nHost: x\r\n\r\n";
+	int before = __atomic_load_n(&streams_released, __ATOMIC_SEQ_CST);
+	int fd = connect_to(s);
+	int64_t t0;
+	(void)state;
+	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+	usleep(150 * 1000);
+	t0 = mono_ms();
+	unserve(s);
+	if (mono_ms() - t0 > 2000)
+		fail_msg("stopping took %lld ms", (long long)(mono_ms() - t0));
+	assert_int_equal(__atomic_load_n(&streams_released, __ATOMIC_SEQ_CST), before + 1);
+	close(fd);
+}
+
 /* Stopping with a slow request in flight neither hangs nor leaks. */
 static void test_stop_with_slow_request(void **state)
 {
@@ -1020,9 +1133,11 @@ int main(void)
 		cmocka_unit_test(test_huge_headers_refused),
 		cmocka_unit_test(test_slow_handler_off_the_listener),
 		cmocka_unit_test(test_forwarded_ignored_by_default),
+		cmocka_unit_test(test_stream),
 	};
 	const struct CMUnitTest alone[] = {
 		cmocka_unit_test(test_stop_with_slow_request),
+		cmocka_unit_test(test_stop_with_stream),
 		cmocka_unit_test(test_per_ip_connection_limit),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_local_proxy),
