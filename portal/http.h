@@ -248,7 +248,9 @@ int http_page_end(struct buf *b);
  * value="...">): the one in the request's CSRF cookie when it is well
  * formed, else a fresh random one set as a cookie on resp.  -1 when the
  * random source fails.  http_csrf_check: 0 when the form field "csrf"
- * equals the cookie (constant time), -1 otherwise.  The layer runs it on
+ * equals the cookie (constant time), -1 otherwise; a multipart/form-data
+ * POST (an upload, whose body the layer does not parse) carries the token
+ * in its action URL instead: action="/upload?csrf=...".  The layer runs it on
  * every POST route without HTTP_CSRF_OWN.  http_csrf_equal: 0 when the
  * form field equals expected (a token bound to a session), in constant
  * time. */

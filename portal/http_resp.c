@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* RFC 9110 tchar. */
 static int is_token(const char *s)
@@ -242,6 +243,14 @@ int http_csrf_equal(const struct http_request *req, const char *expected)
 			f = &req->form.f[i];
 			break;
 		}
+	/* A multipart upload (a file from a plain form) carries it in the
+	 * form's action URL instead: ?csrf=... */
+	if (f == NULL && strncasecmp(req->content_type, "multipart/form-data", 19) == 0)
+		for (size_t i = 0; i < req->query.n; i++)
+			if (strcmp(req->query.f[i].name, "csrf") == 0) {
+				f = &req->query.f[i];
+				break;
+			}
 	if (f == NULL || expected == NULL || !csrf_well_formed(expected) ||
 	    f->value_len != HTTP_CSRF_LEN)
 		return -1;

@@ -583,6 +583,17 @@ static void test_csrf_and_form(void **state)
 	str_fmt(body, sizeof(body), "name=%%zz&csrf=%s", tok);
 	askf(*state, "POST", "/form", hdr, body, r);
 	assert_int_equal(r->status, 400);
+	/* An upload: multipart, the token in the action URL (only there). */
+	str_fmt(hdr, sizeof(hdr), "Content-Type: multipart/form-data; boundary=b\r\nCookie: csrf=%s\r\n",
+		tok);
+	str_fmt(body, sizeof(body), "/form?csrf=%s", tok);
+	askf(*state, "POST", body, hdr, "--b\r\n\r\nx\r\n--b--\r\n", r);
+	assert_int_equal(r->status, 200);
+	askf(*state, "POST", "/form?csrf=0", hdr, "--b--\r\n", r);
+	assert_int_equal(r->status, 403);
+	str_fmt(hdr, sizeof(hdr), "%sCookie: csrf=%s\r\n", ct, tok);
+	askf(*state, "POST", body, hdr, "name=x", r); /* a form: the URL's token does not count */
+	assert_int_equal(r->status, 403);
 	/* A redirect after a POST. */
 	str_fmt(body, sizeof(body), "csrf=%s", tok);
 	askf(*state, "POST", "/redirect", hdr, body, r);
