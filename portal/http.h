@@ -10,9 +10,11 @@
  *   - routes: method and path (exact, or a prefix); GET routes also answer
  *     HEAD (no body is sent); a known path with another method gets 405,
  *     an unknown one 404; /static/style.css is served by the layer;
- *   - limits: connections in all and per IP, header size (431), body size
- *     (413, per route), a per-IP request rate (429), time-outs; IPv6
- *     clients are counted by /64;
+ *   - limits: connections in all and per IP, header size and count (431),
+ *     body size (413, per route), a per-IP request rate (429), time-outs;
+ *     IPv6 clients are counted by /64; a loopback peer is a local proxy
+ *     (the WAF) or tool, limited by the address it forwards (see
+ *     trust_forwarded, limit_loopback);
  *   - the query string, the Cookie header and an
  *     application/x-www-form-urlencoded POST body are parsed and copied into
  *     the request, so a handler may run on any thread;
