@@ -241,6 +241,9 @@ static enum bounce_outcome apply(struct bounce_reader *br, const struct bounce_r
 	o = decide(r->kind, deciding_rcpt(r), &d, now);
 	if (o != BOUNCE_OUT_BOUNCED && o != BOUNCE_OUT_DEFERRED) {
 		store_abort(&t);
+		if (o == BOUNCE_OUT_LATER)
+			err_tmp(e, "the delivery is being sent (%s): read again later",
+				delivery_state_name(d.state));
 		return o;
 	}
 	if (delivery_put(t, &d, e) < 0 ||
