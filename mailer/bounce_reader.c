@@ -554,17 +554,23 @@ int bounce_reader_poll(struct bounce_reader *br, size_t *handled, struct error *
 
 int bounce_reader_step(struct bounce_reader *br, int timeout_ms, struct error *e)
 {
+	int ret = 0;
+
 	if (br == NULL)
 		return 0;
 	if (br->maildir[0] != '\0' &&
 	    (br->last_poll == 0 || now_utc() - br->last_poll >= br->poll_s)) {
 		size_t n = 0;
-		if (bounce_reader_poll(br, &n, e) < 0)
-			return -1;
+		ret = bounce_reader_poll(br, &n, e);
 	}
-	if (br->mb != NULL)
-		return imap_mailbox_step(br->mb, timeout_ms, e);
-	return 0;
+	/* A Maildir that cannot be read does not keep the IMAP mailbox waiting;
+	 * the first error is the one reported. */
+	if (br->mb != NULL) {
+		struct error ie = { { 0 }, 0 };
+		if (imap_mailbox_step(br->mb, timeout_ms, ret < 0 ? &ie : e) < 0)
+			ret = -1;
+	}
+	return ret;
 }
 
 int bounce_reader_fd(const struct bounce_reader *br)

@@ -116,9 +116,12 @@ int bounce_reader_poll(struct bounce_reader *br, size_t *handled, struct error *
  * The mailer's main loop calls this, repeatedly: the Maildir is read when
  * [mail] imap_poll has passed since the last pass (and on the first call),
  * and the IMAP mailbox is served (imap_mailbox_step: connects, scans,
- * waits at most timeout_ms for news; 0 never sleeps).  Returns 0, or -1
- * with e on an IMAP or Maildir problem (logged by the caller; just call
- * again: the IMAP reader reconnects with back-off).
+ * waits at most timeout_ms for news; 0 never sleeps).  Only the IMAP side
+ * waits: with a Maildir alone it returns at once, and the caller sleeps
+ * bounce_reader_next_ms().  Returns 0, or -1 with e on an IMAP or Maildir
+ * problem (logged by the caller; just call again: the IMAP reader
+ * reconnects with back-off).  Not thread-safe: call it from the thread
+ * that owns the store handle and the keys client.
  */
 int bounce_reader_step(struct bounce_reader *br, int timeout_ms, struct error *e);
 /* The IMAP socket to poll() for readability while idling, else -1. */

@@ -538,6 +538,27 @@ static void test_aside_never_deleted(void **state)
 	free(plain);
 }
 
+/* The main loop's call reads the Maildir at once, then every imap_poll. */
+static void test_step(void **state)
+{
+	struct rig *r = *state;
+	struct error e = { { 0 }, 0 };
+	size_t len;
+	char *plain = sample_with("plain.eml", "x", &len);
+
+	assert_int_equal(bounce_reader_next_ms(r->br), 0);
+	drop(r->md, "new", "1765000600.A.test", plain, len);
+	assert_int_equal(bounce_reader_step(r->br, 0, &e), 0);
+	assert_string_equal(where(r->md, "1765000600.A.test", plain, len), "aside");
+	/* not before [mail] imap_poll (60 s by default) has passed */
+	drop(r->md, "new", "1765000601.B.test", plain, len);
+	assert_int_equal(bounce_reader_step(r->br, 0, &e), 0);
+	assert_string_equal(where(r->md, "1765000601.B.test", plain, len), "new");
+	assert_true(bounce_reader_next_ms(r->br) > 50 * 1000);
+	assert_int_equal(bounce_reader_fd(r->br), -1); /* no IMAP mailbox */
+	free(plain);
+}
+
 static void test_settings(void **state)
 {
 	struct rig *r = *state;
@@ -736,6 +757,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_forged, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_being_sent_and_repeated, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_never_deleted, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_step, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_settings, rig_setup, rig_teardown),
 	};
 	if (argc == 5 && strcmp(argv[1], "--put") == 0)
