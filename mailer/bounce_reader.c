@@ -103,13 +103,51 @@ static int folder_name_ok(const char *s)
 	return 1;
 }
 
+/*
+ * One folder of the bounce Maildir, made when missing.  The mailer makes
+ * them before it leaves root (see bounce_reader_prepare), so a folder made
+ * as root is given the owner of the folder it is made in: the data folder
+ * (or an admin's folder) already belongs to the service user.
+ */
+static int make_dir(const char *path, struct error *e)
+{
+	struct stat sb;
+	char parent[4400];
+	char *slash;
+
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode))
+			return err_set(e, "the bounce Maildir: %s is not a folder", path);
+		return 0;
+	}
+	if (mkdir_p(path, 0700, e) < 0)
+		return err_set(e, "cannot make the bounce Maildir folder %s", path);
+	if (geteuid() != 0)
+		return 0;
+	str_copy(parent, path, sizeof(parent));
+	slash = strrchr(parent, '/');
+	if (slash == NULL || slash == parent)
+		return 0;
+	*slash = '\0';
+	if (stat(parent, &sb) < 0 || (sb.st_uid == 0 && sb.st_gid == 0))
+		return 0;
+	if (lchown(path, sb.st_uid, sb.st_gid) < 0)
+		return err_tmp(e, "cannot give the bounce Maildir folder %s to its owner: %s", path,
+			       strerror(errno));
+	return 0;
+}
+
 static int maildir_make(const char *dir, struct error *e)
 {
 	static const char *const subs[] = { "new", "cur", "tmp" };
 	char p[4200];
+	if (make_dir(dir, e) < 0)
+		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-		if (str_fmt(p, sizeof(p), "%s/%s", dir, subs[i]) < 0 || mkdir_p(p, 0700, e) < 0)
-			return err_set(e, "cannot make the bounce Maildir folder %s", p);
+		if (str_fmt(p, sizeof(p), "%s/%s", dir, subs[i]) < 0)
+			return err_set(e, "the bounce Maildir: path too long");
+		else if (make_dir(p, e) < 0)
+			return -1;
 	return 0;
 }
 

@@ -88,7 +88,9 @@ int bounce_reader_domain(const struct conf *c, char *out, size_t outsize, struct
  * Before the mailer confines itself: make the bounce Maildir's folders
  * (new, cur, tmp and the two sub-folders) when [mail] bounce_maildir is
  * set, and put its path into maildir (empty when not set), for the list
- * of folders the mailer may write.
+ * of folders the mailer may write.  Run as root (before the role becomes
+ * the service user), each folder it makes gets the owner of the folder it
+ * is made in.
  */
 int bounce_reader_prepare(const struct conf *c, char *maildir, size_t size, struct error *e);
 

@@ -559,6 +559,41 @@ static void test_step(void **state)
 	free(plain);
 }
 
+/* Made as root (the mailer before it leaves root), the Maildir's folders
+ * belong to the owner of the folder they are made in. */
+static void test_prepare_owner(void **state)
+{
+	struct rig *r = *state;
+	struct error e = { { 0 }, 0 };
+	char parent[4200], extra[4400], md[4096], p[4400];
+	static const char *const made[] = { "", "/new", "/cur", "/tmp", "/.NotBounces",
+					    "/.NotBounces/cur", "/.Processed/new" };
+	struct conf *c;
+	struct stat sb;
+
+	if (geteuid() != 0)
+		skip();
+	str_fmt(parent, sizeof(parent), "%s/staffdir", r->f->dir);
+	assert_int_equal(mkdir(parent, 0700), 0);
+	assert_int_equal(chown(parent, 65534, 65534), 0);
+	str_fmt(extra, sizeof(extra), "bounce_maildir = %s/bounces2\n", parent);
+	/* make_conf sets bounce_maildir already: a conf of its own */
+	{
+		char text[4600];
+		str_fmt(text, sizeof(text), "[tenant]\nname = t\nid = t\n[mail]\n%s", extra);
+		assert_int_equal(conf_parse(text, strlen(text), "t.conf", r->f->dir, &c, &e), 0);
+	}
+	assert_int_equal(bounce_reader_prepare(c, md, sizeof(md), &e), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(made); i++) {
+		str_fmt(p, sizeof(p), "%s/bounces2%s", parent, made[i]);
+		assert_int_equal(lstat(p, &sb), 0);
+		assert_true(S_ISDIR(sb.st_mode));
+		if (sb.st_uid != 65534 || sb.st_gid != 65534)
+			fail_msg("%s belongs to %u:%u", p, (unsigned)sb.st_uid, (unsigned)sb.st_gid);
+	}
+	conf_free(&c);
+}
+
 static void test_settings(void **state)
 {
 	struct rig *r = *state;
@@ -758,6 +793,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_being_sent_and_repeated, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_aside_never_deleted, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_step, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_owner, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_settings, rig_setup, rig_teardown),
 	};
 	if (argc == 5 && strcmp(argv[1], "--put") == 0)
