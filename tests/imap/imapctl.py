@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tests/imap/imapctl.py — the test's own IMAP client (Python's imaplib, an
 independent implementation) to deliver messages by APPEND and to look into
-folders afterwards.  Used by tests/integration/imap_intake.sh only.
+folders afterwards.  Used by the IMAP integration tests.
 
 Connection from the environment: IMAP_PORT (127.0.0.1), IMAP_USER, IMAP_PASS.
 
