@@ -42,7 +42,7 @@ check "... and passes the same page fixed" sh -c "[ $st -eq 0 ]"
 
 # 2. The portal's front page.
 D=$T/var
-P1=$((20000 + $$ % 20000)); P2=$((P1 + 1))
+P1=$((20000 + $$ % 12000)); P2=$((P1 + 1)) # below the ephemeral ports (32768-)
 "$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
 sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \

@@ -16,7 +16,7 @@ POST_PATH=${WAF_POST_PATH:-/}
 
 # 1. The portal on loopback, as in production behind the proxy.
 D=$T/var
-P1=$((20000 + $$ % 20000)); P2=$((P1 + 1)); PW=$((P1 + 2))
+P1=$((20000 + $$ % 12000)); P2=$((P1 + 1)); PW=$((P1 + 2)) # below the ephemeral ports (32768-)
 "$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
 sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
