@@ -6,7 +6,7 @@
 // then, 2 on a usage error, 0 when every step passed.  Runs in the test
 // process only.
 //
-//   node tests/browser/run.js [--out DIR] [--name NAME] STEP...
+//   node tests/browser/run.js [--out DIR] [--name NAME] [--user-agent UA] STEP...
 //
 // Steps (one argument each; TARGET is a CSS selector such as '#code' or
 // 'input[name=otp]', or the visible name of a button, link or the label of a
@@ -18,6 +18,7 @@
 //   click=TARGET             click; fails if the page it leads to is >= 400
 //   submit=TARGET            click a form's button, whatever status follows
 //   fill=TARGET::VALUE       type VALUE into the field
+//   tick=TARGET              tick a checkbox or choose a radio button (by label)
 //   fillcmd=TARGET::COMMAND  type the output of a shell command (e.g. an OTP read from mail)
 //   download=TARGET::PATH    click and save the download at PATH
 //   text=STRING              the page shows STRING
@@ -26,13 +27,18 @@
 //   shot=LABEL               screenshot into the output folder
 //   page=LABEL               all checks of a page: axe, no sideways scrolling,
 //                            no CSP or script error, and a screenshot
+//   filename=NAME            the last download's suggested file name (RFC 6266) was NAME
 //   url=FILE                 write the current URL into FILE
+//   cookies=FILE             write the page's cookies as a Cookie header value into FILE
+// Options: --user-agent STRING (default: headless Chromium's own, which
+// names HeadlessChrome; also BROWSER_USER_AGENT).
 'use strict';
+const fs = require('fs');
 const path = require('path');
 const { launch, shell } = require('./lib');
 
 function usage(msg) {
-	process.stderr.write(`run.js: ${msg}\nusage: node run.js [--out DIR] [--name NAME] STEP...\n`);
+	process.stderr.write(`run.js: ${msg}\nusage: node run.js [--out DIR] [--name NAME] [--user-agent UA] STEP...\n`);
 	process.exit(2);
 }
 
@@ -66,11 +72,13 @@ async function step(b, st, s) {
 		return `status ${arg}`;
 	case 'click': await need().click(arg); return `click "${arg}"`;
 	case 'submit': await need().submit(arg); return `submit "${arg}" (${st.p.status})`;
+	case 'tick': await need().tick(arg); return `tick "${arg}"`;
 	case 'fill': { const [t, v] = two(arg, op); await need().fill(t, v); return `fill "${t}"`; }
 	case 'fillcmd': { const [t, c] = two(arg, op); await need().fill(t, shell(c)); return `fill "${t}" from a command`; }
 	case 'download': {
 		const [t, dest] = two(arg, op);
 		const name = await need().download(t, dest);
+		st.filename = name;
 		return `download "${t}" to ${path.basename(dest)} (suggested name ${name})`;
 	}
 	case 'text': await need().expectText(arg); return `page shows "${arg}"`;
@@ -86,7 +94,12 @@ async function step(b, st, s) {
 		st.p.checkConsole();
 		await st.p.shot(arg);
 		return `${arg} (${st.p.vp}): axe finds no violation, no sideways scrolling, no CSP error; screenshot kept`;
-	case 'url': require('fs').writeFileSync(arg, need().url() + '\n'); return `URL saved`;
+	case 'filename':
+		if (st.filename !== arg)
+			throw new Error(`the download was named "${st.filename}", wanted "${arg}"`);
+		return `the download is named "${arg}"`;
+	case 'url': fs.writeFileSync(arg, need().url() + '\n'); return `URL saved`;
+	case 'cookies': fs.writeFileSync(arg, (await need().cookieHeader()) + '\n'); return `cookies saved`;
 	default: usage(`unknown step "${s}"`);
 	}
 	return '';
@@ -103,6 +116,8 @@ async function main() {
 			opts.outDir = argv.shift();
 		else if (o === '--name')
 			opts.name = argv.shift();
+		else if (o === '--user-agent')
+			opts.userAgent = argv.shift();
 		else
 			usage(`unknown option ${o}`);
 	}
