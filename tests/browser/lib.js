@@ -228,7 +228,15 @@ async function launch(opts = {}) {
 		throw new Error(`${CHROMIUM} not found (apt-get install chromium)`);
 	const outDir = opts.outDir || path.join(__dirname, '..', '..', 'build', 'artefacts', 'screenshots');
 	fs.mkdirSync(outDir, { recursive: true });
-	const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS,
+	// BROWSER_HOST_MAP="notice.example.lg.jp=127.0.0.1" lets a test use the
+	// site's real name (as a resident's browser does) on loopback.
+	const args = FLAGS.slice();
+	const map = opts.hostMap || process.env.BROWSER_HOST_MAP || '';
+	if (map) {
+		const rules = map.split(',').map((m) => m.split('=')).map(([h, ip]) => `MAP ${h} ${ip}`);
+		args.push(`--host-resolver-rules=${rules.join(', ')}`);
+	}
+	const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args,
 		timeout: 30000 });
 	return new Browser(browser, { ...opts, outDir });
 }

@@ -31,7 +31,9 @@
 //   url=FILE                 write the current URL into FILE
 //   cookies=FILE             write the page's cookies as a Cookie header value into FILE
 // Options: --user-agent STRING (default: headless Chromium's own, which
-// names HeadlessChrome; also BROWSER_USER_AGENT).
+// names HeadlessChrome; also BROWSER_USER_AGENT); --host-map NAME=IP[,...]
+// resolves NAME to IP, so a test can use the site's real name on loopback
+// (also BROWSER_HOST_MAP).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -118,6 +120,8 @@ async function main() {
 			opts.name = argv.shift();
 		else if (o === '--user-agent')
 			opts.userAgent = argv.shift();
+		else if (o === '--host-map')
+			opts.hostMap = argv.shift();
 		else
 			usage(`unknown option ${o}`);
 	}

@@ -55,7 +55,7 @@ URL=http://127.0.0.1:$P1/
 
 # Every step prints its own ok/not ok line; each viewport is its own run,
 # so that a failure at one still lets the other be checked.
-browse --name browser_portal phone "goto=$URL" text=オンライン通知 page=front
-browse --name browser_portal desktop "goto=$URL" text=オンライン通知 page=front
+browse --name browser_portal phone "goto=$URL" text=オンライン通知 page=front || _nfail=$((_nfail + 1))
+browse --name browser_portal desktop "goto=$URL" text=オンライン通知 page=front || _nfail=$((_nfail + 1))
 check "the screenshots are kept" sh -c "ls '$SHOTS'/browser_portal-*-front-phone.png '$SHOTS'/browser_portal-*-front-desktop.png"
 done_testing

@@ -161,5 +161,20 @@ passes "half-width katakana and full-width digits" \
 	--data-urlencode "note=（株）テスト商事　担当：佐藤様＜至急＞【重要】※ご確認ください♪"
 passes "a message with a URL and ASCII punctuation" \
 	--data-urlencode "note=詳しくは https://www.city.example.lg.jp/kurashi/zei/notice.html をご覧ください (2026年4月1日~6月30日)。"
+
+# 5. A real browser through the WAF, under the site's name: the page and its
+# stylesheet pass (when Chromium is installed; browser_portal.sh says so
+# when it is not, and checks the pages with axe).
+if [ -x /usr/bin/chromium ] && [ -d "$TOP/tests/browser/node_modules/playwright-core" ]; then
+	HOME=$T/home; export HOME; mkdir -p "$HOME"
+	SHOTS=${ARTEFACTS:-$TOP/build/artefacts}/screenshots
+	mkdir -p "$SHOTS"; rm -f "$SHOTS"/waf-*.png
+	: > "$N/logs/modsec_audit.log"
+	node "$TOP/tests/browser/run.js" --out "$SHOTS" --name waf \
+		--host-map "notice.example.lg.jp=127.0.0.1" \
+		phone "goto=http://notice.example.lg.jp:$PW/" text=オンライン通知 shot=front-through-the-waf ||
+		_nfail=$((_nfail + 1))
+	check "... and the WAF blocked nothing the browser asked for" sh -c "! grep -q 'id \"949110\"' '$N/logs/modsec_audit.log'"
+fi
 kill "$NG" 2>/dev/null
 done_testing
