@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// tests/browser/run.js — the browser driver for sh integration tests: runs
+// a list of steps in Debian's headless Chromium and prints one
+// "ok - ..." / "not ok - ..." line per check (what tests/run-all counts).
+// Stops at the first failed step (the later ones depend on it); exits 1
+// then, 2 on a usage error, 0 when every step passed.  Runs in the test
+// process only.
+//
+//   node tests/browser/run.js [--out DIR] [--name NAME] [--user-agent UA] STEP...
+//
+// Steps (one argument each; TARGET is a CSS selector such as '#code' or
+// 'input[name=otp]', or the visible name of a button, link or the label of a
+// field, e.g. '次へ'):
+//   phone | desktop          new browser context (fresh cookies) at 360x740 or 1280x800
+//   goto=URL                 load URL; fails on a status >= 400
+//   goto-any=URL             load URL whatever its status (check it with status=)
+//   status=N                 the last page load answered N
+//   click=TARGET             click; fails if the page it leads to is >= 400
+//   submit=TARGET            click a form's button, whatever status follows
+//   fill=TARGET::VALUE       type VALUE into the field
+//   tick=TARGET              tick a checkbox or choose a radio button (by label)
+//   fillcmd=TARGET::COMMAND  type the output of a shell command (e.g. an OTP read from mail)
+//   download=TARGET::PATH    click and save the download at PATH
+//   text=STRING              the page shows STRING
+//   notext=STRING            the page does not show STRING
+//   axe=LABEL                axe-core finds no violation
+//   shot=LABEL               screenshot into the output folder
+//   page=LABEL               all checks of a page: axe, no sideways scrolling,
+//                            no CSP or script error, and a screenshot
+//   filename=NAME            the last download's suggested file name (RFC 6266) was NAME
+//   url=FILE                 write the current URL into FILE
+//   cookies=FILE             write the page's cookies as a Cookie header value into FILE
+// Options: --user-agent STRING (default: headless Chromium's own, which
+// names HeadlessChrome; also BROWSER_USER_AGENT); --host-map NAME=IP[,...]
+// resolves NAME to IP, so a test can use the site's real name on loopback
+// (also BROWSER_HOST_MAP).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { launch, shell } = require('./lib');
+
+function usage(msg) {
+	process.stderr.write(`run.js: ${msg}\nusage: node run.js [--out DIR] [--name NAME] [--user-agent UA] STEP...\n`);
+	process.exit(2);
+}
+
+function two(arg, step) {
+	const i = arg.indexOf('::');
+	if (i < 0)
+		usage(`step ${step} needs TARGET::VALUE, got "${arg}"`);
+	return [arg.slice(0, i), arg.slice(i + 2)];
+}
+
+async function step(b, st, s) {
+	const eq = s.indexOf('=');
+	const op = eq < 0 ? s : s.slice(0, eq);
+	const arg = eq < 0 ? '' : s.slice(eq + 1);
+	const need = () => {
+		if (!st.p)
+			throw new Error(`step ${op} before any page (start with phone or desktop)`);
+		return st.p;
+	};
+	switch (op) {
+	case 'phone': case 'desktop':
+		if (st.p)
+			await st.p.close();
+		st.p = await b.open(null, op);
+		return `new ${op} context`;
+	case 'goto': await need().goto(arg); return `GET ${arg} (${st.p.status})`;
+	case 'goto-any': await need().goto(arg, undefined).catch(() => {}); return `GET ${arg}`;
+	case 'status':
+		if (need().status !== Number(arg))
+			throw new Error(`${st.p.url()} answered ${st.p.status}, wanted ${arg}`);
+		return `status ${arg}`;
+	case 'click': await need().click(arg); return `click "${arg}"`;
+	case 'submit': await need().submit(arg); return `submit "${arg}" (${st.p.status})`;
+	case 'tick': await need().tick(arg); return `tick "${arg}"`;
+	case 'fill': { const [t, v] = two(arg, op); await need().fill(t, v); return `fill "${t}"`; }
+	case 'fillcmd': { const [t, c] = two(arg, op); await need().fill(t, shell(c)); return `fill "${t}" from a command`; }
+	case 'download': {
+		const [t, dest] = two(arg, op);
+		const name = await need().download(t, dest);
+		st.filename = name;
+		return `download "${t}" to ${path.basename(dest)} (suggested name ${name})`;
+	}
+	case 'text': await need().expectText(arg); return `page shows "${arg}"`;
+	case 'notext':
+		if ((await need().text()).includes(arg))
+			throw new Error(`${st.p.url()} shows "${arg}"`);
+		return `page does not show "${arg}"`;
+	case 'axe': await need().axe(arg); return `axe: no violation on ${arg} (${st.p.vp})`;
+	case 'shot': return `screenshot ${path.basename(await need().shot(arg))}`;
+	case 'page':
+		await need().axe(arg);
+		await st.p.expectNoSideScroll();
+		st.p.checkConsole();
+		await st.p.shot(arg);
+		return `${arg} (${st.p.vp}): axe finds no violation, no sideways scrolling, no CSP error; screenshot kept`;
+	case 'filename':
+		if (st.filename !== arg)
+			throw new Error(`the download was named "${st.filename}", wanted "${arg}"`);
+		return `the download is named "${arg}"`;
+	case 'url': fs.writeFileSync(arg, need().url() + '\n'); return `URL saved`;
+	case 'cookies': fs.writeFileSync(arg, (await need().cookieHeader()) + '\n'); return `cookies saved`;
+	default: usage(`unknown step "${s}"`);
+	}
+	return '';
+}
+
+async function main() {
+	const argv = process.argv.slice(2);
+	const opts = { name: 'browser' };
+	while (argv.length > 0 && argv[0].startsWith('--')) {
+		const o = argv.shift();
+		if (argv.length === 0)
+			usage(`${o} needs a value`);
+		if (o === '--out')
+			opts.outDir = argv.shift();
+		else if (o === '--name')
+			opts.name = argv.shift();
+		else if (o === '--user-agent')
+			opts.userAgent = argv.shift();
+		else if (o === '--host-map')
+			opts.hostMap = argv.shift();
+		else
+			usage(`unknown option ${o}`);
+	}
+	if (argv.length === 0)
+		usage('no steps');
+	let b;
+	try {
+		b = await launch(opts);
+	} catch (err) {
+		console.log(`not ok - ${opts.name}: start Chromium: ${err.message.split('\n')[0]}`);
+		return 1;
+	}
+	const st = { p: null };
+	let rc = 0;
+	for (const s of argv) {
+		try {
+			const what = await step(b, st, s);
+			console.log(`ok - ${opts.name}: ${what}`);
+		} catch (err) {
+			console.log(`not ok - ${opts.name}: ${s}`);
+			for (const line of String(err.message).split('\n'))
+				console.log(`#   ${line}`);
+			if (st.p) {
+				// keep a picture of the failure too
+				await st.p.shot('FAILED').then((f) => console.log(`#   screenshot: ${f}`)).catch(() => {});
+			}
+			rc = 1;
+			break;
+		}
+	}
+	await b.close();
+	return rc;
+}
+
+main().then((rc) => process.exit(rc), (err) => {
+	console.log(`not ok - browser driver: ${err.stack}`);
+	process.exit(1);
+});
