@@ -23,7 +23,8 @@
 enum { RR_KEY = 1, RR_NAME, RR_EMAIL, RR_MESSAGE, RR_AUTH, RR_LINE, RR_FLAGS, RR_PDF, RR_EXTRA };
 enum { BR_TITLE = 1, BR_MESSAGE, BR_SPLIT, BR_REPORT, BR_ACTOR, BR_FROM, BR_CREATED, BR_EXTRAS,
        BR_AUTH, BR_REMINDERS, BR_DEADLINE, BR_EXPIRY, BR_LEVEL };
-enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED, BS_PID };
+enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED, BS_PID,
+       BS_SEND_AT /* UTC seconds: send no sooner (absent or 0: at once) */ };
 
 #define BATCH_PDF_COMMON 0xffffffffu
 #define BATCH_PDF_EXTRA  0x80000000u
@@ -31,6 +32,8 @@ enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED,
 #define BATCH_STATUS_STORING  "storing"
 #define BATCH_STATUS_WAITING  "awaiting_approval"
 #define BATCH_STATUS_APPROVED "approved"
+#define BATCH_STATUS_SENDING  "sending"  /* `tayori batch send`: the mailer sends it */
+#define BATCH_STATUS_SENT     "sent"     /* every delivery final: sent, bounced or failed */
 
 struct store;
 

@@ -1,0 +1,635 @@
+/*
+ * queue.c — the delivery state machine of the batches being sent (see
+ * queue.h).  Runs in the mailer process.
+ */
+#include "mailer/queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "lib/batches.h"
+#include "lib/log.h"
+#include "lib/mailreq.h"
+#include "lib/notice.h"
+#include "lib/rec.h"
+#include "lib/store.h"
+
+struct qitem {
+	struct delivery d;
+	uint8_t in_flight;    /* handed to the pool, outcome not collected */
+	uint8_t dirty;        /* changed, not yet committed */
+	uint8_t event;        /* the event to record with it (enum notice_event) */
+};
+
+struct qbatch {
+	struct send_batch sb;
+	struct qitem *items;  /* in seq order */
+	size_t n;
+	uint64_t residents;   /* rows of the batch (mailed or not) */
+	struct qbatch *next;
+};
+
+/* A built message waiting for room in the pool. */
+struct qjob {
+	struct pool_job job;
+	struct qitem *it;
+};
+
+struct queue {
+	struct send_ctx *sc;
+	struct pool *pool;
+	struct queue_config cfg;
+	struct qbatch *batches;
+	int64_t last_scan;
+	struct qjob *ready;   /* built, not yet taken by the pool */
+	size_t nready, ready_at;
+	size_t in_flight;
+	struct qitem **dirty; /* outcomes to commit */
+	size_t ndirty, dirty_cap;
+	int64_t dirty_since_ms;
+};
+
+static int64_t ms_now(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+int64_t queue_backoff(uint32_t attempts)
+{
+	int64_t d = QUEUE_BACKOFF_MIN;
+	for (uint32_t i = 1; i < attempts && d < QUEUE_BACKOFF_MAX; i++)
+		d *= 2;
+	return d < QUEUE_BACKOFF_MAX ? d : QUEUE_BACKOFF_MAX;
+}
+
+int queue_open(struct send_ctx *sc, struct pool *pool, const struct queue_config *cfg,
+	       struct queue **out, struct error *e)
+{
+	struct queue *q = xcalloc(1, sizeof(*q));
+	(void)e;
+	q->sc = sc;
+	q->pool = pool;
+	q->cfg = *cfg;
+	if (q->cfg.window == 0)
+		q->cfg.window = 4 * QUEUE_CHUNK;
+	q->ready = xcalloc(QUEUE_CHUNK, sizeof(*q->ready));
+	*out = q;
+	return 0;
+}
+
+static void batch_free(struct qbatch *b)
+{
+	send_batch_free(&b->sb);
+	free(b->items);
+	free(b);
+}
+
+void queue_close(struct queue **qp)
+{
+	struct queue *q = *qp;
+	if (q == NULL)
+		return;
+	while (q->batches != NULL) {
+		struct qbatch *b = q->batches;
+		q->batches = b->next;
+		batch_free(b);
+	}
+	for (size_t i = q->ready_at; i < q->nready; i++)
+		free(q->ready[i].job.msg);
+	free(q->ready);
+	free(q->dirty);
+	free(q);
+	*qp = NULL;
+}
+
+size_t queue_in_flight(const struct queue *q)
+{
+	return q->in_flight;
+}
+
+static int is_final(enum delivery_state s)
+{
+	return s == DELIVERY_SENT || s == DELIVERY_BOUNCED || s == DELIVERY_FAILED;
+}
+
+/* ---- finding the batches to send ---- */
+
+static struct qbatch *batch_find(struct queue *q, uint64_t id)
+{
+	for (struct qbatch *b = q->batches; b != NULL; b = b->next)
+		if (b->sb.id == id)
+			return b;
+	return NULL;
+}
+
+static void items_add(struct qbatch *b, size_t *cap, const struct delivery *d)
+{
+	if (b->n == *cap) {
+		*cap = *cap ? 2 * *cap : 256;
+		b->items = xrealloc(b->items, *cap * sizeof(*b->items));
+	}
+	memset(&b->items[b->n], 0, sizeof(b->items[b->n]));
+	b->items[b->n++].d = *d;
+}
+
+/* The delivery records a batch already has (after a restart); counts the
+ * residents too.  Each record's MAC is checked by delivery_get. */
+static int batch_read(struct queue *q, struct qbatch *b, struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct store_iter *it = NULL;
+	uint8_t prefix[8];
+	const void *k, *v;
+	size_t kl, vl, cap = 0;
+	uint32_t *seqs = NULL;
+	size_t nseq = 0, seqcap = 0;
+	int r, ret = -1;
+
+	be64_put(prefix, b->sb.id);
+	if (store_begin(q->sc->st, 0, &t, e) < 0)
+		return -1;
+	if (store_iter_open(t, DB_DELIVERIES, prefix, 8, &it, e) < 0)
+		goto out;
+	while ((r = store_iter_next(it, &k, &kl, &v, &vl)) == 0 && kl == 12 &&
+	       memcmp(k, prefix, 8) == 0) {
+		if (nseq == seqcap) {
+			seqcap = seqcap ? 2 * seqcap : 256;
+			seqs = xrealloc(seqs, seqcap * sizeof(*seqs));
+		}
+		seqs[nseq++] = be32_get((const uint8_t *)k + 8);
+	}
+	store_iter_close(&it);
+	for (size_t i = 0; i < nseq; i++) {
+		struct delivery d;
+		int g = delivery_get(t, b->sb.id, seqs[i], &d, e);
+		if (g < 0)
+			goto out;
+		if (g == 0)
+			items_add(b, &cap, &d);
+	}
+	if (store_iter_open(t, DB_RESIDENTS, prefix, 8, &it, e) < 0)
+		goto out;
+	while ((r = store_iter_next(it, &k, &kl, &v, &vl)) == 0 && kl == 12 &&
+	       memcmp(k, prefix, 8) == 0)
+		b->residents++;
+	ret = 0;
+out:
+	free(seqs);
+	store_iter_close(&it);
+	store_abort(&t);
+	return ret;
+}
+
+/* First sending: a queued record and a notice code for every resident who
+ * gets mail, in one write transaction. */
+static int batch_queue(struct queue *q, struct qbatch *b, int64_t now, struct error *e)
+{
+	struct store_txn *t = NULL;
+	size_t cap = 0;
+	int ret = -1;
+
+	if (store_begin(q->sc->st, 1, &t, e) < 0)
+		return -1;
+	for (uint32_t seq = 1; seq <= b->residents; seq++) {
+		struct send_resident r;
+		struct delivery d;
+		char code[NOTICE_CODE_TEXT + 1];
+		int g = send_resident_read(t, b->sb.id, seq, &r, e);
+		if (g < 0)
+			goto out;
+		if (g == 1 || send_rcpt(q->sc, &b->sb, &r)[0] == '\0') {
+			send_resident_free(&r);
+			continue;
+		}
+		send_resident_free(&r);
+		memset(&d, 0, sizeof(d));
+		d.batch = b->sb.id;
+		d.seq = seq;
+		d.state = DELIVERY_QUEUED;
+		d.created = now;
+		if (notice_code_get_or_new(t, b->sb.id, seq, code, e) < 0 || delivery_put(t, &d, e) < 0)
+			goto out;
+		items_add(b, &cap, &d);
+	}
+	if (store_commit(&t, e) < 0)
+		goto out;
+	log_info("event=batch_queued batch=%llu deliveries=%zu residents=%llu",
+		 (unsigned long long)b->sb.id, b->n, (unsigned long long)b->residents);
+	ret = 0;
+out:
+	store_abort(&t);
+	if (ret < 0)
+		b->n = 0;
+	return ret;
+}
+
+static int batch_start(struct queue *q, uint64_t id, int test, int64_t now, struct error *e)
+{
+	struct qbatch *b = xcalloc(1, sizeof(*b));
+	if (send_batch_load(q->sc->st, id, test, now, &b->sb, e) < 0 || batch_read(q, b, e) < 0 ||
+	    (b->n == 0 && batch_queue(q, b, now, e) < 0)) {
+		batch_free(b);
+		return -1;
+	}
+	b->next = q->batches;
+	q->batches = b;
+	log_info("event=batch_sending batch=%llu deliveries=%zu test=%d", (unsigned long long)id,
+		 b->n, test);
+	return 0;
+}
+
+/* Batches in "sending" whose send_at is due, not yet known. */
+static int scan_batches(struct queue *q, int64_t now, struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct store_iter *it = NULL;
+	const void *k, *v;
+	size_t kl, vl;
+	uint64_t ids[64];
+	int tests[64];
+	size_t n = 0;
+	int r;
+
+	if (store_begin(q->sc->st, 0, &t, e) < 0)
+		return -1;
+	if (store_iter_open(t, DB_BATCH_STATE, NULL, 0, &it, e) < 0) {
+		store_abort(&t);
+		return -1;
+	}
+	while (n < 64 && (r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
+		char status[32];
+		if (kl != 8 || rec_get_str(v, vl, BS_STATUS, status, sizeof(status)) < 0 ||
+		    strcmp(status, BATCH_STATUS_SENDING) != 0 || batch_find(q, be64_get(k)) != NULL)
+			continue;
+		if ((int64_t)rec_get_u64(v, vl, BS_SEND_AT, 0) > now)
+			continue;
+		ids[n] = be64_get(k);
+		tests[n++] = (int)rec_get_u64(v, vl, BS_TEST, 0);
+	}
+	store_iter_close(&it);
+	store_abort(&t);
+	for (size_t i = 0; i < n; i++)
+		if (batch_start(q, ids[i], tests[i], now, e) < 0)
+			log_err("event=batch_not_started batch=%llu reason=\"%s\"",
+				(unsigned long long)ids[i], e->msg);
+	return 0;
+}
+
+/* ---- handing deliveries over ---- */
+
+static int due(const struct qitem *it, int64_t now)
+{
+	if (it->in_flight || it->dirty)
+		return 0;
+	switch (it->d.state) {
+	case DELIVERY_QUEUED:
+	case DELIVERY_SENDING: /* taken back after a crash */
+		return 1;
+	case DELIVERY_DEFERRED:
+		return it->d.next_at <= now;
+	default:
+		return 0;
+	}
+}
+
+static size_t pick(struct queue *q, int64_t now, struct qitem **out, struct qbatch **ob,
+		   size_t max)
+{
+	size_t n = 0;
+	for (struct qbatch *b = q->batches; b != NULL && n < max; b = b->next)
+		for (size_t i = 0; i < b->n && n < max; i++)
+			if (due(&b->items[i], now)) {
+				ob[n] = b;
+				out[n++] = &b->items[i];
+			}
+	return n;
+}
+
+static void record(struct queue *q, struct qitem *it, enum notice_event ev)
+{
+	if (!it->dirty) {
+		if (q->ndirty == q->dirty_cap) {
+			q->dirty_cap = q->dirty_cap ? 2 * q->dirty_cap : 256;
+			q->dirty = xrealloc(q->dirty, q->dirty_cap * sizeof(*q->dirty));
+		}
+		if (q->ndirty == 0)
+			q->dirty_since_ms = ms_now();
+		q->dirty[q->ndirty++] = it;
+	}
+	it->dirty = 1;
+	it->event = (uint8_t)ev;
+}
+
+static void fail_now(struct queue *q, struct qitem *it, int64_t now, const char *why)
+{
+	it->d.state = DELIVERY_FAILED;
+	it->d.last_at = now;
+	str_copy(it->d.reply, why, sizeof(it->d.reply));
+	record(q, it, EV_FAILED);
+}
+
+/* Mark a chunk "sending" (one commit) and build its messages. */
+static int take_chunk(struct queue *q, int64_t now, struct error *e)
+{
+	struct qitem *items[QUEUE_CHUNK];
+	struct qbatch *bs[QUEUE_CHUNK];
+	struct send_resident *rs = xcalloc(QUEUE_CHUNK, sizeof(*rs));
+	char (*tok)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_CHUNK, sizeof(*tok));
+	char (*code)[NOTICE_CODE_TEXT + 1] = xcalloc(QUEUE_CHUNK, sizeof(*code));
+	struct store_txn *t = NULL;
+	size_t n = pick(q, now, items, bs, QUEUE_CHUNK), k = 0;
+	int ret = -1;
+
+	if (n == 0) {
+		ret = 0;
+		goto out;
+	}
+	if (store_begin(q->sc->st, 1, &t, e) < 0)
+		goto out;
+	for (k = 0; k < n; k++) {
+		struct delivery d = items[k]->d;
+		int g = send_resident_read(t, bs[k]->sb.id, d.seq, &rs[k], e);
+		if (g < 0)
+			goto out;
+		if (g == 1 || send_rcpt(q->sc, &bs[k]->sb, &rs[k])[0] == '\0')
+			continue; /* gone or no address: failed below */
+		d.state = DELIVERY_SENDING;
+		d.last_at = now;
+		if (notice_code_get_or_new(t, d.batch, d.seq, code[k], e) < 0 ||
+		    notice_link_new(t, d.batch, d.seq, bs[k]->sb.expires, tok[k], e) < 0 ||
+		    delivery_put(t, &d, e) < 0)
+			goto out;
+		items[k]->d = d;
+	}
+	if (store_commit(&t, e) < 0)
+		goto out;
+	q->nready = q->ready_at = 0;
+	for (k = 0; k < n; k++) {
+		struct qjob *j = &q->ready[q->nready];
+		struct error be = { { 0 }, 0 };
+		if (items[k]->d.state != DELIVERY_SENDING) {
+			fail_now(q, items[k], now, "no address to send to");
+			continue;
+		}
+		memset(j, 0, sizeof(*j));
+		if (send_build(q->sc, &bs[k]->sb, &rs[k], tok[k], code[k], now, &j->job, &be) < 0) {
+			log_warn("event=message_refused batch=%llu seq=%u reason=\"%s\"",
+				 (unsigned long long)bs[k]->sb.id, items[k]->d.seq, be.msg);
+			fail_now(q, items[k], now, be.msg);
+			continue;
+		}
+		j->job.cookie = bs[k]->sb.id << 32 | items[k]->d.seq;
+		j->it = items[k];
+		items[k]->in_flight = 1;
+		q->in_flight++;
+		q->nready++;
+	}
+	ret = 1;
+out:
+	store_abort(&t);
+	for (size_t i = 0; i < n; i++)
+		send_resident_free(&rs[i]);
+	secure_wipe(tok, QUEUE_CHUNK * sizeof(*tok));
+	free(rs);
+	free(tok);
+	free(code);
+	return ret;
+}
+
+/* Hand the built messages over while the pool takes them: 1 all taken. */
+static int submit_ready(struct queue *q, struct error *e)
+{
+	while (q->ready_at < q->nready) {
+		struct qjob *j = &q->ready[q->ready_at];
+		int r = pool_submit(q->pool, &j->job, e);
+		if (r == 1)
+			return 0;
+		if (r < 0) {
+			log_err("event=pool_refused reason=\"%s\"", e->msg);
+			return 0;
+		}
+		j->job.msg = NULL;
+		q->ready_at++;
+	}
+	return 1;
+}
+
+int queue_step(struct queue *q, int64_t now, struct error *e)
+{
+	int64_t t = ms_now();
+	int r;
+
+	if (t - q->last_scan >= 1000) {
+		q->last_scan = t;
+		if (scan_batches(q, now, e) < 0)
+			return -1;
+	}
+	if (!submit_ready(q, e))
+		return 0;
+	if (q->in_flight >= q->cfg.window)
+		return 0;
+	r = take_chunk(q, now, e);
+	if (r < 0)
+		return -1;
+	submit_ready(q, e);
+	return r;
+}
+
+/* ---- outcomes ---- */
+
+static struct qitem *item_find(struct queue *q, uint64_t cookie)
+{
+	struct qbatch *b = batch_find(q, cookie >> 32);
+	uint32_t seq = (uint32_t)cookie;
+	size_t lo = 0, hi;
+	if (b == NULL)
+		return NULL;
+	hi = b->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->items[mid].d.seq == seq)
+			return &b->items[mid];
+		if (b->items[mid].d.seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void reply_text(const struct smtp_result *r, char *out, size_t outsize)
+{
+	if (r->code == 0)
+		str_fmt(out, outsize, "%s", r->text);
+	else
+		str_fmt(out, outsize, "%d%s%s %s", r->code, r->status[0] ? " " : "", r->status,
+			r->text);
+}
+
+void queue_outcome(struct queue *q, const struct pool_outcome *o)
+{
+	struct qitem *it = item_find(q, o->cookie);
+	struct delivery *d;
+	int64_t now = now_utc();
+
+	if (it == NULL || !it->in_flight)
+		return;
+	it->in_flight = 0;
+	q->in_flight--;
+	d = &it->d;
+	d->last_at = now;
+	reply_text(&o->r, d->reply, sizeof(d->reply));
+	if (o->r.outcome == SMTP_SENT) {
+		d->state = DELIVERY_SENT;
+		d->sent_at = now;
+		d->contacts++;
+		str_copy(d->queue_id, o->r.queue_id, sizeof(d->queue_id));
+		record(q, it, EV_SENT);
+	} else if (o->r.outcome == SMTP_PERMFAIL) {
+		d->state = DELIVERY_BOUNCED;
+		str_copy(d->bounce_kind, "hard", sizeof(d->bounce_kind));
+		str_copy(d->bounce_status, o->r.status[0] ? o->r.status : "5.0.0",
+			 sizeof(d->bounce_status));
+		record(q, it, EV_BOUNCED);
+	} else {
+		d->attempts++;
+		d->next_at = now + queue_backoff(d->attempts);
+		if (o->not_before > d->next_at)
+			d->next_at = o->not_before;
+		if (now - d->created >= q->cfg.retry_for || d->attempts > q->cfg.retry_max ||
+		    d->next_at - d->created > q->cfg.retry_for) {
+			d->state = DELIVERY_FAILED;
+			record(q, it, EV_FAILED);
+		} else {
+			d->state = DELIVERY_DEFERRED;
+			record(q, it, EV_DEFERRED);
+		}
+	}
+}
+
+/* ---- committing and finishing ---- */
+
+static int commit_dirty(struct queue *q, struct error *e)
+{
+	struct store_txn *t = NULL;
+	size_t n = q->ndirty < QUEUE_CHUNK ? q->ndirty : QUEUE_CHUNK;
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	if (store_begin(q->sc->st, 1, &t, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct qitem *it = q->dirty[i];
+		struct notice_event_rec ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.batch = it->d.batch;
+		ev.seq = it->d.seq;
+		ev.time_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+		ev.type = (enum notice_event)it->event;
+		ev.delay = -1;
+		if (delivery_put(t, &it->d, e) < 0 || notice_event_add(t, &ev, e) < 0) {
+			store_abort(&t);
+			return -1;
+		}
+	}
+	if (store_commit(&t, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		q->dirty[i]->dirty = 0;
+	memmove(q->dirty, q->dirty + n, (q->ndirty - n) * sizeof(*q->dirty));
+	q->ndirty -= n;
+	q->dirty_since_ms = ms_now();
+	return 0;
+}
+
+static void report_text(const struct qbatch *b, struct buf *out)
+{
+	size_t c[8] = { 0 };
+	for (size_t i = 0; i < b->n; i++)
+		if ((unsigned)b->items[i].d.state < 8)
+			c[b->items[i].d.state]++;
+	buf_printf(out,
+		   "バッチ %llu%s の送信が終わりました。\n\n"
+		   "対象の区民: %llu 件\n送信済み: %zu 件\n不達（宛先エラー）: %zu 件\n"
+		   "送信失敗: %zu 件\n紙で通知する区民（アドレスなし等）: %llu 件\n\n"
+		   "The batch %llu%s has been sent: %zu sent, %zu bounced, %zu failed, %llu on the "
+		   "paper list.\n",
+		   (unsigned long long)b->sb.id, b->sb.test ? "（テスト）" : "",
+		   (unsigned long long)b->residents, c[DELIVERY_SENT], c[DELIVERY_BOUNCED],
+		   c[DELIVERY_FAILED],
+		   (unsigned long long)(b->residents - (b->sb.test ? b->residents : b->n)),
+		   (unsigned long long)b->sb.id, b->sb.test ? " (test)" : "", c[DELIVERY_SENT],
+		   c[DELIVERY_BOUNCED], c[DELIVERY_FAILED],
+		   (unsigned long long)(b->residents - (b->sb.test ? b->residents : b->n)));
+}
+
+static int batch_finish(struct queue *q, struct qbatch *b, struct error *e)
+{
+	struct buf text;
+	struct store_txn *t = NULL;
+	int ret = -1;
+
+	buf_init(&text, 16 << 10);
+	report_text(b, &text);
+	if (store_begin(q->sc->st, 1, &t, e) < 0)
+		goto out;
+	for (size_t i = 0; i < q->cfg.nreport; i++) {
+		struct mailreq m;
+		memset(&m, 0, sizeof(m));
+		str_copy(m.kind, "report", sizeof(m.kind));
+		str_copy(m.to, q->cfg.report_to[i], sizeof(m.to));
+		str_fmt(m.subject, sizeof(m.subject), "【便り】バッチ %llu の送信完了報告",
+			(unsigned long long)b->sb.id);
+		m.text = (char *)text.data;
+		m.batch = b->sb.id;
+		if (mailreq_add(t, &m, e) < 0)
+			goto out;
+	}
+	if (store_commit(&t, e) < 0 ||
+	    batches_set_status(q->sc->st, b->sb.id, BATCH_STATUS_SENDING, BATCH_STATUS_SENT, "mailer",
+			       "mailer", "batch.sent", e) < 0)
+		goto out;
+	log_info("event=batch_sent batch=%llu report=\"%s\"", (unsigned long long)b->sb.id,
+		 q->cfg.nreport ? "queued" : "none");
+	ret = 0;
+out:
+	store_abort(&t);
+	buf_free(&text);
+	return ret;
+}
+
+static void finish_batches(struct queue *q, struct error *e)
+{
+	struct qbatch **pp = &q->batches;
+	while (*pp != NULL) {
+		struct qbatch *b = *pp;
+		size_t i;
+		for (i = 0; i < b->n; i++)
+			if (!is_final(b->items[i].d.state) || b->items[i].dirty || b->items[i].in_flight)
+				break;
+		if (i < b->n || batch_finish(q, b, e) < 0) {
+			pp = &b->next;
+			continue;
+		}
+		*pp = b->next;
+		batch_free(b);
+	}
+}
+
+int queue_flush(struct queue *q, int force, struct error *e)
+{
+	if (q->ndirty == 0 && q->in_flight == 0 && q->batches == NULL)
+		return 0;
+	while (q->ndirty > 0 &&
+	       (force || q->ndirty >= QUEUE_CHUNK || q->in_flight == 0 ||
+		ms_now() - q->dirty_since_ms >= 100))
+		if (commit_dirty(q, e) < 0)
+			return -1;
+	if (q->in_flight == 0 && q->ndirty == 0)
+		finish_batches(q, e);
+	return 0;
+}

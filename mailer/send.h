@@ -1,0 +1,101 @@
+/*
+ * send.h — one resident's notification, from the store to the bytes the
+ * transport carries: the batch's settings (read once per batch), the
+ * resident's address and own message (unsealed per message), a fresh link
+ * token (lib/notice.h notice_link_new) and the resident's notice code, the
+ * message itself (mailer/message.h), its VERP return path (mailer/verp.h)
+ * and, when [mail] dkim_selector is set, its DKIM-Signature
+ * (mailer/dkim.h).  Runs in the mailer process.
+ *
+ * Who receives it: the resident's own address for a live batch; for a test
+ * batch (テスト) one of [mail] test_addresses instead (in turn, by seq),
+ * and the message is marked テスト.  A resident the batch holds back (any
+ * row flag: no address, an invalid one, a duplicate key...) gets no mail:
+ * that is the paper list.
+ */
+#ifndef TAYORI_SEND_H
+#define TAYORI_SEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/notice.h"
+#include "lib/util.h"
+#include "mailer/message.h"
+#include "mailer/pool.h"
+
+struct conf;
+struct store;
+struct store_txn;
+struct keys_client;
+
+#define SEND_ADDR_MAX 254
+#define SEND_TEST_MAX 16        /* test addresses kept */
+#define SEND_LINK_TTL_DEFAULT (180 * 86400) /* no 公開期限: links last 180 days */
+#define SEND_DEADLINE_DEFAULT (30 * 86400)  /* no 期限: 30 days after sending */
+
+/* What the sender reads from the configuration, once. */
+struct send_ctx {
+	struct store *st;
+	struct keys_client *kc;
+	const struct conf *conf;
+	char from[SEND_ADDR_MAX + 1];
+	char from_name[256];
+	char reply_to[SEND_ADDR_MAX + 1];
+	char domain[SEND_ADDR_MAX + 1];   /* of from: VERP and Message-ID */
+	char portal_url[MESSAGE_URL_MAX];
+	char contact[1200];
+	char test[SEND_TEST_MAX][SEND_ADDR_MAX + 1];
+	size_t ntest;
+};
+
+/* A batch's settings for its messages (sealed in DB_BATCHES). */
+struct send_batch {
+	uint64_t id;
+	int test;
+	char *title;
+	char *message;
+	enum message_auth auth;
+	char deadline[11];     /* YYYY-MM-DD */
+	int64_t expires;       /* the links' expiry, UTC seconds */
+	char actor[64];        /* who submitted it ("staff:3"), for the report */
+};
+
+/* One resident as the sender needs them. */
+struct send_resident {
+	uint32_t seq;
+	int mailable;           /* no row flag and an address */
+	char email[SEND_ADDR_MAX + 1];
+	char *message;          /* the resident's own message, or NULL */
+};
+
+int send_ctx_init(struct send_ctx *c, struct store *st, struct keys_client *kc,
+		  const struct conf *conf, struct error *e);
+/* Split a comma-separated list of addresses into out (at most max); -1
+ * naming the first invalid one. */
+int send_addr_list(const char *list, char (*out)[SEND_ADDR_MAX + 1], size_t max, size_t *n,
+		   struct error *e);
+
+/* Read batch id's settings (now: when sending starts, for the defaults). */
+int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct send_batch *b,
+		    struct error *e);
+void send_batch_free(struct send_batch *b);
+
+/* Read resident seq of batch: 0, 1 absent, -1 error. */
+int send_resident_read(struct store_txn *t, uint64_t batch, uint32_t seq, struct send_resident *r,
+		       struct error *e);
+void send_resident_free(struct send_resident *r);
+
+/* Where resident r's message goes ("" when nowhere: a test batch without
+ * test addresses). */
+const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
+		      const struct send_resident *r);
+
+/* Build the message for r with link token and notice code into job (rcpt,
+ * return path, bytes owned by job->msg).  now is its Date. */
+int send_build(const struct send_ctx *c, const struct send_batch *b, const struct send_resident *r,
+	       const char *token, const char *code, int64_t now, struct pool_job *job,
+	       struct error *e);
+
+#endif
