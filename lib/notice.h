@@ -12,7 +12,10 @@
  *
  *   deliveries  u64 batch | u32 seq -> NR_* delivery fields (state machine below)
  *   tokens      SHA-256(link token) -> NR_* link fields (batch, seq, issued, expires)
- *   codes       HMAC("notice-code", normalised code) -> NR_* (batch, seq)
+ *   codes       HMAC("notice-code", normalised code) -> NR_* (batch, seq), and
+ *               "r" | u64 batch | u32 seq -> NR_* the code itself, sealed under a key
+ *               only the keys process can make again (notice.c), so that
+ *               notice_code_get_or_new() returns the code already given
  *   access      u64 batch | u32 seq -> NR_* what the resident did (opened, arrival,
  *               failures, lock, OTP, consent)
  *   events      u64 batch | u64 time µs | u32 n -> NR_* one event (type, seq, user agent,

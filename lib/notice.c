@@ -1,0 +1,510 @@
+/*
+ * notice.c — the store's records of a sent notice (see lib/notice.h): the
+ * MACs that keep them from being minted or edited without the keys
+ * process, deliveries, link tokens, notice codes and what the resident did.
+ * Events are in notice_event.c, the furthest state in notice_status.c.
+ * Runs in the mailer, the portal and the command-line processes.
+ *
+ * The notice code of (batch, seq) is kept twice in DB_CODES:
+ *   HMAC("notice-code", canonical code)  -> NR_BATCH, NR_SEQ   (the lookup)
+ *   "r" | u64 batch | u32 seq            -> NR_BATCH, NR_SEQ, NR_CODE_SEALED
+ * where NR_CODE_SEALED is the canonical code under AES-256-GCM with a key
+ * only the keys process can make again, HMAC("notice-code", "seal" 0 | "r" |
+ * batch | seq); so every role that may index notice codes (the mailer, the
+ * portal, the command line) can read the code back to write it in a
+ * message, and a copy of the files does not show it.
+ */
+#include "lib/notice.h"
+
+#include <string.h>
+
+#include "lib/crypt.h"
+#include "lib/keys_client.h"
+#include "lib/log.h"
+#include "lib/rec.h"
+#include "lib/store.h"
+
+#define NR_CODE_SEALED 50 /* private to this file: see the top */
+#define MAC_FIELD (6 + CRYPT_HASH_LEN)
+#define REC_MAX (16u << 10)
+#define CODE_RKEY 13
+
+const char *delivery_state_name(enum delivery_state s)
+{
+	static const char *const names[] = { "none", "queued", "sending", "sent",
+					     "deferred", "failed", "bounced" };
+	return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+static void key12(uint8_t k[12], uint64_t batch, uint32_t seq)
+{
+	be64_put(k, batch);
+	be32_put(k + 8, seq);
+}
+
+/* ---- MACs ---- */
+
+static int record_mac(struct store *st, int db, const void *key, size_t kl, const void *fields,
+		      size_t fl, uint8_t mac[CRYPT_HASH_LEN], struct error *e)
+{
+	struct buf in;
+	int ret = -1;
+
+	buf_init(&in, REC_MAX + 256);
+	if (buf_append_str(&in, store_db_name((enum store_db)db)) < 0 ||
+	    buf_append_u8(&in, 0) < 0 || buf_append(&in, key, kl) < 0 ||
+	    buf_append(&in, fields, fl) < 0) {
+		err_set(e, "notice: record too long for %s", store_db_name((enum store_db)db));
+		goto out;
+	}
+	ret = store_index(st, KEYS_IX_NAME_RECORD, in.data, in.len, mac, e);
+out:
+	buf_wipe(&in);
+	return ret;
+}
+
+int notice_seal_rec(struct store *st, int db, const void *key, size_t kl, uint64_t version,
+		    struct buf *rec, struct error *e)
+{
+	uint8_t mac[CRYPT_HASH_LEN];
+
+	if (rec_put_u64(rec, NR_VERSION, version) < 0)
+		return err_set(e, "notice: record too long");
+	if (record_mac(st, db, key, kl, rec->data, rec->len, mac, e) < 0)
+		return -1;
+	if (rec_put(rec, NR_MAC, mac, sizeof(mac)) < 0)
+		return err_set(e, "notice: record too long");
+	return 0;
+}
+
+int notice_check_rec(struct store *st, int db, const void *key, size_t kl, const void *val,
+		     size_t vl, struct error *e)
+{
+	const uint8_t *p = val, *ver;
+	size_t verl;
+	uint8_t mac[CRYPT_HASH_LEN];
+	size_t fl;
+
+	if (vl < MAC_FIELD || vl > REC_MAX || rec_check(p, vl) != 0)
+		goto bad;
+	fl = vl - MAC_FIELD;
+	if (p[fl] != 0 || p[fl + 1] != NR_MAC || be32_get(p + fl + 2) != CRYPT_HASH_LEN ||
+	    rec_get(p, fl, NR_VERSION, &ver, &verl) != 0 || verl != 8)
+		goto bad;
+	if (record_mac(st, db, key, kl, p, fl, mac, e) < 0)
+		return -1;
+	if (ct_memcmp(mac, p + fl + 6, sizeof(mac)) != 0)
+		goto bad;
+	return 0;
+bad:
+	log_warn("event=notice_record_refused db=%s reason=\"its MAC does not hold\"",
+		 store_db_name((enum store_db)db));
+	return 1;
+}
+
+/* Read a record and check its MAC: 0 good (*v valid until the transaction
+ * ends), 1 absent, 2 refused (forged or damaged), -1 error. */
+static int get_checked(struct store_txn *t, int db, const void *key, size_t kl,
+		       const uint8_t **v, size_t *vl, struct error *e)
+{
+	const void *val;
+	int r = store_get(t, (enum store_db)db, key, kl, &val, vl, e);
+	if (r != 0)
+		return r;
+	*v = val;
+	r = notice_check_rec(store_txn_store(t), db, key, kl, val, *vl, e);
+	return r == 1 ? 2 : r;
+}
+
+static int put_rec(struct store_txn *t, int db, const void *key, size_t kl, uint64_t version,
+		   struct buf *rec, int fresh, struct error *e)
+{
+	int r;
+	if (notice_seal_rec(store_txn_store(t), db, key, kl, version, rec, e) < 0)
+		return -1;
+	if (!fresh)
+		return store_put(t, (enum store_db)db, key, kl, rec->data, rec->len, e);
+	r = store_put_new(t, (enum store_db)db, key, kl, rec->data, rec->len, e);
+	return r;
+}
+
+static int64_t get_i64(const uint8_t *v, size_t vl, uint16_t tag)
+{
+	return (int64_t)rec_get_u64(v, vl, tag, 0);
+}
+
+/* ---- deliveries ---- */
+
+int delivery_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct delivery *out,
+		 struct error *e)
+{
+	uint8_t k[12];
+	const uint8_t *v;
+	size_t vl;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->batch = batch;
+	out->seq = seq;
+	key12(k, batch, seq);
+	r = get_checked(t, DB_DELIVERIES, k, sizeof(k), &v, &vl, e);
+	if (r == 2)
+		return err_set(e, "the delivery record of batch %llu row %u fails its MAC "
+				  "(forged or damaged)", (unsigned long long)batch, seq);
+	if (r != 0)
+		return r;
+	out->state = (enum delivery_state)rec_get_u64(v, vl, NR_STATE, 0);
+	if (out->state < DELIVERY_QUEUED || out->state > DELIVERY_BOUNCED)
+		return err_set(e, "the delivery record of batch %llu row %u has no valid state",
+			       (unsigned long long)batch, seq);
+	out->attempts = (uint32_t)rec_get_u64(v, vl, NR_ATTEMPTS, 0);
+	out->contacts = (uint32_t)rec_get_u64(v, vl, NR_CONTACTS, 0);
+	out->created = get_i64(v, vl, NR_CREATED);
+	out->next_at = get_i64(v, vl, NR_NEXT_AT);
+	out->sent_at = get_i64(v, vl, NR_SENT_AT);
+	out->last_at = get_i64(v, vl, NR_LAST_AT);
+	out->version = rec_get_u64(v, vl, NR_VERSION, 0);
+	if (rec_get_str(v, vl, NR_QUEUE_ID, out->queue_id, sizeof(out->queue_id)) < 0 ||
+	    rec_get_str(v, vl, NR_REPLY, out->reply, sizeof(out->reply)) < 0 ||
+	    rec_get_str(v, vl, NR_BOUNCE_KIND, out->bounce_kind, sizeof(out->bounce_kind)) < 0 ||
+	    rec_get_str(v, vl, NR_BOUNCE_STATUS, out->bounce_status,
+			sizeof(out->bounce_status)) < 0)
+		return err_set(e, "the delivery record of batch %llu row %u is damaged",
+			       (unsigned long long)batch, seq);
+	return 0;
+}
+
+/* A text field cut to at most n - 1 bytes (the size the reader takes). */
+static int put_str_cut(struct buf *b, uint16_t tag, const char *s, size_t n)
+{
+	return rec_put(b, tag, s, strnlen(s, n - 1));
+}
+
+int delivery_put(struct store_txn *t, struct delivery *d, struct error *e)
+{
+	struct buf b;
+	uint8_t k[12];
+	int ret = -1;
+
+	if (d->state < DELIVERY_QUEUED || d->state > DELIVERY_BOUNCED)
+		return err_set(e, "notice: delivery state %d is not one", (int)d->state);
+	buf_init(&b, REC_MAX);
+	if (rec_put_u64(&b, NR_BATCH, d->batch) < 0 || rec_put_u64(&b, NR_SEQ, d->seq) < 0 ||
+	    rec_put_u64(&b, NR_STATE, (uint64_t)d->state) < 0 ||
+	    rec_put_u64(&b, NR_ATTEMPTS, d->attempts) < 0 ||
+	    rec_put_u64(&b, NR_CREATED, (uint64_t)d->created) < 0 ||
+	    rec_put_u64(&b, NR_NEXT_AT, (uint64_t)d->next_at) < 0 ||
+	    rec_put_u64(&b, NR_SENT_AT, (uint64_t)d->sent_at) < 0 ||
+	    rec_put_u64(&b, NR_LAST_AT, (uint64_t)d->last_at) < 0 ||
+	    put_str_cut(&b, NR_QUEUE_ID, d->queue_id, sizeof(d->queue_id)) < 0 ||
+	    put_str_cut(&b, NR_REPLY, d->reply, sizeof(d->reply)) < 0 ||
+	    rec_put_u64(&b, NR_CONTACTS, d->contacts) < 0 ||
+	    put_str_cut(&b, NR_BOUNCE_KIND, d->bounce_kind, sizeof(d->bounce_kind)) < 0 ||
+	    put_str_cut(&b, NR_BOUNCE_STATUS, d->bounce_status, sizeof(d->bounce_status)) < 0) {
+		err_set(e, "notice: delivery record too long");
+		goto out;
+	}
+	key12(k, d->batch, d->seq);
+	if (put_rec(t, DB_DELIVERIES, k, sizeof(k), d->version + 1, &b, 0, e) < 0)
+		goto out;
+	d->version++;
+	ret = 0;
+out:
+	buf_free(&b);
+	return ret;
+}
+
+/* ---- link tokens ---- */
+
+int notice_link_new(struct store_txn *t, uint64_t batch, uint32_t seq, int64_t expires,
+		    char token[NOTICE_TOKEN_LEN + 1], struct error *e)
+{
+	struct buf b;
+	uint8_t h[CRYPT_HASH_LEN];
+	int ret = -1, r;
+
+	buf_init(&b, REC_MAX);
+	if (notice_token_new(token, e) < 0)
+		goto out;
+	notice_token_hash(token, h);
+	if (rec_put_u64(&b, NR_BATCH, batch) < 0 || rec_put_u64(&b, NR_SEQ, seq) < 0 ||
+	    rec_put_u64(&b, NR_ISSUED, (uint64_t)now_utc()) < 0 ||
+	    rec_put_u64(&b, NR_EXPIRES, (uint64_t)expires) < 0 ||
+	    rec_put_str(&b, NR_KIND, "link") < 0) {
+		err_set(e, "notice: link record too long");
+		goto out;
+	}
+	r = put_rec(t, DB_TOKENS, h, sizeof(h), 1, &b, 1, e);
+	if (r == 1)
+		err_tmp(e, "notice: a fresh link token is already stored (random source?)");
+	if (r != 0)
+		goto out;
+	ret = 0;
+out:
+	if (ret < 0)
+		secure_wipe(token, NOTICE_TOKEN_LEN + 1);
+	buf_free(&b);
+	return ret;
+}
+
+int notice_link_find(struct store_txn *t, const char *token, uint64_t *batch, uint32_t *seq,
+		     struct error *e)
+{
+	uint8_t h[CRYPT_HASH_LEN];
+	const uint8_t *v;
+	size_t vl;
+	char kind[16];
+	int64_t expires;
+	int r;
+
+	if (notice_token_shape(token) != 0)
+		return 1;
+	notice_token_hash(token, h);
+	r = get_checked(t, DB_TOKENS, h, sizeof(h), &v, &vl, e);
+	if (r == 2)
+		return 1; /* forged: logged, and shown like an unknown token */
+	if (r != 0)
+		return r;
+	expires = get_i64(v, vl, NR_EXPIRES);
+	if (rec_get_str(v, vl, NR_KIND, kind, sizeof(kind)) < 0 || strcmp(kind, "link") != 0 ||
+	    expires <= now_utc())
+		return 1;
+	*batch = rec_get_u64(v, vl, NR_BATCH, 0);
+	*seq = (uint32_t)rec_get_u64(v, vl, NR_SEQ, 0);
+	return 0;
+}
+
+/* ---- notice codes ---- */
+
+static void code_rkey(uint8_t k[CODE_RKEY], uint64_t batch, uint32_t seq)
+{
+	k[0] = 'r';
+	key12(k + 1, batch, seq);
+}
+
+/* The key that seals the code of one (batch, seq): only the keys process
+ * can make it again. */
+static int code_seal_key(struct store *st, const uint8_t rk[CODE_RKEY],
+			 uint8_t key[CRYPT_KEY_LEN], struct error *e)
+{
+	uint8_t in[5 + CODE_RKEY];
+	memcpy(in, "seal", 5); /* with its NUL: never a canonical code */
+	memcpy(in + 5, rk, CODE_RKEY);
+	return store_index(st, KEYS_IX_NAME_CODE, in, sizeof(in), key, e);
+}
+
+static void code_format(const char canon[NOTICE_CODE_SYMBOLS + 1], char out[NOTICE_CODE_TEXT + 1])
+{
+	size_t o = 0;
+	for (int i = 0; i < NOTICE_CODE_SYMBOLS; i++) {
+		if (i > 0 && i % 4 == 0)
+			out[o++] = '-';
+		out[o++] = canon[i];
+	}
+	out[o] = '\0';
+}
+
+/* The stored code of (batch, seq): 0 found, 1 none, -1 error. */
+static int code_stored(struct store_txn *t, const uint8_t rk[CODE_RKEY],
+		       char code[NOTICE_CODE_TEXT + 1], struct error *e)
+{
+	struct store *st = store_txn_store(t);
+	const uint8_t *v, *sealed;
+	size_t vl, sl;
+	uint8_t key[CRYPT_KEY_LEN];
+	struct buf plain;
+	char canon[NOTICE_CODE_SYMBOLS + 1];
+	int r, ret = -1;
+
+	r = get_checked(t, DB_CODES, rk, CODE_RKEY, &v, &vl, e);
+	if (r == 2)
+		return err_set(e, "the notice code record of batch %llu row %u fails its MAC "
+				  "(forged or damaged)", (unsigned long long)be64_get(rk + 1),
+			       be32_get(rk + 9));
+	if (r != 0)
+		return r;
+	if (rec_get(v, vl, NR_CODE_SEALED, &sealed, &sl) != 0)
+		return err_set(e, "the notice code record of batch %llu row %u is damaged",
+			       (unsigned long long)be64_get(rk + 1), be32_get(rk + 9));
+	buf_init(&plain, 64);
+	if (code_seal_key(st, rk, key, e) < 0)
+		goto out;
+	if (crypt_open(key, rk, CODE_RKEY, sealed, sl, &plain, e) < 0 ||
+	    plain.len != NOTICE_CODE_SYMBOLS) {
+		err_set(e, "the notice code of batch %llu row %u does not open",
+			(unsigned long long)be64_get(rk + 1), be32_get(rk + 9));
+		goto out;
+	}
+	memcpy(canon, plain.data, NOTICE_CODE_SYMBOLS);
+	canon[NOTICE_CODE_SYMBOLS] = '\0';
+	code_format(canon, code);
+	ret = 0;
+out:
+	secure_wipe(key, sizeof(key));
+	secure_wipe(canon, sizeof(canon));
+	buf_wipe(&plain);
+	return ret;
+}
+
+/* Store a fresh code's lookup and sealed copy: 0 done, 1 the code is taken. */
+static int code_store(struct store_txn *t, const uint8_t rk[CODE_RKEY], uint64_t batch,
+		      uint32_t seq, const char canon[NOTICE_CODE_SYMBOLS + 1], struct error *e)
+{
+	struct store *st = store_txn_store(t);
+	uint8_t ix[CRYPT_HASH_LEN], key[CRYPT_KEY_LEN];
+	struct buf b, sealed;
+	int ret = -1, r;
+
+	buf_init(&b, REC_MAX);
+	buf_init(&sealed, 256);
+	if (store_index(st, KEYS_IX_NAME_CODE, canon, NOTICE_CODE_SYMBOLS, ix, e) < 0)
+		goto out;
+	if (rec_put_u64(&b, NR_BATCH, batch) < 0 || rec_put_u64(&b, NR_SEQ, seq) < 0) {
+		err_set(e, "notice: code record too long");
+		goto out;
+	}
+	r = put_rec(t, DB_CODES, ix, sizeof(ix), 1, &b, 1, e);
+	if (r != 0) {
+		ret = r;
+		goto out;
+	}
+	buf_reset(&b);
+	if (code_seal_key(st, rk, key, e) < 0 ||
+	    crypt_seal(key, rk, CODE_RKEY, canon, NOTICE_CODE_SYMBOLS, &sealed, e) < 0)
+		goto out;
+	if (rec_put_u64(&b, NR_BATCH, batch) < 0 || rec_put_u64(&b, NR_SEQ, seq) < 0 ||
+	    rec_put(&b, NR_CODE_SEALED, sealed.data, sealed.len) < 0) {
+		err_set(e, "notice: code record too long");
+		goto out;
+	}
+	if (put_rec(t, DB_CODES, rk, CODE_RKEY, 1, &b, 0, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	secure_wipe(key, sizeof(key));
+	buf_free(&sealed);
+	buf_free(&b);
+	return ret;
+}
+
+int notice_code_get_or_new(struct store_txn *t, uint64_t batch, uint32_t seq,
+			   char code[NOTICE_CODE_TEXT + 1], struct error *e)
+{
+	uint8_t rk[CODE_RKEY];
+	char canon[NOTICE_CODE_SYMBOLS + 1];
+	int r;
+
+	code_rkey(rk, batch, seq);
+	r = code_stored(t, rk, code, e);
+	if (r <= 0)
+		return r;
+	for (int tries = 0; tries < 8; tries++) {
+		if (notice_code_new(code, e) < 0)
+			return -1;
+		if (notice_code_read(code, canon) != 0)
+			return err_tmp(e, "notice: a fresh notice code does not read back");
+		r = code_store(t, rk, batch, seq, canon, e);
+		secure_wipe(canon, sizeof(canon));
+		if (r <= 0)
+			return r;
+	}
+	return err_tmp(e, "notice: no free notice code after 8 tries");
+}
+
+int notice_code_find(struct store_txn *t, const char *typed, uint64_t *batch, uint32_t *seq,
+		     struct error *e)
+{
+	char canon[NOTICE_CODE_SYMBOLS + 1];
+	uint8_t ix[CRYPT_HASH_LEN];
+	const uint8_t *v;
+	size_t vl;
+	int r;
+
+	if (notice_code_read(typed, canon) != 0)
+		return 1;
+	r = store_index(store_txn_store(t), KEYS_IX_NAME_CODE, canon, NOTICE_CODE_SYMBOLS, ix, e);
+	secure_wipe(canon, sizeof(canon));
+	if (r < 0)
+		return -1;
+	r = get_checked(t, DB_CODES, ix, sizeof(ix), &v, &vl, e);
+	if (r == 2)
+		return 1;
+	if (r != 0)
+		return r;
+	*batch = rec_get_u64(v, vl, NR_BATCH, 0);
+	*seq = (uint32_t)rec_get_u64(v, vl, NR_SEQ, 0);
+	return 0;
+}
+
+/* ---- what the resident did ---- */
+
+int access_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct notice_access *out,
+	       struct error *e)
+{
+	uint8_t k[12];
+	const uint8_t *v, *h;
+	size_t vl, hl;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->batch = batch;
+	out->seq = seq;
+	key12(k, batch, seq);
+	r = get_checked(t, DB_ACCESS, k, sizeof(k), &v, &vl, e);
+	if (r == 2)
+		return err_set(e, "the access record of batch %llu row %u fails its MAC "
+				  "(forged or damaged)", (unsigned long long)batch, seq);
+	if (r != 0)
+		return r;
+	out->opened_at = get_i64(v, vl, NR_OPENED_AT);
+	out->auth_at = get_i64(v, vl, NR_AUTH_AT);
+	out->downloaded_at = get_i64(v, vl, NR_DOWNLOADED_AT);
+	out->failures = (uint32_t)rec_get_u64(v, vl, NR_FAILURES, 0);
+	out->locked = rec_get_u64(v, vl, NR_LOCKED, 0) != 0;
+	if (rec_get(v, vl, NR_OTP_HASH, &h, &hl) == 0 && hl == sizeof(out->otp_hash))
+		memcpy(out->otp_hash, h, hl);
+	out->otp_at = get_i64(v, vl, NR_OTP_AT);
+	out->otp_tries = (uint32_t)rec_get_u64(v, vl, NR_OTP_TRIES, 0);
+	out->cert_downloads = (uint32_t)rec_get_u64(v, vl, NR_CERT_DOWNLOADS, 0);
+	out->consent = (enum notice_consent)rec_get_u64(v, vl, NR_CONSENT, 0);
+	out->consent_at = get_i64(v, vl, NR_CONSENT_AT);
+	out->version = rec_get_u64(v, vl, NR_VERSION, 0);
+	if (out->consent > CONSENT_DECLINED ||
+	    rec_get_str(v, vl, NR_TERMS, out->terms, sizeof(out->terms)) < 0)
+		return err_set(e, "the access record of batch %llu row %u is damaged",
+			       (unsigned long long)batch, seq);
+	return 0;
+}
+
+int access_put(struct store_txn *t, struct notice_access *a, struct error *e)
+{
+	struct buf b;
+	uint8_t k[12];
+	int ret = -1;
+
+	buf_init(&b, REC_MAX);
+	if (rec_put_u64(&b, NR_BATCH, a->batch) < 0 || rec_put_u64(&b, NR_SEQ, a->seq) < 0 ||
+	    rec_put_u64(&b, NR_OPENED_AT, (uint64_t)a->opened_at) < 0 ||
+	    rec_put_u64(&b, NR_DOWNLOADED_AT, (uint64_t)a->downloaded_at) < 0 ||
+	    rec_put_u64(&b, NR_FAILURES, a->failures) < 0 ||
+	    rec_put_u64(&b, NR_LOCKED, a->locked ? 1 : 0) < 0 ||
+	    rec_put(&b, NR_OTP_HASH, a->otp_hash, sizeof(a->otp_hash)) < 0 ||
+	    rec_put_u64(&b, NR_OTP_AT, (uint64_t)a->otp_at) < 0 ||
+	    rec_put_u64(&b, NR_OTP_TRIES, a->otp_tries) < 0 ||
+	    rec_put_u64(&b, NR_CONSENT, (uint64_t)a->consent) < 0 ||
+	    rec_put_u64(&b, NR_CONSENT_AT, (uint64_t)a->consent_at) < 0 ||
+	    put_str_cut(&b, NR_TERMS, a->terms, sizeof(a->terms)) < 0 ||
+	    rec_put_u64(&b, NR_CERT_DOWNLOADS, a->cert_downloads) < 0 ||
+	    rec_put_u64(&b, NR_AUTH_AT, (uint64_t)a->auth_at) < 0) {
+		err_set(e, "notice: access record too long");
+		goto out;
+	}
+	key12(k, a->batch, a->seq);
+	if (put_rec(t, DB_ACCESS, k, sizeof(k), a->version + 1, &b, 0, e) < 0)
+		goto out;
+	a->version++;
+	ret = 0;
+out:
+	buf_free(&b);
+	return ret;
+}

@@ -1,0 +1,178 @@
+/*
+ * notice_event.c — the events of a sent notice (opens, authentications,
+ * downloads, consent, what the mailer did), each stored with a MAC from the
+ * keys process and written to the audit log in the same transaction (see
+ * lib/notice.h).  Runs in the mailer, the portal and the command-line
+ * processes.
+ *
+ * Audit records: actor "resident" (open, auth_ok, auth_fail, locked,
+ * download, cert_download, consent, decline), "mailer" (otp_sent, sent,
+ * deferred, bounced, failed, reminded) or "staff" (unlocked); action
+ * "notice.<event name>"; target "batch:B/seq:S" (the resident's row, never
+ * a personal value); from "portal", "mailer" or "dashboard"; detail
+ * "delay=N" when the seconds since delivery are known.  The user agent is
+ * kept in the event only.
+ */
+#include "lib/notice.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "lib/audit.h"
+#include "lib/log.h"
+#include "lib/rec.h"
+#include "lib/store.h"
+
+#define EVENT_KEY 20
+#define EVENT_REC_MAX 2048
+
+static const char *const event_names[] = {
+	[EV_OPEN] = "open",
+	[EV_AUTH_OK] = "auth_ok",
+	[EV_AUTH_FAIL] = "auth_fail",
+	[EV_LOCKED] = "locked",
+	[EV_UNLOCKED] = "unlocked",
+	[EV_DOWNLOAD] = "download",
+	[EV_CERT_DOWNLOAD] = "cert_download",
+	[EV_CONSENT] = "consent",
+	[EV_DECLINE] = "decline",
+	[EV_OTP_SENT] = "otp_sent",
+	[EV_SENT] = "sent",
+	[EV_DEFERRED] = "deferred",
+	[EV_BOUNCED] = "bounced",
+	[EV_FAILED] = "failed",
+	[EV_REMINDED] = "reminded",
+};
+
+const char *notice_event_name(enum notice_event t)
+{
+	if ((unsigned)t >= ARRAY_SIZE(event_names) || event_names[t] == NULL)
+		return "?";
+	return event_names[t];
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int event_audit(struct store_txn *t, const struct notice_event_rec *ev, struct error *e)
+{
+	const char *actor = "resident", *from = "portal";
+	char action[48], target[64], detail[48] = "";
+	struct audit_entry a;
+
+	switch (ev->type) {
+	case EV_OTP_SENT: case EV_SENT: case EV_DEFERRED: case EV_BOUNCED: case EV_FAILED:
+	case EV_REMINDED:
+		actor = "mailer";
+		from = "mailer";
+		break;
+	case EV_UNLOCKED:
+		actor = "staff";
+		from = "dashboard";
+		break;
+	default:
+		break;
+	}
+	str_fmt(action, sizeof(action), "notice.%s", notice_event_name(ev->type));
+	str_fmt(target, sizeof(target), "batch:%llu/seq:%u", (unsigned long long)ev->batch,
+		ev->seq);
+	if (ev->delay >= 0)
+		str_fmt(detail, sizeof(detail), "delay=%lld", (long long)ev->delay);
+	a = (struct audit_entry){ actor, action, target, from, detail };
+	return audit_append(t, &a, NULL, e);
+}
+
+int notice_event_add(struct store_txn *t, const struct notice_event_rec *ev, struct error *e)
+{
+	uint8_t k[EVENT_KEY];
+	struct buf b;
+	int64_t when = ev->time_us > 0 ? ev->time_us : now_us();
+	int ret = -1, r = 1;
+
+	if (strcmp(notice_event_name(ev->type), "?") == 0)
+		return err_set(e, "notice: event type %d is not one", (int)ev->type);
+	buf_init(&b, EVENT_REC_MAX);
+	be64_put(k, ev->batch);
+	be64_put(k + 8, (uint64_t)when);
+	/* n tells apart events of one batch in the same microsecond. */
+	for (uint32_t n = 0; n < 1000 && r == 1; n++) {
+		be32_put(k + 16, n);
+		buf_reset(&b);
+		if (rec_put_u64(&b, NR_BATCH, ev->batch) < 0 || rec_put_u64(&b, NR_SEQ, ev->seq) < 0 ||
+		    rec_put_u64(&b, NR_TYPE, (uint64_t)ev->type) < 0 ||
+		    rec_put(&b, NR_UA, ev->ua, strnlen(ev->ua, sizeof(ev->ua) - 1)) < 0 ||
+		    rec_put_u64(&b, NR_DELAY, (uint64_t)ev->delay) < 0 ||
+		    notice_seal_rec(store_txn_store(t), DB_EVENTS, k, sizeof(k), 1, &b, e) < 0)
+			goto out;
+		r = store_put_new(t, DB_EVENTS, k, sizeof(k), b.data, b.len, e);
+	}
+	if (r != 0) {
+		if (r == 1)
+			err_tmp(e, "notice: too many events in one microsecond");
+		goto out;
+	}
+	if (event_audit(t, ev, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	buf_free(&b);
+	return ret;
+}
+
+static int event_parse(const uint8_t *k, const uint8_t *v, size_t vl,
+		       struct notice_event_rec *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->batch = be64_get(k);
+	ev->time_us = (int64_t)be64_get(k + 8);
+	ev->seq = (uint32_t)rec_get_u64(v, vl, NR_SEQ, 0);
+	ev->type = (enum notice_event)rec_get_u64(v, vl, NR_TYPE, 0);
+	ev->delay = (int64_t)rec_get_u64(v, vl, NR_DELAY, (uint64_t)-1);
+	if (rec_get_u64(v, vl, NR_BATCH, 0) != ev->batch ||
+	    rec_get_str(v, vl, NR_UA, ev->ua, sizeof(ev->ua)) < 0)
+		return -1;
+	return 0;
+}
+
+int notice_events_each(struct store_txn *t, uint64_t batch, int64_t since_us,
+		       int (*cb)(const struct notice_event_rec *, void *), void *arg,
+		       struct error *e)
+{
+	struct store_iter *it = NULL;
+	uint8_t start[EVENT_KEY] = { 0 };
+	const void *k, *v;
+	size_t kl, vl;
+	struct notice_event_rec ev;
+	int r, ret = -1;
+
+	be64_put(start, batch);
+	be64_put(start + 8, (uint64_t)(since_us > 0 ? since_us : 0));
+	if (store_iter_open(t, DB_EVENTS, start, sizeof(start), &it, e) < 0)
+		return -1;
+	while ((r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
+		if (kl < 8 || be64_get(k) != batch)
+			break;
+		if (kl != EVENT_KEY)
+			continue;
+		r = notice_check_rec(store_txn_store(t), DB_EVENTS, k, kl, v, vl, e);
+		if (r < 0)
+			goto out;
+		if (r == 1 || event_parse(k, v, vl, &ev) < 0)
+			continue; /* refused: logged by notice_check_rec */
+		if (cb(&ev, arg) != 0)
+			break;
+	}
+	if (r < 0) {
+		err_tmp(e, "notice: reading the events of batch %llu failed",
+			(unsigned long long)batch);
+		goto out;
+	}
+	ret = 0;
+out:
+	store_iter_close(&it);
+	return ret;
+}
