@@ -476,8 +476,17 @@ LOCKED(resident_h_cert)
 LOCKED(resident_h_consent)
 LOCKED(resident_h_decline)
 
+static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	resp->content_type = "text/plain; charset=utf-8";
+	return buf_append_str(&resp->body, "ok\n");
+}
+
 const struct http_route resident_routes[] = {
 	{ "GET", "/", 0, h_front, 0 },
+	{ "GET", "/healthz", 0, h_health, 0 },
 	{ "POST", "/code", HTTP_SLOW, locked_h_code, 4096 },
 	{ "GET", "/n/", HTTP_PREFIX | HTTP_SLOW, locked_h_link, 0 },
 	{ "POST", "/n/", HTTP_PREFIX | HTTP_SLOW, locked_h_post_n, 4096 },
