@@ -1,13 +1,36 @@
 /*
- * http.c — responses with security headers (see http.h).  Implements the
- * headers of RFC 9110 and the W3C CSP Level 3; runs in the portal process.
+ * http.c — the portal's HTTP listener (see http.h): a libmicrohttpd daemon
+ * with epoll and a thread pool, that reads each request into a struct
+ * http_request, finds its route, runs the handler (or hands it to the
+ * worker pool while the connection is suspended), and sends the response
+ * with the security headers.  Implements RFC 9110 (methods, status codes,
+ * ranges), RFC 6797 (HSTS) and the W3C CSP Level 3 header; TLS 1.2/1.3
+ * through libmicrohttpd's GnuTLS.  Runs in the portal process.
  */
 #include "portal/http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <microhttpd.h>
 
-#include "lib/util.h"
+#include "lib/log.h"
+
+#define SLOW_MAX 16
+
+/* TLS 1.2 and 1.3 only; AEAD suites only (AES-GCM, AES-CCM, ChaCha20-
+ * Poly1305); key exchange with forward secrecy only (ECDHE, DHE). */
+static const char tls_priorities[] =
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:+AES-256-CCM:+AES-128-CCM:"
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA:%SERVER_PRECEDENCE";
 
 static const char *const security_headers[][2] = {
 	{ "Content-Security-Policy",
@@ -16,46 +39,743 @@ static const char *const security_headers[][2] = {
 	{ "X-Content-Type-Options", "nosniff" },
 	{ "X-Frame-Options", "DENY" },
 	{ "Referrer-Policy", "no-referrer" },
-	{ "Cache-Control", "no-store" },
 	{ "Cross-Origin-Opener-Policy", "same-origin" },
 	{ "Cross-Origin-Resource-Policy", "same-origin" },
 	{ "Permissions-Policy", "camera=(), microphone=(), geolocation=()" },
 };
 
-enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status, const char *content_type,
-			     const char *body, size_t len)
+enum phase { PHASE_BODY = 1, PHASE_SLOW, PHASE_DONE };
+
+/* One request and its response, from its first call to its end. */
+struct http_exchange {
+	struct http_listener *l;
+	const struct http_route *route;
+	struct http_request req;
+	struct http_response resp;
+	char *path;
+	struct buf body;
+	size_t body_max;
+	int too_big;
+	int bytes_given; /* the download's bytes belong to an MHD response now */
+	enum phase phase;
+	struct MHD_Connection *conn;
+	struct http_exchange *next; /* in the worker pool's queue */
+};
+
+struct http_listener {
+	struct MHD_Daemon *d;
+	const struct http_route *routes;
+	void *ctx;
+	struct http_listener_config cfg;
+	int tls;
+	int port;
+	struct http_limiter *rate;
+	char last_error[256]; /* libmicrohttpd's last message, for a failed start */
+	/* the worker pool of HTTP_SLOW routes */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct http_exchange *head, *tail;
+	int stopping;
+	unsigned nworkers;
+	pthread_t workers[SLOW_MAX];
+};
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
+static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result ret;
-	if (r == NULL)
+	struct http_listener *l = cls;
+	char msg[256];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\r\n")] = '\0';
+	str_copy(l->last_error, msg, sizeof(l->last_error));
+	log_debug("event=http_library listener=%s msg=\"%s\"", l->cfg.name, msg);
+}
+
+/* ---- the request ---------------------------------------------------- */
+
+struct copy_ctx {
+	struct http_fields *f;
+	int overflow;
+};
+
+static enum MHD_Result copy_value(void *cls, enum MHD_ValueKind kind, const char *key,
+				  size_t key_size, const char *value, size_t value_size)
+{
+	struct copy_ctx *cc = cls;
+	struct http_field *f;
+	(void)kind;
+	if (cc->f->n >= HTTP_FIELDS_MAX) {
+		cc->overflow = 1;
 		return MHD_NO;
-	/* libmicrohttpd refuses a header value holding a line break; a response
-	 * missing its content type or a security header is not sent at all
-	 * (MHD_NO closes the connection). */
-	ret = MHD_add_response_header(r, "Content-Type", content_type);
-	for (size_t i = 0; i < ARRAY_SIZE(security_headers) && ret == MHD_YES; i++)
-		ret = MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
-	if (ret == MHD_YES)
-		ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+	}
+	f = &cc->f->f[cc->f->n++];
+	f->name = xstrndup(key, key_size);
+	f->value = value != NULL ? xmalloc(value_size + 1) : xstrdup("");
+	if (value != NULL) {
+		memcpy(f->value, value, value_size);
+		f->value[value_size] = '\0';
+	}
+	f->value_len = value != NULL ? value_size : 0;
+	return MHD_YES;
+}
+
+static int copy_values(struct MHD_Connection *c, enum MHD_ValueKind kind, struct http_fields *f)
+{
+	struct copy_ctx cc = { f, 0 };
+	MHD_get_connection_values_n(c, kind, copy_value, &cc);
+	return cc.overflow ? -1 : 0;
+}
+
+static int is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+/* The client's address: the peer's, or behind a local proxy the last entry
+ * of X-Forwarded-For (the one that proxy wrote). */
+static void client_ip(struct http_listener *l, struct MHD_Connection *c, struct http_request *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	const char *xff;
+
+	str_copy(r->client_ip, "unknown", sizeof(r->client_ip));
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->client_ip,
+			  sizeof(r->client_ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client_ip,
+			  sizeof(r->client_ip));
+	xff = http_header(r, "X-Forwarded-For");
+	if (l->cfg.trust_forwarded && is_loopback(sa) && xff != NULL) {
+		const char *last = strrchr(xff, ',');
+		char ip[HTTP_IP_LEN + 1];
+		unsigned char tmp[sizeof(struct in6_addr)];
+		size_t n;
+		last = last != NULL ? last + 1 : xff;
+		last += strspn(last, " \t");
+		n = strcspn(last, " \t");
+		if (n < sizeof(ip)) {
+			memcpy(ip, last, n);
+			ip[n] = '\0';
+			if (inet_pton(AF_INET, ip, tmp) == 1 || inet_pton(AF_INET6, ip, tmp) == 1)
+				str_copy(r->client_ip, ip, sizeof(r->client_ip));
+		}
+	}
+}
+
+/* Fill x->req from the connection; the HTTP status to answer with at once
+ * when the request cannot go on, else 0. */
+static unsigned read_request(struct http_exchange *x, struct MHD_Connection *c, const char *url,
+			     const char *method)
+{
+	struct http_request *r = &x->req;
+	const char *v;
+
+	x->path = xstrdup(url);
+	r->method = strcmp(method, "HEAD") == 0 ? "HEAD" : strcmp(method, "POST") == 0 ? "POST" : "GET";
+	r->is_head = strcmp(method, "HEAD") == 0;
+	r->path = x->path;
+	r->subpath = "";
+	r->is_tls = x->l->tls;
+	r->body = (const uint8_t *)"";
+	if (copy_values(c, MHD_HEADER_KIND, &r->headers) < 0)
+		return 431;
+	client_ip(x->l, c, r);
+	if (copy_values(c, MHD_GET_ARGUMENT_KIND, &r->query) < 0)
+		return 400;
+	for (size_t i = 0; i < r->headers.n; i++)
+		if (strcasecmp(r->headers.f[i].name, "Cookie") == 0 &&
+		    http_cookie_parse(r->headers.f[i].value, &r->cookies) < 0)
+			return 400;
+	v = http_header(r, "User-Agent");
+	r->user_agent = v != NULL ? v : "";
+	v = http_header(r, "Range");
+	r->range = v != NULL ? v : "";
+	v = http_header(r, "Content-Type");
+	r->content_type = v != NULL ? v : "";
+	return 0;
+}
+
+/* The route for the request, or NULL with *status 404 or 405 (and the
+ * methods that path allows in allow). */
+static const struct http_route *find_route(const struct http_route *routes, const char *method,
+					   const char *path, const char **subpath,
+					   unsigned *status, char *allow, size_t allowsize)
+{
+	int known_path = 0, get = 0, post = 0;
+	for (const struct http_route *rt = routes; rt->method != NULL; rt++) {
+		size_t n = strlen(rt->path);
+		int match = rt->flags & HTTP_PREFIX ? strncmp(path, rt->path, n) == 0
+						    : strcmp(path, rt->path) == 0;
+		if (!match)
+			continue;
+		known_path = 1;
+		get |= strcmp(rt->method, "GET") == 0;
+		post |= strcmp(rt->method, "POST") == 0;
+		if (strcmp(rt->method, method) == 0 ||
+		    (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
+			*subpath = rt->flags & HTTP_PREFIX ? path + n : "";
+			return rt;
+		}
+	}
+	*status = known_path ? 405 : 404;
+	str_fmt(allow, allowsize, "%s%s%s", get ? "GET, HEAD" : "", get && post ? ", " : "",
+		post ? "POST" : "");
+	return NULL;
+}
+
+static const struct http_route style_route = { "GET", "/static/style.css", 0, NULL, 0 };
+
+/* ---- the response --------------------------------------------------- */
+
+/* How to give a download's bytes back, kept apart from the exchange:
+ * libmicrohttpd may drop its response after the exchange is freed. */
+struct release {
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void release_bytes(void *cls)
+{
+	struct release *r = cls;
+	if (r->fn != NULL)
+		r->fn(r->arg);
+	free(r);
+}
+
+/* Make the MHD response of a download: the whole, a range (206), or 416. */
+static struct MHD_Response *bytes_response(struct http_exchange *x, unsigned *status)
+{
+	struct http_response *p = &x->resp;
+	uint64_t first = 0, last = 0;
+	int rr = 0;
+	struct MHD_Response *m;
+	struct release *rel;
+	char cr[96];
+
+	if (p->status == 200 && strcmp(x->req.method, "POST") != 0 && x->req.range[0] != '\0' && http_header(&x->req, "If-Range") == NULL)
+		rr = http_range_parse(x->req.range, p->bytes_len, &first, &last);
+	if (rr < 0) {
+		str_fmt(cr, sizeof(cr), "bytes */%zu", p->bytes_len);
+		http_resp_error(p, 416); /* gives the bytes back */
+		m = MHD_create_response_from_buffer(p->body.len, p->body.data, MHD_RESPMEM_MUST_COPY);
+		if (m != NULL && MHD_add_response_header(m, "Content-Range", cr) != MHD_YES) {
+			MHD_destroy_response(m);
+			m = NULL;
+		}
+		*status = 416;
+		return m;
+	}
+	if (rr == 0) {
+		first = 0;
+		last = p->bytes_len - 1;
+	}
+	/* The callback gives the bytes back once MHD is done with them. */
+	rel = xmalloc(sizeof(*rel));
+	*rel = (struct release){ p->bytes_free, p->bytes_arg };
+	m = MHD_create_response_from_buffer_with_free_callback_cls(
+		p->bytes_len == 0 ? 0 : (size_t)(last - first + 1), (void *)(p->bytes + first),
+		release_bytes, rel);
+	if (m == NULL) {
+		free(rel);
+		return NULL;
+	}
+	x->bytes_given = 1;
+	*status = p->status;
+	if (MHD_add_response_header(m, "Accept-Ranges", "bytes") != MHD_YES)
+		goto fail;
+	if (rr == 1) {
+		str_fmt(cr, sizeof(cr), "bytes %llu-%llu/%zu", (unsigned long long)first,
+			(unsigned long long)last, p->bytes_len);
+		if (MHD_add_response_header(m, "Content-Range", cr) != MHD_YES)
+			goto fail;
+		*status = 206;
+	}
+	return m;
+fail:
+	MHD_destroy_response(m);
+	return NULL;
+}
+
+static int add_headers(struct http_exchange *x, struct MHD_Response *m)
+{
+	struct http_response *p = &x->resp;
+	char cc[64];
+	for (size_t i = 0; i < ARRAY_SIZE(security_headers); i++)
+		if (MHD_add_response_header(m, security_headers[i][0], security_headers[i][1]) != MHD_YES)
+			return -1;
+	if (p->cache_seconds > 0)
+		str_fmt(cc, sizeof(cc), "public, max-age=%d", p->cache_seconds);
+	else
+		str_copy(cc, "no-store", sizeof(cc));
+	if (MHD_add_response_header(m, "Cache-Control", cc) != MHD_YES ||
+	    MHD_add_response_header(m, "Content-Type",
+				    p->content_type != NULL ? p->content_type
+							    : "text/html; charset=utf-8") != MHD_YES)
+		return -1;
+	if (x->l->tls && MHD_add_response_header(m, "Strict-Transport-Security",
+						 "max-age=31536000") != MHD_YES)
+		return -1;
+	for (size_t i = 0; i < p->nheaders; i++)
+		if (MHD_add_response_header(m, p->headers[i][0], p->headers[i][1]) != MHD_YES)
+			return -1;
+	return 0;
+}
+
+/* Queue x->resp on c. */
+static enum MHD_Result send_response(struct http_exchange *x, struct MHD_Connection *c)
+{
+	struct http_response *p = &x->resp;
+	struct MHD_Response *m;
+	unsigned status = p->status;
+	enum MHD_Result ret;
+
+	if (status < 100 || status > 599)
+		http_resp_error(p, 500), status = 500;
+	if (p->bytes != NULL) {
+		m = bytes_response(x, &status);
+	} else {
+		size_t len = p->body.len;
+		uint8_t *body = buf_steal(&p->body, &len);
+		m = body != NULL ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
+				 : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		if (m == NULL)
+			free(body);
+	}
+	if (m == NULL)
+		return MHD_NO;
+	if (add_headers(x, m) < 0) {
+		/* A header MHD refused: send nothing rather than a response
+		 * missing one (MHD_NO closes the connection). */
+		MHD_destroy_response(m);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(c, status, m);
+	MHD_destroy_response(m);
 	return ret;
 }
 
-enum MHD_Result http_error(struct MHD_Connection *c, unsigned status)
+static enum MHD_Result send_error(struct http_exchange *x, struct MHD_Connection *c,
+				  unsigned status, const char *allow)
 {
-	char body[1024];
-	const char *ja, *en;
-	switch (status) {
-	case 404: ja = "ページが見つかりません"; en = "Not found"; break;
-	case 405: ja = "この操作はできません"; en = "Method not allowed"; break;
-	case 413: ja = "送信された内容が大きすぎます"; en = "Request too large"; break;
-	default: ja = "エラーが発生しました"; en = "Error"; status = 500; break;
+	http_resp_error(&x->resp, status);
+	if (status == 429 || status == 503)
+		http_resp_header(&x->resp, "Retry-After", "1");
+	if (allow != NULL && allow[0] != '\0')
+		http_resp_header(&x->resp, "Allow", allow);
+	return send_response(x, c);
+}
+
+/* ---- handlers and the worker pool ------------------------------------ */
+
+static void run_handler(struct http_exchange *x)
+{
+	struct http_listener *l = x->l;
+	int rc;
+	if (x->route == &style_route) {
+		x->resp.content_type = "text/css; charset=utf-8";
+		x->resp.cache_seconds = 3600;
+		http_resp_bytes(&x->resp, "text/css; charset=utf-8", http_style_css,
+				strlen(http_style_css), NULL, NULL);
+		return;
 	}
-	str_fmt(body, sizeof(body),
-		"<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
-		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-		"<title>%s</title></head><body><h1>%s</h1><p lang=\"en\">%s</p></body></html>\n",
-		ja, ja, en);
-	return http_respond(c, status, "text/html; charset=utf-8", body, strlen(body));
+	rc = x->route->handler(&x->req, &x->resp, l->ctx);
+	if (rc < 0) {
+		log_warn("event=http_handler_failed listener=%s path=\"%s\"", l->cfg.name,
+			 x->route->path);
+		http_resp_error(&x->resp, 500);
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct http_listener *l = arg;
+	for (;;) {
+		struct http_exchange *x;
+		pthread_mutex_lock(&l->mu);
+		while (l->head == NULL && !l->stopping)
+			pthread_cond_wait(&l->cv, &l->mu);
+		x = l->head;
+		if (x == NULL) { /* stopping, and nothing left */
+			pthread_mutex_unlock(&l->mu);
+			return NULL;
+		}
+		l->head = x->next;
+		if (l->head == NULL)
+			l->tail = NULL;
+		pthread_mutex_unlock(&l->mu);
+		run_handler(x);
+		x->phase = PHASE_DONE;
+		MHD_resume_connection(x->conn);
+	}
+}
+
+/* Hand x to the pool and suspend its connection; -1 when stopping. */
+static int enqueue(struct http_exchange *x, struct MHD_Connection *c)
+{
+	struct http_listener *l = x->l;
+	pthread_mutex_lock(&l->mu);
+	if (l->stopping) {
+		pthread_mutex_unlock(&l->mu);
+		return -1;
+	}
+	x->conn = c;
+	x->phase = PHASE_SLOW;
+	/* Suspended before a worker can resume it: under the pool's lock. */
+	MHD_suspend_connection(c);
+	x->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = x;
+	else
+		l->head = x;
+	l->tail = x;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
+/* ---- libmicrohttpd's callbacks --------------------------------------- */
+
+static int is_form(const char *content_type)
+{
+	size_t n = strlen("application/x-www-form-urlencoded");
+	return strncasecmp(content_type, "application/x-www-form-urlencoded", n) == 0 &&
+	       (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+/* The first call: a new request with its headers read. */
+static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, const char *url,
+			     const char *method, void **state)
+{
+	struct http_exchange *x = xcalloc(1, sizeof(*x));
+	char allow[32] = "";
+	unsigned status;
+	const char *cl;
+
+	x->l = l;
+	buf_init(&x->resp.body, HTTP_PAGE_MAX);
+	x->resp.status = 200;
+	x->resp.content_type = "text/html; charset=utf-8";
+	*state = x;
+	status = read_request(x, c, url, method);
+	if (status != 0)
+		return send_error(x, c, status, NULL);
+	if (http_limiter_take(l->rate, x->req.client_ip) < 0) {
+		log_debug("event=http_rate_limited listener=%s", l->cfg.name);
+		return send_error(x, c, 429, NULL);
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "POST") != 0) {
+		find_route(l->routes, "", x->req.path, &x->req.subpath, &status, allow, sizeof(allow));
+		return send_error(x, c, status, allow);
+	}
+	if (strcmp(x->req.path, style_route.path) == 0 && strcmp(method, "POST") != 0)
+		x->route = &style_route;
+	else
+		x->route = find_route(l->routes, method, x->req.path, &x->req.subpath, &status, allow,
+				      sizeof(allow));
+	if (x->route == NULL)
+		return send_error(x, c, status, allow);
+	x->body_max = strcmp(method, "POST") != 0 ? 0
+		      : x->route->body_max != 0  ? x->route->body_max
+						  : HTTP_BODY_MAX;
+	buf_init(&x->body, x->body_max + 1);
+	cl = http_header(&x->req, "Content-Length");
+	if (cl != NULL) {
+		int64_t n;
+		if (parse_int64(cl, 0, INT64_MAX, &n) < 0)
+			return send_error(x, c, 400, NULL);
+		if ((uint64_t)n > x->body_max)
+			return send_error(x, c, 413, NULL);
+	}
+	x->phase = PHASE_BODY;
+	return MHD_YES;
+}
+
+/* The whole request is in: check it, run its handler or hand it over. */
+static enum MHD_Result complete(struct http_exchange *x, struct MHD_Connection *c)
+{
+	struct http_request *r = &x->req;
+	if (x->too_big)
+		return send_error(x, c, 413, NULL);
+	buf_append_u8(&x->body, 0); /* keeps it NUL-terminated; not counted */
+	x->body.len--;
+	r->body = x->body.data != NULL ? x->body.data : (const uint8_t *)"";
+	r->body_len = x->body.len;
+	if (strcmp(r->method, "POST") == 0) {
+		if (is_form(r->content_type) &&
+		    http_form_parse((const char *)r->body, r->body_len, &r->form) < 0)
+			return send_error(x, c, 400, NULL);
+		if (!(x->route->flags & HTTP_CSRF_OWN) && http_csrf_check(r) < 0) {
+			log_info("event=http_csrf_refused listener=%s path=\"%s\"", x->l->cfg.name,
+				 x->route->path);
+			return send_error(x, c, 403, NULL);
+		}
+	}
+	if (x->route->flags & HTTP_SLOW) {
+		if (enqueue(x, c) < 0)
+			return send_error(x, c, 503, NULL);
+		return MHD_YES;
+	}
+	run_handler(x);
+	x->phase = PHASE_DONE;
+	return send_response(x, c);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_size, void **state)
+{
+	struct http_listener *l = cls;
+	struct http_exchange *x = *state;
+	(void)version;
+
+	if (x == NULL)
+		return begin(l, c, url, method, state);
+	switch (x->phase) {
+	case PHASE_BODY:
+		if (*upload_size != 0) {
+			if (x->too_big || x->body.len + *upload_size > x->body_max)
+				x->too_big = 1; /* read and dropped; 413 at the end */
+			else
+				buf_append(&x->body, upload_data, *upload_size);
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		return complete(x, c);
+	case PHASE_DONE:
+		return send_response(x, c);
+	default:
+		return MHD_YES; /* suspended in the pool: nothing to do yet */
+	}
+}
+
+static void exchange_free(struct http_exchange *x)
+{
+	struct http_response *p = &x->resp;
+	if (!x->bytes_given && p->bytes_free != NULL)
+		p->bytes_free(p->bytes_arg);
+	http_fields_free(&x->req.query);
+	http_fields_free(&x->req.form);
+	http_fields_free(&x->req.cookies);
+	http_fields_free(&x->req.headers);
+	for (size_t i = 0; i < p->nheaders; i++) {
+		free(p->headers[i][0]);
+		free(p->headers[i][1]);
+	}
+	buf_free(&p->body);
+	buf_free(&x->body);
+	free(x->path);
+	free(x);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls, (void)c, (void)toe;
+	if (*state != NULL)
+		exchange_free(*state);
+	*state = NULL;
+}
+
+/* ---- starting and stopping ------------------------------------------- */
+
+/* The address the listener is on: the socket's, or cfg->listen parsed. */
+static int listen_addr(const struct http_listener_config *cfg, struct sockaddr_storage *ss,
+		       struct error *e)
+{
+	char host[256];
+	const char *colon = strrchr(cfg->listen, ':');
+	int64_t port = -1;
+	size_t hl;
+	socklen_t len = sizeof(*ss);
+
+	memset(ss, 0, sizeof(*ss));
+	if (cfg->fd >= 0) {
+		if (getsockname(cfg->fd, (struct sockaddr *)ss, &len) < 0)
+			return err_tmp(e, "%s listener on %s: not a socket", cfg->name, cfg->listen);
+		return 0;
+	}
+	/* HOST:PORT or [V6]:PORT; port 0 picks a free one (tests). */
+	hl = colon != NULL ? (size_t)(colon - cfg->listen) : 0;
+	if (hl >= 2 && cfg->listen[0] == '[' && cfg->listen[hl - 1] == ']')
+		str_fmt(host, sizeof(host), "%.*s", (int)(hl - 2), cfg->listen + 1);
+	else
+		str_fmt(host, sizeof(host), "%.*s", (int)hl, cfg->listen);
+	if (colon == NULL || parse_int64(colon + 1, 0, 65535, &port) < 0)
+		return err_set(e, "%s listener: bad listen address %s", cfg->name, cfg->listen);
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	} else {
+		return err_set(e, "%s listener: listen address %s must be a numeric IP address",
+			       cfg->name, cfg->listen);
+	}
+	return 0;
+}
+
+static void apply_defaults(struct http_listener_config *c)
+{
+	if (c->name == NULL)
+		c->name = "http";
+	if (c->listen == NULL)
+		c->listen = "";
+	if (c->threads == 0)
+		c->threads = 2;
+	if (c->slow_threads == 0)
+		c->slow_threads = 2;
+	if (c->slow_threads > SLOW_MAX)
+		c->slow_threads = SLOW_MAX;
+	if (c->max_connections == 0)
+		c->max_connections = 512;
+	if (c->per_ip_connections == 0)
+		c->per_ip_connections = 64;
+	if (c->timeout_s == 0)
+		c->timeout_s = 30;
+	if (c->header_max == 0)
+		c->header_max = 16 * 1024;
+	if (c->rate_per_s == 0)
+		c->rate_per_s = 50;
+	if (c->rate_burst == 0)
+		c->rate_burst = 4 * c->rate_per_s;
+}
+
+static int start_daemon(struct http_listener *l, struct sockaddr_storage *ss, struct error *e)
+{
+	const struct http_listener_config *c = &l->cfg;
+	struct MHD_OptionItem opt[8];
+	size_t n = 0;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	if (ss->ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (c->fd >= 0)
+		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, c->fd, NULL };
+	else
+		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ss };
+	/* Behind a local proxy every connection comes from it: the proxy
+	 * limits connections per client, and the rate limit reads the
+	 * forwarded address. */
+	if (!c->trust_forwarded)
+		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						    (intptr_t)c->per_ip_connections, NULL };
+	if (l->tls) {
+		flags |= MHD_USE_TLS;
+		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+						    (void *)c->tls_key_pem };
+		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+						    (void *)c->tls_cert_pem };
+		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+						    (void *)tls_priorities };
+	}
+	opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	l->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+				MHD_OPTION_THREAD_POOL_SIZE, c->threads,
+				MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
+				MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->header_max,
+				MHD_OPTION_ARRAY, opt,
+				MHD_OPTION_END);
+	if (l->d == NULL)
+		return err_tmp(e, "cannot start the %s listener on %s%s%s%s", c->name, c->listen,
+			       l->tls ? " (is the TLS certificate and key valid?)" : "",
+			       l->last_error[0] != '\0' ? ": " : "", l->last_error);
+	return 0;
+}
+
+int http_listener_start(const struct http_listener_config *cfg, const struct http_route *routes,
+			void *ctx, struct http_listener **out, struct error *e)
+{
+	struct http_listener *l;
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+
+	*out = NULL;
+	l = xcalloc(1, sizeof(*l));
+	l->cfg = *cfg;
+	apply_defaults(&l->cfg);
+	l->routes = routes;
+	l->ctx = ctx;
+	l->tls = cfg->tls_cert_pem != NULL && cfg->tls_cert_pem[0] != '\0';
+	if (listen_addr(&l->cfg, &ss, e) < 0)
+		goto fail;
+	if (l->tls && (cfg->tls_key_pem == NULL || cfg->tls_key_pem[0] == '\0')) {
+		err_set(e, "%s listener on %s: a TLS certificate without its key", l->cfg.name,
+			l->cfg.listen);
+		goto fail;
+	}
+	if (!l->tls && !is_loopback((struct sockaddr *)&ss)) {
+		err_set(e, "%s listener on %s: TLS is required on an address other than loopback "
+			   "(set [portal] tls_cert and tls_key, or listen on 127.0.0.1 behind a "
+			   "TLS proxy)", l->cfg.name, l->cfg.listen);
+		goto fail;
+	}
+	l->rate = http_limiter_new(4096, l->cfg.rate_per_s, l->cfg.rate_burst);
+	if (l->rate == NULL) {
+		err_tmp(e, "%s listener: cannot make its rate limiter", l->cfg.name);
+		goto fail;
+	}
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	for (; l->nworkers < l->cfg.slow_threads; l->nworkers++)
+		if (pthread_create(&l->workers[l->nworkers], NULL, worker, l) != 0)
+			break;
+	if (l->nworkers == 0) {
+		err_tmp(e, "%s listener: cannot start its workers", l->cfg.name);
+		goto fail_pool;
+	}
+	if (start_daemon(l, &ss, e) < 0)
+		goto fail_pool;
+	info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
+	l->port = info != NULL ? info->port : 0;
+	*out = l;
+	return 0;
+fail_pool:
+	http_listener_stop(&l);
+	return -1;
+fail:
+	http_limiter_free(&l->rate);
+	free(l);
+	return -1;
+}
+
+void http_listener_stop(struct http_listener **lp)
+{
+	struct http_listener *l = *lp;
+	if (l == NULL)
+		return;
+	/* The pool first: it finishes what it holds and resumes each
+	 * connection, since libmicrohttpd must not stop with one suspended. */
+	pthread_mutex_lock(&l->mu);
+	l->stopping = 1;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	for (unsigned i = 0; i < l->nworkers; i++)
+		pthread_join(l->workers[i], NULL);
+	if (l->d != NULL)
+		MHD_stop_daemon(l->d);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	http_limiter_free(&l->rate);
+	free(l);
+	*lp = NULL;
+}
+
+int http_listener_port(const struct http_listener *l)
+{
+	return l->port;
 }

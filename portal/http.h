@@ -255,10 +255,4 @@ struct http_limiter *http_limiter_new(size_t slots, double rate_per_s, double bu
 int http_limiter_take(struct http_limiter *l, const char *key);
 void http_limiter_free(struct http_limiter **l);
 
-/* The old direct responses, until portal.c runs on the layer above. */
-#include <microhttpd.h>
-enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status, const char *content_type,
-			     const char *body, size_t len);
-enum MHD_Result http_error(struct MHD_Connection *c, unsigned status);
-
 #endif

@@ -7,8 +7,9 @@
  * seccomp filter; after that the portal accepts on them and makes no socket
  * of its own.
  *
- * For now both sides answer an honest "not built yet" page and /healthz;
- * the opening flow and the dashboard build on this.
+ * Both listeners run on the portal's HTTP layer (http.h).  For now both
+ * sides answer an honest "not built yet" page and /healthz; the opening
+ * flow and the dashboard build on this.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,16 +18,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <microhttpd.h>
 
 #include "conf/conf.h"
 #include "portal/http.h"
+#include "lib/buf.h"
 #include "lib/keys_client.h"
 #include "lib/log.h"
 #include "lib/role.h"
 #include "lib/store.h"
 
-enum side { SIDE_RESIDENT, SIDE_STAFF };
+#define TLS_FILE_MAX (1 << 20)
 
 static const char resident_page[] =
 	"<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
@@ -48,25 +49,36 @@ static const char staff_page[] =
 	"<p lang=\"en\">Staff dashboard: not built yet.</p>"
 	"</body></html>\n";
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version, const char *upload_data,
-			      size_t *upload_size, void **state)
+static int page_resident(const struct http_request *req, struct http_response *resp, void *ctx)
 {
-	enum side side = (enum side)(intptr_t)cls;
-	int head = strcmp(method, "HEAD") == 0;
-
-	if (strcmp(method, "GET") != 0 && !head)
-		return http_error(c, 405);
-	if (*upload_size != 0)
-		return http_error(c, 413);
-	if (strcmp(url, "/healthz") == 0)
-		return http_respond(c, 200, "text/plain; charset=utf-8", "ok\n", 3);
-	if (strcmp(url, "/") == 0) {
-		const char *page = side == SIDE_STAFF ? staff_page : resident_page;
-		return http_respond(c, 200, "text/html; charset=utf-8", page, strlen(page));
-	}
-	return http_error(c, 404);
+	(void)req, (void)ctx;
+	return buf_append_str(&resp->body, resident_page);
 }
+
+static int page_staff(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	(void)req, (void)ctx;
+	return buf_append_str(&resp->body, staff_page);
+}
+
+static int page_health(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	(void)req, (void)ctx;
+	resp->content_type = "text/plain; charset=utf-8";
+	return buf_append_str(&resp->body, "ok\n");
+}
+
+static const struct http_route resident_routes[] = {
+	{ "GET", "/", 0, page_resident, 0 },
+	{ "GET", "/healthz", 0, page_health, 0 },
+	{ NULL, NULL, 0, NULL, 0 },
+};
+
+static const struct http_route staff_routes[] = {
+	{ "GET", "/", 0, page_staff, 0 },
+	{ "GET", "/healthz", 0, page_health, 0 },
+	{ NULL, NULL, 0, NULL, 0 },
+};
 
 /* Make the listening socket for spec ("HOST:PORT", numeric host) before
  * the role leaves root and loads its seccomp filter, which forbids making
@@ -109,24 +121,37 @@ static int open_listener(const char *spec, int *v6, struct error *e)
 	return fd;
 }
 
-/* Serve on a socket made by open_listener; MHD owns it from then on. */
-static struct MHD_Daemon *serve_on(int fd, int v6, const char *spec, enum side side,
-				   unsigned max_conn, struct error *e)
+/* The TLS certificate and key, read before confinement (the key file is
+ * then out of reach).  Both stay NULL when [portal] tls_cert is empty. */
+static int read_tls(const struct conf *conf, char **cert, char **key, struct error *e)
 {
-	struct MHD_Daemon *d;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	const char *cp = conf_str(conf, "portal", "tls_cert");
+	const char *kp = conf_str(conf, "portal", "tls_key");
+	uint8_t *data = NULL;
+	size_t len = 0;
 
-	if (v6)
-		flags |= MHD_USE_IPv6;
-	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, (void *)(intptr_t)side,
-			     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-			     MHD_OPTION_CONNECTION_LIMIT, max_conn,
-			     MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-			     MHD_OPTION_END);
-	if (d == NULL)
-		err_tmp(e, "cannot serve on %s", spec);
-	return d;
+	*cert = *key = NULL;
+	if (cp[0] == '\0')
+		return 0;
+	if (file_read_all(cp, TLS_FILE_MAX, &data, &len, e) < 0)
+		return -1;
+	*cert = (char *)data;
+	if (file_read_all(kp, TLS_FILE_MAX, &data, &len, e) < 0)
+		return -1;
+	*key = (char *)data;
+	return 0;
+}
+
+static void listener_config(const struct conf *conf, const char *name, const char *spec, int fd,
+			    const char *cert, const char *key, struct http_listener_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	c->listen = spec;
+	c->fd = fd;
+	c->tls_cert_pem = cert;
+	c->tls_key_pem = key;
+	c->max_connections = (unsigned)conf_int(conf, "portal", "max_connections");
 }
 
 int portal_main(struct role_ctx *ctx)
@@ -137,26 +162,28 @@ int portal_main(struct role_ctx *ctx)
 	int ports[2] = { 0, 0 };
 	struct keys_client *kc = keys_client_new(ctx->keys_fd);
 	struct store *st = NULL;
-	struct MHD_Daemon *resident = NULL, *staff = NULL;
+	struct http_listener *resident = NULL, *staff = NULL;
+	struct http_listener_config rc, sc;
 	struct error e = { { 0 }, 0 };
-	unsigned max_conn = (unsigned)conf_int(ctx->conf, "portal", "max_connections");
+	char *cert = NULL, *key = NULL;
 	int ret = 3, rfd = -1, sfd = -1, r6 = 0, s6 = 0;
 
 	conf_listen_split(rl, host, sizeof(host), &ports[0]);
 	conf_listen_split(sl, host, sizeof(host), &ports[1]);
 	/* The listening sockets first (as root when started so), then confine
 	 * before the listener threads exist, so they inherit it. */
-	if ((rfd = open_listener(rl, &r6, &e)) < 0 || (sfd = open_listener(sl, &s6, &e)) < 0)
+	if ((rfd = open_listener(rl, &r6, &e)) < 0 || (sfd = open_listener(sl, &s6, &e)) < 0 ||
+	    read_tls(ctx->conf, &cert, &key, &e) < 0)
 		goto out;
 	if (role_confine(ctx, NULL, NULL, ports, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0)
 		goto out;
-	resident = serve_on(rfd, r6, rl, SIDE_RESIDENT, max_conn, &e);
-	if (resident == NULL)
+	listener_config(ctx->conf, "resident", rl, rfd, cert, key, &rc);
+	if (http_listener_start(&rc, resident_routes, NULL, &resident, &e) < 0)
 		goto out;
-	rfd = -1; /* MHD's now */
-	staff = serve_on(sfd, s6, sl, SIDE_STAFF, max_conn, &e);
-	if (staff == NULL)
+	rfd = -1; /* the listener's now */
+	listener_config(ctx->conf, "staff", sl, sfd, cert, key, &sc);
+	if (http_listener_start(&sc, staff_routes, NULL, &staff, &e) < 0)
 		goto out;
 	sfd = -1;
 	log_info("event=ready resident=%s staff=%s", rl, sl);
@@ -166,10 +193,12 @@ int portal_main(struct role_ctx *ctx)
 out:
 	if (ret != 0)
 		log_err("event=start_failed reason=\"%s\"", e.msg);
-	if (staff != NULL)
-		MHD_stop_daemon(staff);
-	if (resident != NULL)
-		MHD_stop_daemon(resident);
+	http_listener_stop(&staff);
+	http_listener_stop(&resident);
+	if (key != NULL)
+		secure_wipe(key, strlen(key));
+	free(key);
+	free(cert);
 	if (rfd >= 0)
 		close(rfd);
 	if (sfd >= 0)
