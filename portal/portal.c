@@ -21,6 +21,7 @@
 
 #include "conf/conf.h"
 #include "portal/http.h"
+#include "portal/resident.h"
 #include "lib/buf.h"
 #include "lib/keys_client.h"
 #include "lib/log.h"
@@ -28,16 +29,6 @@
 #include "lib/store.h"
 
 #define TLS_FILE_MAX (1 << 20)
-
-static const char resident_page[] =
-	"<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	"<title>オンライン通知 — tayori</title></head><body>"
-	"<h1>オンライン通知</h1>"
-	"<p>通知を開くには、メールに記載されたリンクからアクセスしてください。</p>"
-	"<p>このページは準備中です（まだ実装されていません）。</p>"
-	"<p lang=\"en\">Online notices: open the link in your e-mail. This page is not built yet.</p>"
-	"</body></html>\n";
 
 static const char staff_page[] =
 	"<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
@@ -48,12 +39,6 @@ static const char staff_page[] =
 	"当面はコマンド <code>tayori batch</code>・<code>tayori user</code> をご利用ください。</p>"
 	"<p lang=\"en\">Staff dashboard: not built yet.</p>"
 	"</body></html>\n";
-
-static int page_resident(const struct http_request *req, struct http_response *resp, void *ctx)
-{
-	(void)req, (void)ctx;
-	return buf_append_str(&resp->body, resident_page);
-}
 
 static int page_staff(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -67,12 +52,6 @@ static int page_health(const struct http_request *req, struct http_response *res
 	resp->content_type = "text/plain; charset=utf-8";
 	return buf_append_str(&resp->body, "ok\n");
 }
-
-static const struct http_route resident_routes[] = {
-	{ "GET", "/", 0, page_resident, 0 },
-	{ "GET", "/healthz", 0, page_health, 0 },
-	{ NULL, NULL, 0, NULL, 0 },
-};
 
 static const struct http_route staff_routes[] = {
 	{ "GET", "/", 0, page_staff, 0 },
@@ -164,6 +143,8 @@ int portal_main(struct role_ctx *ctx)
 	struct store *st = NULL;
 	struct http_listener *resident = NULL, *staff = NULL;
 	struct http_listener_config rc, sc;
+	struct resident_ctx rctx;
+	int rctx_ok = 0;
 	struct error e = { { 0 }, 0 };
 	char *cert = NULL, *key = NULL;
 	int ret = 3, rfd = -1, sfd = -1, r6 = 0, s6 = 0;
@@ -178,8 +159,11 @@ int portal_main(struct role_ctx *ctx)
 	if (role_confine(ctx, NULL, NULL, ports, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0)
 		goto out;
+	if (resident_ctx_init(&rctx, st, ctx->conf, &e) < 0)
+		goto out;
+	rctx_ok = 1;
 	listener_config(ctx->conf, "resident", rl, rfd, cert, key, &rc);
-	if (http_listener_start(&rc, resident_routes, NULL, &resident, &e) < 0)
+	if (http_listener_start(&rc, resident_routes, &rctx, &resident, &e) < 0)
 		goto out;
 	rfd = -1; /* the listener's now */
 	listener_config(ctx->conf, "staff", sl, sfd, cert, key, &sc);
@@ -195,6 +179,8 @@ out:
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 	http_listener_stop(&staff);
 	http_listener_stop(&resident);
+	if (rctx_ok)
+		resident_ctx_free(&rctx);
 	if (key != NULL)
 		secure_wipe(key, strlen(key));
 	free(key);
