@@ -120,9 +120,11 @@ int resident_session_new(struct resident_ctx *rc, uint64_t batch, uint32_t seq, 
 	if (notice_token_new(token, e) < 0)
 		goto out;
 	notice_token_hash(token, h);
-	if (rec_put_str(&rec, NR_KIND, "resident") | rec_put_u64(&rec, NR_BATCH, batch) |
-	    rec_put_u64(&rec, NR_SEQ, seq) | rec_put_u64(&rec, NR_CREATED, (uint64_t)now) |
-	    rec_put_u64(&rec, NR_EXPIRES, (uint64_t)(now + RESIDENT_SESSION_TTL))) {
+	/* rec.h: tags ascending */
+	if (rec_put_u64(&rec, NR_BATCH, batch) | rec_put_u64(&rec, NR_SEQ, seq) |
+	    rec_put_u64(&rec, NR_CREATED, (uint64_t)now) |
+	    rec_put_u64(&rec, NR_EXPIRES, (uint64_t)(now + RESIDENT_SESSION_TTL)) |
+	    rec_put_str(&rec, NR_KIND, "resident")) {
 		err_set(e, "session record");
 		goto out;
 	}

@@ -31,6 +31,7 @@ check "init a demo tenant" "$TAYORI" init -d "$D" --demo
 sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
        -e "s|^#announcement_url = .*|announcement_url = https://www.city.example.jp/tayori|" \
+       -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
        -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
 C=$T/corpus
 if ! sh "$TOP/tests/bench/gen-corpus" "$C" 3 >"$T/gen.log" 2>&1; then
@@ -165,10 +166,10 @@ jtrue "decline: recorded (the resident goes on the paper list)" "$T/acc.json" 'd
 GOOD=$(code "$BM" 3)
 # A typo: change one symbol (the check symbol catches it).
 BAD=$(echo "$GOOD" | $PY -c 'import sys; c = sys.stdin.read().strip(); a = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; print(c[0] + a[(a.index(c[1]) + 1) % 32] + c[2:])')
-curl -s -o "$T/p.unknown" -w '%{http_code}' "$U/n/AAAAAAAAAAAAAAAAAAAAAA" >"$T/s.unknown"
-curl -s -o "$T/p.bad" -w '%{http_code}' "$U/n/not-a-token" >"$T/s.bad"
-curl -s -o "$T/p.code" -w '%{http_code}' -c "$J2" -b "$J2" -d "csrf=$CS2" --data-urlencode "code=$BAD" "$U/code" >"$T/s.code"
-curl -s -o "$T/p.nosess" -w '%{http_code}' "$U/notice" >"$T/s.nosess"
+curl -s -o "$T/p.unknown" -w '%{http_code}\n' "$U/n/AAAAAAAAAAAAAAAAAAAAAA" >"$T/s.unknown"
+curl -s -o "$T/p.bad" -w '%{http_code}\n' "$U/n/not-a-token" >"$T/s.bad"
+curl -s -o "$T/p.code" -w '%{http_code}\n' -c "$J2" -b "$J2" -d "csrf=$CS2" --data-urlencode "code=$BAD" "$U/code" >"$T/s.code"
+curl -s -o "$T/p.nosess" -w '%{http_code}\n' "$U/notice" >"$T/s.nosess"
 check "unknown token, bad token, mistyped code, no session: one page, one status" sh -c \
 	"cmp '$T/p.unknown' '$T/p.bad' && cmp '$T/p.unknown' '$T/p.code' && cmp '$T/p.unknown' '$T/p.nosess' && [ \"\$(cat '$T/s.unknown' '$T/s.bad' '$T/s.code' '$T/s.nosess' | sort -u)\" = 404 ]"
 check "... which says to contact the ward" grep -q '区役所にお問い合わせください' "$T/p.unknown"
@@ -197,12 +198,15 @@ OTP=$("$TOOL" otp "$D" "$BO" 1 2>"$T/otp.err")
 check "OTP: six digits queued for the mailer (DB_MAILQ)" sh -c "echo '$OTP' | grep -Eqx '[0-9]{6}'"
 next6() { $PY -c 'import sys; print("%06d" % ((int(sys.argv[1]) + 1) % 1000000))' "$1"; }
 WRONG=$(next6 "${OTP:-0}")
-check "OTP: a wrong code is refused" sh -c "[ \"\$(answer '$J3' '$BO' 1 '$WRONG')\" = 200 ] && grep -q 'あと4回' '$T/ans.html'"
-check "OTP: the right code opens the notice" sh -c "[ \"\$(answer '$J3' '$BO' 1 '$OTP')\" = 303 ]"
+s=$(answer "$J3" "$BO" 1 "$WRONG")
+check "OTP: a wrong code is refused" sh -c "[ $s = 200 ] && grep -q 'あと4回' '$T/ans.html'"
+s=$(answer "$J3" "$BO" 1 "$OTP")
+check "OTP: the right code opens the notice" [ "$s" = 303 ]
 curl -s -o "$T/otp.pdf" -b "$J3" "$U/notice/pdf"
 "$TAYORI" batch pdf "$BO" "$K1" "$T/otp.stored.pdf" -d "$D" >/dev/null 2>&1
 check "OTP: the download is the stored PDF" cmp "$T/otp.stored.pdf" "$T/otp.pdf"
-check "OTP: a used code does not work twice" sh -c "[ \"\$(answer '$J3' '$BO' 1 '$OTP')\" = 200 ]"
+s=$(answer "$J3" "$BO" 1 "$OTP")
+check "OTP: a used code does not work twice" [ "$s" = 200 ]
 access "$BO" 1
 jtrue "OTP: events otp_sent, auth_fail, auth_ok" "$T/acc.json" \
 	'all(t in [e["type"] for e in d["events"] if e["seq"] == 1] for t in ("otp_sent", "auth_fail", "auth_ok"))'
@@ -214,9 +218,11 @@ curl -s -c "$J4" -b "$J4" -o /dev/null -d "csrf=$CS" "$U/n/$(tok "$BO" 2)/otp"
 OTP2=$("$TOOL" otp "$D" "$BO" 2)
 W2=$(next6 "${OTP2:-0}")
 for i in 1 2 3 4; do answer "$J4" "$BO" 2 "$W2" >/dev/null; done
+s=$(answer "$J4" "$BO" 2 "$W2")
 check "the fifth wrong answer locks (403, a page saying how to get help)" sh -c \
-	"[ \"\$(answer '$J4' '$BO' 2 '$W2')\" = 403 ] && grep -q 'お問い合わせください' '$T/ans.html'"
-check "locked: even the right code is refused" sh -c "[ \"\$(answer '$J4' '$BO' 2 '$OTP2')\" = 403 ]"
+	"[ $s = 403 ] && grep -q 'お問い合わせください' '$T/ans.html'"
+s=$(answer "$J4" "$BO" 2 "$OTP2")
+check "locked: even the right code is refused" [ "$s" = 403 ]
 access "$BO" 2
 jtrue "locked: recorded, with a lock event" "$T/acc.json" \
 	'd["locked"] == 1 and "locked" in [e["type"] for e in d["events"] if e["seq"] == 2] and d["auth_at"] == 0'
@@ -225,14 +231,23 @@ jtrue "locked: recorded, with a lock event" "$T/acc.json" \
 J5=$T/jar5
 open "$J5" "$BC" 1
 check "CSV batch: the click asks for the value" grep -q '<label for="answer">' "$T/auth.html"
-check "CSV: the wrong date is refused" sh -c "[ \"\$(answer '$J5' '$BC' 1 '1980-04-02')\" = 200 ]"
-check "CSV: 昭和55年4月1日 matches 1980-04-01" sh -c "[ \"\$(answer '$J5' '$BC' 1 '昭和５５年４月１日')\" = 303 ]"
+s=$(answer "$J5" "$BC" 1 "1980-04-02")
+check "CSV: the wrong date is refused" [ "$s" = 200 ]
+s=$(answer "$J5" "$BC" 1 "昭和５５年４月１日")
+check "CSV: 昭和55年4月1日 matches 1980-04-01" [ "$s" = 303 ]
 curl -s -o "$T/csv.pdf" -b "$J5" "$U/notice/pdf"
 "$TAYORI" batch pdf "$BC" "$K1" "$T/csv.stored.pdf" -d "$D" >/dev/null 2>&1
 check "CSV: the download is the stored PDF" cmp "$T/csv.stored.pdf" "$T/csv.pdf"
 J6=$T/jar6
 open "$J6" "$BC" 2
-check "CSV: S50.12.31 matches the second resident's 1975-12-31" sh -c "[ \"\$(answer '$J6' '$BC' 2 'S50.12.31')\" = 303 ]"
+s=$(answer "$J6" "$BC" 2 "S50.12.31")
+check "CSV: S50.12.31 matches the second resident's 1975-12-31" [ "$s" = 303 ]
+
+# --- code lookups are rate-limited per address ---------------------------------------
+for i in $(seq 1 25); do
+	curl -s -o /dev/null -w '%{http_code}\n' -c "$J2" -b "$J2" -d "csrf=$CS2" --data-urlencode "code=$BAD" "$U/code"
+done >"$T/s.many"
+check "code lookups: a burst from one address is cut off with 429" grep -qx 429 "$T/s.many"
 
 check "the audit chain is intact" "$TAYORI" audit verify -d "$D"
 done_testing
