@@ -134,6 +134,9 @@ curl -s -o "$T/range.bin" -D "$T/range.h" -b "$J" -r 0-99 "$U/notice/pdf"
 head -c 100 "$T/stored.pdf" >"$T/range.want"
 check "a range request: 206 with the first 100 bytes" sh -c "grep -q '^HTTP/1.1 206' '$T/range.h' && cmp '$T/range.want' '$T/range.bin'"
 curl -s -o /dev/null -b "$J" "$U/notice/pdf"
+curl -s -I -o "$T/head.h" -b "$J" "$U/notice/pdf"
+check "HEAD of the PDF: 200 with its length, and no download recorded (below)" sh -c \
+	"grep -q '^HTTP/1.1 200' '$T/head.h' && grep -qi \"^content-length: \$(wc -c <'$T/stored.pdf')\" '$T/head.h'"
 access "$BM" 1
 jtrue "arrival recorded once (later downloads keep it), each download an event" "$T/acc.json" \
 	"d['downloaded_at'] == $A1 and [e['type'] for e in d['events'] if e['seq'] == 1].count('download') == 3"
@@ -226,6 +229,15 @@ check "locked: even the right code is refused" [ "$s" = 403 ]
 access "$BO" 2
 jtrue "locked: recorded, with a lock event" "$T/acc.json" \
 	'd["locked"] == 1 and "locked" in [e["type"] for e in d["events"] if e["seq"] == 2] and d["auth_at"] == 0'
+
+# --- OTP mails are rate-limited per notice ------------------------------------------
+J7=$T/jar7
+open "$J7" "$BO" 3
+for i in 1 2 3 4; do
+	curl -s -o /dev/null -w '%{http_code}\n' -c "$J7" -b "$J7" -d "csrf=$CS" "$U/n/$(tok "$BO" 3)/otp"
+done >"$T/s.otp"
+check "OTP mails: three per notice, the fourth is refused with 429" sh -c \
+	"[ \"\$(tr '\n' ' ' <'$T/s.otp')\" = '200 200 200 429 ' ]"
 
 # --- a value from the CSV -----------------------------------------------------------
 J5=$T/jar5
