@@ -1,6 +1,7 @@
 /*
- * cmd_batch.c — `tayori batch list | show ID | approve ID | pdf ID KEY OUT`.
- * `send`, `remind` and `export` come with the mailer and say so until then.
+ * cmd_batch.c — `tayori batch list | show ID | approve ID --as LOGIN |
+ * pdf ID KEY OUT`, and the dispatch of every `tayori batch` subcommand
+ * (send: cmd_batch_send.c).
  * Stored text is never printed raw: a control or bidi character in a title
  * or a report (stored before text was checked, or by a bug) is shown
  * escaped (text.h), in JSON as \uXXXX.
@@ -15,12 +16,26 @@
 
 #include "lib/batches.h"
 #include "cmd/cli.h"
+#include "cmd/cmd_batch_int.h"
+#include "conf/conf.h"
 #include "gateway/recipients.h"
+#include "lib/staff.h"
 #include "lib/text.h"
 
 static const char usage[] =
-	"tayori batch list | show ID | approve ID | pdf ID KEY OUT.pdf | send ID | remind ID | export ID\n"
-	"       [--json] [-d DIR | -c CONF]";
+	"tayori batch list | show ID [--json]\n"
+	"       tayori batch approve ID --as LOGIN\n"
+	"       tayori batch pdf ID KEY OUT.pdf\n"
+	"       tayori batch send ID [--at 'YYYY-MM-DD HH:MM'] [--as LOGIN]\n"
+	"       tayori batch remind ID | export ID [--paper] [-o OUT]\n"
+	"  (each also takes -d DIR | -c CONF)";
+
+static const char help[] =
+	"  approve ID --as LOGIN   LOGIN (with the approve permission) approves the batch;\n"
+	"                          with [policy] four_eyes = yes (the default) LOGIN must\n"
+	"                          not be its submitter, and --as is required\n"
+	"  send ID [--at TIME]     start sending an approved batch now, or at TIME\n"
+	"                          ('YYYY-MM-DD HH:MM', Japan time); the mailer sends it\n";
 
 static void print_summary(const struct batch_summary *s, int json)
 {
@@ -33,6 +48,11 @@ static void print_summary(const struct batch_summary *s, int json)
 		       when, s->test ? "true" : "false", (unsigned long long)s->recipients,
 		       (unsigned long long)s->matched, (unsigned long long)s->signed_pdfs);
 		cli_json_str(s->title);
+		if (s->send_at > 0) {
+			char at[32];
+			time_format_jst(s->send_at, at, sizeof(at));
+			printf(",\"send_at\":\"%s\"", at);
+		}
 		putchar('}');
 	} else {
 		printf("%-5llu ", (unsigned long long)s->id);
@@ -132,11 +152,41 @@ static int batch_show(struct cli_tenant *t, uint64_t id, int json, struct error 
 	return 0;
 }
 
-/* `tayori batch approve ID`. */
-static int batch_approve(struct cli_tenant *t, uint64_t id, struct error *e)
+int batch_as_staff(struct cli_tenant *t, const char *login, uint32_t perm,
+		   const char *perm_name, struct staff *s, char *actor, size_t actorsize,
+		   struct error *e)
 {
-	if (batches_set_status(t->st, id, BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED, cli_actor(),
-			       "cli", "batch.approve", e) < 0)
+	int r = staff_find_login(t->st, login, s, e);
+	if (r < 0)
+		return -1;
+	if (r == 1)
+		return err_set(e, "--as %s: no such staff member", login);
+	if (s->disabled)
+		return err_set(e, "--as %s: the staff member is disabled", login);
+	if (!(s->perms & perm))
+		return err_set(e, "--as %s: the staff member has no %s permission", login,
+			       perm_name);
+	str_fmt(actor, actorsize, "staff:%llu", (unsigned long long)s->id);
+	return 0;
+}
+
+/* `tayori batch approve ID --as LOGIN`. */
+static int batch_approve(struct cli_tenant *t, uint64_t id, const struct batch_opts *o,
+			 struct error *e)
+{
+	int four_eyes = conf_int(t->conf, "policy", "four_eyes") != 0;
+	struct staff s;
+	char actor[32];
+
+	if (o->as == NULL && four_eyes)
+		return err_set(e, "batch approve needs --as LOGIN, the approving staff member "
+			       "([policy] four_eyes: not the one who submitted batch %llu)",
+			       (unsigned long long)id);
+	if (o->as != NULL &&
+	    batch_as_staff(t, o->as, PERM_APPROVE, "approve", &s, actor, sizeof(actor), e) < 0)
+		return -1;
+	if (batches_approve(t->st, id, o->as != NULL ? &s : NULL, cli_actor(), "cli", four_eyes,
+			    e) < 0)
 		return -1;
 	printf("batch %llu approved\n", (unsigned long long)id);
 	return 0;
@@ -180,55 +230,86 @@ static int batch_pdf(struct cli_tenant *t, uint64_t id, const char *typed, const
 	return 0;
 }
 
+/* Each subcommand and its number of arguments after the command name. */
+static int arity(const char *sub)
+{
+	static const struct { const char *name; int n; } subs[] = {
+		{ "list", 0 },   { "show", 1 },   { "approve", 1 }, { "pdf", 3 },
+		{ "send", 1 },   { "remind", 1 }, { "export", 1 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
+		if (strcmp(sub, subs[i].name) == 0)
+			return subs[i].n;
+	return -1;
+}
+
+static int run(struct cli_tenant *t, const char *sub, uint64_t id, char **args,
+	       const struct batch_opts *o, struct error *e)
+{
+	if (strcmp(sub, "list") == 0)
+		return batch_list(t, o->json, e);
+	if (strcmp(sub, "show") == 0)
+		return batch_show(t, id, o->json, e);
+	if (strcmp(sub, "approve") == 0)
+		return batch_approve(t, id, o, e);
+	if (strcmp(sub, "send") == 0)
+		return batch_send(t, id, o, e);
+	if (strcmp(sub, "pdf") == 0)
+		return batch_pdf(t, id, args[1], args[2], e);
+	fprintf(stderr, "tayori: `batch %s` is not built yet\n", sub);
+	return EXIT_USAGE;
+}
+
 int cmd_batch(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "as", required_argument, NULL, 'a' },
+		{ "at", required_argument, NULL, 't' },
+		{ "paper", no_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *conf = NULL, *sub;
+	struct batch_opts o;
+	const char *sub;
 	struct cli_tenant t;
 	struct error e = { { 0 }, 0 };
 	uint64_t id = 0;
-	int json = 0, ch, rc, nargs;
+	int ch, rc, nargs;
 
+	memset(&o, 0, sizeof(o));
 	if (argc < 2)
 		return cli_usage("%s", usage);
 	sub = argv[1];
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		printf("usage: %s\n%s", usage, help);
+		return EXIT_DONE;
+	}
 	optind = 2;
-	while ((ch = getopt_long(argc, argv, "d:c:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:c:o:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': dir = optarg; break;
-		case 'c': conf = optarg; break;
-		case 'j': json = 1; break;
+		case 'd': o.dir = optarg; break;
+		case 'c': o.conf = optarg; break;
+		case 'j': o.json = 1; break;
+		case 'a': o.as = optarg; break;
+		case 't': o.at = optarg; break;
+		case 'p': o.paper = 1; break;
+		case 'o': o.out = optarg; break;
+		case 'h': printf("usage: %s\n%s", usage, help); return EXIT_DONE;
 		default: return cli_usage("%s", usage);
 		}
 	}
 	nargs = argc - optind;
-	if (strcmp(sub, "send") == 0 || strcmp(sub, "remind") == 0 || strcmp(sub, "export") == 0) {
-		fprintf(stderr, "tayori: `batch %s` is not built yet\n", sub);
-		return EXIT_USAGE;
-	}
-	if (strcmp(sub, "list") == 0 ? nargs != 0
-	    : strcmp(sub, "pdf") == 0 ? nargs != 3
-	    : (strcmp(sub, "show") == 0 || strcmp(sub, "approve") == 0) ? nargs != 1
-	    : 1)
+	if (arity(sub) < 0 || nargs != arity(sub))
 		return cli_usage("%s", usage);
 	if (nargs >= 1 && parse_id(argv[optind], &id) < 0)
 		return cli_usage("a batch ID is a positive number");
-	if (cli_tenant_open(dir, conf, 1, &t, &e) < 0)
+	if (cli_tenant_open(o.dir, o.conf, 1, &t, &e) < 0)
 		return cli_fail(&e);
-
-	if (strcmp(sub, "list") == 0)
-		rc = batch_list(&t, json, &e);
-	else if (strcmp(sub, "show") == 0)
-		rc = batch_show(&t, id, json, &e);
-	else if (strcmp(sub, "approve") == 0)
-		rc = batch_approve(&t, id, &e);
-	else
-		rc = batch_pdf(&t, id, argv[optind + 1], argv[optind + 2], &e);
+	rc = run(&t, sub, id, argv + optind, &o, &e);
 	if (rc < 0)
 		rc = cli_fail(&e);
 	cli_tenant_close(&t);

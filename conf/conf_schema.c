@@ -35,6 +35,7 @@ const struct conf_section conf_section_table[] = {
 	{ "security", "Process isolation and staff password hashing.",
 	  "プロセス隔離と職員パスワードのハッシュ" },
 	{ "log", "Logging.", "ログ" },
+	{ "policy", "Rules of the ward's procedure.", "事務処理の決まり" },
 };
 
 const struct conf_setting conf_schema_table[] = {
@@ -181,6 +182,14 @@ const struct conf_setting conf_schema_table[] = {
 	  .flags = CONF_OPTIONAL,
 	  .help = "Addresses, comma-separated, that get the report when a batch has been sent; empty: logged only.",
 	  .help_ja = "バッチ送信完了の報告を受け取るアドレス（カンマ区切り）。空ならログのみ" },
+	{ .section = "mail", .key = "relay_user", .type = CONF_STRING, .def = "", .max = 255,
+	  .flags = CONF_OPTIONAL,
+	  .help = "User name for AUTH at the relay (PLAIN or LOGIN, over TLS or loopback only); empty: no AUTH.",
+	  .help_ja = "リレーの SMTP 認証ユーザー名。空なら認証しない" },
+	{ .section = "mail", .key = "relay_password_env", .type = CONF_ENVNAME, .def = "",
+	  .flags = CONF_OPTIONAL,
+	  .help = "Environment variable holding the relay password (never the password itself).",
+	  .help_ja = "リレーのパスワードを入れた環境変数の名前" },
 
 	/* [intake] */
 	{ .section = "intake", .key = "keep_rejected", .type = CONF_INT, .def = "7", .min = 0, .max = 365,
@@ -288,6 +297,11 @@ const struct conf_setting conf_schema_table[] = {
 	{ .section = "log", .key = "syslog", .type = CONF_BOOL, .def = "yes",
 	  .help = "Also send log lines to syslog (facility daemon).",
 	  .help_ja = "syslog にも出力する" },
+
+	/* [policy] */
+	{ .section = "policy", .key = "four_eyes", .type = CONF_BOOL, .def = "yes",
+	  .help = "A batch is approved by a staff member other than its submitter.",
+	  .help_ja = "バッチの承認は提出者以外の職員が行う（ダブルチェック）" },
 };
 
 const size_t conf_schema_count = ARRAY_SIZE(conf_schema_table);

@@ -8,6 +8,7 @@
 
 #include "lib/audit.h"
 #include "lib/rec.h"
+#include "lib/staff.h"
 #include "lib/store.h"
 
 static void summary_from_state(uint64_t id, const uint8_t *v, size_t vl, struct batch_summary *s)
@@ -20,6 +21,7 @@ static void summary_from_state(uint64_t id, const uint8_t *v, size_t vl, struct 
 	s->recipients = rec_get_u64(v, vl, BS_RECIPIENTS, 0);
 	s->matched = rec_get_u64(v, vl, BS_MATCHED, 0);
 	s->signed_pdfs = rec_get_u64(v, vl, BS_SIGNED, 0);
+	s->send_at = (int64_t)rec_get_u64(v, vl, BS_SEND_AT, 0);
 }
 
 static int read_title(struct store_txn *t, uint64_t id, struct batch_summary *s, struct buf *report,
@@ -110,22 +112,21 @@ int batches_get(struct store *st, uint64_t id, struct batch_summary *out, struct
 	return r;
 }
 
-int batches_set_status(struct store *st, uint64_t id, const char *from, const char *to,
-		       const char *actor, const char *where, const char *action, struct error *e)
+/* In t: check that batch id is at status from and rewrite its state with
+ * status to (and BS_SEND_AT = send_at when send_at > 0), every other field
+ * kept. */
+static int change_status(struct store_txn *t, uint64_t id, const char *from, const char *to,
+			 int64_t send_at, struct error *e)
 {
-	struct store_txn *t = NULL;
 	uint8_t key[8];
 	const void *v;
-	size_t vl;
-	char status[32], target[32], detail[96];
+	size_t vl, off = 0;
+	char status[32];
 	struct buf b;
-	struct audit_entry a;
 	int r, ret = -1;
 
 	buf_init(&b, 4096);
 	be64_put(key, id);
-	if (store_begin(st, 1, &t, e) < 0)
-		goto out;
 	r = store_get(t, DB_BATCH_STATE, key, 8, &v, &vl, e);
 	if (r < 0)
 		goto out;
@@ -138,31 +139,160 @@ int batches_set_status(struct store *st, uint64_t id, const char *from, const ch
 		err_set(e, "batch %llu is %s, not %s", (unsigned long long)id, status, from);
 		goto out;
 	}
-	/* Rewrite the state with the new status, every other field kept. */
-	{
-		size_t off = 0;
-		const uint8_t *p = v;
-		while (off + 6 <= vl) {
-			uint16_t tag = (uint16_t)(p[off] << 8 | p[off + 1]);
-			uint32_t len = be32_get(p + off + 2);
-			if (tag == BS_STATUS)
-				rec_put_str(&b, BS_STATUS, to);
-			else
-				rec_put(&b, tag, p + off + 6, len);
-			off += 6 + len;
-		}
+	while (off + 6 <= vl) {
+		const uint8_t *p = (const uint8_t *)v + off;
+		uint16_t tag = (uint16_t)(p[0] << 8 | p[1]);
+		uint32_t len = be32_get(p + 2);
+		if (len > vl - off - 6)
+			break;
+		if (tag == BS_STATUS)
+			rec_put_str(&b, BS_STATUS, to);
+		else if (tag != BS_SEND_AT || send_at <= 0)
+			rec_put(&b, tag, p + 6, len);
+		off += 6 + len;
 	}
-	if (store_put(t, DB_BATCH_STATE, key, 8, b.data, b.len, e) < 0)
-		goto out;
+	if (send_at > 0)
+		rec_put_u64(&b, BS_SEND_AT, (uint64_t)send_at);
+	ret = store_put(t, DB_BATCH_STATE, key, 8, b.data, b.len, e);
+out:
+	buf_free(&b);
+	return ret;
+}
+
+static int audit_batch(struct store_txn *t, uint64_t id, const char *actor, const char *action,
+		       const char *where, const char *detail, struct error *e)
+{
+	char target[32];
+	struct audit_entry a;
 	str_fmt(target, sizeof(target), "batch:%llu", (unsigned long long)id);
-	str_fmt(detail, sizeof(detail), "from=%s to=%s", from, to);
 	a = (struct audit_entry){ actor, action, target, where, detail };
-	if (audit_append(t, &a, NULL, e) < 0 || store_commit(&t, e) < 0)
+	return audit_append(t, &a, NULL, e);
+}
+
+int batches_set_status(struct store *st, uint64_t id, const char *from, const char *to,
+		       const char *actor, const char *where, const char *action, struct error *e)
+{
+	struct store_txn *t = NULL;
+	char detail[96];
+	int ret = -1;
+
+	if (store_begin(st, 1, &t, e) < 0)
+		return -1;
+	str_fmt(detail, sizeof(detail), "from=%s to=%s", from, to);
+	if (change_status(t, id, from, to, 0, e) < 0 ||
+	    audit_batch(t, id, actor, action, where, detail, e) < 0 || store_commit(&t, e) < 0)
 		goto out;
 	ret = 0;
 out:
 	store_abort(&t);
-	buf_free(&b);
+	return ret;
+}
+
+static int read_actor(struct store_txn *t, uint64_t id, char *out, size_t outsize,
+		      struct error *e)
+{
+	struct buf plain;
+	uint8_t key[8];
+	int r;
+
+	buf_init(&plain, 64 << 20);
+	be64_put(key, id);
+	r = store_get_sealed(t, DB_BATCHES, key, 8, &plain, e);
+	if (r == 0 && rec_get_str(plain.data, plain.len, BR_ACTOR, out, outsize) < 0)
+		out[0] = '\0';
+	buf_wipe(&plain);
+	return r;
+}
+
+int batches_submitter(struct store *st, uint64_t id, char *out, size_t outsize, struct error *e)
+{
+	struct store_txn *t = NULL;
+	int r;
+	if (store_begin(st, 0, &t, e) < 0)
+		return -1;
+	r = read_actor(t, id, out, outsize, e);
+	store_abort(&t);
+	return r;
+}
+
+/* Is the submitter recorded as actor the staff member s? */
+static int same_person(const char *actor, const struct staff *s)
+{
+	char mine[32];
+	str_fmt(mine, sizeof(mine), "staff:%llu", (unsigned long long)s->id);
+	if (strcmp(actor, mine) == 0)
+		return 1;
+	return strncmp(actor, "cli:", 4) == 0 && strcmp(actor + 4, s->login) == 0;
+}
+
+int batches_approve(struct store *st, uint64_t id, const struct staff *by, const char *run_by,
+		    const char *where, int four_eyes, struct error *e)
+{
+	struct store_txn *t = NULL;
+	char submitter[96] = "", actor[32], detail[256];
+	int r, ret = -1;
+
+	if (by == NULL && four_eyes)
+		return err_set(e, "approving batch %llu needs the approver's login (--as LOGIN): "
+			       "[policy] four_eyes is on", (unsigned long long)id);
+	if (by != NULL && by->disabled)
+		return err_set(e, "staff member %s is disabled and may not approve", by->login);
+	if (by != NULL && !(by->perms & PERM_APPROVE))
+		return err_set(e, "staff member %s may not approve (no approve permission)",
+			       by->login);
+	if (store_begin(st, 1, &t, e) < 0)
+		return -1;
+	r = read_actor(t, id, submitter, sizeof(submitter), e);
+	if (r < 0)
+		goto out;
+	if (r == 1) {
+		err_set(e, "no batch %llu", (unsigned long long)id);
+		goto out;
+	}
+	if (by != NULL && four_eyes && same_person(submitter, by)) {
+		err_set(e, "batch %llu was submitted by %s, who may not approve it too "
+			"([policy] four_eyes: another staff member must)", (unsigned long long)id,
+			by->login);
+		goto out;
+	}
+	if (by != NULL)
+		str_fmt(actor, sizeof(actor), "staff:%llu", (unsigned long long)by->id);
+	else
+		str_copy(actor, run_by, sizeof(actor));
+	str_fmt(detail, sizeof(detail), "from=%s to=%s submitter=%s four_eyes=%s run_by=%s",
+		BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED, submitter[0] ? submitter : "-",
+		four_eyes ? "yes" : "no", run_by);
+	if (change_status(t, id, BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED, 0, e) < 0 ||
+	    audit_batch(t, id, actor, "batch.approve", where, detail, e) < 0 ||
+	    store_commit(&t, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	store_abort(&t);
+	return ret;
+}
+
+int batches_send(struct store *st, uint64_t id, int64_t send_at, const char *actor,
+		 const char *where, struct error *e)
+{
+	struct store_txn *t = NULL;
+	char detail[128], when[32];
+	int ret = -1;
+
+	if (send_at <= 0)
+		return err_set(e, "no time to send batch %llu at", (unsigned long long)id);
+	time_format_utc(send_at, when, sizeof(when));
+	str_fmt(detail, sizeof(detail), "from=%s to=%s send_at=%s", BATCH_STATUS_APPROVED,
+		BATCH_STATUS_SENDING, when);
+	if (store_begin(st, 1, &t, e) < 0)
+		return -1;
+	if (change_status(t, id, BATCH_STATUS_APPROVED, BATCH_STATUS_SENDING, send_at, e) < 0 ||
+	    audit_batch(t, id, actor, "batch.send", where, detail, e) < 0 ||
+	    store_commit(&t, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	store_abort(&t);
 	return ret;
 }
 

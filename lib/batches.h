@@ -36,6 +36,7 @@ enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED,
 #define BATCH_STATUS_SENT     "sent"     /* every delivery final: sent, bounced or failed */
 
 struct store;
+struct staff;
 
 struct batch_summary {
 	uint64_t id;
@@ -43,6 +44,7 @@ struct batch_summary {
 	int64_t created;
 	int test;
 	uint64_t recipients, matched, signed_pdfs;
+	int64_t send_at; /* when sending starts (0: not sent yet) */
 	char title[512];
 };
 
@@ -55,6 +57,23 @@ int batches_get(struct store *st, uint64_t id, struct batch_summary *out, struct
 /* Move a batch from one status to another, with an audit record. */
 int batches_set_status(struct store *st, uint64_t id, const char *from, const char *to,
 		       const char *actor, const char *where, const char *action, struct error *e);
+/* Approve a batch awaiting approval.  by is the approving staff member
+ * (NULL: nobody named, allowed only without four_eyes); run_by is who runs
+ * the command ("cli:root") and where where it runs.  by must be enabled and
+ * hold PERM_APPROVE; with four_eyes, by must not be the submitter
+ * (BR_ACTOR "staff:N" is staff N; "cli:USER" is the staff member whose
+ * login is USER).  Refusals say why (not temporary); the approval is
+ * audited with the approver as actor, in the same transaction. */
+int batches_approve(struct store *st, uint64_t id, const struct staff *by, const char *run_by,
+		    const char *where, int four_eyes, struct error *e);
+/* Start sending an approved batch: status approved -> sending, BS_SEND_AT =
+ * send_at (UTC seconds; the mailer starts then), audited (batch.send). */
+int batches_send(struct store *st, uint64_t id, int64_t send_at, const char *actor,
+		 const char *where, struct error *e);
+/* Who submitted batch id (BR_ACTOR: "staff:N", "cli:USER", ...):
+ * 0 found, 1 no such batch, -1 error. */
+int batches_submitter(struct store *st, uint64_t id, char *out, size_t outsize, struct error *e);
+
 /* The exact signed bytes stored for the resident with key in batch id:
  * 0 found (appended to pdf), 1 no such resident or no PDF, -1 error. */
 int batches_resident_pdf(struct store *st, uint64_t id, const char *key, struct buf *pdf,

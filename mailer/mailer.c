@@ -1,18 +1,185 @@
 /*
  * mailer.c — the mailer role's main loop.  Runs in the mailer process.
  *
- * The mailer sends each resident a tokenised link (SMTP, RFC 5321), reads
- * bounces (RFC 3464), sends reminders and reports.  It never holds a
- * private key: it asks the keys process to unwrap the data keys of the
- * records it reads.
+ * The mailer sends each resident a tokenised link (SMTP, RFC 5321) when a
+ * batch is being sent (mailer/queue.h), the mail other processes ask for
+ * (one-time passwords, reports: mailer/mailq.h) and, through a relay, the
+ * replies to staff the gateway queued (mailer/outbox.h).  All of them go
+ * through one transport (mailer/pool.h): the relay of [mail] relay, or the
+ * outbox Maildir when none is set (the demo).  It never holds a private
+ * key: it asks the keys process to unwrap the data keys of the records it
+ * reads, to MAC the records it writes and to sign DKIM digests.
+ *
+ * One loop: poll the mail requests (every 250 ms) and the outbox, notice
+ * batches to send, hand due deliveries over, collect the pool's outcomes
+ * and commit them in bulk.  On stop (the supervisor closes the channel) the
+ * pool finishes what it holds and the outcomes are committed.
  */
+#include <gmime/gmime.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conf/conf.h"
 #include "lib/keys_client.h"
 #include "lib/log.h"
 #include "lib/role.h"
 #include "lib/store.h"
+#include "mailer/mailq.h"
+#include "mailer/outbox.h"
+#include "mailer/pool.h"
+#include "mailer/queue.h"
+#include "mailer/send.h"
+
+#define MAILER_CONNECTIONS 8     /* SMTP connections to the relay */
+#define MAILER_IN_FLIGHT 512     /* messages handed to the pool at once */
+#define MAILER_COLLECT 256
+
+struct relay {
+	char host[256];
+	unsigned port;
+	char helo[256];
+	struct smtp_config smtp;
+};
+
+/* [mail] relay = smtp://HOST[:PORT] into r->smtp. */
+static int relay_config(const struct conf *c, struct relay *r, struct error *e)
+{
+	const char *url = conf_str(c, "mail", "relay");
+	const char *h, *colon;
+	size_t hl;
+	int64_t port = 25;
+
+	memset(r, 0, sizeof(*r));
+	if (strncmp(url, "smtp://", 7) != 0)
+		return err_set(e, "[mail] relay: only smtp://HOST[:PORT] is supported (STARTTLS)");
+	h = url + 7;
+	hl = strcspn(h, "/");
+	if (h[0] == '[') {
+		const char *end = memchr(h, ']', hl);
+		if (end == NULL)
+			return err_set(e, "[mail] relay: bad IPv6 literal");
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if ((size_t)(end - h - 1) >= sizeof(r->host))
+			return err_set(e, "[mail] relay: host too long");
+		memcpy(r->host, h + 1, (size_t)(end - h - 1));
+	} else {
+		colon = memchr(h, ':', hl);
+		size_t n = colon != NULL ? (size_t)(colon - h) : hl;
+		if (n == 0 || n >= sizeof(r->host))
+			return err_set(e, "[mail] relay: host missing or too long");
+		memcpy(r->host, h, n);
+	}
+	if (colon != NULL) {
+		char p[8];
+		size_t n = hl - (size_t)(colon + 1 - h);
+		if (n == 0 || n >= sizeof(p))
+			return err_set(e, "[mail] relay: bad port");
+		memcpy(p, colon + 1, n);
+		p[n] = '\0';
+		if (parse_int64(p, 1, 65535, &port) < 0)
+			return err_set(e, "[mail] relay: bad port");
+	}
+	r->port = (unsigned)port;
+	{
+		const char *from = conf_str(c, "mail", "from");
+		const char *at = strrchr(from, '@');
+		str_copy(r->helo, at != NULL ? at + 1 : "localhost", sizeof(r->helo));
+	}
+	r->smtp.host = r->host;
+	r->smtp.port = r->port;
+	r->smtp.helo_name = r->helo;
+	r->smtp.user = conf_str(c, "mail", "relay_user")[0] ? conf_str(c, "mail", "relay_user") : NULL;
+	r->smtp.password_env = conf_str(c, "mail", "relay_password_env");
+	return 0;
+}
+
+struct mailer {
+	struct send_ctx sc;
+	struct pool *pool;
+	struct queue *q;
+	struct mailq *mq;
+	struct outbox *ob;     /* NULL without a relay */
+	struct pool_outcome outs[MAILER_COLLECT];
+};
+
+static void dispatch(struct mailer *m, int wait_ms)
+{
+	size_t n = pool_collect(m->pool, m->outs, MAILER_COLLECT, wait_ms);
+	for (size_t i = 0; i < n; i++) {
+		const struct pool_outcome *o = &m->outs[i];
+		if (o->cookie & QUEUE_COOKIE_MAILQ)
+			mailq_outcome(m->mq, o);
+		else if (o->cookie & QUEUE_COOKIE_OUTBOX) {
+			if (m->ob != NULL)
+				outbox_outcome(m->ob, o);
+		} else
+			queue_outcome(m->q, o);
+	}
+}
+
+static int mailer_open(struct role_ctx *ctx, struct store *st, struct keys_client *kc,
+		       const char *outbox, struct relay *rl, struct mailer *m, struct error *e)
+{
+	struct pool_config pc;
+	struct queue_config qc;
+
+	memset(&pc, 0, sizeof(pc));
+	memset(&qc, 0, sizeof(qc));
+	if (send_ctx_init(&m->sc, st, kc, ctx->conf, e) < 0)
+		return -1;
+	if (conf_str(ctx->conf, "mail", "relay")[0] != '\0') {
+		if (relay_config(ctx->conf, rl, e) < 0)
+			return -1;
+		pc.smtp = &rl->smtp;
+	}
+	pc.maildir = outbox;
+	pc.connections = MAILER_CONNECTIONS;
+	pc.per_domain_connections = MAILER_CONNECTIONS;
+	pc.max_in_flight = MAILER_IN_FLIGHT;
+	qc.retry_for = conf_int(ctx->conf, "mail", "retry_for");
+	qc.retry_max = (unsigned)conf_int(ctx->conf, "mail", "retry_max");
+	qc.window = MAILER_IN_FLIGHT - MAILQ_MAX_IN_FLIGHT - OUTBOX_MAX_IN_FLIGHT;
+	if (send_addr_list(conf_str(ctx->conf, "mail", "report_to"), qc.report_to, SEND_TEST_MAX,
+			   &qc.nreport, e) < 0)
+		return err_set(e, "[mail] report_to: %s", e->msg);
+	if (pool_open(&pc, &m->pool, e) < 0 || queue_open(&m->sc, m->pool, &qc, &m->q, e) < 0 ||
+	    mailq_open(&m->sc, m->pool, qc.retry_for, &m->mq, e) < 0)
+		return -1;
+	if (pc.smtp != NULL && outbox_open(&m->sc, m->pool, outbox, &m->ob, e) < 0)
+		return -1;
+	return 0;
+}
+
+static void mailer_run(struct role_ctx *ctx, struct mailer *m)
+{
+	struct error e = { { 0 }, 0 };
+	for (;;) {
+		int busy, wait;
+		size_t flying;
+		if (role_wait_parent(ctx, 0) != 0)
+			break;
+		if (mailq_step(m->mq, &e) < 0)
+			log_err("event=mailq_failed reason=\"%s\"", e.msg);
+		if (m->ob != NULL)
+			outbox_step(m->ob, &e);
+		busy = queue_step(m->q, now_utc(), &e);
+		if (busy < 0)
+			log_err("event=queue_failed reason=\"%s\"", e.msg);
+		flying = pool_in_flight(m->pool);
+		wait = busy > 0 ? 0 : flying > 0 ? 20 : 0;
+		dispatch(m, wait);
+		if (queue_flush(m->q, 0, &e) < 0)
+			log_err("event=queue_commit_failed reason=\"%s\"", e.msg);
+		if (busy <= 0 && pool_in_flight(m->pool) == 0 && role_wait_parent(ctx, 100) != 0)
+			break;
+	}
+	/* Stopping: let the pool answer for what it holds, record it. */
+	pool_drain(m->pool);
+	while (pool_in_flight(m->pool) > 0)
+		dispatch(m, 100);
+	if (queue_flush(m->q, 1, &e) < 0)
+		log_err("event=queue_commit_failed reason=\"%s\"", e.msg);
+}
 
 int mailer_main(struct role_ctx *ctx)
 {
@@ -21,6 +188,9 @@ int mailer_main(struct role_ctx *ctx)
 	struct keys_client *kc = keys_client_new(ctx->keys_fd);
 	struct store *st = NULL;
 	struct error e = { { 0 }, 0 };
+	struct mailer *m = xcalloc(1, sizeof(*m));
+	struct relay *rl = xcalloc(1, sizeof(*rl));
+	int rc = 3;
 
 	/* DATA/db and DATA/tmp come with the role (role.c); the outbox is set
 	 * in the configuration. */
@@ -30,13 +200,25 @@ int mailer_main(struct role_ctx *ctx)
 	if (role_confine(ctx, rw, NULL, NULL, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
-		keys_client_free(&kc);
-		return 3;
+		goto out;
 	}
-	log_info("event=ready schema=%u sending=not_built", store_schema_version(st));
-	while (role_wait_parent(ctx, 1000) == 0)
-		;
+	g_mime_init();
+	if (mailer_open(ctx, st, kc, outbox, rl, m, &e) < 0) {
+		log_err("event=start_failed reason=\"%s\"", e.msg);
+		goto out;
+	}
+	log_info("event=ready schema=%u transport=%s", store_schema_version(st),
+		 rl->smtp.host != NULL ? "relay" : "maildir");
+	mailer_run(ctx, m);
+	rc = 0;
+out:
+	outbox_close(&m->ob);
+	mailq_close(&m->mq);
+	queue_close(&m->q);
+	pool_close(&m->pool);
+	free(m);
+	free(rl);
 	store_close(&st);
 	keys_client_free(&kc);
-	return 0;
+	return rc;
 }

@@ -43,6 +43,7 @@ struct queue {
 	struct queue_config cfg;
 	struct qbatch *batches;
 	int64_t last_scan;
+	int64_t now;          /* the time of the last step (UTC seconds) */
 	struct qjob *ready;   /* built, not yet taken by the pool */
 	size_t nready, ready_at;
 	size_t in_flight;
@@ -423,6 +424,7 @@ int queue_step(struct queue *q, int64_t now, struct error *e)
 	int64_t t = ms_now();
 	int r;
 
+	q->now = now;
 	if (t - q->last_scan >= 1000) {
 		q->last_scan = t;
 		if (scan_batches(q, now, e) < 0)
@@ -474,7 +476,7 @@ void queue_outcome(struct queue *q, const struct pool_outcome *o)
 {
 	struct qitem *it = item_find(q, o->cookie);
 	struct delivery *d;
-	int64_t now = now_utc();
+	int64_t now = q->now > 0 ? q->now : now_utc();
 
 	if (it == NULL || !it->in_flight)
 		return;

@@ -61,7 +61,8 @@ void queue_close(struct queue **q);
  * the pool.  Returns 1 when more is due at once, 0 when idle, -1 on a store
  * error (logged; the caller goes on). */
 int queue_step(struct queue *q, int64_t now, struct error *e);
-/* Record one of the pool's outcomes (a cookie of a delivery). */
+/* Record one of the pool's outcomes (a cookie of a delivery), at the time
+ * of the last step. */
 void queue_outcome(struct queue *q, const struct pool_outcome *o);
 /* Commit the recorded outcomes: at once with force, else when a chunk is
  * full or the oldest waits for more than a moment.  Then finish the

@@ -426,13 +426,15 @@ done
 check "at rest: the signed PDF is still served intact" sh -c "'$TAYORI' batch pdf $B1 $K2 '$T/k2c.pdf' -d '$D' && cmp '$T/k2.pdf' '$T/k2c.pdf'"
 
 # --- 9. approval and the audit log -----------------------------------------
+PW=approver-long-password "$TAYORI" user add shonin -d "$D" --role approver --email shonin@ward.example.jp \
+	--password-env PW >/dev/null 2>&1 || fail "user add shonin (an approver)"
 n0=$(naudit)
-check_status 0 "approve: batch $B1" "$TAYORI" batch approve "$B1" -d "$D"
+check_status 0 "approve: batch $B1" "$TAYORI" batch approve "$B1" --as shonin -d "$D"
 "$TAYORI" batch show "$B1" -d "$D" --json >"$T/b1show2.json" 2>&1
 jtrue "approve: the batch is approved" "$T/b1show2.json" 'd["summary"]["status"] == "approved"'
-check_status 1 "approve: a second approval is refused" "$TAYORI" batch approve "$B1" -d "$D"
+check_status 1 "approve: a second approval is refused" "$TAYORI" batch approve "$B1" --as shonin -d "$D"
 check "approve: ... with one line on stderr" test "$(wc -l <"$T/last")" -eq 1
-check_status 1 "approve: an unknown batch is refused" "$TAYORI" batch approve 999999 -d "$D"
+check_status 1 "approve: an unknown batch is refused" "$TAYORI" batch approve 999999 --as shonin -d "$D"
 check_status 0 "audit: the chain verifies" "$TAYORI" audit verify -d "$D"
 check "audit: exactly one record for the approval" test "$(naudit)" -eq $((n0 + 1))
 "$TAYORI" audit show -d "$D" >"$T/audit.txt" 2>&1

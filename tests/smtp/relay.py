@@ -18,9 +18,12 @@ A recipient's local part chooses a failure on demand:
   temp-data-*      451 4.3.0 after DATA
   perm-data-*      554 5.6.0 after DATA
   drop-data-*      connection dropped after DATA (message not stored)
+  slow-data-*      accepted, but only 0.3 s after DATA (to make sessions overlap)
 
 Options: --auth USER:PASS (AUTH PLAIN/LOGIN required to send),
---tls CERT KEY (offer STARTTLS).
+--tls CERT KEY (offer STARTTLS), --concurrency-log FILE (after each
+message, FILE holds one line "DOMAIN PEAK" per recipient domain: the most
+sessions that were in DATA for that domain at once).
 """
 import argparse
 import asyncio
@@ -39,9 +42,23 @@ def local_part(addr):
 
 
 class Handler:
-    def __init__(self, directory):
+    def __init__(self, directory, concurrency_log=None):
         self.dir = directory
         self.n = 0
+        self.clog = concurrency_log
+        self.active = {}
+        self.peak = {}
+
+    def enter(self, domain):
+        self.active[domain] = self.active.get(domain, 0) + 1
+        self.peak[domain] = max(self.peak.get(domain, 0), self.active[domain])
+
+    def leave(self, domain):
+        self.active[domain] -= 1
+        if self.clog:
+            with open(self.clog + ".tmp", "w") as f:
+                f.write("".join("%s %d\n" % kv for kv in sorted(self.peak.items())))
+            os.rename(self.clog + ".tmp", self.clog)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         lp = local_part(address)
@@ -60,7 +77,17 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        domain = envelope.rcpt_tos[0].rsplit("@", 1)[-1].lower() if envelope.rcpt_tos else ""
+        self.enter(domain)
+        try:
+            return await self.data(server, session, envelope)
+        finally:
+            self.leave(domain)
+
+    async def data(self, server, session, envelope):
         lp = local_part(envelope.rcpt_tos[0]) if envelope.rcpt_tos else ""
+        if lp.startswith("slow-data"):
+            await asyncio.sleep(0.3)
         if lp.startswith("temp-data"):
             return "451 4.3.0 try later"
         if lp.startswith("perm-data"):
@@ -104,11 +131,12 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--auth")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--concurrency-log")
     a = ap.parse_args()
     warnings.simplefilter("ignore")
     logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
-    handler = Handler(a.dir)
+    handler = Handler(a.dir, a.concurrency_log)
     kw = {"decode_data": False, "enable_SMTPUTF8": True}
     if a.auth:
         kw.update(authenticator=make_auth(a.auth), auth_required=True, auth_require_tls=False)

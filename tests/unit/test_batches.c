@@ -23,6 +23,7 @@
 #include "lib/batches.h"
 #include "lib/buf.h"
 #include "lib/rec.h"
+#include "lib/staff.h"
 #include "lib/store.h"
 #include "lib/util.h"
 
@@ -170,6 +171,77 @@ static void test_set_status(void **state)
 	assert_int_equal(records, after);
 }
 
+/* The batch's sealed record again, now naming its submitter. */
+static void put_actor(struct fixture *f, uint64_t id, const char *title, const char *actor)
+{
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	struct buf b;
+	uint8_t key[8];
+
+	buf_init(&b, 4096);
+	be64_put(key, id);
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	assert_int_equal(rec_put_str(&b, BR_TITLE, title) | rec_put_str(&b, BR_ACTOR, actor), 0);
+	assert_int_equal(store_put_sealed(t, DB_BATCHES, key, 8, b.data, b.len, &e), 0);
+	commit(&t);
+	buf_free(&b);
+}
+
+static void test_approve_four_eyes(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct batch_summary s;
+	struct staff clerk = { .id = 5, .login = "kakari", .perms = PERM_SUBMIT | PERM_APPROVE };
+	struct staff viewer = { .id = 6, .login = "miru", .perms = PERM_VIEW };
+	struct staff gone = { .id = 7, .login = "yasumi", .perms = PERM_ALL, .disabled = 1 };
+	struct staff boss = { .id = 8, .login = "shonin", .perms = PERM_APPROVE };
+	struct staff root = { .id = 9, .login = "root", .perms = PERM_ALL };
+	uint64_t records = 0;
+
+	put_batch(f, 1, BATCH_STATUS_WAITING, 0, "通知", NULL, 0);
+	put_actor(f, 1, "通知", "staff:5");
+	put_batch(f, 2, BATCH_STATUS_WAITING, 0, "通知2", NULL, 0);
+	put_actor(f, 2, "通知2", "cli:root");
+	reopen(f);
+	assert_int_equal(batches_approve(f->st, 1, &clerk, "cli:x", "cli", 1, &e), -1);
+	assert_non_null(strstr(e.msg, "submitted by kakari, who may not approve it too"));
+	assert_int_equal(e.temporary, 0);
+	assert_int_equal(batches_approve(f->st, 2, &root, "cli:x", "cli", 1, &e), -1);
+	assert_non_null(strstr(e.msg, "submitted by root"));
+	assert_int_equal(batches_approve(f->st, 1, &viewer, "cli:x", "cli", 1, &e), -1);
+	assert_non_null(strstr(e.msg, "no approve permission"));
+	assert_int_equal(batches_approve(f->st, 1, &gone, "cli:x", "cli", 0, &e), -1);
+	assert_non_null(strstr(e.msg, "disabled"));
+	assert_int_equal(batches_approve(f->st, 1, NULL, "cli:x", "cli", 1, &e), -1);
+	assert_int_equal(batches_get(f->st, 1, &s, NULL, &e), 0);
+	assert_string_equal(s.status, BATCH_STATUS_WAITING);
+
+	assert_int_equal(batches_approve(f->st, 1, &boss, "cli:x", "cli", 1, &e), 0);
+	assert_int_equal(batches_approve(f->st, 2, &clerk, "cli:x", "cli", 1, &e), 0);
+	assert_int_equal(batches_approve(f->st, 2, &boss, "cli:x", "cli", 1, &e), -1);
+	assert_string_equal(e.msg, "batch 2 is approved, not awaiting_approval");
+	reopen(f);
+	assert_int_equal(batches_get(f->st, 1, &s, NULL, &e), 0);
+	assert_string_equal(s.status, BATCH_STATUS_APPROVED);
+	assert_int_equal(audit_verify(f->st, &records, &e), 0);
+	assert_int_equal(records, 2); /* the two approvals: no refusal left a record */
+
+	/* sending: approved -> sending with its time, other fields kept */
+	assert_int_equal(batches_send(f->st, 1, 1900000000, "staff:8", "cli", &e), 0);
+	reopen(f);
+	assert_int_equal(batches_get(f->st, 1, &s, NULL, &e), 0);
+	assert_string_equal(s.status, BATCH_STATUS_SENDING);
+	assert_int_equal(s.send_at, 1900000000);
+	assert_int_equal(s.created, 1767225600);
+	assert_string_equal(s.title, "通知");
+	assert_int_equal(batches_send(f->st, 1, 1900000000, "staff:8", "cli", &e), -1);
+	assert_string_equal(e.msg, "batch 1 is sending, not approved");
+	assert_int_equal(audit_verify(f->st, &records, &e), 0);
+	assert_int_equal(records, 3);
+}
+
 static void test_resident_pdf(void **state)
 {
 	struct fixture *f = *state;
@@ -213,6 +285,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_list_and_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_approve_four_eyes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resident_pdf, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
