@@ -89,7 +89,10 @@ int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 	r = batches_get(rc->st, batch, &s, NULL, e);
 	if (r != 0)
 		return r;
-	if (strcmp(s.status, BATCH_STATUS_APPROVED) != 0)
+	/* Only an approved batch opens (being sent or sent counts as approved);
+	 * one waiting for approval, or withdrawn, does not. */
+	if (strcmp(s.status, BATCH_STATUS_APPROVED) != 0 && strcmp(s.status, BATCH_STATUS_SENDING) != 0 &&
+	    strcmp(s.status, BATCH_STATUS_SENT) != 0)
 		return 1;
 	str_copy(n->title, s.title, sizeof(n->title));
 	n->test = s.test;

@@ -9,8 +9,6 @@
  *   test_resident_links links DIR BATCH   every resident of an approved
  *       batch gets a "sent" delivery, a link token and a notice code;
  *       prints "SEQ TOKEN CODE" per resident
- *   test_resident_links otp DIR BATCH SEQ  the latest one-time password
- *       the portal queued in DB_MAILQ for the resident (the mail's code)
  *   test_resident_links access DIR BATCH SEQ  the resident's access
  *       record and the batch's events, as JSON
  *
@@ -30,7 +28,6 @@
 #include <unistd.h>
 
 #include "keys/keys.h"
-#include "lib/mailreq.h"
 #include "lib/notice.h"
 #include "lib/store.h"
 #include "lib/svcuser.h"
@@ -140,53 +137,6 @@ fail:
 	return -1;
 }
 
-static int tool_otp(struct tool *t, uint64_t batch, uint32_t seq, struct error *e)
-{
-	struct store_txn *tx = NULL;
-	struct store_iter *it = NULL;
-	const void *k, *v;
-	size_t kl, vl;
-	char best[16] = "";
-	uint64_t best_id = 0;
-	int ret = -1;
-
-	if (store_begin(t->st, 0, &tx, e) < 0 || store_iter_open(tx, DB_MAILQ, NULL, 0, &it, e) < 0)
-		goto out;
-	while (store_iter_next(it, &k, &kl, &v, &vl) == 0) {
-		struct buf plain;
-		struct mailreq m;
-		uint64_t id = kl == 8 ? be64_get(k) : 0;
-		buf_init(&plain, 1 << 20);
-		memset(&m, 0, sizeof(m));
-		if (store_unseal(t->st, DB_MAILQ, k, kl, v, vl, &plain, e) == 0 &&
-		    mailreq_decode(id, plain.data, plain.len, &m, e) == 0 &&
-		    strcmp(m.kind, "otp") == 0 && m.batch == batch && m.seq == seq && id >= best_id) {
-			const char *p = m.text;
-			/* the code: the first run of exactly six digits */
-			for (; *p != '\0'; p++)
-				if (strspn(p, "0123456789") == 6 && (p == m.text || p[-1] < '0' || p[-1] > '9'))
-					break;
-			if (*p != '\0') {
-				memcpy(best, p, 6);
-				best[6] = '\0';
-				best_id = id;
-			}
-		}
-		mailreq_clear(&m);
-		buf_free(&plain);
-	}
-	if (best[0] == '\0') {
-		err_set(e, "no one-time password queued for %llu/%u", (unsigned long long)batch, seq);
-		goto out;
-	}
-	printf("%s\n", best);
-	ret = 0;
-out:
-	store_iter_close(&it);
-	store_abort(&tx);
-	return ret;
-}
-
 static int print_event(const struct notice_event_rec *ev, void *arg)
 {
 	int *first = arg;
@@ -230,14 +180,12 @@ static int tool(int argc, char **argv)
 
 	if (argc < 4 || parse_int64(argv[3], 1, INT64_MAX, &batch) < 0 ||
 	    (argc > 4 && parse_int64(argv[4], 1, UINT32_MAX, &seq) < 0)) {
-		fprintf(stderr, "usage: %s links|otp|access DIR BATCH [SEQ]\n", argv[0]);
+		fprintf(stderr, "usage: %s links|access DIR BATCH [SEQ]\n", argv[0]);
 		return 2;
 	}
 	if (tool_open(&t, argv[2], &e) == 0) {
 		if (strcmp(argv[1], "links") == 0)
 			r = tool_links(&t, (uint64_t)batch, &e);
-		else if (strcmp(argv[1], "otp") == 0 && seq > 0)
-			r = tool_otp(&t, (uint64_t)batch, (uint32_t)seq, &e);
 		else if (strcmp(argv[1], "access") == 0 && seq > 0)
 			r = tool_access(&t, (uint64_t)batch, (uint32_t)seq, &e);
 		else
