@@ -125,11 +125,12 @@ int page_auth(struct buf *b, const struct page_site *s, const struct resident_no
 	if (otp ? A("確認コード（6桁の数字）</label>\n<input id=\"answer\" name=\"answer\" "
 		    "type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\" "
 		    "maxlength=\"20\" required>")
-		: A("生年月日などの確認事項</label>\n<p class=\"hint\" id=\"answer-hint\">"
-		    "通知書に記載の方法で入力してください。日付は 1980-04-01、昭和55年4月1日、"
-		    "S55.4.1 のどの書き方でも構いません。</p>\n<input id=\"answer\" name=\"answer\" "
-		    "type=\"text\" autocomplete=\"off\" maxlength=\"100\" required "
-		    "aria-describedby=\"answer-hint\">"))
+		: H(n->auth_label[0] != '\0' ? n->auth_label : "ご本人確認の項目（生年月日など）") ||
+			  A("</label>\n<p class=\"hint\" id=\"answer-hint\">"
+			    "区に届け出た内容を入力してください。日付は 1980-04-01、昭和55年4月1日、"
+			    "S55.4.1 のどの書き方でも構いません。</p>\n<input id=\"answer\" name=\"answer\" "
+			    "type=\"text\" autocomplete=\"off\" maxlength=\"100\" required "
+			    "aria-describedby=\"answer-hint\">"))
 		return -1;
 	if (A("</div>\n<button type=\"submit\">確認する</button>\n</form>\n"))
 		return -1;

@@ -62,6 +62,7 @@ struct resident_notice {
 	char key[128];        /* the resident's key */
 	char email[256];      /* the resident's address, "" none */
 	char auth_value[256]; /* the CSV value to match, "" none */
+	char auth_label[256]; /* the CSV column's name (生年月日), "" unknown */
 	uint32_t pdf_seq;     /* the resident's PDF in DB_PDFS, 0 = none */
 	struct buf message;   /* the message to residents (batch or per resident) */
 };

@@ -35,6 +35,8 @@ static int load_batch(struct store_txn *t, struct resident_notice *n, struct err
 		goto out;
 	}
 	rec_get_str(p.data, p.len, BR_AUTH, n->auth, sizeof(n->auth));
+	if (rec_get_str(p.data, p.len, BR_AUTH_COLUMN, n->auth_label, sizeof(n->auth_label)) < 0)
+		n->auth_label[0] = '\0';
 	if (rec_get(p.data, p.len, BR_MESSAGE, &v, &vl) == 0 && buf_append(&n->message, v, vl) < 0)
 		r = err_set(e, "message too long");
 	/* A 教示 (appeal instructions) in the message: the page shows the

@@ -288,7 +288,7 @@ check "OTP mails: three per notice, the fourth is refused with 429" sh -c \
 # --- a value from the CSV -----------------------------------------------------------
 J5=$T/jar5
 open "$J5" "$BC" 1
-check "CSV batch: the click asks for the value" grep -q '<label for="answer">' "$T/auth.html"
+check "CSV batch: the click asks for the value, labelled with the batch's column" grep -q '<label for="answer">生年月日</label>' "$T/auth.html"
 s=$(answer "$J5" "$BC" 1 "1980-04-02")
 check "CSV: the wrong date is refused" [ "$s" = 200 ]
 s=$(answer "$J5" "$BC" 1 "昭和５５年４月１日")

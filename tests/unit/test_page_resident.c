@@ -103,6 +103,12 @@ static void test_pages(void **state)
 		assert_int_equal(page_auth(&b, &site, &n, "tok", "csrf1", "", ""), 0);
 		well_formed((const char *)b.data, test);
 		assert_null(strstr((const char *)b.data, "/otp\""));
+		assert_non_null(strstr((const char *)b.data, "ご本人確認の項目"));
+		buf_reset(&b);
+		str_copy(n.auth_label, "生年月日<1>", sizeof(n.auth_label));
+		assert_int_equal(page_auth(&b, &site, &n, "tok", "csrf1", "", ""), 0);
+		assert_non_null(strstr((const char *)b.data, "<label for=\"answer\">生年月日&lt;1&gt;</label>"));
+		n.auth_label[0] = '\0';
 		buf_reset(&b);
 		assert_int_equal(page_notice(&b, &site, &n, &a, "csrf1"), 0);
 		well_formed((const char *)b.data, test);
