@@ -473,6 +473,7 @@ LOCKED(h_code)
 LOCKED(resident_h_notice)
 LOCKED(resident_h_pdf)
 LOCKED(resident_h_cert)
+LOCKED(resident_h_guide)
 LOCKED(resident_h_consent)
 LOCKED(resident_h_decline)
 
@@ -493,7 +494,7 @@ const struct http_route resident_routes[] = {
 	{ "GET", "/notice", HTTP_SLOW, locked_resident_h_notice, 0 },
 	{ "GET", "/notice/pdf", HTTP_SLOW, locked_resident_h_pdf, 0 },
 	{ "GET", "/notice/cert", HTTP_SLOW, locked_resident_h_cert, 0 },
-	{ "GET", "/notice/guide", 0, resident_h_guide, 0 },
+	{ "GET", "/notice/guide", HTTP_SLOW, locked_resident_h_guide, 0 },
 	{ "POST", "/notice/consent", HTTP_SLOW, locked_resident_h_consent, 4096 },
 	{ "POST", "/notice/decline", HTTP_SLOW, locked_resident_h_decline, 4096 },
 	{ NULL, NULL, 0, NULL, 0 },

@@ -189,11 +189,23 @@ out:
 	return r;
 }
 
+/* The guide needs no session; with one, a test batch's banner shows. */
 int resident_h_guide(const struct http_request *req, struct http_response *resp, void *ctx)
 {
-	(void)req;
-	(void)ctx;
-	return page_guide(&resp->body, 0);
+	struct resident_ctx *rc = ctx;
+	struct resident_notice n;
+	struct error e = { { 0 }, 0 };
+	uint64_t batch;
+	uint32_t seq;
+	int test = 0;
+
+	if (resident_session_find(rc, http_cookie(req, RESIDENT_SESSION_COOKIE), now_utc(), &batch,
+				  &seq, &e) == 0 &&
+	    resident_notice_load(rc, batch, seq, &n, &e) == 0) {
+		test = n.test;
+		resident_notice_free(&n);
+	}
+	return page_guide(&resp->body, test);
 }
 
 struct consent_arg {

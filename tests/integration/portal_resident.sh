@@ -194,6 +194,10 @@ check "certificate: the signer's, as PEM" sh -c \
 	"openssl x509 -in '$T/cert.pem' -noout -subject -nameopt utf8,sep_multiline | grep -qF \"CN=\$(cat '$T/cn')\""
 access "$BM" 1
 jtrue "certificate downloads are counted" "$T/acc.json" 'd["cert_downloads"] == 1'
+curl -s -o "$T/guide.html" -b "$J" "$U/notice/guide"
+curl -s -o "$T/guide0.html" "$U/notice/guide"
+check "the signature guide: with the test batch's session the テスト banner, without none" sh -c \
+	"grep -q 'test-banner' '$T/guide.html' && grep -q 'Acrobat' '$T/guide0.html' && ! grep -q 'test-banner' '$T/guide0.html'"
 curl -s -o /dev/null -b "$J" -d "csrf=$CSRF" "$U/notice/consent"
 access "$BM" 1
 jtrue "consent: recorded with the terms version" "$T/acc.json" 'd["consent"] == 1 and d["terms"] == "1"'
