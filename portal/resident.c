@@ -224,8 +224,9 @@ static int new_otp(struct store_txn *t, struct notice_access *a, void *arg)
 		goto out;
 	str_copy(m.kind, "otp", sizeof(m.kind));
 	str_copy(m.to, o->n->email, sizeof(m.to));
-	if (str_fmt(m.subject, sizeof(m.subject), "確認コード %s（%s）", code, o->rc->ward) < 0)
-		str_copy(m.subject, "確認コード", sizeof(m.subject));
+	/* The code stays out of the subject, which lock screens show. */
+	if (str_fmt(m.subject, sizeof(m.subject), "確認コードのお知らせ（%s）", o->rc->ward) < 0)
+		str_copy(m.subject, "確認コードのお知らせ", sizeof(m.subject));
 	if (buf_printf(&text,
 		       "%sからのお知らせを開くための確認コードです。\n\n    %s\n\n"
 		       "10分間有効です。このコードは誰にも教えないでください。\n"

@@ -123,7 +123,7 @@ check "... one message per resident in the outbox" wait_for 30 sh -c \
 check "links and codes for the CSV batch" links x "$BC"
 tok() { awk -v s="$2" '$1 == s { print $2 }' "$T/links.$1"; }
 code() { awk -v s="$2" '$1 == s { print $3 }' "$T/links.$1"; }
-access() { "$TOOL" access "$D" "$1" "$2" >"$T/acc.json" 2>"$T/acc.err"; }
+access() { "$TOOL" access "$D" "$1" "$2" >"$T/acc.json" 2>"$T/acc.err" || sed 's/^/#   access: /' "$T/acc.err"; }
 
 # --- the front page ----------------------------------------------------------
 curl -s -o "$T/front.html" -D "$T/front.h" "$U/"
@@ -208,7 +208,9 @@ curl -s -c "$J2" -b "$J2" -o "$T/front2.html" "$U/"
 CS2=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/front2.html" | head -1)
 CODE2=$(code "$BM" 2 | tr 'A-Z' 'a-z' | tr -d '-')
 curl -s -o /dev/null -D "$T/code.h" -c "$J2" -b "$J2" -d "csrf=$CS2" --data-urlencode "code=$CODE2" "$U/code"
-check "a typed code (lower case, no hyphens) opens the notice like the link" sh -c "grep -q '^HTTP/1.1 303' '$T/code.h'"
+check "a typed code (lower case, no hyphens) opens the notice like the link" grep -q '^HTTP/1.1 303' "$T/code.h"
+grep -q '^HTTP/1.1 303' "$T/code.h" ||
+	{ echo "#   code $CODE2"; sed 's/^/#   /' "$T/code.h" | head -3; grep 'role=portal level=err' "$T/run.log" | sed 's/^/#   /' | tail -5; }
 access "$BM" 2
 jtrue "... with an open recorded" "$T/acc.json" 'd["opened_at"] > 0'
 curl -s -o /dev/null -b "$J2" -d "csrf=$CS2" "$U/notice/decline"
