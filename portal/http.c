@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "lib/log.h"
+#include "portal/http_int.h"
 
 #define SLOW_MAX 16
 
@@ -56,6 +57,7 @@ struct http_exchange {
 	struct buf body;
 	size_t body_max;
 	int too_big;
+	char limit_key[HTTP_IP_LEN]; /* what the rate limit counts; "" exempt */
 	int bytes_given; /* the download's bytes belong to an MHD response now */
 	enum phase phase;
 	struct MHD_Connection *conn;
@@ -70,6 +72,7 @@ struct http_listener {
 	int tls;
 	int port;
 	struct http_limiter *rate;
+	struct http_peers *peers;
 	char last_error[256]; /* libmicrohttpd's last message, for a failed start */
 	/* the worker pool of HTTP_SLOW routes */
 	pthread_mutex_t mu;
@@ -126,25 +129,19 @@ static int copy_values(struct MHD_Connection *c, enum MHD_ValueKind kind, struct
 	return cc.overflow ? -1 : 0;
 }
 
-static int is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return 0;
-}
-
 /* The client's address: the peer's, or behind a local proxy the last entry
- * of X-Forwarded-For (the one that proxy wrote). */
-static void client_ip(struct http_listener *l, struct MHD_Connection *c, struct http_request *r)
+ * of X-Forwarded-For (the one that proxy wrote), and the key the rate limit
+ * counts it by ("" for a loopback peer that forwards nothing). */
+static void client_ip(struct http_exchange *x, struct MHD_Connection *c)
 {
+	struct http_listener *l = x->l;
+	struct http_request *r = &x->req;
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-	const char *xff;
+	const char *xff = http_header(r, "X-Forwarded-For");
+	const char *proto = http_header(r, "X-Forwarded-Proto");
+	int local, forwarded = 0;
 
 	str_copy(r->client_ip, "unknown", sizeof(r->client_ip));
 	if (sa == NULL)
@@ -155,8 +152,8 @@ static void client_ip(struct http_listener *l, struct MHD_Connection *c, struct 
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client_ip,
 			  sizeof(r->client_ip));
-	xff = http_header(r, "X-Forwarded-For");
-	if (l->cfg.trust_forwarded && is_loopback(sa) && xff != NULL) {
+	local = http_peer_is_loopback(sa);
+	if (l->cfg.trust_forwarded && local && xff != NULL) {
 		const char *last = strrchr(xff, ',');
 		char ip[HTTP_IP_LEN + 1];
 		unsigned char tmp[sizeof(struct in6_addr)];
@@ -167,10 +164,16 @@ static void client_ip(struct http_listener *l, struct MHD_Connection *c, struct 
 		if (n < sizeof(ip)) {
 			memcpy(ip, last, n);
 			ip[n] = '\0';
-			if (inet_pton(AF_INET, ip, tmp) == 1 || inet_pton(AF_INET6, ip, tmp) == 1)
+			if (inet_pton(AF_INET, ip, tmp) == 1 || inet_pton(AF_INET6, ip, tmp) == 1) {
 				str_copy(r->client_ip, ip, sizeof(r->client_ip));
+				forwarded = 1;
+			}
 		}
 	}
+	if (l->cfg.trust_forwarded && local && proto != NULL && strcasecmp(proto, "https") == 0)
+		r->is_tls = 1;
+	if (forwarded || !local || l->cfg.limit_loopback)
+		http_peer_key(r->client_ip, x->limit_key, sizeof(x->limit_key));
 }
 
 /* Fill x->req from the connection; the HTTP status to answer with at once
@@ -190,7 +193,17 @@ static unsigned read_request(struct http_exchange *x, struct MHD_Connection *c, 
 	r->body = (const uint8_t *)"";
 	if (copy_values(c, MHD_HEADER_KIND, &r->headers) < 0)
 		return 431;
-	client_ip(x->l, c, r);
+	/* The header block's size, checked here so the 431 carries the
+	 * security headers (libmicrohttpd's own, past its larger memory
+	 * limit, does not). */
+	{
+		size_t total = strlen(url) + strlen(method) + 12;
+		for (size_t i = 0; i < r->headers.n; i++)
+			total += strlen(r->headers.f[i].name) + r->headers.f[i].value_len + 4;
+		if (total > x->l->cfg.header_max)
+			return 431;
+	}
+	client_ip(x, c);
 	if (copy_values(c, MHD_GET_ARGUMENT_KIND, &r->query) < 0)
 		return 400;
 	for (size_t i = 0; i < r->headers.n; i++)
@@ -453,6 +466,13 @@ static int is_form(const char *content_type)
 	       (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
+/* Does a Content-Length announce more than max bytes? */
+static int too_long(const char *cl, size_t max)
+{
+	int64_t n;
+	return cl != NULL && parse_int64(cl, 0, INT64_MAX, &n) == 0 && (uint64_t)n > max;
+}
+
 /* The first call: a new request with its headers read. */
 static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, const char *url,
 			     const char *method, void **state)
@@ -470,7 +490,7 @@ static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, 
 	status = read_request(x, c, url, method);
 	if (status != 0)
 		return send_error(x, c, status, NULL);
-	if (http_limiter_take(l->rate, x->req.client_ip) < 0) {
+	if (x->limit_key[0] != '\0' && http_limiter_take(l->rate, x->limit_key) < 0) {
 		log_debug("event=http_rate_limited listener=%s", l->cfg.name);
 		return send_error(x, c, 429, NULL);
 	}
@@ -483,13 +503,13 @@ static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, 
 	else
 		x->route = find_route(l->routes, method, x->req.path, &x->req.subpath, &status, allow,
 				      sizeof(allow));
+	cl = http_header(&x->req, "Content-Length");
 	if (x->route == NULL)
-		return send_error(x, c, status, allow);
+		return send_error(x, c, too_long(cl, HTTP_BODY_MAX) ? 413 : status, allow);
 	x->body_max = strcmp(method, "POST") != 0 ? 0
 		      : x->route->body_max != 0  ? x->route->body_max
 						  : HTTP_BODY_MAX;
 	buf_init(&x->body, x->body_max + 1);
-	cl = http_header(&x->req, "Content-Length");
 	if (cl != NULL) {
 		int64_t n;
 		if (parse_int64(cl, 0, INT64_MAX, &n) < 0)
@@ -587,6 +607,68 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
 	*state = NULL;
 }
 
+/* The per-IP connection limit.  A loopback peer is a local proxy or tool:
+ * not counted (the proxy limits its own clients) unless limit_loopback.
+ *
+ * The accept policy checks and counts in one step (so two threads
+ * accepting at once cannot both take the last place), and leaves the
+ * place with the thread; the connection's start, on the same thread,
+ * takes it over.  A place still held at the thread's next accept belongs
+ * to a connection that failed before it started: it is given back. */
+static _Thread_local struct {
+	struct http_listener *l;
+	size_t slot;
+	int held;
+} reserved;
+
+static void give_back_reserved(void)
+{
+	if (reserved.held)
+		http_peers_release(reserved.l->peers, reserved.slot);
+	reserved.held = 0;
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_listener *l = cls;
+	size_t slot;
+	(void)addrlen;
+	give_back_reserved();
+	if (!l->cfg.limit_loopback && http_peer_is_loopback(addr))
+		return MHD_YES;
+	if (http_peers_take(l->peers, addr, &slot) < 0) {
+		log_debug("event=http_connections_per_ip_full listener=%s", l->cfg.name);
+		return MHD_NO;
+	}
+	reserved.l = l;
+	reserved.slot = slot;
+	reserved.held = 1;
+	return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_state,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_listener *l = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		*socket_state = NULL;
+		if (ci == NULL || ci->client_addr == NULL ||
+		    (!l->cfg.limit_loopback && http_peer_is_loopback(ci->client_addr)))
+			return;
+		if (reserved.held && reserved.l == l) {
+			*socket_state = (void *)(uintptr_t)(reserved.slot + 1);
+			reserved.held = 0;
+		} else { /* started on another thread than its accept */
+			*socket_state = (void *)(uintptr_t)(http_peers_add(l->peers, ci->client_addr) + 1);
+		}
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_state != NULL) {
+		http_peers_release(l->peers, (size_t)((uintptr_t)*socket_state - 1));
+		*socket_state = NULL;
+	}
+}
+
 /* ---- starting and stopping ------------------------------------------- */
 
 /* The address the listener is on: the socket's, or cfg->listen parsed. */
@@ -645,7 +727,7 @@ static void apply_defaults(struct http_listener_config *c)
 	if (c->timeout_s == 0)
 		c->timeout_s = 30;
 	if (c->header_max == 0)
-		c->header_max = 16 * 1024;
+		c->header_max = 8 * 1024;
 	if (c->rate_per_s == 0)
 		c->rate_per_s = 50;
 	if (c->rate_burst == 0)
@@ -665,12 +747,6 @@ static int start_daemon(struct http_listener *l, struct sockaddr_storage *ss, st
 		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, c->fd, NULL };
 	else
 		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ss };
-	/* Behind a local proxy every connection comes from it: the proxy
-	 * limits connections per client, and the rate limit reads the
-	 * forwarded address. */
-	if (!c->trust_forwarded)
-		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-						    (intptr_t)c->per_ip_connections, NULL };
 	if (l->tls) {
 		flags |= MHD_USE_TLS;
 		opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
@@ -681,13 +757,17 @@ static int start_daemon(struct http_listener *l, struct sockaddr_storage *ss, st
 						    (void *)tls_priorities };
 	}
 	opt[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	l->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
+	l->d = MHD_start_daemon(flags, 0, on_accept, l, on_request, l,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 				MHD_OPTION_THREAD_POOL_SIZE, c->threads,
 				MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
 				MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->header_max,
+				/* Each connection's memory (the library zeroes it all between
+				 * requests, so it is resident): the header block with room
+				 * to see it is too long, so the layer answers that 431. */
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->header_max + 8 * 1024,
 				MHD_OPTION_ARRAY, opt,
 				MHD_OPTION_END);
 	if (l->d == NULL)
@@ -718,14 +798,15 @@ int http_listener_start(const struct http_listener_config *cfg, const struct htt
 			l->cfg.listen);
 		goto fail;
 	}
-	if (!l->tls && !is_loopback((struct sockaddr *)&ss)) {
+	if (!l->tls && !http_peer_is_loopback((struct sockaddr *)&ss)) {
 		err_set(e, "%s listener on %s: TLS is required on an address other than loopback "
 			   "(set [portal] tls_cert and tls_key, or listen on 127.0.0.1 behind a "
 			   "TLS proxy)", l->cfg.name, l->cfg.listen);
 		goto fail;
 	}
-	l->rate = http_limiter_new(4096, l->cfg.rate_per_s, l->cfg.rate_burst);
-	if (l->rate == NULL) {
+	l->rate = http_limiter_new((size_t)1 << 16, l->cfg.rate_per_s, l->cfg.rate_burst);
+	l->peers = http_peers_new(l->cfg.per_ip_connections);
+	if (l->rate == NULL || l->peers == NULL) {
 		err_tmp(e, "%s listener: cannot make its rate limiter", l->cfg.name);
 		goto fail;
 	}
@@ -749,6 +830,7 @@ fail_pool:
 	return -1;
 fail:
 	http_limiter_free(&l->rate);
+	http_peers_free(&l->peers);
 	free(l);
 	return -1;
 }
@@ -771,6 +853,7 @@ void http_listener_stop(struct http_listener **lp)
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mu);
 	http_limiter_free(&l->rate);
+	http_peers_free(&l->peers);
 	free(l);
 	*lp = NULL;
 }

@@ -11,7 +11,8 @@
  *     HEAD (no body is sent); a known path with another method gets 405,
  *     an unknown one 404; /static/style.css is served by the layer;
  *   - limits: connections in all and per IP, header size (431), body size
- *     (413, per route), a per-IP request rate (429), time-outs;
+ *     (413, per route), a per-IP request rate (429), time-outs; IPv6
+ *     clients are counted by /64;
  *   - the query string, the Cookie header and an
  *     application/x-www-form-urlencoded POST body are parsed and copied into
  *     the request, so a handler may run on any thread;
@@ -179,11 +180,15 @@ struct http_listener_config {
 	unsigned max_connections; /* 0: 512 */
 	unsigned per_ip_connections; /* 0: 64 */
 	unsigned timeout_s;       /* idle connection time-out; 0: 30 */
-	size_t header_max;        /* a request's header block, bytes; 0: 16 KiB (431 beyond) */
+	size_t header_max;        /* a request's header block, bytes; 0: 8 KiB (431 beyond) */
 	unsigned rate_per_s;      /* requests per second per client IP; 0: 50 */
 	unsigned rate_burst;      /* bucket size; 0: 4 x rate_per_s */
-	int trust_forwarded;      /* take the client IP from X-Forwarded-For's last
-				     entry when the peer is loopback (a local proxy) */
+	int trust_forwarded;      /* from a loopback peer (a local TLS proxy, e.g. the
+				     WAF): the client IP is X-Forwarded-For's last
+				     entry, and X-Forwarded-Proto: https counts as TLS */
+	int limit_loopback;       /* apply the per-IP limits to loopback peers too
+				     (tests); by default a loopback peer is a local
+				     proxy or tool, limited by the address it forwards */
 };
 
 struct http_listener;

@@ -31,19 +31,22 @@
 #define TLS_FILE_MAX (1 << 20)
 
 static const char staff_page[] =
-	"<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	"<title>職員ダッシュボード — tayori</title></head><body>"
-	"<h1>職員ダッシュボード</h1>"
+	"<h1>職員ダッシュボード</h1>\n"
 	"<p>ダッシュボードは準備中です（まだ実装されていません）。"
-	"当面はコマンド <code>tayori batch</code>・<code>tayori user</code> をご利用ください。</p>"
-	"<p lang=\"en\">Staff dashboard: not built yet.</p>"
-	"</body></html>\n";
+	"当面はコマンド <code>tayori batch</code>・<code>tayori user</code> をご利用ください。</p>\n"
+	"<p lang=\"en\">Staff dashboard: not built yet.</p>\n";
+
+static int placeholder(struct http_response *resp, const char *title, const char *body)
+{
+	if (http_page_begin(&resp->body, title, 0) < 0 || buf_append_str(&resp->body, body) < 0)
+		return -1;
+	return http_page_end(&resp->body);
+}
 
 static int page_staff(const struct http_request *req, struct http_response *resp, void *ctx)
 {
 	(void)req, (void)ctx;
-	return buf_append_str(&resp->body, staff_page);
+	return placeholder(resp, "職員ダッシュボード — tayori", staff_page);
 }
 
 static int page_health(const struct http_request *req, struct http_response *resp, void *ctx)
@@ -131,6 +134,9 @@ static void listener_config(const struct conf *conf, const char *name, const cha
 	c->tls_cert_pem = cert;
 	c->tls_key_pem = key;
 	c->max_connections = (unsigned)conf_int(conf, "portal", "max_connections");
+	/* A TLS proxy (the WAF sample in contrib/) on loopback names the
+	 * client and says the request came over TLS. */
+	c->trust_forwarded = 1;
 }
 
 int portal_main(struct role_ctx *ctx)

@@ -589,7 +589,27 @@ static void test_huge_headers_refused(void **state)
 	buf_init(&b, 1 << 20);
 	assert_int_equal(buf_append_str(&b, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
 					    "X-Big: "), 0);
-	for (int i = 0; i < 64 * 1024; i++)
+	for (int i = 0; i < 10 * 1024; i++)
+		assert_int_equal(buf_append_u8(&b, 'a'), 0);
+	assert_int_equal(buf_append_str(&b, "\r\n\r\n"), 0);
+	ask(*state, (const char *)b.data, b.len, r);
+	assert_int_equal(r->status, 431);
+	assert_security_headers(r, "431 (10 KiB)", 1);
+	assert_non_null(strstr(r->raw + r->body, "ヘッダーが大きすぎます"));
+	/* A browser's usual load, 4 KB of cookies among others, passes. */
+	buf_reset(&b);
+	assert_int_equal(buf_append_str(&b, "Cookie: big="), 0);
+	for (int i = 0; i < 4000; i++)
+		assert_int_equal(buf_append_u8(&b, 'c'), 0);
+	assert_int_equal(buf_append_str(&b, "\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
+					    "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\r\n"
+					    "Accept-Language: ja,en-US;q=0.9,en;q=0.8\r\n"), 0);
+	askf(*state, "GET", "/nothing", (const char *)b.data, NULL, r);
+	assert_int_equal(r->status, 404);
+	/* Past libmicrohttpd's own limit: it refuses the request itself. */
+	buf_reset(&b);
+	assert_int_equal(buf_append_str(&b, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "), 0);
+	for (int i = 0; i < 200 * 1024; i++)
 		assert_int_equal(buf_append_u8(&b, 'a'), 0);
 	assert_int_equal(buf_append_str(&b, "\r\n\r\n"), 0);
 	ask(*state, (const char *)b.data, b.len, r);
@@ -660,7 +680,7 @@ static int still_open(int fd)
 static void test_per_ip_connection_limit(void **state)
 {
 	struct http_listener_config cfg = { .name = "t", .listen = "127.0.0.1:0", .fd = -1,
-					    .per_ip_connections = 3 };
+					    .per_ip_connections = 3, .limit_loopback = 1 };
 	struct server *s = serve(&cfg);
 	struct reply *r = malloc(sizeof(*r));
 	int fds[4];
@@ -683,7 +703,7 @@ static void test_per_ip_connection_limit(void **state)
 static void test_rate_limit(void **state)
 {
 	struct http_listener_config cfg = { .name = "t", .listen = "127.0.0.1:0", .fd = -1,
-					    .rate_per_s = 2, .rate_burst = 5 };
+					    .rate_per_s = 2, .rate_burst = 5, .limit_loopback = 1 };
 	struct server *s = serve(&cfg);
 	struct reply *r = malloc(sizeof(*r));
 	char v[16];
@@ -704,6 +724,71 @@ static void test_rate_limit(void **state)
 	assert_int_equal(r->status, 404);
 	free(r);
 	unserve(s);
+}
+
+/* A loopback peer is a local proxy or tool: its own connections and
+ * requests are not limited; the address it forwards is. */
+static void test_local_proxy(void **state)
+{
+	struct http_listener_config cfg = { .name = "t", .listen = "127.0.0.1:0", .fd = -1,
+					    .per_ip_connections = 3, .rate_per_s = 1,
+					    .rate_burst = 3, .trust_forwarded = 1 };
+	struct server *s = serve(&cfg);
+	struct reply *r = malloc(sizeof(*r));
+	char v[256];
+	int fds[6], codes[5] = { 0 };
+	(void)state;
+	assert_non_null(r);
+	for (int i = 0; i < 6; i++)
+		fds[i] = connect_to(s);
+	for (int i = 0; i < 6; i++)
+		assert_true(still_open(fds[i]));
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	for (int i = 0; i < 10; i++) { /* no forwarded address: not limited */
+		get(s, "GET", "/nothing", r);
+		assert_int_equal(r->status, 404);
+	}
+	/* Forwarded addresses: each its own bucket; IPv6 by /64. */
+	for (int i = 0; i < 4; i++) {
+		askf(s, "GET", "/p/x", "X-Forwarded-For: 203.0.113.9, 192.0.2.7\r\n", NULL, r);
+		codes[0] += r->status == 200;
+	}
+	assert_int_equal(codes[0], 3);
+	assert_int_equal(r->status, 429);
+	askf(s, "GET", "/p/x", "X-Forwarded-For: 192.0.2.8\r\n", NULL, r);
+	assert_int_equal(r->status, 200);
+	for (int i = 0; i < 2; i++) {
+		askf(s, "GET", "/p/x", "X-Forwarded-For: 2001:db8::1\r\n", NULL, r);
+		codes[1] += r->status == 200;
+		askf(s, "GET", "/p/x", "X-Forwarded-For: 2001:db8::2\r\n", NULL, r);
+		codes[1] += r->status == 200;
+	}
+	assert_int_equal(codes[1], 3); /* one /64, one bucket */
+	askf(s, "GET", "/p/x", "X-Forwarded-For: 2001:db8:0:1::1\r\n", NULL, r);
+	assert_int_equal(r->status, 200);
+	/* The proxy ended TLS: cookies are Secure, under the __Host- name. */
+	askf(s, "GET", "/", "X-Forwarded-For: 192.0.2.10\r\nX-Forwarded-Proto: https\r\n", NULL, r);
+	assert_int_equal(r->status, 200);
+	assert_int_equal(header(r, "Set-Cookie", v, sizeof(v)), 1);
+	assert_int_equal(strncmp(v, "__Host-csrf=", 12), 0);
+	assert_non_null(strstr(v, "; Secure"));
+	free(r);
+	unserve(s);
+}
+
+/* Without trust_forwarded the forwarded headers mean nothing. */
+static void test_forwarded_ignored_by_default(void **state)
+{
+	struct reply *r = malloc(sizeof(*r));
+	char v[256];
+	assert_non_null(r);
+	askf(*state, "GET", "/", "X-Forwarded-For: 192.0.2.10\r\nX-Forwarded-Proto: https\r\n", NULL,
+	     r);
+	assert_int_equal(header(r, "Set-Cookie", v, sizeof(v)), 1);
+	assert_int_equal(strncmp(v, "csrf=", 5), 0);
+	assert_null(strstr(v, "Secure"));
+	free(r);
 }
 
 static void test_plain_http_refused_off_loopback(void **state)
@@ -908,13 +993,13 @@ static void test_csrf_token_under_tls(void **state)
 
 static void test_limiter(void **state)
 {
-	struct http_limiter *l = http_limiter_new(64, 1, 3);
+	struct http_limiter *l = http_limiter_new((size_t)1 << 20, 1, 3);
 	(void)state;
 	assert_non_null(l);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(http_limiter_take(l, "192.0.2.1"), 0);
 	assert_int_equal(http_limiter_take(l, "192.0.2.1"), -1);
-	assert_int_equal(http_limiter_take(l, "192.0.2.2"), 0); /* another key (64 slots) */
+	assert_int_equal(http_limiter_take(l, "192.0.2.2"), 0); /* another key (a shared slot: one chance in a million) */
 	usleep(1100 * 1000);
 	assert_int_equal(http_limiter_take(l, "192.0.2.1"), 0);
 	http_limiter_free(&l);
@@ -934,11 +1019,13 @@ int main(void)
 		cmocka_unit_test(test_body_too_large),
 		cmocka_unit_test(test_huge_headers_refused),
 		cmocka_unit_test(test_slow_handler_off_the_listener),
+		cmocka_unit_test(test_forwarded_ignored_by_default),
 	};
 	const struct CMUnitTest alone[] = {
 		cmocka_unit_test(test_stop_with_slow_request),
 		cmocka_unit_test(test_per_ip_connection_limit),
 		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_local_proxy),
 		cmocka_unit_test(test_plain_http_refused_off_loopback),
 		cmocka_unit_test(test_form_parse),
 		cmocka_unit_test(test_cookie_parse),
