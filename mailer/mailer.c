@@ -31,7 +31,7 @@
 #include "mailer/send.h"
 
 #define MAILER_CONNECTIONS 8     /* SMTP connections to the relay */
-#define MAILER_IN_FLIGHT 512     /* messages handed to the pool at once */
+#define MAILER_IN_FLIGHT 256     /* messages handed to the pool at once */
 #define MAILER_COLLECT 256
 
 struct relay {
@@ -138,7 +138,9 @@ static int mailer_open(struct role_ctx *ctx, struct store *st, struct keys_clien
 	pc.max_in_flight = MAILER_IN_FLIGHT;
 	qc.retry_for = conf_int(ctx->conf, "mail", "retry_for");
 	qc.retry_max = (unsigned)conf_int(ctx->conf, "mail", "retry_max");
-	qc.window = MAILER_IN_FLIGHT - MAILQ_MAX_IN_FLIGHT - OUTBOX_MAX_IN_FLIGHT;
+	/* Few in flight: they are what a crash may send twice; the keys
+	 * process's round trips, not the relay, set the pace. */
+	qc.window = QUEUE_TAKE;
 	if (send_addr_list(conf_str(ctx->conf, "mail", "report_to"), qc.report_to, SEND_TEST_MAX,
 			   &qc.nreport, e) < 0)
 		return err_set(e, "[mail] report_to: %s", e->msg);

@@ -21,6 +21,7 @@ struct qitem {
 	uint8_t in_flight;    /* handed to the pool, outcome not collected */
 	uint8_t dirty;        /* changed, not yet committed */
 	uint8_t event;        /* the event to record with it (enum notice_event) */
+	char code[NOTICE_CODE_TEXT + 1]; /* the notice code once known ("" = read it) */
 };
 
 struct qbatch {
@@ -77,7 +78,7 @@ int queue_open(struct send_ctx *sc, struct pool *pool, const struct queue_config
 	q->cfg = *cfg;
 	if (q->cfg.window == 0)
 		q->cfg.window = 4 * QUEUE_CHUNK;
-	q->ready = xcalloc(QUEUE_CHUNK, sizeof(*q->ready));
+	q->ready = xcalloc(QUEUE_TAKE, sizeof(*q->ready));
 	*out = q;
 	return 0;
 }
@@ -127,14 +128,15 @@ static struct qbatch *batch_find(struct queue *q, uint64_t id)
 	return NULL;
 }
 
-static void items_add(struct qbatch *b, size_t *cap, const struct delivery *d)
+static struct qitem *items_add(struct qbatch *b, size_t *cap, const struct delivery *d)
 {
 	if (b->n == *cap) {
 		*cap = *cap ? 2 * *cap : 256;
 		b->items = xrealloc(b->items, *cap * sizeof(*b->items));
 	}
 	memset(&b->items[b->n], 0, sizeof(b->items[b->n]));
-	b->items[b->n++].d = *d;
+	b->items[b->n].d = *d;
+	return &b->items[b->n++];
 }
 
 /* The delivery records a batch already has (after a restart); counts the
@@ -214,7 +216,7 @@ static int batch_queue(struct queue *q, struct qbatch *b, int64_t now, struct er
 		d.created = now;
 		if (notice_code_get_or_new(t, b->sb.id, seq, code, e) < 0 || delivery_put(t, &d, e) < 0)
 			goto out;
-		items_add(b, &cap, &d);
+		str_copy(items_add(b, &cap, &d)->code, code, sizeof(code));
 	}
 	if (store_commit(&t, e) < 0)
 		goto out;
@@ -336,13 +338,12 @@ static void fail_now(struct queue *q, struct qitem *it, int64_t now, const char 
 /* Mark a chunk "sending" (one commit) and build its messages. */
 static int take_chunk(struct queue *q, int64_t now, struct error *e)
 {
-	struct qitem *items[QUEUE_CHUNK];
-	struct qbatch *bs[QUEUE_CHUNK];
-	struct send_resident *rs = xcalloc(QUEUE_CHUNK, sizeof(*rs));
-	char (*tok)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_CHUNK, sizeof(*tok));
-	char (*code)[NOTICE_CODE_TEXT + 1] = xcalloc(QUEUE_CHUNK, sizeof(*code));
+	struct qitem *items[QUEUE_TAKE];
+	struct qbatch *bs[QUEUE_TAKE];
+	struct send_resident *rs = xcalloc(QUEUE_TAKE, sizeof(*rs));
+	char (*tok)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_TAKE, sizeof(*tok));
 	struct store_txn *t = NULL;
-	size_t n = pick(q, now, items, bs, QUEUE_CHUNK), k = 0;
+	size_t n = pick(q, now, items, bs, QUEUE_TAKE), k = 0;
 	int ret = -1;
 
 	if (n == 0) {
@@ -360,7 +361,8 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 			continue; /* gone or no address: failed below */
 		d.state = DELIVERY_SENDING;
 		d.last_at = now;
-		if (notice_code_get_or_new(t, d.batch, d.seq, code[k], e) < 0 ||
+		if ((items[k]->code[0] == '\0' &&
+		     notice_code_get_or_new(t, d.batch, d.seq, items[k]->code, e) < 0) ||
 		    notice_link_new(t, d.batch, d.seq, bs[k]->sb.expires, tok[k], e) < 0 ||
 		    delivery_put(t, &d, e) < 0)
 			goto out;
@@ -377,7 +379,7 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 			continue;
 		}
 		memset(j, 0, sizeof(*j));
-		if (send_build(q->sc, &bs[k]->sb, &rs[k], tok[k], code[k], now, &j->job, &be) < 0) {
+		if (send_build(q->sc, &bs[k]->sb, &rs[k], tok[k], items[k]->code, now, &j->job, &be) < 0) {
 			log_warn("event=message_refused batch=%llu seq=%u reason=\"%s\"",
 				 (unsigned long long)bs[k]->sb.id, items[k]->d.seq, be.msg);
 			fail_now(q, items[k], now, be.msg);
@@ -394,10 +396,9 @@ out:
 	store_abort(&t);
 	for (size_t i = 0; i < n; i++)
 		send_resident_free(&rs[i]);
-	secure_wipe(tok, QUEUE_CHUNK * sizeof(*tok));
+	secure_wipe(tok, QUEUE_TAKE * sizeof(*tok));
 	free(rs);
 	free(tok);
-	free(code);
 	return ret;
 }
 
@@ -520,6 +521,7 @@ static int commit_dirty(struct queue *q, struct error *e)
 	struct store_txn *t = NULL;
 	size_t n = q->ndirty < QUEUE_CHUNK ? q->ndirty : QUEUE_CHUNK;
 	struct timeval tv;
+	int64_t t0 = ms_now();
 
 	gettimeofday(&tv, NULL);
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
@@ -530,7 +532,9 @@ static int commit_dirty(struct queue *q, struct error *e)
 		memset(&ev, 0, sizeof(ev));
 		ev.batch = it->d.batch;
 		ev.seq = it->d.seq;
-		ev.time_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+		/* One microsecond apart: events of one instant would each try
+		 * the keys of those before (a MAC round trip each). */
+		ev.time_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec + (int64_t)i;
 		ev.type = (enum notice_event)it->event;
 		ev.delay = -1;
 		if (delivery_put(t, &it->d, e) < 0 || notice_event_add(t, &ev, e) < 0) {
@@ -540,6 +544,7 @@ static int commit_dirty(struct queue *q, struct error *e)
 	}
 	if (store_commit(&t, e) < 0)
 		return -1;
+	log_info("event=outcomes_recorded n=%zu ms=%lld", n, (long long)(ms_now() - t0));
 	for (size_t i = 0; i < n; i++)
 		q->dirty[i]->dirty = 0;
 	memmove(q->dirty, q->dirty + n, (q->ndirty - n) * sizeof(*q->dirty));

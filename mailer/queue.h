@@ -13,7 +13,8 @@
  *
  *   queued | deferred (next_at due) | sending (after a crash)
  *     -> "sending", with a fresh link token, committed before the message
- *        leaves (up to QUEUE_CHUNK records per commit)
+ *        leaves (up to QUEUE_TAKE records per commit: few, so that the
+ *        outcomes of the messages before are recorded soon)
  *     -> the transport (mailer/pool.h) -> its outcome, recorded in bulk
  *        (up to QUEUE_CHUNK outcomes per commit) with an event each:
  *          accepted      -> sent (queue id, contacts + 1, sent_at)
@@ -37,7 +38,8 @@
 #include "mailer/pool.h"
 #include "mailer/send.h"
 
-#define QUEUE_CHUNK 100          /* records per write transaction */
+#define QUEUE_CHUNK 50           /* outcomes per write transaction */
+#define QUEUE_TAKE 25            /* deliveries marked "sending" per write transaction */
 #define QUEUE_BACKOFF_MIN 60     /* seconds: first retry */
 #define QUEUE_BACKOFF_MAX 3600   /* seconds: longest wait between retries */
 #define QUEUE_COOKIE_MAILQ  (UINT64_C(1) << 63) /* outcomes that are not a delivery's */
