@@ -144,6 +144,9 @@ check "link page: 200 with the title, the issuer and one button" sh -c \
 check "link page of a test batch: the テスト banner" grep -q 'test-banner' "$T/link.html"
 check "read the access record" access "$BM" 1
 jtrue "GET and HEAD of the link: no open, no event" "$T/acc.json" 'd["opened_at"] == 0 and d["events"] == []'
+"$TAYORI" batch show "$BM" -d "$D" --json >"$T/show0.json" 2>&1
+jtrue "... and tayori batch show --json: the resident is sent, not opened" "$T/show0.json" \
+	"[(r['state'], r['opened_at']) for r in d['residents'] if r['key'] == '$(key 1)'] == [('sent', None)]"
 CSRF=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/link.html" | head -1)
 
 # --- the click -----------------------------------------------------------------
@@ -186,6 +189,9 @@ check "HEAD of the PDF: 200 with its length, and no download recorded (below)" s
 access "$BM" 1
 jtrue "arrival recorded once (later downloads keep it), each download an event" "$T/acc.json" \
 	"d['downloaded_at'] == $A1 and [e['type'] for e in d['events'] if e['seq'] == 1].count('download') == 3"
+"$TAYORI" batch show "$BM" -d "$D" --json >"$T/show1.json" 2>&1
+jtrue "tayori batch show --json: the resident's arrival (downloaded, with its time)" "$T/show1.json" \
+	"[(r['state'], r['opened_at'] is not None, r['downloaded_at'] is not None) for r in d['residents'] if r['key'] == '$(key 1)'] == [('downloaded', True, True)]"
 curl -s -o "$T/notice2.html" -b "$J" "$U/notice"
 check "after arrival: the arrival time and the appeal deadline" sh -c "grep -q '到達日時' '$T/notice2.html' && grep -q '審査請求の期限' '$T/notice2.html'"
 curl -s -o "$T/cert.pem" -D "$T/cert.h" -b "$J" "$U/notice/cert"
