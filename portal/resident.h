@@ -68,7 +68,8 @@ struct resident_notice {
 };
 
 /* Read a notice (st's lock held).  0 found, 1 no such batch or resident
- * (or the batch is not approved), -1 error.  resident_notice_free after. */
+ * (or the batch is not approved), -1 error.  resident_notice_free after a
+ * 0 (nothing is left to free otherwise). */
 int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 			 struct resident_notice *n, struct error *e);
 void resident_notice_free(struct resident_notice *n);

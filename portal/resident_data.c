@@ -90,20 +90,25 @@ int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 	buf_init(&n->message, 256 * 1024);
 	r = batches_get(rc->st, batch, &s, NULL, e);
 	if (r != 0)
-		return r;
+		goto out;
 	/* Only an approved batch opens (being sent or sent counts as approved);
 	 * one waiting for approval, or withdrawn, does not. */
 	if (strcmp(s.status, BATCH_STATUS_APPROVED) != 0 && strcmp(s.status, BATCH_STATUS_SENDING) != 0 &&
-	    strcmp(s.status, BATCH_STATUS_SENT) != 0)
-		return 1;
+	    strcmp(s.status, BATCH_STATUS_SENT) != 0) {
+		r = 1;
+		goto out;
+	}
 	str_copy(n->title, s.title, sizeof(n->title));
 	n->test = s.test;
-	if (store_begin(rc->st, 0, &t, e) < 0)
-		return -1;
-	r = load_batch(t, n, e);
+	r = store_begin(rc->st, 0, &t, e);
+	if (r == 0)
+		r = load_batch(t, n, e);
 	if (r == 0)
 		r = load_resident(t, n, e);
 	store_abort(&t);
+out:
+	if (r != 0)
+		resident_notice_free(n);
 	return r;
 }
 
