@@ -115,7 +115,8 @@ int resident_h_pdf(const struct http_request *req, struct http_response *resp, v
 	struct error e = { { 0 }, 0 };
 	struct buf *pdf = xmalloc(sizeof(*pdf));
 	char name[200];
-	int r;
+	uint64_t first = 0, last = 0;
+	int r, counted = 1;
 
 	buf_init(pdf, (size_t)64 << 20);
 	r = session_notice(rc, req, resp, &n, &e);
@@ -128,10 +129,14 @@ int resident_h_pdf(const struct http_request *req, struct http_response *resp, v
 		r = resident_contact(rc, resp);
 		goto out;
 	}
-	/* The first download is the arrival; HEAD downloads nothing. */
-	if (r < 0 || (!req->is_head && resident_record(rc, n.batch, n.seq, EV_DOWNLOAD,
-						       req->user_agent, set_downloaded, NULL, NULL,
-						       &e) < 0)) {
+	/* The first download is the arrival.  HEAD downloads nothing, and a
+	 * range that does not start the file resumes a download already
+	 * counted (a viewer or a download manager fetching the rest). */
+	if (r == 0 && (req->is_head || (http_range_parse(req->range, pdf->len, &first, &last) == 1 &&
+					first > 0)))
+		counted = 0;
+	if (r < 0 || (counted && resident_record(rc, n.batch, n.seq, EV_DOWNLOAD, req->user_agent,
+						 set_downloaded, NULL, NULL, &e) < 0)) {
 		log_err("event=download_failed reason=\"%s\"", e.msg);
 		r = -1;
 		goto out;

@@ -182,6 +182,9 @@ sleep 1.1
 curl -s -o "$T/range.bin" -D "$T/range.h" -b "$J" -r 0-99 "$U/notice/pdf"
 head -c 100 "$T/stored.pdf" >"$T/range.want"
 check "a range request: 206 with the first 100 bytes" sh -c "grep -q '^HTTP/1.1 206' '$T/range.h' && cmp '$T/range.want' '$T/range.bin'"
+curl -s -o "$T/range2.bin" -b "$J" -r 100-199 "$U/notice/pdf"
+check "a range further in: those bytes (a resumed download, not counted again below)" sh -c \
+	"[ \$(wc -c <'$T/range2.bin') -eq 100 ] && tail -c +101 '$T/stored.pdf' | head -c 100 | cmp - '$T/range2.bin'"
 curl -s -o /dev/null -b "$J" "$U/notice/pdf"
 curl -s -I -o "$T/head.h" -b "$J" "$U/notice/pdf"
 check "HEAD of the PDF: 200 with its length, and no download recorded (below)" sh -c \
