@@ -146,7 +146,7 @@ check "read the access record" access "$BM" 1
 jtrue "GET and HEAD of the link: no open, no event" "$T/acc.json" 'd["opened_at"] == 0 and d["events"] == []'
 "$TAYORI" batch show "$BM" -d "$D" --json >"$T/show0.json" 2>&1
 jtrue "... and tayori batch show --json: the resident is sent, not opened" "$T/show0.json" \
-	"[(r['state'], r['opened_at']) for r in d['residents'] if r['key'] == '$(key 1)'] == [('sent', None)]"
+	"[(r['state'], r['opened_at']) for r in d['residents'] if int(r['key']) == int('$(key 1)')] == [('sent', None)]"
 CSRF=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/link.html" | head -1)
 
 # --- the click -----------------------------------------------------------------
@@ -194,7 +194,7 @@ jtrue "arrival recorded once (later downloads keep it), each download an event" 
 	"d['downloaded_at'] == $A1 and [e['type'] for e in d['events'] if e['seq'] == 1].count('download') == 3"
 "$TAYORI" batch show "$BM" -d "$D" --json >"$T/show1.json" 2>&1
 jtrue "tayori batch show --json: the resident's arrival (downloaded, with its time)" "$T/show1.json" \
-	"[(r['state'], r['opened_at'] is not None, r['downloaded_at'] is not None) for r in d['residents'] if r['key'] == '$(key 1)'] == [('downloaded', True, True)]"
+	"[(r['state'], r['opened_at'] is not None, r['downloaded_at'] is not None) for r in d['residents'] if int(r['key']) == int('$(key 1)')] == [('downloaded', True, True)]"
 curl -s -o "$T/notice2.html" -b "$J" "$U/notice"
 check "after arrival: the arrival time and the appeal deadline" sh -c "grep -q '到達日時' '$T/notice2.html' && grep -q '審査請求の期限' '$T/notice2.html'"
 curl -s -o "$T/cert.pem" -D "$T/cert.h" -b "$J" "$U/notice/cert"
@@ -224,7 +224,10 @@ access "$BM" 2
 jtrue "... with an open recorded" "$T/acc.json" 'd["opened_at"] > 0'
 curl -s -o /dev/null -b "$J2" -d "csrf=$CS2" "$U/notice/decline"
 access "$BM" 2
-jtrue "decline: recorded (the resident goes on the paper list)" "$T/acc.json" 'd["consent"] == 2'
+jtrue "decline: recorded" "$T/acc.json" 'd["consent"] == 2'
+"$TAYORI" batch show "$BM" -d "$D" --json >"$T/show2.json" 2>&1
+jtrue "... and the resident is on the paper list (tayori batch show --json)" "$T/show2.json" \
+	"[r['state'] for r in d['residents'] if int(r['key']) == int('$(key 2)')] == ['paper']"
 
 # --- one page for whatever cannot be opened ----------------------------------------
 GOOD=$(code "$BM" 3)
