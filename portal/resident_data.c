@@ -34,6 +34,8 @@ static int load_batch(struct store_txn *t, struct resident_notice *n, struct err
 		r = err_set(e, "batch %llu: damaged record", (unsigned long long)n->batch);
 		goto out;
 	}
+	if (rec_get_str(p.data, p.len, BR_TITLE, n->title, sizeof(n->title)) < 0)
+		n->title[0] = '\0';
 	rec_get_str(p.data, p.len, BR_AUTH, n->auth, sizeof(n->auth));
 	if (rec_get_str(p.data, p.len, BR_AUTH_COLUMN, n->auth_label, sizeof(n->auth_label)) < 0)
 		n->auth_label[0] = '\0';
@@ -77,10 +79,34 @@ out:
 	return r;
 }
 
+/* The batch's status and test flag (DB_BATCH_STATE, not sealed): 0, or 1
+ * when there is no such batch or it does not open (only an approved batch
+ * opens; being sent or sent counts as approved; one waiting for approval,
+ * or withdrawn, does not). */
+static int load_state(struct store_txn *t, struct resident_notice *n, struct error *e)
+{
+	uint8_t k[8];
+	const void *v;
+	size_t vl;
+	char status[32];
+	int r;
+
+	be64_put(k, n->batch);
+	r = store_get(t, DB_BATCH_STATE, k, sizeof(k), &v, &vl, e);
+	if (r != 0)
+		return r;
+	if (rec_check(v, vl) != 0 || rec_get_str(v, vl, BS_STATUS, status, sizeof(status)) < 0)
+		return 1;
+	n->test = (int)rec_get_u64(v, vl, BS_TEST, 0);
+	return strcmp(status, BATCH_STATUS_APPROVED) == 0 || strcmp(status, BATCH_STATUS_SENDING) == 0 ||
+			       strcmp(status, BATCH_STATUS_SENT) == 0
+		       ? 0
+		       : 1;
+}
+
 int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 			 struct resident_notice *n, struct error *e)
 {
-	struct batch_summary s;
 	struct store_txn *t = NULL;
 	int r;
 
@@ -88,25 +114,14 @@ int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 	n->batch = batch;
 	n->seq = seq;
 	buf_init(&n->message, 256 * 1024);
-	r = batches_get(rc->st, batch, &s, NULL, e);
-	if (r != 0)
-		goto out;
-	/* Only an approved batch opens (being sent or sent counts as approved);
-	 * one waiting for approval, or withdrawn, does not. */
-	if (strcmp(s.status, BATCH_STATUS_APPROVED) != 0 && strcmp(s.status, BATCH_STATUS_SENDING) != 0 &&
-	    strcmp(s.status, BATCH_STATUS_SENT) != 0) {
-		r = 1;
-		goto out;
-	}
-	str_copy(n->title, s.title, sizeof(n->title));
-	n->test = s.test;
 	r = store_begin(rc->st, 0, &t, e);
+	if (r == 0)
+		r = load_state(t, n, e);
 	if (r == 0)
 		r = load_batch(t, n, e);
 	if (r == 0)
 		r = load_resident(t, n, e);
 	store_abort(&t);
-out:
 	if (r != 0)
 		resident_notice_free(n);
 	return r;
