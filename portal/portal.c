@@ -7,9 +7,9 @@
  * seccomp filter; after that the portal accepts on them and makes no socket
  * of its own.
  *
- * Both listeners run on the portal's HTTP layer (http.h).  For now both
- * sides answer an honest "not built yet" page and /healthz; the opening
- * flow and the dashboard build on this.
+ * Both listeners run on the portal's HTTP layer (http.h).  The resident
+ * side serves the notices (resident.h); the staff side answers an honest
+ * "not built yet" page and /healthz until the dashboard exists.
  */
 #include <arpa/inet.h>
 #include <errno.h>
