@@ -96,6 +96,13 @@ const struct conf_setting conf_schema_table[] = {
 	  .min = 1, .max = 100000,
 	  .help = "Most simultaneous HTTP connections per listener.",
 	  .help_ja = "待受ごとの最大同時接続数" },
+	{ .section = "portal", .key = "announcement_url", .type = CONF_URL, .def = "",
+	  .choices = "http,https", .flags = CONF_OPTIONAL,
+	  .help = "The ward's page announcing the portal, so residents can check the site is real.",
+	  .help_ja = "区の公式サイトでポータルを案内するページの URL（本物のサイトの確認用）。空なら表示しない" },
+	{ .section = "portal", .key = "consent_terms", .type = CONF_STRING, .def = "1", .max = 31,
+	  .help = "Version of the e-delivery terms a resident consents to on the portal.",
+	  .help_ja = "ポータルで区民が同意する電子交付の規約の版" },
 
 	/* [mail] */
 	{ .section = "mail", .key = "relay", .type = CONF_URL, .def = "", .choices = "smtp,smtps",

@@ -22,7 +22,8 @@
 
 enum { RR_KEY = 1, RR_NAME, RR_EMAIL, RR_MESSAGE, RR_AUTH, RR_LINE, RR_FLAGS, RR_PDF, RR_EXTRA };
 enum { BR_TITLE = 1, BR_MESSAGE, BR_SPLIT, BR_REPORT, BR_ACTOR, BR_FROM, BR_CREATED, BR_EXTRAS,
-       BR_AUTH, BR_REMINDERS, BR_DEADLINE, BR_EXPIRY, BR_LEVEL };
+       BR_AUTH, BR_REMINDERS, BR_DEADLINE, BR_EXPIRY, BR_LEVEL,
+       BR_AUTH_COLUMN /* the CSV column whose value proves who one is: the portal's label */ };
 enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED, BS_PID,
        BS_SEND_AT /* UTC seconds: send no sooner (absent or 0: at once) */ };
 

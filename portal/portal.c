@@ -7,9 +7,9 @@
  * seccomp filter; after that the portal accepts on them and makes no socket
  * of its own.
  *
- * Both listeners run on the portal's HTTP layer (http.h).  For now both
- * sides answer an honest "not built yet" page and /healthz; the opening
- * flow and the dashboard build on this.
+ * Both listeners run on the portal's HTTP layer (http.h).  The resident
+ * side serves the notices (resident.h); the staff side answers an honest
+ * "not built yet" page and /healthz until the dashboard exists.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +21,7 @@
 
 #include "conf/conf.h"
 #include "portal/http.h"
+#include "portal/resident.h"
 #include "lib/buf.h"
 #include "lib/keys_client.h"
 #include "lib/log.h"
@@ -28,12 +29,6 @@
 #include "lib/store.h"
 
 #define TLS_FILE_MAX (1 << 20)
-
-static const char resident_page[] =
-	"<h1>オンライン通知</h1>\n"
-	"<p>通知を開くには、メールに記載されたリンクからアクセスしてください。</p>\n"
-	"<p>このページは準備中です（まだ実装されていません）。</p>\n"
-	"<p lang=\"en\">Online notices: open the link in your e-mail. This page is not built yet.</p>\n";
 
 static const char staff_page[] =
 	"<h1>職員ダッシュボード</h1>\n"
@@ -48,12 +43,6 @@ static int placeholder(struct http_response *resp, const char *title, const char
 	return http_page_end(&resp->body);
 }
 
-static int page_resident(const struct http_request *req, struct http_response *resp, void *ctx)
-{
-	(void)req, (void)ctx;
-	return placeholder(resp, "オンライン通知 — tayori", resident_page);
-}
-
 static int page_staff(const struct http_request *req, struct http_response *resp, void *ctx)
 {
 	(void)req, (void)ctx;
@@ -66,12 +55,6 @@ static int page_health(const struct http_request *req, struct http_response *res
 	resp->content_type = "text/plain; charset=utf-8";
 	return buf_append_str(&resp->body, "ok\n");
 }
-
-static const struct http_route resident_routes[] = {
-	{ "GET", "/", 0, page_resident, 0 },
-	{ "GET", "/healthz", 0, page_health, 0 },
-	{ NULL, NULL, 0, NULL, 0 },
-};
 
 static const struct http_route staff_routes[] = {
 	{ "GET", "/", 0, page_staff, 0 },
@@ -166,6 +149,8 @@ int portal_main(struct role_ctx *ctx)
 	struct store *st = NULL;
 	struct http_listener *resident = NULL, *staff = NULL;
 	struct http_listener_config rc, sc;
+	struct resident_ctx rctx;
+	int rctx_ok = 0;
 	struct error e = { { 0 }, 0 };
 	char *cert = NULL, *key = NULL;
 	int ret = 3, rfd = -1, sfd = -1, r6 = 0, s6 = 0;
@@ -180,8 +165,11 @@ int portal_main(struct role_ctx *ctx)
 	if (role_confine(ctx, NULL, NULL, ports, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0)
 		goto out;
+	if (resident_ctx_init(&rctx, st, ctx->conf, &e) < 0)
+		goto out;
+	rctx_ok = 1;
 	listener_config(ctx->conf, "resident", rl, rfd, cert, key, &rc);
-	if (http_listener_start(&rc, resident_routes, NULL, &resident, &e) < 0)
+	if (http_listener_start(&rc, resident_routes, &rctx, &resident, &e) < 0)
 		goto out;
 	rfd = -1; /* the listener's now */
 	listener_config(ctx->conf, "staff", sl, sfd, cert, key, &sc);
@@ -197,6 +185,8 @@ out:
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 	http_listener_stop(&staff);
 	http_listener_stop(&resident);
+	if (rctx_ok)
+		resident_ctx_free(&rctx);
 	if (key != NULL)
 		secure_wipe(key, strlen(key));
 	free(key);

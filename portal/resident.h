@@ -1,0 +1,108 @@
+/*
+ * resident.h — the resident side of the portal: the front page and its
+ * notice-code form, the link page (/n/TOKEN), the click that opens a
+ * notice, the batch's proof of identity (the link alone, a mailed one-time
+ * password, a value from the CSV), the resident's session, the notice page
+ * with its PDF, certificate, consent and decline.  Handlers run on the HTTP
+ * layer (portal/http.h); every one that touches the store is HTTP_SLOW and
+ * holds the context's lock, since the store's channel to the keys process
+ * carries one conversation at a time.  Runs in the portal process.
+ */
+#ifndef TAYORI_RESIDENT_H
+#define TAYORI_RESIDENT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/notice.h"
+#include "lib/util.h"
+#include "portal/http.h"
+
+struct store;
+struct conf;
+
+#define RESIDENT_SESSION_COOKIE "tayori_rs"
+#define RESIDENT_SESSION_TTL    3600  /* seconds a resident's session lasts */
+#define RESIDENT_CODE_LINK_TTL  3600  /* a link made for a typed notice code */
+
+struct resident_ctx {
+	struct store *st;
+	pthread_mutex_t lock;         /* held around every use of st */
+	char ward[256];               /* [tenant] name: the issuer */
+	char ward_host[256];          /* host of [portal] public_url */
+	char announcement_url[512];   /* [portal] announcement_url, "" none */
+	char terms[32];               /* [portal] consent_terms: the terms version */
+	struct http_limiter *code_limit;  /* notice-code lookups per IP */
+	struct http_limiter *otp_ip_limit; /* OTP mail requests per IP */
+	struct http_limiter *otp_tok_limit; /* OTP mail requests per notice */
+	struct http_limiter *auth_limit;  /* answers (OTP, CSV value) per IP */
+};
+
+/* Fill rc from the configuration; st stays the caller's. */
+int resident_ctx_init(struct resident_ctx *rc, struct store *st, const struct conf *conf,
+		      struct error *e);
+void resident_ctx_free(struct resident_ctx *rc);
+
+/* The resident listener's routes (ctx: a struct resident_ctx). */
+extern const struct http_route resident_routes[];
+
+/* ---- shared by the resident_*.c files ---- */
+
+/* What a page about one notice needs, read from the batch and the
+ * resident's records. */
+struct resident_notice {
+	uint64_t batch;
+	uint32_t seq;
+	char title[512];
+	char auth[16];        /* "magic", "otp", "csv" ("" reads as magic) */
+	int test;             /* a test batch: the テスト banner */
+	int appeal;           /* the batch carries a 教示 (審査請求) */
+	int64_t expires;      /* the batch's public period end, 0 = none */
+	char key[128];        /* the resident's key */
+	char email[256];      /* the resident's address, "" none */
+	char auth_value[256]; /* the CSV value to match, "" none */
+	char auth_label[256]; /* the CSV column's name (生年月日), "" unknown */
+	uint32_t pdf_seq;     /* the resident's PDF in DB_PDFS, 0 = none */
+	struct buf message;   /* the message to residents (batch or per resident) */
+};
+
+/* Read a notice (st's lock held).  0 found, 1 no such batch or resident
+ * (or the batch is not approved), -1 error.  resident_notice_free after a
+ * 0 (nothing is left to free otherwise). */
+int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
+			 struct resident_notice *n, struct error *e);
+void resident_notice_free(struct resident_notice *n);
+
+/* A resident's session (DB_SESSIONS: SHA-256(token) -> NR_KIND "resident",
+ * NR_BATCH, NR_SEQ, NR_CREATED, NR_EXPIRES, MACed).  new: token gets a
+ * fresh one.  find: 0 valid (batch, seq set), 1 unknown, expired or
+ * forged, -1 error. */
+int resident_session_new(struct resident_ctx *rc, uint64_t batch, uint32_t seq, int64_t now,
+			 char token[NOTICE_TOKEN_LEN + 1], struct error *e);
+int resident_session_find(struct resident_ctx *rc, const char *token, int64_t now,
+			  uint64_t *batch, uint32_t *seq, struct error *e);
+
+/* Record ev for (batch, seq) with the request's user agent and the seconds
+ * since delivery, and apply change to the access record, in one write
+ * transaction.  change may be NULL; it may write more in t (a mail request)
+ * and returns 0 to store a, 1 to leave the record alone, -1 on error (e
+ * set through arg, or a generic one). */
+int resident_record(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
+		    enum notice_event ev, const char *ua,
+		    int (*change)(struct store_txn *t, struct notice_access *a, void *arg), void *arg,
+		    struct notice_access *after, struct error *e);
+
+/* The exact stored bytes of the resident's PDF (n->pdf_seq). */
+int resident_pdf(struct resident_ctx *rc, const struct resident_notice *n, struct buf *pdf,
+		 struct error *e);
+/* The signer's certificate (PEM) from the first signature of pdf. */
+int resident_cert_pem(const uint8_t *pdf, size_t len, struct buf *pem, struct error *e);
+
+/* The appeal deadline (審査請求期間): three months from the day after
+ * arrival, per 行政不服審査法 18 条 — arrival day + 1, plus three months,
+ * minus one day; a missing day (31st) becomes the month's last.  Given
+ * and returned as a JST calendar date YYYYMMDD. */
+int resident_appeal_deadline(int64_t arrival, char out[32]);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * resident_notice.c — the resident's pages behind the session cookie: the
+ * notice (message, arrival, appeal deadline, consent), the exact stored PDF
+ * (its first download is the arrival, 到達), the signer's certificate
+ * (counted), consent and decline (a decline puts the resident on the paper
+ * list), the signature guide.  Content-Disposition per RFC 6266 with a
+ * Japanese file name (RFC 8187); ranges per RFC 9110 through the layer.
+ * Runs in the portal process.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/store.h"
+#include "portal/resident_int.h"
+
+/* The session's notice: 0 (n loaded), 1 no valid session (the contact
+ * page is set), -1 error. */
+static int session_notice(struct resident_ctx *rc, const struct http_request *req,
+			  struct http_response *resp, struct resident_notice *n, struct error *e)
+{
+	uint64_t batch;
+	uint32_t seq;
+	int r;
+
+	r = resident_session_find(rc, http_cookie(req, RESIDENT_SESSION_COOKIE), now_utc(), &batch,
+				  &seq, e);
+	if (r == 0)
+		r = resident_notice_load(rc, batch, seq, n, e);
+	if (r > 0 && resident_contact(rc, resp) < 0)
+		return -1;
+	if (r < 0)
+		log_err("event=session_failed reason=\"%s\"", e->msg);
+	return r;
+}
+
+int resident_h_notice(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct resident_ctx *rc = ctx;
+	struct resident_notice n;
+	struct notice_access a;
+	struct store_txn *t = NULL;
+	struct page_site s;
+	struct error e = { { 0 }, 0 };
+	char csrf[HTTP_CSRF_LEN + 1];
+	int r;
+
+	r = session_notice(rc, req, resp, &n, &e);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	r = store_begin(rc->st, 0, &t, &e);
+	if (r == 0)
+		r = access_get(t, n.batch, n.seq, &a, &e) < 0 ? -1 : 0;
+	store_abort(&t);
+	if (r == 0) {
+		resident_site(rc, &s);
+		r = http_csrf_token(req, resp, csrf) < 0 ? -1 : page_notice(&resp->body, &s, &n, &a, csrf);
+	} else {
+		log_err("event=notice_failed reason=\"%s\"", e.msg);
+	}
+	resident_notice_free(&n);
+	return r;
+}
+
+static int set_downloaded(struct store_txn *t, struct notice_access *a, void *arg)
+{
+	(void)t;
+	(void)arg;
+	if (a->downloaded_at != 0)
+		return 1;
+	a->downloaded_at = now_utc();
+	return 0;
+}
+
+static int count_cert(struct store_txn *t, struct notice_access *a, void *arg)
+{
+	(void)t;
+	(void)arg;
+	a->cert_downloads++;
+	return 0;
+}
+
+static void free_buf(void *arg)
+{
+	struct buf *b = arg;
+
+	buf_wipe(b);
+	free(b);
+}
+
+/* A file name for the download: the title without what a file name may
+ * not hold, then ext. */
+static void file_name(const char *title, const char *ext, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (const char *p = title; *p != '\0' && o + strlen(ext) + 5 < size && o < 120; p++)
+		out[o++] = strchr("/\\:*?\"<>|", *p) != NULL || (unsigned char)*p < 0x20 ? '_' : *p;
+	/* Do not end inside a UTF-8 character. */
+	while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
+		o--;
+	if (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0xC0)
+		o--;
+	out[o] = '\0';
+	if (o == 0)
+		str_copy(out, "通知書", size);
+	if (strlen(out) + strlen(ext) < size)
+		memcpy(out + strlen(out), ext, strlen(ext) + 1);
+}
+
+int resident_h_pdf(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct resident_ctx *rc = ctx;
+	struct resident_notice n;
+	struct error e = { { 0 }, 0 };
+	struct buf *pdf = xmalloc(sizeof(*pdf));
+	char name[200];
+	uint64_t first = 0, last = 0;
+	int r, counted = 1;
+
+	buf_init(pdf, (size_t)64 << 20);
+	r = session_notice(rc, req, resp, &n, &e);
+	if (r != 0) {
+		free_buf(pdf);
+		return r < 0 ? -1 : 0;
+	}
+	r = resident_pdf(rc, &n, pdf, &e);
+	if (r > 0) {
+		r = resident_contact(rc, resp);
+		goto out;
+	}
+	/* The first download is the arrival.  HEAD downloads nothing, and a
+	 * range that does not start the file resumes a download already
+	 * counted (a viewer or a download manager fetching the rest). */
+	if (r == 0 && (req->is_head || (http_range_parse(req->range, pdf->len, &first, &last) == 1 &&
+					first > 0)))
+		counted = 0;
+	if (r < 0 || (counted && resident_record(rc, n.batch, n.seq, EV_DOWNLOAD, req->user_agent,
+						 set_downloaded, NULL, NULL, &e) < 0)) {
+		log_err("event=download_failed reason=\"%s\"", e.msg);
+		r = -1;
+		goto out;
+	}
+	file_name(n.title, ".pdf", name, sizeof(name));
+	if (http_resp_attachment(resp, name) < 0)
+		http_resp_attachment(resp, "notice.pdf");
+	http_resp_bytes(resp, "application/pdf", pdf->data, pdf->len, free_buf, pdf);
+	pdf = NULL;
+	r = 0;
+out:
+	if (pdf != NULL)
+		free_buf(pdf);
+	resident_notice_free(&n);
+	return r;
+}
+
+int resident_h_cert(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct resident_ctx *rc = ctx;
+	struct resident_notice n;
+	struct error e = { { 0 }, 0 };
+	struct buf pdf, *pem = xmalloc(sizeof(*pem));
+	int r;
+
+	buf_init(&pdf, (size_t)64 << 20);
+	buf_init(pem, 256 * 1024);
+	r = session_notice(rc, req, resp, &n, &e);
+	if (r != 0) {
+		free_buf(pem);
+		buf_free(&pdf);
+		return r < 0 ? -1 : 0;
+	}
+	r = resident_pdf(rc, &n, &pdf, &e);
+	if (r > 0) {
+		r = resident_contact(rc, resp);
+		goto out;
+	}
+	if (r < 0 || resident_cert_pem(pdf.data, pdf.len, pem, &e) < 0 ||
+	    (!req->is_head && resident_record(rc, n.batch, n.seq, EV_CERT_DOWNLOAD, req->user_agent,
+					      count_cert, NULL, NULL, &e) < 0)) {
+		log_err("event=cert_failed reason=\"%s\"", e.msg);
+		r = -1;
+		goto out;
+	}
+	http_resp_attachment(resp, "職責証明書.cer");
+	http_resp_bytes(resp, "application/x-pem-file", pem->data, pem->len, free_buf, pem);
+	pem = NULL;
+	r = 0;
+out:
+	if (pem != NULL)
+		free_buf(pem);
+	buf_free(&pdf);
+	resident_notice_free(&n);
+	return r;
+}
+
+/* The guide needs no session; with one, a test batch's banner shows. */
+int resident_h_guide(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct resident_ctx *rc = ctx;
+	struct resident_notice n;
+	struct error e = { { 0 }, 0 };
+	uint64_t batch;
+	uint32_t seq;
+	int test = 0;
+
+	if (resident_session_find(rc, http_cookie(req, RESIDENT_SESSION_COOKIE), now_utc(), &batch,
+				  &seq, &e) == 0 &&
+	    resident_notice_load(rc, batch, seq, &n, &e) == 0) {
+		test = n.test;
+		resident_notice_free(&n);
+	}
+	return page_guide(&resp->body, test);
+}
+
+struct consent_arg {
+	enum notice_consent c;
+	const char *terms;
+};
+
+static int set_consent(struct store_txn *t, struct notice_access *a, void *arg)
+{
+	struct consent_arg *c = arg;
+
+	(void)t;
+	if (a->consent == c->c)
+		return 1;
+	a->consent = c->c;
+	a->consent_at = now_utc();
+	str_copy(a->terms, c->terms, sizeof(a->terms));
+	return 0;
+}
+
+static int consent(const struct http_request *req, struct http_response *resp,
+		   struct resident_ctx *rc, enum notice_consent c)
+{
+	struct resident_notice n;
+	struct error e = { { 0 }, 0 };
+	struct consent_arg arg = { c, rc->terms };
+	int r;
+
+	r = session_notice(rc, req, resp, &n, &e);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	r = resident_record(rc, n.batch, n.seq, c == CONSENT_GIVEN ? EV_CONSENT : EV_DECLINE,
+			    req->user_agent, set_consent, &arg, NULL, &e);
+	if (r < 0)
+		log_err("event=consent_failed reason=\"%s\"", e.msg);
+	else
+		r = http_resp_redirect(resp, "/notice");
+	resident_notice_free(&n);
+	return r;
+}
+
+int resident_h_consent(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	return consent(req, resp, ctx, CONSENT_GIVEN);
+}
+
+int resident_h_decline(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	return consent(req, resp, ctx, CONSENT_DECLINED);
+}
