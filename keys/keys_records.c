@@ -18,6 +18,11 @@
  * writes its own entries and fsyncs them, once per request, before it
  * answers.  A torn entry at the end (a crash in the middle of a write) is
  * cut off by the next request.  Version 0 means none.
+ *
+ * Once the file holds over COMPACT_MIN bytes and four times the entries
+ * the table has, the request that finds it so writes the table anew (a
+ * temporary file, fsync, rename, fsync of the folder); the other keys
+ * processes see the new file under the name and read it from its start.
  */
 #include "keys/keys.h"
 
@@ -38,6 +43,7 @@
 #define ENTRY 40
 #define TAG 8
 #define READ_CHUNK (ENTRY * 1638) /* about 64 KiB */
+#define COMPACT_MIN ((off_t)256 << 10)
 
 struct slot {
 	uint8_t id[KEYS_RECORD_ID_LEN];
@@ -162,21 +168,32 @@ static int entry_apply(struct keys_records *r, const uint8_t *e)
 	return 0;
 }
 
-/* Open the log (first request) and take the lock; -1 with e set. */
+/* Open the log (first request) and take the lock; -1 with e set.  A log
+ * another keys process wrote anew is opened again and read from its
+ * start. */
 static int log_lock(struct keys_records *r, struct error *e)
 {
+	struct stat named, held;
+
 	if (r->path[0] == '\0')
 		return err_set(e, "data directory path too long");
-	if (r->fd < 0) {
-		r->fd = open(r->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (r->fd < 0)
-			return err_tmp(e, "cannot open %s: %s", r->path, strerror(errno));
-		table_clear(r);
+	for (int tries = 0; tries < 100; tries++) {
+		if (r->fd < 0) {
+			r->fd = open(r->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+			if (r->fd < 0)
+				return err_tmp(e, "cannot open %s: %s", r->path, strerror(errno));
+			table_clear(r);
+		}
+		while (flock(r->fd, LOCK_EX) < 0)
+			if (errno != EINTR)
+				return err_tmp(e, "cannot lock %s: %s", r->path, strerror(errno));
+		if (stat(r->path, &named) == 0 && fstat(r->fd, &held) == 0 &&
+		    named.st_ino == held.st_ino && named.st_dev == held.st_dev)
+			return 0;
+		close(r->fd); /* replaced under its name: take the new one */
+		r->fd = -1;
 	}
-	while (flock(r->fd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return err_tmp(e, "cannot lock %s: %s", r->path, strerror(errno));
-	return 0;
+	return err_tmp(e, "%s keeps being replaced", r->path);
 }
 
 /* Read what other keys processes appended since; cut a torn or damaged
@@ -259,7 +276,62 @@ fail:
 
 static void log_unlock(struct keys_records *r)
 {
-	flock(r->fd, LOCK_UN);
+	if (r->fd >= 0)
+		flock(r->fd, LOCK_UN);
+}
+
+/* Write the table anew when the log is mostly old entries.  The lock is
+ * held; it moves to the new file.  A failure leaves the old log, whole. */
+static void log_compact(struct keys_records *r)
+{
+	char tmp[4096 + 8], folder[4096], *slash;
+	struct buf b;
+	int fd = -1, dfd;
+	size_t done = 0;
+
+	if (r->off < COMPACT_MIN || (size_t)r->off / ENTRY < 4 * r->used)
+		return;
+	if (str_fmt(tmp, sizeof(tmp), "%s.tmp", r->path) < 0 ||
+	    str_copy(folder, r->path, sizeof(folder)) >= sizeof(folder) ||
+	    (slash = strrchr(folder, '/')) == NULL)
+		return;
+	*slash = '\0';
+	buf_init(&b, r->used * ENTRY + 1);
+	for (size_t i = 0; i < r->cap; i++)
+		if (r->tab[i].used && entry_put(r, &b, &r->tab[i]) < 0)
+			goto fail;
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		goto fail;
+	while (done < b.len) {
+		ssize_t w = write(fd, b.data + done, b.len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		done += (size_t)w;
+	}
+	if (fsync(fd) < 0 || rename(tmp, r->path) < 0)
+		goto fail;
+	dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	log_info("event=record_versions_compacted records=%zu from=%lld to=%zu", r->used,
+		 (long long)r->off, b.len);
+	close(r->fd);
+	r->fd = fd;
+	r->off = (off_t)b.len;
+	buf_free(&b);
+	return;
+fail:
+	log_warn("event=record_versions_compact_failed reason=\"%s\"", strerror(errno));
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	buf_free(&b);
 }
 
 /* pending: version v of the record is about to be committed; commit: it
@@ -311,6 +383,7 @@ int keys_records_update(struct keys_records *r, int commit,
 	}
 	if (b.len > 0 && log_append(r, &b, e) < 0)
 		goto out;
+	log_compact(r);
 	ret = 0;
 out:
 	log_unlock(r);
