@@ -15,9 +15,13 @@
  * that a damaged or torn entry is seen.  Several keys processes may share
  * the file (`tayori run`'s and a command-line tool's): every request takes
  * an exclusive flock on it, reads what the others appended since, and
- * writes its own entries and fsyncs them, once per request, before it
- * answers.  A torn entry at the end (a crash in the middle of a write) is
- * cut off by the next request.  Version 0 means none.
+ * writes its own entries, fsynced once per request before it answers (a
+ * confirmation is not: losing one costs nothing the design does not
+ * already take, see keys_records_update).  A torn entry at the end (a
+ * crash in the middle of a write) is cut off by the next request.
+ * Version 0 means none.  A record is anchored from its second version on
+ * (the first has nothing older): the many records written once (events,
+ * tokens, codes) take no room.
  *
  * Once the file holds over COMPACT_MIN bytes and four times the entries
  * the table has, the request that finds it so writes the table anew (a
@@ -248,9 +252,9 @@ out:
 	return ret;
 }
 
-/* Append b's entries and make them durable.  On failure the table is
+/* Append b's entries, durably when asked.  On failure the table is
  * dropped (read again by the next request). */
-static int log_append(struct keys_records *r, const struct buf *b, struct error *e)
+static int log_append(struct keys_records *r, const struct buf *b, int durable, struct error *e)
 {
 	size_t done = 0;
 
@@ -262,7 +266,7 @@ static int log_append(struct keys_records *r, const struct buf *b, struct error 
 			goto fail;
 		done += (size_t)w;
 	}
-	if (fdatasync(r->fd) < 0)
+	if (durable && fdatasync(r->fd) < 0)
 		goto fail;
 	r->off += (off_t)b->len;
 	return 0;
@@ -373,15 +377,30 @@ int keys_records_update(struct keys_records *r, int commit,
 	if (catch_up(r, e) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		struct slot *s = find_or_add(r, ids[i]);
-		int changed = commit ? apply_commit(s, versions[i]) : apply_pending(s, versions[i]);
+		struct slot *s = find(r, ids[i]);
+		int changed;
+		/* A record's first version has none older to roll back to: only
+		 * records written again take room here (events, tokens and codes
+		 * never are). */
+		if (s == NULL && versions[i] == 1)
+			continue;
+		if (s == NULL) {
+			/* The writer built on the version before, in the store. */
+			s = find_or_add(r, ids[i]);
+			if (!commit)
+				s->confirmed = versions[i] - 1;
+		}
+		changed = commit ? apply_commit(s, versions[i]) : apply_pending(s, versions[i]);
 		if (changed && entry_put(r, &b, s) < 0) {
 			err_tmp(e, "too many record versions in one request");
 			table_clear(r);
 			goto out;
 		}
 	}
-	if (b.len > 0 && log_append(r, &b, e) < 0)
+	/* A confirmation a power cut loses is one lost in a crash: the
+	 * pending version still reads, and the next write confirms it.  The
+	 * next pending entry's fsync makes it durable with it. */
+	if (b.len > 0 && log_append(r, &b, !commit, e) < 0)
 		goto out;
 	log_compact(r);
 	ret = 0;

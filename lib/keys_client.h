@@ -64,8 +64,8 @@
  * one-time password made fresh) is refused too.  For each record id
  * (keys_record_id: SHA-256 of "<db>\0<key>", first 16 bytes) it keeps the
  * confirmed version and a pending one, in DATA/keys/audit/records (an
- * append-only file, written durably before it answers, shared by every
- * keys process of the tenant under a lock).  A writer's store_commit sends
+ * append-only file, a pending version written durably before it answers,
+ * shared by every keys process of the tenant under a lock).  A writer's store_commit sends
  * the versions its transaction wrote as pending before the LMDB commit and
  * confirms them after it, like the audit chain; a pending version never
  * confirmed (an aborted transaction, a crash) is replaced by the next one
@@ -73,7 +73,9 @@
  * the pending version was committed and becomes the confirmed one.  A read
  * is good when its version is the confirmed or the pending one (a write
  * whose confirmation was lost), or the record was never anchored (written
- * before the keys process kept versions); anything else is rolled back.
+ * once only, or before the keys process kept versions); anything else is
+ * rolled back.  Records written once (events, tokens, codes) take no room:
+ * a record is anchored from its second version on.
  * All three requests need the index kind "record" (KEYS_IX_RECORD).
  *
  * Sub-keys are derived from the tenant key with HKDF (RFC 5869); data keys are
@@ -233,7 +235,7 @@ int keys_audit_head(struct keys_client *kc, struct keys_audit_head *out, struct 
  * Record versions (see "Record versions" above).  keys_record_id: the id of
  * the record under key in database db (its name).  keys_record_pending and
  * keys_record_commit: ids[i] is written (then committed) at versions[i];
- * as many round trips as the limits need, each written durably once.
+ * as many round trips as the limits need, each pending one fsynced once.
  */
 #define KEYS_RECORD_ID_LEN 16
 #define KEYS_RECORD_MAX    1024 /* records in one request */

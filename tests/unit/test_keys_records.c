@@ -172,11 +172,15 @@ static void test_versions_protocol(void **state)
 	/* Never anchored: only the MAC speaks. */
 	assert_int_equal(verdict_of(f, f->ks, k, 1, 0), KEYS_REC_GOOD);
 	assert_int_equal(verdict_of(f, f->ks, k, 1, 1), KEYS_REC_FORGED);
-	/* Written, committed, written again: the first version is old. */
+	/* Written, committed: a first version takes no room (nothing older
+	 * to refuse).  Written again: the first version is old. */
 	send_version(f, f->ks, KEYS_RECORD_PENDING, k, 1);
 	assert_int_equal(verdict_of(f, f->ks, k, 1, 0), KEYS_REC_GOOD);
 	send_version(f, f->ks, KEYS_RECORD_COMMIT, k, 1);
+	assert_int_equal(log_size(f), 0);
 	send_version(f, f->ks, KEYS_RECORD_PENDING, k, 2);
+	/* Pending: the version it builds on still reads (an abort keeps it). */
+	assert_int_equal(verdict_of(f, f->ks, k, 1, 0), KEYS_REC_GOOD);
 	send_version(f, f->ks, KEYS_RECORD_COMMIT, k, 2);
 	assert_int_equal(verdict_of(f, f->ks, k, 1, 0), KEYS_REC_ROLLED_BACK);
 	assert_int_equal(verdict_of(f, f->ks, k, 2, 0), KEYS_REC_GOOD);
@@ -222,7 +226,7 @@ static void test_versions_protocol(void **state)
 	close(fd);
 	assert_int_equal(verdict_of(f, ks2, k, 5, 0), KEYS_REC_GOOD);
 	assert_int_equal(log_size(f) % 40, 0);
-	send_version(f, f->ks, KEYS_RECORD_PENDING, "K0002", 1);
+	send_version(f, f->ks, KEYS_RECORD_PENDING, "K0002", 2);
 	assert_int_equal(log_size(f) % 40, 0);
 	assert_int_equal(verdict_of(f, ks2, k, 4, 0), KEYS_REC_ROLLED_BACK);
 	keys_state_free(&ks2);
@@ -345,11 +349,11 @@ static void test_versions_client_bulk(void **state)
 	for (size_t i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "K%05zu", i);
 		keys_record_id("access", key, strlen(key), ids[i]);
-		v1[i] = 1;
-		v2[i] = 2;
+		v1[i] = 2;
+		v2[i] = 3;
 		for (int j = 0; j < 2; j++) {
 			struct buf *b = &in[2 * i + (size_t)j];
-			rec_input(b, key, (uint64_t)j + 1);
+			rec_input(b, key, (uint64_t)j + 2);
 			keys_index_mac(f->ks, b->data, b->len, mac[2 * i + (size_t)j]);
 			rc[2 * i + (size_t)j] = (struct keys_rec_check){ b->data, b->len, strlen(key),
 									 mac[2 * i + (size_t)j] };
@@ -362,7 +366,7 @@ static void test_versions_client_bulk(void **state)
 	/* Each entry once per change, the file whole. */
 	assert_int_equal(log_size(f), 2 * N * 40);
 	/* Another keys process holds the file open... */
-	assert_int_equal(verdict_of(f, f->ks, "K00000", 1, 0), KEYS_REC_GOOD);
+	assert_int_equal(verdict_of(f, f->ks, "K00000", 2, 0), KEYS_REC_GOOD);
 	if (keys_record_pending(kc, (const uint8_t(*)[KEYS_RECORD_ID_LEN])ids, v2, N, &e) < 0 ||
 	    keys_record_commit(kc, (const uint8_t(*)[KEYS_RECORD_ID_LEN])ids, v2, N, &e) < 0 ||
 	    keys_record_check(kc, rc, 2 * N, verdict, &e) < 0)
@@ -377,8 +381,9 @@ static void test_versions_client_bulk(void **state)
 	 * table, it was written anew: one entry each.  The other process
 	 * reads the new file. */
 	assert_int_equal(log_size(f), N * 40);
-	assert_int_equal(verdict_of(f, f->ks, "K00000", 1, 0), KEYS_REC_ROLLED_BACK);
-	assert_int_equal(verdict_of(f, f->ks, "K00001", 2, 0), KEYS_REC_GOOD);
+	assert_int_equal(verdict_of(f, f->ks, "K00000", 2, 0), KEYS_REC_ROLLED_BACK);
+	assert_int_equal(verdict_of(f, f->ks, "K00001", 3, 0), KEYS_REC_GOOD);
+	assert_int_equal(verdict_of(f, f->ks, "K02499", 2, 0), KEYS_REC_ROLLED_BACK);
 	assert_int_equal(verdict_of(f, f->ks, "K02499", 1, 0), KEYS_REC_ROLLED_BACK);
 	keys_spawn_wait(&kc, pid);
 	for (size_t i = 0; i < 2 * N; i++)
