@@ -44,6 +44,7 @@ struct keys_state {
 	uint8_t audit_key[CRYPT_KEY_LEN];
 	struct credential *cred;     /* NULL when no credential is configured */
 	EVP_PKEY *dkim;              /* keys/dkim.key; NULL when the tenant has none */
+	struct keys_records *recs;   /* notice record versions (keys_records.c) */
 };
 
 static int load_tenant_key(const char *data_dir, uint8_t key[CRYPT_KEY_LEN], struct error *e)
@@ -221,6 +222,7 @@ int keys_state_load_cred(const char *data_dir, const struct keys_cred_conf *cc,
 		goto fail;
 	}
 	secure_wipe(tenant, sizeof(tenant));
+	ks->recs = keys_records_new(data_dir, ks->audit_key);
 	if (load_credential(ks, data_dir, cc, e) < 0 || keys_dkim_load(data_dir, &ks->dkim, e) < 0)
 		goto fail;
 	*out = ks;
@@ -238,6 +240,7 @@ void keys_state_free(struct keys_state **ksp)
 		return;
 	credential_free(&ks->cred);
 	EVP_PKEY_free(ks->dkim);
+	keys_records_free(&ks->recs);
 	secure_wipe(ks, sizeof(*ks));
 	free(ks);
 	*ksp = NULL;
@@ -246,6 +249,16 @@ void keys_state_free(struct keys_state **ksp)
 const char *keys_state_dir(struct keys_state *ks)
 {
 	return ks->dir;
+}
+
+struct keys_records *keys_state_records(struct keys_state *ks)
+{
+	return ks->recs;
+}
+
+void keys_index_mac(struct keys_state *ks, const void *p, size_t n, uint8_t out[CRYPT_HASH_LEN])
+{
+	crypt_hmac(ks->index_key, p, n, out);
 }
 
 static int need(const struct keys_perms *perms, unsigned bit, struct error *e)
@@ -581,6 +594,27 @@ static int do_audit_head(struct req *q)
 			ipc_put_bytes(q->reply, h.pending_mac, CRYPT_HASH_LEN));
 }
 
+/* Notice record versions (keys_records.c): the index kind "record". */
+static int do_records(struct req *q)
+{
+	struct error ce = { { 0 }, 0 };
+	int r;
+
+	if (q->perms->index != KEYS_ANY && (q->perms->index & KEYS_IX_RECORD) == 0) {
+		err_set(q->e, "notice record versions: not allowed on this channel");
+		return H_BAD;
+	}
+	r = keys_records_request(q->ks, q->type, q->r.p + q->r.off, q->r.len - q->r.off, q->reply,
+				 &ce);
+	if (r == 1)
+		return H_BAD;
+	if (r < 0) {
+		log_warn("event=record_versions_failed reason=\"%s\"", ce.msg);
+		return put_done(answer_err(q->reply, q->rtype, ce.msg));
+	}
+	return H_OK;
+}
+
 /* The signing certificate, then its chain, each DER. */
 static int do_certs(struct req *q)
 {
@@ -628,6 +662,9 @@ int keys_handle(struct keys_state *ks, const struct keys_perms *perms, uint32_t 
 	case KEYS_CERTS: rc = do_certs(&q); break;
 	case KEYS_DKIM_SIGN:
 	case KEYS_DKIM_PUBKEY: rc = do_dkim(&q); break;
+	case KEYS_RECORD_PENDING:
+	case KEYS_RECORD_COMMIT:
+	case KEYS_RECORD_CHECK: rc = do_records(&q); break;
 	default:
 		err_set(e, "unknown request type %u", type);
 		rc = H_BAD;

@@ -73,6 +73,26 @@ void keys_audit_record_mac(struct keys_state *ks, uint64_t seq, const uint8_t pr
 			   const uint8_t *fields, size_t n, uint8_t out[CRYPT_HASH_LEN]);
 void keys_audit_head_mac(struct keys_state *ks, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN],
 			 uint8_t out[CRYPT_HASH_LEN]);
+/* keys_records.c: the anchor of notice record versions (see "Record
+ * versions" in lib/keys_client.h).  keys_records_update: versions[i] of
+ * ids[i] is pending (commit 0) or committed (commit 1); keys_records_check:
+ * verdict[i] KEYS_REC_GOOD or KEYS_REC_ROLLED_BACK.  Both 0, or -1 on an
+ * I/O failure.  keys_records_request answers KEYS_RECORD_PENDING, _COMMIT
+ * and _CHECK (permission already checked): 0 answered (reply written), 1
+ * malformed, -1 failed (e says why; the answer is a KEYS_ERR). */
+struct keys_records;
+struct keys_records *keys_records_new(const char *data_dir, const uint8_t key[CRYPT_KEY_LEN]);
+void keys_records_free(struct keys_records **r);
+int keys_records_update(struct keys_records *r, int commit,
+			const uint8_t (*ids)[KEYS_RECORD_ID_LEN], const uint64_t *versions,
+			size_t n, struct error *e);
+int keys_records_check(struct keys_records *r, const uint8_t (*ids)[KEYS_RECORD_ID_LEN],
+		       const uint64_t *versions, size_t n, uint8_t *verdict, struct error *e);
+int keys_records_request(struct keys_state *ks, uint32_t type, const uint8_t *body, size_t len,
+			 struct buf *reply, struct error *e);
+struct keys_records *keys_state_records(struct keys_state *ks);
+/* HMAC-SHA-256 under the index sub-key (the keys process only). */
+void keys_index_mac(struct keys_state *ks, const void *p, size_t n, uint8_t out[CRYPT_HASH_LEN]);
 /* The data directory the state was loaded from. */
 const char *keys_state_dir(struct keys_state *ks);
 

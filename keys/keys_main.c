@@ -2,8 +2,8 @@
  * keys_main.c — the keys role's main loop.  Runs in the keys process.
  *
  * It confines itself (read DATA/keys and the credential, write only
- * DATA/keys/audit, the audit chain's counter, and a PKCS#11 module's token
- * store; no socket), loads the tenant key and the signing credential, tells
+ * DATA/keys/audit, the audit chain's counter and the notice records'
+ * versions, and a PKCS#11 module's token store; no socket), loads the tenant key and the signing credential, tells
  * the supervisor whether it could (a credential that does not open stops
  * the service's start), logs the signing certificate, then serves requests
  * from its clients.  The

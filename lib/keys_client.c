@@ -542,6 +542,135 @@ int keys_batch(struct keys_client *kc, struct keys_op *ops, size_t n, struct err
 	return 0;
 }
 
+/* ---- record versions ---- */
+
+void keys_record_id(const char *db, const void *key, size_t kl, uint8_t id[KEYS_RECORD_ID_LEN])
+{
+	uint8_t h[CRYPT_HASH_LEN];
+	struct buf b;
+
+	buf_init(&b, 4096 + kl);
+	buf_append_str(&b, db);
+	buf_append_u8(&b, 0);
+	buf_append(&b, key, kl);
+	crypt_sha256(b.data, b.len, h);
+	memcpy(id, h, KEYS_RECORD_ID_LEN);
+	buf_free(&b);
+}
+
+/* Room a request keeps for its count and the framing. */
+#define REQ_SLACK 64
+
+static int versions_locked(struct keys_channel *kc, uint32_t type,
+			   const uint8_t (*ids)[KEYS_RECORD_ID_LEN], const uint64_t *versions,
+			   size_t n, struct error *e)
+{
+	struct ipc_reader r;
+
+	buf_reset(&kc->req);
+	if (ipc_put_u32(&kc->req, (uint32_t)n) < 0)
+		return err_set(e, "keys request too large");
+	for (size_t i = 0; i < n; i++)
+		if (ipc_put_bytes(&kc->req, ids[i], KEYS_RECORD_ID_LEN) < 0 ||
+		    ipc_put_u64(&kc->req, versions[i]) < 0)
+			return err_set(e, "keys request too large");
+	if (roundtrip(kc, type, &r, e) < 0)
+		return -1;
+	if (ipc_end(&r) < 0) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed answer");
+	}
+	return 0;
+}
+
+static int versions_send(struct keys_client *kc, uint32_t type,
+			 const uint8_t (*ids)[KEYS_RECORD_ID_LEN], const uint64_t *versions,
+			 size_t n, struct error *e)
+{
+	if (kc == NULL || kc->n == 0)
+		return err_tmp(e, "the keys process is not available");
+	for (size_t done = 0; done < n;) {
+		size_t take = n - done < KEYS_RECORD_MAX ? n - done : KEYS_RECORD_MAX;
+		struct keys_channel *ch = channel_take(kc);
+		int r = versions_locked(ch, type, ids + done, versions + done, take, e);
+		pthread_mutex_unlock(&ch->lock);
+		if (r < 0)
+			return -1;
+		done += take;
+	}
+	return 0;
+}
+
+int keys_record_pending(struct keys_client *kc, const uint8_t (*ids)[KEYS_RECORD_ID_LEN],
+			const uint64_t *versions, size_t n, struct error *e)
+{
+	return versions_send(kc, KEYS_RECORD_PENDING, ids, versions, n, e);
+}
+
+int keys_record_commit(struct keys_client *kc, const uint8_t (*ids)[KEYS_RECORD_ID_LEN],
+		       const uint64_t *versions, size_t n, struct error *e)
+{
+	return versions_send(kc, KEYS_RECORD_COMMIT, ids, versions, n, e);
+}
+
+static int check_locked(struct keys_channel *kc, const struct keys_rec_check *recs, size_t n,
+			uint8_t *verdict, struct error *e)
+{
+	struct ipc_reader r;
+	const uint8_t *p;
+	size_t len;
+
+	buf_reset(&kc->req);
+	if (ipc_put_u32(&kc->req, (uint32_t)n) < 0)
+		return err_set(e, "keys request too large");
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].kl > UINT32_MAX || ipc_put_bytes(&kc->req, recs[i].in, recs[i].inlen) < 0 ||
+		    ipc_put_u32(&kc->req, (uint32_t)recs[i].kl) < 0 ||
+		    ipc_put_bytes(&kc->req, recs[i].mac, CRYPT_HASH_LEN) < 0)
+			return err_set(e, "notice record too large for a keys request");
+	if (roundtrip(kc, KEYS_RECORD_CHECK, &r, e) < 0)
+		return -1;
+	if (ipc_get_bytes(&r, &p, &len) < 0 || ipc_end(&r) < 0 || len != n) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed answer");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] > KEYS_REC_ROLLED_BACK) {
+			kc->broken = 1;
+			return err_tmp(e, "the keys process sent a malformed answer");
+		}
+		verdict[i] = p[i];
+	}
+	return 0;
+}
+
+int keys_record_check(struct keys_client *kc, const struct keys_rec_check *recs, size_t n,
+		      uint8_t *verdict, struct error *e)
+{
+	if (kc == NULL || kc->n == 0)
+		return err_tmp(e, "the keys process is not available");
+	for (size_t done = 0; done < n;) {
+		size_t take = 0, bytes = REQ_SLACK;
+		struct keys_channel *ch;
+		int r;
+		/* As many as fit the count and size limits (at least one). */
+		while (done + take < n && take < KEYS_RECORD_MAX) {
+			size_t add = recs[done + take].inlen + 12 + CRYPT_HASH_LEN;
+			if (take > 0 && bytes + add > KEYS_MAX_REQUEST)
+				break;
+			bytes += add;
+			take++;
+		}
+		ch = channel_take(kc);
+		r = check_locked(ch, recs + done, take, verdict + done, e);
+		pthread_mutex_unlock(&ch->lock);
+		if (r < 0)
+			return -1;
+		done += take;
+	}
+	return 0;
+}
+
 /* ---- the keys role's start, as the supervisor sees it ---- */
 
 #define READY_MSG_MAX 1024

@@ -23,6 +23,11 @@
  *                    in one round trip (a batch of 5,000 residents needs
  *                    10,000 data keys and index values: one message each
  *                    cost more in context switches than the work itself)
+ *   KEYS_RECORD_PENDING  "these notice records are about to be committed at
+ *                    these versions" (see "Record versions" below)
+ *   KEYS_RECORD_COMMIT   "... and they are committed"
+ *   KEYS_RECORD_CHECK    the MACs of many notice records checked, and whether
+ *                    each is the latest version the keys process anchored
  *
  * Each channel carries permissions fixed by the supervisor (struct
  * keys_perms): which operations it may ask for, and for the data keys and
@@ -52,6 +57,27 @@
  * appended meanwhile) is checked by the chain alone, so only a record in
  * flight can go unnoticed if removed, and only until it is confirmed.
  *
+ * Record versions.  The notice records (lib/notice.h) carry a MAC bound to
+ * their key and version, so they cannot be minted or edited; the keys
+ * process also anchors each record's latest version, so that an older copy
+ * put back into the files (an arrival time undone, a lock lifted, a used
+ * one-time password made fresh) is refused too.  For each record id
+ * (keys_record_id: SHA-256 of "<db>\0<key>", first 16 bytes) it keeps the
+ * confirmed version and a pending one, in DATA/keys/audit/records (an
+ * append-only file, a pending version written durably before it answers,
+ * shared by every keys process of the tenant under a lock).  A writer's store_commit sends
+ * the versions its transaction wrote as pending before the LMDB commit and
+ * confirms them after it, like the audit chain; a pending version never
+ * confirmed (an aborted transaction, a crash) is replaced by the next one
+ * sent for that record, and when that next one builds on it (pending + 1),
+ * the pending version was committed and becomes the confirmed one.  A read
+ * is good when its version is the confirmed or the pending one (a write
+ * whose confirmation was lost), or the record was never anchored (written
+ * once only, or before the keys process kept versions); anything else is
+ * rolled back.  Records written once (events, tokens, codes) take no room:
+ * a record is anchored from its second version on.
+ * All three requests need the index kind "record" (KEYS_IX_RECORD).
+ *
  * Sub-keys are derived from the tenant key with HKDF (RFC 5869); data keys are
  * wrapped with AES-256-GCM under the wrap sub-key, with the object's place as
  * associated data, so a wrapped key moved to another record does not open.
@@ -78,6 +104,9 @@ enum keys_msg {
 	KEYS_AUDIT_HEAD = 10,
 	KEYS_DKIM_SIGN = 11,
 	KEYS_DKIM_PUBKEY = 12,
+	KEYS_RECORD_PENDING = 13,
+	KEYS_RECORD_COMMIT = 14,
+	KEYS_RECORD_CHECK = 15,
 	KEYS_OK = 100,
 	KEYS_ERR = 101,
 	KEYS_GRANT = 102, /* supervisor -> keys, on the control channel: a channel's permissions */
@@ -142,6 +171,8 @@ struct keys_perms {
 #define KEYS_DKIM_KEY   "keys/dkim.key"
 #define KEYS_AUDIT_COUNTER "keys/audit/counter"
 #define KEYS_AUDIT_LOCK "keys/audit/lock"
+/* Record versions (see above): their append-only file. */
+#define KEYS_RECORDS_LOG  "keys/audit/records"
 
 /* ---- client side (any process holding a channel) ---- */
 
@@ -199,6 +230,34 @@ struct keys_audit_head {
 	uint8_t pending_mac[CRYPT_HASH_LEN];
 };
 int keys_audit_head(struct keys_client *kc, struct keys_audit_head *out, struct error *e);
+
+/*
+ * Record versions (see "Record versions" above).  keys_record_id: the id of
+ * the record under key in database db (its name).  keys_record_pending and
+ * keys_record_commit: ids[i] is written (then committed) at versions[i];
+ * as many round trips as the limits need, each pending one fsynced once.
+ */
+#define KEYS_RECORD_ID_LEN 16
+#define KEYS_RECORD_MAX    1024 /* records in one request */
+void keys_record_id(const char *db, const void *key, size_t kl, uint8_t id[KEYS_RECORD_ID_LEN]);
+int keys_record_pending(struct keys_client *kc, const uint8_t (*ids)[KEYS_RECORD_ID_LEN],
+			const uint64_t *versions, size_t n, struct error *e);
+int keys_record_commit(struct keys_client *kc, const uint8_t (*ids)[KEYS_RECORD_ID_LEN],
+		       const uint64_t *versions, size_t n, struct error *e);
+/*
+ * keys_record_check: in is the record's MAC input ("record\0<db>\0<key>
+ * <fields>", the fields ending in NR_VERSION), kl the key's length, mac the
+ * MAC the record carries.  verdict[i] gets one of KEYS_REC_*.
+ */
+enum { KEYS_REC_GOOD = 0, KEYS_REC_FORGED = 1, KEYS_REC_ROLLED_BACK = 2 };
+struct keys_rec_check {
+	const void *in;
+	size_t inlen;
+	size_t kl;
+	const uint8_t *mac;
+};
+int keys_record_check(struct keys_client *kc, const struct keys_rec_check *recs, size_t n,
+		      uint8_t *verdict, struct error *e);
 
 /* The supervisor hands the keys process one end of a client's channel over
  * its control channel ctl, with that channel's permissions; the keys process

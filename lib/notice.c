@@ -67,15 +67,27 @@ out:
 int notice_seal_rec(struct store *st, int db, const void *key, size_t kl, uint64_t version,
 		    struct buf *rec, struct error *e)
 {
-	uint8_t mac[CRYPT_HASH_LEN];
+	uint8_t mac[CRYPT_HASH_LEN], id[KEYS_RECORD_ID_LEN];
+	struct store_txn *t;
 
+	if (version == 0)
+		return err_set(e, "notice: a record's version starts at 1");
 	if (rec_put_u64(rec, NR_VERSION, version) < 0)
 		return err_set(e, "notice: record too long");
 	if (record_mac(st, db, key, kl, rec->data, rec->len, mac, e) < 0)
 		return -1;
 	if (rec_put(rec, NR_MAC, mac, sizeof(mac)) < 0)
 		return err_set(e, "notice: record too long");
-	return 0;
+	/* The version is anchored in the keys process when the transaction
+	 * commits (store_commit); sealed outside one, right away. */
+	keys_record_id(store_db_name((enum store_db)db), key, kl, id);
+	t = store_txn_current(st);
+	if (t != NULL) {
+		store_txn_record_mark(t, id, version);
+		return 0;
+	}
+	return keys_record_pending(store_keys(st), (const uint8_t(*)[KEYS_RECORD_ID_LEN])&id,
+				   &version, 1, e);
 }
 
 /* The record's shape: well formed, ending in NR_VERSION then NR_MAC.
@@ -89,38 +101,43 @@ static size_t rec_shape(const uint8_t *p, size_t vl)
 		return 0;
 	fl = vl - MAC_FIELD;
 	if (p[fl] != 0 || p[fl + 1] != NR_MAC || be32_get(p + fl + 2) != CRYPT_HASH_LEN ||
-	    rec_get(p, fl, NR_VERSION, &ver, &verl) != 0 || verl != 8)
+	    rec_get(p, fl, NR_VERSION, &ver, &verl) != 0 || verl != 8 || be64_get(ver) == 0)
 		return 0;
 	return fl;
 }
 
-static void log_refused(int db, const void *key, size_t kl)
+static void log_refused(int db, const void *key, size_t kl, int rolled_back)
 {
 	/* The key says which record (a batch and row, or a hash: never a
 	 * personal value); 16 bytes at most. */
 	char hex[33];
 	hex_encode(key, kl < 16 ? kl : 16, hex);
-	log_warn("event=notice_record_refused db=%s key=%s reason=\"its MAC does not hold\"",
-		 store_db_name((enum store_db)db), hex);
+	log_warn("event=notice_record_refused db=%s key=%s reason=\"%s\"",
+		 store_db_name((enum store_db)db), hex,
+		 rolled_back ? "an older version than the keys process anchored (rolled back)"
+			     : "its MAC does not hold");
 }
 
 int notice_check_rec(struct store *st, int db, const void *key, size_t kl, const void *val,
 		     size_t vl, struct error *e)
 {
-	const uint8_t *p = val;
-	uint8_t mac[CRYPT_HASH_LEN];
-	size_t fl = rec_shape(p, vl);
-
-	if (fl == 0)
-		goto bad;
-	if (record_mac(st, db, key, kl, p, fl, mac, e) < 0)
+	int bad = 0;
+	if (notice_check_many(st, db, 1, &key, &kl, &val, &vl, &bad, e) < 0)
 		return -1;
-	if (ct_memcmp(mac, p + fl + 6, sizeof(mac)) != 0)
-		goto bad;
-	return 0;
-bad:
-	log_refused(db, key, kl);
-	return 1;
+	return bad != 0;
+}
+
+/* Whether the calling thread's write transaction itself wrote this
+ * version of the record (not yet anchored: it is anchored at commit). */
+static int own_write(struct store *st, int db, const void *key, size_t kl, const uint8_t *v,
+		     size_t fl)
+{
+	struct store_txn *t = store_txn_current(st);
+	uint8_t id[KEYS_RECORD_ID_LEN];
+	if (t == NULL)
+		return 0;
+	keys_record_id(store_db_name((enum store_db)db), key, kl, id);
+	return store_txn_record_marked(t, id, rec_get_u64(v, fl, NR_VERSION, 0));
 }
 
 int notice_check_many(struct store *st, int db, size_t n, const void *const *keys,
@@ -128,9 +145,9 @@ int notice_check_many(struct store *st, int db, size_t n, const void *const *key
 		      struct error *e)
 {
 	struct buf *in = xcalloc(n ? n : 1, sizeof(*in));
-	const void **ptr = xcalloc(n ? n : 1, sizeof(*ptr));
-	size_t *len = xcalloc(n ? n : 1, sizeof(*len)), *fl = xcalloc(n ? n : 1, sizeof(*fl));
-	uint8_t(*mac)[CRYPT_HASH_LEN] = xcalloc(n ? n : 1, sizeof(*mac));
+	struct keys_rec_check *rc = xcalloc(n ? n : 1, sizeof(*rc));
+	size_t *fl = xcalloc(n ? n : 1, sizeof(*fl));
+	uint8_t *verdict = xcalloc(n ? n : 1, 1);
 	size_t m = 0;
 	int ret = -1;
 
@@ -142,25 +159,29 @@ int notice_check_many(struct store *st, int db, size_t n, const void *const *key
 		fl[i] = rec_shape(vals[i], vls[i]);
 		if (fl[i] == 0)
 			continue;
-		if (buf_append_str(&in[i], store_db_name((enum store_db)db)) < 0 ||
+		if (buf_append_str(&in[i], KEYS_IX_NAME_RECORD) < 0 || buf_append_u8(&in[i], 0) < 0 ||
+		    buf_append_str(&in[i], store_db_name((enum store_db)db)) < 0 ||
 		    buf_append_u8(&in[i], 0) < 0 || buf_append(&in[i], keys[i], kls[i]) < 0 ||
 		    buf_append(&in[i], vals[i], fl[i]) < 0) {
 			err_set(e, "notice: record too long for %s", store_db_name((enum store_db)db));
 			goto out;
 		}
-		ptr[m] = in[i].data;
-		len[m++] = in[i].len;
+		rc[m++] = (struct keys_rec_check){ in[i].data, in[i].len, kls[i],
+						   (const uint8_t *)vals[i] + fl[i] + 6 };
 	}
-	if (store_index_many(st, KEYS_IX_NAME_RECORD, m, ptr, len, mac, e) < 0)
+	if (m > 0 && keys_record_check(store_keys(st), rc, m, verdict, e) < 0)
 		goto out;
 	m = 0;
 	for (size_t i = 0; i < n; i++) {
+		uint8_t v;
 		if (vals[i] == NULL)
 			continue;
-		if (fl[i] == 0 ||
-		    ct_memcmp(mac[m++], (const uint8_t *)vals[i] + fl[i] + 6, CRYPT_HASH_LEN) != 0) {
-			bad[i] = 1;
-			log_refused(db, keys[i], kls[i]);
+		v = fl[i] == 0 ? KEYS_REC_FORGED : verdict[m++];
+		if (v == KEYS_REC_ROLLED_BACK && own_write(st, db, keys[i], kls[i], vals[i], fl[i]))
+			v = KEYS_REC_GOOD;
+		if (v != KEYS_REC_GOOD) {
+			bad[i] = v == KEYS_REC_ROLLED_BACK ? 2 : 1;
+			log_refused(db, keys[i], kls[i], bad[i] == 2);
 		}
 	}
 	ret = 0;
@@ -168,25 +189,32 @@ out:
 	for (size_t i = 0; i < n; i++)
 		buf_wipe(&in[i]);
 	free(in);
-	free(ptr);
-	free(len);
+	free(rc);
 	free(fl);
-	free(mac);
+	free(verdict);
 	return ret;
 }
 
-/* Read a record and check its MAC: 0 good (*v valid until the transaction
- * ends), 1 absent, 2 refused (forged or damaged), -1 error. */
+/* Read a record and check its MAC and version: 0 good (*v valid until the
+ * transaction ends), 1 absent, 2 refused (forged or damaged), 3 refused
+ * (an older copy: rolled back), -1 error. */
 static int get_checked(struct store_txn *t, int db, const void *key, size_t kl,
 		       const uint8_t **v, size_t *vl, struct error *e)
 {
 	const void *val;
-	int r = store_get(t, (enum store_db)db, key, kl, &val, vl, e);
+	int bad = 0, r = store_get(t, (enum store_db)db, key, kl, &val, vl, e);
 	if (r != 0)
 		return r;
 	*v = val;
-	r = notice_check_rec(store_txn_store(t), db, key, kl, val, *vl, e);
-	return r == 1 ? 2 : r;
+	if (notice_check_many(store_txn_store(t), db, 1, &key, &kl, &val, vl, &bad, e) < 0)
+		return -1;
+	return bad == 0 ? 0 : bad == 2 ? 3 : 2;
+}
+
+static const char *refused_why(int r)
+{
+	return r == 3 ? "is an older copy than the keys process anchored (rolled back)"
+		      : "fails its MAC (forged or damaged)";
 }
 
 static int put_rec(struct store_txn *t, int db, const void *key, size_t kl, uint64_t version,
@@ -244,9 +272,9 @@ int delivery_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct deliv
 	out->seq = seq;
 	key12(k, batch, seq);
 	r = get_checked(t, DB_DELIVERIES, k, sizeof(k), &v, &vl, e);
-	if (r == 2)
-		return err_set(e, "the delivery record of batch %llu row %u fails its MAC "
-				  "(forged or damaged)", (unsigned long long)batch, seq);
+	if (r >= 2)
+		return err_set(e, "the delivery record of batch %llu row %u %s",
+			       (unsigned long long)batch, seq, refused_why(r));
 	if (r != 0)
 		return r;
 	return notice_delivery_parse(v, vl, out, e);
@@ -339,7 +367,7 @@ int notice_link_find(struct store_txn *t, const char *token, uint64_t *batch, ui
 		return 1;
 	notice_token_hash(token, h);
 	r = get_checked(t, DB_TOKENS, h, sizeof(h), &v, &vl, e);
-	if (r == 2)
+	if (r >= 2)
 		return 1; /* forged: logged, and shown like an unknown token */
 	if (r != 0)
 		return r;
@@ -395,10 +423,9 @@ static int code_stored(struct store_txn *t, const uint8_t rk[CODE_RKEY],
 	int r, ret = -1;
 
 	r = get_checked(t, DB_CODES, rk, CODE_RKEY, &v, &vl, e);
-	if (r == 2)
-		return err_set(e, "the notice code record of batch %llu row %u fails its MAC "
-				  "(forged or damaged)", (unsigned long long)be64_get(rk + 1),
-			       be32_get(rk + 9));
+	if (r >= 2)
+		return err_set(e, "the notice code record of batch %llu row %u %s",
+			       (unsigned long long)be64_get(rk + 1), be32_get(rk + 9), refused_why(r));
 	if (r != 0)
 		return r;
 	if (rec_get(v, vl, NR_CODE_SEALED, &sealed, &sl) != 0)
@@ -505,7 +532,7 @@ int notice_code_find(struct store_txn *t, const char *typed, uint64_t *batch, ui
 	if (r < 0)
 		return -1;
 	r = get_checked(t, DB_CODES, ix, sizeof(ix), &v, &vl, e);
-	if (r == 2)
+	if (r >= 2)
 		return 1;
 	if (r != 0)
 		return r;
@@ -555,9 +582,9 @@ int access_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct notice_
 	out->seq = seq;
 	key12(k, batch, seq);
 	r = get_checked(t, DB_ACCESS, k, sizeof(k), &v, &vl, e);
-	if (r == 2)
-		return err_set(e, "the access record of batch %llu row %u fails its MAC "
-				  "(forged or damaged)", (unsigned long long)batch, seq);
+	if (r >= 2)
+		return err_set(e, "the access record of batch %llu row %u %s",
+			       (unsigned long long)batch, seq, refused_why(r));
 	if (r != 0)
 		return r;
 	return notice_access_parse(v, vl, out, e);

@@ -65,6 +65,11 @@
  * write the LMDB files but cannot ask the keys process for a MAC can
  * neither make a token, a code, a session, an event or an arrival time nor
  * edit one: readers drop a record whose MAC does not hold (and log it).
+ * Nor can it put back an older copy of a record (undo an arrival, a lock,
+ * a used one-time password): the keys process anchors each record's
+ * latest version ("Record versions" in lib/keys_client.h) and readers
+ * refuse an older one the same way.  Removing a record altogether is not
+ * detected by this (events and audit records still show what happened).
  */
 #ifndef TAYORI_NOTICE_H
 #define TAYORI_NOTICE_H
@@ -172,11 +177,16 @@ int notice_code_read(const char *typed, char canon[NOTICE_CODE_SYMBOLS + 1]);
 /* ---- MACs ---- */
 
 /* Append NR_VERSION and NR_MAC to a record whose other fields are in rec,
- * for the key it will be stored under in db. */
+ * for the key it will be stored under in db (version 1 and up).  Inside
+ * the calling thread's write transaction, the version is anchored in the
+ * keys process when that transaction commits (store_commit); outside one,
+ * at once. */
 int notice_seal_rec(struct store *st, int db, const void *key, size_t kl, uint64_t version,
 		    struct buf *rec, struct error *e);
-/* 0 when val ends in a MAC that holds for key in db; 1 when it does not
- * (forged or damaged: logged); -1 on error (keys unreachable). */
+/* 0 when val ends in a MAC that holds for key in db and carries the
+ * latest version the keys process anchored; 1 when it does not (forged,
+ * damaged, or an older copy put back: logged); -1 on error (keys
+ * unreachable). */
 int notice_check_rec(struct store *st, int db, const void *key, size_t kl, const void *val,
 		     size_t vl, struct error *e);
 

@@ -13,9 +13,11 @@
 
 #define REC_MAX (16u << 10) /* bytes of one notice record */
 
-/* notice_check_rec() for n records of db at once; vals[i] NULL skips one.
- * bad[i] gets 1 for a record whose MAC does not hold (logged), else 0.
- * -1 on error (keys unreachable). */
+/* notice_check_rec() for n records of db at once, in as few round trips
+ * to the keys process as its limits allow; vals[i] NULL skips one.  bad[i]
+ * gets 1 for a record whose MAC does not hold, 2 for an older version than
+ * the keys process anchored (rolled back), both logged, else 0.  -1 on
+ * error (keys unreachable). */
 int notice_check_many(struct store *st, int db, size_t n, const void *const *keys,
 		      const size_t *kls, const void *const *vals, const size_t *vls, int *bad,
 		      struct error *e);

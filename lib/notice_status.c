@@ -223,9 +223,11 @@ static int settle(struct store *st, struct row *rows, struct notice_status *v, s
 		struct delivery d = { .batch = be64_get(rows[i].k), .seq = v[i].seq };
 		struct notice_access a = { .batch = d.batch, .seq = d.seq };
 		if (bad[0][i] || bad[1][i]) {
-			err_set(e, "the %s record of batch %llu row %u fails its MAC (forged or "
-				"damaged)", bad[0][i] ? "delivery" : "access",
-				(unsigned long long)d.batch, d.seq);
+			int why = bad[0][i] ? bad[0][i] : bad[1][i];
+			err_set(e, "the %s record of batch %llu row %u %s", bad[0][i] ? "delivery" : "access",
+				(unsigned long long)d.batch, d.seq,
+				why == 2 ? "is an older copy than the keys process anchored (rolled back)"
+					 : "fails its MAC (forged or damaged)");
 			goto out;
 		}
 		if ((rows[i].val[0] != NULL &&

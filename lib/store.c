@@ -58,7 +58,16 @@ struct store_txn {
 	 * to the keys process once the transaction commits. */
 	uint64_t audit_seq;
 	uint8_t audit_mac[CRYPT_HASH_LEN];
+	/* The notice records it wrote, by id, and their versions: anchored in
+	 * the keys process around the commit. */
+	uint8_t (*rec_ids)[KEYS_RECORD_ID_LEN];
+	uint64_t *rec_versions;
+	size_t nrec, caprec;
 };
+
+/* The write transaction each thread has open (LMDB ties a write
+ * transaction to the thread that began it). */
+static _Thread_local struct store_txn *current_write;
 
 struct store_iter {
 	MDB_cursor *cur;
@@ -116,7 +125,7 @@ static int open_dbs(struct store *st, MDB_txn *txn, int create, struct error *e)
 
 static int schema_upgrade(struct store *st, int create, struct error *e)
 {
-	struct store_txn t = { st, NULL, 0, { 0 } };
+	struct store_txn t = { st, NULL, 0, { 0 }, NULL, NULL, 0, 0 };
 	const void *v = NULL;
 	size_t vl = 0;
 	uint32_t version = 0;
@@ -236,8 +245,56 @@ int store_begin(struct store *st, int write, struct store_txn **out, struct erro
 		return lmdb_err(e, "begin", rc);
 	}
 	t->st = st;
+	if (write)
+		current_write = t;
 	*out = t;
 	return 0;
+}
+
+static void txn_free(struct store_txn *t)
+{
+	if (current_write == t)
+		current_write = NULL;
+	free(t->rec_ids);
+	free(t->rec_versions);
+	free(t);
+}
+
+struct store_txn *store_txn_current(struct store *st)
+{
+	return current_write != NULL && current_write->st == st ? current_write : NULL;
+}
+
+/* Index of id among t's marks, or t->nrec.  From the end: a record is
+ * mostly read back right after it is written. */
+static size_t mark_find(const struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN])
+{
+	for (size_t i = t->nrec; i-- > 0;)
+		if (memcmp(t->rec_ids[i], id, KEYS_RECORD_ID_LEN) == 0)
+			return i;
+	return t->nrec;
+}
+
+void store_txn_record_mark(struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN],
+			   uint64_t version)
+{
+	size_t i = mark_find(t, id);
+	if (i == t->nrec) {
+		if (t->nrec == t->caprec) {
+			t->caprec = t->caprec ? 2 * t->caprec : 16;
+			t->rec_ids = xrealloc(t->rec_ids, t->caprec * sizeof(*t->rec_ids));
+			t->rec_versions = xrealloc(t->rec_versions, t->caprec * sizeof(uint64_t));
+		}
+		memcpy(t->rec_ids[t->nrec++], id, KEYS_RECORD_ID_LEN);
+	}
+	t->rec_versions[i] = version;
+}
+
+int store_txn_record_marked(const struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN],
+			    uint64_t version)
+{
+	size_t i = mark_find(t, id);
+	return i < t->nrec && t->rec_versions[i] == version;
 }
 
 int store_commit(struct store_txn **tp, struct error *e)
@@ -249,23 +306,45 @@ int store_commit(struct store_txn **tp, struct error *e)
 	unsigned flags = 0;
 	int rc;
 
+	/* The records' versions are pending in the keys process before they
+	 * can be in the store; a record keys did not hear of would read as
+	 * rolled back. */
+	if (t->nrec > 0 && keys_record_pending(st->kc, (const uint8_t(*)[KEYS_RECORD_ID_LEN])t->rec_ids,
+					       t->rec_versions, t->nrec, e) < 0) {
+		store_abort(tp);
+		return -1;
+	}
 	memcpy(mac, t->audit_mac, sizeof(mac));
+	if (current_write == t)
+		current_write = NULL;
 	rc = mdb_txn_commit(t->txn);
-	free(t);
+	t->txn = NULL;
 	*tp = NULL;
-	if (rc != 0)
+	if (rc != 0) {
+		txn_free(t);
 		return lmdb_err(e, "commit", rc);
+	}
+	/* What keys counts as there must be on disk first. */
+	if ((seq != 0 || t->nrec > 0) && mdb_env_get_flags(st->env, &flags) == 0 &&
+	    (flags & MDB_NOSYNC) != 0)
+		mdb_env_sync(st->env, 1);
 	if (seq != 0) {
 		struct error ce = { { 0 }, 0 };
-		/* The record must be on disk before keys counts it as there. */
-		if (mdb_env_get_flags(st->env, &flags) == 0 && (flags & MDB_NOSYNC) != 0)
-			mdb_env_sync(st->env, 1);
 		/* A lost confirmation is not an error: the record stays pending
 		 * in the keys process until the next append confirms it. */
 		if (keys_audit_commit(st->kc, seq, mac, &ce) < 0)
 			log_warn("event=audit_confirm_failed seq=%llu reason=\"%s\"",
 				 (unsigned long long)seq, ce.msg);
 	}
+	if (t->nrec > 0) {
+		struct error ce = { { 0 }, 0 };
+		/* Likewise: a pending version reads as good until replaced. */
+		if (keys_record_commit(st->kc, (const uint8_t(*)[KEYS_RECORD_ID_LEN])t->rec_ids,
+				       t->rec_versions, t->nrec, &ce) < 0)
+			log_warn("event=record_versions_confirm_failed records=%zu reason=\"%s\"",
+				 t->nrec, ce.msg);
+	}
+	txn_free(t);
 	return 0;
 }
 
@@ -285,7 +364,7 @@ void store_abort(struct store_txn **tp)
 	if (*tp == NULL)
 		return;
 	mdb_txn_abort((*tp)->txn);
-	free(*tp);
+	txn_free(*tp);
 	*tp = NULL;
 }
 

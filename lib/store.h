@@ -110,6 +110,17 @@ struct store *store_txn_store(struct store_txn *t);
  * appended (0: none).  store_commit confirms it to the keys process. */
 void store_txn_audit_mark(struct store_txn *t, uint64_t seq, const uint8_t mac[32]);
 uint64_t store_txn_audit_seq(const struct store_txn *t);
+/* Notice record versions (lib/notice.h, "Record versions" in
+ * lib/keys_client.h): the write transaction the calling thread has open on
+ * st, or NULL; a record this transaction writes at version (the last one
+ * marked for an id counts); whether it wrote id at version.  store_commit
+ * sends the marked versions to the keys process as pending before the LMDB
+ * commit (refusing to commit when it cannot) and confirms them after. */
+struct store_txn *store_txn_current(struct store *st);
+void store_txn_record_mark(struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN],
+			   uint64_t version);
+int store_txn_record_marked(const struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN],
+			    uint64_t version);
 
 /* Raw values.  store_get returns 0 found, 1 absent, -1 error; *val lives
  * until the transaction ends (copy it out before). */

@@ -5,15 +5,16 @@
  * handler must refuse malformed and forbidden requests without crashing,
  * leaking or over-reading, including the per-database data-key checks
  * (bindings "tayori:<db>:..."), the per-kind index checks and the audit
- * chain's requests (KEYS_AUDIT_APPEND / _COMMIT / _HEAD).
+ * chain's requests (KEYS_AUDIT_APPEND / _COMMIT / _HEAD) and the notice
+ * record versions' (KEYS_RECORD_PENDING / _COMMIT / _CHECK).
  *
  * Input layout: byte 0 selects the permissions (bits 0-2 the operations;
  * bit 3 no database for data keys, else every database but staff for
  * unwrap and none but residents and pdfs for new keys; bit 4 index kind
  * "resident" only, else any), bytes 1-4 the type, the rest the body.
- * The audit counter lives in a scratch data directory that stays for the
- * run (appends really chain; the tenant key itself is removed once read)
- * and is removed at exit.
+ * The audit counter and the record versions live in a scratch data
+ * directory that stays for the run (appends really chain; the tenant key
+ * itself is removed once read) and is removed at exit.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,7 +36,8 @@ static char dir[] = "/tmp/tayori-fuzz-keys.XXXXXX";
 static void cleanup(void)
 {
 	static const char *const files[] = { KEYS_AUDIT_COUNTER, KEYS_AUDIT_COUNTER ".tmp",
-					     KEYS_AUDIT_LOCK };
+					     KEYS_AUDIT_LOCK, KEYS_RECORDS_LOG,
+					     KEYS_RECORDS_LOG ".tmp" };
 	char path[128];
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		str_fmt(path, sizeof(path), "%s/%s", dir, files[i]);

@@ -3,9 +3,9 @@
  * can write the LMDB files but cannot ask the keys process for a MAC: a
  * made-up token, code, access record or event, a delivery's state or an
  * arrival time edited in place, and valid records copied to another key
- * must all be refused.  A record rolled back to an older version of
- * itself is not detected (documented below), but its event and audit
- * record remain.  Runs as a stand-alone cmocka program against a real
+ * must all be refused, and so must an older copy of a record put back
+ * (rolled back) while a write that never committed leaves the current
+ * record readable.  Runs as a stand-alone cmocka program against a real
  * LMDB store and a real keys process; uses scratch directories under /tmp.
  */
 #include <stdarg.h>
@@ -22,6 +22,7 @@
 #include "lib/audit.h"
 #include "lib/buf.h"
 #include "lib/crypt.h"
+#include "lib/keys_client.h"
 #include "lib/notice.h"
 #include "lib/rec.h"
 #include "lib/store.h"
@@ -253,59 +254,219 @@ static int count_events(const struct notice_event_rec *ev, void *arg)
 	return 0;
 }
 
+/* The raw value under k in db, copied out (the caller frees). */
+static uint8_t *raw_copy(struct fixture *f, const char *db, const void *k, size_t kl, size_t *vl)
+{
+	struct raw r;
+	MDB_dbi dbi = raw_open(f, &r, db);
+	uint8_t *v = raw_get(&r, dbi, k, kl, vl);
+	raw_close(f, &r);
+	return v;
+}
+
+static void raw_restore(struct fixture *f, const char *db, const void *k, size_t kl,
+			const uint8_t *v, size_t vl)
+{
+	struct raw r;
+	MDB_dbi dbi = raw_open(f, &r, db);
+	raw_put(&r, dbi, k, kl, v, vl);
+	raw_close(f, &r);
+}
+
 /*
  * Rolling a record back: a copy of an older version of the same record,
- * under the same key, carries a MAC that holds, and the reader cannot tell
- * it from the current one (the version is inside the MAC, but nothing
- * outside the files says which version is the latest).  What is not lost:
- * the event and its audit record, which the keys process counts, so the
- * arrival stays provable from the audit log.
+ * under the same key, carries a MAC that holds, but the keys process
+ * anchored a later version: the old copy is refused (a delivery's bounce
+ * undone, an arrival undone, a lock lifted, a used one-time password made
+ * fresh), in single reads and in the furthest states, also after the keys
+ * process restarts.  The event and its audit record remain too.
  */
-static void test_rollback_not_detected_but_audited(void **state)
+static void test_rollback_refused(void **state)
 {
 	struct fixture *f = *state;
 	struct error e = { { 0 }, 0 };
+	static const char *const emails[] = { "a@example.jp" };
 	struct store_txn *t;
-	struct raw r;
 	struct notice_access a;
+	struct delivery d;
+	struct notice_status *v = NULL;
 	struct notice_event_rec ev = { 9, 1, 0, EV_DOWNLOAD, "Mozilla/5.0", 30 };
-	uint8_t k[12], *old;
-	size_t oldl;
+	uint8_t k[12], *old, *cur, *oldd, *curd;
+	size_t oldl, curl, olddl, curdl, n = 0;
 	uint64_t count = 0;
-	int n = 0;
-	MDB_dbi dbi;
+	int nev = 0;
+
+	put_batch(f, 9, "", 1, emails);
+	put_delivery(f, 9, 1, DELIVERY_SENT);
+	key12(k, 9, 1);
+	oldd = raw_copy(f, "deliveries", k, 12, &olddl);
+	put_delivery(f, 9, 1, DELIVERY_BOUNCED);
+	curd = raw_copy(f, "deliveries", k, 12, &curdl);
 
 	t = begin(f, 1);
 	assert_int_equal(access_get(t, 9, 1, &a, &e), 1);
 	a.opened_at = 1790000000;
+	a.failures = 4;
 	assert_int_equal(access_put(t, &a, &e), 0);
 	commit(&t);
-	key12(k, 9, 1);
-	dbi = raw_open(f, &r, "access");
-	old = raw_get(&r, dbi, k, 12, &oldl);
-	raw_close(f, &r);
-
+	old = raw_copy(f, "access", k, 12, &oldl);
 	t = begin(f, 1);
 	assert_int_equal(access_get(t, 9, 1, &a, &e), 0);
 	a.downloaded_at = 1790000100;
+	a.failures = 5;
+	a.locked = 1;
 	assert_int_equal(access_put(t, &a, &e), 0);
 	assert_int_equal(notice_event_add(t, &ev, &e), 0);
 	commit(&t);
+	cur = raw_copy(f, "access", k, 12, &curl);
 
-	dbi = raw_open(f, &r, "access");
-	raw_put(&r, dbi, k, 12, old, oldl);
-	free(old);
-	raw_close(f, &r);
-	t = begin(f, 0);
-	assert_int_equal(access_get(t, 9, 1, &a, &e), 0); /* not detected */
-	assert_int_equal(a.version, 1);
-	assert_int_equal(a.downloaded_at, 0);
-	assert_int_equal(notice_events_each(t, 9, 0, count_events, &n, &e), 0);
-	assert_int_equal(n, 1); /* the download event is still there */
-	store_abort(&t);
+	/* The older copies put back. */
+	raw_restore(f, "deliveries", k, 12, oldd, olddl);
+	raw_restore(f, "access", k, 12, old, oldl);
+	for (int restart = 0; restart < 2; restart++) {
+		t = begin(f, 0);
+		assert_int_equal(delivery_get(t, 9, 1, &d, &e), -1);
+		assert_non_null(strstr(e.msg, "delivery record of batch 9 row 1 is an older copy"));
+		assert_int_equal(access_get(t, 9, 1, &a, &e), -1);
+		assert_non_null(strstr(e.msg, "rolled back"));
+		assert_int_equal(notice_events_each(t, 9, 0, count_events, &nev, &e), 0);
+		store_abort(&t);
+		assert_int_equal(notice_statuses(f->st, 9, now_utc(), &v, &n, &e), -1);
+		assert_null(v);
+		assert_non_null(strstr(e.msg, "rolled back"));
+		/* A new keys process reads the versions back from its file. */
+		store_close(&f->st);
+		keys_spawn_wait(&f->kc, f->pid);
+		if (keys_spawn(f->dir, NULL, NULL, &f->kc, &f->pid, &e) < 0 ||
+		    store_open(f->dir, f->kc, 0, &f->st, &e) < 0)
+			fail_msg("restart: %s", e.msg);
+	}
+	assert_int_equal(nev, 2); /* the download event is still there */
 	if (audit_verify(f->st, &count, &e) < 0)
 		fail_msg("audit_verify: %s", e.msg);
 	assert_true(count >= 1);
+
+	/* The current copies put back read again. */
+	raw_restore(f, "deliveries", k, 12, curd, curdl);
+	raw_restore(f, "access", k, 12, cur, curl);
+	t = begin(f, 0);
+	assert_int_equal(delivery_get(t, 9, 1, &d, &e), 0);
+	assert_int_equal(d.state, DELIVERY_BOUNCED);
+	assert_int_equal(access_get(t, 9, 1, &a, &e), 0);
+	assert_int_equal(a.downloaded_at, 1790000100);
+	assert_int_equal(a.locked, 1);
+	store_abort(&t);
+	free(old);
+	free(cur);
+	free(oldd);
+	free(curd);
+}
+
+/* A record written through notice_seal_rec by another module (the
+ * portal's sessions): the generic check refuses its older version too. */
+static void test_rollback_refused_session(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	uint8_t k[32], *old = NULL, *cur;
+	size_t oldl = 0, curl;
+	struct store_txn *t;
+
+	memset(k, 0x42, sizeof(k));
+	for (uint64_t ver = 1; ver <= 2; ver++) {
+		struct buf b;
+		buf_init(&b, 4096);
+		rec_put_u64(&b, NR_BATCH, 12);
+		/* Version 2: the session ended early (logged out). */
+		rec_put_u64(&b, NR_EXPIRES, ver == 1 ? 4000000000 : 1790000000);
+		rec_put_str(&b, NR_KIND, "resident");
+		/* Version 1 sealed before its transaction begins (anchored at
+		 * once, as the portal does), version 2 inside it. */
+		if (ver == 1)
+			assert_int_equal(notice_seal_rec(f->st, DB_SESSIONS, k, 32, ver, &b, &e), 0);
+		t = begin(f, 1);
+		if (ver == 2)
+			assert_int_equal(notice_seal_rec(f->st, DB_SESSIONS, k, 32, ver, &b, &e), 0);
+		assert_int_equal(store_put(t, DB_SESSIONS, k, 32, b.data, b.len, &e), 0);
+		commit(&t);
+		buf_free(&b);
+		if (ver == 1) {
+			old = raw_copy(f, "sessions", k, 32, &oldl);
+			assert_int_equal(notice_check_rec(f->st, DB_SESSIONS, k, 32, old, oldl, &e), 0);
+		}
+	}
+	cur = raw_copy(f, "sessions", k, 32, &curl);
+	assert_int_equal(notice_check_rec(f->st, DB_SESSIONS, k, 32, cur, curl, &e), 0);
+	assert_int_equal(notice_check_rec(f->st, DB_SESSIONS, k, 32, old, oldl, &e), 1);
+	free(old);
+	free(cur);
+}
+
+/*
+ * A write whose MAC was issued but whose transaction never committed (an
+ * abort, or a crash between the keys process's answer and the LMDB
+ * commit) leaves the current record readable; a write committed whose
+ * confirmation was lost (a crash just after the LMDB commit) reads too,
+ * and the next write makes the version before it old.
+ */
+static void test_uncommitted_write_keeps_current(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct store_txn *t;
+	struct delivery d;
+	uint8_t k[12], id[KEYS_RECORD_ID_LEN], *v1, *v2;
+	const void *val;
+	size_t v1l, v2l;
+	uint64_t two = 2;
+
+	put_delivery(f, 10, 1, DELIVERY_QUEUED);
+	key12(k, 10, 1);
+	keys_record_id("deliveries", k, 12, id);
+	v1 = raw_copy(f, "deliveries", k, 12, &v1l);
+
+	/* Issued, read back inside its own transaction, announced to keys as
+	 * store_commit does first, then the crash: the transaction is gone. */
+	t = begin(f, 1);
+	assert_int_equal(delivery_get(t, 10, 1, &d, &e), 0);
+	d.state = DELIVERY_SENDING;
+	assert_int_equal(delivery_put(t, &d, &e), 0);
+	assert_int_equal(delivery_get(t, 10, 1, &d, &e), 0);
+	assert_int_equal(d.state, DELIVERY_SENDING);
+	assert_int_equal(d.version, 2);
+	assert_int_equal(store_get(t, DB_DELIVERIES, k, 12, &val, &v2l, &e), 0);
+	v2 = xmalloc(v2l);
+	memcpy(v2, val, v2l);
+	assert_int_equal(keys_record_pending(f->kc, (const uint8_t(*)[KEYS_RECORD_ID_LEN])&id, &two, 1,
+					     &e), 0);
+	store_abort(&t);
+	t = begin(f, 0);
+	assert_int_equal(delivery_get(t, 10, 1, &d, &e), 0);
+	assert_int_equal(d.state, DELIVERY_QUEUED);
+	store_abort(&t);
+
+	/* The same write committed, its confirmation lost: version 2 is in the
+	 * store (put there raw, as the LMDB commit would have) and reads. */
+	assert_int_equal(keys_record_pending(f->kc, (const uint8_t(*)[KEYS_RECORD_ID_LEN])&id, &two, 1,
+					     &e), 0);
+	raw_restore(f, "deliveries", k, 12, v2, v2l);
+	t = begin(f, 0);
+	assert_int_equal(delivery_get(t, 10, 1, &d, &e), 0);
+	assert_int_equal(d.state, DELIVERY_SENDING);
+	store_abort(&t);
+	/* The next write (3) builds on it; then neither 1 nor 2 reads. */
+	put_delivery(f, 10, 1, DELIVERY_SENT);
+	raw_restore(f, "deliveries", k, 12, v2, v2l);
+	t = begin(f, 0);
+	assert_int_equal(delivery_get(t, 10, 1, &d, &e), -1);
+	assert_non_null(strstr(e.msg, "rolled back"));
+	store_abort(&t);
+	raw_restore(f, "deliveries", k, 12, v1, v1l);
+	t = begin(f, 0);
+	assert_int_equal(delivery_get(t, 10, 1, &d, &e), -1);
+	store_abort(&t);
+	free(v1);
+	free(v2);
 }
 
 static void test_forged_events_dropped(void **state)
@@ -416,7 +577,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forged_tokens_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_delivery_access_refused, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_rollback_not_detected_but_audited, setup,
+		cmocka_unit_test_setup_teardown(test_rollback_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_refused_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uncommitted_write_keeps_current, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_forged_events_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_records_fail_statuses, setup,
