@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/batches.h"
+#include "lib/notice.h"
 #include "cmd/cli.h"
 #include "cmd/cmd_batch_int.h"
 #include "conf/conf.h"
@@ -125,13 +126,27 @@ static int batch_show(struct cli_tenant *t, uint64_t id, int json, struct error 
 {
 	struct batch_summary s;
 	struct buf report;
+	char *residents = NULL;
+	size_t rlen = 0;
 	int r;
 
 	buf_init(&report, 64 << 20);
 	r = batches_get(t->st, id, &s, &report, e);
 	if (r == 1)
 		err_set(e, "no batch %llu", (unsigned long long)id);
+	/* Each resident's furthest state, once mail is sent: made before any
+	 * output, so a failure prints nothing. */
+	if (r == 0 && json) {
+		FILE *m = open_memstream(&residents, &rlen);
+		if (m == NULL)
+			r = err_tmp(e, "out of memory");
+		else if (notice_statuses_json(t->st, id, now_utc(), 0, m, e) < 0)
+			r = -1;
+		if (m != NULL)
+			fclose(m);
+	}
 	if (r != 0) {
+		free(residents);
 		buf_free(&report);
 		return -1;
 	}
@@ -143,11 +158,13 @@ static int batch_show(struct cli_tenant *t, uint64_t id, int json, struct error 
 			print_report((const char *)report.data, report.len, 1);
 		else
 			fputs("null", stdout);
+		fputs(residents != NULL ? residents : "", stdout);
 		printf("}\n");
 	} else {
 		print_summary(&s, 0);
 		print_report((const char *)report.data, report.len, 0);
 	}
+	free(residents);
 	buf_free(&report);
 	return 0;
 }

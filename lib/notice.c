@@ -16,17 +16,18 @@
  */
 #include "lib/notice.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/crypt.h"
 #include "lib/keys_client.h"
 #include "lib/log.h"
+#include "lib/notice_int.h"
 #include "lib/rec.h"
 #include "lib/store.h"
 
 #define NR_CODE_SEALED 50 /* private to this file: see the top */
 #define MAC_FIELD (6 + CRYPT_HASH_LEN)
-#define REC_MAX (16u << 10)
 #define CODE_RKEY 13
 
 const char *delivery_state_name(enum delivery_state s)
@@ -77,19 +78,40 @@ int notice_seal_rec(struct store *st, int db, const void *key, size_t kl, uint64
 	return 0;
 }
 
-int notice_check_rec(struct store *st, int db, const void *key, size_t kl, const void *val,
-		     size_t vl, struct error *e)
+/* The record's shape: well formed, ending in NR_VERSION then NR_MAC.
+ * Returns the length of the part the MAC covers, or 0. */
+static size_t rec_shape(const uint8_t *p, size_t vl)
 {
-	const uint8_t *p = val, *ver;
-	size_t verl;
-	uint8_t mac[CRYPT_HASH_LEN];
-	size_t fl;
+	const uint8_t *ver;
+	size_t verl, fl;
 
 	if (vl < MAC_FIELD || vl > REC_MAX || rec_check(p, vl) != 0)
-		goto bad;
+		return 0;
 	fl = vl - MAC_FIELD;
 	if (p[fl] != 0 || p[fl + 1] != NR_MAC || be32_get(p + fl + 2) != CRYPT_HASH_LEN ||
 	    rec_get(p, fl, NR_VERSION, &ver, &verl) != 0 || verl != 8)
+		return 0;
+	return fl;
+}
+
+static void log_refused(int db, const void *key, size_t kl)
+{
+	/* The key says which record (a batch and row, or a hash: never a
+	 * personal value); 16 bytes at most. */
+	char hex[33];
+	hex_encode(key, kl < 16 ? kl : 16, hex);
+	log_warn("event=notice_record_refused db=%s key=%s reason=\"its MAC does not hold\"",
+		 store_db_name((enum store_db)db), hex);
+}
+
+int notice_check_rec(struct store *st, int db, const void *key, size_t kl, const void *val,
+		     size_t vl, struct error *e)
+{
+	const uint8_t *p = val;
+	uint8_t mac[CRYPT_HASH_LEN];
+	size_t fl = rec_shape(p, vl);
+
+	if (fl == 0)
 		goto bad;
 	if (record_mac(st, db, key, kl, p, fl, mac, e) < 0)
 		return -1;
@@ -97,9 +119,60 @@ int notice_check_rec(struct store *st, int db, const void *key, size_t kl, const
 		goto bad;
 	return 0;
 bad:
-	log_warn("event=notice_record_refused db=%s reason=\"its MAC does not hold\"",
-		 store_db_name((enum store_db)db));
+	log_refused(db, key, kl);
 	return 1;
+}
+
+int notice_check_many(struct store *st, int db, size_t n, const void *const *keys,
+		      const size_t *kls, const void *const *vals, const size_t *vls, int *bad,
+		      struct error *e)
+{
+	struct buf *in = xcalloc(n ? n : 1, sizeof(*in));
+	const void **ptr = xcalloc(n ? n : 1, sizeof(*ptr));
+	size_t *len = xcalloc(n ? n : 1, sizeof(*len)), *fl = xcalloc(n ? n : 1, sizeof(*fl));
+	uint8_t(*mac)[CRYPT_HASH_LEN] = xcalloc(n ? n : 1, sizeof(*mac));
+	size_t m = 0;
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		buf_init(&in[i], REC_MAX + 256);
+		bad[i] = 0;
+		if (vals[i] == NULL)
+			continue;
+		fl[i] = rec_shape(vals[i], vls[i]);
+		if (fl[i] == 0)
+			continue;
+		if (buf_append_str(&in[i], store_db_name((enum store_db)db)) < 0 ||
+		    buf_append_u8(&in[i], 0) < 0 || buf_append(&in[i], keys[i], kls[i]) < 0 ||
+		    buf_append(&in[i], vals[i], fl[i]) < 0) {
+			err_set(e, "notice: record too long for %s", store_db_name((enum store_db)db));
+			goto out;
+		}
+		ptr[m] = in[i].data;
+		len[m++] = in[i].len;
+	}
+	if (store_index_many(st, KEYS_IX_NAME_RECORD, m, ptr, len, mac, e) < 0)
+		goto out;
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (vals[i] == NULL)
+			continue;
+		if (fl[i] == 0 ||
+		    ct_memcmp(mac[m++], (const uint8_t *)vals[i] + fl[i] + 6, CRYPT_HASH_LEN) != 0) {
+			bad[i] = 1;
+			log_refused(db, keys[i], kls[i]);
+		}
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		buf_wipe(&in[i]);
+	free(in);
+	free(ptr);
+	free(len);
+	free(fl);
+	free(mac);
+	return ret;
 }
 
 /* Read a record and check its MAC: 0 good (*v valid until the transaction
@@ -135,6 +208,29 @@ static int64_t get_i64(const uint8_t *v, size_t vl, uint16_t tag)
 
 /* ---- deliveries ---- */
 
+int notice_delivery_parse(const uint8_t *v, size_t vl, struct delivery *out, struct error *e)
+{
+	out->state = (enum delivery_state)rec_get_u64(v, vl, NR_STATE, 0);
+	if (out->state < DELIVERY_QUEUED || out->state > DELIVERY_BOUNCED)
+		return err_set(e, "the delivery record of batch %llu row %u has no valid state",
+			       (unsigned long long)out->batch, out->seq);
+	out->attempts = (uint32_t)rec_get_u64(v, vl, NR_ATTEMPTS, 0);
+	out->contacts = (uint32_t)rec_get_u64(v, vl, NR_CONTACTS, 0);
+	out->created = get_i64(v, vl, NR_CREATED);
+	out->next_at = get_i64(v, vl, NR_NEXT_AT);
+	out->sent_at = get_i64(v, vl, NR_SENT_AT);
+	out->last_at = get_i64(v, vl, NR_LAST_AT);
+	out->version = rec_get_u64(v, vl, NR_VERSION, 0);
+	if (rec_get_str(v, vl, NR_QUEUE_ID, out->queue_id, sizeof(out->queue_id)) < 0 ||
+	    rec_get_str(v, vl, NR_REPLY, out->reply, sizeof(out->reply)) < 0 ||
+	    rec_get_str(v, vl, NR_BOUNCE_KIND, out->bounce_kind, sizeof(out->bounce_kind)) < 0 ||
+	    rec_get_str(v, vl, NR_BOUNCE_STATUS, out->bounce_status,
+			sizeof(out->bounce_status)) < 0)
+		return err_set(e, "the delivery record of batch %llu row %u is damaged",
+			       (unsigned long long)out->batch, out->seq);
+	return 0;
+}
+
 int delivery_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct delivery *out,
 		 struct error *e)
 {
@@ -153,25 +249,7 @@ int delivery_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct deliv
 				  "(forged or damaged)", (unsigned long long)batch, seq);
 	if (r != 0)
 		return r;
-	out->state = (enum delivery_state)rec_get_u64(v, vl, NR_STATE, 0);
-	if (out->state < DELIVERY_QUEUED || out->state > DELIVERY_BOUNCED)
-		return err_set(e, "the delivery record of batch %llu row %u has no valid state",
-			       (unsigned long long)batch, seq);
-	out->attempts = (uint32_t)rec_get_u64(v, vl, NR_ATTEMPTS, 0);
-	out->contacts = (uint32_t)rec_get_u64(v, vl, NR_CONTACTS, 0);
-	out->created = get_i64(v, vl, NR_CREATED);
-	out->next_at = get_i64(v, vl, NR_NEXT_AT);
-	out->sent_at = get_i64(v, vl, NR_SENT_AT);
-	out->last_at = get_i64(v, vl, NR_LAST_AT);
-	out->version = rec_get_u64(v, vl, NR_VERSION, 0);
-	if (rec_get_str(v, vl, NR_QUEUE_ID, out->queue_id, sizeof(out->queue_id)) < 0 ||
-	    rec_get_str(v, vl, NR_REPLY, out->reply, sizeof(out->reply)) < 0 ||
-	    rec_get_str(v, vl, NR_BOUNCE_KIND, out->bounce_kind, sizeof(out->bounce_kind)) < 0 ||
-	    rec_get_str(v, vl, NR_BOUNCE_STATUS, out->bounce_status,
-			sizeof(out->bounce_status)) < 0)
-		return err_set(e, "the delivery record of batch %llu row %u is damaged",
-			       (unsigned long long)batch, seq);
-	return 0;
+	return notice_delivery_parse(v, vl, out, e);
 }
 
 /* A text field cut to at most n - 1 bytes (the size the reader takes). */
@@ -438,24 +516,12 @@ int notice_code_find(struct store_txn *t, const char *typed, uint64_t *batch, ui
 
 /* ---- what the resident did ---- */
 
-int access_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct notice_access *out,
-	       struct error *e)
+int notice_access_parse(const uint8_t *v, size_t vl, struct notice_access *out,
+			struct error *e)
 {
-	uint8_t k[12];
-	const uint8_t *v, *h;
-	size_t vl, hl;
-	int r;
+	const uint8_t *h;
+	size_t hl;
 
-	memset(out, 0, sizeof(*out));
-	out->batch = batch;
-	out->seq = seq;
-	key12(k, batch, seq);
-	r = get_checked(t, DB_ACCESS, k, sizeof(k), &v, &vl, e);
-	if (r == 2)
-		return err_set(e, "the access record of batch %llu row %u fails its MAC "
-				  "(forged or damaged)", (unsigned long long)batch, seq);
-	if (r != 0)
-		return r;
 	out->opened_at = get_i64(v, vl, NR_OPENED_AT);
 	out->auth_at = get_i64(v, vl, NR_AUTH_AT);
 	out->downloaded_at = get_i64(v, vl, NR_DOWNLOADED_AT);
@@ -472,8 +538,29 @@ int access_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct notice_
 	if (out->consent > CONSENT_DECLINED ||
 	    rec_get_str(v, vl, NR_TERMS, out->terms, sizeof(out->terms)) < 0)
 		return err_set(e, "the access record of batch %llu row %u is damaged",
-			       (unsigned long long)batch, seq);
+			       (unsigned long long)out->batch, out->seq);
 	return 0;
+}
+
+int access_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct notice_access *out,
+	       struct error *e)
+{
+	uint8_t k[12];
+	const uint8_t *v;
+	size_t vl;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->batch = batch;
+	out->seq = seq;
+	key12(k, batch, seq);
+	r = get_checked(t, DB_ACCESS, k, sizeof(k), &v, &vl, e);
+	if (r == 2)
+		return err_set(e, "the access record of batch %llu row %u fails its MAC "
+				  "(forged or damaged)", (unsigned long long)batch, seq);
+	if (r != 0)
+		return r;
+	return notice_access_parse(v, vl, out, e);
 }
 
 int access_put(struct store_txn *t, struct notice_access *a, struct error *e)

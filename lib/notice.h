@@ -67,6 +67,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "lib/buf.h"
 #include "lib/util.h"
 
@@ -225,5 +226,11 @@ struct notice_status {
 /* One entry per resident of the batch, in seq order; caller frees *out. */
 int notice_statuses(struct store *st, uint64_t batch, int64_t now, struct notice_status **out,
 		    size_t *n, struct error *e);
+/* Once any delivery of the batch exists, write the member
+ * "residents":[{"key","state","contacts","sent_at","opened_at","downloaded_at"}...]
+ * (times as UTC ISO 8601 strings or null; preceded by a comma unless
+ * first) to f and return 0; return 1 and write nothing before that. */
+int notice_statuses_json(struct store *st, uint64_t batch, int64_t now, int first, FILE *f,
+			 struct error *e);
 
 #endif

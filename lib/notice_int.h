@@ -1,0 +1,27 @@
+/*
+ * notice_int.h — private to the notice module (lib/notice*.c): checking
+ * many records' MACs in one round trip to the keys process, and reading a
+ * delivery or access record whose MAC was checked.  Not for other
+ * modules: they use lib/notice.h.  Runs where lib/notice.h runs.
+ */
+#ifndef TAYORI_NOTICE_INT_H
+#define TAYORI_NOTICE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "lib/notice.h"
+
+#define REC_MAX (16u << 10) /* bytes of one notice record */
+
+/* notice_check_rec() for n records of db at once; vals[i] NULL skips one.
+ * bad[i] gets 1 for a record whose MAC does not hold (logged), else 0.
+ * -1 on error (keys unreachable). */
+int notice_check_many(struct store *st, int db, size_t n, const void *const *keys,
+		      const size_t *kls, const void *const *vals, const size_t *vls, int *bad,
+		      struct error *e);
+/* Fill out (batch and seq already set) from a checked record. */
+int notice_delivery_parse(const uint8_t *v, size_t vl, struct delivery *out, struct error *e);
+int notice_access_parse(const uint8_t *v, size_t vl, struct notice_access *out,
+			struct error *e);
+
+#endif
