@@ -221,6 +221,8 @@ static int check_config(const struct pool_config *cfg, struct error *e)
 		return err_set(e, "mail pool: neither a relay nor a Maildir is configured");
 	if (cfg->connections > POOL_CONNECTIONS_MAX)
 		return err_set(e, "mail pool: at most %d connections", POOL_CONNECTIONS_MAX);
+	if (cfg->max_in_flight > POOL_IN_FLIGHT_MAX)
+		return err_set(e, "mail pool: at most %d messages in flight", POOL_IN_FLIGHT_MAX);
 	return 0;
 }
 
@@ -308,7 +310,8 @@ size_t pool_collect(struct pool *p, struct pool_outcome *out, size_t max, int wa
 	struct timespec ts;
 
 	pthread_mutex_lock(&p->mu);
-	if (p->nouts == 0 && wait_ms != 0 && max > 0) {
+	/* nothing in flight: nothing to wait for (wait_ms < 0 would never return) */
+	if (p->nouts == 0 && p->in_flight > 0 && wait_ms != 0 && max > 0) {
 		deadline_in(&ts, (int64_t)(wait_ms < 0 ? 0 : wait_ms) * 1000000);
 		while (p->nouts == 0) {
 			int rc = wait_ms < 0 ? pthread_cond_wait(&p->out_cv, &p->mu)

@@ -42,14 +42,16 @@ struct pool_job {
 struct pool_outcome {
 	uint64_t cookie;
 	struct smtp_result r;  /* SMTP_SENT with the queue id; TEMPFAIL; PERMFAIL */
-	int64_t not_before;    /* TEMPFAIL on a throttled domain: retry no sooner */
+	int64_t not_before;    /* TEMPFAIL on a throttled domain: retry no sooner
+				* (Unix seconds, as now_utc()); 0 otherwise */
 };
 
 struct pool;
 
 int pool_open(const struct pool_config *cfg, struct pool **out, struct error *e);
 /* Hand a job over (its msg now belongs to the pool).  0 taken; 1 full (the
- * job is untouched: collect outcomes and try again); -1 error. */
+ * job is untouched: collect outcomes and try again); -1 error (after
+ * pool_drain; the job is untouched). */
 int pool_submit(struct pool *p, struct pool_job *job, struct error *e);
 /* Collect up to max finished outcomes, waiting up to wait_ms for the first
  * one; returns how many were written to out. */
@@ -60,5 +62,29 @@ size_t pool_in_flight(const struct pool *p);
  * collectable), close every connection. */
 void pool_drain(struct pool *p);
 void pool_close(struct pool **p);
+
+/* --- from the configuration (pool_conf.c) --- */
+
+struct conf;
+
+/* What the configurations built by pool_config_from_conf point into. */
+struct pool_conf_buf {
+	char host[256];
+	char helo[256];
+	char user[256];
+	char password_env[128];
+	char ca_file[4096];
+	char maildir[4096];
+};
+
+/* Fill pc from [mail] connections, per_domain_connections and
+ * per_domain_rate; with [mail] relay set (smtp://HOST[:PORT], port 25 by
+ * default), fill sc from it and relay_user, relay_password_env and
+ * relay_ca_file and point pc->smtp at sc; with no relay, pc->smtp is NULL
+ * and pc->maildir is [paths] outbox_maildir.  The strings live in buf.
+ * smtps:// (TLS from the first byte) is refused: use smtp:// with
+ * STARTTLS, which a relay that is not on loopback must offer. */
+int pool_config_from_conf(const struct conf *c, struct pool_config *pc, struct smtp_config *sc,
+			  struct pool_conf_buf *buf, struct error *e);
 
 #endif

@@ -16,6 +16,7 @@
 #define POOL_DOMAINS_MAX 4096      /* domains remembered at once */
 #define POOL_CONNECTIONS_MAX 256
 #define POOL_IN_FLIGHT_PER_CONN 32 /* max_in_flight when 0: this many per connection */
+#define POOL_IN_FLIGHT_MAX 16384   /* jobs held at once (about 700 bytes each, plus messages) */
 #define POOL_THROTTLE_HOLD_S 300   /* a throttled domain keeps its lowered rate this long */
 #define POOL_THROTTLE_RETRY_S 60   /* a throttled message is retried no sooner than this */
 #define POOL_IDLE_CLOSE_S 30       /* an idle connection is closed after this */

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "lib/buf.h"
 #include "mailer/message.h"
 #include "mailer/pool.h"
@@ -63,7 +64,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void relay_start(struct relay *rl)
+/* Start the relay; with tls_dir, offering STARTTLS with that folder's
+ * relay.pem (tests/smtp/make-tls.sh). */
+static void relay_start_tls(struct relay *rl, const char *tls_dir)
 {
 	char script[4096];
 
@@ -77,8 +80,11 @@ static void relay_start(struct relay *rl)
 	rl->pid = fork();
 	assert_true(rl->pid >= 0);
 	if (rl->pid == 0) {
+		char cert[128], key[128];
+		snprintf(cert, sizeof cert, "%s/relay.pem", tls_dir ? tls_dir : "");
+		snprintf(key, sizeof key, "%s/relay.key", tls_dir ? tls_dir : "");
 		execl("/usr/bin/python3", "python3", script, "--dir", rl->dir, "--port-file", rl->portfile,
-		      "--concurrency-log", rl->clog, (char *)NULL);
+		      "--concurrency-log", rl->clog, tls_dir ? "--tls" : (char *)NULL, cert, key, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < PORT_WAIT_SECONDS * 20; i++) {
@@ -93,6 +99,11 @@ static void relay_start(struct relay *rl)
 		sleep_ms(50);
 	}
 	fail_msg("the relay did not start");
+}
+
+static void relay_start(struct relay *rl)
+{
+	relay_start_tls(rl, NULL);
 }
 
 /* Remove the files in dir (a folder this test made), then dir. */
@@ -499,6 +510,10 @@ static void test_relay_down(void **state)
 	}
 	pool_close(&p);
 	free_sent(s, 10);
+	pc.max_in_flight = 1000000; /* refused rather than allocated */
+	assert_int_equal(pool_open(&pc, &p, &e), -1);
+	assert_null(p);
+	assert_non_null(strstr(e.msg, "in flight"));
 }
 
 /* One connection: a dropped one is reopened for the next message. */
@@ -536,6 +551,60 @@ static void test_reopen_after_drop(void **state)
 	relay_stop(&rl);
 }
 
+/* Four connections over STARTTLS at once (certificate checked against
+ * the test CA, by name): every message sent and stored. */
+static void test_tls_connections(void **state)
+{
+	struct relay rl;
+	struct smtp_config sc;
+	struct pool_config pc = {0};
+	struct pool *p = NULL;
+	struct error e = {{0}, 0};
+	struct sent s[24];
+	char tls[64], script[4096], ca[128];
+	int st = -1;
+	pid_t pid;
+
+	snprintf(tls, sizeof tls, "/tmp/tayori-pool-tls.XXXXXX");
+	assert_non_null(mkdtemp(tls));
+	snprintf(script, sizeof script, "%s/tests/smtp/make-tls.sh", top());
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", script, tls, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	relay_start_tls(&rl, tls);
+	smtp_cfg(&sc, rl.port);
+	snprintf(ca, sizeof ca, "%s/ca.pem", tls);
+	sc.host = "localhost";
+	sc.tls_on_loopback = true;
+	sc.ca_file = ca;
+	pc.smtp = &sc;
+	pc.connections = 4;
+	pc.per_domain_connections = 2;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(s, 0, sizeof s);
+	for (int i = 0; i < 24; i++)
+		snprintf(s[i].rcpt, sizeof s[i].rcpt, "slow-data-%d@%s", i, i % 2 ? "a.example" : "b.example");
+	run_jobs(p, s, 24);
+	for (int i = 0; i < 24; i++) {
+		if (s[i].o.r.outcome != SMTP_SENT)
+			fail_msg("%s: %s", s[i].rcpt, s[i].o.r.text);
+		check_stored(&rl, &s[i]);
+	}
+	/* four TLS sessions at once: two on each domain */
+	assert_int_equal(peak_of(&rl, "a.example"), 2);
+	assert_int_equal(peak_of(&rl, "b.example"), 2);
+	pool_close(&p);
+	free_sent(s, 24);
+	relay_stop(&rl);
+	remove_tree(tls);
+}
+
 /* Every file of the folder argv[1] parses in strict mode as the
  * notification: multipart/alternative, plain text then HTML. */
 #define STRICT_PARSE                                                                               \
@@ -561,6 +630,37 @@ static int run_python(const char *code, const char *arg)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A relay that stops answering: the message ends TEMPFAIL after the reply
+ * timeout, and the next one goes out over a new connection. */
+static void test_reply_timeout(void **state)
+{
+	struct relay rl;
+	struct smtp_config sc;
+	struct pool_config pc = {0};
+	struct pool *p = NULL;
+	struct error e = {{0}, 0};
+	struct sent s[2];
+
+	relay_start(&rl);
+	smtp_cfg(&sc, rl.port);
+	sc.reply_timeout = 2;
+	pc.smtp = &sc;
+	pc.connections = 1;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(s, 0, sizeof s);
+	snprintf(s[0].rcpt, sizeof s[0].rcpt, "hang-rcpt-1@c.example");
+	snprintf(s[1].rcpt, sizeof s[1].rcpt, "after@c.example");
+	run_jobs(p, s, 2);
+	assert_int_equal(s[0].o.r.outcome, SMTP_TEMPFAIL);
+	assert_true(s[0].o.r.dead);
+	assert_int_equal(s[1].o.r.outcome, SMTP_SENT);
+	check_stored(&rl, &s[1]);
+	pool_close(&p);
+	free_sent(s, 2);
+	relay_stop(&rl);
+}
+
 /* The Maildir kind: each message whole in new/ under its queue id,
  * nothing left in tmp/, and each file parsed by Python's email package
  * in strict mode. */
@@ -584,6 +684,14 @@ static void test_maildir(void **state)
 	for (int i = 0; i < 20; i++)
 		snprintf(s[i].rcpt, sizeof s[i].rcpt, "resident%d@example.jp", i);
 	run_jobs(p, s, 20);
+	{
+		struct pool_outcome o[2];
+		double t0 = now_s();
+		/* nothing in flight: even "wait for ever" returns at once */
+		assert_int_equal(pool_collect(p, o, 2, -1), 0);
+		assert_int_equal(pool_collect(p, o, 2, 5000), 0);
+		assert_true(now_s() - t0 < 1.0);
+	}
 	pool_close(&p);
 	snprintf(sub, sizeof sub, "%s/outbox/new", dir);
 	assert_int_equal(count_files(sub, ""), 20);
@@ -607,6 +715,70 @@ static void test_maildir(void **state)
 	remove_tree(dir);
 }
 
+static struct conf *conf_of(const char *text)
+{
+	struct conf *c = NULL;
+	struct error e = {{0}, 0};
+	if (conf_parse(text, strlen(text), "t.conf", "/srv/ward", &c, &e) < 0)
+		fail_msg("conf_parse: %s", e.msg);
+	return c;
+}
+
+/* The pool's configuration from tayori.conf: the demo's Maildir with no
+ * relay, the relay's host, port and AUTH when set; smtps:// and a user
+ * without a password variable refused with the setting named. */
+static void test_config_from_conf(void **state)
+{
+	struct pool_config pc;
+	struct smtp_config sc;
+	struct pool_conf_buf b;
+	struct error e = {{0}, 0};
+	struct conf *c = conf_of("[paths]\ndata_dir = /srv/ward/data\n");
+
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_null(pc.smtp);
+	assert_string_equal(pc.maildir, "/srv/ward/data/mail/outbox");
+	assert_int_equal(pc.connections, 8);
+	assert_int_equal(pc.per_domain_connections, 4);
+	assert_int_equal(pc.per_domain_rate, 0);
+	conf_free(&c);
+
+	c = conf_of("[mail]\nrelay = smtp://relay.example.jp:587\nrelay_user = ward\n"
+		    "relay_password_env = RELAY_PW\nrelay_ca_file = keys/relay-ca.pem\n"
+		    "connections = 16\nper_domain_connections = 2\nper_domain_rate = 30\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_ptr_equal(pc.smtp, &sc);
+	assert_string_equal(sc.host, "relay.example.jp");
+	assert_int_equal(sc.port, 587);
+	assert_string_equal(sc.user, "ward");
+	assert_string_equal(sc.password_env, "RELAY_PW");
+	assert_string_equal(sc.ca_file, "/srv/ward/keys/relay-ca.pem");
+	assert_non_null(strchr(sc.helo_name, '.'));
+	assert_int_equal(pc.connections, 16);
+	assert_int_equal(pc.per_domain_connections, 2);
+	assert_int_equal(pc.per_domain_rate, 30);
+	conf_free(&c);
+
+	c = conf_of("[mail]\nrelay = smtp://[::1]\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_string_equal(sc.host, "::1");
+	assert_int_equal(sc.port, 25);
+	assert_null(sc.user);
+	assert_null(sc.ca_file);
+	conf_free(&c);
+
+	c = conf_of("[mail]\nrelay = smtps://relay.example.jp:465\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), -1);
+	assert_non_null(strstr(e.msg, "[mail] relay"));
+	assert_non_null(strstr(e.msg, "smtps://"));
+	conf_free(&c);
+
+	c = conf_of("[mail]\nrelay = smtp://127.0.0.1:2525\nrelay_user = ward\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), -1);
+	assert_non_null(strstr(e.msg, "relay_password_env"));
+	conf_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -615,7 +787,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_throttle_unlimited_domain, teardown),
 		cmocka_unit_test(test_relay_down),
 		cmocka_unit_test_teardown(test_reopen_after_drop, teardown),
+		cmocka_unit_test_teardown(test_reply_timeout, teardown),
+		cmocka_unit_test_teardown(test_tls_connections, teardown),
 		cmocka_unit_test(test_maildir),
+		cmocka_unit_test(test_config_from_conf),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
