@@ -65,6 +65,8 @@ int cmd_batch(int argc, char **argv);
 int cmd_intake(int argc, char **argv);
 /* `tayori bounce parse [--json] FILE...` (cmd_bounce.c). */
 int cmd_bounce(int argc, char **argv);
+/* `tayori report [--mail] [--json]` (cmd_report.c). */
+int cmd_report(int argc, char **argv);
 /* `tayori dkim record` (cmd_dkim.c). */
 int cmd_dkim(int argc, char **argv);
 /* `tayori pdf`, and its commands (cmd_pdf.c, cmd_pdf_sign.c); argv[0] is

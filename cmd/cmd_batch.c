@@ -1,7 +1,7 @@
 /*
  * cmd_batch.c — `tayori batch list | show ID | approve ID --as LOGIN |
  * pdf ID KEY OUT`, and the dispatch of every `tayori batch` subcommand
- * (send: cmd_batch_send.c).
+ * (send and remind: cmd_batch_send.c; export: cmd_batch_export.c).
  * Stored text is never printed raw: a control or bidi character in a title
  * or a report (stored before text was checked, or by a bug) is shown
  * escaped (text.h), in JSON as \uXXXX.
@@ -28,7 +28,8 @@ static const char usage[] =
 	"       tayori batch approve ID --as LOGIN\n"
 	"       tayori batch pdf ID KEY OUT.pdf\n"
 	"       tayori batch send ID [--at 'YYYY-MM-DD HH:MM'] [--as LOGIN]\n"
-	"       tayori batch remind ID | export ID [--paper] [-o OUT]\n"
+	"       tayori batch remind ID [--as LOGIN]\n"
+	"       tayori batch export ID [--paper] [-o OUT]\n"
 	"  (each also takes -d DIR | -c CONF)";
 
 static const char help[] =
@@ -36,7 +37,18 @@ static const char help[] =
 	"                          with [policy] four_eyes = yes (the default) LOGIN must\n"
 	"                          not be its submitter, and --as is required\n"
 	"  send ID [--at TIME]     start sending an approved batch now, or at TIME\n"
-	"                          ('YYYY-MM-DD HH:MM', Japan time); the mailer sends it\n";
+	"                          ('YYYY-MM-DD HH:MM', Japan time); the mailer sends it\n"
+	"  remind ID               queue a reminder, with a fresh link, for every resident\n"
+	"                          sent mail who has not opened it (a sent batch)\n"
+	"  export ID [-o OUT]      every resident's state as CSV, on standard output or in\n"
+	"                          the new file OUT\n"
+	"  export ID --paper [-o OUT]\n"
+	"                          the paper list: OUT.csv (who, why, which pages) and\n"
+	"                          OUT.pdf (their notices merged, to print); OUT defaults\n"
+	"                          to batch-ID-paper.  CSVs are UTF-8 with a BOM, CRLF,\n"
+	"                          and a cell starting with = + - @ gets a leading '\n"
+	"  --as LOGIN              for send, remind and export too: the staff member\n"
+	"                          acting, who needs that permission\n";
 
 static void print_summary(const struct batch_summary *s, int json)
 {
@@ -271,6 +283,10 @@ static int run(struct cli_tenant *t, const char *sub, uint64_t id, char **args,
 		return batch_approve(t, id, o, e);
 	if (strcmp(sub, "send") == 0)
 		return batch_send(t, id, o, e);
+	if (strcmp(sub, "remind") == 0)
+		return batch_remind(t, id, o, e);
+	if (strcmp(sub, "export") == 0)
+		return batch_export(t, id, o, e);
 	if (strcmp(sub, "pdf") == 0)
 		return batch_pdf(t, id, args[1], args[2], e);
 	fprintf(stderr, "tayori: `batch %s` is not built yet\n", sub);

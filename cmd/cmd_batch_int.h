@@ -30,5 +30,7 @@ int batch_as_staff(struct cli_tenant *t, const char *login, uint32_t perm,
 int batch_parse_jst(const char *s, int64_t *out);
 
 int batch_send(struct cli_tenant *t, uint64_t id, const struct batch_opts *o, struct error *e);
+int batch_remind(struct cli_tenant *t, uint64_t id, const struct batch_opts *o, struct error *e);
+int batch_export(struct cli_tenant *t, uint64_t id, const struct batch_opts *o, struct error *e);
 
 #endif

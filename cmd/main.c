@@ -1,6 +1,6 @@
 /*
  * main.c — the `tayori` command: dispatches subcommands (DESIGN.md's stable
- * interface).  A subcommand that is not built yet says so and exits 2.
+ * interface).
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +18,14 @@ static const char usage_text[] =
 	"  run    [-c CONF]                         every role in the foreground\n"
 	"  submit [-c CONF] [--json] [--again] PATH...  a batch from a folder, .eml or files;\n"
 	"                                           --again: even if that input made a batch before\n"
-	"  batch  list | show ID | approve ID | pdf ID KEY OUT.pdf | send ID | remind ID | export ID  [--json]\n"
+	"  batch  list | show ID [--json] | pdf ID KEY OUT.pdf\n"
+	"  batch  approve ID --as LOGIN                an approver other than the submitter\n"
+	"                                           ([policy] four_eyes); audited\n"
+	"  batch  send ID [--at 'YYYY-MM-DD HH:MM']     start sending an approved batch (Japan time)\n"
+	"  batch  remind ID                         remind residents who have not opened theirs\n"
+	"  batch  export ID [-o OUT]                every resident's state as CSV\n"
+	"  batch  export ID --paper [-o OUT]        the paper list: OUT.csv and OUT.pdf (merged\n"
+	"                                           notices to print); see tayori batch --help\n"
 	"  user   add | passwd | role | disable | enable | list\n"
 	"  intake rejected list [--json] | rejected show ID OUTDIR   refused inputs kept sealed\n"
 	"  pdf    split (--pages N | --key REGEX | --auto KEYS.csv) IN.pdf OUTDIR\n"
@@ -27,19 +34,15 @@ static const char usage_text[] =
 	"  bounce parse [--json] FILE...            is each file a bounce, for whom, which status\n"
 	"                                           and kind, and whether its return path's MAC holds\n"
 	"  dkim   record                            the DNS TXT record of the DKIM key ([mail] dkim_selector)\n"
-	"  report [--mail]\n"
+	"  report [--mail] [--json]                 each batch out: sent, opened, downloaded,\n"
+	"                                           bounced, reminders due, paper list (counts\n"
+	"                                           only); --mail queues it to the admins\n"
 	"  audit  verify | show [--from N] [--limit N] [--json]\n"
 	"  conf   check                             validate the configuration (also: tayori -n)\n"
 	"\n"
 	"Every command takes -d DIR (a tenant's data directory, default ./var) or -c CONF.\n"
 	"Exit status: 0 done, 1 input refused, 2 usage, 3 temporary or internal failure.\n"
 	"See tayori(1) and tayori.conf(5).\n";
-
-static int not_built(const char *what)
-{
-	fprintf(stderr, "tayori: `%s` is not built yet\n", what);
-	return EXIT_USAGE;
-}
 
 int main(int argc, char **argv)
 {
@@ -87,7 +90,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "dkim") == 0)
 		return cmd_dkim(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
-		return not_built(cmd);
+		return cmd_report(argc - 1, argv + 1);
 	fprintf(stderr, "tayori: unknown command \"%s\" (see tayori --help)\n", cmd);
 	return EXIT_USAGE;
 }

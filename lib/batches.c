@@ -112,11 +112,8 @@ int batches_get(struct store *st, uint64_t id, struct batch_summary *out, struct
 	return r;
 }
 
-/* In t: check that batch id is at status from and rewrite its state with
- * status to (and BS_SEND_AT = send_at when send_at > 0), every other field
- * kept. */
-static int change_status(struct store_txn *t, uint64_t id, const char *from, const char *to,
-			 int64_t send_at, struct error *e)
+int batches_change_status(struct store_txn *t, uint64_t id, const char *from, const char *to,
+			  uint16_t settag, uint64_t val, struct error *e)
 {
 	uint8_t key[8];
 	const void *v;
@@ -147,12 +144,12 @@ static int change_status(struct store_txn *t, uint64_t id, const char *from, con
 			break;
 		if (tag == BS_STATUS)
 			rec_put_str(&b, BS_STATUS, to);
-		else if (tag != BS_SEND_AT || send_at <= 0)
+		else if (settag == 0 || tag != settag)
 			rec_put(&b, tag, p + 6, len);
 		off += 6 + len;
 	}
-	if (send_at > 0)
-		rec_put_u64(&b, BS_SEND_AT, (uint64_t)send_at);
+	if (settag != 0)
+		rec_put_u64(&b, settag, val);
 	ret = store_put(t, DB_BATCH_STATE, key, 8, b.data, b.len, e);
 out:
 	buf_free(&b);
@@ -179,7 +176,7 @@ int batches_set_status(struct store *st, uint64_t id, const char *from, const ch
 	if (store_begin(st, 1, &t, e) < 0)
 		return -1;
 	str_fmt(detail, sizeof(detail), "from=%s to=%s", from, to);
-	if (change_status(t, id, from, to, 0, e) < 0 ||
+	if (batches_change_status(t, id, from, to, 0, 0, e) < 0 ||
 	    audit_batch(t, id, actor, action, where, detail, e) < 0 || store_commit(&t, e) < 0)
 		goto out;
 	ret = 0;
@@ -262,7 +259,7 @@ int batches_approve(struct store *st, uint64_t id, const struct staff *by, const
 	str_fmt(detail, sizeof(detail), "from=%s to=%s submitter=%s four_eyes=%s run_by=%s",
 		BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED, submitter[0] ? submitter : "-",
 		four_eyes ? "yes" : "no", run_by);
-	if (change_status(t, id, BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED, 0, e) < 0 ||
+	if (batches_change_status(t, id, BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED, 0, 0, e) < 0 ||
 	    audit_batch(t, id, actor, "batch.approve", where, detail, e) < 0 ||
 	    store_commit(&t, e) < 0)
 		goto out;
@@ -286,7 +283,8 @@ int batches_send(struct store *st, uint64_t id, int64_t send_at, const char *act
 		BATCH_STATUS_SENDING, when);
 	if (store_begin(st, 1, &t, e) < 0)
 		return -1;
-	if (change_status(t, id, BATCH_STATUS_APPROVED, BATCH_STATUS_SENDING, send_at, e) < 0 ||
+	if (batches_change_status(t, id, BATCH_STATUS_APPROVED, BATCH_STATUS_SENDING, BS_SEND_AT,
+				  (uint64_t)send_at, e) < 0 ||
 	    audit_batch(t, id, actor, "batch.send", where, detail, e) < 0 ||
 	    store_commit(&t, e) < 0)
 		goto out;

@@ -36,6 +36,7 @@ enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED,
 #define BATCH_STATUS_SENT     "sent"     /* every delivery final: sent, bounced or failed */
 
 struct store;
+struct store_txn;
 struct staff;
 
 struct batch_summary {
@@ -70,6 +71,11 @@ int batches_approve(struct store *st, uint64_t id, const struct staff *by, const
  * send_at (UTC seconds; the mailer starts then), audited (batch.send). */
 int batches_send(struct store *st, uint64_t id, int64_t send_at, const char *actor,
 		 const char *where, struct error *e);
+/* In the write transaction t: move batch id from status from to status to,
+ * every other field of its state kept, and when tag is not 0 set that
+ * field to val (e.g. BS_SEND_AT).  No audit record: the caller writes it. */
+int batches_change_status(struct store_txn *t, uint64_t id, const char *from, const char *to,
+			  uint16_t tag, uint64_t val, struct error *e);
 /* Who submitted batch id (BR_ACTOR: "staff:N", "cli:USER", ...):
  * 0 found, 1 no such batch, -1 error. */
 int batches_submitter(struct store *st, uint64_t id, char *out, size_t outsize, struct error *e);

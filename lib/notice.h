@@ -49,6 +49,10 @@
  *   sent     --bounce report, VERP MAC valid--> bounced (hard) | deferred (soft)
  *   sent     --remind--> sending --> sent      (contacts + 1, a fresh token)
  *
+ * A reminder (lib/remind.h: `tayori batch remind`, or the batch's 督促
+ * schedule) puts a sent, unopened delivery back to queued with attempts 0:
+ * a queued delivery whose contacts is above 0 is a reminder.
+ *
  * "sending" is written (and committed) before the message leaves; after a
  * crash the mailer takes every "sending" record back as due, so only
  * messages in flight at the kill can go twice.  The paper list is derived:

@@ -10,8 +10,11 @@ check "submit --help documents --again" sh -c "'$TAYORI' submit --help | grep -q
 check "--version prints the version" sh -c "'$TAYORI' --version | grep -Eq '^tayori [0-9]+\\.[0-9]+'"
 check_status 2 "no command is a usage error" "$TAYORI"
 check_status 2 "an unknown command is a usage error" "$TAYORI" frobnicate
-check_status 2 "a command not built yet says so and exits 2" "$TAYORI" report
-check "... and the message says it is not built" sh -c "'$TAYORI' report 2>&1 | grep -q 'not built yet'"
+check_status 2 "a stray argument to report is a usage error" "$TAYORI" report extra
+check "--help documents batch approve --as, send --at, export --paper and report --mail" sh -c \
+	"'$TAYORI' --help | grep -q 'approve ID --as LOGIN' && '$TAYORI' --help | grep -q 'send ID \\[--at' &&
+	 '$TAYORI' --help | grep -q 'export ID --paper' && '$TAYORI' --help | grep -q 'report \\[--mail\\]'"
+check "batch --help documents the paper list's files" sh -c "'$TAYORI' batch --help | grep -q 'OUT.csv'"
 
 check_status 0 "init creates a demo tenant" "$TAYORI" init -d "$D" --demo --name テスト区
 check "init prints a one-time password" grep -q "one-time password:" "$T/last"
