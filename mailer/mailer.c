@@ -10,7 +10,8 @@
  * key: it asks the keys process to unwrap the data keys of the records it
  * reads, to MAC the records it writes and to sign DKIM digests.
  *
- * One loop: poll the mail requests (every 250 ms) and the outbox, notice
+ * One loop: poll the mail requests (every 250 ms) and the outbox, queue the
+ * reminders the batches' 督促 schedules make due (once a minute), notice
  * batches to send, hand due deliveries over, collect the pool's outcomes
  * and commit them in bulk.  On stop (the supervisor closes the channel) the
  * pool finishes what it holds and the outcomes are committed.
@@ -22,6 +23,7 @@
 #include "conf/conf.h"
 #include "lib/keys_client.h"
 #include "lib/log.h"
+#include "lib/remind.h"
 #include "lib/role.h"
 #include "lib/store.h"
 #include "mailer/mailq.h"
@@ -32,6 +34,7 @@
 
 #define MAILER_IN_FLIGHT 256     /* messages handed to the pool at once */
 #define MAILER_COLLECT 256
+#define MAILER_REMIND_EVERY 60   /* seconds between looks at the 督促 schedules */
 
 /* The transport's configuration (pool.h), kept while the pool runs. */
 struct transport {
@@ -90,14 +93,32 @@ static int mailer_open(struct role_ctx *ctx, struct store *st, struct keys_clien
 	return 0;
 }
 
+/* The batches whose 督促 schedule has a reminder due (lib/remind.h): their
+ * unopened deliveries are queued again and the batch is sending again. */
+static void remind_now(struct mailer *m, int64_t *last)
+{
+	struct error e = { { 0 }, 0 };
+	size_t n = 0;
+	int64_t now = now_utc();
+	if (now - *last < MAILER_REMIND_EVERY)
+		return;
+	*last = now;
+	if (remind_scheduled(m->sc.st, now, &n, &e) < 0)
+		log_err("event=remind_failed reason=\"%s\"", e.msg);
+	else if (n > 0)
+		log_info("event=reminders_queued residents=%zu", n);
+}
+
 static void mailer_run(struct role_ctx *ctx, struct mailer *m)
 {
 	struct error e = { { 0 }, 0 };
+	int64_t last_remind = 0;
 	for (;;) {
 		int busy, wait;
 		size_t flying;
 		if (role_wait_parent(ctx, 0) != 0)
 			break;
+		remind_now(m, &last_remind);
 		if (mailq_step(m->mq, &e) < 0)
 			log_err("event=mailq_failed reason=\"%s\"", e.msg);
 		if (m->ob != NULL)
