@@ -10,7 +10,8 @@
  * key: it asks the keys process to unwrap the data keys of the records it
  * reads, to MAC the records it writes and to sign DKIM digests.
  *
- * One loop: poll the mail requests (every 250 ms) and the outbox, notice
+ * One loop: poll the mail requests (every 250 ms) and the outbox, queue the
+ * reminders the batches' 督促 schedules make due (once a minute), notice
  * batches to send, hand due deliveries over, collect the pool's outcomes
  * and commit them in bulk.  On stop (the supervisor closes the channel) the
  * pool finishes what it holds and the outcomes are committed.
@@ -22,6 +23,7 @@
 #include "conf/conf.h"
 #include "lib/keys_client.h"
 #include "lib/log.h"
+#include "lib/remind.h"
 #include "lib/role.h"
 #include "lib/store.h"
 #include "mailer/mailq.h"
@@ -30,68 +32,15 @@
 #include "mailer/queue.h"
 #include "mailer/send.h"
 
-#define MAILER_CONNECTIONS 8     /* SMTP connections to the relay */
 #define MAILER_IN_FLIGHT 256     /* messages handed to the pool at once */
 #define MAILER_COLLECT 256
+#define MAILER_REMIND_EVERY 60   /* seconds between looks at the 督促 schedules */
 
-struct relay {
-	char host[256];
-	unsigned port;
-	char helo[256];
+/* The transport's configuration (pool.h), kept while the pool runs. */
+struct transport {
 	struct smtp_config smtp;
+	struct pool_conf_buf buf;
 };
-
-/* [mail] relay = smtp://HOST[:PORT] into r->smtp. */
-static int relay_config(const struct conf *c, struct relay *r, struct error *e)
-{
-	const char *url = conf_str(c, "mail", "relay");
-	const char *h, *colon;
-	size_t hl;
-	int64_t port = 25;
-
-	memset(r, 0, sizeof(*r));
-	if (strncmp(url, "smtp://", 7) != 0)
-		return err_set(e, "[mail] relay: only smtp://HOST[:PORT] is supported (STARTTLS)");
-	h = url + 7;
-	hl = strcspn(h, "/");
-	if (h[0] == '[') {
-		const char *end = memchr(h, ']', hl);
-		if (end == NULL)
-			return err_set(e, "[mail] relay: bad IPv6 literal");
-		colon = end[1] == ':' ? end + 1 : NULL;
-		if ((size_t)(end - h - 1) >= sizeof(r->host))
-			return err_set(e, "[mail] relay: host too long");
-		memcpy(r->host, h + 1, (size_t)(end - h - 1));
-	} else {
-		colon = memchr(h, ':', hl);
-		size_t n = colon != NULL ? (size_t)(colon - h) : hl;
-		if (n == 0 || n >= sizeof(r->host))
-			return err_set(e, "[mail] relay: host missing or too long");
-		memcpy(r->host, h, n);
-	}
-	if (colon != NULL) {
-		char p[8];
-		size_t n = hl - (size_t)(colon + 1 - h);
-		if (n == 0 || n >= sizeof(p))
-			return err_set(e, "[mail] relay: bad port");
-		memcpy(p, colon + 1, n);
-		p[n] = '\0';
-		if (parse_int64(p, 1, 65535, &port) < 0)
-			return err_set(e, "[mail] relay: bad port");
-	}
-	r->port = (unsigned)port;
-	{
-		const char *from = conf_str(c, "mail", "from");
-		const char *at = strrchr(from, '@');
-		str_copy(r->helo, at != NULL ? at + 1 : "localhost", sizeof(r->helo));
-	}
-	r->smtp.host = r->host;
-	r->smtp.port = r->port;
-	r->smtp.helo_name = r->helo;
-	r->smtp.user = conf_str(c, "mail", "relay_user")[0] ? conf_str(c, "mail", "relay_user") : NULL;
-	r->smtp.password_env = conf_str(c, "mail", "relay_password_env");
-	return 0;
-}
 
 struct mailer {
 	struct send_ctx sc;
@@ -118,23 +67,15 @@ static void dispatch(struct mailer *m, int wait_ms)
 }
 
 static int mailer_open(struct role_ctx *ctx, struct store *st, struct keys_client *kc,
-		       const char *outbox, struct relay *rl, struct mailer *m, struct error *e)
+		       const char *outbox, struct transport *tr, struct mailer *m, struct error *e)
 {
 	struct pool_config pc;
 	struct queue_config qc;
 
-	memset(&pc, 0, sizeof(pc));
 	memset(&qc, 0, sizeof(qc));
-	if (send_ctx_init(&m->sc, st, kc, ctx->conf, e) < 0)
+	if (send_ctx_init(&m->sc, st, kc, ctx->conf, e) < 0 ||
+	    pool_config_from_conf(ctx->conf, &pc, &tr->smtp, &tr->buf, e) < 0)
 		return -1;
-	if (conf_str(ctx->conf, "mail", "relay")[0] != '\0') {
-		if (relay_config(ctx->conf, rl, e) < 0)
-			return -1;
-		pc.smtp = &rl->smtp;
-	}
-	pc.maildir = outbox;
-	pc.connections = MAILER_CONNECTIONS;
-	pc.per_domain_connections = MAILER_CONNECTIONS;
 	pc.max_in_flight = MAILER_IN_FLIGHT;
 	qc.retry_for = conf_int(ctx->conf, "mail", "retry_for");
 	qc.retry_max = (unsigned)conf_int(ctx->conf, "mail", "retry_max");
@@ -152,14 +93,32 @@ static int mailer_open(struct role_ctx *ctx, struct store *st, struct keys_clien
 	return 0;
 }
 
+/* The batches whose 督促 schedule has a reminder due (lib/remind.h): their
+ * unopened deliveries are queued again and the batch is sending again. */
+static void remind_now(struct mailer *m, int64_t *last)
+{
+	struct error e = { { 0 }, 0 };
+	size_t n = 0;
+	int64_t now = now_utc();
+	if (now - *last < MAILER_REMIND_EVERY)
+		return;
+	*last = now;
+	if (remind_scheduled(m->sc.st, now, &n, &e) < 0)
+		log_err("event=remind_failed reason=\"%s\"", e.msg);
+	else if (n > 0)
+		log_info("event=reminders_queued residents=%zu", n);
+}
+
 static void mailer_run(struct role_ctx *ctx, struct mailer *m)
 {
 	struct error e = { { 0 }, 0 };
+	int64_t last_remind = 0;
 	for (;;) {
 		int busy, wait;
 		size_t flying;
 		if (role_wait_parent(ctx, 0) != 0)
 			break;
+		remind_now(m, &last_remind);
 		if (mailq_step(m->mq, &e) < 0)
 			log_err("event=mailq_failed reason=\"%s\"", e.msg);
 		if (m->ob != NULL)
@@ -191,7 +150,9 @@ int mailer_main(struct role_ctx *ctx)
 	struct store *st = NULL;
 	struct error e = { { 0 }, 0 };
 	struct mailer *m = xcalloc(1, sizeof(*m));
-	struct relay *rl = xcalloc(1, sizeof(*rl));
+	struct transport *tr = xcalloc(1, sizeof(*tr));
+	const char *ro[2] = { NULL, NULL };
+	char cafile[4096];
 	int rc = 3;
 
 	/* DATA/db and DATA/tmp come with the role (role.c); the outbox is set
@@ -199,18 +160,21 @@ int mailer_main(struct role_ctx *ctx)
 	conf_path(ctx->conf, "paths", "outbox_maildir", outbox, sizeof(outbox));
 	rw[0] = outbox;
 	rw[1] = NULL;
-	if (role_confine(ctx, rw, NULL, NULL, &e) < 0 ||
+	/* The relay's CAs, when set, are read after confinement. */
+	if (conf_path(ctx->conf, "mail", "relay_ca_file", cafile, sizeof(cafile)) == 0 && cafile[0])
+		ro[0] = cafile;
+	if (role_confine(ctx, rw, ro, NULL, &e) < 0 ||
 	    store_open(ctx->data_dir, kc, 0, &st, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		goto out;
 	}
 	g_mime_init();
-	if (mailer_open(ctx, st, kc, outbox, rl, m, &e) < 0) {
+	if (mailer_open(ctx, st, kc, outbox, tr, m, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		goto out;
 	}
 	log_info("event=ready schema=%u transport=%s", store_schema_version(st),
-		 rl->smtp.host != NULL ? "relay" : "maildir");
+		 tr->smtp.host != NULL ? "relay" : "maildir");
 	mailer_run(ctx, m);
 	rc = 0;
 out:
@@ -219,7 +183,7 @@ out:
 	queue_close(&m->q);
 	pool_close(&m->pool);
 	free(m);
-	free(rl);
+	free(tr);
 	store_close(&st);
 	keys_client_free(&kc);
 	return rc;

@@ -5,8 +5,10 @@
 # an address (none for the row without one), each parsed by Python's email
 # package in strict mode: To is exactly that resident, From the ward,
 # multipart/alternative text and HTML, no attachment, a link of its own
-# (unique across the batch) and a notice code.  The batch ends "sent", each
-# resident "sent" in `tayori batch show --json`.
+# (unique across the batch) and a notice code, and a DKIM signature
+# ([mail] dkim_selector set) that dkimpy verifies against the record
+# `tayori dkim record` prints.  The batch ends "sent", each resident "sent"
+# in `tayori batch show --json`.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 D=$T/var
@@ -19,7 +21,9 @@ sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
        -e "s/^#syslog = .*/syslog = no/" \
        -e "s|^#public_url = .*|public_url = https://tsuchi.ward.example.jp|" \
-       -e "s/^#from = .*/from = tsuchi@ward.example.jp/" "$D/tayori.conf"
+       -e "s/^#from = .*/from = tsuchi@ward.example.jp/" \
+       -e 's/^#dkim_selector = .*/dkim_selector = s1/' \
+       -e 's/^#dkim_domain = .*/dkim_domain = ward.example.jp/' "$D/tayori.conf"
 export PW=a-long-enough-password
 "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --role approver --password-env PW >/dev/null 2>&1 || fail "user add shonin"
 "$TAYORI" user add "$ME" -d "$D" --email me@ward.example.jp --role approver --password-env PW >/dev/null 2>&1 || fail "user add $ME"
@@ -95,6 +99,29 @@ PYEOF
 rc=$?
 sed 's/^/# /' "$T/check.out" | head -25
 if [ $rc -eq 0 ]; then ok "one strict-parsed message per resident with an address, To exactly that resident, unique links and codes, no attachment"; else fail "the outbox messages"; fi
+check_status 0 "tayori dkim record" "$TAYORI" dkim record -d "$D"
+cp "$T/last" "$T/record"
+$PY - "$D/mail/outbox/new" "$T/before" "$T/record" >"$T/dkim.out" 2>&1 <<'PYEOF'
+import dkim, os, re, sys
+outdir, before = sys.argv[1], set(open(sys.argv[2]).read().split())
+name, txt = re.match(r'^(\S+) IN TXT (.*)$', open(sys.argv[3]).read().strip()).groups()
+txt = ''.join(re.findall(r'"([^"]*)"', txt)).encode()
+def dns(q, timeout=5):
+    return txt if q.decode().rstrip('.') == name.rstrip('.') else None
+n = bad = 0
+for f in sorted(os.listdir(outdir)):
+    if f in before:
+        continue
+    raw = open(os.path.join(outdir, f), "rb").read()
+    n += 1
+    if not raw.startswith(b"DKIM-Signature:") or not dkim.verify(raw, dnsfunc=dns):
+        bad += 1
+print("signed messages checked=%d failing=%d" % (n, bad))
+sys.exit(0 if n > 0 and bad == 0 else 1)
+PYEOF
+rc=$?
+sed 's/^/# /' "$T/dkim.out" | head -5
+if [ $rc -eq 0 ]; then ok "every message carries a DKIM signature dkimpy verifies"; else fail "DKIM signatures of the messages"; fi
 "$TAYORI" batch show "$B" -d "$D" --json >"$T/show.json"
 # The residents' states appear in `batch show --json` once the command line
 # prints them (DESIGN.md); until then this part is skipped, saying so.

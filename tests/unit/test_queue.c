@@ -142,6 +142,13 @@ static char *relay_file(const char *name)
 	return (char *)data;
 }
 
+static int relay_has(const char *name)
+{
+	char *p = relay_file(name);
+	free(p);
+	return p != NULL;
+}
+
 /* A batch as the gateway stores it: status, sealed settings, residents. */
 static void put_batch(struct store *st, uint64_t id, int test, const char *const *emails, size_t n)
 {
@@ -357,6 +364,8 @@ static void test_states(void **state)
 	assert_int_equal(ev[EV_FAILED], 1);
 	/* The report (counts only, no address) went to report_to, and its
 	 * request was deleted. */
+	for (int i = 0; i < 10 && mailq_count(f, NULL) > 0; i++)
+		run(&r, now + 3602);
 	assert_int_equal(mailq_count(f, NULL), 0);
 	env = relay_file("Q2.env");
 	msg = relay_file("Q2.eml");
@@ -481,7 +490,7 @@ static void test_outbox(void **state)
 	assert_int_equal(file_write_atomic(p, bad, sizeof(bad) - 1, 0600, &e), 0);
 	rig_open(f, &r);
 	assert_int_equal(outbox_open(&r.sc, r.pool, dir, &ob, &e), 0);
-	for (int i = 0; i < 200 && (relay_file("Q1.env") == NULL || outbox_in_flight(ob) > 0); i++) {
+	for (int i = 0; i < 200 && (!relay_has("Q1.env") || outbox_in_flight(ob) > 0); i++) {
 		struct pool_outcome o;
 		assert_int_equal(outbox_step(ob, &e), 0);
 		if (pool_collect(r.pool, &o, 1, 20) == 1)
@@ -498,7 +507,7 @@ static void test_outbox(void **state)
 	assert_int_equal(stat(p, &sb), -1);
 	snprintf(p, sizeof(p), "%s/cur/2.reply:2,T", dir);
 	assert_int_equal(stat(p, &sb), 0);
-	assert_null(relay_file("Q2.env"));
+	assert_false(relay_has("Q2.env"));
 	free(env);
 	free(msg);
 	outbox_close(&ob);
