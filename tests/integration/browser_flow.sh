@@ -8,10 +8,12 @@
 # which must be byte for byte `tayori batch pdf` and valid for pdfsig; the
 # arrival shows in `tayori batch show ID --json`; five wrong codes lock.
 # A plain GET of a link, as a mail scanner does, records no open.  Every page
-# is checked with axe-core at a 360 px phone (and the link flow at
-# 1280x800 too); the screenshots are kept under build/artefacts/screenshots
-# (the story a resident sees, step by step).  Skipped only when
-# /usr/bin/chromium is missing.
+# is checked with axe-core at a 360 px phone and at 1280x800; the
+# screenshots are kept under build/artefacts/screenshots, numbered in the
+# order a resident sees them (01-magic-link.png, 02-magic-notice.png, ...).
+# One resident then goes through the WAF sample (nginx, ModSecurity and
+# the OWASP CRS from contrib/waf) with a Japanese birth date: nothing is
+# refused.  Skipped only when /usr/bin/chromium is missing.
 . "$(dirname "$0")/lib.sh"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM" ]; then
@@ -22,7 +24,7 @@ PY=/usr/bin/python3
 D=$T/var
 ME=$(id -un)
 SHOTS=${ARTEFACTS:-$TOP/build/artefacts}/screenshots
-mkdir -p "$SHOTS"; rm -f "$SHOTS"/flow_*.png
+mkdir -p "$SHOTS"; rm -f "$SHOTS"/[0-9][0-9]-*.png
 HOME=$T/home; export HOME; mkdir -p "$HOME"
 for tool in curl pdfsig node iconv; do
 	command -v "$tool" >/dev/null 2>&1 || { fail "the test needs $tool"; done_testing; exit 1; }
@@ -34,7 +36,7 @@ done
 HOST=tsuchi.ward.example.jp
 P1=$((20000 + ($$ + 11) % 12000)); P2=$((P1 + 1)) # below the ephemeral ports
 SITE=http://$HOST:$P1
-browse() { node "$TOP/tests/browser/run.js" --out "$SHOTS" --host-map "$HOST=127.0.0.1" "$@" || _nfail=$((_nfail + 1)); }
+browse() { node "$TOP/tests/browser/run.js" --out "$SHOTS" --story yes --host-map "$HOST=127.0.0.1" "$@" || _nfail=$((_nfail + 1)); }
 
 "$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
 sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
@@ -142,25 +144,30 @@ curl -s -I -o /dev/null --resolve "$HOST:$P1:127.0.0.1" "$LM1"
 show "$BM"; rjson "$(key 1)" >"$T/r.json"
 jtrue "a scanner's GET and HEAD of the link record no open" "$T/r.json" 'd["opened_at"] is None and d["state"] == "sent"'
 
-# --- 1. the link alone: phone, then desktop -----------------------------------
-browse --name flow_1_link phone "goto=$LM1" text=住民税決定通知 page=link \
+# --- 1. the link alone: phone (every page at 1280x800 too), then desktop -------
+browse --name magic phone "goto=$LM1" text=住民税決定通知 page=link \
 	click=通知を開く page=notice \
-	"download=通知書（PDF）をダウンロード::$T/m1.pdf" \
-	"goto=$SITE/notice" text=審査請求 page=after-download \
-	click=電子で受け取る（同意する） page=consent
+	"download=通知書（PDF）をダウンロード::$T/m1.pdf" filename=住民税決定通知.pdf \
+	"goto=$SITE/notice" text=到達日時 text=審査請求の期限 page=after-download \
+	"download=署名者の証明書（職責証明書）をダウンロード::$T/m1.cer" \
+	"click=Acrobat Reader での確認方法" text=署名パネル page=guide \
+	click=通知に戻る click=電子で受け取る（同意する） text=同意いただいています page=consent
 "$TAYORI" batch pdf "$BM" "$(key 1)" "$T/m1.stored.pdf" -d "$D" >/dev/null 2>&1
 check "link alone: the download is byte for byte tayori batch pdf" cmp "$T/m1.stored.pdf" "$T/m1.pdf"
 check "link alone: pdfsig finds the signature valid" sh -c "pdfsig '$T/m1.pdf' | grep -q 'Signature is Valid'"
+check "link alone: the certificate downloaded is the signer's" sh -c \
+	"openssl x509 -in '$T/m1.cer' -noout -subject -nameopt utf8,sep_multiline | sed -n 's/^ *CN=//p' >'$T/cn' &&
+	 test -s '$T/cn' && pdfsig '$T/m1.pdf' | grep -F \"Signer Certificate Common Name: \$(cat '$T/cn')\""
 show "$BM"; rjson "$(key 1)" >"$T/r.json"
 jtrue "link alone: the arrival appears in tayori batch show --json" "$T/r.json" 'd["state"] == "downloaded" and d["downloaded_at"] is not None and d["opened_at"] is not None'
-browse --name flow_1_link desktop "goto=$LM2" page=link click=通知を開く page=notice \
+browse --name magic-desktop desktop "goto=$LM2" page=link click=通知を開く page=notice \
 	"download=通知書（PDF）をダウンロード::$T/m2.pdf"
 "$TAYORI" batch pdf "$BM" "$(key 2)" "$T/m2.stored.pdf" -d "$D" >/dev/null 2>&1
 check "link alone (desktop): the download is the stored PDF" cmp "$T/m2.stored.pdf" "$T/m2.pdf"
 
 # --- 2. a one-time password read from the mail --------------------------------
 touch "$T/before-otp1"; sleep 1
-browse --name flow_2_otp phone "goto=$LO1" page=link click=通知を開く page=ask-code \
+browse --name otp phone "goto=$LO1" page=link click=通知を開く page=ask-code \
 	click=確認コードをメールで受け取る text=お送りしました page=code-sent \
 	"fillcmd=#answer::$PY $T/mail.py $BOX otp $(addr 1) $T/before-otp1" click=確認する page=notice \
 	"download=通知書（PDF）をダウンロード::$T/o1.pdf"
@@ -171,7 +178,7 @@ show "$BO"; rjson "$(key 1)" >"$T/r.json"
 jtrue "one-time password: the arrival appears in tayori batch show --json" "$T/r.json" 'd["state"] == "downloaded" and d["downloaded_at"] is not None'
 
 # --- 3. a birth date from the CSV, in the Japanese era form ----------------------
-browse --name flow_3_birthdate phone "goto=$LC1" page=link click=通知を開く page=ask-birthdate \
+browse --name birthdate phone "goto=$LC1" page=link click=通知を開く page=ask-birthdate \
 	"fill=#answer::昭和55年4月1日" click=確認する page=notice \
 	"download=通知書（PDF）をダウンロード::$T/c1.pdf"
 "$TAYORI" batch pdf "$BC" "$(key 1)" "$T/c1.stored.pdf" -d "$D" >/dev/null 2>&1
@@ -184,13 +191,66 @@ jtrue "birth date: the arrival appears in tayori batch show --json" "$T/r.json" 
 touch "$T/before-otp2"; sleep 1
 # A wrong code: the mailed one plus one.
 WRONG="$PY $T/mail.py $BOX otp $(addr 2) $T/before-otp2 | $PY -c 'import sys; print(\"%06d\" % ((int(sys.stdin.read()) + 1) % 1000000))'"
-browse --name flow_4_lockout phone "goto=$LO2" click=通知を開く click=確認コードをメールで受け取る \
+browse --name lockout phone "goto=$LO2" click=通知を開く click=確認コードをメールで受け取る \
 	"fillcmd=#answer::$WRONG" submit=確認する status=200 page=wrong-code \
 	"fillcmd=#answer::$WRONG" submit=確認する "fillcmd=#answer::$WRONG" submit=確認する \
 	"fillcmd=#answer::$WRONG" submit=確認する \
 	"fillcmd=#answer::$WRONG" submit=確認する status=403 text=お問い合わせください page=locked
 show "$BO"; rjson "$(key 2)" >"$T/r.json"
 jtrue "lockout: nothing downloaded" "$T/r.json" 'd["downloaded_at"] is None'
+
+# --- 5. through the WAF: nginx, ModSecurity and the CRS from contrib/waf ----------
+MOD=/usr/lib/nginx/modules/ngx_http_modsecurity_module.so
+if [ -x /usr/sbin/nginx ] && [ -e "$MOD" ] && [ -d /usr/share/modsecurity-crs/rules ]; then
+	PW=$((P1 + 2))
+	N=$T/nginx
+	mkdir -p "$N/waf" "$N/logs" "$N/tmp"
+	chmod 755 "$N" "$N/waf"; chmod 1777 "$N/tmp"
+	for f in modsecurity.conf crs-tayori.conf crs-tayori-after.conf portal-proxy.conf; do
+		cp "$TOP/contrib/waf/$f" "$N/waf/$f"
+	done
+	sed -i "s#^SecAuditLog .*#SecAuditLog $N/logs/modsec_audit.log#" "$N/waf/modsecurity.conf"
+	sed -i "s#/etc/nginx/tayori-waf/#$N/waf/#" "$N/waf/portal-proxy.conf"
+	cat >"$N/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $N/nginx.pid;
+error_log $N/logs/error.log info;
+load_module $MOD;
+events { worker_connections 256; }
+http {
+	access_log $N/logs/access.log;
+	client_body_temp_path $N/tmp/body;
+	proxy_temp_path $N/tmp/proxy;
+	fastcgi_temp_path $N/tmp/fastcgi;
+	uwsgi_temp_path $N/tmp/uwsgi;
+	scgi_temp_path $N/tmp/scgi;
+	upstream tayori_portal { server 127.0.0.1:$P1; keepalive 8; }
+	server { listen 127.0.0.1:$PW; include $N/waf/portal-proxy.conf; }
+}
+NGINX
+	nginx -p "$N/" -c "$N/nginx.conf" -e "$N/logs/error.log" >"$T/nginx.out" 2>&1 &
+	at_exit "kill $!"
+	check "nginx with ModSecurity and the CRS starts in front of the portal" \
+		wait_for 15 curl -fsS --resolve "$HOST:$PW:127.0.0.1" "http://$HOST:$PW/healthz"
+	# The second resident of the birth-date batch: a Japanese era date in
+	# full-width digits, the guide, then the paper choice, all through the WAF.
+	LC2=$(link 児童手当のお知らせ 2 | sed "s#:$P1/#:$PW/#")
+	browse --name waf phone "goto=$LC2" text=児童手当のお知らせ page=link click=通知を開く \
+		"fill=#answer::昭和５０年１２月３１日" click=確認する page=notice \
+		"download=通知書（PDF）をダウンロード::$T/c2.pdf" \
+		"click=Acrobat Reader での確認方法" click=通知に戻る click=紙で受け取る page=declined
+	"$TAYORI" batch pdf "$BC" "$(key 2)" "$T/c2.stored.pdf" -d "$D" >/dev/null 2>&1
+	check "through the WAF: the download is byte for byte tayori batch pdf" cmp "$T/c2.stored.pdf" "$T/c2.pdf"
+	check "through the WAF: the CRS refused nothing (no 403, no anomaly block)" sh -c \
+		"! grep -q 'id \"949110\"' '$N/logs/modsec_audit.log' && ! awk '{print \$9}' '$N/logs/access.log' | grep -qx 403"
+	check "through the WAF: every request of the flow reached the portal" sh -c \
+		"grep -q 'POST /n/' '$N/logs/access.log' && grep -q 'GET /notice/pdf' '$N/logs/access.log' && grep -q 'POST /notice/decline' '$N/logs/access.log'"
+	show "$BC"; rjson "$(key 2)" >"$T/r.json"
+	jtrue "through the WAF: the arrival appears in tayori batch show --json" "$T/r.json" 'd["downloaded_at"] is not None'
+else
+	fail "nginx, libnginx-mod-http-modsecurity and modsecurity-crs are installed (contrib/install-deps --test)"
+fi
 
 check "the audit chain is intact" "$TAYORI" audit verify -d "$D"
 done_testing
