@@ -23,6 +23,7 @@
 //   download=TARGET::PATH    click and save the download at PATH
 //   text=STRING              the page shows STRING
 //   notext=STRING            the page does not show STRING
+//   images                   the page has images and every one is shown
 //   axe=LABEL                axe-core finds no violation
 //   shot=LABEL               screenshot into the output folder
 //   page=LABEL               all checks of a page: axe, no sideways scrolling,
@@ -93,6 +94,14 @@ async function step(b, st, s) {
 		if ((await need().text()).includes(arg))
 			throw new Error(`${st.p.url()} shows "${arg}"`);
 		return `page does not show "${arg}"`;
+	case 'images': {
+		const bad = await need().page.evaluate(() => Array.from(document.images)
+			.filter((i) => !i.complete || i.naturalWidth === 0).map((i) => i.src));
+		const n = await st.p.page.evaluate(() => document.images.length);
+		if (bad.length > 0 || n === 0)
+			throw new Error(`${st.p.url()}: ${n} image(s), not shown: ${bad.join(' ')}`);
+		return `the page's ${n} image(s) are shown`;
+	}
 	case 'axe': await need().axe(arg); return `axe: no violation on ${arg} (${st.p.vp})`;
 	case 'shot': return `screenshot ${path.basename(await need().shot(arg))}`;
 	case 'page': {

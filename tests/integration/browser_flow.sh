@@ -80,6 +80,14 @@ SUP=$!
 at_exit "kill -TERM $SUP; sleep 1; pkill -9 -P $SUP; kill -9 $SUP"
 check "the portal answers" wait_for 15 curl -fsS "http://127.0.0.1:$P1/healthz"
 check "the mailer is ready" wait_for 30 grep -q "role=mailer .*event=ready" "$T/run.log"
+# The signature guide's pictures come from the portal itself, byte for
+# byte the committed PNGs; an unknown one is 404.
+for f in "$TOP"/portal/static/*.png; do
+	check "the portal serves $(basename "$f") as image/png, byte for byte" sh -c \
+		"curl -fsS -D '$T/img.h' -o '$T/img' 'http://127.0.0.1:$P1/static/$(basename "$f")' &&
+		 grep -qi '^content-type: image/png' '$T/img.h' && cmp '$T/img' '$f'"
+done
+check "an unknown picture is 404" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$P1/static/nothing.png)\" = 404 ]"
 bstatus() { "$TAYORI" batch show "$1" -d "$D" --json | $PY -c 'import json, sys; print(json.load(sys.stdin)["summary"]["status"])'; }
 for b in $BM $BO $BC; do
 	"$TAYORI" batch send "$b" --as shonin -d "$D" >/dev/null 2>&1 || fail "batch send $b"
@@ -150,7 +158,7 @@ browse --name magic phone "goto=$LM1" text=住民税決定通知 page=link \
 	"download=通知書（PDF）をダウンロード::$T/m1.pdf" filename=住民税決定通知.pdf \
 	"goto=$SITE/notice" text=到達日時 text=審査請求の期限 page=after-download \
 	"download=署名者の証明書（職責証明書）をダウンロード::$T/m1.cer" \
-	"click=Acrobat Reader での確認方法" text=署名パネル page=guide \
+	"click=Acrobat Reader での確認方法" text=署名パネル images page=guide \
 	click=通知に戻る click=電子で受け取る（同意する） text=同意いただいています page=consent
 "$TAYORI" batch pdf "$BM" "$(key 1)" "$T/m1.stored.pdf" -d "$D" >/dev/null 2>&1
 check "link alone: the download is byte for byte tayori batch pdf" cmp "$T/m1.stored.pdf" "$T/m1.pdf"
