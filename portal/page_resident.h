@@ -34,8 +34,11 @@ int page_auth(struct buf *b, const struct page_site *s, const struct resident_no
 /* The notice: message, PDF, certificate, arrival, deadline, consent. */
 int page_notice(struct buf *b, const struct page_site *s, const struct resident_notice *n,
 		const struct notice_access *a, const char *csrf);
-/* How to check the signature in Acrobat Reader. */
+/* How to check the signature in Acrobat Reader, with pictures. */
 int page_guide(struct buf *b, int test);
+/* The guide's pictures (portal/page_guide_img.c): name is the file name
+ * under /static/ ("guide-notice.png"); 0 with its bytes, or -1. */
+int page_guide_img(const char *name, const unsigned char **data, size_t *len);
 
 /* The message to residents: escaped, http(s) URLs made links, line
  * breaks kept (the layer's .message style). */

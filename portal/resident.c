@@ -486,9 +486,26 @@ static int h_health(const struct http_request *req, struct http_response *resp, 
 	return buf_append_str(&resp->body, "ok\n");
 }
 
+/* The signature guide's pictures, from the binary (public, cached). */
+static int h_static(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	const unsigned char *data;
+	size_t len;
+
+	(void)ctx;
+	if (page_guide_img(req->subpath, &data, &len) < 0) {
+		http_resp_error(resp, 404);
+		return 0;
+	}
+	resp->cache_seconds = 86400;
+	http_resp_bytes(resp, "image/png", data, len, NULL, NULL);
+	return 0;
+}
+
 const struct http_route resident_routes[] = {
 	{ "GET", "/", 0, h_front, 0 },
 	{ "GET", "/healthz", 0, h_health, 0 },
+	{ "GET", "/static/", HTTP_PREFIX, h_static, 0 },
 	{ "POST", "/code", HTTP_SLOW, locked_h_code, 4096 },
 	{ "GET", "/n/", HTTP_PREFIX | HTTP_SLOW, locked_h_link, 0 },
 	{ "POST", "/n/", HTTP_PREFIX | HTTP_SLOW, locked_h_post_n, 4096 },

@@ -96,11 +96,16 @@ static void file_name(const char *title, const char *ext, char *out, size_t size
 
 	for (const char *p = title; *p != '\0' && o + strlen(ext) + 5 < size && o < 120; p++)
 		out[o++] = strchr("/\\:*?\"<>|", *p) != NULL || (unsigned char)*p < 0x20 ? '_' : *p;
-	/* Do not end inside a UTF-8 character. */
-	while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
-		o--;
-	if (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0xC0)
-		o--;
+	/* Do not end inside a UTF-8 character (a whole last one stays). */
+	size_t lead = o;
+	while (lead > 0 && ((unsigned char)out[lead - 1] & 0xC0) == 0x80)
+		lead--;
+	if (lead > 0 && ((unsigned char)out[lead - 1] & 0xC0) == 0xC0) {
+		unsigned char c = (unsigned char)out[lead - 1];
+		size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+		if (o - (lead - 1) < need)
+			o = lead - 1;
+	}
 	out[o] = '\0';
 	if (o == 0)
 		str_copy(out, "通知書", size);

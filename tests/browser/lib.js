@@ -9,6 +9,7 @@
 //   await p.download('ダウンロード', '/tmp/x.pdf');
 //   await p.axe('front');  // throws on any violation
 //   await p.shot('front'); // OUTDIR/flow-NN-front-phone.png
+//   await p.checkPage('front'); // axe, no sideways scrolling, CSP, screenshot
 //   await b.close();
 //
 // Every failed check throws an Error whose message says what and where;
@@ -163,12 +164,48 @@ class Page {
 	}
 
 	// The whole page as a PNG under the output folder; returns its path.
-	async shot(label) {
-		this.b.shots += 1;
-		const n = String(this.b.shots).padStart(2, '0');
-		const file = path.join(this.b.outDir, `${this.b.name}-${n}-${label}-${this.vp}.png`);
+	// In a story (launch({ story: true })) the files are numbered across
+	// runs in the same folder: NN-NAME-LABEL.png, and NN-NAME-LABEL-1280.png
+	// for the same page at the desktop size (suffix '1280').
+	async shot(label, suffix) {
+		let file;
+		if (this.b.story) {
+			if (!suffix)
+				this.b.storyNo = this.b.nextStoryNo();
+			const n = String(this.b.storyNo).padStart(2, '0');
+			file = path.join(this.b.outDir, `${n}-${this.b.name}-${label}${suffix ? '-' + suffix : ''}.png`);
+		} else {
+			this.b.shots += 1;
+			const n = String(this.b.shots).padStart(2, '0');
+			file = path.join(this.b.outDir, `${this.b.name}-${n}-${label}-${this.vp}.png`);
+		}
 		await this.page.screenshot({ path: file, fullPage: true, timeout: TIMEOUT });
 		return file;
+	}
+
+	// All checks of a page: axe, no sideways scrolling, no CSP or script
+	// error, a screenshot; in a story, the same again at 1280x800 (the
+	// viewport resized in place, so the page is not loaded twice).
+	async checkPage(label) {
+		await this.axe(label);
+		await this.expectNoSideScroll();
+		this.checkConsole();
+		await this.shot(label);
+		if (!this.b.story || this.vp === 'desktop')
+			return [this.vp];
+		const small = this.page.viewportSize();
+		const vp = this.vp;
+		this.vp = 'desktop 1280x800';
+		try {
+			await this.page.setViewportSize(VIEWPORTS.desktop.viewport);
+			await this.axe(label);
+			await this.expectNoSideScroll();
+			await this.shot(label, '1280');
+		} finally {
+			this.vp = vp;
+			await this.page.setViewportSize(small);
+		}
+		return [vp, '1280x800'];
 	}
 
 	// The page must not be wider than its viewport (no sideways scrolling on
@@ -197,6 +234,8 @@ class Browser {
 		this.outDir = opts.outDir;
 		this.name = opts.name || 'browser';
 		this.shots = 0;
+		this.story = !!opts.story;
+		this.storyNo = 0;
 		this.axeReport = [];
 		this.userAgent = opts.userAgent || process.env.BROWSER_USER_AGENT || '';
 	}
@@ -217,6 +256,18 @@ class Browser {
 		if (url)
 			await p.goto(url);
 		return p;
+	}
+
+	// The next number of a story: one more than the highest NN-*.png in
+	// the output folder (so several runs tell one story in order).
+	nextStoryNo() {
+		let max = 0;
+		for (const f of fs.readdirSync(this.outDir)) {
+			const m = /^(\d\d)-.*\.png$/.exec(f);
+			if (m)
+				max = Math.max(max, Number(m[1]));
+		}
+		return max + 1;
 	}
 
 	async close() { await this.browser.close(); }

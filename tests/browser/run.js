@@ -23,17 +23,23 @@
 //   download=TARGET::PATH    click and save the download at PATH
 //   text=STRING              the page shows STRING
 //   notext=STRING            the page does not show STRING
+//   images                   the page has images and every one is shown
 //   axe=LABEL                axe-core finds no violation
 //   shot=LABEL               screenshot into the output folder
 //   page=LABEL               all checks of a page: axe, no sideways scrolling,
-//                            no CSP or script error, and a screenshot
+//                            no CSP or script error, and a screenshot; with
+//                            --story yes, at 1280x800 too
+//                            (screenshots NN-NAME-LABEL.png, NN-NAME-LABEL-1280.png,
+//                            numbered on from those already in the folder)
 //   filename=NAME            the last download's suggested file name (RFC 6266) was NAME
 //   url=FILE                 write the current URL into FILE
 //   cookies=FILE             write the page's cookies as a Cookie header value into FILE
 // Options: --user-agent STRING (default: headless Chromium's own, which
 // names HeadlessChrome; also BROWSER_USER_AGENT); --host-map NAME=IP[,...]
 // resolves NAME to IP, so a test can use the site's real name on loopback
-// (also BROWSER_HOST_MAP).
+// (also BROWSER_HOST_MAP); --story yes numbers the screenshots across
+// runs so that they tell a story in order, and checks every page at both
+// sizes.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -88,14 +94,20 @@ async function step(b, st, s) {
 		if ((await need().text()).includes(arg))
 			throw new Error(`${st.p.url()} shows "${arg}"`);
 		return `page does not show "${arg}"`;
+	case 'images': {
+		const bad = await need().page.evaluate(() => Array.from(document.images)
+			.filter((i) => !i.complete || i.naturalWidth === 0).map((i) => i.src));
+		const n = await st.p.page.evaluate(() => document.images.length);
+		if (bad.length > 0 || n === 0)
+			throw new Error(`${st.p.url()}: ${n} image(s), not shown: ${bad.join(' ')}`);
+		return `the page's ${n} image(s) are shown`;
+	}
 	case 'axe': await need().axe(arg); return `axe: no violation on ${arg} (${st.p.vp})`;
 	case 'shot': return `screenshot ${path.basename(await need().shot(arg))}`;
-	case 'page':
-		await need().axe(arg);
-		await st.p.expectNoSideScroll();
-		st.p.checkConsole();
-		await st.p.shot(arg);
-		return `${arg} (${st.p.vp}): axe finds no violation, no sideways scrolling, no CSP error; screenshot kept`;
+	case 'page': {
+		const sizes = await need().checkPage(arg);
+		return `${arg} (${sizes.join(' and ')}): axe finds no violation, no sideways scrolling, no CSP error; screenshot kept`;
+	}
 	case 'filename':
 		if (st.filename !== arg)
 			throw new Error(`the download was named "${st.filename}", wanted "${arg}"`);
@@ -122,6 +134,8 @@ async function main() {
 			opts.userAgent = argv.shift();
 		else if (o === '--host-map')
 			opts.hostMap = argv.shift();
+		else if (o === '--story')
+			opts.story = argv.shift() !== 'no';
 		else
 			usage(`unknown option ${o}`);
 	}
