@@ -86,5 +86,5 @@ at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP; pkill -9 -P $SUP"
 check "0.0.0.0 without TLS is refused with a clear message" \
 	wait_for 20 grep -q "TLS is required on an address other than loopback" "$T/run2.log"
 check "nothing answers on 0.0.0.0" sh -c "! curl -s -o /dev/null 'http://127.0.0.1:$P1/'"
-kill -TERM $SUP; wait $SUP 2>/dev/null
+kill -TERM $SUP 2>/dev/null; wait $SUP 2>/dev/null
 done_testing
