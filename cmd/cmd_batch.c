@@ -1,6 +1,6 @@
 /*
  * cmd_batch.c — `tayori batch list | show ID | approve ID --as LOGIN |
- * pdf ID KEY OUT`, and the dispatch of every `tayori batch` subcommand
+ * pdf ID KEY OUT | withdraw ID --as LOGIN | unlock ID KEY --as LOGIN`, and the dispatch of every `tayori batch` subcommand
  * (send and remind: cmd_batch_send.c; export: cmd_batch_export.c).
  * Stored text is never printed raw: a control or bidi character in a title
  * or a report (stored before text was checked, or by a bug) is shown
@@ -30,6 +30,8 @@ static const char usage[] =
 	"       tayori batch send ID [--at 'YYYY-MM-DD HH:MM'] [--as LOGIN]\n"
 	"       tayori batch remind ID [--as LOGIN]\n"
 	"       tayori batch export ID [--paper] [-o OUT]\n"
+	"       tayori batch withdraw ID --as LOGIN\n"
+	"       tayori batch unlock ID KEY --as LOGIN\n"
 	"  (each also takes -d DIR | -c CONF)";
 
 static const char help[] =
@@ -47,6 +49,14 @@ static const char help[] =
 	"                          OUT.pdf (their notices merged, to print); OUT defaults\n"
 	"                          to batch-ID-paper.  CSVs are UTF-8 with a BOM, CRLF,\n"
 	"                          and a cell starting with = + - @ gets a leading '\n"
+	"  withdraw ID --as LOGIN  call the batch back (LOGIN needs the approve\n"
+	"                          permission): every link and notice code of it then\n"
+	"                          answers the portal's \"contact the ward\" page, and the\n"
+	"                          mailer sends nothing more of it\n"
+	"  unlock ID KEY --as LOGIN\n"
+	"                          let the resident with KEY try again after too many\n"
+	"                          wrong answers locked their notice (LOGIN needs the\n"
+	"                          send permission)\n"
 	"  --as LOGIN              for send, remind and export too: the staff member\n"
 	"                          acting, who needs that permission\n";
 
@@ -221,25 +231,82 @@ static int batch_approve(struct cli_tenant *t, uint64_t id, const struct batch_o
 	return 0;
 }
 
+/* `tayori batch withdraw ID --as LOGIN`. */
+static int batch_withdraw(struct cli_tenant *t, uint64_t id, const struct batch_opts *o,
+			  struct error *e)
+{
+	struct staff s;
+	char actor[32];
+
+	if (o->as == NULL)
+		return err_set(e, "batch withdraw needs --as LOGIN, the staff member (with the "
+			       "approve permission) withdrawing batch %llu", (unsigned long long)id);
+	if (batch_as_staff(t, o->as, PERM_APPROVE, "approve", &s, actor, sizeof(actor), e) < 0 ||
+	    batches_withdraw(t->st, id, &s, cli_actor(), "cli", e) < 0)
+		return -1;
+	printf("batch %llu withdrawn\n", (unsigned long long)id);
+	return 0;
+}
+
+/* Accept a resident's key as staff type it (full-width digits, Excel's
+ * lost zeros): normalise it the way the batch's CSV was. */
+static void typed_key(struct cli_tenant *t, uint64_t id, const char *typed, char *key,
+		      size_t size)
+{
+	struct buf report;
+	struct batch_summary s;
+	struct error e = { { 0 }, 0 };
+	const char *kw;
+	int width = 0;
+
+	buf_init(&report, 64 << 20);
+	if (batches_get(t->st, id, &s, &report, &e) == 0 && report.len > 0 &&
+	    (kw = strstr((char *)report.data, "\"key_width\":")) != NULL)
+		width = (int)strtol(kw + 12, NULL, 10);
+	buf_free(&report);
+	if (recipients_normalize_key(typed, width, key, size) < 0)
+		str_copy(key, typed, size);
+}
+
+/* `tayori batch unlock ID KEY --as LOGIN`. */
+static int batch_unlock(struct cli_tenant *t, uint64_t id, const char *typed,
+			const struct batch_opts *o, struct error *e)
+{
+	struct staff s;
+	char actor[32], key[RECIPIENTS_KEY_MAX + 1];
+	uint32_t seq;
+	int r;
+
+	if (o->as == NULL)
+		return err_set(e, "batch unlock needs --as LOGIN, the staff member (with the send "
+			       "permission) unlocking the notice");
+	if (batch_as_staff(t, o->as, PERM_SEND, "send", &s, actor, sizeof(actor), e) < 0)
+		return -1;
+	typed_key(t, id, typed, key, sizeof(key));
+	r = batches_resident_seq(t->st, id, key, &seq, e);
+	if (r == 1)
+		return err_set(e, "batch %llu has no resident with key %s", (unsigned long long)id,
+			       typed);
+	if (r == 0)
+		r = notice_unlock(t->st, id, seq, actor, "cli", e);
+	if (r == 1)
+		return err_set(e, "the notice of key %s in batch %llu is not locked", typed,
+			       (unsigned long long)id);
+	if (r < 0)
+		return -1;
+	printf("batch %llu: the notice of key %s is unlocked\n", (unsigned long long)id, typed);
+	return 0;
+}
+
 /* `tayori batch pdf ID KEY OUT.pdf`: one resident's signed PDF into a new file. */
 static int batch_pdf(struct cli_tenant *t, uint64_t id, const char *typed, const char *out,
 		     struct error *e)
 {
-	struct buf pdf, report;
-	struct batch_summary s;
+	struct buf pdf;
 	char key[RECIPIENTS_KEY_MAX + 1];
-	const char *kw;
-	int r, fd, width = 0;
+	int r, fd;
 
-	/* Accept the key as staff type it (full-width digits, Excel's lost
-	 * zeros): normalise it the way the batch's CSV was. */
-	buf_init(&report, 64 << 20);
-	if (batches_get(t->st, id, &s, &report, e) == 0 && report.len > 0 &&
-	    (kw = strstr((char *)report.data, "\"key_width\":")) != NULL)
-		width = (int)strtol(kw + 12, NULL, 10);
-	buf_free(&report);
-	if (recipients_normalize_key(typed, width, key, sizeof(key)) < 0)
-		str_copy(key, typed, sizeof(key));
+	typed_key(t, id, typed, key, sizeof(key));
 	buf_init(&pdf, (size_t)1 << 30);
 	r = batches_resident_pdf(t->st, id, key, &pdf, e);
 	if (r == 1)
@@ -264,7 +331,8 @@ static int arity(const char *sub)
 {
 	static const struct { const char *name; int n; } subs[] = {
 		{ "list", 0 },   { "show", 1 },   { "approve", 1 }, { "pdf", 3 },
-		{ "send", 1 },   { "remind", 1 }, { "export", 1 },
+		{ "send", 1 },   { "remind", 1 }, { "export", 1 }, { "withdraw", 1 },
+		{ "unlock", 2 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
 		if (strcmp(sub, subs[i].name) == 0)
@@ -289,6 +357,10 @@ static int run(struct cli_tenant *t, const char *sub, uint64_t id, char **args,
 		return batch_export(t, id, o, e);
 	if (strcmp(sub, "pdf") == 0)
 		return batch_pdf(t, id, args[1], args[2], e);
+	if (strcmp(sub, "withdraw") == 0)
+		return batch_withdraw(t, id, o, e);
+	if (strcmp(sub, "unlock") == 0)
+		return batch_unlock(t, id, args[1], o, e);
 	fprintf(stderr, "tayori: `batch %s` is not built yet\n", sub);
 	return EXIT_USAGE;
 }

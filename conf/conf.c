@@ -16,6 +16,7 @@
 #include "conf/conf_int.h"
 #include "lib/passwd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -368,6 +369,47 @@ static int line_of(const struct conf *c, int a, int b)
 	return c->line[a] > c->line[b] ? c->line[a] : c->line[b];
 }
 
+/* A listen host on loopback (127.0.0.0/8, ::1, ::ffff:127.x, localhost),
+ * where plain HTTP behind a local TLS proxy is allowed. */
+static int loopback_host(const char *h)
+{
+	unsigned char a[16];
+	static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (strcmp(h, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, h, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, h, a) == 1)
+		return (memcmp(a, v4mapped, 12) == 0 && a[12] == 127) ||
+		       (memcmp(a, v4mapped, 10) == 0 && a[10] == 0 && a[11] == 0 &&
+			a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] == 1);
+	return 0;
+}
+
+/* Without tls_cert the portal refuses to listen off loopback: say so at
+ * load time, naming the line (`tayori conf check` first of all). */
+static int check_plain_listen(struct parser *p, int cert)
+{
+	struct conf *c = p->c;
+	static const char *const keys[] = { "resident_listen", "staff_listen" };
+	char h[256];
+	int port;
+
+	if (c->str[cert][0] != '\0')
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		int k = idx_of("portal", keys[i]);
+		if (conf_listen_split(c->str[k], h, sizeof(h), &port) == 0 && !loopback_host(h))
+			return perr_at(p, c->line[k],
+				       "%s = %s: TLS is required on an address other than loopback "
+				       "(set tls_cert and tls_key, or listen on 127.0.0.1 behind a TLS "
+				       "proxy); the portal refuses to start so",
+				       keys[i], c->str[k]);
+	}
+	return 0;
+}
+
 /* Settings that only make sense together. */
 static int cross_check(struct parser *p)
 {
@@ -412,7 +454,7 @@ static int cross_check(struct parser *p)
 	     strcmp(h1, "::") == 0 || strcmp(h2, "::") == 0))
 		return perr_at(p, line_of(c, rl, sl),
 			       "resident_listen and staff_listen must not share an address");
-	return 0;
+	return check_plain_listen(p, cert);
 }
 
 /* Absolute forms of every CONF_PATH setting; data_dir first. */

@@ -13,7 +13,7 @@
 enum key {
 	K_TITLE, K_SPLIT, K_PAGES, K_KEY_PATTERN, K_KEY_COLUMN, K_NAME_COLUMN, K_EMAIL_COLUMN,
 	K_MESSAGE_COLUMN, K_ATTACHMENT_COLUMN, K_AUTH_COLUMN, K_KEY_WIDTH, K_TEST, K_AUTH,
-	K_REMINDERS, K_DEADLINE, K_EXPIRY,
+	K_REMINDERS, K_DEADLINE, K_EXPIRY, K_KYOUJI, K_CONSENT,
 };
 
 /* Every alias, compared after NFKC and lower-casing. */
@@ -39,6 +39,8 @@ static const struct {
 	{ "reminders", K_REMINDERS },   { "督促", K_REMINDERS },     { "リマインド", K_REMINDERS },
 	{ "deadline", K_DEADLINE },     { "期限", K_DEADLINE },      { "回答期限", K_DEADLINE },
 	{ "expiry", K_EXPIRY },         { "公開期限", K_EXPIRY },    { "有効期限", K_EXPIRY },
+	{ "kyouji", K_KYOUJI },         { "教示", K_KYOUJI },        { "不服申立て", K_KYOUJI },
+	{ "consent", K_CONSENT },       { "同意", K_CONSENT },       { "電子交付同意", K_CONSENT },
 };
 
 static char **field(struct batch_settings *s, enum key k)
@@ -56,6 +58,7 @@ static char **field(struct batch_settings *s, enum key k)
 	case K_REMINDERS: return &s->reminders;
 	case K_DEADLINE: return &s->deadline;
 	case K_EXPIRY: return &s->expiry;
+	case K_KYOUJI: return &s->kyouji;
 	default: return NULL;
 	}
 }
@@ -157,7 +160,11 @@ static int set_text(struct batch_settings *s, enum key k, const char *name, cons
 			n -= 3;
 		*f = xstrndup(val, n);
 	}
-	if (check_value(*f, name, k == K_TITLE ? TEXT_TITLE_MAX : TEXT_SETTING_MAX, line, e) < 0)
+	if (check_value(*f, name,
+			k == K_TITLE	? TEXT_TITLE_MAX
+			: k == K_KYOUJI ? SETTINGS_KYOUJI_MAX
+					: TEXT_SETTING_MAX,
+			line, e) < 0)
 		return -1;
 	if (k == K_KEY_PATTERN && s->split == SPLIT_INFER)
 		s->split = SPLIT_KEY;
@@ -184,6 +191,11 @@ static int set_value(struct batch_settings *s, size_t i, const char *raw, const 
 	case K_TEST:
 		if (yes_no(v, &s->test) < 0)
 			return err_set(e, "settings line %zu: test must be yes or no (はい/いいえ)", line);
+		return 0;
+	case K_CONSENT:
+		if (yes_no(v, &s->consent) < 0)
+			return err_set(e, "settings line %zu: consent must be yes or no (はい/いいえ)",
+				       line);
 		return 0;
 	default:
 		return set_text(s, aliases[i].key, aliases[i].name, raw, v, line, e);
@@ -294,6 +306,7 @@ void settings_free(struct batch_settings *s)
 	free(s->reminders);
 	free(s->deadline);
 	free(s->expiry);
+	free(s->kyouji);
 	free(s->message);
 	memset(s, 0, sizeof(*s));
 }

@@ -6,6 +6,8 @@
  *     件名: 令和8年度 住民税決定通知
  *     分割: 2ページ            (split: pages 2 | key REGEX | auto | per-file | common)
  *     テスト: はい
+ *     教示: この処分に不服がある場合は、…審査請求をすることができます。
+ *     同意: はい             (ask residents to consent to electronic delivery)
  *
  *     区民の皆さまへ ...
  *
@@ -15,8 +17,8 @@
  *
  * Every free-text value and the message are clean text (text.h): a title
  * of at most TEXT_TITLE_MAX characters, other values of at most
- * TEXT_SETTING_MAX, one line each, no tab; a message of at most
- * TEXT_MESSAGE_MAX characters, CRLF read as LF.  Anything else is refused
+ * TEXT_SETTING_MAX (a 教示 of at most SETTINGS_KYOUJI_MAX), one line
+ * each, no tab; a message of at most TEXT_MESSAGE_MAX characters, CRLF read as LF.  Anything else is refused
  * with the line and the setting, e.g. "settings line 3 (件名): a control
  * character (U+000D) is not allowed".  Runs in the gateway and in the CLI.
  */
@@ -35,6 +37,8 @@ enum batch_split {
 	SPLIT_COMMON,   /* one PDF for everybody */
 };
 
+#define SETTINGS_KYOUJI_MAX 2000 /* characters of a 教示 (one line) */
+
 struct batch_settings {
 	char *title;
 	enum batch_split split;
@@ -48,6 +52,8 @@ struct batch_settings {
 	char *reminders;   /* kept as written, for the mailer */
 	char *deadline;
 	char *expiry;
+	char *kyouji;      /* 教示: how to appeal, one line; NULL when none */
+	int consent;       /* 同意: the portal asks for consent to electronic delivery */
 	char *message;     /* the body after the settings */
 };
 

@@ -336,3 +336,75 @@ out:
 	buf_wipe(&plain);
 	return r;
 }
+
+int batches_resident_seq(struct store *st, uint64_t id, const char *key, uint32_t *seq,
+			 struct error *e)
+{
+	struct store_txn *t = NULL;
+	uint8_t iv[8 + 128], idx[32];
+	const void *v;
+	size_t vl, kl = strlen(key);
+	int r;
+
+	if (kl > 128)
+		return 1;
+	be64_put(iv, id);
+	memcpy(iv + 8, key, kl);
+	if (store_index(st, "resident", iv, 8 + kl, idx, e) < 0 || store_begin(st, 0, &t, e) < 0)
+		return -1;
+	r = store_get(t, DB_RESIDENT_IDX, idx, sizeof(idx), &v, &vl, e);
+	if (r == 0 && (vl != 12 || be64_get(v) != id))
+		r = 1;
+	if (r == 0)
+		*seq = be32_get((const uint8_t *)v + 8);
+	store_abort(&t);
+	return r;
+}
+
+int batches_withdraw(struct store *st, uint64_t id, const struct staff *by, const char *run_by,
+		     const char *where, struct error *e)
+{
+	static const char *const from_ok[] = { BATCH_STATUS_WAITING, BATCH_STATUS_APPROVED,
+					       BATCH_STATUS_SENDING, BATCH_STATUS_SENT };
+	struct store_txn *t = NULL;
+	uint8_t key[8];
+	const void *v;
+	size_t vl, i;
+	char status[32], actor[32], detail[160];
+	int r, ret = -1;
+
+	if (by->disabled)
+		return err_set(e, "staff member %s is disabled and may not withdraw", by->login);
+	if (!(by->perms & PERM_APPROVE))
+		return err_set(e, "staff member %s may not withdraw (no approve permission)",
+			       by->login);
+	if (store_begin(st, 1, &t, e) < 0)
+		return -1;
+	be64_put(key, id);
+	r = store_get(t, DB_BATCH_STATE, key, 8, &v, &vl, e);
+	if (r < 0)
+		goto out;
+	if (r == 1 || rec_get_str(v, vl, BS_STATUS, status, sizeof(status)) < 0 ||
+	    strcmp(status, BATCH_STATUS_STORING) == 0) {
+		err_set(e, "no batch %llu", (unsigned long long)id);
+		goto out;
+	}
+	for (i = 0; i < ARRAY_SIZE(from_ok); i++)
+		if (strcmp(status, from_ok[i]) == 0)
+			break;
+	if (i == ARRAY_SIZE(from_ok)) {
+		err_set(e, "batch %llu is %s and cannot be withdrawn", (unsigned long long)id, status);
+		goto out;
+	}
+	str_fmt(actor, sizeof(actor), "staff:%llu", (unsigned long long)by->id);
+	str_fmt(detail, sizeof(detail), "from=%s to=%s run_by=%s", status,
+		BATCH_STATUS_WITHDRAWN, run_by);
+	if (batches_change_status(t, id, status, BATCH_STATUS_WITHDRAWN, 0, 0, e) < 0 ||
+	    audit_batch(t, id, actor, "batch.withdraw", where, detail, e) < 0 ||
+	    store_commit(&t, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	store_abort(&t);
+	return ret;
+}

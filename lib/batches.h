@@ -23,7 +23,9 @@
 enum { RR_KEY = 1, RR_NAME, RR_EMAIL, RR_MESSAGE, RR_AUTH, RR_LINE, RR_FLAGS, RR_PDF, RR_EXTRA };
 enum { BR_TITLE = 1, BR_MESSAGE, BR_SPLIT, BR_REPORT, BR_ACTOR, BR_FROM, BR_CREATED, BR_EXTRAS,
        BR_AUTH, BR_REMINDERS, BR_DEADLINE, BR_EXPIRY, BR_LEVEL,
-       BR_AUTH_COLUMN /* the CSV column whose value proves who one is: the portal's label */ };
+       BR_AUTH_COLUMN /* the CSV column whose value proves who one is: the portal's label */,
+       BR_KYOUJI /* the 教示 (how to appeal), "" or absent: none */,
+       BR_CONSENT /* u64 1: the batch asks residents to consent to electronic delivery */ };
 enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED, BS_PID,
        BS_SEND_AT /* UTC seconds: send no sooner (absent or 0: at once) */ };
 
@@ -35,6 +37,7 @@ enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED,
 #define BATCH_STATUS_APPROVED "approved"
 #define BATCH_STATUS_SENDING  "sending"  /* `tayori batch send`: the mailer sends it */
 #define BATCH_STATUS_SENT     "sent"     /* every delivery final: sent, bounced or failed */
+#define BATCH_STATUS_WITHDRAWN "withdrawn" /* `tayori batch withdraw`: nothing opens, nothing is sent */
 
 struct store;
 struct store_txn;
@@ -77,9 +80,21 @@ int batches_send(struct store *st, uint64_t id, int64_t send_at, const char *act
  * field to val (e.g. BS_SEND_AT).  No audit record: the caller writes it. */
 int batches_change_status(struct store_txn *t, uint64_t id, const char *from, const char *to,
 			  uint16_t tag, uint64_t val, struct error *e);
+/* Withdraw batch id (awaiting approval, approved, sending or sent):
+ * status -> withdrawn, audited (batch.withdraw, actor "staff:N" of by).
+ * by must be enabled and hold PERM_APPROVE (who may let a notice out may
+ * call it back).  Afterwards every link and code of the batch answers the
+ * portal's contact page and the mailer sends nothing more of it. */
+int batches_withdraw(struct store *st, uint64_t id, const struct staff *by, const char *run_by,
+		     const char *where, struct error *e);
 /* Who submitted batch id (BR_ACTOR: "staff:N", "cli:USER", ...):
  * 0 found, 1 no such batch, -1 error. */
 int batches_submitter(struct store *st, uint64_t id, char *out, size_t outsize, struct error *e);
+
+/* The row (seq) of the resident with key in batch id: 0 found, 1 no such
+ * resident, -1 error. */
+int batches_resident_seq(struct store *st, uint64_t id, const char *key, uint32_t *seq,
+			 struct error *e);
 
 /* The exact signed bytes stored for the resident with key in batch id:
  * 0 found (appended to pdf), 1 no such resident or no PDF, -1 error. */

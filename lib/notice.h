@@ -220,6 +220,15 @@ int access_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct notice_
 	       struct error *e);
 int access_put(struct store_txn *t, struct notice_access *a, struct error *e);
 
+/* Staff unlock a locked notice (too many failed answers) so the resident
+ * may try again: failures, the lock and any OTP cleared, an EV_UNLOCKED
+ * event, and an audit record (action notice.unlock, actor as given, e.g.
+ * "staff:3", where "cli" or "dashboard"), in one transaction.  0 unlocked,
+ * 1 not locked (nothing written), -1 error.  lib/notice_unlock.c; the
+ * command line (`tayori batch unlock`) and the dashboard call it. */
+int notice_unlock(struct store *st, uint64_t batch, uint32_t seq, const char *actor,
+		  const char *where, struct error *e);
+
 /* Append an event (and its audit record, actor "resident" or "mailer"). */
 int notice_event_add(struct store_txn *t, const struct notice_event_rec *ev, struct error *e);
 /* Events of a batch in time order from since_us; cb returns non-zero to stop. */

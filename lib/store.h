@@ -39,6 +39,7 @@
  *   events        u64 batch | u64 time | u32 n -> rec (type, seq)  (opens, downloads)
  *   audit         u64 seq -> audit record, MAC-chained (see audit.h)
  *   consent       HMAC(resident key | notice type) -> sealed rec (time, channel, terms)
+ *                 (lib/consent.h)
  *   notice_types  u64 id -> rec (name, legal basis, non-arrival procedure)
  *   intake        SHA-256(message id or content) -> u64 batch id (exactly once; 0 when
  *                 the input made no batch), and "attempt:" | SHA-256 -> u32 count of

@@ -29,6 +29,7 @@ struct qbatch {
 	struct qitem *items;  /* in seq order */
 	size_t n;
 	uint64_t residents;   /* rows of the batch (mailed or not) */
+	int withdrawn;        /* withdrawn while loaded: nothing more is handed over */
 	struct qbatch *next;
 };
 
@@ -245,7 +246,8 @@ static int batch_start(struct queue *q, uint64_t id, int test, int64_t now, stru
 	return 0;
 }
 
-/* Batches in "sending" whose send_at is due, not yet known. */
+/* Batches in "sending" whose send_at is due, not yet known; a known
+ * batch that staff withdrew stops (`tayori batch withdraw`). */
 static int scan_batches(struct queue *q, int64_t now, struct error *e)
 {
 	struct store_txn *t = NULL;
@@ -265,8 +267,13 @@ static int scan_batches(struct queue *q, int64_t now, struct error *e)
 	}
 	while (n < 64 && (r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
 		char status[32];
-		if (kl != 8 || rec_get_str(v, vl, BS_STATUS, status, sizeof(status)) < 0 ||
-		    strcmp(status, BATCH_STATUS_SENDING) != 0 || batch_find(q, be64_get(k)) != NULL)
+		struct qbatch *known;
+		if (kl != 8 || rec_get_str(v, vl, BS_STATUS, status, sizeof(status)) < 0)
+			continue;
+		known = batch_find(q, be64_get(k));
+		if (known != NULL && strcmp(status, BATCH_STATUS_WITHDRAWN) == 0)
+			known->withdrawn = 1;
+		if (strcmp(status, BATCH_STATUS_SENDING) != 0 || known != NULL)
 			continue;
 		if ((int64_t)rec_get_u64(v, vl, BS_SEND_AT, 0) > now)
 			continue;
@@ -304,7 +311,7 @@ static size_t pick(struct queue *q, int64_t now, struct qitem **out, struct qbat
 {
 	size_t n = 0;
 	for (struct qbatch *b = q->batches; b != NULL && n < max; b = b->next)
-		for (size_t i = 0; i < b->n && n < max; i++)
+		for (size_t i = 0; i < b->n && n < max && !b->withdrawn; i++)
 			if (due(&b->items[i], now)) {
 				ob[n] = b;
 				out[n++] = &b->items[i];

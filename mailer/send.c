@@ -176,6 +176,7 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	}
 	b->title = rec_dup(plain.data, plain.len, BR_TITLE);
 	b->message = rec_dup(plain.data, plain.len, BR_MESSAGE);
+	b->kyouji = rec_dup(plain.data, plain.len, BR_KYOUJI);
 	rec_get_str(plain.data, plain.len, BR_ACTOR, b->actor, sizeof(b->actor));
 	rec_get_str(plain.data, plain.len, BR_AUTH, text, sizeof(text));
 	b->auth = auth_of(text);
@@ -197,7 +198,8 @@ void send_batch_free(struct send_batch *b)
 {
 	free(b->title);
 	free(b->message);
-	b->title = b->message = NULL;
+	free(b->kyouji);
+	b->title = b->message = b->kyouji = NULL;
 }
 
 int send_resident_read(struct store_txn *t, uint64_t batch, uint32_t seq, struct send_resident *r,
@@ -277,6 +279,7 @@ int send_build(const struct send_ctx *c, const struct send_batch *b, const struc
 	in.auth = b->auth;
 	in.auth_label = "通知に記載の確認用の値（生年月日など）";
 	in.deadline = b->deadline;
+	in.kyouji = b->kyouji != NULL && b->kyouji[0] != '\0' ? b->kyouji : NULL;
 	in.contact = c->contact;
 	in.test = b->test;
 	in.msgid_domain = c->domain;

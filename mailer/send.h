@@ -56,6 +56,7 @@ struct send_batch {
 	int test;
 	char *title;
 	char *message;
+	char *kyouji;          /* the batch's 教示 (BR_KYOUJI), NULL when none */
 	enum message_auth auth;
 	char deadline[11];     /* YYYY-MM-DD */
 	int64_t expires;       /* the links' expiry, UTC seconds */

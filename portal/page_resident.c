@@ -194,15 +194,30 @@ static int notice_arrival(struct buf *b, const struct resident_notice *n,
 	time_format_jst(a->downloaded_at, when, sizeof(when));
 	if (A("<p>到達日時：") || H(when) || A("（初めてダウンロードした日時）</p>\n"))
 		return -1;
-	if (n->appeal && resident_appeal_deadline(a->downloaded_at, deadline) == 0 &&
+	if (n->kyouji.len > 0 && resident_appeal_deadline(a->downloaded_at, deadline) == 0 &&
 	    (A("<p><strong>審査請求の期限：") || H(deadline) ||
-	     A("</strong>（到達の翌日から起算して3か月）。詳しくは通知書の教示をご覧ください。</p>\n")))
+	     A("</strong>（到達の翌日から起算して3か月）。詳しくは下記の教示をご覧ください。</p>\n")))
 		return -1;
 	return 0;
 }
 
-static int notice_consent(struct buf *b, const struct notice_access *a, const char *csrf)
+/* The batch's 教示, as staff wrote it (escaped, its URLs clickable). */
+static int notice_kyouji(struct buf *b, const struct resident_notice *n)
 {
+	if (n->kyouji.len == 0)
+		return 0;
+	if (A("<h2>不服申立て（教示）</h2>\n") ||
+	    page_message(b, (const char *)n->kyouji.data, n->kyouji.len) < 0)
+		return -1;
+	return 0;
+}
+
+/* Consent to electronic delivery: asked only when the batch asks. */
+static int notice_consent(struct buf *b, const struct resident_notice *n,
+			  const struct notice_access *a, const char *csrf)
+{
+	if (!n->consent_asked)
+		return 0;
 	if (a->consent == CONSENT_GIVEN)
 		return A("<p>電子での受け取りに同意いただいています。</p>\n") ? -1 : 0;
 	if (a->consent == CONSENT_DECLINED)
@@ -230,11 +245,11 @@ int page_notice(struct buf *b, const struct page_site *s, const struct resident_
 	if (n->pdf_seq != 0 &&
 	    A("<p><a class=\"button\" href=\"/notice/pdf\">通知書（PDF）をダウンロード</a></p>\n"))
 		return -1;
-	if (notice_arrival(b, n, a) < 0 ||
+	if (notice_arrival(b, n, a) < 0 || notice_kyouji(b, n) < 0 ||
 	    A("<h2>電子署名の確認</h2>\n<p>通知書には区の電子署名があります。"
 	      "<a href=\"/notice/cert\">署名者の証明書（職責証明書）をダウンロード</a>・"
 	      "<a href=\"/notice/guide\">Acrobat Reader での確認方法</a></p>\n") ||
-	    notice_consent(b, a, csrf) < 0)
+	    notice_consent(b, n, a, csrf) < 0)
 		return -1;
 	return http_page_end(b);
 }

@@ -220,7 +220,7 @@ static int new_otp(struct store_txn *t, struct notice_access *a, void *arg)
 	}
 	memset(&m, 0, sizeof(m));
 	buf_init(&text, 4096);
-	if (resident_otp_new(a, now_utc(), code, o->e) < 0)
+	if (resident_otp_new(store_txn_store(t), a, now_utc(), code, o->e) < 0)
 		goto out;
 	str_copy(m.kind, "otp", sizeof(m.kind));
 	str_copy(m.to, o->n->email, sizeof(m.to));
@@ -314,13 +314,17 @@ struct check_arg {
 static int check_answer(struct store_txn *t, struct notice_access *a, void *arg)
 {
 	struct check_arg *c = arg;
+	struct error e = { { 0 }, 0 };
 
-	(void)t;
 	c->was_locked = a->locked;
 	if (strcmp(c->n->auth, "otp") == 0)
-		c->result = resident_otp_check(a, c->answer, now_utc());
+		c->result = resident_otp_check(store_txn_store(t), a, c->answer, now_utc(), &e);
 	else
 		c->result = resident_value_check(a, c->answer, c->n->auth_value);
+	if (c->result == RESIDENT_ERROR) {
+		log_err("event=otp_check_failed reason=\"%s\"", e.msg);
+		return -1;
+	}
 	if (c->result == RESIDENT_OK && a->auth_at == 0)
 		a->auth_at = now_utc();
 	c->left = a->failures < RESIDENT_MAX_FAILURES ? RESIDENT_MAX_FAILURES - a->failures : 0;

@@ -57,7 +57,7 @@ struct resident_notice {
 	char title[512];
 	char auth[16];        /* "magic", "otp", "csv" ("" reads as magic) */
 	int test;             /* a test batch: the テスト banner */
-	int appeal;           /* the batch carries a 教示 (審査請求) */
+	int consent_asked;    /* the batch asks for consent to electronic delivery (同意) */
 	int64_t expires;      /* the batch's public period end, 0 = none */
 	char key[128];        /* the resident's key */
 	char email[256];      /* the resident's address, "" none */
@@ -65,6 +65,8 @@ struct resident_notice {
 	char auth_label[256]; /* the CSV column's name (生年月日), "" unknown */
 	uint32_t pdf_seq;     /* the resident's PDF in DB_PDFS, 0 = none */
 	struct buf message;   /* the message to residents (batch or per resident) */
+	struct buf kyouji;    /* the batch's 教示 (how to appeal), empty when none: then
+			       * no appeal deadline is shown */
 };
 
 /* Read a notice (st's lock held).  0 found, 1 no such batch or resident

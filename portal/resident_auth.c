@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "lib/crypt.h"
+#include "lib/store.h"
 #include "lib/util.h"
 #include "portal/resident_auth.h"
 
@@ -209,15 +210,20 @@ int resident_value_match(const char *typed, const char *stored)
 	return CRYPTO_memcmp(ha, hb, sizeof(ha)) == 0 && ok_a && ok_b;
 }
 
-/* SHA-256 of the OTP bound to its notice and time. */
-static void otp_hash(const struct notice_access *a, int64_t at, const char *code,
-		     uint8_t out[CRYPT_HASH_LEN])
+/* The OTP as kept: a MAC under the keys process's index key (kind
+ * "record" over "tayori-otp\0", which no record MAC's database name can
+ * begin with), bound to its notice and time.  Six digits under a plain
+ * hash would be found by trying all of them from a copy of the files;
+ * without the keys process they cannot be tried. */
+static int otp_mac(struct store *st, const struct notice_access *a, int64_t at, const char *code,
+		   uint8_t out[CRYPT_HASH_LEN], struct error *e)
 {
 	uint8_t in[64];
 	size_t n = 0, cl = strlen(code);
+	int r;
 
-	memcpy(in, "tayori-otp", 10);
-	n = 10;
+	memcpy(in, "tayori-otp", 11); /* with its NUL */
+	n = 11;
 	be64_put(in + n, a->batch);
 	n += 8;
 	be32_put(in + n, a->seq);
@@ -225,16 +231,18 @@ static void otp_hash(const struct notice_access *a, int64_t at, const char *code
 	be64_put(in + n, (uint64_t)at);
 	n += 8;
 	if (cl > RESIDENT_OTP_DIGITS)
-		cl = RESIDENT_OTP_DIGITS + 1; /* never equal to a real code's hash */
+		cl = RESIDENT_OTP_DIGITS + 1; /* never equal to a real code's MAC */
 	memcpy(in + n, code, cl);
 	n += cl;
-	crypt_sha256(in, n, out);
+	r = store_index(st, "record", in, n, out, e);
 	secure_wipe(in, sizeof(in));
+	return r;
 }
 
-int resident_otp_new(struct notice_access *a, int64_t now, char code[RESIDENT_OTP_DIGITS + 1],
-		     struct error *e)
+int resident_otp_new(struct store *st, struct notice_access *a, int64_t now,
+		     char code[RESIDENT_OTP_DIGITS + 1], struct error *e)
 {
+	uint8_t h[CRYPT_HASH_LEN];
 	uint32_t r;
 
 	/* Uniform over 000000-999999: draw again above the last whole
@@ -246,9 +254,13 @@ int resident_otp_new(struct notice_access *a, int64_t now, char code[RESIDENT_OT
 	if (str_fmt(code, RESIDENT_OTP_DIGITS + 1, "%06u", (unsigned)(r % 1000000u)) < 0)
 		return err_set(e, "OTP format");
 	r = 0;
+	if (otp_mac(st, a, now, code, h, e) < 0) {
+		secure_wipe(code, RESIDENT_OTP_DIGITS + 1);
+		return -1;
+	}
+	memcpy(a->otp_hash, h, sizeof(h));
 	a->otp_at = now;
 	a->otp_tries = 0;
-	otp_hash(a, now, code, a->otp_hash);
 	return 0;
 }
 
@@ -269,7 +281,8 @@ static void succeed(struct notice_access *a)
 	a->otp_tries = 0;
 }
 
-enum resident_check resident_otp_check(struct notice_access *a, const char *typed, int64_t now)
+enum resident_check resident_otp_check(struct store *st, struct notice_access *a,
+				       const char *typed, int64_t now, struct error *e)
 {
 	static const uint8_t zero[CRYPT_HASH_LEN];
 	uint8_t h[CRYPT_HASH_LEN];
@@ -290,7 +303,11 @@ enum resident_check resident_otp_check(struct notice_access *a, const char *type
 	live = CRYPTO_memcmp(a->otp_hash, zero, sizeof(zero)) != 0 &&
 	       now >= a->otp_at && now - a->otp_at < RESIDENT_OTP_TTL &&
 	       a->otp_tries < RESIDENT_OTP_TRIES;
-	otp_hash(a, a->otp_at, digits, h);
+	/* The MAC is made whatever happened, so the time does not tell. */
+	if (otp_mac(st, a, a->otp_at, digits, h, e) < 0) {
+		secure_wipe(digits, sizeof(digits));
+		return RESIDENT_ERROR;
+	}
 	secure_wipe(digits, sizeof(digits));
 	if (!live)
 		return fail(a, RESIDENT_EXPIRED);

@@ -2,8 +2,9 @@
  * resident_auth.h — how a resident proves who they are on the portal: a
  * value from the batch's CSV (such as a birth date) compared in constant
  * time after both sides are brought to one canonical form, and a one-time
- * password (6 digits, 10 minutes, only the latest, 5 tries) kept as a hash
- * in the resident's access record.  Failures lock the notice.  Runs in the
+ * password (6 digits, 10 minutes, only the latest, 5 tries) kept as a MAC
+ * from the keys process in the resident's access record (a copy of the
+ * files does not reveal it).  Failures lock the notice.  Runs in the
  * portal process.
  */
 #ifndef TAYORI_RESIDENT_AUTH_H
@@ -36,22 +37,27 @@ int resident_date_canon(const char *s, char ymd[9]);
  * (their SHA-256 are compared with CRYPTO_memcmp). */
 int resident_value_match(const char *typed, const char *stored);
 
-/* Make a fresh OTP for a (the former one stops working): its hash, time
- * and tries are set in a; code gets the digits.  -1 when the CSPRNG fails. */
-int resident_otp_new(struct notice_access *a, int64_t now, char code[RESIDENT_OTP_DIGITS + 1],
-		     struct error *e);
+struct store;
+
+/* Make a fresh OTP for a (the former one stops working): its MAC (made by
+ * st's keys process), time and tries are set in a; code gets the digits.
+ * -1 when the CSPRNG or the keys process fails (a unchanged). */
+int resident_otp_new(struct store *st, struct notice_access *a, int64_t now,
+		     char code[RESIDENT_OTP_DIGITS + 1], struct error *e);
 
 enum resident_check {
 	RESIDENT_OK,       /* the right value: failures cleared, OTP used up */
 	RESIDENT_WRONG,    /* a wrong value: counted */
 	RESIDENT_EXPIRED,  /* no OTP, or past its 10 minutes or its 5 tries: counted */
 	RESIDENT_LOCKED,   /* locked (now or before): nothing more is tried */
+	RESIDENT_ERROR,    /* the keys process failed (e set): nothing counted */
 };
 
 /* Check a typed OTP against a at now and update a: tries, failures, lock
  * (after RESIDENT_MAX_FAILURES), the OTP cleared on success.  The caller
  * stores a and records the event. */
-enum resident_check resident_otp_check(struct notice_access *a, const char *typed, int64_t now);
+enum resident_check resident_otp_check(struct store *st, struct notice_access *a,
+				       const char *typed, int64_t now, struct error *e);
 /* Check a typed CSV value against the stored one and update a likewise. */
 enum resident_check resident_value_check(struct notice_access *a, const char *typed,
 					 const char *stored);

@@ -41,9 +41,11 @@ static int load_batch(struct store_txn *t, struct resident_notice *n, struct err
 		n->auth_label[0] = '\0';
 	if (rec_get(p.data, p.len, BR_MESSAGE, &v, &vl) == 0 && buf_append(&n->message, v, vl) < 0)
 		r = err_set(e, "message too long");
-	/* A 教示 (appeal instructions) in the message: the page shows the
-	 * appeal deadline once the notice has arrived. */
-	n->appeal = n->message.len > 0 && strstr((const char *)n->message.data, "審査請求") != NULL;
+	/* The batch's 教示: the page shows it, and the appeal deadline once
+	 * the notice has arrived. */
+	if (rec_get(p.data, p.len, BR_KYOUJI, &v, &vl) == 0 && buf_append(&n->kyouji, v, vl) < 0)
+		r = err_set(e, "教示 too long");
+	n->consent_asked = rec_get_u64(p.data, p.len, BR_CONSENT, 0) == 1;
 out:
 	buf_wipe(&p);
 	return r;
@@ -114,6 +116,7 @@ int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 	n->batch = batch;
 	n->seq = seq;
 	buf_init(&n->message, 256 * 1024);
+	buf_init(&n->kyouji, 64 * 1024);
 	r = store_begin(rc->st, 0, &t, e);
 	if (r == 0)
 		r = load_state(t, n, e);
@@ -130,6 +133,7 @@ int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 void resident_notice_free(struct resident_notice *n)
 {
 	buf_wipe(&n->message);
+	buf_wipe(&n->kyouji);
 	secure_wipe(n->auth_value, sizeof(n->auth_value));
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/consent.h"
 #include "lib/log.h"
 #include "lib/store.h"
 #include "portal/resident_int.h"
@@ -221,18 +222,31 @@ int resident_h_guide(const struct http_request *req, struct http_response *resp,
 struct consent_arg {
 	enum notice_consent c;
 	const char *terms;
+	const struct resident_notice *n;
+	struct error *e;
 };
 
+/* The choice goes into the access record and, for the resident and the
+ * notice type (consent.h: the batch's title until notice types exist),
+ * into DB_CONSENT, in the same transaction. */
 static int set_consent(struct store_txn *t, struct notice_access *a, void *arg)
 {
 	struct consent_arg *c = arg;
+	struct consent_rec cr;
 
-	(void)t;
 	if (a->consent == c->c)
 		return 1;
 	a->consent = c->c;
 	a->consent_at = now_utc();
 	str_copy(a->terms, c->terms, sizeof(a->terms));
+	memset(&cr, 0, sizeof(cr));
+	str_copy(cr.channel, c->c == CONSENT_GIVEN ? "electronic" : "paper", sizeof(cr.channel));
+	cr.at = a->consent_at;
+	str_copy(cr.terms, c->terms, sizeof(cr.terms));
+	cr.batch = c->n->batch;
+	cr.seq = c->n->seq;
+	if (consent_put(t, c->n->key, consent_type_of(c->n->title), &cr, c->e) < 0)
+		return -1;
 	return 0;
 }
 
@@ -241,12 +255,17 @@ static int consent(const struct http_request *req, struct http_response *resp,
 {
 	struct resident_notice n;
 	struct error e = { { 0 }, 0 };
-	struct consent_arg arg = { c, rc->terms };
+	struct consent_arg arg = { c, rc->terms, &n, &e };
 	int r;
 
 	r = session_notice(rc, req, resp, &n, &e);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
+	/* Only a batch that asks for consent records one. */
+	if (!n.consent_asked) {
+		resident_notice_free(&n);
+		return http_resp_redirect(resp, "/notice");
+	}
 	r = resident_record(rc, n.batch, n.seq, c == CONSENT_GIVEN ? EV_CONSENT : EV_DECLINE,
 			    req->user_agent, set_consent, &arg, NULL, &e);
 	if (r < 0)

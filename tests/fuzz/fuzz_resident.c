@@ -8,19 +8,64 @@
  * matches its own canonical form; a random answer never passes an OTP it
  * does not equal and every wrong one is counted; the rendered message holds
  * no markup but the links it makes (each to http: or https:), and every
- * quote inside an attribute is escaped.  Built by `make fuzz` (clang);
- * seeds in tests/fuzz/corpus/resident/.
+ * quote inside an attribute is escaped.  The OTP is kept as a MAC from
+ * the keys process, so the run makes a scratch tenant with a real keys
+ * process once (removed at exit).  Built by `make fuzz` (clang); seeds in
+ * tests/fuzz/corpus/resident/.
  */
+#include <ftw.h>
 #include <glib.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
+#include "keys/keys.h"
+#include "lib/store.h"
 #include "portal/page_resident.h"
 #include "portal/resident_auth.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char dir[] = "/tmp/tayori-fuzz-resident.XXXXXX";
+static struct keys_client *kc;
+static pid_t keys_pid;
+static struct store *st;
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* The scratch tenant goes when the run ends. */
+static void cleanup(void)
+{
+	store_close(&st);
+	if (kc != NULL)
+		keys_spawn_wait(&kc, keys_pid);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct error e = { { 0 }, 0 };
+	(void)argc;
+	(void)argv;
+	if (mkdtemp(dir) == NULL || keys_create_tenant(dir, 0, "fuzz", &e) < 0 ||
+	    keys_spawn(dir, NULL, NULL, &kc, &keys_pid, &e) < 0 ||
+	    store_open(dir, kc, 1, &st, &e) < 0) {
+		fprintf(stderr, "fuzz_resident: setup failed: %s\n", e.msg);
+		abort();
+	}
+	atexit(cleanup);
+	return 0;
+}
 
 static void check_value(const char *s)
 {
@@ -45,9 +90,9 @@ static void check_otp(const char *s)
 	enum resident_check r;
 
 	memset(&a, 0, sizeof(a));
-	if (resident_otp_new(&a, 1000, code, &e) < 0)
+	if (resident_otp_new(st, &a, 1000, code, &e) < 0)
 		abort();
-	r = resident_otp_check(&a, s, 1001);
+	r = resident_otp_check(st, &a, s, 1001, &e);
 	if (r == RESIDENT_OK) {
 		/* only the code itself, perhaps with blanks or in full width */
 		char d[16];

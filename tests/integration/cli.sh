@@ -14,6 +14,9 @@ check_status 2 "a stray argument to report is a usage error" "$TAYORI" report ex
 check "--help documents batch approve --as, send --at, export --paper and report --mail" sh -c \
 	"'$TAYORI' --help | grep -q 'approve ID --as LOGIN' && '$TAYORI' --help | grep -q 'send ID \\[--at' &&
 	 '$TAYORI' --help | grep -q 'export ID --paper' && '$TAYORI' --help | grep -q 'report \\[--mail\\]'"
+check "--help and batch --help document batch withdraw and unlock" sh -c \
+	"'$TAYORI' --help | grep -q 'withdraw ID --as LOGIN' && '$TAYORI' --help | grep -q 'unlock ID KEY --as LOGIN' &&
+	 '$TAYORI' batch --help | grep -q 'withdraw ID --as LOGIN' && '$TAYORI' batch --help | grep -q 'unlock ID KEY --as LOGIN'"
 check "batch --help documents the paper list's files" sh -c "'$TAYORI' batch --help | grep -q 'OUT.csv'"
 
 check_status 0 "init creates a demo tenant" "$TAYORI" init -d "$D" --demo --name テスト区

@@ -77,11 +77,14 @@ check "the portal serves with them gone" wait_for 5 sh -c "curl -sf '$R/healthz'
 # A plain-HTTP listener on every address is refused, and says why.
 kill -TERM $SUP; wait $SUP 2>/dev/null
 sed -i -e "s/^resident_listen = .*/resident_listen = 0.0.0.0:$P1/" "$D/tayori.conf"
+"$TAYORI" conf check -d "$D" >"$T/check.out" 2>&1; st=$?
+check "tayori conf check says it first: exit 1 naming the line and the setting" sh -c \
+	"[ $st = 1 ] && grep -q 'tayori.conf:[0-9]*: resident_listen = 0.0.0.0:$P1: TLS is required on an address other than loopback' '$T/check.out'"
 "$TAYORI" run -d "$D" >"$T/run2.log" 2>&1 &
 SUP=$!
 at_exit "kill -TERM $SUP; sleep 1; kill -9 $SUP; pkill -9 -P $SUP"
 check "0.0.0.0 without TLS is refused with a clear message" \
 	wait_for 20 grep -q "TLS is required on an address other than loopback" "$T/run2.log"
 check "nothing answers on 0.0.0.0" sh -c "! curl -s -o /dev/null 'http://127.0.0.1:$P1/'"
-kill -TERM $SUP; wait $SUP 2>/dev/null
+kill -TERM $SUP 2>/dev/null; wait $SUP 2>/dev/null
 done_testing

@@ -63,9 +63,10 @@ batch() {
 	[ "${NOAPPROVE:-}" ] && return 0
 	"$TAYORI" batch approve "$BID" --as shonin -d "$D" >"$_f.approve" 2>&1 || { sed 's/^/#   /' "$_f.approve"; return 1; }
 }
-check "a magic-link test batch" batch magic "件名: 住民税決定通知" "認証: magic" "テスト: はい"
+KY="教示: この処分に不服がある場合は、区長に対して審査請求をすることができます（https://www.city.example.jp/appeal）。"
+check "a magic-link test batch" batch magic "件名: 住民税決定通知" "認証: magic" "テスト: はい" "$KY" "同意: はい"
 BM=$BID
-check "an OTP batch" batch otp "件名: 保険料決定通知" "認証: otp"
+check "an OTP batch" batch otp "件名: 保険料決定通知" "認証: otp" "$KY"
 BO=$BID
 check "a CSV-value batch" batch csv "件名: 児童手当のお知らせ" "認証: csv" "認証列: 生年月日"
 BC=$BID
@@ -125,6 +126,20 @@ addr() { sed -n "${1}p" "$T/rows.utf8" | cut -d, -f3; }
 check "the OTP batch is sent by the mailer" "$TAYORI" batch send "$BO" --as shonin -d "$D"
 check "... one message per resident in the outbox" wait_for 30 sh -c \
 	"$PY '$T/outbox.py' '$OB' links '$U' '$(addr 1)' '$(addr 2)' '$(addr 3)' >'$T/links.$BO' && [ \$(wc -l <'$T/links.$BO') -eq 3 ]"
+cat >"$T/kyouji.py" <<'PYEOF'
+import email, email.policy, os, sys
+# kyouji.py DIR ADDR: the 教示 section of the plain-text part of the notice mail to ADDR
+d, a = sys.argv[1], sys.argv[2]
+for n in sorted(os.listdir(d)):
+    m = email.message_from_bytes(open(os.path.join(d, n), "rb").read(), policy=email.policy.strict)
+    if m["To"].addresses[0].addr_spec == a and m.get_content_type() == "multipart/alternative":
+        text = m.get_body(preferencelist=("plain",)).get_content()
+        html = m.get_body(preferencelist=("html",)).get_content()
+        if "不服申立て（教示）" in text and "区長に対して審査請求をすることができます" in text and "区長に対して審査請求をすることができます" in html:
+            sys.exit(0)
+sys.exit(1)
+PYEOF
+check "the mail carries the batch's 教示 (plain text and HTML)" $PY "$T/kyouji.py" "$OB" "$(addr 1)"
 check "links and codes for the CSV batch" links x "$BC"
 check "links for the batch awaiting approval" links x "$BW"
 tok() { awk -v s="$2" '$1 == s { print $2 }' "$T/links.$1"; }
@@ -203,6 +218,10 @@ jtrue "tayori batch show --json: the resident's arrival (downloaded, with its ti
 	"[(r['state'], r['opened_at'] is not None, r['downloaded_at'] is not None) for r in d['residents'] if int(r['key']) == int('$(key 1)')] == [('downloaded', True, True)]"
 curl -s -o "$T/notice2.html" -b "$J" "$U/notice"
 check "after arrival: the arrival time and the appeal deadline" sh -c "grep -q '到達日時' '$T/notice2.html' && grep -q '審査請求の期限' '$T/notice2.html'"
+check "the batch's 教示 on the page, its link clickable" sh -c \
+	"grep -q '不服申立て（教示）' '$T/notice2.html' && grep -q '区長に対して審査請求をすることができます' '$T/notice2.html' && grep -qF '<a href=\"https://www.city.example.jp/appeal\">' '$T/notice2.html'"
+check "the batch asks for consent: the consent and decline forms" sh -c \
+	"grep -q 'action=\"/notice/consent\"' '$T/notice2.html' && grep -q 'action=\"/notice/decline\"' '$T/notice2.html'"
 curl -s -o "$T/cert.pem" -D "$T/cert.h" -b "$J" "$U/notice/cert"
 pdfsig "$T/got.pdf" | sed -n 's/.*Signer Certificate Common Name: //p' >"$T/cn"
 check "certificate: the signer's, as PEM" sh -c \
@@ -216,6 +235,9 @@ check "the signature guide: with the test batch's session the テスト banner, 
 curl -s -o /dev/null -b "$J" -d "csrf=$CSRF" "$U/notice/consent"
 access "$BM" 1
 jtrue "consent: recorded with the terms version" "$T/acc.json" 'd["consent"] == 1 and d["terms"] == "1"'
+"$TOOL" consent "$D" "$BM" 1 >"$T/cons1.json" 2>&1
+jtrue "... and per resident and notice type in the consent database (electronic, terms, time)" "$T/cons1.json" \
+	"d['found'] and d['channel'] == 'electronic' and d['terms'] == '1' and d['at'] > 0 and d['batch'] == $BM and d['seq'] == 1"
 
 # --- a typed notice code -----------------------------------------------------------
 J2=$T/jar2
@@ -231,6 +253,8 @@ jtrue "... with an open recorded" "$T/acc.json" 'd["opened_at"] > 0'
 curl -s -o /dev/null -b "$J2" -d "csrf=$CS2" "$U/notice/decline"
 access "$BM" 2
 jtrue "decline: recorded" "$T/acc.json" 'd["consent"] == 2'
+"$TOOL" consent "$D" "$BM" 2 >"$T/cons2.json" 2>&1
+jtrue "... and in the consent database as paper" "$T/cons2.json" "d['found'] and d['channel'] == 'paper'"
 "$TAYORI" batch show "$BM" -d "$D" --json >"$T/show2.json" 2>&1
 jtrue "... and the resident is on the paper list (tayori batch show --json)" "$T/show2.json" \
 	"[r['state'] for r in d['residents'] if int(r['key']) == int('$(key 2)')] == ['paper']"
@@ -301,6 +325,22 @@ access "$BO" 2
 jtrue "locked: recorded, with a lock event" "$T/acc.json" \
 	'd["locked"] == 1 and "locked" in [e["type"] for e in d["events"] if e["seq"] == 2] and d["auth_at"] == 0'
 
+# --- staff unlock a locked notice ---------------------------------------------------
+check "a clerk (no send permission) may not unlock" sh -c \
+	"PW=$PW '$TAYORI' user add madoguchi -d '$D' --email madoguchi@ward.example.jp --role clerk --password-env PW >/dev/null 2>&1 && ! '$TAYORI' batch unlock '$BO' '$(key 2)' --as madoguchi -d '$D' 2>'$T/unl0.err' && grep -q 'no send permission' '$T/unl0.err'"
+check "tayori batch unlock ID KEY --as LOGIN unlocks" "$TAYORI" batch unlock "$BO" "$(key 2)" --as shonin -d "$D"
+"$TAYORI" batch unlock "$BO" "$(key 2)" --as shonin -d "$D" >/dev/null 2>"$T/unl.err"; st=$?
+check "... once: a notice not locked is refused (exit 1, one line)" sh -c "[ $st = 1 ] && [ \$(wc -l <'$T/unl.err') = 1 ] && grep -q 'not locked' '$T/unl.err'"
+access "$BO" 2
+jtrue "unlocked: lock and failures cleared, an unlocked event" "$T/acc.json" \
+	'd["locked"] == 0 and d["failures"] == 0 and "unlocked" in [e["type"] for e in d["events"] if e["seq"] == 2]'
+"$TAYORI" audit show -d "$D" --json >"$T/audit.json" 2>&1
+check "... audited with the staff member as actor" grep -q '"notice.unlock"' "$T/audit.json"
+curl -s -c "$J4" -b "$J4" -o /dev/null -d "csrf=$CS" "$U/n/$(tok "$BO" 2)/otp"
+OTP3=$($PY "$T/outbox.py" "$OB" otp "$(addr 2)" 2)
+s=$(answer "$J4" "$BO" 2 "$OTP3")
+check "after the unlock a fresh code opens the notice" [ "$s" = 303 ]
+
 # --- OTP mails are rate-limited per notice ------------------------------------------
 J7=$T/jar7
 open "$J7" "$BO" 3
@@ -321,10 +361,54 @@ check "CSV: 昭和55年4月1日 matches 1980-04-01" [ "$s" = 303 ]
 curl -s -o "$T/csv.pdf" -b "$J5" "$U/notice/pdf"
 "$TAYORI" batch pdf "$BC" "$K1" "$T/csv.stored.pdf" -d "$D" >/dev/null 2>&1
 check "CSV: the download is the stored PDF" cmp "$T/csv.stored.pdf" "$T/csv.pdf"
+curl -s -o "$T/csvnotice.html" -b "$J5" "$U/notice"
+check "CSV batch without 教示: arrival, but no appeal deadline though the message names 審査請求" sh -c \
+	"grep -q '到達日時' '$T/csvnotice.html' && grep -q '審査請求をすることができます' '$T/csvnotice.html' && ! grep -q '審査請求の期限' '$T/csvnotice.html' && ! grep -q '教示' '$T/csvnotice.html'"
+check "CSV batch not asking for consent: no consent form" sh -c "! grep -q '/notice/consent' '$T/csvnotice.html'"
+CS5=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/csvnotice.html" | head -1)
+curl -s -o /dev/null -b "$J5" -d "csrf=$CS5" "$U/notice/consent"
+access "$BC" 1
+jtrue "... and a consent posted anyway records nothing" "$T/acc.json" 'd["consent"] == 0 and "consent" not in [e["type"] for e in d["events"]]'
+"$TOOL" consent "$D" "$BC" 1 >"$T/cons3.json" 2>&1
+jtrue "... nor in the consent database" "$T/cons3.json" "not d['found']"
 J6=$T/jar6
 open "$J6" "$BC" 2
 s=$(answer "$J6" "$BC" 2 "S50.12.31")
 check "CSV: S50.12.31 matches the second resident's 1975-12-31" [ "$s" = 303 ]
+
+# --- a withdrawn batch ----------------------------------------------------------------
+check "a clerk may not withdraw (no approve permission)" sh -c \
+	"! '$TAYORI' batch withdraw '$BM' --as madoguchi -d '$D' 2>'$T/wd0.err' && grep -q 'no approve permission' '$T/wd0.err'"
+check "tayori batch withdraw ID --as LOGIN" "$TAYORI" batch withdraw "$BM" --as shonin -d "$D"
+curl -s -o "$T/w.link" -w '%{http_code}\n' "$U/n/$(tok "$BM" 3)" >"$T/ws.link"
+curl -s -o "$T/w.sess" -w '%{http_code}\n' -b "$J" "$U/notice" >"$T/ws.sess"
+curl -s -o "$T/w.pdf" -w '%{http_code}\n' -b "$J" "$U/notice/pdf" >"$T/ws.pdf"
+curl -s -o "$T/w.code" -w '%{http_code}\n' -c "$J2" -b "$J2" -d "csrf=$CS2" --data-urlencode "code=$(code "$BM" 3)" "$U/code" >"$T/ws.code"
+check "withdrawn: its link, an open session, its PDF and its code get the one contact page" sh -c \
+	"cmp '$T/p.unknown' '$T/w.link' && cmp '$T/p.unknown' '$T/w.sess' && cmp '$T/p.unknown' '$T/w.pdf' && [ \"\$(cat '$T/ws.link' '$T/ws.sess' '$T/ws.pdf' | sort -u)\" = 404 ] && grep -qx 404 '$T/ws.code'"
+"$TAYORI" batch show "$BM" -d "$D" --json >"$T/wshow.json" 2>&1
+jtrue "... tayori batch show says withdrawn" "$T/wshow.json" 'd["summary"]["status"] == "withdrawn"'
+"$TAYORI" audit show -d "$D" --json >"$T/audit.json" 2>&1
+check "... audited" grep -q '"batch.withdraw"' "$T/audit.json"
+"$TAYORI" batch withdraw "$BM" --as shonin -d "$D" >/dev/null 2>"$T/wd.err"; st=$?
+check "... once: withdrawing again is refused (exit 1)" sh -c "[ $st = 1 ] && grep -q 'withdrawn and cannot be withdrawn' '$T/wd.err'"
+# A batch sending at a later time, withdrawn before: the mailer sends none of it.
+check "a batch to send later" batch later "件名: 後で送る通知" "認証: magic"
+BL=$BID
+AT=$(TZ=Asia/Tokyo date -d '+1 minute' '+%Y-%m-%d %H:%M')
+check "... sent at $AT" "$TAYORI" batch send "$BL" --at "$AT" --as shonin -d "$D"
+check "... and withdrawn" "$TAYORI" batch withdraw "$BL" --as shonin -d "$D"
+"$TAYORI" batch send "$BL" --as shonin -d "$D" >/dev/null 2>&1; st=$?
+check "a withdrawn batch cannot be sent again" [ "$st" = 1 ]
+# Wait until its time has passed (and the mailer's next scan), then count.
+AT_S=$(TZ=Asia/Tokyo date -d "$AT" +%s)
+while [ "$(date +%s)" -lt $((AT_S + 4)) ]; do sleep 1; done
+N0=$($PY -c '
+import email, email.policy, os, sys
+d = sys.argv[1]
+print(sum("後で送る通知" in str(email.message_from_bytes(open(os.path.join(d, n), "rb").read(), policy=email.policy.strict)["Subject"]) for n in os.listdir(d)))' "$OB")
+check "the mailer sends nothing of it, its time passed" [ "$N0" = 0 ]
+
 
 # --- code lookups are rate-limited per address ---------------------------------------
 for i in $(seq 1 25); do

@@ -189,6 +189,8 @@ static void test_types_valid(void **state)
 		"staff_listen = 0.0.0.0:9001\n"
 		"public_url = https://notice.city.chuo.example.jp/portal?x=1\n"
 		"staff_url = http://[2001:db8::1]:8443/\n"
+		"tls_cert = /etc/tayori/portal.pem\n"
+		"tls_key = /etc/tayori/portal.key\n"
 		"session_ttl = 30m\n"
 		"max_connections = 100000\n"
 		"[mail]\n"
@@ -245,6 +247,20 @@ static void test_types_valid(void **state)
 	assert_int_equal(conf_is_set(c, "log", "syslog"), 1);
 	assert_int_equal(conf_is_set(c, "paths", "inbox"), 0);
 	conf_free(&c);
+}
+
+/* Plain HTTP on loopback, in every spelling, is fine. */
+static void test_loopback_plain(void **state)
+{
+	static const char *const ok[] = {
+		"[portal]\nresident_listen = [::1]:9100\nstaff_listen = 127.0.0.2:9101\n",
+		"[portal]\nresident_listen = localhost:9100\nstaff_listen = [::ffff:127.0.0.1]:9101\n",
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		struct conf *c = parse_ok(ok[i]);
+		conf_free(&c);
+	}
 }
 
 static void test_bool_spellings(void **state)
@@ -518,6 +534,13 @@ static void test_syntax_errors(void **state)
 		  "t.conf:2: resident_listen and staff_listen must not share an address" },
 		{ "[portal]\nresident_listen = [::]:8081\n",
 		  "t.conf:2: resident_listen and staff_listen must not share an address" },
+		/* plain HTTP off loopback: the portal would refuse to start */
+		{ "[portal]\nresident_listen = 0.0.0.0:8090\n",
+		  "t.conf:2: resident_listen = 0.0.0.0:8090: TLS is required on an address other than loopback" },
+		{ "[portal]\n\nstaff_listen = 192.0.2.7:8091\n",
+		  "t.conf:3: staff_listen = 192.0.2.7:8091: TLS is required on an address other than loopback" },
+		{ "[portal]\nresident_listen = [::]:8090\n",
+		  "t.conf:2: resident_listen = [::]:8090: TLS is required" },
 		/* Argon2 below OWASP's floor, named by the later of the two lines */
 		{ "[security]\nargon2_memory_kib = 8192\nargon2_iterations = 1\n",
 		  "t.conf:3: argon2_memory_kib = 8192 with argon2_iterations = 1 is below OWASP's floor" },
@@ -1052,6 +1075,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_types_valid),
 		cmocka_unit_test(test_email_probes),
 		cmocka_unit_test(test_bool_spellings),
+		cmocka_unit_test(test_loopback_plain),
 		cmocka_unit_test(test_durations_and_sizes),
 		cmocka_unit_test(test_listen_split),
 		cmocka_unit_test(test_type_errors),

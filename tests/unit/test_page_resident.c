@@ -77,7 +77,8 @@ static void notice_fixture(struct resident_notice *n, int test, const char *auth
 	n->pdf_seq = 2;
 	buf_init(&n->message, 1 << 16);
 	buf_append_str(&n->message, "審査請求ができます。");
-	n->appeal = 1;
+	buf_init(&n->kyouji, 1 << 16);
+	buf_append_str(&n->kyouji, "この処分に<不服>がある場合は、審査請求をすることができます。");
 }
 
 static void test_pages(void **state)
@@ -117,15 +118,30 @@ static void test_pages(void **state)
 		a.downloaded_at = 1775000000; /* 2026-04-01 08:33 JST */
 		assert_int_equal(page_notice(&b, &site, &n, &a, "csrf1"), 0);
 		assert_non_null(strstr((const char *)b.data, "審査請求の期限：2026年7月1日"));
+		/* the batch's 教示 is shown, escaped */
+		assert_non_null(strstr((const char *)b.data, "不服申立て（教示）"));
+		assert_non_null(strstr((const char *)b.data, "この処分に&lt;不服&gt;がある場合は"));
+		/* the consent form only when the batch asks for consent */
+		assert_null(strstr((const char *)b.data, "/notice/consent"));
+		n.consent_asked = 1;
 		buf_reset(&b);
-		n.appeal = 0;
+		assert_int_equal(page_notice(&b, &site, &n, &a, "csrf1"), 0);
+		assert_non_null(strstr((const char *)b.data, "action=\"/notice/consent\""));
+		assert_non_null(strstr((const char *)b.data, "action=\"/notice/decline\""));
+		well_formed((const char *)b.data, test);
+		n.consent_asked = 0;
+		buf_reset(&b);
+		/* no 教示: no appeal deadline, even when the message names 審査請求 */
+		buf_reset(&n.kyouji);
 		assert_int_equal(page_notice(&b, &site, &n, &a, "csrf1"), 0);
 		assert_null(strstr((const char *)b.data, "審査請求の期限"));
+		assert_null(strstr((const char *)b.data, "教示"));
 		buf_reset(&b);
 		assert_int_equal(page_locked(&b, &site, test), 0);
 		well_formed((const char *)b.data, test);
 		buf_free(&b);
 		buf_free(&n.message);
+		buf_free(&n.kyouji);
 	}
 	buf_init(&b, 1 << 20);
 	assert_int_equal(page_front(&b, &site, "csrf1", ""), 0);

@@ -386,6 +386,37 @@ static void test_states(void **state)
 }
 
 /* A test batch goes to the test address only, marked テスト. */
+/* A batch withdrawn while the mailer has it loaded: nothing more of it is
+ * handed over (its deferred delivery is not retried, nor failed), and it
+ * stays withdrawn. */
+static void test_withdrawn(void **state)
+{
+	static const char *const to[] = { "temp-rcpt-1@example.jp" };
+	struct fixture *f = *state;
+	struct rig r;
+	struct delivery d;
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	int64_t now = now_utc();
+
+	put_batch(f->st, BATCH, 0, to, 1);
+	rig_open(f, &r);
+	run(&r, now);
+	get(f, BATCH, 1, 0, &d);
+	assert_int_equal(d.state, DELIVERY_DEFERRED);
+	assert_int_equal(d.attempts, 1);
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	assert_int_equal(batches_change_status(t, BATCH, BATCH_STATUS_SENDING,
+					       BATCH_STATUS_WITHDRAWN, 0, 0, &e), 0);
+	assert_int_equal(store_commit(&t, &e), 0);
+	run(&r, now + 3601); /* the retry was due, and its deadline past */
+	get(f, BATCH, 1, 0, &d);
+	assert_int_equal(d.state, DELIVERY_DEFERRED);
+	assert_int_equal(d.attempts, 1);
+	status_is(f, BATCH, BATCH_STATUS_WITHDRAWN);
+	rig_close(&r);
+}
+
 static void test_test_batch(void **state)
 {
 	static const char *const to[] = { "hanako@example.jp" };
@@ -543,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test_setup_teardown(test_states, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_test_batch, rsetup, rteardown),
+		cmocka_unit_test_setup_teardown(test_withdrawn, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_mailq, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_outbox, rsetup, rteardown),
 	};

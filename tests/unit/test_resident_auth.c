@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include "portal/resident_auth.h"
+#include "lib/crypt.h"
 #include "lib/util.h"
+#include "tenant_fixture.h"
 
 /* xorshift64: a fixed sequence, so a failure can be replayed. */
 static uint64_t seed = 0x7461796f72693131ull;
@@ -189,33 +191,33 @@ static void test_other_values(void **state)
 
 static void test_otp(void **state)
 {
+	struct store *st = ((struct fixture *)*state)->st;
 	struct notice_access a;
 	char code[RESIDENT_OTP_DIGITS + 1], old[RESIDENT_OTP_DIGITS + 1], wrong[8];
 	struct error e = { { 0 }, 0 };
 	int64_t t = 1800000000;
-	(void)state;
 
 	memset(&a, 0, sizeof(a));
 	a.batch = 7;
 	a.seq = 3;
-	assert_int_equal(resident_otp_check(&a, "123456", t), RESIDENT_EXPIRED); /* none yet */
-	assert_int_equal(resident_otp_new(&a, t, old, &e), 0);
+	assert_int_equal(resident_otp_check(st, &a, "123456", t, &e), RESIDENT_EXPIRED); /* none yet */
+	assert_int_equal(resident_otp_new(st, &a, t, old, &e), 0);
 	assert_int_equal(strlen(old), 6);
 	assert_int_equal(strspn(old, "0123456789"), 6);
 	do
-		assert_int_equal(resident_otp_new(&a, t + 1, code, &e), 0);
+		assert_int_equal(resident_otp_new(st, &a, t + 1, code, &e), 0);
 	while (strcmp(code, old) == 0);
 	/* only the latest works */
-	assert_int_equal(resident_otp_check(&a, old, t + 2), RESIDENT_WRONG);
-	assert_int_equal(resident_otp_check(&a, code, t + 2), RESIDENT_OK);
+	assert_int_equal(resident_otp_check(st, &a, old, t + 2, &e), RESIDENT_WRONG);
+	assert_int_equal(resident_otp_check(st, &a, code, t + 2, &e), RESIDENT_OK);
 	assert_int_equal(a.failures, 0);
 	/* used up */
-	assert_int_equal(resident_otp_check(&a, code, t + 3), RESIDENT_EXPIRED);
+	assert_int_equal(resident_otp_check(st, &a, code, t + 3, &e), RESIDENT_EXPIRED);
 	/* ten minutes; full-width digits with a blank are read */
-	assert_int_equal(resident_otp_new(&a, t, code, &e), 0);
+	assert_int_equal(resident_otp_new(st, &a, t, code, &e), 0);
 	a.failures = 0;
-	assert_int_equal(resident_otp_check(&a, code, t + RESIDENT_OTP_TTL), RESIDENT_EXPIRED);
-	assert_int_equal(resident_otp_new(&a, t, code, &e), 0);
+	assert_int_equal(resident_otp_check(st, &a, code, t + RESIDENT_OTP_TTL, &e), RESIDENT_EXPIRED);
+	assert_int_equal(resident_otp_new(st, &a, t, code, &e), 0);
 	{
 		char fw[64];
 		size_t o = 0;
@@ -228,40 +230,73 @@ static void test_otp(void **state)
 				fw[o++] = ' ';
 		}
 		fw[o] = '\0';
-		assert_int_equal(resident_otp_check(&a, fw, t + RESIDENT_OTP_TTL - 1), RESIDENT_OK);
+		assert_int_equal(resident_otp_check(st, &a, fw, t + RESIDENT_OTP_TTL - 1, &e), RESIDENT_OK);
 	}
 	/* five wrong tries lock */
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(resident_otp_new(&a, t, code, &e), 0);
+	assert_int_equal(resident_otp_new(st, &a, t, code, &e), 0);
 	str_fmt(wrong, sizeof(wrong), "%06d", (code[0] == '9' ? 0 : 9) * 100000 +
 		 (code[1] - '0') * 10000);
 	for (int i = 0; i < RESIDENT_MAX_FAILURES - 1; i++)
-		assert_int_equal(resident_otp_check(&a, wrong, t + 1), RESIDENT_WRONG);
-	assert_int_equal(resident_otp_check(&a, wrong, t + 1), RESIDENT_LOCKED);
+		assert_int_equal(resident_otp_check(st, &a, wrong, t + 1, &e), RESIDENT_WRONG);
+	assert_int_equal(resident_otp_check(st, &a, wrong, t + 1, &e), RESIDENT_LOCKED);
 	assert_true(a.locked);
 	/* locked: even the right code is refused */
-	assert_int_equal(resident_otp_check(&a, code, t + 1), RESIDENT_LOCKED);
+	assert_int_equal(resident_otp_check(st, &a, code, t + 1, &e), RESIDENT_LOCKED);
 	/* a seven-digit string that starts with the code is wrong */
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(resident_otp_new(&a, t, code, &e), 0);
+	assert_int_equal(resident_otp_new(st, &a, t, code, &e), 0);
 	str_fmt(wrong, sizeof(wrong), "%s1", code);
-	assert_int_equal(resident_otp_check(&a, wrong, t), RESIDENT_WRONG);
+	assert_int_equal(resident_otp_check(st, &a, wrong, t, &e), RESIDENT_WRONG);
 }
 
 static void test_otp_uniform(void **state)
 {
+	struct store *st = ((struct fixture *)*state)->st;
 	struct notice_access a;
 	char code[RESIDENT_OTP_DIGITS + 1];
 	struct error e = { { 0 }, 0 };
 	unsigned first[10] = { 0 };
-	(void)state;
 	memset(&a, 0, sizeof(a));
 	for (int i = 0; i < 20000; i++) {
-		assert_int_equal(resident_otp_new(&a, 1, code, &e), 0);
+		assert_int_equal(resident_otp_new(st, &a, 1, code, &e), 0);
 		first[code[0] - '0']++;
 	}
 	for (int i = 0; i < 10; i++) /* 2000 expected each; 1700..2300 is > 7 sigma */
 		assert_true(first[i] > 1700 && first[i] < 2300);
+}
+
+/* The stored OTP is a keyed MAC: neither the SHA-256 of any six digits
+ * nor the SHA-256 the portal kept before ("tayori-otp" | batch | seq |
+ * time | code), so a copy of the files cannot be searched for it; and it
+ * differs from the same input's MAC under another tenant's key. */
+static void test_otp_not_hashed(void **state)
+{
+	struct store *st = ((struct fixture *)*state)->st;
+	struct notice_access a;
+	char code[RESIDENT_OTP_DIGITS + 1], d[8];
+	struct error e = { { 0 }, 0 };
+	uint8_t h[32], in[64];
+	int64_t t = 1800000000;
+
+	memset(&a, 0, sizeof(a));
+	a.batch = 7;
+	a.seq = 3;
+	assert_int_equal(resident_otp_new(st, &a, t, code, &e), 0);
+	memcpy(in, "tayori-otp", 10);
+	be64_put(in + 10, a.batch);
+	be32_put(in + 18, a.seq);
+	be64_put(in + 22, (uint64_t)t);
+	for (unsigned i = 0; i < 1000000; i++) {
+		str_fmt(d, sizeof(d), "%06u", i);
+		crypt_sha256(d, 6, h);
+		assert_memory_not_equal(h, a.otp_hash, 32);
+		memcpy(in + 30, d, 6);
+		crypt_sha256(in, 36, h);
+		assert_memory_not_equal(h, a.otp_hash, 32);
+	}
+	/* still the right code for the portal */
+	assert_int_equal(resident_otp_check(st, &a, code, t + 1, &e), RESIDENT_OK);
 }
 
 static void test_value_lock(void **state)
@@ -285,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_dates_every_form), cmocka_unit_test(test_era_edges),
 		cmocka_unit_test(test_other_values),     cmocka_unit_test(test_otp),
 		cmocka_unit_test(test_otp_uniform),      cmocka_unit_test(test_value_lock),
+		cmocka_unit_test(test_otp_not_hashed),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

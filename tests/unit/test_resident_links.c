@@ -11,6 +11,9 @@
  *       prints "SEQ TOKEN CODE" per resident
  *   test_resident_links access DIR BATCH SEQ  the resident's access
  *       record and the batch's events, as JSON
+ *   test_resident_links consent DIR BATCH SEQ  the resident's consent
+ *       record (lib/consent.h) for the batch's notice type, as JSON
+ *       ({"found":false} when there is none)
  *
  * DIR is the tenant's data directory; a keys process is spawned for it.
  * Runs as a test program (cmocka) and as a test tool.
@@ -28,7 +31,10 @@
 #include <unistd.h>
 
 #include "keys/keys.h"
+#include "lib/batches.h"
+#include "lib/consent.h"
 #include "lib/notice.h"
+#include "lib/rec.h"
 #include "lib/store.h"
 #include "lib/svcuser.h"
 #include "lib/util.h"
@@ -171,6 +177,49 @@ out:
 	return ret;
 }
 
+/* The consent record of the resident of (batch, seq), looked up by their
+ * key and the batch's title as the portal stores it. */
+static int tool_consent(struct tool *t, uint64_t batch, uint32_t seq, struct error *e)
+{
+	struct store_txn *tx = NULL;
+	struct consent_rec c;
+	struct buf b;
+	uint8_t k[12];
+	char key[128] = "", title[512] = "";
+	int r, ret = -1;
+
+	buf_init(&b, 1 << 20);
+	be64_put(k, batch);
+	be32_put(k + 8, seq);
+	if (store_begin(t->st, 0, &tx, e) < 0)
+		goto out;
+	r = store_get_sealed(tx, DB_RESIDENTS, k, sizeof(k), &b, e);
+	if (r != 0 || rec_get_str(b.data, b.len, RR_KEY, key, sizeof(key)) < 0) {
+		err_set(e, "no resident %u in batch %llu", seq, (unsigned long long)batch);
+		goto out;
+	}
+	buf_reset(&b);
+	if (store_get_sealed(tx, DB_BATCHES, k, 8, &b, e) != 0)
+		goto out;
+	rec_get_str(b.data, b.len, BR_TITLE, title, sizeof(title));
+	r = consent_get(tx, key, consent_type_of(title), &c, e);
+	if (r < 0)
+		goto out;
+	if (r == 1) {
+		printf("{\"found\":false}\n");
+	} else {
+		printf("{\"found\":true,\"channel\":\"%s\",\"at\":%lld,\"terms\":", c.channel,
+		       (long long)c.at);
+		json_fputs(stdout, c.terms);
+		printf(",\"batch\":%llu,\"seq\":%u}\n", (unsigned long long)c.batch, c.seq);
+	}
+	ret = 0;
+out:
+	store_abort(&tx);
+	buf_wipe(&b);
+	return ret;
+}
+
 static int tool(int argc, char **argv)
 {
 	struct tool t;
@@ -180,7 +229,7 @@ static int tool(int argc, char **argv)
 
 	if (argc < 4 || parse_int64(argv[3], 1, INT64_MAX, &batch) < 0 ||
 	    (argc > 4 && parse_int64(argv[4], 1, UINT32_MAX, &seq) < 0)) {
-		fprintf(stderr, "usage: %s links|access DIR BATCH [SEQ]\n", argv[0]);
+		fprintf(stderr, "usage: %s links|access|consent DIR BATCH [SEQ]\n", argv[0]);
 		return 2;
 	}
 	if (tool_open(&t, argv[2], &e) == 0) {
@@ -188,6 +237,8 @@ static int tool(int argc, char **argv)
 			r = tool_links(&t, (uint64_t)batch, &e);
 		else if (strcmp(argv[1], "access") == 0 && seq > 0)
 			r = tool_access(&t, (uint64_t)batch, (uint32_t)seq, &e);
+		else if (strcmp(argv[1], "consent") == 0 && seq > 0)
+			r = tool_consent(&t, (uint64_t)batch, (uint32_t)seq, &e);
 		else
 			err_set(&e, "unknown command %s", argv[1]);
 	}

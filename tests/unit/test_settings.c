@@ -156,6 +156,54 @@ static void test_settings_read(void **state)
 	refused("テスト: maybe\n", "settings line 1: test must be yes or no (はい/いいえ)");
 }
 
+/* "教示: " and n times 審, then the message */
+static char *kyouji_of(size_t n)
+{
+	char *t = xmalloc(3 * n + 64);
+	size_t o = strlen("教示: ");
+	memcpy(t, "教示: ", o);
+	for (size_t i = 0; i < n; i++, o += 3)
+		memcpy(t + o, "審", 3);
+	memcpy(t + o, "\n\nx\n", 5);
+	return t;
+}
+
+/* 教示 (how to appeal) and 同意 (ask for consent to electronic delivery):
+ * the 教示 keeps what staff wrote, longer than other settings may be. */
+static void test_kyouji_consent(void **state)
+{
+	struct batch_settings s;
+	struct error e = { { 0 }, 0 };
+	char *text, *long_text;
+	(void)state;
+	assert_int_equal(settings_parse("教示：この処分に不服がある場合は、審査請求をすることができます。\n"
+					"同意: はい\n\n本文\n",
+					&s, &e),
+			 0);
+	assert_string_equal(s.kyouji, "この処分に不服がある場合は、審査請求をすることができます。");
+	assert_int_equal(s.consent, 1);
+	assert_string_equal(s.message, "本文\n");
+	settings_free(&s);
+	assert_int_equal(settings_parse("kyouji: appeal within 3 months\nconsent: no\n\nx\n", &s, &e), 0);
+	assert_string_equal(s.kyouji, "appeal within 3 months");
+	assert_int_equal(s.consent, 0);
+	settings_free(&s);
+	assert_int_equal(settings_parse("件名: x\n\n本文\n", &s, &e), 0);
+	assert_null(s.kyouji);
+	assert_int_equal(s.consent, 0);
+	settings_free(&s);
+	/* 1000 characters: more than another setting, within a 教示's limit */
+	text = kyouji_of(1000);
+	assert_int_equal(settings_parse(text, &s, &e), 0);
+	assert_int_equal(strlen(s.kyouji), 3000);
+	settings_free(&s);
+	long_text = kyouji_of(SETTINGS_KYOUJI_MAX + 1);
+	assert_int_equal(settings_parse(long_text, &s, &e), -1);
+	refused("同意: maybe\n", "settings line 1: consent must be yes or no (はい/いいえ)");
+	free(text);
+	free(long_text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_other_free_text),
 		cmocka_unit_test(test_message),
 		cmocka_unit_test(test_settings_read),
+		cmocka_unit_test(test_kyouji_consent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
