@@ -14,7 +14,8 @@
  * keys processes may share it (`tayori run`'s and a command-line tool's), so
  * every request takes an exclusive lock (flock on DATA/keys/audit/lock),
  * reads the file, and writes the new state durably — a temporary file,
- * fsync, rename, fsync of the folder — before it answers.
+ * fdatasync, rename, fsync of the folder — before it answers.  An append of
+ * many records (KEYS_AUDIT_APPEND_MANY) writes it once for all of them.
  */
 #include "keys/keys.h"
 
@@ -162,7 +163,8 @@ static int chain_write(const char *dir, const struct chain *c, struct error *e)
 			goto fail;
 		off += (size_t)w;
 	}
-	if (fsync(fd) < 0)
+	/* Only the data matters here: the name is made durable below. */
+	if (fdatasync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -208,15 +210,19 @@ static int mac_is(const uint8_t *mac, const uint8_t want[CRYPT_HASH_LEN])
 	return ct_memcmp(mac != NULL ? mac : zero, want, CRYPT_HASH_LEN) == 0;
 }
 
-int keys_chain_append(struct keys_state *ks, int same_txn, uint64_t last_seq,
-		      const uint8_t *last_mac, const uint8_t *fields, size_t n, uint64_t *seq,
-		      uint8_t mac[CRYPT_HASH_LEN], uint8_t head_mac[CRYPT_HASH_LEN], struct error *e)
+int keys_chain_append_many(struct keys_state *ks, int same_txn, uint64_t last_seq,
+			   const uint8_t *last_mac, size_t count, const uint8_t *const *fields,
+			   const size_t *lens, uint64_t *first_seq, uint8_t (*macs)[CRYPT_HASH_LEN],
+			   uint8_t head_mac[CRYPT_HASH_LEN], struct error *e)
 {
 	static const uint8_t zero[CRYPT_HASH_LEN];
 	const char *dir = keys_state_dir(ks);
+	const uint8_t *prev;
 	struct chain c;
 	int lock, r, ret = 1;
 
+	if (count == 0 || count > KEYS_AUDIT_MANY_MAX)
+		return err_set(e, "audit: %zu records in one request", count);
 	lock = chain_lock(dir, e);
 	if (lock < 0)
 		return -1;
@@ -255,13 +261,19 @@ int keys_chain_append(struct keys_state *ks, int same_txn, uint64_t last_seq,
 				(unsigned long long)last_seq, (unsigned long long)c.committed);
 		goto out;
 	}
-	*seq = last_seq + 1;
-	keys_audit_record_mac(ks, *seq, last_mac != NULL ? last_mac : zero, fields, n, mac);
-	keys_audit_head_mac(ks, *seq, mac, head_mac);
-	c.pending = *seq;
-	memcpy(c.pmac, mac, CRYPT_HASH_LEN);
+	/* The records chain one after the other; the counter is written once
+	 * for all of them, with the last as the one in flight. */
+	*first_seq = last_seq + 1;
+	prev = last_mac != NULL ? last_mac : zero;
+	for (size_t i = 0; i < count; i++) {
+		keys_audit_record_mac(ks, last_seq + 1 + i, prev, fields[i], lens[i], macs[i]);
+		prev = macs[i];
+	}
+	c.pending = last_seq + count;
+	memcpy(c.pmac, macs[count - 1], CRYPT_HASH_LEN);
+	keys_audit_head_mac(ks, c.pending, c.pmac, head_mac);
 	if (chain_write(dir, &c, e) < 0) {
-		secure_wipe(mac, CRYPT_HASH_LEN);
+		secure_wipe(macs, count * CRYPT_HASH_LEN);
 		ret = -1;
 		goto out;
 	}
@@ -269,6 +281,20 @@ int keys_chain_append(struct keys_state *ks, int same_txn, uint64_t last_seq,
 out:
 	close(lock);
 	return ret;
+}
+
+int keys_chain_append(struct keys_state *ks, int same_txn, uint64_t last_seq,
+		      const uint8_t *last_mac, const uint8_t *fields, size_t n, uint64_t *seq,
+		      uint8_t mac[CRYPT_HASH_LEN], uint8_t head_mac[CRYPT_HASH_LEN], struct error *e)
+{
+	uint8_t macs[1][CRYPT_HASH_LEN];
+	int r = keys_chain_append_many(ks, same_txn, last_seq, last_mac, 1, &fields, &n, seq, macs,
+				       head_mac, e);
+
+	if (r == 0)
+		memcpy(mac, macs[0], CRYPT_HASH_LEN);
+	secure_wipe(macs, sizeof(macs));
+	return r;
 }
 
 int keys_chain_commit(struct keys_state *ks, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN],

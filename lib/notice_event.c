@@ -58,11 +58,15 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int event_audit(struct store_txn *t, const struct notice_event_rec *ev, struct error *e)
+/* An event's audit record; its strings live in s. */
+struct event_audit_text {
+	char action[48], target[64], detail[48];
+};
+
+static void event_entry(const struct notice_event_rec *ev, struct event_audit_text *s,
+			struct audit_entry *a)
 {
 	const char *actor = "resident", *from = "portal";
-	char action[48], target[64], detail[48] = "";
-	struct audit_entry a;
 
 	switch (ev->type) {
 	case EV_OTP_SENT: case EV_SENT: case EV_DEFERRED: case EV_BOUNCED: case EV_FAILED:
@@ -77,16 +81,17 @@ static int event_audit(struct store_txn *t, const struct notice_event_rec *ev, s
 	default:
 		break;
 	}
-	str_fmt(action, sizeof(action), "notice.%s", notice_event_name(ev->type));
-	str_fmt(target, sizeof(target), "batch:%llu/seq:%u", (unsigned long long)ev->batch,
+	s->detail[0] = '\0';
+	str_fmt(s->action, sizeof(s->action), "notice.%s", notice_event_name(ev->type));
+	str_fmt(s->target, sizeof(s->target), "batch:%llu/seq:%u", (unsigned long long)ev->batch,
 		ev->seq);
 	if (ev->delay >= 0)
-		str_fmt(detail, sizeof(detail), "delay=%lld", (long long)ev->delay);
-	a = (struct audit_entry){ actor, action, target, from, detail };
-	return audit_append(t, &a, NULL, e);
+		str_fmt(s->detail, sizeof(s->detail), "delay=%lld", (long long)ev->delay);
+	*a = (struct audit_entry){ actor, s->action, s->target, from, s->detail };
 }
 
-int notice_event_add(struct store_txn *t, const struct notice_event_rec *ev, struct error *e)
+/* The event record itself, MACed, under a key of its own. */
+static int event_put(struct store_txn *t, const struct notice_event_rec *ev, struct error *e)
 {
 	uint8_t k[EVENT_KEY];
 	struct buf b;
@@ -115,11 +120,38 @@ int notice_event_add(struct store_txn *t, const struct notice_event_rec *ev, str
 			err_tmp(e, "notice: too many events in one microsecond");
 		goto out;
 	}
-	if (event_audit(t, ev, e) < 0)
-		goto out;
 	ret = 0;
 out:
 	buf_free(&b);
+	return ret;
+}
+
+int notice_event_add(struct store_txn *t, const struct notice_event_rec *ev, struct error *e)
+{
+	return notice_event_add_many(t, ev, 1, e);
+}
+
+int notice_event_add_many(struct store_txn *t, const struct notice_event_rec *ev, size_t n,
+			  struct error *e)
+{
+	struct event_audit_text *s;
+	struct audit_entry *a;
+	int ret = -1;
+
+	if (n == 0 || n > NOTICE_EVENTS_MANY_MAX)
+		return err_set(e, "notice: %zu events at once", n);
+	s = xcalloc(n, sizeof(*s));
+	a = xcalloc(n, sizeof(*a));
+	for (size_t i = 0; i < n; i++) {
+		if (event_put(t, &ev[i], e) < 0)
+			goto out;
+		event_entry(&ev[i], &s[i], &a[i]);
+	}
+	/* All their audit records in one request to the keys process. */
+	ret = audit_append_many(t, a, n, NULL, e);
+out:
+	free(a);
+	free(s);
 	return ret;
 }
 

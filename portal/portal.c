@@ -136,7 +136,9 @@ static void listener_config(const struct conf *conf, const char *name, const cha
 	c->max_connections = (unsigned)conf_int(conf, "portal", "max_connections");
 	/* A TLS proxy (the WAF sample in contrib/) on loopback names the
 	 * client and says the request came over TLS. */
-	c->trust_forwarded = 1;
+	c->trust_forwarded = (int)conf_int(conf, "portal", "trust_proxy");
+	c->rate_per_s = (unsigned)conf_int(conf, "portal", "rate_per_ip");
+	c->slow_threads = (unsigned)conf_int(conf, "portal", "workers");
 }
 
 int portal_main(struct role_ctx *ctx)

@@ -1,8 +1,8 @@
 /*
  * resident_data.c — the store side of the resident pages: a notice's batch
  * and resident records, the resident's sessions, the events with the
- * access record they change, the stored PDF.  Every function is called
- * with the context's lock held.  Runs in the portal process.
+ * access record they change (written by resident_group.c), the stored
+ * PDF.  Runs in the portal process, on any worker thread.
  */
 #include <string.h>
 
@@ -198,57 +198,6 @@ int resident_session_find(struct resident_ctx *rc, const char *token, int64_t no
 	*batch = rec_get_u64(copy, vl, NR_BATCH, 0);
 	*seq = (uint32_t)rec_get_u64(copy, vl, NR_SEQ, 0);
 	return 0;
-}
-
-int resident_record(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
-		    enum notice_event ev, const char *ua,
-		    int (*change)(struct store_txn *t, struct notice_access *a, void *arg), void *arg,
-		    struct notice_access *after, struct error *e)
-{
-	struct store_txn *t = NULL;
-	struct notice_access a;
-	struct delivery d;
-	struct notice_event_rec er;
-	int64_t now = now_utc();
-	int r, ret = -1;
-
-	memset(&er, 0, sizeof(er));
-	if (store_begin(rc->st, 1, &t, e) < 0)
-		return -1;
-	if (access_get(t, batch, seq, &a, e) < 0)
-		goto out;
-	if (change != NULL) {
-		r = change(t, &a, arg);
-		if (r < 0) {
-			if (e->msg[0] == '\0')
-				err_set(e, "cannot update the access record");
-			goto out;
-		}
-		if (r == 0 && access_put(t, &a, e) < 0)
-			goto out;
-	}
-	if (ev != 0) {
-		r = delivery_get(t, batch, seq, &d, e);
-		if (r < 0)
-			goto out;
-		er.batch = batch;
-		er.seq = seq;
-		er.time_us = now * 1000000;
-		er.type = ev;
-		str_copy(er.ua, ua != NULL ? ua : "", sizeof(er.ua));
-		er.delay = r == 0 && d.sent_at > 0 && now >= d.sent_at ? now - d.sent_at : -1;
-		if (notice_event_add(t, &er, e) < 0)
-			goto out;
-	}
-	if (store_commit(&t, e) < 0)
-		goto out;
-	if (after != NULL)
-		*after = a;
-	ret = 0;
-out:
-	store_abort(&t);
-	secure_wipe(&a, sizeof(a));
-	return ret;
 }
 
 int resident_pdf(struct resident_ctx *rc, const struct resident_notice *n, struct buf *pdf,

@@ -1,0 +1,231 @@
+/*
+ * resident_group.c — the group commit of the resident pages' events: one
+ * writer thread takes the events many requests are waiting on, writes them
+ * (with the access records they change) in one LMDB transaction with one
+ * audit request to the keys process for all of them, commits, and only
+ * then wakes those requests.  Nothing is answered before its event is
+ * durable; a group that fails as a whole is retried one request at a time,
+ * so one bad request does not fail the others.  Stopping drains what is
+ * queued.  Runs in the portal process.
+ */
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/store.h"
+#include "portal/resident.h"
+
+/* One request's event, waiting in the queue on its own stack. */
+struct resident_job {
+	uint64_t batch;
+	uint32_t seq;
+	enum notice_event ev;
+	const char *ua;
+	int (*change)(struct store_txn *t, struct notice_access *a, void *arg);
+	void *arg;
+	struct notice_access after;
+	struct error err;
+	int done;
+	int result;
+	struct resident_job *next;
+};
+
+/* Apply j in t: the access record, then the event (added to evs). */
+static int job_apply(struct store_txn *t, struct resident_job *j, struct notice_event_rec *evs,
+		     size_t *nev, struct error *e)
+{
+	struct delivery d;
+	int64_t now = now_utc();
+	int r;
+
+	if (access_get(t, j->batch, j->seq, &j->after, e) < 0)
+		return -1;
+	if (j->change != NULL) {
+		r = j->change(t, &j->after, j->arg);
+		if (r < 0) {
+			if (e->msg[0] == '\0')
+				err_set(e, "cannot update the access record");
+			return -1;
+		}
+		if (r == 0 && access_put(t, &j->after, e) < 0)
+			return -1;
+	}
+	if (j->ev == 0)
+		return 0;
+	r = delivery_get(t, j->batch, j->seq, &d, e);
+	if (r < 0)
+		return -1;
+	memset(&evs[*nev], 0, sizeof(evs[*nev]));
+	evs[*nev].batch = j->batch;
+	evs[*nev].seq = j->seq;
+	evs[*nev].time_us = 0; /* the microsecond it is written */
+	evs[*nev].type = j->ev;
+	str_copy(evs[*nev].ua, j->ua != NULL ? j->ua : "", sizeof(evs[*nev].ua));
+	evs[*nev].delay = r == 0 && d.sent_at > 0 && now >= d.sent_at ? now - d.sent_at : -1;
+	(*nev)++;
+	return 0;
+}
+
+/* Jobs first..(n of them) in one transaction: 0 committed, -1 not (e). */
+static int group_write(struct resident_ctx *rc, struct resident_job *first, size_t n,
+		       struct error *e)
+{
+	struct notice_event_rec evs[RESIDENT_GROUP_MAX];
+	struct store_txn *t = NULL;
+	struct resident_job *j = first;
+	size_t nev = 0;
+	int ret = -1;
+
+	if (store_begin(rc->st, 1, &t, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++, j = j->next) {
+		/* A change callback may report through its own error. */
+		j->err.msg[0] = '\0';
+		if (job_apply(t, j, evs, &nev, n == 1 ? &j->err : e) < 0) {
+			if (n == 1)
+				err_set(e, "%s", j->err.msg);
+			goto out;
+		}
+	}
+	if ((nev > 0 && notice_event_add_many(t, evs, nev, e) < 0) || store_commit(&t, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	store_abort(&t);
+	secure_wipe(evs, sizeof(evs));
+	return ret;
+}
+
+static void group_run(struct resident_ctx *rc, struct resident_job *first, size_t n)
+{
+	struct error e = { { 0 }, 0 };
+	struct resident_job *j;
+	size_t i;
+
+	if (group_write(rc, first, n, &e) == 0) {
+		for (i = 0, j = first; i < n; i++, j = j->next)
+			j->result = 0;
+		return;
+	}
+	if (n > 1)
+		log_warn("event=group_commit_failed n=%zu reason=\"%s\"", n, e.msg);
+	/* One at a time: each gets its own answer. */
+	for (i = 0, j = first; i < n; i++, j = j->next) {
+		if (n > 1) {
+			e.msg[0] = '\0';
+			j->result = group_write(rc, j, 1, &e);
+		} else {
+			j->result = -1;
+		}
+		if (j->result < 0 && j->err.msg[0] == '\0')
+			err_set(&j->err, "%s", e.msg[0] != '\0' ? e.msg : "cannot record the event");
+	}
+}
+
+static void *group_writer(void *arg)
+{
+	struct resident_ctx *rc = arg;
+
+	pthread_mutex_lock(&rc->group_lock);
+	for (;;) {
+		struct resident_job *first, *j;
+		size_t n = 0;
+
+		while (rc->group_head == NULL && !rc->group_stop)
+			pthread_cond_wait(&rc->group_wake, &rc->group_lock);
+		if (rc->group_head == NULL)
+			break;
+		/* Take what is queued, up to one group. */
+		first = j = rc->group_head;
+		for (n = 1; j->next != NULL && n < RESIDENT_GROUP_MAX; n++)
+			j = j->next;
+		rc->group_head = j->next;
+		if (rc->group_head == NULL)
+			rc->group_tail = NULL;
+		j->next = NULL;
+		pthread_mutex_unlock(&rc->group_lock);
+		group_run(rc, first, n);
+		pthread_mutex_lock(&rc->group_lock);
+		/* A woken request's job leaves with its stack: next first. */
+		for (j = first; j != NULL;) {
+			struct resident_job *next = j->next;
+			j->done = 1;
+			j = next;
+		}
+		pthread_cond_broadcast(&rc->group_done);
+	}
+	pthread_mutex_unlock(&rc->group_lock);
+	return NULL;
+}
+
+int resident_group_start(struct resident_ctx *rc, struct error *e)
+{
+	if (pthread_mutex_init(&rc->group_lock, NULL) != 0)
+		return err_tmp(e, "cannot make a lock");
+	if (pthread_cond_init(&rc->group_wake, NULL) != 0 ||
+	    pthread_cond_init(&rc->group_done, NULL) != 0) {
+		pthread_mutex_destroy(&rc->group_lock);
+		return err_tmp(e, "cannot make a condition variable");
+	}
+	if (pthread_create(&rc->group_thread, NULL, group_writer, rc) != 0) {
+		pthread_cond_destroy(&rc->group_wake);
+		pthread_cond_destroy(&rc->group_done);
+		pthread_mutex_destroy(&rc->group_lock);
+		return err_tmp(e, "cannot start the event writer");
+	}
+	rc->group_running = 1;
+	return 0;
+}
+
+void resident_group_stop(struct resident_ctx *rc)
+{
+	if (!rc->group_running)
+		return;
+	pthread_mutex_lock(&rc->group_lock);
+	rc->group_stop = 1;
+	pthread_cond_signal(&rc->group_wake);
+	pthread_mutex_unlock(&rc->group_lock);
+	pthread_join(rc->group_thread, NULL);
+	pthread_cond_destroy(&rc->group_wake);
+	pthread_cond_destroy(&rc->group_done);
+	pthread_mutex_destroy(&rc->group_lock);
+	rc->group_running = 0;
+}
+
+int resident_record(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
+		    enum notice_event ev, const char *ua,
+		    int (*change)(struct store_txn *t, struct notice_access *a, void *arg), void *arg,
+		    struct notice_access *after, struct error *e)
+{
+	struct resident_job j;
+
+	memset(&j, 0, sizeof(j));
+	j.batch = batch;
+	j.seq = seq;
+	j.ev = ev;
+	j.ua = ua;
+	j.change = change;
+	j.arg = arg;
+	j.result = -1;
+	pthread_mutex_lock(&rc->group_lock);
+	if (rc->group_stop) {
+		pthread_mutex_unlock(&rc->group_lock);
+		return err_tmp(e, "the portal is stopping");
+	}
+	if (rc->group_tail != NULL)
+		rc->group_tail->next = &j;
+	else
+		rc->group_head = &j;
+	rc->group_tail = &j;
+	pthread_cond_signal(&rc->group_wake);
+	while (!j.done)
+		pthread_cond_wait(&rc->group_done, &rc->group_lock);
+	pthread_mutex_unlock(&rc->group_lock);
+	if (j.result < 0) {
+		if (e->msg[0] == '\0')
+			err_set(e, "%s", j.err.msg);
+	} else if (after != NULL) {
+		*after = j.after;
+	}
+	secure_wipe(&j.after, sizeof(j.after));
+	return j.result;
+}
