@@ -147,7 +147,10 @@ int portal_main(struct role_ctx *ctx)
 	const char *rl = conf_str(ctx->conf, "portal", "resident_listen");
 	const char *sl = conf_str(ctx->conf, "portal", "staff_listen");
 	int ports[2] = { 0, 0 };
-	struct keys_client *kc = keys_client_new(ctx->keys_fd);
+	/* Two channels when the supervisor gave two: worker threads' round
+	 * trips to keys go on side by side. */
+	int kfds[2] = { ctx->keys_fd, ctx->keys_fd2 };
+	struct keys_client *kc = keys_client_new_multi(kfds, ctx->keys_fd2 >= 0 ? 2 : 1);
 	struct store *st = NULL;
 	struct http_listener *resident = NULL, *staff = NULL;
 	struct http_listener_config rc, sc;

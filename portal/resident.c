@@ -506,8 +506,9 @@ int resident_ctx_init(struct resident_ctx *rc, struct store *st, const struct co
 	rc->otp_tok_limit = http_limiter_new(4096, 3.0 / 600, 3);
 	rc->otp_ip_limit = http_limiter_new(4096, 10.0 / 60, 10);
 	rc->pdfs = resident_cache_new((size_t)conf_int(conf, "portal", "pdf_cache"));
+	rc->memo = resident_memo_new();
 	if (rc->code_limit == NULL || rc->auth_limit == NULL || rc->otp_tok_limit == NULL ||
-	    rc->otp_ip_limit == NULL || rc->pdfs == NULL) {
+	    rc->otp_ip_limit == NULL || rc->pdfs == NULL || rc->memo == NULL) {
 		resident_ctx_free(rc);
 		return err_tmp(e, "out of memory");
 	}
@@ -527,4 +528,5 @@ void resident_ctx_free(struct resident_ctx *rc)
 	/* After the listener stopped: no request waits any more. */
 	resident_group_stop(rc);
 	resident_cache_free(&rc->pdfs);
+	resident_memo_free(&rc->memo);
 }

@@ -26,6 +26,7 @@ struct conf;
 struct resident_job;
 struct resident_cache;
 struct resident_pdf_ref;
+struct resident_memo;
 
 #define RESIDENT_SESSION_COOKIE "tayori_rs"
 #define RESIDENT_SESSION_TTL    3600  /* seconds a resident's session lasts */
@@ -42,6 +43,7 @@ struct resident_ctx {
 	struct resident_job *group_head, *group_tail;
 	int group_stop, group_running;
 	struct resident_cache *pdfs;  /* decrypted PDFs, [portal] pdf_cache bytes */
+	struct resident_memo *memo;   /* records keys already judged (resident_memo.c) */
 	char ward[256];               /* [tenant] name: the issuer */
 	char ward_host[256];          /* host of [portal] public_url */
 	char announcement_url[512];   /* [portal] announcement_url, "" none */
@@ -123,6 +125,20 @@ struct resident_cache *resident_cache_new(size_t max_bytes);
 void resident_cache_free(struct resident_cache **c);
 int resident_pdf_get(struct resident_ctx *rc, const struct resident_notice *n,
 		     struct resident_pdf_ref **out, struct error *e);
+/* resident_memo.c: a record keys already unsealed or found good, while
+ * the store holds exactly the same bytes.  find: 1 known (a plaintext
+ * appended to plain; plain NULL asks "was its MAC found good"), 0 not. */
+#define RESIDENT_MEMO_VALUE_MAX ((size_t)256 << 10)
+struct resident_memo *resident_memo_new(void);
+void resident_memo_free(struct resident_memo **m);
+int resident_memo_find(struct resident_memo *m, int db, const void *k, size_t kl, const void *raw,
+		       size_t rawlen, struct buf *plain);
+void resident_memo_put(struct resident_memo *m, int db, const void *k, size_t kl, const void *raw,
+		       size_t rawlen, const void *plain, size_t plainlen);
+/* store_get_sealed through the memo. */
+int resident_get_sealed(struct resident_ctx *rc, struct store_txn *t, int db, const void *k,
+			size_t kl, struct buf *out, struct error *e);
+
 const uint8_t *resident_pdf_data(const struct resident_pdf_ref *p, size_t *len);
 void resident_pdf_release(void *ref);
 /* The signer's certificate (PEM) from the first signature of pdf. */

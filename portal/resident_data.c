@@ -17,7 +17,8 @@ static void key12(uint8_t k[12], uint64_t batch, uint32_t seq)
 	be32_put(k + 8, seq);
 }
 
-static int load_batch(struct store_txn *t, struct resident_notice *n, struct error *e)
+static int load_batch(struct resident_ctx *rc, struct store_txn *t, struct resident_notice *n,
+		      struct error *e)
 {
 	uint8_t k[8];
 	struct buf p;
@@ -27,7 +28,7 @@ static int load_batch(struct store_txn *t, struct resident_notice *n, struct err
 
 	be64_put(k, n->batch);
 	buf_init(&p, 1 << 20);
-	r = store_get_sealed(t, DB_BATCHES, k, sizeof(k), &p, e);
+	r = resident_get_sealed(rc, t, DB_BATCHES, k, sizeof(k), &p, e);
 	if (r != 0)
 		goto out;
 	if (rec_check(p.data, p.len) != 0) {
@@ -49,7 +50,8 @@ out:
 	return r;
 }
 
-static int load_resident(struct store_txn *t, struct resident_notice *n, struct error *e)
+static int load_resident(struct resident_ctx *rc, struct store_txn *t, struct resident_notice *n,
+			 struct error *e)
 {
 	uint8_t k[12];
 	struct buf p;
@@ -59,7 +61,7 @@ static int load_resident(struct store_txn *t, struct resident_notice *n, struct 
 
 	key12(k, n->batch, n->seq);
 	buf_init(&p, 1 << 20);
-	r = store_get_sealed(t, DB_RESIDENTS, k, sizeof(k), &p, e);
+	r = resident_get_sealed(rc, t, DB_RESIDENTS, k, sizeof(k), &p, e);
 	if (r != 0)
 		goto out;
 	if (rec_check(p.data, p.len) != 0) {
@@ -118,9 +120,9 @@ int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 	if (r == 0)
 		r = load_state(t, n, e);
 	if (r == 0)
-		r = load_batch(t, n, e);
+		r = load_batch(rc, t, n, e);
 	if (r == 0)
-		r = load_resident(t, n, e);
+		r = load_resident(rc, t, n, e);
 	store_abort(&t);
 	if (r != 0)
 		resident_notice_free(n);
@@ -189,9 +191,13 @@ int resident_session_find(struct resident_ctx *rc, const char *token, int64_t no
 	store_abort(&t);
 	if (r != 0)
 		return r;
-	r = notice_check_rec(rc->st, DB_SESSIONS, h, sizeof(h), copy, vl, e);
-	if (r != 0)
-		return r;
+	/* The same bytes keys found good before need no new round trip. */
+	if (!resident_memo_find(rc->memo, DB_SESSIONS, h, sizeof(h), copy, vl, NULL)) {
+		r = notice_check_rec(rc->st, DB_SESSIONS, h, sizeof(h), copy, vl, e);
+		if (r != 0)
+			return r;
+		resident_memo_put(rc->memo, DB_SESSIONS, h, sizeof(h), copy, vl, NULL, 0);
+	}
 	if (rec_get_str(copy, vl, NR_KIND, kind, sizeof(kind)) < 0 || strcmp(kind, "resident") != 0 ||
 	    (int64_t)rec_get_u64(copy, vl, NR_EXPIRES, 0) <= now)
 		return 1;

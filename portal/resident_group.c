@@ -8,6 +8,7 @@
  * so one bad request does not fail the others.  Stopping drains what is
  * queued.  Runs in the portal process.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/log.h"
@@ -29,16 +30,43 @@ struct resident_job {
 	struct resident_job *next;
 };
 
-/* Apply j in t: the access record, then the event (added to evs). */
-static int job_apply(struct store_txn *t, struct resident_job *j, struct notice_event_rec *evs,
-		     size_t *nev, struct error *e)
-{
+/* What this transaction already read of a notice, as it stands now: many
+ * requests of a group are often about one notice (a resident's viewer
+ * fetching again), and each record read is a MAC check by keys. */
+struct seen {
+	uint64_t batch;
+	uint32_t seq;
+	int dr; /* delivery_get's answer, 2 not read yet */
+	struct notice_access a;
 	struct delivery d;
+};
+
+static struct seen *seen_of(struct store_txn *t, struct seen *s, size_t *ns, uint64_t batch,
+			    uint32_t seq, struct error *e)
+{
+	for (size_t i = 0; i < *ns; i++)
+		if (s[i].batch == batch && s[i].seq == seq)
+			return &s[i];
+	memset(&s[*ns], 0, sizeof(s[*ns]));
+	if (access_get(t, batch, seq, &s[*ns].a, e) < 0)
+		return NULL;
+	s[*ns].batch = batch;
+	s[*ns].seq = seq;
+	s[*ns].dr = 2;
+	return &s[(*ns)++];
+}
+
+/* Apply j in t: the access record, then the event (added to evs). */
+static int job_apply(struct store_txn *t, struct resident_job *j, struct seen *seen, size_t *ns,
+		     struct notice_event_rec *evs, size_t *nev, struct error *e)
+{
+	struct seen *s = seen_of(t, seen, ns, j->batch, j->seq, e);
 	int64_t now = now_utc();
 	int r;
 
-	if (access_get(t, j->batch, j->seq, &j->after, e) < 0)
+	if (s == NULL)
 		return -1;
+	j->after = s->a;
 	if (j->change != NULL) {
 		r = j->change(t, &j->after, j->arg);
 		if (r < 0) {
@@ -48,11 +76,14 @@ static int job_apply(struct store_txn *t, struct resident_job *j, struct notice_
 		}
 		if (r == 0 && access_put(t, &j->after, e) < 0)
 			return -1;
+		if (r == 0)
+			s->a = j->after;
 	}
 	if (j->ev == 0)
 		return 0;
-	r = delivery_get(t, j->batch, j->seq, &d, e);
-	if (r < 0)
+	if (s->dr == 2)
+		s->dr = delivery_get(t, j->batch, j->seq, &s->d, e);
+	if (s->dr < 0)
 		return -1;
 	memset(&evs[*nev], 0, sizeof(evs[*nev]));
 	evs[*nev].batch = j->batch;
@@ -60,7 +91,8 @@ static int job_apply(struct store_txn *t, struct resident_job *j, struct notice_
 	evs[*nev].time_us = 0; /* the microsecond it is written */
 	evs[*nev].type = j->ev;
 	str_copy(evs[*nev].ua, j->ua != NULL ? j->ua : "", sizeof(evs[*nev].ua));
-	evs[*nev].delay = r == 0 && d.sent_at > 0 && now >= d.sent_at ? now - d.sent_at : -1;
+	evs[*nev].delay =
+		s->dr == 0 && s->d.sent_at > 0 && now >= s->d.sent_at ? now - s->d.sent_at : -1;
 	(*nev)++;
 	return 0;
 }
@@ -70,17 +102,18 @@ static int group_write(struct resident_ctx *rc, struct resident_job *first, size
 		       struct error *e)
 {
 	struct notice_event_rec evs[RESIDENT_GROUP_MAX];
+	struct seen *seen = xcalloc(RESIDENT_GROUP_MAX, sizeof(*seen));
 	struct store_txn *t = NULL;
 	struct resident_job *j = first;
-	size_t nev = 0;
+	size_t nev = 0, ns = 0;
 	int ret = -1;
 
 	if (store_begin(rc->st, 1, &t, e) < 0)
-		return -1;
+		goto out;
 	for (size_t i = 0; i < n; i++, j = j->next) {
 		/* A change callback may report through its own error. */
 		j->err.msg[0] = '\0';
-		if (job_apply(t, j, evs, &nev, n == 1 ? &j->err : e) < 0) {
+		if (job_apply(t, j, seen, &ns, evs, &nev, n == 1 ? &j->err : e) < 0) {
 			if (n == 1)
 				err_set(e, "%s", j->err.msg);
 			goto out;
@@ -92,6 +125,8 @@ static int group_write(struct resident_ctx *rc, struct resident_job *first, size
 out:
 	store_abort(&t);
 	secure_wipe(evs, sizeof(evs));
+	secure_wipe(seen, RESIDENT_GROUP_MAX * sizeof(*seen));
+	free(seen);
 	return ret;
 }
 
