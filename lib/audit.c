@@ -140,10 +140,16 @@ int audit_append_many(struct store_txn *t, const struct audit_entry *a, size_t n
 	if (r < 0)
 		goto out;
 	store_txn_audit_mark(t, first + n - 1, macs[n - 1]);
-	for (size_t i = 0; i < n; i++)
-		if (put_record(t, &a[i], first + i, i == 0 ? prev : macs[i - 1], &fields[i], macs[i],
-			       e) < 0)
-			goto out;
+	/* Many records' log lines go out in one write. */
+	if (n > 1)
+		log_hold(1);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = put_record(t, &a[i], first + i, i == 0 ? prev : macs[i - 1], &fields[i], macs[i],
+			       e);
+	if (n > 1)
+		log_hold(0);
+	if (r < 0)
+		goto out;
 	be64_put(head, first + n - 1);
 	memcpy(head + 8, macs[n - 1], MAC_LEN);
 	memcpy(head + 8 + MAC_LEN, hmac, MAC_LEN);

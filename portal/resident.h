@@ -36,9 +36,9 @@ struct resident_memo;
 struct resident_ctx {
 	struct store *st;
 	/* The group commit (resident_group.c): requests queue their events
-	 * and wait on group_done; the writer thread commits them together. */
+	 * and wait; the writer thread commits them together, then wakes each. */
 	pthread_mutex_t group_lock;
-	pthread_cond_t group_wake, group_done;
+	pthread_cond_t group_wake;
 	pthread_t group_thread;
 	struct resident_job *group_head, *group_tail;
 	int group_stop, group_running;

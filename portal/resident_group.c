@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/keys_client.h"
 #include "lib/log.h"
 #include "lib/store.h"
 #include "portal/resident.h"
@@ -27,6 +28,7 @@ struct resident_job {
 	struct error err;
 	int done;
 	int result;
+	pthread_cond_t wake; /* signalled when done: only its own request wakes */
 	struct resident_job *next;
 };
 
@@ -97,10 +99,36 @@ static int job_apply(struct store_txn *t, struct resident_job *j, struct seen *s
 	return 0;
 }
 
+/* The last audit record a committed group appended, which keys still
+ * counts as pending until it is confirmed. */
+struct confirm {
+	uint64_t seq;
+	uint8_t mac[CRYPT_HASH_LEN];
+};
+
+/* Take over the confirmation store_commit would send: read the last audit
+ * record of t and clear t's mark. */
+static int confirm_take(struct store_txn *t, struct confirm *c, struct error *e)
+{
+	static const uint8_t zero[CRYPT_HASH_LEN];
+	const void *k, *v;
+	size_t kl, vl;
+
+	if (store_txn_audit_seq(t) == 0)
+		return 0;
+	if (store_last(t, DB_AUDIT, &k, &kl, &v, &vl, e) != 0 || kl != 8 || vl < CRYPT_HASH_LEN)
+		return err_set(e, "the audit record just appended is not there");
+	c->seq = be64_get(k);
+	memcpy(c->mac, (const uint8_t *)v + vl - CRYPT_HASH_LEN, CRYPT_HASH_LEN);
+	store_txn_audit_mark(t, 0, zero);
+	return 0;
+}
+
 /* Jobs first..(n of them) in one transaction: 0 committed, -1 not (e). */
 static int group_write(struct resident_ctx *rc, struct resident_job *first, size_t n,
-		       struct error *e)
+		       struct confirm *c, struct error *e)
 {
+	struct confirm got = { 0, { 0 } };
 	struct notice_event_rec evs[RESIDENT_GROUP_MAX];
 	struct seen *seen = xcalloc(RESIDENT_GROUP_MAX, sizeof(*seen));
 	struct store_txn *t = NULL;
@@ -119,8 +147,14 @@ static int group_write(struct resident_ctx *rc, struct resident_job *first, size
 			goto out;
 		}
 	}
-	if ((nev > 0 && notice_event_add_many(t, evs, nev, e) < 0) || store_commit(&t, e) < 0)
+	/* The requests are answered once LMDB committed (durably: the
+	 * portal's store is never in no-sync mode); keys is told after,
+	 * off their path, or by the next group's append (keys_client.h). */
+	if ((nev > 0 && notice_event_add_many(t, evs, nev, e) < 0) || confirm_take(t, &got, e) < 0 ||
+	    store_commit(&t, e) < 0)
 		goto out;
+	if (got.seq != 0)
+		*c = got;
 	ret = 0;
 out:
 	store_abort(&t);
@@ -130,13 +164,14 @@ out:
 	return ret;
 }
 
-static void group_run(struct resident_ctx *rc, struct resident_job *first, size_t n)
+static void group_run(struct resident_ctx *rc, struct resident_job *first, size_t n,
+		      struct confirm *c)
 {
 	struct error e = { { 0 }, 0 };
 	struct resident_job *j;
 	size_t i;
 
-	if (group_write(rc, first, n, &e) == 0) {
+	if (group_write(rc, first, n, c, &e) == 0) {
 		for (i = 0, j = first; i < n; i++, j = j->next)
 			j->result = 0;
 		return;
@@ -147,7 +182,7 @@ static void group_run(struct resident_ctx *rc, struct resident_job *first, size_
 	for (i = 0, j = first; i < n; i++, j = j->next) {
 		if (n > 1) {
 			e.msg[0] = '\0';
-			j->result = group_write(rc, j, 1, &e);
+			j->result = group_write(rc, j, 1, c, &e);
 		} else {
 			j->result = -1;
 		}
@@ -156,15 +191,38 @@ static void group_run(struct resident_ctx *rc, struct resident_job *first, size_
 	}
 }
 
+/* Tell keys the last group's records are in the store. */
+static void confirm_send(struct resident_ctx *rc, struct confirm *c)
+{
+	struct error e = { { 0 }, 0 };
+
+	if (c->seq == 0)
+		return;
+	/* A lost confirmation is not an error: the next append confirms. */
+	if (keys_audit_commit(store_keys(rc->st), c->seq, c->mac, &e) < 0)
+		log_warn("event=audit_confirm_failed seq=%llu reason=\"%s\"",
+			 (unsigned long long)c->seq, e.msg);
+	c->seq = 0;
+}
+
 static void *group_writer(void *arg)
 {
 	struct resident_ctx *rc = arg;
+	struct confirm c = { 0, { 0 } };
 
 	pthread_mutex_lock(&rc->group_lock);
 	for (;;) {
 		struct resident_job *first, *j;
 		size_t n = 0;
 
+		/* Nothing more to write: confirm the last group now (with more,
+		 * the next group's append confirms it). */
+		if (rc->group_head == NULL && c.seq != 0) {
+			pthread_mutex_unlock(&rc->group_lock);
+			confirm_send(rc, &c);
+			pthread_mutex_lock(&rc->group_lock);
+			continue;
+		}
 		while (rc->group_head == NULL && !rc->group_stop)
 			pthread_cond_wait(&rc->group_wake, &rc->group_lock);
 		if (rc->group_head == NULL)
@@ -178,15 +236,15 @@ static void *group_writer(void *arg)
 			rc->group_tail = NULL;
 		j->next = NULL;
 		pthread_mutex_unlock(&rc->group_lock);
-		group_run(rc, first, n);
+		group_run(rc, first, n, &c);
 		pthread_mutex_lock(&rc->group_lock);
 		/* A woken request's job leaves with its stack: next first. */
 		for (j = first; j != NULL;) {
 			struct resident_job *next = j->next;
 			j->done = 1;
+			pthread_cond_signal(&j->wake);
 			j = next;
 		}
-		pthread_cond_broadcast(&rc->group_done);
 	}
 	pthread_mutex_unlock(&rc->group_lock);
 	return NULL;
@@ -196,14 +254,12 @@ int resident_group_start(struct resident_ctx *rc, struct error *e)
 {
 	if (pthread_mutex_init(&rc->group_lock, NULL) != 0)
 		return err_tmp(e, "cannot make a lock");
-	if (pthread_cond_init(&rc->group_wake, NULL) != 0 ||
-	    pthread_cond_init(&rc->group_done, NULL) != 0) {
+	if (pthread_cond_init(&rc->group_wake, NULL) != 0) {
 		pthread_mutex_destroy(&rc->group_lock);
 		return err_tmp(e, "cannot make a condition variable");
 	}
 	if (pthread_create(&rc->group_thread, NULL, group_writer, rc) != 0) {
 		pthread_cond_destroy(&rc->group_wake);
-		pthread_cond_destroy(&rc->group_done);
 		pthread_mutex_destroy(&rc->group_lock);
 		return err_tmp(e, "cannot start the event writer");
 	}
@@ -221,7 +277,6 @@ void resident_group_stop(struct resident_ctx *rc)
 	pthread_mutex_unlock(&rc->group_lock);
 	pthread_join(rc->group_thread, NULL);
 	pthread_cond_destroy(&rc->group_wake);
-	pthread_cond_destroy(&rc->group_done);
 	pthread_mutex_destroy(&rc->group_lock);
 	rc->group_running = 0;
 }
@@ -241,9 +296,12 @@ int resident_record(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 	j.change = change;
 	j.arg = arg;
 	j.result = -1;
+	if (pthread_cond_init(&j.wake, NULL) != 0)
+		return err_tmp(e, "cannot make a condition variable");
 	pthread_mutex_lock(&rc->group_lock);
 	if (rc->group_stop) {
 		pthread_mutex_unlock(&rc->group_lock);
+		pthread_cond_destroy(&j.wake);
 		return err_tmp(e, "the portal is stopping");
 	}
 	if (rc->group_tail != NULL)
@@ -253,8 +311,9 @@ int resident_record(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 	rc->group_tail = &j;
 	pthread_cond_signal(&rc->group_wake);
 	while (!j.done)
-		pthread_cond_wait(&rc->group_done, &rc->group_lock);
+		pthread_cond_wait(&j.wake, &rc->group_lock);
 	pthread_mutex_unlock(&rc->group_lock);
+	pthread_cond_destroy(&j.wake);
 	if (j.result < 0) {
 		if (e->msg[0] == '\0')
 			err_set(e, "%s", j.err.msg);
