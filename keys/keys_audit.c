@@ -10,12 +10,17 @@
  *     committed <seq> <hex MAC of that record>
  *     pending <seq> <hex MAC of that record>
  *
- * where "pending" equals "committed" when no record is in flight.  Several
- * keys processes may share it (`tayori run`'s and a command-line tool's), so
- * every request takes an exclusive lock (flock on DATA/keys/audit/lock),
- * reads the file, and writes the new state durably — a temporary file,
- * fdatasync, rename, fsync of the folder — before it answers.  An append of
- * many records (KEYS_AUDIT_APPEND_MANY) writes it once for all of them.
+ * where "pending" equals "committed" when no record is in flight, then
+ * newlines up to COUNTER_LEN bytes, so that every state has the same size.
+ * Several keys processes may share it (`tayori run`'s and a command-line
+ * tool's), so every request takes an exclusive lock (flock on
+ * DATA/keys/audit/lock), reads the file, and writes the new state durably
+ * before it answers: over the old one in place, then fdatasync — one sync;
+ * the whole state lies in the file's first disk sector, which a disk
+ * writes whole or not at all (what LMDB assumes of its meta pages too).  A
+ * file of another size (a new tenant, an older one) is replaced the long
+ * way: a temporary file, fdatasync, rename, fsync of the folder.  An append
+ * of many records (KEYS_AUDIT_APPEND_MANY) writes it once for all.
  */
 #include "keys/keys.h"
 
@@ -32,6 +37,7 @@
 
 #define COUNTER_MAGIC "tayori-audit-counter-v1\n"
 #define COUNTER_MAX 512
+#define COUNTER_LEN 256 /* the padded state; within one 512-byte sector */
 
 struct chain {
 	uint64_t committed;
@@ -122,8 +128,12 @@ static int chain_read(const char *dir, struct chain *c, struct error *e)
 		goto bad;
 	p += strlen(COUNTER_MAGIC);
 	if (parse_line(&p, end, "committed", &c->committed, c->cmac) < 0 ||
-	    parse_line(&p, end, "pending", &c->pending, c->pmac) < 0 || p != end ||
-	    c->pending < c->committed)
+	    parse_line(&p, end, "pending", &c->pending, c->pmac) < 0 || c->pending < c->committed)
+		goto bad;
+	/* The padding, if any: newlines only. */
+	while (p < end && *p == '\n')
+		p++;
+	if (p != end)
 		goto bad;
 	ret = 0;
 	goto out;
@@ -132,6 +142,21 @@ bad:
 out:
 	free(data);
 	return ret;
+}
+
+/* The state over the old one of the same size, in place: 0 done and
+ * durable, -1 not done (the caller replaces the file instead). */
+static int overwrite(const char *path, const char *text, size_t len)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == (off_t)len &&
+	     pwrite(fd, text, len, 0) == (ssize_t)len && fdatasync(fd) == 0;
+	close(fd);
+	return ok ? 0 : -1;
 }
 
 static int chain_write(const char *dir, const struct chain *c, struct error *e)
@@ -151,6 +176,12 @@ static int chain_write(const char *dir, const struct chain *c, struct error *e)
 		    (unsigned long long)c->committed, h1, (unsigned long long)c->pending, h2) < 0)
 		return err_tmp(e, "audit counter too long");
 	len = strlen(text);
+	if (len > COUNTER_LEN)
+		return err_tmp(e, "audit counter too long");
+	memset(text + len, '\n', COUNTER_LEN - len);
+	len = COUNTER_LEN;
+	if (overwrite(path, text, len) == 0)
+		return 0;
 	/* The lock is held: one writer at a time, so one temporary name. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
