@@ -128,7 +128,7 @@ int resident_pdf_get(struct resident_ctx *rc, const struct resident_notice *n,
 /* resident_memo.c: a record keys already unsealed or found good, while
  * the store holds exactly the same bytes.  find: 1 known (a plaintext
  * appended to plain; plain NULL asks "was its MAC found good"), 0 not. */
-#define RESIDENT_MEMO_VALUE_MAX ((size_t)256 << 10)
+#define RESIDENT_MEMO_VALUE_MAX ((size_t)64 << 10)
 struct resident_memo *resident_memo_new(void);
 void resident_memo_free(struct resident_memo **m);
 int resident_memo_find(struct resident_memo *m, int db, const void *k, size_t kl, const void *raw,
