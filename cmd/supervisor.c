@@ -217,8 +217,9 @@ static int start_role(struct supervisor *sv, enum role r)
 	struct child *k = &sv->kids[r];
 	struct error e = { { 0 }, 0 };
 	int ctl[2], kp[2][2] = { { -1, -1 }, { -1, -1 } }, kfd[2] = { -1, -1 };
-	/* The gateway signs in parallel: it gets two channels. */
-	int nch = r == ROLE_KEYS ? 0 : r == ROLE_GATEWAY ? 2 : 1;
+	/* The gateway signs in parallel, and the portal's worker threads
+	 * talk to keys at the same time: they get two channels. */
+	int nch = r == ROLE_KEYS ? 0 : r == ROLE_GATEWAY || r == ROLE_PORTAL ? 2 : 1;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0)

@@ -564,6 +564,39 @@ static int do_audit_append(struct req *q)
 			ipc_put_bytes(q->reply, hmac_, sizeof(hmac_)));
 }
 
+/* u8 same, u64 last, last MAC, u32 count, count x fields -> u64 first
+ * seq, count x MAC, head MAC (keys_audit.c does the work). */
+static int do_audit_append_many(struct req *q)
+{
+	const uint8_t *a = NULL, *fields[KEYS_AUDIT_MANY_MAX];
+	size_t alen = 0, lens[KEYS_AUDIT_MANY_MAX];
+	uint8_t same, macs[KEYS_AUDIT_MANY_MAX][CRYPT_HASH_LEN], hmac_[CRYPT_HASH_LEN];
+	uint64_t last, first;
+	uint32_t count;
+	struct error ce = { { 0 }, 0 };
+	int ret = 0;
+
+	if (need(q->perms, KEYS_PERM_AUDIT_APPEND, q->e) < 0 || ipc_get_u8(&q->r, &same) < 0 ||
+	    ipc_get_u64(&q->r, &last) < 0 || ipc_get_bytes(&q->r, &a, &alen) < 0 ||
+	    ipc_get_u32(&q->r, &count) < 0 || same > 1 || count == 0 ||
+	    count > KEYS_AUDIT_MANY_MAX || alen != (last == 0 ? 0 : CRYPT_HASH_LEN))
+		return H_BAD;
+	for (uint32_t i = 0; i < count; i++)
+		if (ipc_get_bytes(&q->r, &fields[i], &lens[i]) < 0)
+			return H_BAD;
+	if (ipc_end(&q->r) < 0)
+		return H_BAD;
+	if (keys_chain_append_many(q->ks, same, last, last == 0 ? NULL : a, count, fields, lens,
+				   &first, macs, hmac_, &ce) != 0) {
+		log_warn("event=audit_append_refused reason=\"%s\"", ce.msg);
+		return put_done(answer_err(q->reply, q->rtype, ce.msg));
+	}
+	ret = ipc_put_u64(q->reply, first);
+	for (uint32_t i = 0; i < count; i++)
+		ret |= ipc_put_bytes(q->reply, macs[i], CRYPT_HASH_LEN);
+	return put_done(ret | ipc_put_bytes(q->reply, hmac_, sizeof(hmac_)));
+}
+
 static int do_audit_commit(struct req *q)
 {
 	const uint8_t *a = NULL;
@@ -657,6 +690,7 @@ int keys_handle(struct keys_state *ks, const struct keys_perms *perms, uint32_t 
 	case KEYS_SIGN: rc = do_sign(&q); break;
 	case KEYS_BATCH: rc = do_batch(&q); break;
 	case KEYS_AUDIT_APPEND: rc = do_audit_append(&q); break;
+	case KEYS_AUDIT_APPEND_MANY: rc = do_audit_append_many(&q); break;
 	case KEYS_AUDIT_COMMIT: rc = do_audit_commit(&q); break;
 	case KEYS_AUDIT_HEAD: rc = do_audit_head(&q); break;
 	case KEYS_CERTS: rc = do_certs(&q); break;

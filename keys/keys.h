@@ -65,6 +65,13 @@ int keys_chain_create(const char *data_dir, struct error *e);
 int keys_chain_append(struct keys_state *ks, int same_txn, uint64_t last_seq,
 		      const uint8_t *last_mac, const uint8_t *fields, size_t n, uint64_t *seq,
 		      uint8_t mac[CRYPT_HASH_LEN], uint8_t head_mac[CRYPT_HASH_LEN], struct error *e);
+/* count (1..KEYS_AUDIT_MANY_MAX) records at once, numbered from *first_seq
+ * on, chained one after the other, the counter written once; head_mac is
+ * that of the last. */
+int keys_chain_append_many(struct keys_state *ks, int same_txn, uint64_t last_seq,
+			   const uint8_t *last_mac, size_t count, const uint8_t *const *fields,
+			   const size_t *lens, uint64_t *first_seq, uint8_t (*macs)[CRYPT_HASH_LEN],
+			   uint8_t head_mac[CRYPT_HASH_LEN], struct error *e);
 int keys_chain_commit(struct keys_state *ks, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN],
 		      struct error *e);
 int keys_chain_head(struct keys_state *ks, struct keys_audit_head *out, struct error *e);

@@ -10,11 +10,17 @@
  *     committed <seq> <hex MAC of that record>
  *     pending <seq> <hex MAC of that record>
  *
- * where "pending" equals "committed" when no record is in flight.  Several
- * keys processes may share it (`tayori run`'s and a command-line tool's), so
- * every request takes an exclusive lock (flock on DATA/keys/audit/lock),
- * reads the file, and writes the new state durably — a temporary file,
- * fsync, rename, fsync of the folder — before it answers.
+ * where "pending" equals "committed" when no record is in flight, then
+ * newlines up to COUNTER_LEN bytes, so that every state has the same size.
+ * Several keys processes may share it (`tayori run`'s and a command-line
+ * tool's), so every request takes an exclusive lock (flock on
+ * DATA/keys/audit/lock), reads the file, and writes the new state durably
+ * before it answers: over the old one in place, then fdatasync — one sync;
+ * the whole state lies in the file's first disk sector, which a disk
+ * writes whole or not at all (what LMDB assumes of its meta pages too).  A
+ * file of another size (a new tenant, an older one) is replaced the long
+ * way: a temporary file, fdatasync, rename, fsync of the folder.  An append
+ * of many records (KEYS_AUDIT_APPEND_MANY) writes it once for all.
  */
 #include "keys/keys.h"
 
@@ -31,6 +37,7 @@
 
 #define COUNTER_MAGIC "tayori-audit-counter-v1\n"
 #define COUNTER_MAX 512
+#define COUNTER_LEN 256 /* the padded state; within one 512-byte sector */
 
 struct chain {
 	uint64_t committed;
@@ -121,8 +128,12 @@ static int chain_read(const char *dir, struct chain *c, struct error *e)
 		goto bad;
 	p += strlen(COUNTER_MAGIC);
 	if (parse_line(&p, end, "committed", &c->committed, c->cmac) < 0 ||
-	    parse_line(&p, end, "pending", &c->pending, c->pmac) < 0 || p != end ||
-	    c->pending < c->committed)
+	    parse_line(&p, end, "pending", &c->pending, c->pmac) < 0 || c->pending < c->committed)
+		goto bad;
+	/* The padding, if any: newlines only. */
+	while (p < end && *p == '\n')
+		p++;
+	if (p != end)
 		goto bad;
 	ret = 0;
 	goto out;
@@ -131,6 +142,21 @@ bad:
 out:
 	free(data);
 	return ret;
+}
+
+/* The state over the old one of the same size, in place: 0 done and
+ * durable, -1 not done (the caller replaces the file instead). */
+static int overwrite(const char *path, const char *text, size_t len)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == (off_t)len &&
+	     pwrite(fd, text, len, 0) == (ssize_t)len && fdatasync(fd) == 0;
+	close(fd);
+	return ok ? 0 : -1;
 }
 
 static int chain_write(const char *dir, const struct chain *c, struct error *e)
@@ -150,6 +176,12 @@ static int chain_write(const char *dir, const struct chain *c, struct error *e)
 		    (unsigned long long)c->committed, h1, (unsigned long long)c->pending, h2) < 0)
 		return err_tmp(e, "audit counter too long");
 	len = strlen(text);
+	if (len > COUNTER_LEN)
+		return err_tmp(e, "audit counter too long");
+	memset(text + len, '\n', COUNTER_LEN - len);
+	len = COUNTER_LEN;
+	if (overwrite(path, text, len) == 0)
+		return 0;
 	/* The lock is held: one writer at a time, so one temporary name. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -162,7 +194,8 @@ static int chain_write(const char *dir, const struct chain *c, struct error *e)
 			goto fail;
 		off += (size_t)w;
 	}
-	if (fsync(fd) < 0)
+	/* Only the data matters here: the name is made durable below. */
+	if (fdatasync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -208,15 +241,19 @@ static int mac_is(const uint8_t *mac, const uint8_t want[CRYPT_HASH_LEN])
 	return ct_memcmp(mac != NULL ? mac : zero, want, CRYPT_HASH_LEN) == 0;
 }
 
-int keys_chain_append(struct keys_state *ks, int same_txn, uint64_t last_seq,
-		      const uint8_t *last_mac, const uint8_t *fields, size_t n, uint64_t *seq,
-		      uint8_t mac[CRYPT_HASH_LEN], uint8_t head_mac[CRYPT_HASH_LEN], struct error *e)
+int keys_chain_append_many(struct keys_state *ks, int same_txn, uint64_t last_seq,
+			   const uint8_t *last_mac, size_t count, const uint8_t *const *fields,
+			   const size_t *lens, uint64_t *first_seq, uint8_t (*macs)[CRYPT_HASH_LEN],
+			   uint8_t head_mac[CRYPT_HASH_LEN], struct error *e)
 {
 	static const uint8_t zero[CRYPT_HASH_LEN];
 	const char *dir = keys_state_dir(ks);
+	const uint8_t *prev;
 	struct chain c;
 	int lock, r, ret = 1;
 
+	if (count == 0 || count > KEYS_AUDIT_MANY_MAX)
+		return err_set(e, "audit: %zu records in one request", count);
 	lock = chain_lock(dir, e);
 	if (lock < 0)
 		return -1;
@@ -255,13 +292,19 @@ int keys_chain_append(struct keys_state *ks, int same_txn, uint64_t last_seq,
 				(unsigned long long)last_seq, (unsigned long long)c.committed);
 		goto out;
 	}
-	*seq = last_seq + 1;
-	keys_audit_record_mac(ks, *seq, last_mac != NULL ? last_mac : zero, fields, n, mac);
-	keys_audit_head_mac(ks, *seq, mac, head_mac);
-	c.pending = *seq;
-	memcpy(c.pmac, mac, CRYPT_HASH_LEN);
+	/* The records chain one after the other; the counter is written once
+	 * for all of them, with the last as the one in flight. */
+	*first_seq = last_seq + 1;
+	prev = last_mac != NULL ? last_mac : zero;
+	for (size_t i = 0; i < count; i++) {
+		keys_audit_record_mac(ks, last_seq + 1 + i, prev, fields[i], lens[i], macs[i]);
+		prev = macs[i];
+	}
+	c.pending = last_seq + count;
+	memcpy(c.pmac, macs[count - 1], CRYPT_HASH_LEN);
+	keys_audit_head_mac(ks, c.pending, c.pmac, head_mac);
 	if (chain_write(dir, &c, e) < 0) {
-		secure_wipe(mac, CRYPT_HASH_LEN);
+		secure_wipe(macs, count * CRYPT_HASH_LEN);
 		ret = -1;
 		goto out;
 	}
@@ -269,6 +312,20 @@ int keys_chain_append(struct keys_state *ks, int same_txn, uint64_t last_seq,
 out:
 	close(lock);
 	return ret;
+}
+
+int keys_chain_append(struct keys_state *ks, int same_txn, uint64_t last_seq,
+		      const uint8_t *last_mac, const uint8_t *fields, size_t n, uint64_t *seq,
+		      uint8_t mac[CRYPT_HASH_LEN], uint8_t head_mac[CRYPT_HASH_LEN], struct error *e)
+{
+	uint8_t macs[1][CRYPT_HASH_LEN];
+	int r = keys_chain_append_many(ks, same_txn, last_seq, last_mac, 1, &fields, &n, seq, macs,
+				       head_mac, e);
+
+	if (r == 0)
+		memcpy(mac, macs[0], CRYPT_HASH_LEN);
+	secure_wipe(macs, sizeof(macs));
+	return r;
 }
 
 int keys_chain_commit(struct keys_state *ks, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN],

@@ -45,22 +45,72 @@ static int head_mac(struct keys_client *kc, uint64_t seq, const uint8_t mac[MAC_
 	return keys_audit_mac(kc, b, sizeof(b), out, e);
 }
 
-int audit_append(struct store_txn *t, const struct audit_entry *a, uint64_t *seq_out,
-		 struct error *e)
+static int entry_fields(const struct audit_entry *a, struct buf *fields, struct error *e)
 {
-	struct store *st = store_txn_store(t);
-	struct keys_client *kc = store_keys(st);
+	if (rec_put_u64(fields, A_TIME, (uint64_t)now_utc()) < 0 ||
+	    rec_put_str(fields, A_ACTOR, a->actor ? a->actor : "") < 0 ||
+	    rec_put_str(fields, A_ACTION, a->action ? a->action : "") < 0 ||
+	    rec_put_str(fields, A_TARGET, a->target ? a->target : "") < 0 ||
+	    rec_put_str(fields, A_FROM, a->from ? a->from : "") < 0 ||
+	    rec_put_str(fields, A_DETAIL, a->detail ? a->detail : "") < 0)
+		return err_set(e, "audit record too large");
+	return 0;
+}
+
+/* Store record seq (prev | fields | mac) and log it. */
+static int put_record(struct store_txn *t, const struct audit_entry *a, uint64_t seq,
+		      const uint8_t prev[MAC_LEN], const struct buf *fields,
+		      const uint8_t mac[MAC_LEN], struct error *e)
+{
+	uint8_t key[8];
+	struct buf rec;
+	char q1[128], q2[128];
+	int r;
+
+	buf_init(&rec, AUDIT_MAX + 2 * MAC_LEN);
+	buf_append(&rec, prev, MAC_LEN);
+	buf_append(&rec, fields->data, fields->len);
+	buf_append(&rec, mac, MAC_LEN);
+	be64_put(key, seq);
+	r = store_put_new(t, DB_AUDIT, key, sizeof(key), rec.data, rec.len, e);
+	buf_free(&rec);
+	if (r != 0) {
+		if (r > 0)
+			err_tmp(e, "audit record %llu already exists", (unsigned long long)seq);
+		return -1;
+	}
+	/* The log line is the copy that lives outside the store. */
+	log_info("event=audit seq=%llu actor=%s action=%s target=%s from=%s detail=%s",
+		 (unsigned long long)seq, log_quote(a->actor ? a->actor : "", q1, sizeof(q1)),
+		 a->action ? a->action : "", a->target && *a->target ? a->target : "-",
+		 log_quote(a->from ? a->from : "", q2, sizeof(q2)),
+		 log_quote(a->detail ? a->detail : "", (char[256]){ 0 }, 256));
+	return 0;
+}
+
+int audit_append_many(struct store_txn *t, const struct audit_entry *a, size_t n,
+		      uint64_t *first_out, struct error *e)
+{
+	struct keys_client *kc = store_keys(store_txn_store(t));
 	const void *k, *v;
 	size_t kl, vl;
-	uint8_t prev[MAC_LEN] = { 0 }, mac[MAC_LEN], hmac[MAC_LEN], key[8];
+	uint8_t prev[MAC_LEN] = { 0 }, hmac[MAC_LEN];
 	uint8_t head[8 + 2 * MAC_LEN];
-	uint64_t last = 0, seq = 0;
-	struct buf fields, rec;
-	char q1[128], q2[128];
+	uint8_t (*macs)[MAC_LEN] = NULL;
+	const uint8_t **fp = NULL;
+	size_t *lens = NULL;
+	struct buf *fields = NULL;
+	uint64_t last = 0, first = 0;
 	int r, ret = -1;
 
-	buf_init(&fields, AUDIT_MAX);
-	buf_init(&rec, AUDIT_MAX + 2 * MAC_LEN);
+	if (n == 0 || n > AUDIT_MANY_MAX)
+		return err_set(e, "audit: %zu records at once", n);
+	macs = xcalloc(n, sizeof(*macs));
+	fp = xcalloc(n, sizeof(*fp));
+	lens = xcalloc(n, sizeof(*lens));
+	fields = xcalloc(n, sizeof(*fields));
+	for (size_t i = 0; i < n; i++)
+		buf_init(&fields[i], AUDIT_MAX);
 	r = store_last(t, DB_AUDIT, &k, &kl, &v, &vl, e);
 	if (r < 0)
 		goto out;
@@ -72,49 +122,56 @@ int audit_append(struct store_txn *t, const struct audit_entry *a, uint64_t *seq
 		last = be64_get(k);
 		memcpy(prev, (const uint8_t *)v + vl - MAC_LEN, MAC_LEN);
 	}
-	if (rec_put_u64(&fields, A_TIME, (uint64_t)now_utc()) < 0 ||
-	    rec_put_str(&fields, A_ACTOR, a->actor ? a->actor : "") < 0 ||
-	    rec_put_str(&fields, A_ACTION, a->action ? a->action : "") < 0 ||
-	    rec_put_str(&fields, A_TARGET, a->target ? a->target : "") < 0 ||
-	    rec_put_str(&fields, A_FROM, a->from ? a->from : "") < 0 ||
-	    rec_put_str(&fields, A_DETAIL, a->detail ? a->detail : "") < 0) {
-		err_set(e, "audit record too large");
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (entry_fields(&a[i], &fields[i], e) < 0)
+			goto out;
+		fp[i] = fields[i].data;
+		lens[i] = fields[i].len;
 	}
-	/* The keys process numbers and chains the record from the end it
+	/* The keys process numbers and chains the records from the end it
 	 * issued last; it refuses when the log ends elsewhere. */
-	if (keys_audit_append(kc, store_txn_audit_seq(t) != 0, last, last != 0 ? prev : NULL,
-			      fields.data, fields.len, &seq, mac, hmac, e) < 0)
+	if (n == 1)
+		r = keys_audit_append(kc, store_txn_audit_seq(t) != 0, last, last != 0 ? prev : NULL,
+				      fp[0], lens[0], &first, macs[0], hmac, e);
+	else
+		r = keys_audit_append_many(kc, store_txn_audit_seq(t) != 0, last,
+					   last != 0 ? prev : NULL, n, fp, lens, &first, macs, hmac,
+					   e);
+	if (r < 0)
 		goto out;
-	store_txn_audit_mark(t, seq, mac);
-	buf_append(&rec, prev, MAC_LEN);
-	buf_append(&rec, fields.data, fields.len);
-	buf_append(&rec, mac, MAC_LEN);
-	be64_put(key, seq);
-	r = store_put_new(t, DB_AUDIT, key, sizeof(key), rec.data, rec.len, e);
-	if (r != 0) {
-		if (r > 0)
-			err_tmp(e, "audit record %llu already exists", (unsigned long long)seq);
+	store_txn_audit_mark(t, first + n - 1, macs[n - 1]);
+	/* Many records' log lines go out in one write. */
+	if (n > 1)
+		log_hold(1);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = put_record(t, &a[i], first + i, i == 0 ? prev : macs[i - 1], &fields[i], macs[i],
+			       e);
+	if (n > 1)
+		log_hold(0);
+	if (r < 0)
 		goto out;
-	}
-	be64_put(head, seq);
-	memcpy(head + 8, mac, MAC_LEN);
+	be64_put(head, first + n - 1);
+	memcpy(head + 8, macs[n - 1], MAC_LEN);
 	memcpy(head + 8 + MAC_LEN, hmac, MAC_LEN);
 	if (store_put(t, DB_META, HEAD_KEY, strlen(HEAD_KEY), head, sizeof(head), e) < 0)
 		goto out;
-	/* The log line is the copy that lives outside the store. */
-	log_info("event=audit seq=%llu actor=%s action=%s target=%s from=%s detail=%s",
-		 (unsigned long long)seq, log_quote(a->actor ? a->actor : "", q1, sizeof(q1)),
-		 a->action ? a->action : "", a->target && *a->target ? a->target : "-",
-		 log_quote(a->from ? a->from : "", q2, sizeof(q2)),
-		 log_quote(a->detail ? a->detail : "", (char[256]){ 0 }, 256));
-	if (seq_out != NULL)
-		*seq_out = seq;
+	if (first_out != NULL)
+		*first_out = first;
 	ret = 0;
 out:
-	buf_free(&fields);
-	buf_free(&rec);
+	for (size_t i = 0; i < n; i++)
+		buf_free(&fields[i]);
+	free(fields);
+	free(lens);
+	free(fp);
+	free(macs);
 	return ret;
+}
+
+int audit_append(struct store_txn *t, const struct audit_entry *a, uint64_t *seq_out,
+		 struct error *e)
+{
+	return audit_append_many(t, a, 1, seq_out, e);
 }
 
 int audit_verify(struct store *st, uint64_t *count, struct error *e)

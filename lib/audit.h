@@ -50,6 +50,13 @@ struct audit_entry {
 int audit_append(struct store_txn *t, const struct audit_entry *a, uint64_t *seq_out,
 		 struct error *e);
 
+/* Append n (1..AUDIT_MANY_MAX) records, one after the other, in one keys
+ * request (one write of its counter): many events committed together.
+ * *first_out (may be NULL) is the first one's number. */
+#define AUDIT_MANY_MAX 64
+int audit_append_many(struct store_txn *t, const struct audit_entry *a, size_t n,
+		      uint64_t *first_out, struct error *e);
+
 /* Walk the whole log and compare its end with the keys process's count.
  * Returns 0 and *count when intact; -1 with e saying which record is wrong
  * and how (an empty log or a missing head is wrong too).  Needs a keys

@@ -323,6 +323,40 @@ static int audit_append_locked(struct keys_channel *kc, int same_txn, uint64_t l
 	return 0;
 }
 
+static int audit_append_many_locked(struct keys_channel *kc, int same_txn, uint64_t last_seq,
+				    const uint8_t *last_mac, size_t count,
+				    const uint8_t *const *fields, const size_t *lens,
+				    uint64_t *first_seq, uint8_t (*macs)[CRYPT_HASH_LEN],
+				    uint8_t head_mac[CRYPT_HASH_LEN], struct error *e)
+{
+	struct ipc_reader r;
+	uint64_t got;
+
+	if (count == 0 || count > KEYS_AUDIT_MANY_MAX)
+		return err_set(e, "%zu audit records in one keys request", count);
+	buf_reset(&kc->req);
+	if (ipc_put_u8(&kc->req, same_txn ? 1 : 0) < 0 || ipc_put_u64(&kc->req, last_seq) < 0 ||
+	    ipc_put_bytes(&kc->req, last_mac, last_seq == 0 ? 0 : CRYPT_HASH_LEN) < 0 ||
+	    ipc_put_u32(&kc->req, (uint32_t)count) < 0)
+		return err_set(e, "audit records too large for a keys request");
+	for (size_t i = 0; i < count; i++)
+		if (ipc_put_bytes(&kc->req, fields[i], lens[i]) < 0)
+			return err_set(e, "audit records too large for a keys request");
+	if (roundtrip(kc, KEYS_AUDIT_APPEND_MANY, &r, e) < 0)
+		return -1;
+	if (ipc_get_u64(&r, &got) < 0 || got != last_seq + 1) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed answer");
+	}
+	for (size_t i = 0; i < count; i++)
+		if (get_fixed(kc, &r, macs[i], CRYPT_HASH_LEN, 0, e) < 0)
+			return -1;
+	if (get_fixed(kc, &r, head_mac, CRYPT_HASH_LEN, 1, e) < 0)
+		return -1;
+	*first_seq = got;
+	return 0;
+}
+
 static int audit_commit_locked(struct keys_channel *kc, uint64_t seq,
 			       const uint8_t mac[CRYPT_HASH_LEN], struct error *e)
 {
@@ -363,6 +397,15 @@ int keys_audit_append(struct keys_client *kc, int same_txn, uint64_t last_seq,
 {
 	LOCKED(audit_append_locked(ch_, same_txn, last_seq, last_mac, fields, n, seq, mac, head_mac,
 				   e));
+}
+
+int keys_audit_append_many(struct keys_client *kc, int same_txn, uint64_t last_seq,
+			   const uint8_t *last_mac, size_t count, const uint8_t *const *fields,
+			   const size_t *lens, uint64_t *first_seq, uint8_t (*macs)[CRYPT_HASH_LEN],
+			   uint8_t head_mac[CRYPT_HASH_LEN], struct error *e)
+{
+	LOCKED(audit_append_many_locked(ch_, same_txn, last_seq, last_mac, count, fields, lens,
+					first_seq, macs, head_mac, e));
 }
 
 int keys_audit_commit(struct keys_client *kc, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN],

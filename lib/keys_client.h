@@ -13,6 +13,9 @@
  *   KEYS_AUDIT_MAC   HMAC-SHA-256 under the audit sub-key (verifying the chain)
  *   KEYS_AUDIT_APPEND  the next audit record's number and MAC (see below)
  *   KEYS_AUDIT_COMMIT  "the record you issued is committed"
+ *   KEYS_AUDIT_APPEND_MANY  up to KEYS_AUDIT_MANY_MAX records at once, chained
+ *                    one after the other, the count written once (the
+ *                    portal's group commit of many requests' events)
  *   KEYS_AUDIT_HEAD  the chain's end as the keys process counted it
  *   KEYS_DKIM_SIGN   an RSASSA-PKCS1-v1_5 signature (SHA-256 DigestInfo) over a
  *                    SHA-256 digest with the tenant's DKIM key (keys/dkim.key);
@@ -107,6 +110,7 @@ enum keys_msg {
 	KEYS_RECORD_PENDING = 13,
 	KEYS_RECORD_COMMIT = 14,
 	KEYS_RECORD_CHECK = 15,
+	KEYS_AUDIT_APPEND_MANY = 16,
 	KEYS_OK = 100,
 	KEYS_ERR = 101,
 	KEYS_GRANT = 102, /* supervisor -> keys, on the control channel: a channel's permissions */
@@ -114,7 +118,7 @@ enum keys_msg {
 
 /* Operations a channel may ask for (struct keys_perms.ops). */
 #define KEYS_PERM_SIGN         0x1u /* KEYS_SIGN, KEYS_CERTS */
-#define KEYS_PERM_AUDIT_APPEND 0x2u /* KEYS_AUDIT_APPEND, KEYS_AUDIT_COMMIT */
+#define KEYS_PERM_AUDIT_APPEND 0x2u /* KEYS_AUDIT_APPEND(_MANY), KEYS_AUDIT_COMMIT */
 #define KEYS_PERM_AUDIT_VERIFY 0x4u /* KEYS_AUDIT_MAC (a raw MAC), KEYS_AUDIT_HEAD */
 #define KEYS_PERM_DKIM         0x8u /* KEYS_DKIM_SIGN, KEYS_DKIM_PUBKEY (the mailer only) */
 #define KEYS_PERM_ALL          0xfu
@@ -154,6 +158,7 @@ struct keys_perms {
 #define KEYS_MAX_SIG     1024
 #define KEYS_MAX_REQUEST ((size_t)64 << 10)
 #define KEYS_BATCH_MAX   64   /* requests in one KEYS_BATCH */
+#define KEYS_AUDIT_MANY_MAX 64 /* records in one KEYS_AUDIT_APPEND_MANY */
 
 /* Paths inside a tenant's data directory. */
 #define KEYS_DIR        "keys"
@@ -219,6 +224,14 @@ int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t o
 int keys_audit_append(struct keys_client *kc, int same_txn, uint64_t last_seq,
 		      const uint8_t *last_mac, const void *fields, size_t n, uint64_t *seq,
 		      uint8_t mac[CRYPT_HASH_LEN], uint8_t head_mac[CRYPT_HASH_LEN], struct error *e);
+/* count (1..KEYS_AUDIT_MANY_MAX) records in one request: numbered
+ * *first_seq = last_seq + 1 on, macs[i] the MAC of record first_seq + i,
+ * head_mac that of meta/audit_head for the last.  keys_audit_commit of the
+ * last confirms them all. */
+int keys_audit_append_many(struct keys_client *kc, int same_txn, uint64_t last_seq,
+			   const uint8_t *last_mac, size_t count, const uint8_t *const *fields,
+			   const size_t *lens, uint64_t *first_seq, uint8_t (*macs)[CRYPT_HASH_LEN],
+			   uint8_t head_mac[CRYPT_HASH_LEN], struct error *e);
 int keys_audit_commit(struct keys_client *kc, uint64_t seq, const uint8_t mac[CRYPT_HASH_LEN],
 		      struct error *e);
 /* The chain's end as keys counted it: the last confirmed record and, when

@@ -36,6 +36,31 @@ void log_set_role(const char *role)
 	str_copy(log_role, role, sizeof(log_role));
 }
 
+/* Lines held by log_hold() in this thread, written at once on release. */
+#define HOLD_MAX ((size_t)256 << 10)
+static _Thread_local char *hold_buf;
+static _Thread_local size_t hold_len;
+static _Thread_local int hold_on;
+
+static void hold_flush(void)
+{
+	if (hold_buf != NULL && hold_len > 0)
+		fwrite(hold_buf, 1, hold_len, stderr);
+	hold_len = 0;
+}
+
+void log_hold(int on)
+{
+	if (on && hold_buf == NULL)
+		hold_buf = malloc(HOLD_MAX);
+	if (!on) {
+		hold_flush();
+		free(hold_buf);
+		hold_buf = NULL;
+	}
+	hold_on = on && hold_buf != NULL;
+}
+
 static void log_emit(enum log_level lvl, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
 static void log_emit(enum log_level lvl, const char *fmt, va_list ap)
 {
@@ -55,9 +80,20 @@ static void log_emit(enum log_level lvl, const char *fmt, va_list ap)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	time_format_utc(now_utc(), ts, sizeof(ts));
-	if (lvl >= log_stderr_min)
+	if (lvl >= log_stderr_min && hold_on) {
+		char one[sizeof(line) + 128];
+		int m = snprintf(one, sizeof(one), "%s tayori[%ld] role=%s level=%s %s\n", ts,
+				 (long)getpid(), log_role, names[lvl], line);
+		if (m > 0 && (size_t)m < sizeof(one)) {
+			if (hold_len + (size_t)m > HOLD_MAX)
+				hold_flush();
+			memcpy(hold_buf + hold_len, one, (size_t)m);
+			hold_len += (size_t)m;
+		}
+	} else if (lvl >= log_stderr_min) {
 		fprintf(stderr, "%s tayori[%ld] role=%s level=%s %s\n", ts, (long)getpid(), log_role,
 		names[lvl], line);
+	}
 	if (log_syslog)
 		syslog(prio[lvl], "role=%s level=%s %s", log_role, names[lvl], line);
 }

@@ -19,6 +19,9 @@ void log_init(const char *role, int use_syslog, enum log_level min);
 void log_set_role(const char *role);
 /* Command-line tools keep stderr for warnings while syslog gets every event. */
 void log_set_stderr_min(enum log_level min);
+/* log_hold(1): this thread's stderr lines are kept and written at once by
+ * log_hold(0) (many audit lines of one commit: one write, not many). */
+void log_hold(int on);
 void log_debug(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);

@@ -90,6 +90,45 @@ int notice_seal_rec(struct store *st, int db, const void *key, size_t kl, uint64
 				   &version, 1, e);
 }
 
+int notice_seal_many(struct store *st, int db, size_t n, const void *const *keys,
+		     const size_t *kls, uint64_t version, struct buf *recs, struct error *e)
+{
+	struct buf *in = xcalloc(n ? n : 1, sizeof(*in));
+	const void **ptr = xcalloc(n ? n : 1, sizeof(*ptr));
+	size_t *len = xcalloc(n ? n : 1, sizeof(*len));
+	uint8_t(*mac)[CRYPT_HASH_LEN] = xcalloc(n ? n : 1, sizeof(*mac));
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		buf_init(&in[i], REC_MAX + 256);
+		if (rec_put_u64(&recs[i], NR_VERSION, version) < 0 ||
+		    buf_append_str(&in[i], store_db_name((enum store_db)db)) < 0 ||
+		    buf_append_u8(&in[i], 0) < 0 || buf_append(&in[i], keys[i], kls[i]) < 0 ||
+		    buf_append(&in[i], recs[i].data, recs[i].len) < 0) {
+			err_set(e, "notice: record too long for %s", store_db_name((enum store_db)db));
+			goto out;
+		}
+		ptr[i] = in[i].data;
+		len[i] = in[i].len;
+	}
+	if (store_index_many(st, KEYS_IX_NAME_RECORD, n, ptr, len, mac, e) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (rec_put(&recs[i], NR_MAC, mac[i], CRYPT_HASH_LEN) < 0) {
+			err_set(e, "notice: record too long");
+			goto out;
+		}
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		buf_wipe(&in[i]);
+	free(in);
+	free(ptr);
+	free(len);
+	free(mac);
+	return ret;
+}
+
 /* The record's shape: well formed, ending in NR_VERSION then NR_MAC.
  * Returns the length of the part the MAC covers, or 0. */
 static size_t rec_shape(const uint8_t *p, size_t vl)

@@ -231,6 +231,11 @@ int notice_unlock(struct store *st, uint64_t batch, uint32_t seq, const char *ac
 
 /* Append an event (and its audit record, actor "resident" or "mailer"). */
 int notice_event_add(struct store_txn *t, const struct notice_event_rec *ev, struct error *e);
+/* n (1..NOTICE_EVENTS_MANY_MAX) events in one transaction, their audit
+ * records appended in one keys request (a group commit of many requests). */
+#define NOTICE_EVENTS_MANY_MAX 64
+int notice_event_add_many(struct store_txn *t, const struct notice_event_rec *ev, size_t n,
+			  struct error *e);
 /* Events of a batch in time order from since_us; cb returns non-zero to stop. */
 int notice_events_each(struct store_txn *t, uint64_t batch, int64_t since_us,
 		       int (*cb)(const struct notice_event_rec *, void *), void *arg,

@@ -15,11 +15,13 @@
  */
 #include "lib/notice.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "lib/audit.h"
 #include "lib/log.h"
+#include "lib/notice_int.h"
 #include "lib/rec.h"
 #include "lib/store.h"
 
@@ -58,11 +60,15 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int event_audit(struct store_txn *t, const struct notice_event_rec *ev, struct error *e)
+/* An event's audit record; its strings live in s. */
+struct event_audit_text {
+	char action[48], target[64], detail[48];
+};
+
+static void event_entry(const struct notice_event_rec *ev, struct event_audit_text *s,
+			struct audit_entry *a)
 {
 	const char *actor = "resident", *from = "portal";
-	char action[48], target[64], detail[48] = "";
-	struct audit_entry a;
 
 	switch (ev->type) {
 	case EV_OTP_SENT: case EV_SENT: case EV_DEFERRED: case EV_BOUNCED: case EV_FAILED:
@@ -77,49 +83,111 @@ static int event_audit(struct store_txn *t, const struct notice_event_rec *ev, s
 	default:
 		break;
 	}
-	str_fmt(action, sizeof(action), "notice.%s", notice_event_name(ev->type));
-	str_fmt(target, sizeof(target), "batch:%llu/seq:%u", (unsigned long long)ev->batch,
+	s->detail[0] = '\0';
+	str_fmt(s->action, sizeof(s->action), "notice.%s", notice_event_name(ev->type));
+	str_fmt(s->target, sizeof(s->target), "batch:%llu/seq:%u", (unsigned long long)ev->batch,
 		ev->seq);
 	if (ev->delay >= 0)
-		str_fmt(detail, sizeof(detail), "delay=%lld", (long long)ev->delay);
-	a = (struct audit_entry){ actor, action, target, from, detail };
-	return audit_append(t, &a, NULL, e);
+		str_fmt(s->detail, sizeof(s->detail), "delay=%lld", (long long)ev->delay);
+	*a = (struct audit_entry){ actor, s->action, s->target, from, s->detail };
 }
 
 int notice_event_add(struct store_txn *t, const struct notice_event_rec *ev, struct error *e)
 {
-	uint8_t k[EVENT_KEY];
-	struct buf b;
-	int64_t when = ev->time_us > 0 ? ev->time_us : now_us();
-	int ret = -1, r = 1;
+	return notice_event_add_many(t, ev, 1, e);
+}
 
-	if (strcmp(notice_event_name(ev->type), "?") == 0)
-		return err_set(e, "notice: event type %d is not one", (int)ev->type);
-	buf_init(&b, EVENT_REC_MAX);
+/* A key for ev: its batch, its microsecond, and the first n that neither
+ * the store nor the earlier events of this call (taken[0..nt)) hold. */
+static int event_key(struct store_txn *t, const struct notice_event_rec *ev,
+		     uint8_t (*taken)[EVENT_KEY], size_t nt, uint8_t k[EVENT_KEY], struct error *e)
+{
+	int64_t when = ev->time_us > 0 ? ev->time_us : now_us();
+	const void *v;
+	size_t vl;
+
 	be64_put(k, ev->batch);
 	be64_put(k + 8, (uint64_t)when);
 	/* n tells apart events of one batch in the same microsecond. */
-	for (uint32_t n = 0; n < 1000 && r == 1; n++) {
+	for (uint32_t n = 0; n < 1000; n++) {
+		int r, dup = 0;
+
 		be32_put(k + 16, n);
-		buf_reset(&b);
-		if (rec_put_u64(&b, NR_BATCH, ev->batch) < 0 || rec_put_u64(&b, NR_SEQ, ev->seq) < 0 ||
-		    rec_put_u64(&b, NR_TYPE, (uint64_t)ev->type) < 0 ||
-		    rec_put(&b, NR_UA, ev->ua, strnlen(ev->ua, sizeof(ev->ua) - 1)) < 0 ||
-		    rec_put_u64(&b, NR_DELAY, (uint64_t)ev->delay) < 0 ||
-		    notice_seal_rec(store_txn_store(t), DB_EVENTS, k, sizeof(k), 1, &b, e) < 0)
-			goto out;
-		r = store_put_new(t, DB_EVENTS, k, sizeof(k), b.data, b.len, e);
-	}
-	if (r != 0) {
+		for (size_t i = 0; i < nt && !dup; i++)
+			dup = memcmp(taken[i], k, EVENT_KEY) == 0;
+		if (dup)
+			continue;
+		r = store_get(t, DB_EVENTS, k, EVENT_KEY, &v, &vl, e);
+		if (r < 0)
+			return -1;
 		if (r == 1)
-			err_tmp(e, "notice: too many events in one microsecond");
-		goto out;
+			return 0;
 	}
-	if (event_audit(t, ev, e) < 0)
+	return err_tmp(e, "notice: too many events in one microsecond");
+}
+
+int notice_event_add_many(struct store_txn *t, const struct notice_event_rec *ev, size_t n,
+			  struct error *e)
+{
+	struct event_audit_text *s;
+	struct audit_entry *a;
+	uint8_t(*k)[EVENT_KEY];
+	const void **kp;
+	size_t *kl;
+	struct buf *b;
+	int r, ret = -1;
+
+	if (n == 0 || n > NOTICE_EVENTS_MANY_MAX)
+		return err_set(e, "notice: %zu events at once", n);
+	s = xcalloc(n, sizeof(*s));
+	a = xcalloc(n, sizeof(*a));
+	k = xcalloc(n, sizeof(*k));
+	kp = xcalloc(n, sizeof(*kp));
+	kl = xcalloc(n, sizeof(*kl));
+	b = xcalloc(n, sizeof(*b));
+	for (size_t i = 0; i < n; i++)
+		buf_init(&b[i], EVENT_REC_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(notice_event_name(ev[i].type), "?") == 0) {
+			err_set(e, "notice: event type %d is not one", (int)ev[i].type);
+			goto out;
+		}
+		if (event_key(t, &ev[i], k, i, k[i], e) < 0)
+			goto out;
+		kp[i] = k[i];
+		kl[i] = EVENT_KEY;
+		if (rec_put_u64(&b[i], NR_BATCH, ev[i].batch) < 0 ||
+		    rec_put_u64(&b[i], NR_SEQ, ev[i].seq) < 0 ||
+		    rec_put_u64(&b[i], NR_TYPE, (uint64_t)ev[i].type) < 0 ||
+		    rec_put(&b[i], NR_UA, ev[i].ua, strnlen(ev[i].ua, sizeof(ev[i].ua) - 1)) < 0 ||
+		    rec_put_u64(&b[i], NR_DELAY, (uint64_t)ev[i].delay) < 0) {
+			err_set(e, "notice: event record too long");
+			goto out;
+		}
+		event_entry(&ev[i], &s[i], &a[i]);
+	}
+	/* Their MACs in one round trip to the keys process, then the records. */
+	if (notice_seal_many(store_txn_store(t), DB_EVENTS, n, kp, kl, 1, b, e) < 0)
 		goto out;
-	ret = 0;
+	for (size_t i = 0; i < n; i++) {
+		r = store_put_new(t, DB_EVENTS, k[i], EVENT_KEY, b[i].data, b[i].len, e);
+		if (r != 0) {
+			if (r == 1)
+				err_tmp(e, "notice: an event's key was taken meanwhile");
+			goto out;
+		}
+	}
+	/* All their audit records in one request to the keys process. */
+	ret = audit_append_many(t, a, n, NULL, e);
 out:
-	buf_free(&b);
+	for (size_t i = 0; i < n; i++)
+		buf_free(&b[i]);
+	free(b);
+	free(kl);
+	free(kp);
+	free(k);
+	free(a);
+	free(s);
 	return ret;
 }
 

@@ -21,6 +21,10 @@
 int notice_check_many(struct store *st, int db, size_t n, const void *const *keys,
 		      const size_t *kls, const void *const *vals, const size_t *vls, int *bad,
 		      struct error *e);
+/* notice_seal_rec() for n records of db at once (one round trip per
+ * KEYS_BATCH_MAX): each gets NR_VERSION version, then its MAC. */
+int notice_seal_many(struct store *st, int db, size_t n, const void *const *keys,
+		     const size_t *kls, uint64_t version, struct buf *recs, struct error *e);
 /* Fill out (batch and seq already set) from a checked record. */
 int notice_delivery_parse(const uint8_t *v, size_t vl, struct delivery *out, struct error *e);
 int notice_access_parse(const uint8_t *v, size_t vl, struct notice_access *out,

@@ -15,7 +15,7 @@
 
 #include "portal/http.h"
 
-#define HTTP_SLOW_MAX 16 /* workers for HTTP_SLOW routes, at most */
+#define HTTP_SLOW_MAX 256 /* workers for HTTP_SLOW routes, at most */
 
 enum http_phase { PHASE_BODY = 1, PHASE_SLOW, PHASE_DONE };
 

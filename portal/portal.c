@@ -136,7 +136,9 @@ static void listener_config(const struct conf *conf, const char *name, const cha
 	c->max_connections = (unsigned)conf_int(conf, "portal", "max_connections");
 	/* A TLS proxy (the WAF sample in contrib/) on loopback names the
 	 * client and says the request came over TLS. */
-	c->trust_forwarded = 1;
+	c->trust_forwarded = (int)conf_int(conf, "portal", "trust_proxy");
+	c->rate_per_s = (unsigned)conf_int(conf, "portal", "rate_per_ip");
+	c->slow_threads = (unsigned)conf_int(conf, "portal", "workers");
 }
 
 int portal_main(struct role_ctx *ctx)
@@ -145,7 +147,10 @@ int portal_main(struct role_ctx *ctx)
 	const char *rl = conf_str(ctx->conf, "portal", "resident_listen");
 	const char *sl = conf_str(ctx->conf, "portal", "staff_listen");
 	int ports[2] = { 0, 0 };
-	struct keys_client *kc = keys_client_new(ctx->keys_fd);
+	/* Two channels when the supervisor gave two: worker threads' round
+	 * trips to keys go on side by side. */
+	int kfds[2] = { ctx->keys_fd, ctx->keys_fd2 };
+	struct keys_client *kc = keys_client_new_multi(kfds, ctx->keys_fd2 >= 0 ? 2 : 1);
 	struct store *st = NULL;
 	struct http_listener *resident = NULL, *staff = NULL;
 	struct http_listener_config rc, sc;

@@ -460,28 +460,6 @@ fail:
 	return -1;
 }
 
-/* Every handler that touches the store holds the lock. */
-#define LOCKED(name)                                                                          \
-	static int locked_##name(const struct http_request *req, struct http_response *resp,  \
-				 void *ctx)                                                   \
-	{                                                                                     \
-		struct resident_ctx *rc = ctx;                                                \
-		int r;                                                                        \
-		pthread_mutex_lock(&rc->lock);                                                \
-		r = name(req, resp, ctx);                                                     \
-		pthread_mutex_unlock(&rc->lock);                                              \
-		return r;                                                                     \
-	}
-LOCKED(h_link)
-LOCKED(h_post_n)
-LOCKED(h_code)
-LOCKED(resident_h_notice)
-LOCKED(resident_h_pdf)
-LOCKED(resident_h_cert)
-LOCKED(resident_h_guide)
-LOCKED(resident_h_consent)
-LOCKED(resident_h_decline)
-
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
 	(void)req;
@@ -510,15 +488,15 @@ const struct http_route resident_routes[] = {
 	{ "GET", "/", 0, h_front, 0 },
 	{ "GET", "/healthz", 0, h_health, 0 },
 	{ "GET", "/static/", HTTP_PREFIX, h_static, 0 },
-	{ "POST", "/code", HTTP_SLOW, locked_h_code, 4096 },
-	{ "GET", "/n/", HTTP_PREFIX | HTTP_SLOW, locked_h_link, 0 },
-	{ "POST", "/n/", HTTP_PREFIX | HTTP_SLOW, locked_h_post_n, 4096 },
-	{ "GET", "/notice", HTTP_SLOW, locked_resident_h_notice, 0 },
-	{ "GET", "/notice/pdf", HTTP_SLOW, locked_resident_h_pdf, 0 },
-	{ "GET", "/notice/cert", HTTP_SLOW, locked_resident_h_cert, 0 },
-	{ "GET", "/notice/guide", HTTP_SLOW, locked_resident_h_guide, 0 },
-	{ "POST", "/notice/consent", HTTP_SLOW, locked_resident_h_consent, 4096 },
-	{ "POST", "/notice/decline", HTTP_SLOW, locked_resident_h_decline, 4096 },
+	{ "POST", "/code", HTTP_SLOW, h_code, 4096 },
+	{ "GET", "/n/", HTTP_PREFIX | HTTP_SLOW, h_link, 0 },
+	{ "POST", "/n/", HTTP_PREFIX | HTTP_SLOW, h_post_n, 4096 },
+	{ "GET", "/notice", HTTP_SLOW, resident_h_notice, 0 },
+	{ "GET", "/notice/pdf", HTTP_SLOW, resident_h_pdf, 0 },
+	{ "GET", "/notice/cert", HTTP_SLOW, resident_h_cert, 0 },
+	{ "GET", "/notice/guide", HTTP_SLOW, resident_h_guide, 0 },
+	{ "POST", "/notice/consent", HTTP_SLOW, resident_h_consent, 4096 },
+	{ "POST", "/notice/decline", HTTP_SLOW, resident_h_decline, 4096 },
 	{ NULL, NULL, 0, NULL, 0 },
 };
 
@@ -537,8 +515,6 @@ int resident_ctx_init(struct resident_ctx *rc, struct store *st, const struct co
 {
 	memset(rc, 0, sizeof(*rc));
 	rc->st = st;
-	if (pthread_mutex_init(&rc->lock, NULL) != 0)
-		return err_tmp(e, "cannot make a lock");
 	str_copy(rc->ward, conf_str(conf, "tenant", "name"), sizeof(rc->ward));
 	url_host(conf_str(conf, "portal", "public_url"), rc->ward_host, sizeof(rc->ward_host));
 	str_copy(rc->announcement_url, conf_str(conf, "portal", "announcement_url"),
@@ -550,10 +526,16 @@ int resident_ctx_init(struct resident_ctx *rc, struct store *st, const struct co
 	rc->auth_limit = http_limiter_new(4096, 5.0 / 60, 20);
 	rc->otp_tok_limit = http_limiter_new(4096, 3.0 / 600, 3);
 	rc->otp_ip_limit = http_limiter_new(4096, 10.0 / 60, 10);
+	rc->pdfs = resident_cache_new((size_t)conf_int(conf, "portal", "pdf_cache"));
+	rc->memo = resident_memo_new();
 	if (rc->code_limit == NULL || rc->auth_limit == NULL || rc->otp_tok_limit == NULL ||
-	    rc->otp_ip_limit == NULL) {
+	    rc->otp_ip_limit == NULL || rc->pdfs == NULL || rc->memo == NULL) {
 		resident_ctx_free(rc);
 		return err_tmp(e, "out of memory");
+	}
+	if (resident_group_start(rc, e) < 0) {
+		resident_ctx_free(rc);
+		return -1;
 	}
 	return 0;
 }
@@ -564,5 +546,8 @@ void resident_ctx_free(struct resident_ctx *rc)
 	http_limiter_free(&rc->auth_limit);
 	http_limiter_free(&rc->otp_tok_limit);
 	http_limiter_free(&rc->otp_ip_limit);
-	pthread_mutex_destroy(&rc->lock);
+	/* After the listener stopped: no request waits any more. */
+	resident_group_stop(rc);
+	resident_cache_free(&rc->pdfs);
+	resident_memo_free(&rc->memo);
 }

@@ -4,9 +4,11 @@
  * notice, the batch's proof of identity (the link alone, a mailed one-time
  * password, a value from the CSV), the resident's session, the notice page
  * with its PDF, certificate, consent and decline.  Handlers run on the HTTP
- * layer (portal/http.h); every one that touches the store is HTTP_SLOW and
- * holds the context's lock, since the store's channel to the keys process
- * carries one conversation at a time.  Runs in the portal process.
+ * layer (portal/http.h); every one that touches the store is HTTP_SLOW.
+ * They hold no lock of their own: LMDB read transactions run side by side,
+ * the keys client takes one of its channels for each round trip, and every
+ * write goes through one writer thread that commits many requests' events
+ * at once (resident_group.c).  Runs in the portal process.
  */
 #ifndef TAYORI_RESIDENT_H
 #define TAYORI_RESIDENT_H
@@ -21,14 +23,27 @@
 
 struct store;
 struct conf;
+struct resident_job;
+struct resident_cache;
+struct resident_pdf_ref;
+struct resident_memo;
 
 #define RESIDENT_SESSION_COOKIE "tayori_rs"
 #define RESIDENT_SESSION_TTL    3600  /* seconds a resident's session lasts */
 #define RESIDENT_CODE_LINK_TTL  3600  /* a link made for a typed notice code */
+#define RESIDENT_GROUP_MAX      64    /* events committed together, at most */
 
 struct resident_ctx {
 	struct store *st;
-	pthread_mutex_t lock;         /* held around every use of st */
+	/* The group commit (resident_group.c): requests queue their events
+	 * and wait; the writer thread commits them together, then wakes each. */
+	pthread_mutex_t group_lock;
+	pthread_cond_t group_wake;
+	pthread_t group_thread;
+	struct resident_job *group_head, *group_tail;
+	int group_stop, group_running;
+	struct resident_cache *pdfs;  /* decrypted PDFs, [portal] pdf_cache bytes */
+	struct resident_memo *memo;   /* records keys already judged (resident_memo.c) */
 	char ward[256];               /* [tenant] name: the issuer */
 	char ward_host[256];          /* host of [portal] public_url */
 	char announcement_url[512];   /* [portal] announcement_url, "" none */
@@ -69,7 +84,7 @@ struct resident_notice {
 			       * no appeal deadline is shown */
 };
 
-/* Read a notice (st's lock held).  0 found, 1 no such batch or resident
+/* Read a notice.  0 found, 1 no such batch or resident
  * (or the batch is not approved), -1 error.  resident_notice_free after a
  * 0 (nothing is left to free otherwise). */
 int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
@@ -87,7 +102,8 @@ int resident_session_find(struct resident_ctx *rc, const char *token, int64_t no
 
 /* Record ev for (batch, seq) with the request's user agent and the seconds
  * since delivery, and apply change to the access record, in one write
- * transaction.  change may be NULL; it may write more in t (a mail request)
+ * transaction (the writer thread's, shared with other requests' events);
+ * returns once that is committed.  change may be NULL; it may write more in t (a mail request)
  * and returns 0 to store a, 1 to leave the record alone, -1 on error (e
  * set through arg, or a generic one). */
 int resident_record(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
@@ -98,6 +114,35 @@ int resident_record(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 /* The exact stored bytes of the resident's PDF (n->pdf_seq). */
 int resident_pdf(struct resident_ctx *rc, const struct resident_notice *n, struct buf *pdf,
 		 struct error *e);
+
+/* resident_group.c: the writer thread (started by resident_ctx_init;
+ * stopping drains what is queued). */
+int resident_group_start(struct resident_ctx *rc, struct error *e);
+void resident_group_stop(struct resident_ctx *rc);
+
+/* resident_cache.c: the same bytes through the LRU of decrypted PDFs.
+ * get: 0 (*out a reference), 1 no PDF, -1 error; release (a free
+ * callback for http_resp_bytes) lets the reference go. */
+struct resident_cache *resident_cache_new(size_t max_bytes);
+void resident_cache_free(struct resident_cache **c);
+int resident_pdf_get(struct resident_ctx *rc, const struct resident_notice *n,
+		     struct resident_pdf_ref **out, struct error *e);
+/* resident_memo.c: a record keys already unsealed or found good, while
+ * the store holds exactly the same bytes.  find: 1 known (a plaintext
+ * appended to plain; plain NULL asks "was its MAC found good"), 0 not. */
+#define RESIDENT_MEMO_VALUE_MAX ((size_t)64 << 10)
+struct resident_memo *resident_memo_new(void);
+void resident_memo_free(struct resident_memo **m);
+int resident_memo_find(struct resident_memo *m, int db, const void *k, size_t kl, const void *raw,
+		       size_t rawlen, struct buf *plain);
+void resident_memo_put(struct resident_memo *m, int db, const void *k, size_t kl, const void *raw,
+		       size_t rawlen, const void *plain, size_t plainlen);
+/* store_get_sealed through the memo. */
+int resident_get_sealed(struct resident_ctx *rc, struct store_txn *t, int db, const void *k,
+			size_t kl, struct buf *out, struct error *e);
+
+const uint8_t *resident_pdf_data(const struct resident_pdf_ref *p, size_t *len);
+void resident_pdf_release(void *ref);
 /* The signer's certificate (PEM) from the first signature of pdf. */
 int resident_cert_pem(const uint8_t *pdf, size_t len, struct buf *pem, struct error *e);
 

@@ -1,8 +1,8 @@
 /*
  * resident_data.c — the store side of the resident pages: a notice's batch
  * and resident records, the resident's sessions, the events with the
- * access record they change, the stored PDF.  Every function is called
- * with the context's lock held.  Runs in the portal process.
+ * access record they change (written by resident_group.c), the stored
+ * PDF.  Runs in the portal process, on any worker thread.
  */
 #include <string.h>
 
@@ -17,7 +17,8 @@ static void key12(uint8_t k[12], uint64_t batch, uint32_t seq)
 	be32_put(k + 8, seq);
 }
 
-static int load_batch(struct store_txn *t, struct resident_notice *n, struct error *e)
+static int load_batch(struct resident_ctx *rc, struct store_txn *t, struct resident_notice *n,
+		      struct error *e)
 {
 	uint8_t k[8];
 	struct buf p;
@@ -27,7 +28,7 @@ static int load_batch(struct store_txn *t, struct resident_notice *n, struct err
 
 	be64_put(k, n->batch);
 	buf_init(&p, 1 << 20);
-	r = store_get_sealed(t, DB_BATCHES, k, sizeof(k), &p, e);
+	r = resident_get_sealed(rc, t, DB_BATCHES, k, sizeof(k), &p, e);
 	if (r != 0)
 		goto out;
 	if (rec_check(p.data, p.len) != 0) {
@@ -51,7 +52,8 @@ out:
 	return r;
 }
 
-static int load_resident(struct store_txn *t, struct resident_notice *n, struct error *e)
+static int load_resident(struct resident_ctx *rc, struct store_txn *t, struct resident_notice *n,
+			 struct error *e)
 {
 	uint8_t k[12];
 	struct buf p;
@@ -61,7 +63,7 @@ static int load_resident(struct store_txn *t, struct resident_notice *n, struct 
 
 	key12(k, n->batch, n->seq);
 	buf_init(&p, 1 << 20);
-	r = store_get_sealed(t, DB_RESIDENTS, k, sizeof(k), &p, e);
+	r = resident_get_sealed(rc, t, DB_RESIDENTS, k, sizeof(k), &p, e);
 	if (r != 0)
 		goto out;
 	if (rec_check(p.data, p.len) != 0) {
@@ -121,9 +123,9 @@ int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 	if (r == 0)
 		r = load_state(t, n, e);
 	if (r == 0)
-		r = load_batch(t, n, e);
+		r = load_batch(rc, t, n, e);
 	if (r == 0)
-		r = load_resident(t, n, e);
+		r = load_resident(rc, t, n, e);
 	store_abort(&t);
 	if (r != 0)
 		resident_notice_free(n);
@@ -193,66 +195,19 @@ int resident_session_find(struct resident_ctx *rc, const char *token, int64_t no
 	store_abort(&t);
 	if (r != 0)
 		return r;
-	r = notice_check_rec(rc->st, DB_SESSIONS, h, sizeof(h), copy, vl, e);
-	if (r != 0)
-		return r;
+	/* The same bytes keys found good before need no new round trip. */
+	if (!resident_memo_find(rc->memo, DB_SESSIONS, h, sizeof(h), copy, vl, NULL)) {
+		r = notice_check_rec(rc->st, DB_SESSIONS, h, sizeof(h), copy, vl, e);
+		if (r != 0)
+			return r;
+		resident_memo_put(rc->memo, DB_SESSIONS, h, sizeof(h), copy, vl, NULL, 0);
+	}
 	if (rec_get_str(copy, vl, NR_KIND, kind, sizeof(kind)) < 0 || strcmp(kind, "resident") != 0 ||
 	    (int64_t)rec_get_u64(copy, vl, NR_EXPIRES, 0) <= now)
 		return 1;
 	*batch = rec_get_u64(copy, vl, NR_BATCH, 0);
 	*seq = (uint32_t)rec_get_u64(copy, vl, NR_SEQ, 0);
 	return 0;
-}
-
-int resident_record(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
-		    enum notice_event ev, const char *ua,
-		    int (*change)(struct store_txn *t, struct notice_access *a, void *arg), void *arg,
-		    struct notice_access *after, struct error *e)
-{
-	struct store_txn *t = NULL;
-	struct notice_access a;
-	struct delivery d;
-	struct notice_event_rec er;
-	int64_t now = now_utc();
-	int r, ret = -1;
-
-	memset(&er, 0, sizeof(er));
-	if (store_begin(rc->st, 1, &t, e) < 0)
-		return -1;
-	if (access_get(t, batch, seq, &a, e) < 0)
-		goto out;
-	if (change != NULL) {
-		r = change(t, &a, arg);
-		if (r < 0) {
-			if (e->msg[0] == '\0')
-				err_set(e, "cannot update the access record");
-			goto out;
-		}
-		if (r == 0 && access_put(t, &a, e) < 0)
-			goto out;
-	}
-	if (ev != 0) {
-		r = delivery_get(t, batch, seq, &d, e);
-		if (r < 0)
-			goto out;
-		er.batch = batch;
-		er.seq = seq;
-		er.time_us = now * 1000000;
-		er.type = ev;
-		str_copy(er.ua, ua != NULL ? ua : "", sizeof(er.ua));
-		er.delay = r == 0 && d.sent_at > 0 && now >= d.sent_at ? now - d.sent_at : -1;
-		if (notice_event_add(t, &er, e) < 0)
-			goto out;
-	}
-	if (store_commit(&t, e) < 0)
-		goto out;
-	if (after != NULL)
-		*after = a;
-	ret = 0;
-out:
-	store_abort(&t);
-	secure_wipe(&a, sizeof(a));
-	return ret;
 }
 
 int resident_pdf(struct resident_ctx *rc, const struct resident_notice *n, struct buf *pdf,

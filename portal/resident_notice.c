@@ -118,27 +118,29 @@ int resident_h_pdf(const struct http_request *req, struct http_response *resp, v
 {
 	struct resident_ctx *rc = ctx;
 	struct resident_notice n;
+	struct resident_pdf_ref *pdf = NULL;
 	struct error e = { { 0 }, 0 };
-	struct buf *pdf = xmalloc(sizeof(*pdf));
 	char name[200];
+	const uint8_t *data = NULL;
+	size_t len = 0;
 	uint64_t first = 0, last = 0;
 	int r, counted = 1;
 
-	buf_init(pdf, (size_t)64 << 20);
 	r = session_notice(rc, req, resp, &n, &e);
-	if (r != 0) {
-		free_buf(pdf);
+	if (r != 0)
 		return r < 0 ? -1 : 0;
-	}
-	r = resident_pdf(rc, &n, pdf, &e);
+	r = resident_pdf_get(rc, &n, &pdf, &e);
 	if (r > 0) {
 		r = resident_contact(rc, resp);
 		goto out;
 	}
+	if (r == 0)
+		data = resident_pdf_data(pdf, &len);
 	/* The first download is the arrival.  HEAD downloads nothing, and a
 	 * range that does not start the file resumes a download already
-	 * counted (a viewer or a download manager fetching the rest). */
-	if (r == 0 && (req->is_head || (http_range_parse(req->range, pdf->len, &first, &last) == 1 &&
+	 * counted (a viewer or a download manager fetching the rest).  The
+	 * answer waits until the event is committed. */
+	if (r == 0 && (req->is_head || (http_range_parse(req->range, len, &first, &last) == 1 &&
 					first > 0)))
 		counted = 0;
 	if (r < 0 || (counted && resident_record(rc, n.batch, n.seq, EV_DOWNLOAD, req->user_agent,
@@ -150,12 +152,14 @@ int resident_h_pdf(const struct http_request *req, struct http_response *resp, v
 	file_name(n.title, ".pdf", name, sizeof(name));
 	if (http_resp_attachment(resp, name) < 0)
 		http_resp_attachment(resp, "notice.pdf");
-	http_resp_bytes(resp, "application/pdf", pdf->data, pdf->len, free_buf, pdf);
+	/* The bytes are sent from the cache's entry, which the response
+	 * holds until it is done with them. */
+	http_resp_bytes(resp, "application/pdf", data, len, resident_pdf_release, pdf);
 	pdf = NULL;
 	r = 0;
 out:
 	if (pdf != NULL)
-		free_buf(pdf);
+		resident_pdf_release(pdf);
 	resident_notice_free(&n);
 	return r;
 }
@@ -164,24 +168,25 @@ int resident_h_cert(const struct http_request *req, struct http_response *resp, 
 {
 	struct resident_ctx *rc = ctx;
 	struct resident_notice n;
+	struct resident_pdf_ref *pdf = NULL;
 	struct error e = { { 0 }, 0 };
-	struct buf pdf, *pem = xmalloc(sizeof(*pem));
+	struct buf *pem = xmalloc(sizeof(*pem));
+	const uint8_t *data;
+	size_t len;
 	int r;
 
-	buf_init(&pdf, (size_t)64 << 20);
 	buf_init(pem, 256 * 1024);
 	r = session_notice(rc, req, resp, &n, &e);
 	if (r != 0) {
 		free_buf(pem);
-		buf_free(&pdf);
 		return r < 0 ? -1 : 0;
 	}
-	r = resident_pdf(rc, &n, &pdf, &e);
+	r = resident_pdf_get(rc, &n, &pdf, &e);
 	if (r > 0) {
 		r = resident_contact(rc, resp);
 		goto out;
 	}
-	if (r < 0 || resident_cert_pem(pdf.data, pdf.len, pem, &e) < 0 ||
+	if (r < 0 || (data = resident_pdf_data(pdf, &len), resident_cert_pem(data, len, pem, &e) < 0) ||
 	    (!req->is_head && resident_record(rc, n.batch, n.seq, EV_CERT_DOWNLOAD, req->user_agent,
 					      count_cert, NULL, NULL, &e) < 0)) {
 		log_err("event=cert_failed reason=\"%s\"", e.msg);
@@ -195,7 +200,8 @@ int resident_h_cert(const struct http_request *req, struct http_response *resp, 
 out:
 	if (pem != NULL)
 		free_buf(pem);
-	buf_free(&pdf);
+	if (pdf != NULL)
+		resident_pdf_release(pdf);
 	resident_notice_free(&n);
 	return r;
 }

@@ -490,6 +490,49 @@ static void test_two_records_in_one_txn(void **state)
 	verify_ok(f, 5);
 }
 
+/* Many records in one keys request (the portal's group commit): numbered
+ * and chained one after the other; an aborted group leaves nothing; a
+ * single append after them in the same transaction follows on; a record
+ * removed from the middle of the group is noticed. */
+static void test_many_records_in_one_request(void **state)
+{
+	struct fixture *f = *state;
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	struct audit_entry a[AUDIT_MANY_MAX];
+	char target[AUDIT_MANY_MAX][32];
+	uint64_t first = 0, s = 0;
+
+	for (size_t i = 0; i < AUDIT_MANY_MAX; i++) {
+		str_fmt(target[i], sizeof(target[i]), "batch:1/seq:%zu", i + 1);
+		a[i] = (struct audit_entry){ "resident", "notice.download", target[i], "portal",
+					     "delay=5" };
+	}
+	append_range(f, 1, 2);
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	if (audit_append_many(t, a, AUDIT_MANY_MAX, &first, &e) < 0)
+		fail_msg("audit_append_many: %s", e.msg);
+	assert_int_equal(first, 3);
+	store_abort(&t);
+	verify_ok(f, 2);
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	if (audit_append_many(t, a, AUDIT_MANY_MAX, &first, &e) < 0)
+		fail_msg("audit_append_many: %s", e.msg);
+	assert_int_equal(first, 3);
+	assert_int_equal(audit_append(t, &a[0], &s, &e), 0);
+	assert_int_equal(s, 3 + AUDIT_MANY_MAX);
+	assert_int_equal(store_commit(&t, &e), 0);
+	verify_ok(f, 3 + AUDIT_MANY_MAX);
+	append_range(f, 4 + AUDIT_MANY_MAX, 4 + AUDIT_MANY_MAX);
+	verify_ok(f, 4 + AUDIT_MANY_MAX);
+	/* Too many at once is refused before anything is asked. */
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	assert_int_equal(audit_append_many(t, a, 0, &first, &e), -1);
+	store_abort(&t);
+	del_record(f, 30);
+	verify_fails(f, NULL, NULL);
+}
+
 /*
  * A writer dies after the keys process issued its record but before its
  * transaction committed: nothing reached the store.  The honest log must
@@ -746,6 +789,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_empty_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_records_in_one_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aborted_append_leaves_no_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_field, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_time, setup, teardown),

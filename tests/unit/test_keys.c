@@ -1226,6 +1226,81 @@ static void test_audit_chain_protocol(void **state)
 	keys_spawn_wait(&kc, pid);
 }
 
+/* KEYS_AUDIT_APPEND_MANY: records numbered and chained in order (each MAC
+ * the chain's, from the one before), the counter one fixed-size state
+ * written over the old one; a counter in the older unpadded form is read
+ * and then kept in the fixed size; more than the most at once is refused. */
+static void test_audit_append_many(void **state)
+{
+	struct fixture *f = *state;
+	struct keys_client *kc = NULL;
+	struct keys_audit_head h;
+	struct error e = { { 0 }, 0 };
+	const uint8_t *fields[3] = { (const uint8_t *)"a", (const uint8_t *)"bb",
+				     (const uint8_t *)"c" };
+	size_t lens[3] = { 1, 2, 1 };
+	uint8_t macs[KEYS_AUDIT_MANY_MAX + 1][32], hm[32], x[32], b[8 + 32 + 2];
+	const uint8_t *many[KEYS_AUDIT_MANY_MAX + 1];
+	size_t mlens[KEYS_AUDIT_MANY_MAX + 1];
+	char path[4096], hex[65], old[256];
+	uint64_t first = 0;
+	struct stat st;
+	pid_t pid = -1;
+	char *text;
+
+	assert_int_equal(keys_spawn(f->dir, NULL, NULL, &kc, &pid, &e), 0);
+	assert_int_equal(keys_audit_append_many(kc, 0, 0, NULL, 3, fields, lens, &first, macs, hm,
+						&e), 0);
+	assert_int_equal(first, 1);
+	/* Record 2's MAC chains from record 1's. */
+	be64_put(b, 2);
+	memcpy(b + 8, macs[0], 32);
+	memcpy(b + 40, "bb", 2);
+	assert_int_equal(keys_audit_mac(kc, b, sizeof(b), x, &e), 0);
+	assert_memory_equal(x, macs[1], 32);
+	assert_int_equal(keys_audit_head(kc, &h, &e), 0);
+	assert_int_equal(h.committed, 0);
+	assert_int_equal(h.pending, 3);
+	assert_memory_equal(h.pending_mac, macs[2], 32);
+	str_fmt(path, sizeof(path), "%s/%s", f->dir, KEYS_AUDIT_COUNTER);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 256);
+	/* The same transaction goes on from its own pending record. */
+	assert_int_equal(keys_audit_append_many(kc, 1, 3, macs[2], 1, fields, lens, &first, macs, hm,
+						&e), 0);
+	assert_int_equal(first, 4);
+	assert_int_equal(keys_audit_commit(kc, 4, macs[0], &e), 0);
+	/* An older counter (no padding) is read, then written in the fixed size. */
+	hex_encode(macs[0], 32, hex);
+	str_fmt(old, sizeof(old), "tayori-audit-counter-v1\ncommitted 4 %s\npending 4 %s\n", hex,
+		hex);
+	assert_int_equal(file_write_atomic(path, old, strlen(old), 0600, &e), 0);
+	assert_int_equal(keys_audit_head(kc, &h, &e), 0);
+	assert_int_equal(h.committed, 4);
+	assert_int_equal(keys_audit_append_many(kc, 0, 4, macs[0], 2, fields, lens, &first, macs, hm,
+						&e), 0);
+	assert_int_equal(first, 5);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 256);
+	text = read_counter(f->dir);
+	assert_non_null(strstr(text, "pending 6 "));
+	free(text);
+	/* Anything but newlines after the state is damage. */
+	str_fmt(old, sizeof(old), "tayori-audit-counter-v1\ncommitted 4 %s\npending 4 %s\n\nx", hex,
+		hex);
+	assert_int_equal(file_write_atomic(path, old, strlen(old), 0600, &e), 0);
+	assert_int_equal(keys_audit_head(kc, &h, &e), -1);
+	assert_non_null(strstr(e.msg, "damaged"));
+	/* One more than the most at once is refused before it is sent. */
+	for (size_t i = 0; i <= KEYS_AUDIT_MANY_MAX; i++) {
+		many[i] = (const uint8_t *)"z";
+		mlens[i] = 1;
+	}
+	assert_int_equal(keys_audit_append_many(kc, 0, 6, macs[1], KEYS_AUDIT_MANY_MAX + 1, many,
+						mlens, &first, macs, hm, &e), -1);
+	keys_spawn_wait(&kc, pid);
+}
+
 static void test_audit_requests_malformed(void **state)
 {
 	struct fixture *f = *state;
@@ -1416,6 +1491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_role_index_sign_audit, setup_demo, teardown_demo),
 		cmocka_unit_test_setup_teardown(test_role_batch, setup_demo, teardown_demo),
 		cmocka_unit_test_setup_teardown(test_audit_chain_protocol, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_audit_append_many, setup_demo, teardown_demo),
 		cmocka_unit_test_setup_teardown(test_audit_requests_malformed, setup_demo, teardown_demo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
