@@ -523,31 +523,42 @@ void queue_outcome(struct queue *q, const struct pool_outcome *o)
 
 /* ---- committing and finishing ---- */
 
+_Static_assert(QUEUE_CHUNK <= NOTICE_EVENTS_MANY_MAX, "a chunk's events fit one audit request");
+
 static int commit_dirty(struct queue *q, struct error *e)
 {
 	struct store_txn *t = NULL;
 	size_t n = q->ndirty < QUEUE_CHUNK ? q->ndirty : QUEUE_CHUNK;
+	struct notice_event_rec evs[QUEUE_CHUNK];
 	struct timeval tv;
 	int64_t t0 = ms_now();
 
+	if (n == 0)
+		return 0;
 	gettimeofday(&tv, NULL);
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct qitem *it = q->dirty[i];
-		struct notice_event_rec ev;
-		memset(&ev, 0, sizeof(ev));
-		ev.batch = it->d.batch;
-		ev.seq = it->d.seq;
+		struct notice_event_rec *ev = &evs[i];
+		memset(ev, 0, sizeof(*ev));
+		ev->batch = it->d.batch;
+		ev->seq = it->d.seq;
 		/* One microsecond apart: events of one instant would each try
 		 * the keys of those before (a MAC round trip each). */
-		ev.time_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec + (int64_t)i;
-		ev.type = (enum notice_event)it->event;
-		ev.delay = -1;
-		if (delivery_put(t, &it->d, e) < 0 || notice_event_add(t, &ev, e) < 0) {
+		ev->time_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec + (int64_t)i;
+		ev->type = (enum notice_event)it->event;
+		ev->delay = -1;
+		if (delivery_put(t, &it->d, e) < 0) {
 			store_abort(&t);
 			return -1;
 		}
+	}
+	/* All the chunk's events in one audit request: one fsync in the keys
+	 * process for the chunk, not one per message. */
+	if (notice_event_add_many(t, evs, n, e) < 0) {
+		store_abort(&t);
+		return -1;
 	}
 	if (store_commit(&t, e) < 0)
 		return -1;
