@@ -103,6 +103,10 @@ const struct conf_setting conf_schema_table[] = {
 	{ .section = "portal", .key = "consent_terms", .type = CONF_STRING, .def = "1", .max = 31,
 	  .help = "Version of the e-delivery terms a resident consents to on the portal.",
 	  .help_ja = "ポータルで区民が同意する電子交付の規約の版" },
+	{ .section = "portal", .key = "staff_idle", .type = CONF_DURATION, .def = "30m",
+	  .min = MINUTE, .max = DAY,
+	  .help = "A staff login session ends after this long without a request.",
+	  .help_ja = "職員ログインセッションが操作なしで切れるまでの時間" },
 
 	/* [mail] */
 	{ .section = "mail", .key = "relay", .type = CONF_URL, .def = "", .choices = "smtp,smtps",
