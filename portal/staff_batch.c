@@ -45,7 +45,12 @@ int staff_h_batches(const struct http_request *req, struct http_response *resp, 
 		return -1;
 	}
 	/* Newest first: the list is in id order. */
-	for (size_t i = n; i-- > 0;)
+	for (size_t i = 0; i < n / 2; i++) {
+		struct batch_summary tmp = list[i];
+		list[i] = list[n - 1 - i];
+		list[n - 1 - i] = tmp;
+	}
+	for (size_t i = 0; i < n; i++)
 		if (matches(&list[i], f.status, f.q))
 			list[kept++] = list[i];
 	r = page_staff_batches(&resp->body, &w.u, list, kept, &f);

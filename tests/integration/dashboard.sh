@@ -115,7 +115,7 @@ check "... audited" has_audit staff.login "staff:$SHONIN" "staff:$SHONIN" ""
 check "the token is not in the store files" sh -c "! grep -rqa '$TOKEN' '$D/db'"
 
 # --- the batches -----------------------------------------------------------------
-req s1 "$U/batches"
+req s1 "$U/batches"; cp "$T/b" "$T/list.html"
 before() { $PY -c 'import sys; t = open(sys.argv[1], encoding="utf-8").read(); sys.exit(0 if t.index(sys.argv[2]) < t.index(sys.argv[3]) else 1)' "$T/b" "$1" "$2"; }
 check "the batches list: 200, both batches, newest first" sh -c \
 	"[ $(code) = 200 ] && grep -q '住民税決定通知' '$T/b'"
