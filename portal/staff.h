@@ -28,7 +28,8 @@ struct conf;
 #define STAFF_FAIL_IP        20    /* failures from one IP that lock it */
 #define STAFF_FAIL_WINDOW    900   /* seconds failures are counted over */
 #define STAFF_LOCK_SECONDS   900   /* how long a lockout lasts */
-#define STAFF_TOUCH_SECONDS  60    /* a session's last use is written at most this often */
+#define STAFF_TOUCH_SECONDS  60    /* a session's last use is written at most this often
+				      (a quarter of the idle time-out when that is less) */
 
 /* Failed logins of one account ("a:LOGIN") or one IP ("i:ADDR"). */
 struct staff_fail {

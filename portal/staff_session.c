@@ -108,7 +108,9 @@ int staff_session_find(struct staff_ctx *sc, const char *token, int64_t now, uin
 	if (expires <= now || last + sc->idle <= now)
 		return session_del(sc, h, e) < 0 ? -1 : 1;
 	*id = rec_get_u64(copy, vl, NR_BATCH, 0);
-	if (now - last >= STAFF_TOUCH_SECONDS &&
+	/* Written now and then, well inside the idle time-out, so that a
+	 * session in use never reads as idle. */
+	if (now - last >= (sc->idle / 4 < STAFF_TOUCH_SECONDS ? sc->idle / 4 : STAFF_TOUCH_SECONDS) &&
 	    session_write(sc, h, rec_get_u64(copy, vl, NR_VERSION, 0) + 1, *id, created, now,
 			  expires, e) < 0)
 		return -1;

@@ -13,7 +13,8 @@
 # and sends now; logout ends the session on the server (the old cookie no
 # longer works); a one-time password sends the staff member to the
 # password page first; lockout after repeated failures per account and
-# per IP, audited; times in JST.
+# per IP, audited; the idle time-out ([portal] staff_idle = 1m here)
+# ends a session left alone and not one in use; times in JST.
 #
 # Standards: RFC 6265 (cookies), RFC 9110 (303, 403).
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +31,9 @@ check "init a demo tenant" "$TAYORI" init -d "$D" --demo
 sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
        -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
+       -e "s/^#staff_idle = .*/staff_idle = 1m/" \
        -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+check "a one-minute idle time-out is set" grep -q '^staff_idle = 1m' "$D/tayori.conf"
 export PW=a-long-enough-password
 check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --name '承認 花子' --role approver --password-env PW
 check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --role clerk --password-env PW
@@ -85,6 +88,13 @@ login() {
 	req "$1" -H "X-Forwarded-For: $_ip" --data-urlencode "csrf=$_c" --data-urlencode "login=$2" \
 		--data-urlencode "password=$3" "$U/login"
 }
+
+# Two sessions to watch the idle time-out: one left alone, one in use.
+login idle shonin "$PW"
+IDLE_AT=$(date +%s)
+login alive kakari "$PW"
+req alive "$U/batches"
+check "two sessions for the idle time-out" sh -c "[ $(code) = 200 ]"
 
 # --- before logging in -------------------------------------------------------------
 req anon "$U/batches"
@@ -214,6 +224,17 @@ check "twenty failures from one IP lock it" sh -c "[ $(code) = 429 ]"
 check "... the lockout audited" has_audit staff.lockout system "" scope=ip
 login l2 shonin "$PW" 203.0.113.6
 check "... another IP still logs in" sh -c "[ $(code) = 303 ]"
+
+# --- the idle time-out ----------------------------------------------------------
+while [ $(($(date +%s) - IDLE_AT)) -lt 63 ]; do
+	req alive "$U/batches"
+	[ "$(code)" = 200 ] || break
+	sleep 5
+done
+check "a session in use lives on past the idle time-out" sh -c "[ $(code) = 200 ]"
+req idle "$U/batches"
+check "a session left alone for the idle time-out ends: back to the login" sh -c \
+	"[ $(code) = 303 ] && [ '$(location)' = /login ]"
 
 check_status 0 "the audit chain verifies" "$TAYORI" audit verify -d "$D"
 done_testing
