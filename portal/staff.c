@@ -171,7 +171,7 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/batches/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_batch, 0 },
 	{ "GET", "/approve/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_confirm, 0 },
 	{ "GET", "/send/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_confirm, 0 },
-	{ "POST", "/approve/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_action, 0 },
-	{ "POST", "/send/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_action, 0 },
+	{ "POST", "/approve/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
+	{ "POST", "/send/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

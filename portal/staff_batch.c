@@ -4,8 +4,8 @@
  * batch with its residents' states (paged; each view audited, since it
  * shows residents' keys), and approval (four-eyes, the same
  * batches_approve as `tayori batch approve --as`) and sending now (as
- * `tayori batch send`), each behind a confirmation page, the CSRF check of
- * the HTTP layer and its permission.  Every handler runs with the store
+ * `tayori batch send`), each behind a confirmation page, a CSRF check (the
+ * layer's double-submit token, its refusal audited) and its permission.  Every handler runs with the store
  * lock held.  Runs in the portal process.
  */
 #include <stdlib.h>
@@ -252,7 +252,18 @@ int staff_h_action(const struct http_request *req, struct http_response *resp, v
 	action_of(req, &action, &perm, &what);
 	target_of(req, target, sizeof(target));
 	r = staff_guard(sc, req, resp, perm, what, target, &w);
-	if (r != 0 || (r = load(sc, req, resp, &w, &bs)) != 0)
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	/* The route is HTTP_CSRF_OWN so that a refusal is audited too. */
+	if (http_csrf_check(req) != 0) {
+		staff_audit(sc, w.actor, "staff.csrf_refused", target, req->client_ip, action);
+		resp->status = 403;
+		return page_staff_note(&resp->body, &w.u, "送信を受け付けられません",
+				       "画面が古いか、このサイトの画面から送られたものではありません。"
+				       "バッチの画面を開き直して、もう一度操作してください。",
+				       "/batches", "バッチ一覧に戻る");
+	}
+	if ((r = load(sc, req, resp, &w, &bs)) != 0)
 		return r < 0 ? -1 : 0;
 	r = strcmp(action, "approve") == 0 ? do_approve(sc, req, resp, &w, &bs)
 					   : do_send(sc, req, resp, &w, &bs);

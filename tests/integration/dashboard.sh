@@ -173,7 +173,8 @@ check "... the batch still awaits approval" test "$(status "$B1")" = awaiting_ap
 req s1 "$U/approve/$B1"
 C=$(csrf)
 req s1 "$U/approve/$B1" -d x=1
-check "an approval without the CSRF token is refused" sh -c "[ $(code) = 403 ]"
+check "an approval without the CSRF token is refused (403, in Japanese)" sh -c "[ $(code) = 403 ] && grep -q '送信を受け付けられません' '$T/b'"
+check "... audited" has_audit staff.csrf_refused "staff:$SHONIN" "batch:$B1" approve
 req s1 --data-urlencode "csrf=not-the-token-at-all-not-the-token-at-all-x" "$U/approve/$B1"
 check "... and with a wrong one" sh -c "[ $(code) = 403 ]"
 check "... the batch still awaits approval" test "$(status "$B1")" = awaiting_approval
