@@ -125,7 +125,17 @@ static int actions(struct buf *b, const struct page_staff_user *u, const struct 
 	return 0;
 }
 
-static int resident_rows(struct buf *b, const struct notice_status *rows, size_t n)
+/* Before sending starts every delivery reads "queued": say "not sent". */
+static const char *state_ja(const struct batch_summary *bs, const char *state)
+{
+	if (strcmp(bs->status, BATCH_STATUS_WAITING) == 0 ||
+	    strcmp(bs->status, BATCH_STATUS_APPROVED) == 0)
+		return strcmp(state, "paper") == 0 ? page_staff_state_ja(state) : "未送信";
+	return page_staff_state_ja(state);
+}
+
+static int resident_rows(struct buf *b, const struct batch_summary *bs,
+			 const struct notice_status *rows, size_t n)
 {
 	char s[32];
 
@@ -138,7 +148,7 @@ static int resident_rows(struct buf *b, const struct notice_status *rows, size_t
 	for (size_t i = 0; i < n; i++) {
 		str_fmt(s, sizeof(s), "%u", rows[i].seq);
 		if (A("<tr><td>") || H(s) || A("</td><td>") || H(rows[i].key) || A("</td><td>") ||
-		    H(page_staff_state_ja(rows[i].state)) ||
+		    H(state_ja(bs, rows[i].state)) ||
 		    (rows[i].paper && strcmp(rows[i].state, "paper") != 0 && A("（紙）")))
 			return -1;
 		str_fmt(s, sizeof(s), "%u", rows[i].contacts);
@@ -201,7 +211,7 @@ int page_staff_batch(struct buf *b, const struct page_staff_user *u,
 	if (rows == NULL)
 		return A("<p>まだ送信されていないため、区民ごとの状況はありません。</p>\n") ? -1
 											    : page_staff_end(b);
-	if (A("<h2>区民ごとの状況</h2>\n") || resident_rows(b, rows, nrows) < 0 ||
+	if (A("<h2>区民ごとの状況</h2>\n") || resident_rows(b, bs, rows, nrows) < 0 ||
 	    pager(b, bs->id, page, pages) < 0)
 		return -1;
 	return page_staff_end(b);

@@ -142,6 +142,7 @@ check "filter by status" sh -c "grep -q '該当するバッチはありません
 req s1 "$U/batches/$B1"
 check "a batch page: its residents and their state" sh -c \
 	"[ $(code) = 200 ] && grep -q '区民ごとの状況' '$T/b' && [ \$(grep -c '<tr><td>[0-9]' '$T/b') -eq 3 ]"
+check "... not sent yet" sh -c "[ \$(grep -c '<td>未送信</td>' '$T/b') -eq 3 ]"
 check "... the time in JST" grep -q 'JST' "$T/b"
 check "... the approve action for an approver" grep -q "href=\"/approve/$B1\"" "$T/b"
 check "... each view of the residents audited" has_audit batch.view_residents "staff:$SHONIN" "batch:$B1" "page=1"
@@ -192,6 +193,9 @@ req s1 --data-urlencode "csrf=$C" "$U/send/$B1"
 check "send now: 303 to the batch" sh -c "[ $(code) = 303 ]"
 check "... the batch is sending" test "$(status "$B1")" = sending
 check "... audited" has_audit batch.send "staff:$SHONIN" "batch:$B1" "to=sending"
+req s1 "$U/batches/$B1"
+check "... its page: sending or sent, no resident still unsent" sh -c \
+	"grep -qE '<dd>(送信中|送信済み)</dd>' '$T/b' && ! grep -q '<td>未送信</td>' '$T/b'"
 
 # --- logout ------------------------------------------------------------------------
 req s1 "$U/batches"
