@@ -14,7 +14,8 @@
 # longer works); a one-time password sends the staff member to the
 # password page first; lockout after repeated failures per account and
 # per IP, audited; the idle time-out ([portal] staff_idle = 1m here)
-# ends a session left alone and not one in use; times in JST.
+# ends a session left alone and not one in use, the absolute limit
+# ([portal] session_ttl = 2m) one in use; times in JST.
 #
 # Standards: RFC 6265 (cookies), RFC 9110 (303, 403).
 . "$(dirname "$0")/lib.sh"
@@ -32,8 +33,10 @@ sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
        -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
        -e "s/^#staff_idle = .*/staff_idle = 1m/" \
+       -e "s/^#session_ttl = .*/session_ttl = 2m/" \
        -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
-check "a one-minute idle time-out is set" grep -q '^staff_idle = 1m' "$D/tayori.conf"
+check "a one-minute idle time-out and a two-minute limit are set" sh -c \
+	"grep -q '^staff_idle = 1m' '$D/tayori.conf' && grep -q '^session_ttl = 2m' '$D/tayori.conf'"
 export PW=a-long-enough-password
 check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --name '承認 花子' --role approver --password-env PW
 check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --role clerk --password-env PW
@@ -93,6 +96,7 @@ login() {
 login idle shonin "$PW"
 IDLE_AT=$(date +%s)
 login alive kakari "$PW"
+ALIVE_AT=$(date +%s)
 req alive "$U/batches"
 check "two sessions for the idle time-out" sh -c "[ $(code) = 200 ]"
 
@@ -240,6 +244,15 @@ check "a session in use lives on past the idle time-out" sh -c "[ $(code) = 200 
 req idle "$U/batches"
 check "a session left alone for the idle time-out ends: back to the login" sh -c \
 	"[ $(code) = 303 ] && [ '$(location)' = /login ]"
+# The absolute limit ([portal] session_ttl) ends even a session in use.
+while [ $(($(date +%s) - ALIVE_AT)) -lt 135 ]; do
+	req alive "$U/batches"
+	[ "$(code)" = 200 ] || break
+	sleep 3
+done
+AGE=$(($(date +%s) - ALIVE_AT))
+check "a session in use ends at the absolute limit (after ${AGE}s of 120)" sh -c \
+	"[ $(code) = 303 ] && [ '$(location)' = /login ] && [ $AGE -ge 119 ] && [ $AGE -le 128 ]"
 
 check_status 0 "the audit chain verifies" "$TAYORI" audit verify -d "$D"
 done_testing
