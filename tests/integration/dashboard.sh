@@ -83,13 +83,14 @@ req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@";
 code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
 location() { sed -n 's/^[Ll]ocation: *\([^\r]*\).*/\1/p' "$T/h"; }
 csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
-# login NAME LOGIN PASSWORD [IP]: the login form, then the POST
+# login NAME LOGIN PASSWORD [IP [PROTO]]: the login form, then the POST
+# (from IP, over PROTO as a local TLS proxy would say)
 login() {
-	_ip=${4:-127.0.0.1}
-	req "$1" -H "X-Forwarded-For: $_ip" "$U/login"
+	_ip=${4:-127.0.0.1}; _proto=${5:-http}
+	req "$1" -H "X-Forwarded-For: $_ip" -H "X-Forwarded-Proto: $_proto" "$U/login"
 	_c=$(csrf)
-	req "$1" -H "X-Forwarded-For: $_ip" --data-urlencode "csrf=$_c" --data-urlencode "login=$2" \
-		--data-urlencode "password=$3" "$U/login"
+	req "$1" -H "X-Forwarded-For: $_ip" -H "X-Forwarded-Proto: $_proto" --data-urlencode "csrf=$_c" \
+		--data-urlencode "login=$2" --data-urlencode "password=$3" "$U/login"
 }
 
 # Two sessions to watch the idle time-out: one left alone, one in use.
@@ -126,6 +127,9 @@ check "the session cookie is HttpOnly and SameSite=Strict" sh -c \
 check "... without Secure over plain HTTP, and no lasting Max-Age" sh -c "! grep -qiE 'Secure|Max-Age' '$T/cookie'"
 TOKEN=$(sed -n 's/^[Ss]et-[Cc]ookie: tayori_ss=\([^;]*\).*/\1/p' "$T/cookie")
 check "... audited" has_audit staff.login "staff:$SHONIN" "staff:$SHONIN" ""
+login tls shonin "$PW" 127.0.0.1 https
+check "under TLS (a local TLS proxy) the session cookie is Secure too" sh -c \
+	"[ $(code) = 303 ] && grep -i '^set-cookie: tayori_ss=' '$T/h' | grep -q 'Secure'"
 check "the token is not in the store files" sh -c "! grep -rqa '$TOKEN' '$D/db'"
 
 # --- the batches -----------------------------------------------------------------
