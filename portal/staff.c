@@ -140,18 +140,13 @@ int staff_guard(struct staff_ctx *sc, const struct http_request *req, struct htt
 		pthread_mutex_unlock(sc->lock);                                               \
 		return r;                                                                     \
 	}
+LOCKED(staff_h_root)
 LOCKED(staff_h_logout)
 LOCKED(staff_h_password)
 LOCKED(staff_h_batches)
 LOCKED(staff_h_batch)
 LOCKED(staff_h_confirm)
 LOCKED(staff_h_action)
-
-static int h_root(const struct http_request *req, struct http_response *resp, void *ctx)
-{
-	(void)req, (void)ctx;
-	return http_resp_redirect(resp, "/batches");
-}
 
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -161,7 +156,7 @@ static int h_health(const struct http_request *req, struct http_response *resp, 
 }
 
 const struct http_route staff_routes[] = {
-	{ "GET", "/", 0, h_root, 0 },
+	{ "GET", "/", HTTP_SLOW, locked_staff_h_root, 0 },
 	{ "GET", "/healthz", 0, h_health, 0 },
 	{ "GET", "/login", 0, staff_h_login_form, 0 },
 	{ "POST", "/login", HTTP_SLOW, staff_h_login, 0 },

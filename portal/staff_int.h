@@ -56,6 +56,8 @@ int staff_guard(struct staff_ctx *sc, const struct http_request *req, struct htt
 int staff_batch_id(const char *s, uint64_t *id);
 
 /* ---- handlers ---- */
+/* GET /: the batches when logged in, else the login form (200). */
+int staff_h_root(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_login_form(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_login(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_logout(const struct http_request *req, struct http_response *resp, void *ctx);

@@ -20,6 +20,22 @@ int staff_h_login_form(const struct http_request *req, struct http_response *res
 	return page_staff_login(&resp->body, csrf, "", "");
 }
 
+int staff_h_root(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct staff_ctx *sc = ctx;
+	struct error e = { { 0 }, 0 };
+	uint64_t id;
+	int r = staff_session_find(sc, http_cookie(req, STAFF_SESSION_COOKIE), now_utc(), &id, &e);
+
+	if (r < 0) {
+		log_err("event=staff_session_failed reason=\"%s\"", e.msg);
+		return -1;
+	}
+	if (r == 0)
+		return http_resp_redirect(resp, "/batches");
+	return staff_h_login_form(req, resp, ctx);
+}
+
 static int login_page(const struct http_request *req, struct http_response *resp,
 		      unsigned status, const char *login, const char *error)
 {

@@ -106,6 +106,8 @@ req anon "$U/batches"
 check "a page without a session redirects to the login" sh -c "[ $(code) = 303 ] && [ '$(location)' = /login ]"
 req anon "$U/batches/$B1"
 check "... a batch page too" sh -c "[ $(code) = 303 ] && [ '$(location)' = /login ]"
+req anon "$U/"
+check "the front page without a session is the login form" sh -c "[ $(code) = 200 ] && grep -q 'action=\"/login\"' '$T/b'"
 req anon "$U/login"
 check "the login page: Japanese, labelled fields, a CSRF token" sh -c \
 	"grep -q 'lang=\"ja\"' '$T/b' && grep -q '<label for=\"login\">ユーザーID' '$T/b' && grep -q '<label for=\"password\">' '$T/b' && [ -n '$(csrf)' ]"
@@ -125,6 +127,8 @@ grep -i '^set-cookie: tayori_ss=' "$T/h" | tr -d '\r' >"$T/cookie"
 check "the session cookie is HttpOnly and SameSite=Strict" sh -c \
 	"grep -q 'HttpOnly' '$T/cookie' && grep -q 'SameSite=Strict' '$T/cookie' && grep -q 'Path=/' '$T/cookie'"
 check "... without Secure over plain HTTP, and no lasting Max-Age" sh -c "! grep -qiE 'Secure|Max-Age' '$T/cookie'"
+req s1 "$U/"
+check "... the front page with a session leads to the batches" sh -c "[ $(code) = 303 ] && [ '$(location)' = /batches ]"
 TOKEN=$(sed -n 's/^[Ss]et-[Cc]ookie: tayori_ss=\([^;]*\).*/\1/p' "$T/cookie")
 check "... audited" has_audit staff.login "staff:$SHONIN" "staff:$SHONIN" ""
 login tls shonin "$PW" 127.0.0.1 https
@@ -133,7 +137,7 @@ check "under TLS (a local TLS proxy) the session cookie is Secure too" sh -c \
 check "the token is not in the store files" sh -c "! grep -rqa '$TOKEN' '$D/db'"
 
 # --- the batches -----------------------------------------------------------------
-req s1 "$U/batches"; cp "$T/b" "$T/list.html"
+req s1 "$U/batches"
 before() { $PY -c 'import sys; t = open(sys.argv[1], encoding="utf-8").read(); sys.exit(0 if t.index(sys.argv[2]) < t.index(sys.argv[3]) else 1)' "$T/b" "$1" "$2"; }
 check "the batches list: 200, both batches, newest first" sh -c \
 	"[ $(code) = 200 ] && grep -q '住民税決定通知' '$T/b'"
