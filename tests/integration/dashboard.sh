@@ -46,8 +46,10 @@ OTP=$(grep -oE '[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}' "$T/shinjin.out
 check "a clerk with a one-time password" test -n "$OTP"
 
 sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+sh "$TOP/tests/bench/gen-corpus" "$T/c55" 55 >/dev/null 2>&1 || { fail "gen-corpus 55"; done_testing; exit 1; }
+# submit FOLDER TITLE [CORPUS]
 submit() {
-	mkdir -p "$T/$1"; cp "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/$1/"
+	mkdir -p "$T/$1"; cp "$T/${3:-c}/corpus.csv" "$T/${3:-c}/corpus.pdf" "$T/$1/"
 	printf '件名: %s\n\n区民の皆さまへ。\n' "$2" >"$T/$1/message.txt"
 	"$TAYORI" submit -d "$D" --json --again "$T/$1" >"$T/$1.json" 2>"$T/$1.err" || { sed 's/^/#   /' "$T/$1.err"; return 1; }
 }
@@ -55,6 +57,8 @@ check "a first batch" submit b1 "住民税決定通知"
 B1=$(jval "$T/b1.json" 'd["batch"]')
 check "a second batch" submit b2 "保険料のお知らせ<b>"
 B2=$(jval "$T/b2.json" 'd["batch"]')
+check "a batch of 55 residents" submit b3 "児童手当のお知らせ" c55
+B3=$(jval "$T/b3.json" 'd["batch"]')
 uid() { "$TAYORI" user list -d "$D" --json | $PY -c 'import json, sys
 for u in json.load(sys.stdin)["users"]:
     if u["login"] == sys.argv[1]: print(u["id"])' "$1"; }
@@ -158,6 +162,16 @@ check "... not sent yet" sh -c "[ \$(grep -c '<td>未送信</td>' '$T/b') -eq 3 
 check "... the time in JST" grep -q 'JST' "$T/b"
 check "... the approve action for an approver" grep -q "href=\"/approve/$B1\"" "$T/b"
 check "... each view of the residents audited" has_audit batch.view_residents "staff:$SHONIN" "batch:$B1" "page=1"
+rows() { grep -c '<tr><td>[0-9]' "$T/b"; }
+req s1 "$U/batches/$B3"
+check "a batch of 55: the first page holds 50 residents and a link to the next" sh -c \
+	"[ $(rows) -eq 50 ] && grep -q '1 / 2 ページ' '$T/b' && grep -q 'href=\"/batches/$B3?page=2\">次のページ' '$T/b'"
+req s1 "$U/batches/$B3?page=2"
+check "... the second page the other 5, and a link back" sh -c \
+	"[ $(rows) -eq 5 ] && grep -q '2 / 2 ページ' '$T/b' && grep -q 'href=\"/batches/$B3?page=1\">前のページ' '$T/b'"
+check "... each page's view audited" has_audit batch.view_residents "staff:$SHONIN" "batch:$B3" "page=2 rows=5"
+req s1 "$U/batches/$B3?page=99"
+check "... a page past the end shows the last" sh -c "[ $(rows) -eq 5 ]"
 req s1 "$U/batches/99999"
 check "an unknown batch: 404 with a Japanese page" sh -c "[ $(code) = 404 ] && grep -q 'バッチが見つかりません' '$T/b'"
 
@@ -203,7 +217,7 @@ req s1 "$U/batches/$B1"
 check "the batch page offers sending now" grep -q "href=\"/send/$B1\"" "$T/b"
 req s1 --data-urlencode "csrf=$C" "$U/send/$B1"
 check "send now: 303 to the batch" sh -c "[ $(code) = 303 ]"
-check "... the batch is sending" test "$(status "$B1")" = sending
+check "... the batch is sending (or already sent: the mailer is quick)" sh -c "case $(status "$B1") in sending|sent) true;; *) false;; esac"
 check "... audited" has_audit batch.send "staff:$SHONIN" "batch:$B1" "to=sending"
 req s1 "$U/batches/$B1"
 check "... its page: sending or sent, no resident still unsent" sh -c \
