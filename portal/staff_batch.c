@@ -17,6 +17,17 @@
 
 #define STAFF_PAGE_ROWS 50 /* residents per page */
 
+/* "batch:N" for the audit record of a refusal. */
+static void target_of(const struct http_request *req, char *out, size_t outsize)
+{
+	uint64_t id;
+
+	if (staff_batch_id(req->subpath, &id) < 0)
+		str_copy(out, "batch:?", outsize);
+	else
+		str_fmt(out, outsize, "batch:%llu", (unsigned long long)id);
+}
+
 static int matches(const struct batch_summary *s, const char *status, const char *q)
 {
 	if (status[0] != '\0' && strcmp(s->status, status) != 0)
@@ -114,7 +125,10 @@ int staff_h_batch(const struct http_request *req, struct http_response *resp, vo
 	const char *pq = http_query(req, "page");
 	char target[32], detail[64];
 	size_t n = 0, page = 1, pages, from;
-	int r = staff_guard(sc, req, resp, PERM_VIEW, "閲覧", "", &w);
+	int r;
+
+	target_of(req, target, sizeof(target));
+	r = staff_guard(sc, req, resp, PERM_VIEW, "閲覧", target, &w);
 
 	if (r != 0 || (r = load(sc, req, resp, &w, &bs)) != 0)
 		return r < 0 ? -1 : 0;
@@ -156,16 +170,6 @@ static int action_of(const struct http_request *req, const char **action, uint32
 	}
 	*action = "send", *perm = PERM_SEND, *what = "送信";
 	return 0;
-}
-
-static void target_of(const struct http_request *req, char *out, size_t outsize)
-{
-	uint64_t id;
-
-	if (staff_batch_id(req->subpath, &id) < 0)
-		str_copy(out, "batch:?", outsize);
-	else
-		str_fmt(out, outsize, "batch:%llu", (unsigned long long)id);
 }
 
 int staff_h_confirm(const struct http_request *req, struct http_response *resp, void *ctx)

@@ -41,6 +41,7 @@ export PW=a-long-enough-password
 check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --name '承認 花子' --role approver --password-env PW
 check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --role clerk --password-env PW
 check "the submitter, an approver too" "$TAYORI" user add "$ME" -d "$D" --email me@ward.example.jp --role approver --password-env PW
+check "a clerk without the view permission" sh -c "'$TAYORI' user add minai -d '$D' --email minai@ward.example.jp --role clerk --password-env PW && '$TAYORI' user role minai --revoke view -d '$D'"
 "$TAYORI" user add shinjin -d "$D" --email shinjin@ward.example.jp --role clerk >"$T/shinjin.out" 2>&1
 OTP=$(grep -oE '[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}' "$T/shinjin.out" | head -1)
 check "a clerk with a one-time password" test -n "$OTP"
@@ -187,6 +188,15 @@ req k1 --data-urlencode "csrf=$C" "$U/approve/$B1"
 check "the clerk's approval: 403" sh -c "[ $(code) = 403 ] && grep -q '権限がありません' '$T/b'"
 check "... audited" has_audit staff.refused "staff:$KAKARI" "batch:$B1" "need=approve method=POST"
 check "... the batch still awaits approval" test "$(status "$B1")" = awaiting_approval
+
+login v1 minai "$PW"
+req v1 "$U/batches"
+check "without the view permission the batches list is refused (403, in Japanese)" sh -c \
+	"[ $(code) = 403 ] && grep -q '閲覧の権限がない' '$T/b' && ! grep -q '住民税決定通知' '$T/b'"
+req v1 "$U/batches/$B1"
+check "... and a batch page, its residents not shown" sh -c "[ $(code) = 403 ] && ! grep -q '00010000' '$T/b'"
+check "... audited" has_audit staff.refused "staff:$(uid minai)" "" "need=view method=GET"
+check "... the batch page's refusal names the batch" has_audit staff.refused "staff:$(uid minai)" "batch:$B1" "need=view method=GET"
 
 # --- four-eyes approval ----------------------------------------------------------
 login m1 "$ME" "$PW"
