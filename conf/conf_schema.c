@@ -117,6 +117,10 @@ const struct conf_setting conf_schema_table[] = {
 	{ .section = "portal", .key = "trust_proxy", .type = CONF_BOOL, .def = "yes",
 	  .help = "Trust X-Forwarded-For/-Proto from a loopback peer (a local TLS proxy or WAF).",
 	  .help_ja = "ループバック上の接続元（ローカルの TLS 終端や WAF）の X-Forwarded-For / X-Forwarded-Proto を信頼する" },
+	{ .section = "portal", .key = "staff_idle", .type = CONF_DURATION, .def = "30m",
+	  .min = MINUTE, .max = DAY,
+	  .help = "A staff login session ends after this long without a request.",
+	  .help_ja = "職員ログインセッションが操作なしで切れるまでの時間" },
 
 	/* [mail] */
 	{ .section = "mail", .key = "relay", .type = CONF_URL, .def = "", .choices = "smtp,smtps",

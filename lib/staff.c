@@ -247,6 +247,25 @@ out:
 	return r;
 }
 
+int staff_get(struct store *st, uint64_t id, struct staff *out, struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct buf plain;
+	uint8_t idb[8];
+	int r;
+
+	be64_put(idb, id);
+	if (store_begin(st, 0, &t, e) < 0)
+		return -1;
+	buf_init(&plain, 64 << 10);
+	r = store_get_sealed(t, DB_STAFF, idb, sizeof(idb), &plain, e);
+	if (r == 0)
+		r = decode(id, plain.data, plain.len, out, e);
+	store_abort(&t);
+	buf_wipe(&plain);
+	return r;
+}
+
 int staff_find_login(struct store *st, const char *login, struct staff *out, struct error *e)
 {
 	return get_by_index(st, KEYS_IX_NAME_STAFF_LOGIN, login, out, e);

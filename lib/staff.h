@@ -65,6 +65,8 @@ int staff_email_valid(const char *email, struct error *e);
 int staff_add(struct store *st, struct staff *s, const struct staff_actor *who, struct error *e);
 /* 0 found, 1 no such account, -1 error. */
 int staff_find_login(struct store *st, const char *login, struct staff *out, struct error *e);
+/* The account with id: 0 found, 1 no such account, -1 error. */
+int staff_get(struct store *st, uint64_t id, struct staff *out, struct error *e);
 int staff_find_email(struct store *st, const char *email, struct staff *out, struct error *e);
 /* Rewrite an existing account with an audit record (action, detail). */
 int staff_update(struct store *st, const struct staff *s, const struct staff_actor *who,

@@ -8,8 +8,8 @@
  * of its own.
  *
  * Both listeners run on the portal's HTTP layer (http.h).  The resident
- * side serves the notices (resident.h); the staff side answers an honest
- * "not built yet" page and /healthz until the dashboard exists.
+ * side serves the notices (resident.h); the staff side the dashboard
+ * (staff.h), which shares the resident side's store lock.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "conf/conf.h"
 #include "portal/http.h"
 #include "portal/resident.h"
+#include "portal/staff.h"
 #include "lib/buf.h"
 #include "lib/keys_client.h"
 #include "lib/log.h"
@@ -29,38 +30,6 @@
 #include "lib/store.h"
 
 #define TLS_FILE_MAX (1 << 20)
-
-static const char staff_page[] =
-	"<h1>職員ダッシュボード</h1>\n"
-	"<p>ダッシュボードは準備中です（まだ実装されていません）。"
-	"当面はコマンド <code>tayori batch</code>・<code>tayori user</code> をご利用ください。</p>\n"
-	"<p lang=\"en\">Staff dashboard: not built yet.</p>\n";
-
-static int placeholder(struct http_response *resp, const char *title, const char *body)
-{
-	if (http_page_begin(&resp->body, title, 0) < 0 || buf_append_str(&resp->body, body) < 0)
-		return -1;
-	return http_page_end(&resp->body);
-}
-
-static int page_staff(const struct http_request *req, struct http_response *resp, void *ctx)
-{
-	(void)req, (void)ctx;
-	return placeholder(resp, "職員ダッシュボード — tayori", staff_page);
-}
-
-static int page_health(const struct http_request *req, struct http_response *resp, void *ctx)
-{
-	(void)req, (void)ctx;
-	resp->content_type = "text/plain; charset=utf-8";
-	return buf_append_str(&resp->body, "ok\n");
-}
-
-static const struct http_route staff_routes[] = {
-	{ "GET", "/", 0, page_staff, 0 },
-	{ "GET", "/healthz", 0, page_health, 0 },
-	{ NULL, NULL, 0, NULL, 0 },
-};
 
 /* Make the listening socket for spec ("HOST:PORT", numeric host) before
  * the role leaves root and loads its seccomp filter, which forbids making
@@ -141,6 +110,10 @@ static void listener_config(const struct conf *conf, const char *name, const cha
 	c->slow_threads = (unsigned)conf_int(conf, "portal", "workers");
 }
 
+/* The staff handlers take turns (staff traffic is light); the resident side
+ * needs no such lock: the store and the keys client are safe across threads. */
+static pthread_mutex_t staff_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int portal_main(struct role_ctx *ctx)
 {
 	char host[256];
@@ -155,6 +128,7 @@ int portal_main(struct role_ctx *ctx)
 	struct http_listener *resident = NULL, *staff = NULL;
 	struct http_listener_config rc, sc;
 	struct resident_ctx rctx;
+	struct staff_ctx *sctx = NULL;
 	int rctx_ok = 0;
 	struct error e = { { 0 }, 0 };
 	char *cert = NULL, *key = NULL;
@@ -173,12 +147,15 @@ int portal_main(struct role_ctx *ctx)
 	if (resident_ctx_init(&rctx, st, ctx->conf, &e) < 0)
 		goto out;
 	rctx_ok = 1;
+	sctx = xcalloc(1, sizeof(*sctx));
+	if (staff_ctx_init(sctx, st, &staff_lock, ctx->conf, &e) < 0)
+		goto out;
 	listener_config(ctx->conf, "resident", rl, rfd, cert, key, &rc);
 	if (http_listener_start(&rc, resident_routes, &rctx, &resident, &e) < 0)
 		goto out;
 	rfd = -1; /* the listener's now */
 	listener_config(ctx->conf, "staff", sl, sfd, cert, key, &sc);
-	if (http_listener_start(&sc, staff_routes, NULL, &staff, &e) < 0)
+	if (http_listener_start(&sc, staff_routes, sctx, &staff, &e) < 0)
 		goto out;
 	sfd = -1;
 	log_info("event=ready resident=%s staff=%s", rl, sl);
@@ -190,6 +167,9 @@ out:
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 	http_listener_stop(&staff);
 	http_listener_stop(&resident);
+	if (sctx != NULL && sctx->st != NULL)
+		staff_ctx_free(sctx);
+	free(sctx);
 	if (rctx_ok)
 		resident_ctx_free(&rctx);
 	if (key != NULL)

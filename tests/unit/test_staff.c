@@ -281,6 +281,15 @@ static void test_add_and_find(void **state)
 	assert_int_equal(staff_find_email(f->st, "sato", &got, &e), 1);
 	assert_int_equal(staff_find_login(f->st, "bob@example.jp", &got, &e), 1);
 
+	/* By id (the dashboard's sessions name the account by it). */
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(staff_get(f->st, 2, &got, &e), 0);
+	assert_string_equal(got.login, "bob");
+	assert_int_equal(got.id, 2);
+	assert_int_equal(got.perms, bob.perms);
+	assert_int_equal(staff_get(f->st, 3, &got, &e), 1);
+	assert_int_equal(staff_get(f->st, 0, &got, &e), 1);
+
 	/* Each add wrote one audit record. */
 	assert_int_equal(audit_count(f), 2);
 }

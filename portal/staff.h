@@ -1,0 +1,61 @@
+/*
+ * staff.h — the staff side of the portal (the dashboard on [portal]
+ * staff_listen): logging in with a user ID and an Argon2id-checked
+ * password, lockout per account and per IP, the staff session, the
+ * permission check in front of every page and action, the batches list,
+ * a page per batch, approval (four-eyes) and sending.  Handlers run on the
+ * HTTP layer (portal/http.h); every one that touches the store is
+ * HTTP_SLOW and holds the lock the resident side holds (resident.h), since
+ * the store's channel to the keys process carries one conversation at a
+ * time.  Runs in the portal process.
+ */
+#ifndef TAYORI_STAFF_PORTAL_H
+#define TAYORI_STAFF_PORTAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "lib/passwd.h"
+#include "lib/util.h"
+#include "portal/http.h"
+
+struct store;
+struct conf;
+
+#define STAFF_SESSION_COOKIE "tayori_ss"
+#define STAFF_FAIL_SLOTS     512   /* failure counters kept (accounts and IPs) */
+#define STAFF_FAIL_ACCOUNT   5     /* failures of one account that lock it */
+#define STAFF_FAIL_IP        20    /* failures from one IP that lock it */
+#define STAFF_FAIL_WINDOW    900   /* seconds failures are counted over */
+#define STAFF_LOCK_SECONDS   900   /* how long a lockout lasts */
+#define STAFF_TOUCH_SECONDS  60    /* a session's last use is written at most this often
+				      (a quarter of the idle time-out when that is less) */
+
+/* Failed logins of one account ("a:LOGIN") or one IP ("i:ADDR"). */
+struct staff_fail {
+	char key[80];
+	uint32_t count;
+	int64_t first;        /* the first failure counted */
+	int64_t locked_until; /* 0: not locked */
+};
+
+struct staff_ctx {
+	struct store *st;
+	pthread_mutex_t *lock;     /* the resident side's, held around every use of st */
+	int64_t idle;              /* [portal] staff_idle: seconds */
+	int64_t ttl;               /* [portal] session_ttl: the absolute limit */
+	int four_eyes;             /* [policy] four_eyes */
+	pthread_mutex_t fail_lock; /* guards fails */
+	struct staff_fail fails[STAFF_FAIL_SLOTS];
+	char dummy_hash[PASSWD_HASH_MAX]; /* checked for an unknown login, so it takes as long */
+};
+
+/* Fill sc from the configuration; st and lock stay the caller's. */
+int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock,
+		   const struct conf *conf, struct error *e);
+void staff_ctx_free(struct staff_ctx *sc);
+
+/* The staff listener's routes (ctx: a struct staff_ctx). */
+extern const struct http_route staff_routes[];
+
+#endif

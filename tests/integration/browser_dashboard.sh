@@ -1,0 +1,60 @@
+#!/bin/sh
+# The staff dashboard in a real browser: `tayori run` on a demo tenant with
+# a batch awaiting approval; in Debian's headless Chromium a clerk's
+# approval is refused (403 page), then an approver logs in, sees the batches
+# list and the batch page, and approves the batch behind its confirmation;
+# the login, list, batch, confirmation and refused pages are checked with
+# axe-core (zero violations), no sideways scrolling and no CSP error, at a
+# 1280x800 desktop and the list at a 360 px phone; screenshots kept under
+# build/artefacts/screenshots.  Skipped only when /usr/bin/chromium is
+# missing (contrib/install-deps --test installs it and the npm packages).
+. "$(dirname "$0")/lib.sh"
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM" ]; then
+	echo "# skip: $CHROMIUM is not installed (contrib/install-deps --test installs chromium)"
+	done_testing; exit 0
+fi
+DRIVER=$TOP/tests/browser/run.js
+if [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] || [ ! -d "$TOP/tests/browser/node_modules/axe-core" ]; then
+	fail "the browser driver's npm packages are installed (run: npm ci --prefix tests/browser)"
+	done_testing; exit 1
+fi
+SHOTS=${ARTEFACTS:-$TOP/build/artefacts}/screenshots
+mkdir -p "$SHOTS"
+rm -f "$SHOTS"/browser_dashboard-*.png
+HOME=$T/home; export HOME; mkdir -p "$HOME"
+browse() { node "$DRIVER" --out "$SHOTS" --name browser_dashboard "$@"; }
+
+D=$T/var
+P1=$((20000 + ($$ + 5) % 12000)); P2=$((P1 + 1)) # below the ephemeral ports (32768-)
+U=http://127.0.0.1:$P2
+"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
+sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
+       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
+       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+export PW=a-long-enough-password
+check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --name '承認 花子' --role approver --password-env PW
+check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --role clerk --password-env PW
+sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+mkdir -p "$T/b1"; cp "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/b1/"
+printf '件名: 住民税決定通知\n\n区民の皆さまへ。\n' >"$T/b1/message.txt"
+"$TAYORI" submit -d "$D" --json "$T/b1" >"$T/b1.json" 2>"$T/b1.err" || { fail "submit"; sed 's/^/#   /' "$T/b1.err"; }
+B1=$(jval "$T/b1.json" 'd["batch"]')
+"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
+SUP=$!
+at_exit "kill $SUP"
+check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+
+# Every step prints its own ok/not ok line.
+browse desktop "goto=$U/login" page=login "fill=ユーザーID::kakari" "fill=パスワード::$PW" \
+	submit=ログイン text=バッチ一覧 "goto-any=$U/approve/$B1" status=403 text=権限がありません \
+	page=refused || _nfail=$((_nfail + 1))
+browse desktop "goto=$U/login" "fill=ユーザーID::shonin" "fill=パスワード::$PW" submit=ログイン \
+	text=住民税決定通知 page=list "goto=$U/batches/$B1" text=区民ごとの状況 page=batch \
+	click=承認する… text=承認の確認 page=confirm submit=承認する text=承認済み page=approved \
+	|| _nfail=$((_nfail + 1))
+browse phone "goto=$U/login" page=login-phone "fill=ユーザーID::shonin" "fill=パスワード::$PW" \
+	submit=ログイン text=住民税決定通知 page=list-phone || _nfail=$((_nfail + 1))
+check "the batch is approved" sh -c "'$TAYORI' batch show '$B1' -d '$D' --json | grep -q '\"status\":\"approved\"'"
+check "the screenshots are kept" sh -c "ls '$SHOTS'/browser_dashboard-*-list-desktop.png '$SHOTS'/browser_dashboard-*-batch-desktop.png"
+done_testing

@@ -1,0 +1,290 @@
+#!/bin/sh
+# tests/integration/dashboard.sh — the staff dashboard against `tayori run`
+# on a demo tenant, with curl as the staff: staff accounts made with
+# `tayori user add`, two batches submitted from the command line, then:
+# a page without a session redirects to the login; a wrong password is
+# refused and audited; a good one gives a session cookie (HttpOnly,
+# SameSite=Strict, no Secure over plain HTTP on loopback) kept only as a
+# hash; the batches list (newest first, filtered by status, searched by
+# title) and a batch page with its residents (each view audited); a clerk
+# without the approve permission gets a Japanese 403 page and an audit
+# record; the submitter's own approval is refused; a POST without the CSRF
+# token is refused; a second account approves (audited with it as actor)
+# and sends now; logout ends the session on the server (the old cookie no
+# longer works); a one-time password sends the staff member to the
+# password page first; lockout after repeated failures per account and
+# per IP, audited; the idle time-out ([portal] staff_idle = 1m here)
+# ends a session left alone and not one in use, the absolute limit
+# ([portal] session_ttl = 2m) one in use; times in JST.
+#
+# Standards: RFC 6265 (cookies), RFC 9110 (303, 403).
+. "$(dirname "$0")/lib.sh"
+D=$T/var
+PY=/usr/bin/python3
+ME=$(id -un)
+for tool in curl; do
+	command -v "$tool" >/dev/null 2>&1 || { fail "the test needs $tool"; done_testing; exit 1; }
+done
+P1=$((20000 + ($$ + 11) % 20000)); P2=$((P1 + 1))
+U=http://127.0.0.1:$P2
+
+check "init a demo tenant" "$TAYORI" init -d "$D" --demo
+sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
+       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
+       -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
+       -e "s/^#staff_idle = .*/staff_idle = 1m/" \
+       -e "s/^#session_ttl = .*/session_ttl = 2m/" \
+       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+check "a one-minute idle time-out and a two-minute limit are set" sh -c \
+	"grep -q '^staff_idle = 1m' '$D/tayori.conf' && grep -q '^session_ttl = 2m' '$D/tayori.conf'"
+export PW=a-long-enough-password
+check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --name '承認 花子' --role approver --password-env PW
+check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --role clerk --password-env PW
+check "the submitter, an approver too" "$TAYORI" user add "$ME" -d "$D" --email me@ward.example.jp --role approver --password-env PW
+check "a clerk without the view permission" sh -c "'$TAYORI' user add minai -d '$D' --email minai@ward.example.jp --role clerk --password-env PW && '$TAYORI' user role minai --revoke view -d '$D'"
+"$TAYORI" user add shinjin -d "$D" --email shinjin@ward.example.jp --role clerk >"$T/shinjin.out" 2>&1
+OTP=$(grep -oE '[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}' "$T/shinjin.out" | head -1)
+check "a clerk with a one-time password" test -n "$OTP"
+
+sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+sh "$TOP/tests/bench/gen-corpus" "$T/c55" 55 >/dev/null 2>&1 || { fail "gen-corpus 55"; done_testing; exit 1; }
+# submit FOLDER TITLE [CORPUS]
+submit() {
+	mkdir -p "$T/$1"; cp "$T/${3:-c}/corpus.csv" "$T/${3:-c}/corpus.pdf" "$T/$1/"
+	printf '件名: %s\n\n区民の皆さまへ。\n' "$2" >"$T/$1/message.txt"
+	"$TAYORI" submit -d "$D" --json --again "$T/$1" >"$T/$1.json" 2>"$T/$1.err" || { sed 's/^/#   /' "$T/$1.err"; return 1; }
+}
+check "a first batch" submit b1 "住民税決定通知"
+B1=$(jval "$T/b1.json" 'd["batch"]')
+check "a second batch" submit b2 "保険料のお知らせ<b>"
+B2=$(jval "$T/b2.json" 'd["batch"]')
+check "a batch of 55 residents" submit b3 "児童手当のお知らせ" c55
+B3=$(jval "$T/b3.json" 'd["batch"]')
+uid() { "$TAYORI" user list -d "$D" --json | $PY -c 'import json, sys
+for u in json.load(sys.stdin)["users"]:
+    if u["login"] == sys.argv[1]: print(u["id"])' "$1"; }
+SHONIN=$(uid shonin); KAKARI=$(uid kakari); MEID=$(uid "$ME")
+status() { "$TAYORI" batch show "$1" -d "$D" --json | $PY -c 'import json, sys; print(json.load(sys.stdin)["summary"]["status"])'; }
+audit() { "$TAYORI" audit show -d "$D" --json >"$T/audit.json" 2>"$T/audit.err"; }
+# has_audit ACTION ACTOR TARGET DETAIL-PART: such a record exists
+has_audit() {
+	audit && $PY - "$T/audit.json" "$@" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+recs = d["records"] if isinstance(d, dict) else d
+act, actor, target, part = sys.argv[2:6]
+sys.exit(0 if any(r["action"] == act and (not actor or r["actor"] == actor) and
+                  (not target or r["target"] == target) and part in r["detail"] for r in recs) else 1)
+PYEOF
+}
+
+"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
+SUP=$!
+at_exit "kill $SUP"
+check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+
+# req NAME ARGS...: curl with NAME's cookie jar; headers in $T/h, body in $T/b
+req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@"; }
+code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
+location() { sed -n 's/^[Ll]ocation: *\([^\r]*\).*/\1/p' "$T/h"; }
+csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
+# login NAME LOGIN PASSWORD [IP [PROTO]]: the login form, then the POST
+# (from IP, over PROTO as a local TLS proxy would say)
+login() {
+	_ip=${4:-127.0.0.1}; _proto=${5:-http}
+	req "$1" -H "X-Forwarded-For: $_ip" -H "X-Forwarded-Proto: $_proto" "$U/login"
+	_c=$(csrf)
+	req "$1" -H "X-Forwarded-For: $_ip" -H "X-Forwarded-Proto: $_proto" --data-urlencode "csrf=$_c" \
+		--data-urlencode "login=$2" --data-urlencode "password=$3" "$U/login"
+}
+
+# Two sessions to watch the idle time-out: one left alone, one in use.
+login idle shonin "$PW"
+IDLE_AT=$(date +%s)
+login alive kakari "$PW"
+ALIVE_AT=$(date +%s)
+req alive "$U/batches"
+check "two sessions for the idle time-out" sh -c "[ $(code) = 200 ]"
+
+# --- before logging in -------------------------------------------------------------
+req anon "$U/batches"
+check "a page without a session redirects to the login" sh -c "[ $(code) = 303 ] && [ '$(location)' = /login ]"
+req anon "$U/batches/$B1"
+check "... a batch page too" sh -c "[ $(code) = 303 ] && [ '$(location)' = /login ]"
+req anon "$U/"
+check "the front page without a session is the login form" sh -c "[ $(code) = 200 ] && grep -q 'action=\"/login\"' '$T/b'"
+req anon "$U/login"
+check "the login page: Japanese, labelled fields, a CSRF token" sh -c \
+	"grep -q 'lang=\"ja\"' '$T/b' && grep -q '<label for=\"login\">ユーザーID' '$T/b' && grep -q '<label for=\"password\">' '$T/b' && [ -n '$(csrf)' ]"
+check "... no script, no external resource" sh -c "! grep -qiE '<script|https?://' '$T/b'"
+
+# --- logging in ----------------------------------------------------------------
+login s1 shonin wrong-password-here
+check "a wrong password: the login page again with an error" sh -c \
+	"[ $(code) = 200 ] && grep -q 'ユーザーIDまたはパスワードが違います' '$T/b' && ! grep -qi 'set-cookie: tayori_ss' '$T/h'"
+check "... audited" has_audit staff.login_fail "staff:$SHONIN" "staff:$SHONIN" reason=password
+login s1 daremo wrong-password-here
+check "an unknown user ID gets the same page" sh -c "[ $(code) = 200 ] && grep -q 'ユーザーIDまたはパスワードが違います' '$T/b'"
+check "... audited without a name" has_audit staff.login_fail unknown "" reason=unknown
+login s1 shonin "$PW"
+check "the right password: 303 to the batches" sh -c "[ $(code) = 303 ] && [ '$(location)' = /batches ]"
+grep -i '^set-cookie: tayori_ss=' "$T/h" | tr -d '\r' >"$T/cookie"
+check "the session cookie is HttpOnly and SameSite=Strict" sh -c \
+	"grep -q 'HttpOnly' '$T/cookie' && grep -q 'SameSite=Strict' '$T/cookie' && grep -q 'Path=/' '$T/cookie'"
+check "... without Secure over plain HTTP, and no lasting Max-Age" sh -c "! grep -qiE 'Secure|Max-Age' '$T/cookie'"
+req s1 "$U/"
+check "... the front page with a session leads to the batches" sh -c "[ $(code) = 303 ] && [ '$(location)' = /batches ]"
+TOKEN=$(sed -n 's/^[Ss]et-[Cc]ookie: tayori_ss=\([^;]*\).*/\1/p' "$T/cookie")
+check "... audited" has_audit staff.login "staff:$SHONIN" "staff:$SHONIN" ""
+login tls shonin "$PW" 127.0.0.1 https
+check "under TLS (a local TLS proxy) the session cookie is Secure too" sh -c \
+	"[ $(code) = 303 ] && grep -i '^set-cookie: tayori_ss=' '$T/h' | grep -q 'Secure'"
+check "the token is not in the store files" sh -c "! grep -rqa '$TOKEN' '$D/db'"
+
+# --- the batches -----------------------------------------------------------------
+req s1 "$U/batches"
+before() { $PY -c 'import sys; t = open(sys.argv[1], encoding="utf-8").read(); sys.exit(0 if t.index(sys.argv[2]) < t.index(sys.argv[3]) else 1)' "$T/b" "$1" "$2"; }
+check "the batches list: 200, both batches, newest first" sh -c \
+	"[ $(code) = 200 ] && grep -q '住民税決定通知' '$T/b'"
+check "... newest first" before ">$B2<" ">$B1<"
+check "... their status in Japanese, the title escaped" sh -c \
+	"grep -q '承認待ち' '$T/b' && grep -q '保険料のお知らせ&lt;b&gt;' '$T/b' && ! grep -q '保険料のお知らせ<b>' '$T/b'"
+check "... the header: who is logged in and a logout button" sh -c \
+	"grep -q '承認 花子' '$T/b' && grep -q 'action=\"/logout\"' '$T/b'"
+check "... no script, no external resource" sh -c "! grep -qiE '<script|https?://' '$T/b'"
+req s1 -G --data-urlencode "q=住民税" "$U/batches"
+check "search by title" sh -c "grep -q '>$B1<' '$T/b' && ! grep -q '>$B2<' '$T/b'"
+req s1 "$U/batches?status=sent"
+check "filter by status" sh -c "grep -q '該当するバッチはありません' '$T/b' && ! grep -q '>$B1<' '$T/b'"
+req s1 "$U/batches/$B1"
+check "a batch page: its residents and their state" sh -c \
+	"[ $(code) = 200 ] && grep -q '区民ごとの状況' '$T/b' && [ \$(grep -c '<tr><td>[0-9]' '$T/b') -eq 3 ]"
+check "... not sent yet" sh -c "[ \$(grep -c '<td>未送信</td>' '$T/b') -eq 3 ]"
+check "... the time in JST" grep -q 'JST' "$T/b"
+check "... the approve action for an approver" grep -q "href=\"/approve/$B1\"" "$T/b"
+check "... each view of the residents audited" has_audit batch.view_residents "staff:$SHONIN" "batch:$B1" "page=1"
+rows() { grep -c '<tr><td>[0-9]' "$T/b"; }
+req s1 "$U/batches/$B3"
+check "a batch of 55: the first page holds 50 residents and a link to the next" sh -c \
+	"[ $(rows) -eq 50 ] && grep -q '1 / 2 ページ' '$T/b' && grep -q 'href=\"/batches/$B3?page=2\">次のページ' '$T/b'"
+req s1 "$U/batches/$B3?page=2"
+check "... the second page the other 5, and a link back" sh -c \
+	"[ $(rows) -eq 5 ] && grep -q '2 / 2 ページ' '$T/b' && grep -q 'href=\"/batches/$B3?page=1\">前のページ' '$T/b'"
+check "... each page's view audited" has_audit batch.view_residents "staff:$SHONIN" "batch:$B3" "page=2 rows=5"
+req s1 "$U/batches/$B3?page=99"
+check "... a page past the end shows the last" sh -c "[ $(rows) -eq 5 ]"
+req s1 "$U/batches/99999"
+check "an unknown batch: 404 with a Japanese page" sh -c "[ $(code) = 404 ] && grep -q 'バッチが見つかりません' '$T/b'"
+
+# --- permissions ----------------------------------------------------------------
+login k1 kakari "$PW"
+check "the clerk logs in" sh -c "[ $(code) = 303 ]"
+req k1 "$U/batches/$B1"
+check "... sees the batch, without the approve action" sh -c "[ $(code) = 200 ] && ! grep -q 'href=\"/approve/' '$T/b'"
+req k1 "$U/approve/$B1"
+check "the clerk's approval page: 403, in Japanese" sh -c "[ $(code) = 403 ] && grep -q '権限がありません' '$T/b' && grep -q '承認の権限がない' '$T/b'"
+C=$(csrf)
+req k1 --data-urlencode "csrf=$C" "$U/approve/$B1"
+check "the clerk's approval: 403" sh -c "[ $(code) = 403 ] && grep -q '権限がありません' '$T/b'"
+check "... audited" has_audit staff.refused "staff:$KAKARI" "batch:$B1" "need=approve method=POST"
+check "... the batch still awaits approval" test "$(status "$B1")" = awaiting_approval
+
+login v1 minai "$PW"
+req v1 "$U/batches"
+check "without the view permission the batches list is refused (403, in Japanese)" sh -c \
+	"[ $(code) = 403 ] && grep -q '閲覧の権限がない' '$T/b' && ! grep -q '住民税決定通知' '$T/b'"
+req v1 "$U/batches/$B1"
+check "... and a batch page, its residents not shown" sh -c "[ $(code) = 403 ] && ! grep -q '00010000' '$T/b'"
+check "... audited" has_audit staff.refused "staff:$(uid minai)" "" "need=view method=GET"
+check "... the batch page's refusal names the batch" has_audit staff.refused "staff:$(uid minai)" "batch:$B1" "need=view method=GET"
+
+# --- four-eyes approval ----------------------------------------------------------
+login m1 "$ME" "$PW"
+req m1 "$U/approve/$B1"
+C=$(csrf)
+check "the submitter sees the confirmation" sh -c "[ $(code) = 200 ] && grep -q '承認の確認' '$T/b'"
+req m1 --data-urlencode "csrf=$C" "$U/approve/$B1"
+check "the submitter's own approval is refused (403, why)" sh -c "[ $(code) = 403 ] && grep -q '提出した本人は承認できません' '$T/b'"
+check "... audited" has_audit batch.approve_refused "staff:$MEID" "batch:$B1" reason=four_eyes
+check "... the batch still awaits approval" test "$(status "$B1")" = awaiting_approval
+req s1 "$U/approve/$B1"
+C=$(csrf)
+req s1 "$U/approve/$B1" -d x=1
+check "an approval without the CSRF token is refused (403, in Japanese)" sh -c "[ $(code) = 403 ] && grep -q '送信を受け付けられません' '$T/b'"
+check "... audited" has_audit staff.csrf_refused "staff:$SHONIN" "batch:$B1" approve
+req s1 --data-urlencode "csrf=not-the-token-at-all-not-the-token-at-all-x" "$U/approve/$B1"
+check "... and with a wrong one" sh -c "[ $(code) = 403 ]"
+check "... the batch still awaits approval" test "$(status "$B1")" = awaiting_approval
+req s1 --data-urlencode "csrf=$C" "$U/approve/$B1"
+check "a second account approves: 303 to the batch" sh -c "[ $(code) = 303 ] && [ '$(location)' = /batches/$B1 ]"
+check "... the batch is approved" test "$(status "$B1")" = approved
+check "... audited with the approver as actor and four-eyes" has_audit batch.approve "staff:$SHONIN" "batch:$B1" "submitter=cli:$ME four_eyes=yes"
+req s1 --data-urlencode "csrf=$C" "$U/approve/$B1"
+check "approving it again: refused as no longer awaiting" sh -c "[ $(code) = 409 ] && grep -q '承認待ちではありません' '$T/b'"
+req k1 "$U/send/$B1"
+check "the clerk may not send (403)" sh -c "[ $(code) = 403 ]"
+req s1 "$U/batches/$B1"
+check "the batch page offers sending now" grep -q "href=\"/send/$B1\"" "$T/b"
+req s1 --data-urlencode "csrf=$C" "$U/send/$B1"
+check "send now: 303 to the batch" sh -c "[ $(code) = 303 ]"
+check "... the batch is sending (or already sent: the mailer is quick)" sh -c "case $(status "$B1") in sending|sent) true;; *) false;; esac"
+check "... audited" has_audit batch.send "staff:$SHONIN" "batch:$B1" "to=sending"
+req s1 "$U/batches/$B1"
+check "... its page: sending or sent, no resident still unsent" sh -c \
+	"grep -qE '<dd>(送信中|送信済み)</dd>' '$T/b' && ! grep -q '<td>未送信</td>' '$T/b'"
+
+# --- logout ------------------------------------------------------------------------
+req s1 "$U/batches"
+C=$(csrf)
+req s1 --data-urlencode "csrf=$C" "$U/logout"
+check "logout: 303 to the login, the cookie cleared" sh -c \
+	"[ $(code) = 303 ] && [ '$(location)' = /login ] && grep -qi 'set-cookie: tayori_ss=;.*Max-Age=0' '$T/h'"
+curl -s -D "$T/h" -o "$T/b" -H "Cookie: tayori_ss=$TOKEN" "$U/batches"
+check "... the old cookie no longer works (ended on the server)" sh -c "[ $(code) = 303 ] && [ '$(location)' = /login ]"
+check "... audited" has_audit staff.logout "staff:$SHONIN" "" ""
+
+# --- a one-time password -----------------------------------------------------------
+login n1 shinjin "$OTP"
+check "a one-time password: on to the password page" sh -c "[ $(code) = 303 ] && [ '$(location)' = /password ]"
+req n1 "$U/batches"
+check "... every other page leads there too" sh -c "[ $(code) = 303 ] && [ '$(location)' = /password ]"
+req n1 "$U/password"
+check "... which says the password must be changed" sh -c "[ $(code) = 200 ] && grep -q '一時パスワード' '$T/b'"
+
+# --- lockout -----------------------------------------------------------------------
+for i in 1 2 3 4 5; do login l1 kakari "wrong-password-$i" 198.51.100.$i; done
+login l1 kakari "$PW" 198.51.100.9
+check "five failures lock the account: even the right password is refused" sh -c \
+	"[ $(code) = 429 ] && grep -q 'しばらくログインできません' '$T/b' && ! grep -qi 'set-cookie: tayori_ss' '$T/h'"
+check "... the lockout audited" has_audit staff.lockout "staff:$KAKARI" "staff:$KAKARI" scope=account
+login l1 shonin "$PW" 198.51.100.9
+check "... another account logs in from there" sh -c "[ $(code) = 303 ]"
+i=0; while [ $i -lt 20 ]; do login l2 "nobody$i" wrong-password 203.0.113.5; i=$((i + 1)); done
+login l2 shonin "$PW" 203.0.113.5
+check "twenty failures from one IP lock it" sh -c "[ $(code) = 429 ]"
+check "... the lockout audited" has_audit staff.lockout system "" scope=ip
+login l2 shonin "$PW" 203.0.113.6
+check "... another IP still logs in" sh -c "[ $(code) = 303 ]"
+
+# --- the idle time-out ----------------------------------------------------------
+while [ $(($(date +%s) - IDLE_AT)) -lt 63 ]; do
+	req alive "$U/batches"
+	[ "$(code)" = 200 ] || break
+	sleep 5
+done
+check "a session in use lives on past the idle time-out" sh -c "[ $(code) = 200 ]"
+req idle "$U/batches"
+check "a session left alone for the idle time-out ends: back to the login" sh -c \
+	"[ $(code) = 303 ] && [ '$(location)' = /login ]"
+# The absolute limit ([portal] session_ttl) ends even a session in use.
+while [ $(($(date +%s) - ALIVE_AT)) -lt 135 ]; do
+	req alive "$U/batches"
+	[ "$(code)" = 200 ] || break
+	sleep 3
+done
+AGE=$(($(date +%s) - ALIVE_AT))
+check "a session in use ends at the absolute limit (after ${AGE}s of 120)" sh -c \
+	"[ $(code) = 303 ] && [ '$(location)' = /login ] && [ $AGE -ge 119 ] && [ $AGE -le 128 ]"
+
+check_status 0 "the audit chain verifies" "$TAYORI" audit verify -d "$D"
+done_testing
