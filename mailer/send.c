@@ -13,6 +13,7 @@
 #include "lib/email.h"
 #include "lib/rec.h"
 #include "lib/store.h"
+#include "mailer/bounce_reader.h"
 #include "mailer/dkim.h"
 #include "mailer/verp.h"
 
@@ -86,6 +87,8 @@ int send_ctx_init(struct send_ctx *c, struct store *st, struct keys_client *kc,
 	if (at == NULL || at[1] == '\0')
 		return err_set(e, "[mail] from has no domain");
 	str_copy(c->domain, at + 1, sizeof(c->domain));
+	if (bounce_reader_domain(conf, c->verp_domain, sizeof(c->verp_domain), e) < 0)
+		return -1;
 	if (send_addr_list(conf_str(conf, "mail", "test_addresses"), c->test, SEND_TEST_MAX,
 			   &c->ntest, e) < 0)
 		return err_set(e, "[mail] test_addresses: %s", e->msg);
@@ -287,7 +290,7 @@ int send_build(const struct send_ctx *c, const struct send_batch *b, const struc
 		goto out;
 	if (dkim_sign_conf(c->kc, c->conf, msg.data, msg.len, &dk, e) < 0)
 		goto out;
-	if (verp_address(c->kc, b->id, r->seq, c->domain, job->mail_from, sizeof(job->mail_from),
+	if (verp_address(c->kc, b->id, r->seq, c->verp_domain, job->mail_from, sizeof(job->mail_from),
 			 e) < 0)
 		goto out;
 	str_copy(job->rcpt, to, sizeof(job->rcpt));

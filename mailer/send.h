@@ -43,7 +43,8 @@ struct send_ctx {
 	char from[SEND_ADDR_MAX + 1];
 	char from_name[256];
 	char reply_to[SEND_ADDR_MAX + 1];
-	char domain[SEND_ADDR_MAX + 1];   /* of from: VERP and Message-ID */
+	char domain[SEND_ADDR_MAX + 1];   /* of from: the Message-ID */
+	char verp_domain[SEND_ADDR_MAX + 1]; /* of the return paths: [mail] bounce_domain */
 	char portal_url[MESSAGE_URL_MAX];
 	char contact[1200];
 	char test[SEND_TEST_MAX][SEND_ADDR_MAX + 1];
