@@ -6,12 +6,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "conf/conf.h"
 #include "lib/batches.h"
 #include "lib/email.h"
 #include "lib/rec.h"
+#include "lib/staff.h"
 #include "lib/store.h"
 #include "mailer/bounce_reader.h"
 #include "mailer/dkim.h"
@@ -152,6 +154,34 @@ static char *rec_dup(const uint8_t *p, size_t n, uint16_t tag)
 	return xstrndup((const char *)v, vl);
 }
 
+/* The address of the enabled staff account actor names ("staff:N", or
+ * "cli:LOGIN"), into out ("" when none or not a valid address). */
+static int submitter_address(struct store *st, const char *actor, char *out, size_t outsize,
+			     struct error *e)
+{
+	struct staff *v = NULL;
+	size_t n = 0;
+	out[0] = '\0';
+	if (strncmp(actor, "staff:", 6) != 0 && strncmp(actor, "cli:", 4) != 0)
+		return 0;
+	if (staff_list(st, &v, &n, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char id[32];
+		str_fmt(id, sizeof(id), "staff:%llu", (unsigned long long)v[i].id);
+		if (v[i].disabled || !email_valid(v[i].email) ||
+		    (strcmp(actor, id) != 0 &&
+		     (strncmp(actor, "cli:", 4) != 0 || strcmp(actor + 4, v[i].login) != 0)))
+			continue;
+		str_copy(out, v[i].email, outsize);
+		break;
+	}
+	for (size_t i = 0; i < n; i++)
+		secure_wipe(v[i].pwhash, sizeof(v[i].pwhash));
+	free(v);
+	return 0;
+}
+
 int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct send_batch *b,
 		    struct error *e)
 {
@@ -189,6 +219,10 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	if (date_read(text, text, &b->expires) < 0 || b->expires <= now)
 		b->expires = now + SEND_LINK_TTL_DEFAULT;
 	buf_wipe(&plain);
+	if (test && submitter_address(st, b->actor, b->submitter, sizeof(b->submitter), e) < 0) {
+		send_batch_free(b);
+		return -1;
+	}
 	if (b->title[0] == '\0') {
 		free(b->title);
 		b->title = xstrdup("区からのお知らせ");
@@ -243,11 +277,22 @@ void send_resident_free(struct send_resident *r)
 const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
 		      const struct send_resident *r)
 {
+	size_t n = c->ntest, own = 0;
 	if (!b->test)
 		return r->mailable ? r->email : "";
-	if (c->ntest == 0)
+	/* The submitter first, unless also a test address. */
+	if (b->submitter[0] != '\0') {
+		own = 1;
+		for (size_t i = 0; i < c->ntest && own; i++)
+			if (strcasecmp(c->test[i], b->submitter) == 0)
+				own = 0;
+	}
+	n += own;
+	if (n == 0)
 		return "";
-	return c->test[(r->seq - 1) % c->ntest];
+	if (own && (r->seq - 1) % n == 0)
+		return b->submitter;
+	return c->test[(r->seq - 1) % n - own];
 }
 
 int send_build(const struct send_ctx *c, const struct send_batch *b, const struct send_resident *r,

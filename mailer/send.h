@@ -8,8 +8,9 @@
  * (mailer/dkim.h).  Runs in the mailer process.
  *
  * Who receives it: the resident's own address for a live batch; for a test
- * batch (テスト) one of [mail] test_addresses instead (in turn, by seq),
- * and the message is marked テスト.  A resident the batch holds back (any
+ * batch (テスト) the submitter (the enabled staff account BR_ACTOR names,
+ * when its address is valid) and [mail] test_addresses instead, without
+ * duplicates, in turn by seq, and the message is marked テスト.  A resident the batch holds back (any
  * row flag: no address, an invalid one, a duplicate key...) gets no mail:
  * that is the paper list.
  */
@@ -61,6 +62,7 @@ struct send_batch {
 	char deadline[11];     /* YYYY-MM-DD */
 	int64_t expires;       /* the links' expiry, UTC seconds */
 	char actor[64];        /* who submitted it ("staff:3"), for the report */
+	char submitter[SEND_ADDR_MAX + 1]; /* a test batch: the submitter's address, or "" */
 };
 
 /* One resident as the sender needs them. */

@@ -30,6 +30,7 @@
 #include "lib/mailreq.h"
 #include "lib/notice.h"
 #include "lib/rec.h"
+#include "lib/staff.h"
 #include "lib/store.h"
 #include "mailer/mailq.h"
 #include "mailer/outbox.h"
@@ -414,6 +415,59 @@ static void test_test_batch(void **state)
 	rig_close(&r);
 }
 
+static int relay_rcpt_is(const char *name, const char *want)
+{
+	char line[300];
+	char *env = relay_file(name);
+	int ok;
+	snprintf(line, sizeof(line), "rcpt %s\n", want);
+	ok = env != NULL && strstr(env, line) != NULL;
+	free(env);
+	return ok;
+}
+
+/* A test batch also goes to its submitter (staff:3 here, the account with
+ * id 3), in turn with the test address: never to the residents. */
+static void test_test_batch_submitter(void **state)
+{
+	static const char *const to[] = { "a@example.jp", "b@example.jp", "c@example.jp" };
+	static const char *const logins[] = { "ichi", "ni", "teishutsu" };
+	struct fixture *f = *state;
+	struct staff_actor who = { "cli:root", "cli" };
+	struct error e = { { 0 }, 0 };
+	struct rig r;
+
+	for (size_t i = 0; i < 3; i++) {
+		struct staff s;
+		memset(&s, 0, sizeof(s));
+		str_copy(s.login, logins[i], sizeof(s.login));
+		snprintf(s.email, sizeof(s.email), "%s@ward.example.jp", logins[i]);
+		str_copy(s.role, "clerk", sizeof(s.role));
+		s.perms = PERM_SUBMIT;
+		assert_int_equal(staff_add(f->st, &s, &who, &e), 0);
+		assert_int_equal(s.id, i + 1);
+	}
+	put_batch(f->st, BATCH + 2, 1, to, 3);
+	rig_open(f, &r);
+	run(&r, now_utc());
+	status_is(f, BATCH + 2, BATCH_STATUS_SENT);
+	/* Q1..Q3 are the three messages, Q4 the report. */
+	assert_true(relay_rcpt_is("Q1.env", "teishutsu@ward.example.jp") +
+			    relay_rcpt_is("Q2.env", "teishutsu@ward.example.jp") +
+			    relay_rcpt_is("Q3.env", "teishutsu@ward.example.jp") ==
+		    2);
+	assert_true(relay_rcpt_is("Q1.env", "shiken@ward.example.jp") +
+			    relay_rcpt_is("Q2.env", "shiken@ward.example.jp") +
+			    relay_rcpt_is("Q3.env", "shiken@ward.example.jp") ==
+		    1);
+	for (int i = 1; i <= 3; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "Q%d.env", i);
+		assert_false(relay_rcpt_is(name, to[i - 1]));
+	}
+	rig_close(&r);
+}
+
 /* An OTP request leaves within the poll and its record is deleted. */
 static void test_mailq(void **state)
 {
@@ -543,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test_setup_teardown(test_states, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_test_batch, rsetup, rteardown),
+		cmocka_unit_test_setup_teardown(test_test_batch_submitter, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_mailq, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_outbox, rsetup, rteardown),
 	};
