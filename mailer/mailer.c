@@ -12,7 +12,9 @@
  *
  * One loop: poll the mail requests (every 250 ms) and the outbox, read the
  * bounce mailbox (mailer/bounce_reader.h: a Maildir and/or IMAP), queue the
- * reminders the batches' 督促 schedules make due (once a minute), notice
+ * reminders the batches' 督促 schedules make due and the mail to staff of
+ * mailer/digest.h (the daily summary, "the paper list is final"), both
+ * once a minute, notice
  * batches to send, hand due deliveries over, collect the pool's outcomes
  * and commit them in bulk.  On stop (the supervisor closes the channel) the
  * pool finishes what it holds and the outcomes are committed.
@@ -28,6 +30,7 @@
 #include "lib/role.h"
 #include "lib/store.h"
 #include "mailer/bounce_reader.h"
+#include "mailer/digest.h"
 #include "mailer/mailq.h"
 #include "mailer/outbox.h"
 #include "mailer/pool.h"
@@ -51,6 +54,7 @@ struct mailer {
 	struct mailq *mq;
 	struct outbox *ob;     /* NULL without a relay */
 	struct bounce_reader *br;
+	struct digest *dg;
 	struct pool_outcome outs[MAILER_COLLECT];
 };
 
@@ -93,6 +97,8 @@ static int mailer_open(struct role_ctx *ctx, struct store *st, struct keys_clien
 		return -1;
 	if (pc.smtp != NULL && outbox_open(&m->sc, m->pool, outbox, &m->ob, e) < 0)
 		return -1;
+	if (digest_open(ctx->conf, st, &m->dg, e) < 0)
+		return -1;
 	return bounce_reader_new(ctx->conf, st, &m->br, e);
 }
 
@@ -118,10 +124,12 @@ static void mailer_run(struct role_ctx *ctx, struct mailer *m)
 	int64_t last_remind = 0;
 	for (;;) {
 		int busy, wait;
-		size_t flying;
+		size_t flying, queued;
 		if (role_wait_parent(ctx, 0) != 0)
 			break;
 		remind_now(m, &last_remind);
+		if (digest_step(m->dg, now_utc(), &queued, &e) < 0)
+			log_err("event=digest_failed reason=\"%s\"", e.msg);
 		if (mailq_step(m->mq, &e) < 0)
 			log_err("event=mailq_failed reason=\"%s\"", e.msg);
 		if (m->ob != NULL)
@@ -191,6 +199,7 @@ int mailer_main(struct role_ctx *ctx)
 	rc = 0;
 out:
 	bounce_reader_free(&m->br);
+	digest_close(&m->dg);
 	outbox_close(&m->ob);
 	mailq_close(&m->mq);
 	queue_close(&m->q);

@@ -13,7 +13,6 @@
 #include "lib/batches.h"
 #include "lib/email.h"
 #include "lib/rec.h"
-#include "lib/staff.h"
 #include "lib/store.h"
 #include "mailer/bounce_reader.h"
 #include "mailer/dkim.h"
@@ -127,6 +126,19 @@ static int date_read(const char *s, char out[11], int64_t *end_of_day)
 	return 0;
 }
 
+int send_date_end(const char *s, int64_t *end_of_day)
+{
+	char day[11];
+	return date_read(s, day, end_of_day);
+}
+
+void send_submitter_address(const char *from, char *out, size_t outsize)
+{
+	out[0] = '\0';
+	if (strlen(from) < outsize && email_valid(from))
+		str_copy(out, from, outsize);
+}
+
 static void date_of(int64_t t, char out[11])
 {
 	time_t j = (time_t)(t + JST_OFFSET);
@@ -152,34 +164,6 @@ static char *rec_dup(const uint8_t *p, size_t n, uint16_t tag)
 	if (rec_get(p, n, tag, &v, &vl) != 0)
 		return xstrdup("");
 	return xstrndup((const char *)v, vl);
-}
-
-/* The address of the enabled staff account actor names ("staff:N", or
- * "cli:LOGIN"), into out ("" when none or not a valid address). */
-static int submitter_address(struct store *st, const char *actor, char *out, size_t outsize,
-			     struct error *e)
-{
-	struct staff *v = NULL;
-	size_t n = 0;
-	out[0] = '\0';
-	if (strncmp(actor, "staff:", 6) != 0 && strncmp(actor, "cli:", 4) != 0)
-		return 0;
-	if (staff_list(st, &v, &n, e) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		char id[32];
-		str_fmt(id, sizeof(id), "staff:%llu", (unsigned long long)v[i].id);
-		if (v[i].disabled || !email_valid(v[i].email) ||
-		    (strcmp(actor, id) != 0 &&
-		     (strncmp(actor, "cli:", 4) != 0 || strcmp(actor + 4, v[i].login) != 0)))
-			continue;
-		str_copy(out, v[i].email, outsize);
-		break;
-	}
-	for (size_t i = 0; i < n; i++)
-		secure_wipe(v[i].pwhash, sizeof(v[i].pwhash));
-	free(v);
-	return 0;
 }
 
 int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct send_batch *b,
@@ -210,6 +194,8 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	b->title = rec_dup(plain.data, plain.len, BR_TITLE);
 	b->message = rec_dup(plain.data, plain.len, BR_MESSAGE);
 	rec_get_str(plain.data, plain.len, BR_ACTOR, b->actor, sizeof(b->actor));
+	if (test && rec_get_str(plain.data, plain.len, BR_FROM, text, sizeof(text)) == 0)
+		send_submitter_address(text, b->submitter, sizeof(b->submitter));
 	rec_get_str(plain.data, plain.len, BR_AUTH, text, sizeof(text));
 	b->auth = auth_of(text);
 	rec_get_str(plain.data, plain.len, BR_DEADLINE, text, sizeof(text));
@@ -219,10 +205,6 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	if (date_read(text, text, &b->expires) < 0 || b->expires <= now)
 		b->expires = now + SEND_LINK_TTL_DEFAULT;
 	buf_wipe(&plain);
-	if (test && submitter_address(st, b->actor, b->submitter, sizeof(b->submitter), e) < 0) {
-		send_batch_free(b);
-		return -1;
-	}
 	if (b->title[0] == '\0') {
 		free(b->title);
 		b->title = xstrdup("区からのお知らせ");
