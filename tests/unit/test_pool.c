@@ -516,6 +516,65 @@ static void test_relay_down(void **state)
 	assert_non_null(strstr(e.msg, "in flight"));
 }
 
+/* A relay that answers every connection with 421 at its greeting (busy,
+ * too many connections) and closes: each job ends TEMPFAIL at CONNECT
+ * with that reply, counted as a throttle, so its domain slows down and
+ * the job is retried no sooner than a minute later. */
+static void test_greeting_421(void **state)
+{
+	struct smtp_config sc;
+	struct pool_config pc = {0};
+	struct pool *p = NULL;
+	struct error e = {{0}, 0};
+	struct sent s[2];
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), st;
+	int64_t t0 = now_utc();
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const char busy[] = "421 4.3.2 mx.c.example too many connections, closing\r\n";
+		for (int i = 0; i < 8; i++) {
+			int c = accept(fd, NULL, NULL);
+			if (c < 0)
+				_exit(1);
+			if (write(c, busy, sizeof busy - 1) < 0)
+				_exit(1);
+			close(c);
+		}
+		_exit(0);
+	}
+	close(fd);
+	smtp_cfg(&sc, ntohs(sa.sin_port));
+	pc.smtp = &sc;
+	pc.connections = 1;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(s, 0, sizeof s);
+	snprintf(s[0].rcpt, sizeof s[0].rcpt, "r1@c.example");
+	snprintf(s[1].rcpt, sizeof s[1].rcpt, "r2@c.example");
+	run_jobs(p, s, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(s[i].o.r.outcome, SMTP_TEMPFAIL);
+		assert_int_equal(s[i].o.r.stage, SMTP_STAGE_CONNECT);
+		assert_int_equal(s[i].o.r.code, 421);
+		assert_string_equal(s[i].o.r.status, "4.3.2");
+		assert_true(s[i].o.r.throttle);
+		assert_true(s[i].o.not_before >= t0 + 60);
+	}
+	pool_close(&p);
+	free_sent(s, 2);
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+}
+
 /* One connection: a dropped one is reopened for the next message. */
 static void test_reopen_after_drop(void **state)
 {
@@ -786,6 +845,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_throttle_halves_rate, teardown),
 		cmocka_unit_test_teardown(test_throttle_unlimited_domain, teardown),
 		cmocka_unit_test(test_relay_down),
+		cmocka_unit_test(test_greeting_421),
 		cmocka_unit_test_teardown(test_reopen_after_drop, teardown),
 		cmocka_unit_test_teardown(test_reply_timeout, teardown),
 		cmocka_unit_test_teardown(test_tls_connections, teardown),
