@@ -115,10 +115,16 @@ static int open_steps(struct smtp_conn *c, const struct smtp_config *cfg, struct
 		close(fd);
 		return err_set(e, "SMTP relay %s did not resolve to a loopback address", c->host);
 	}
-	if (greet(c, fd, e) < 0)
+	if (cfg->implicit_tls) {
+		if (smtp_tls_implicit(c, fd, e) < 0)
+			return -1;
+		use_tls = 0;
+	} else if (greet(c, fd, e) < 0) {
 		return -1;
-	use_tls = smtp_tls_decide(c->host, cfg->tls_on_loopback, (c->s->esmtp & MAILSMTP_ESMTP_STARTTLS) != 0,
+	} else {
+		use_tls = smtp_tls_decide(c->host, cfg->tls_on_loopback, (c->s->esmtp & MAILSMTP_ESMTP_STARTTLS) != 0,
 				  e);
+	}
 	if (use_tls < 0 || (use_tls == 1 && smtp_tls_start(c, e) < 0))
 		return -1;
 	if (cfg->user != NULL && cfg->user[0] != '\0') {

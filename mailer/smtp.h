@@ -55,6 +55,7 @@ struct smtp_config {
 	const char *password_env; /* name of the environment variable holding the password */
 	const char *ca_file;      /* PEM CAs to trust instead of the system's, or NULL */
 	bool tls_on_loopback;     /* also require STARTTLS on a loopback relay */
+	bool implicit_tls;        /* smtps://: TLS from the first byte (port 465), same checks */
 	unsigned connect_timeout; /* seconds; 0: SMTP_TIMEOUT_DEFAULT */
 	unsigned reply_timeout;   /* seconds for every reply; 0: SMTP_TIMEOUT_DEFAULT */
 };

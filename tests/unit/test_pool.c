@@ -66,6 +66,8 @@ static double now_s(void)
 
 /* Start the relay; with tls_dir, offering STARTTLS with that folder's
  * relay.pem (tests/smtp/make-tls.sh). */
+static bool implicit_next; /* the next relay started speaks TLS from the first byte */
+
 static void relay_start_tls(struct relay *rl, const char *tls_dir)
 {
 	char script[4096];
@@ -84,7 +86,8 @@ static void relay_start_tls(struct relay *rl, const char *tls_dir)
 		snprintf(cert, sizeof cert, "%s/relay.pem", tls_dir ? tls_dir : "");
 		snprintf(key, sizeof key, "%s/relay.key", tls_dir ? tls_dir : "");
 		execl("/usr/bin/python3", "python3", script, "--dir", rl->dir, "--port-file", rl->portfile,
-		      "--concurrency-log", rl->clog, tls_dir ? "--tls" : (char *)NULL, cert, key, (char *)NULL);
+		      "--concurrency-log", rl->clog, tls_dir ? "--tls" : (char *)NULL, cert, key,
+		      implicit_next ? "--implicit-tls" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < PORT_WAIT_SECONDS * 20; i++) {
@@ -575,6 +578,71 @@ static void test_greeting_421(void **state)
 	waitpid(pid, &st, 0);
 }
 
+/* smtps:// (TLS from the first byte): messages go out over it, with the
+ * certificate checked against the CA and the name; a relay whose
+ * certificate the CA did not sign is refused before anything is sent. */
+static void test_implicit_tls(void **state)
+{
+	struct relay rl;
+	struct smtp_config sc;
+	struct pool_config pc = {0};
+	struct pool *p = NULL;
+	struct error e = {{0}, 0};
+	struct sent s[4], bad[1];
+	char tls[64], script[4096], ca[128];
+	int st = -1;
+	pid_t pid;
+
+	(void)state;
+	snprintf(tls, sizeof tls, "/tmp/tayori-pool-tls.XXXXXX");
+	assert_non_null(mkdtemp(tls));
+	snprintf(script, sizeof script, "%s/tests/smtp/make-tls.sh", top());
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", script, tls, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	implicit_next = true;
+	relay_start_tls(&rl, tls);
+	implicit_next = false;
+	smtp_cfg(&sc, rl.port);
+	snprintf(ca, sizeof ca, "%s/ca.pem", tls);
+	sc.host = "localhost";
+	sc.implicit_tls = true;
+	sc.ca_file = ca;
+	pc.smtp = &sc;
+	pc.connections = 2;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(s, 0, sizeof s);
+	for (int i = 0; i < 4; i++)
+		snprintf(s[i].rcpt, sizeof s[i].rcpt, "resident%d@a.example", i);
+	run_jobs(p, s, 4);
+	for (int i = 0; i < 4; i++) {
+		if (s[i].o.r.outcome != SMTP_SENT)
+			fail_msg("%s: %s", s[i].rcpt, s[i].o.r.text);
+		check_stored(&rl, &s[i]);
+	}
+	pool_close(&p);
+	/* The system's CAs do not know the test CA. */
+	sc.ca_file = NULL;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(bad, 0, sizeof bad);
+	snprintf(bad[0].rcpt, sizeof bad[0].rcpt, "resident9@a.example");
+	run_jobs(p, bad, 1);
+	assert_int_equal(bad[0].o.r.outcome, SMTP_TEMPFAIL);
+	assert_int_equal(bad[0].o.r.stage, SMTP_STAGE_CONNECT);
+	pool_close(&p);
+	free_sent(s, 4);
+	free_sent(bad, 1);
+	relay_stop(&rl);
+	remove_tree(tls);
+}
+
 /* One connection: a dropped one is reopened for the next message. */
 static void test_reopen_after_drop(void **state)
 {
@@ -784,8 +852,8 @@ static struct conf *conf_of(const char *text)
 }
 
 /* The pool's configuration from tayori.conf: the demo's Maildir with no
- * relay, the relay's host, port and AUTH when set; smtps:// and a user
- * without a password variable refused with the setting named. */
+ * relay, the relay's host, port and AUTH when set; a user without a password variable refused with the setting named; smtps://
+ * is TLS from the first byte, on port 465 unless given. */
 static void test_config_from_conf(void **state)
 {
 	struct pool_config pc;
@@ -826,10 +894,15 @@ static void test_config_from_conf(void **state)
 	assert_null(sc.ca_file);
 	conf_free(&c);
 
-	c = conf_of("[mail]\nrelay = smtps://relay.example.jp:465\n");
-	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), -1);
-	assert_non_null(strstr(e.msg, "[mail] relay"));
-	assert_non_null(strstr(e.msg, "smtps://"));
+	c = conf_of("[mail]\nrelay = smtps://relay.example.jp\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_string_equal(sc.host, "relay.example.jp");
+	assert_int_equal(sc.port, 465);
+	assert_true(sc.implicit_tls);
+	conf_free(&c);
+	c = conf_of("[mail]\nrelay = smtp://relay.example.jp:587\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_false(sc.implicit_tls);
 	conf_free(&c);
 
 	c = conf_of("[mail]\nrelay = smtp://127.0.0.1:2525\nrelay_user = ward\n");
@@ -846,6 +919,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_throttle_unlimited_domain, teardown),
 		cmocka_unit_test(test_relay_down),
 		cmocka_unit_test(test_greeting_421),
+		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test_teardown(test_reopen_after_drop, teardown),
 		cmocka_unit_test_teardown(test_reply_timeout, teardown),
 		cmocka_unit_test_teardown(test_tls_connections, teardown),
