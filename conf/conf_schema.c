@@ -251,6 +251,10 @@ const struct conf_setting conf_schema_table[] = {
 	  .flags = CONF_OPTIONAL,
 	  .help = "Domain of the bounce return paths (bounce+...@DOMAIN); empty: the domain of from.",
 	  .help_ja = "不達通知の返送先ドメイン。空なら from のドメイン" },
+	{ .section = "mail", .key = "report_time", .type = CONF_STRING, .def = "", .max = 5,
+	  .flags = CONF_OPTIONAL,
+	  .help = "Time of day (HH:MM, Japan time) the daily summary is mailed to report_to; empty: none.",
+	  .help_ja = "日次報告を report_to に送る時刻（HH:MM、日本時間）。空なら送らない" },
 
 	/* [intake] */
 	{ .section = "intake", .key = "keep_rejected", .type = CONF_INT, .def = "7", .min = 0, .max = 365,

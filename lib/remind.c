@@ -136,7 +136,8 @@ static int delivery_seqs(struct store_txn *t, uint64_t id, uint32_t **out, size_
 	return 0;
 }
 
-/* Put one delivery back to queued when it was sent and never opened. */
+/* Put one delivery back to queued when it was sent and never opened, and
+ * the resident did not decline mail (then they are on the paper list). */
 static int remind_one(struct store_txn *t, uint64_t id, uint32_t seq, int64_t now, size_t *count,
 		      struct error *e)
 {
@@ -152,7 +153,7 @@ static int remind_one(struct store_txn *t, uint64_t id, uint32_t seq, int64_t no
 	r = access_get(t, id, seq, &a, e);
 	if (r < 0)
 		return -1;
-	if (a.opened_at != 0)
+	if (a.opened_at != 0 || a.consent == CONSENT_DECLINED)
 		return 0;
 	d.state = DELIVERY_QUEUED;
 	d.attempts = 0;

@@ -8,7 +8,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -489,8 +491,10 @@ static int list_names(const char *dir, char ***out, size_t *n)
 /*
  * Move src (a file named name) into the cur/ of sub-folder which, marked
  * seen; a name already taken there gets ".1", ".2" ... before its info.
- * link(2) never replaces a file, so nothing is lost; the original goes
- * only once the copy is there.
+ * A rename that never replaces a file (RENAME_NOREPLACE), so nothing is
+ * lost; where the file system cannot, link(2) then unlink(2) (link is
+ * refused for a file of another owner under protected_hardlinks, as when
+ * the MTA delivers as another user, which the rename is not).
  */
 static int maildir_move(struct bounce_reader *br, const char *src, const char *name, int which,
 			struct error *e)
@@ -510,7 +514,11 @@ static int maildir_move(struct bounce_reader *br, const char *src, const char *n
 		if (str_fmt(dst, sizeof(dst), "%s/.%s/cur/%s%s%s", br->maildir, br->folder[which],
 			    base, num, info != NULL ? info : ":2,S") < 0)
 			return err_set(e, "bounce Maildir: path too long");
-		if (link(src, dst) == 0) {
+		if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EINVAL && errno != ENOSYS) {
+			/* EEXIST: try the next name; anything else is the error. */
+		} else if (link(src, dst) == 0) {
 			if (unlink(src) < 0 && errno != ENOENT)
 				return err_tmp(e, "bounce Maildir: cannot remove a moved message: %s",
 					       strerror(errno));

@@ -10,8 +10,11 @@
  * key: it asks the keys process to unwrap the data keys of the records it
  * reads, to MAC the records it writes and to sign DKIM digests.
  *
- * One loop: poll the mail requests (every 250 ms) and the outbox, queue the
- * reminders the batches' 督促 schedules make due (once a minute), notice
+ * One loop: poll the mail requests (every 250 ms) and the outbox, read the
+ * bounce mailbox (mailer/bounce_reader.h: a Maildir and/or IMAP), queue the
+ * reminders the batches' 督促 schedules make due and the mail to staff of
+ * mailer/digest.h (the daily summary, "the paper list is final"), both
+ * once a minute, notice
  * batches to send, hand due deliveries over, collect the pool's outcomes
  * and commit them in bulk.  On stop (the supervisor closes the channel) the
  * pool finishes what it holds and the outcomes are committed.
@@ -26,6 +29,8 @@
 #include "lib/remind.h"
 #include "lib/role.h"
 #include "lib/store.h"
+#include "mailer/bounce_reader.h"
+#include "mailer/digest.h"
 #include "mailer/mailq.h"
 #include "mailer/outbox.h"
 #include "mailer/pool.h"
@@ -48,6 +53,8 @@ struct mailer {
 	struct queue *q;
 	struct mailq *mq;
 	struct outbox *ob;     /* NULL without a relay */
+	struct bounce_reader *br;
+	struct digest *dg;
 	struct pool_outcome outs[MAILER_COLLECT];
 };
 
@@ -90,7 +97,9 @@ static int mailer_open(struct role_ctx *ctx, struct store *st, struct keys_clien
 		return -1;
 	if (pc.smtp != NULL && outbox_open(&m->sc, m->pool, outbox, &m->ob, e) < 0)
 		return -1;
-	return 0;
+	if (digest_open(ctx->conf, st, &m->dg, e) < 0)
+		return -1;
+	return bounce_reader_new(ctx->conf, st, &m->br, e);
 }
 
 /* The batches whose 督促 schedule has a reminder due (lib/remind.h): their
@@ -115,14 +124,18 @@ static void mailer_run(struct role_ctx *ctx, struct mailer *m)
 	int64_t last_remind = 0;
 	for (;;) {
 		int busy, wait;
-		size_t flying;
+		size_t flying, queued;
 		if (role_wait_parent(ctx, 0) != 0)
 			break;
 		remind_now(m, &last_remind);
+		if (digest_step(m->dg, now_utc(), &queued, &e) < 0)
+			log_err("event=digest_failed reason=\"%s\"", e.msg);
 		if (mailq_step(m->mq, &e) < 0)
 			log_err("event=mailq_failed reason=\"%s\"", e.msg);
 		if (m->ob != NULL)
 			outbox_step(m->ob, &e);
+		if (bounce_reader_enabled(m->br) && bounce_reader_step(m->br, 0, &e) < 0)
+			log_err("event=bounce_read_failed reason=\"%s\"", e.msg);
 		busy = queue_step(m->q, now_utc(), &e);
 		if (busy < 0)
 			log_err("event=queue_failed reason=\"%s\"", e.msg);
@@ -144,8 +157,8 @@ static void mailer_run(struct role_ctx *ctx, struct mailer *m)
 
 int mailer_main(struct role_ctx *ctx)
 {
-	char outbox[4096];
-	const char *rw[2];
+	char outbox[4096], bounces[4096];
+	const char *rw[3];
 	struct keys_client *kc = keys_client_new(ctx->keys_fd);
 	struct store *st = NULL;
 	struct error e = { { 0 }, 0 };
@@ -155,11 +168,18 @@ int mailer_main(struct role_ctx *ctx)
 	char cafile[4096];
 	int rc = 3;
 
-	/* DATA/db and DATA/tmp come with the role (role.c); the outbox is set
-	 * in the configuration. */
+	/* DATA/db and DATA/tmp come with the role (role.c); the outbox and
+	 * the bounce Maildir are set in the configuration. */
 	conf_path(ctx->conf, "paths", "outbox_maildir", outbox, sizeof(outbox));
 	rw[0] = outbox;
 	rw[1] = NULL;
+	rw[2] = NULL;
+	if (bounce_reader_prepare(ctx->conf, bounces, sizeof(bounces), &e) < 0) {
+		log_err("event=start_failed reason=\"%s\"", e.msg);
+		goto out;
+	}
+	if (bounces[0] != '\0')
+		rw[1] = bounces;
 	/* The relay's CAs, when set, are read after confinement. */
 	if (conf_path(ctx->conf, "mail", "relay_ca_file", cafile, sizeof(cafile)) == 0 && cafile[0])
 		ro[0] = cafile;
@@ -178,6 +198,8 @@ int mailer_main(struct role_ctx *ctx)
 	mailer_run(ctx, m);
 	rc = 0;
 out:
+	bounce_reader_free(&m->br);
+	digest_close(&m->dg);
 	outbox_close(&m->ob);
 	mailq_close(&m->mq);
 	queue_close(&m->q);

@@ -57,8 +57,14 @@ static void smtp_job(struct worker *w, const struct pool_job *job, struct smtp_r
 			smtp_close(&w->c);
 		if (w->c == NULL) {
 			reused = false;
-			if (smtp_open(&w->p->smtp, &w->c, &e) < 0) {
+			struct smtp_result refused;
+			if (smtp_open_reply(&w->p->smtp, &w->c, &refused, &e) < 0) {
 				fail_result(r, SMTP_TEMPFAIL, SMTP_STAGE_CONNECT, e.msg);
+				/* The relay's own refusal: its code, and a 421 slows
+				 * the domain down like any throttle. */
+				r->code = refused.code;
+				str_copy(r->status, refused.status, sizeof r->status);
+				r->throttle = refused.throttle;
 				return;
 			}
 		}

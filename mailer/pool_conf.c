@@ -15,18 +15,23 @@
 #define SMTP_DEFAULT_PORT 25
 
 /* "smtp://HOST[:PORT][/...]" or with "[IPv6]" into host and port. */
-static int parse_relay(const char *url, char *host, size_t hostsize, unsigned *port, struct error *e)
+static int parse_relay(const char *url, char *host, size_t hostsize, unsigned *port,
+		       bool *implicit, struct error *e)
 {
 	const char *h, *end;
 	size_t n;
 	int64_t v = SMTP_DEFAULT_PORT;
 
-	if (strncmp(url, "smtps://", 8) == 0)
-		return err_set(e, "[mail] relay %s: smtps:// (TLS from the first byte) is not supported; "
-				  "use smtp://HOST:587, where STARTTLS is required", url);
-	if (strncmp(url, "smtp://", 7) != 0)
-		return err_set(e, "[mail] relay %s: not an smtp:// URL", url);
-	h = url + 7;
+	/* smtps://: TLS from the first byte, port 465 unless given. */
+	*implicit = strncmp(url, "smtps://", 8) == 0;
+	if (*implicit) {
+		v = 465;
+		h = url + 8;
+	} else if (strncmp(url, "smtp://", 7) == 0) {
+		h = url + 7;
+	} else {
+		return err_set(e, "[mail] relay %s: not an smtp:// or smtps:// URL", url);
+	}
 	if (*h == '[') {
 		end = strchr(h, ']');
 		if (end == NULL)
@@ -86,7 +91,7 @@ int pool_config_from_conf(const struct conf *c, struct pool_config *pc, struct s
 		pc->maildir = buf->maildir;
 		return 0;
 	}
-	if (parse_relay(relay, buf->host, sizeof buf->host, &sc->port, e) < 0)
+	if (parse_relay(relay, buf->host, sizeof buf->host, &sc->port, &sc->implicit_tls, e) < 0)
 		return -1;
 	sc->host = buf->host;
 	helo_name(c, buf->helo, sizeof buf->helo);

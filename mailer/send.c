@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "conf/conf.h"
@@ -13,6 +14,7 @@
 #include "lib/email.h"
 #include "lib/rec.h"
 #include "lib/store.h"
+#include "mailer/bounce_reader.h"
 #include "mailer/dkim.h"
 #include "mailer/verp.h"
 
@@ -86,6 +88,8 @@ int send_ctx_init(struct send_ctx *c, struct store *st, struct keys_client *kc,
 	if (at == NULL || at[1] == '\0')
 		return err_set(e, "[mail] from has no domain");
 	str_copy(c->domain, at + 1, sizeof(c->domain));
+	if (bounce_reader_domain(conf, c->verp_domain, sizeof(c->verp_domain), e) < 0)
+		return -1;
 	if (send_addr_list(conf_str(conf, "mail", "test_addresses"), c->test, SEND_TEST_MAX,
 			   &c->ntest, e) < 0)
 		return err_set(e, "[mail] test_addresses: %s", e->msg);
@@ -120,6 +124,19 @@ static int date_read(const char *s, char out[11], int64_t *end_of_day)
 	*end_of_day = (int64_t)timegm(&tm) - JST_OFFSET;
 	str_fmt(out, 11, "%04ld-%02ld-%02ld", v[0], v[1], v[2]);
 	return 0;
+}
+
+int send_date_end(const char *s, int64_t *end_of_day)
+{
+	char day[11];
+	return date_read(s, day, end_of_day);
+}
+
+void send_submitter_address(const char *from, char *out, size_t outsize)
+{
+	out[0] = '\0';
+	if (strlen(from) < outsize && email_valid(from))
+		str_copy(out, from, outsize);
 }
 
 static void date_of(int64_t t, char out[11])
@@ -178,6 +195,8 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	b->message = rec_dup(plain.data, plain.len, BR_MESSAGE);
 	b->kyouji = rec_dup(plain.data, plain.len, BR_KYOUJI);
 	rec_get_str(plain.data, plain.len, BR_ACTOR, b->actor, sizeof(b->actor));
+	if (test && rec_get_str(plain.data, plain.len, BR_FROM, text, sizeof(text)) == 0)
+		send_submitter_address(text, b->submitter, sizeof(b->submitter));
 	rec_get_str(plain.data, plain.len, BR_AUTH, text, sizeof(text));
 	b->auth = auth_of(text);
 	rec_get_str(plain.data, plain.len, BR_DEADLINE, text, sizeof(text));
@@ -242,11 +261,22 @@ void send_resident_free(struct send_resident *r)
 const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
 		      const struct send_resident *r)
 {
+	size_t n = c->ntest, own = 0;
 	if (!b->test)
 		return r->mailable ? r->email : "";
-	if (c->ntest == 0)
+	/* The submitter first, unless also a test address. */
+	if (b->submitter[0] != '\0') {
+		own = 1;
+		for (size_t i = 0; i < c->ntest && own; i++)
+			if (strcasecmp(c->test[i], b->submitter) == 0)
+				own = 0;
+	}
+	n += own;
+	if (n == 0)
 		return "";
-	return c->test[(r->seq - 1) % c->ntest];
+	if (own && (r->seq - 1) % n == 0)
+		return b->submitter;
+	return c->test[(r->seq - 1) % n - own];
 }
 
 int send_build(const struct send_ctx *c, const struct send_batch *b, const struct send_resident *r,
@@ -290,7 +320,7 @@ int send_build(const struct send_ctx *c, const struct send_batch *b, const struc
 		goto out;
 	if (dkim_sign_conf(c->kc, c->conf, msg.data, msg.len, &dk, e) < 0)
 		goto out;
-	if (verp_address(c->kc, b->id, r->seq, c->domain, job->mail_from, sizeof(job->mail_from),
+	if (verp_address(c->kc, b->id, r->seq, c->verp_domain, job->mail_from, sizeof(job->mail_from),
 			 e) < 0)
 		goto out;
 	str_copy(job->rcpt, to, sizeof(job->rcpt));

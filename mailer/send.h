@@ -8,8 +8,9 @@
  * (mailer/dkim.h).  Runs in the mailer process.
  *
  * Who receives it: the resident's own address for a live batch; for a test
- * batch (テスト) one of [mail] test_addresses instead (in turn, by seq),
- * and the message is marked テスト.  A resident the batch holds back (any
+ * batch (テスト) the submitter (BR_FROM, when it is a valid address) and
+ * [mail] test_addresses instead, without
+ * duplicates, in turn by seq, and the message is marked テスト.  A resident the batch holds back (any
  * row flag: no address, an invalid one, a duplicate key...) gets no mail:
  * that is the paper list.
  */
@@ -43,7 +44,8 @@ struct send_ctx {
 	char from[SEND_ADDR_MAX + 1];
 	char from_name[256];
 	char reply_to[SEND_ADDR_MAX + 1];
-	char domain[SEND_ADDR_MAX + 1];   /* of from: VERP and Message-ID */
+	char domain[SEND_ADDR_MAX + 1];   /* of from: the Message-ID */
+	char verp_domain[SEND_ADDR_MAX + 1]; /* of the return paths: [mail] bounce_domain */
 	char portal_url[MESSAGE_URL_MAX];
 	char contact[1200];
 	char test[SEND_TEST_MAX][SEND_ADDR_MAX + 1];
@@ -61,6 +63,7 @@ struct send_batch {
 	char deadline[11];     /* YYYY-MM-DD */
 	int64_t expires;       /* the links' expiry, UTC seconds */
 	char actor[64];        /* who submitted it ("staff:3"), for the report */
+	char submitter[SEND_ADDR_MAX + 1]; /* a test batch: BR_FROM when an address, or "" */
 };
 
 /* One resident as the sender needs them. */
@@ -77,6 +80,14 @@ int send_ctx_init(struct send_ctx *c, struct store *st, struct keys_client *kc,
  * naming the first invalid one. */
 int send_addr_list(const char *list, char (*out)[SEND_ADDR_MAX + 1], size_t max, size_t *n,
 		   struct error *e);
+
+/* The submitter's address from a batch's BR_FROM (where it came from:
+ * the sender's address, or "cli", "imap", "drop"...): out is from when
+ * that is a valid address, else "". */
+void send_submitter_address(const char *from, char *out, size_t outsize);
+/* The end, in Japan, of the first date written in s (2026-12-25,
+ * 2026/12/25, 2026年12月25日), as UTC seconds: 0, or -1 when none. */
+int send_date_end(const char *s, int64_t *end_of_day);
 
 /* Read batch id's settings (now: when sending starts, for the defaults). */
 int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct send_batch *b,

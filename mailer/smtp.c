@@ -115,10 +115,16 @@ static int open_steps(struct smtp_conn *c, const struct smtp_config *cfg, struct
 		close(fd);
 		return err_set(e, "SMTP relay %s did not resolve to a loopback address", c->host);
 	}
-	if (greet(c, fd, e) < 0)
+	if (cfg->implicit_tls) {
+		if (smtp_tls_implicit(c, fd, e) < 0)
+			return -1;
+		use_tls = 0;
+	} else if (greet(c, fd, e) < 0) {
 		return -1;
-	use_tls = smtp_tls_decide(c->host, cfg->tls_on_loopback, (c->s->esmtp & MAILSMTP_ESMTP_STARTTLS) != 0,
+	} else {
+		use_tls = smtp_tls_decide(c->host, cfg->tls_on_loopback, (c->s->esmtp & MAILSMTP_ESMTP_STARTTLS) != 0,
 				  e);
+	}
 	if (use_tls < 0 || (use_tls == 1 && smtp_tls_start(c, e) < 0))
 		return -1;
 	if (cfg->user != NULL && cfg->user[0] != '\0') {
@@ -132,9 +138,17 @@ static int open_steps(struct smtp_conn *c, const struct smtp_config *cfg, struct
 
 int smtp_open(const struct smtp_config *cfg, struct smtp_conn **out, struct error *e)
 {
+	struct smtp_result reply;
+	return smtp_open_reply(cfg, out, &reply, e);
+}
+
+int smtp_open_reply(const struct smtp_config *cfg, struct smtp_conn **out,
+		    struct smtp_result *reply, struct error *e)
+{
 	struct smtp_conn *c;
 
 	*out = NULL;
+	memset(reply, 0, sizeof *reply);
 	if (cfg->host == NULL || cfg->host[0] == '\0' || strlen(cfg->host) > SMTP_HOST_MAX)
 		return err_set(e, "SMTP relay host missing or too long");
 	if (cfg->helo_name == NULL || cfg->helo_name[0] == '\0' || strlen(cfg->helo_name) > SMTP_HOST_MAX)
@@ -156,6 +170,13 @@ int smtp_open(const struct smtp_config *cfg, struct smtp_conn **out, struct erro
 	}
 	mailsmtp_set_timeout(c->s, c->reply_timeout);
 	if (open_steps(c, cfg, e) < 0) {
+		int code = c->s->response_code;
+		if (code >= 400 && code <= 599) {
+			smtp_result_set_reply(reply, code, c->s->response);
+			reply->outcome = code >= 500 ? SMTP_PERMFAIL : SMTP_TEMPFAIL;
+			reply->stage = SMTP_STAGE_CONNECT;
+			reply->throttle = reply->throttle || code == 421;
+		}
 		smtp_close(&c);
 		return -1;
 	}

@@ -55,6 +55,7 @@ struct smtp_config {
 	const char *password_env; /* name of the environment variable holding the password */
 	const char *ca_file;      /* PEM CAs to trust instead of the system's, or NULL */
 	bool tls_on_loopback;     /* also require STARTTLS on a loopback relay */
+	bool implicit_tls;        /* smtps://: TLS from the first byte (port 465), same checks */
 	unsigned connect_timeout; /* seconds; 0: SMTP_TIMEOUT_DEFAULT */
 	unsigned reply_timeout;   /* seconds for every reply; 0: SMTP_TIMEOUT_DEFAULT */
 };
@@ -79,6 +80,12 @@ struct smtp_conn;
  * checked), AUTH when cfg->user is set.  cfg is copied.  On failure *out
  * is NULL and e says why (temporary: the relay may come back). */
 int smtp_open(const struct smtp_config *cfg, struct smtp_conn **out, struct error *e);
+/* The same; when the relay refused with a reply (greeting, EHLO, STARTTLS,
+ * AUTH), reply gets it (else its code is 0).  A 421 there ("service not
+ * available, closing") counts as a throttle, like the replies of
+ * smtp_reply_is_throttle. */
+int smtp_open_reply(const struct smtp_config *cfg, struct smtp_conn **out,
+		    struct smtp_result *reply, struct error *e);
 
 /* Send one message (msg: the whole message, CRLF line ends, at most 998
  * octets a line) from mail_from (the return path, may be "") to rcpt.

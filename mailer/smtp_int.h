@@ -35,6 +35,11 @@ int smtp_ehlo(struct smtp_conn *c, struct error *e);
  * system CAs or c->ca_file with c->host as the name; then EHLO again. */
 int smtp_tls_start(struct smtp_conn *c, struct error *e);
 
+/* Implicit TLS (smtps://) on the connected fd: the handshake (SNI), the
+ * greeting, the certificate check as for STARTTLS, before anything is
+ * sent; then EHLO.  fd is owned from here. */
+int smtp_tls_implicit(struct smtp_conn *c, int fd, struct error *e);
+
 /* AUTH PLAIN (else LOGIN) as user with the password in env. */
 int smtp_auth(struct smtp_conn *c, const char *user, const char *env, struct error *e);
 

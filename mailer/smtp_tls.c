@@ -221,6 +221,26 @@ int smtp_tls_start(struct smtp_conn *c, struct error *e)
 	return smtp_ehlo(c, e);
 }
 
+int smtp_tls_implicit(struct smtp_conn *c, int fd, struct error *e)
+{
+	mailstream *st = mailstream_ssl_open_with_callback_timeout(fd, c->reply_timeout, tls_setup, c);
+	int r;
+
+	if (st == NULL) {
+		close(fd);
+		return err_tmp(e, "SMTP relay %s: TLS handshake failed", c->host);
+	}
+	c->s->response_code = 0;
+	r = mailsmtp_connect(c->s, st);
+	if (r != MAILSMTP_NO_ERROR)
+		return err_tmp(e, "SMTP relay %s refused the connection: %d %s", c->host,
+			       c->s->response_code, c->s->response ? c->s->response : "");
+	if (verify_server(c, e) < 0)
+		return -1;
+	c->tls = true;
+	return smtp_ehlo(c, e);
+}
+
 static void b64(char *dst, size_t n, const unsigned char *src, size_t len)
 {
 	if (4 * ((len + 2) / 3) + 1 > n) {

@@ -21,7 +21,8 @@ A recipient's local part chooses a failure on demand:
   slow-data-*      accepted, but only 0.3 s after DATA (to make sessions overlap)
 
 Options: --auth USER:PASS (AUTH PLAIN/LOGIN required to send),
---tls CERT KEY (offer STARTTLS), --concurrency-log FILE (after each
+--tls CERT KEY (offer STARTTLS; with --implicit-tls, TLS from the first
+byte instead, as on port 465), --concurrency-log FILE (after each
 message, FILE holds one line "DOMAIN PEAK" per recipient domain: the most
 sessions that were in DATA for that domain at once).
 """
@@ -131,6 +132,7 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--auth")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--implicit-tls", action="store_true")
     ap.add_argument("--concurrency-log")
     a = ap.parse_args()
     warnings.simplefilter("ignore")
@@ -140,15 +142,20 @@ def main():
     kw = {"decode_data": False, "enable_SMTPUTF8": True}
     if a.auth:
         kw.update(authenticator=make_auth(a.auth), auth_required=True, auth_require_tls=False)
+    server_ssl = None
     if a.tls:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.tls[0], a.tls[1])
-        kw.update(tls_context=ctx)
+        if a.implicit_tls:
+            server_ssl = ctx
+        else:
+            kw.update(tls_context=ctx)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     srv = loop.run_until_complete(
-        loop.create_server(lambda: SMTP(handler, hostname="relay.test", **kw), host=a.host, port=0))
+        loop.create_server(lambda: SMTP(handler, hostname="relay.test", **kw), host=a.host, port=0,
+                           ssl=server_ssl))
     port = srv.sockets[0].getsockname()[1]
     with open(a.port_file + ".tmp", "w") as f:
         f.write("%d\n" % port)

@@ -66,6 +66,8 @@ static double now_s(void)
 
 /* Start the relay; with tls_dir, offering STARTTLS with that folder's
  * relay.pem (tests/smtp/make-tls.sh). */
+static bool implicit_next; /* the next relay started speaks TLS from the first byte */
+
 static void relay_start_tls(struct relay *rl, const char *tls_dir)
 {
 	char script[4096];
@@ -84,7 +86,8 @@ static void relay_start_tls(struct relay *rl, const char *tls_dir)
 		snprintf(cert, sizeof cert, "%s/relay.pem", tls_dir ? tls_dir : "");
 		snprintf(key, sizeof key, "%s/relay.key", tls_dir ? tls_dir : "");
 		execl("/usr/bin/python3", "python3", script, "--dir", rl->dir, "--port-file", rl->portfile,
-		      "--concurrency-log", rl->clog, tls_dir ? "--tls" : (char *)NULL, cert, key, (char *)NULL);
+		      "--concurrency-log", rl->clog, tls_dir ? "--tls" : (char *)NULL, cert, key,
+		      implicit_next ? "--implicit-tls" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < PORT_WAIT_SECONDS * 20; i++) {
@@ -516,6 +519,130 @@ static void test_relay_down(void **state)
 	assert_non_null(strstr(e.msg, "in flight"));
 }
 
+/* A relay that answers every connection with 421 at its greeting (busy,
+ * too many connections) and closes: each job ends TEMPFAIL at CONNECT
+ * with that reply, counted as a throttle, so its domain slows down and
+ * the job is retried no sooner than a minute later. */
+static void test_greeting_421(void **state)
+{
+	struct smtp_config sc;
+	struct pool_config pc = {0};
+	struct pool *p = NULL;
+	struct error e = {{0}, 0};
+	struct sent s[2];
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), st;
+	int64_t t0 = now_utc();
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const char busy[] = "421 4.3.2 mx.c.example too many connections, closing\r\n";
+		for (int i = 0; i < 8; i++) {
+			int c = accept(fd, NULL, NULL);
+			if (c < 0)
+				_exit(1);
+			if (write(c, busy, sizeof busy - 1) < 0)
+				_exit(1);
+			close(c);
+		}
+		_exit(0);
+	}
+	close(fd);
+	smtp_cfg(&sc, ntohs(sa.sin_port));
+	pc.smtp = &sc;
+	pc.connections = 1;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(s, 0, sizeof s);
+	snprintf(s[0].rcpt, sizeof s[0].rcpt, "r1@c.example");
+	snprintf(s[1].rcpt, sizeof s[1].rcpt, "r2@c.example");
+	run_jobs(p, s, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(s[i].o.r.outcome, SMTP_TEMPFAIL);
+		assert_int_equal(s[i].o.r.stage, SMTP_STAGE_CONNECT);
+		assert_int_equal(s[i].o.r.code, 421);
+		assert_string_equal(s[i].o.r.status, "4.3.2");
+		assert_true(s[i].o.r.throttle);
+		assert_true(s[i].o.not_before >= t0 + 60);
+	}
+	pool_close(&p);
+	free_sent(s, 2);
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+}
+
+/* smtps:// (TLS from the first byte): messages go out over it, with the
+ * certificate checked against the CA and the name; a relay whose
+ * certificate the CA did not sign is refused before anything is sent. */
+static void test_implicit_tls(void **state)
+{
+	struct relay rl;
+	struct smtp_config sc;
+	struct pool_config pc = {0};
+	struct pool *p = NULL;
+	struct error e = {{0}, 0};
+	struct sent s[4], bad[1];
+	char tls[64], script[4096], ca[128];
+	int st = -1;
+	pid_t pid;
+
+	(void)state;
+	snprintf(tls, sizeof tls, "/tmp/tayori-pool-tls.XXXXXX");
+	assert_non_null(mkdtemp(tls));
+	snprintf(script, sizeof script, "%s/tests/smtp/make-tls.sh", top());
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", script, tls, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	implicit_next = true;
+	relay_start_tls(&rl, tls);
+	implicit_next = false;
+	smtp_cfg(&sc, rl.port);
+	snprintf(ca, sizeof ca, "%s/ca.pem", tls);
+	sc.host = "localhost";
+	sc.implicit_tls = true;
+	sc.ca_file = ca;
+	pc.smtp = &sc;
+	pc.connections = 2;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(s, 0, sizeof s);
+	for (int i = 0; i < 4; i++)
+		snprintf(s[i].rcpt, sizeof s[i].rcpt, "resident%d@a.example", i);
+	run_jobs(p, s, 4);
+	for (int i = 0; i < 4; i++) {
+		if (s[i].o.r.outcome != SMTP_SENT)
+			fail_msg("%s: %s", s[i].rcpt, s[i].o.r.text);
+		check_stored(&rl, &s[i]);
+	}
+	pool_close(&p);
+	/* The system's CAs do not know the test CA. */
+	sc.ca_file = NULL;
+	if (pool_open(&pc, &p, &e) < 0)
+		fail_msg("pool_open: %s", e.msg);
+	memset(bad, 0, sizeof bad);
+	snprintf(bad[0].rcpt, sizeof bad[0].rcpt, "resident9@a.example");
+	run_jobs(p, bad, 1);
+	assert_int_equal(bad[0].o.r.outcome, SMTP_TEMPFAIL);
+	assert_int_equal(bad[0].o.r.stage, SMTP_STAGE_CONNECT);
+	pool_close(&p);
+	free_sent(s, 4);
+	free_sent(bad, 1);
+	relay_stop(&rl);
+	remove_tree(tls);
+}
+
 /* One connection: a dropped one is reopened for the next message. */
 static void test_reopen_after_drop(void **state)
 {
@@ -725,8 +852,8 @@ static struct conf *conf_of(const char *text)
 }
 
 /* The pool's configuration from tayori.conf: the demo's Maildir with no
- * relay, the relay's host, port and AUTH when set; smtps:// and a user
- * without a password variable refused with the setting named. */
+ * relay, the relay's host, port and AUTH when set; a user without a password variable refused with the setting named; smtps://
+ * is TLS from the first byte, on port 465 unless given. */
 static void test_config_from_conf(void **state)
 {
 	struct pool_config pc;
@@ -767,10 +894,15 @@ static void test_config_from_conf(void **state)
 	assert_null(sc.ca_file);
 	conf_free(&c);
 
-	c = conf_of("[mail]\nrelay = smtps://relay.example.jp:465\n");
-	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), -1);
-	assert_non_null(strstr(e.msg, "[mail] relay"));
-	assert_non_null(strstr(e.msg, "smtps://"));
+	c = conf_of("[mail]\nrelay = smtps://relay.example.jp\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_string_equal(sc.host, "relay.example.jp");
+	assert_int_equal(sc.port, 465);
+	assert_true(sc.implicit_tls);
+	conf_free(&c);
+	c = conf_of("[mail]\nrelay = smtp://relay.example.jp:587\n");
+	assert_int_equal(pool_config_from_conf(c, &pc, &sc, &b, &e), 0);
+	assert_false(sc.implicit_tls);
 	conf_free(&c);
 
 	c = conf_of("[mail]\nrelay = smtp://127.0.0.1:2525\nrelay_user = ward\n");
@@ -786,6 +918,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_throttle_halves_rate, teardown),
 		cmocka_unit_test_teardown(test_throttle_unlimited_domain, teardown),
 		cmocka_unit_test(test_relay_down),
+		cmocka_unit_test(test_greeting_421),
+		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test_teardown(test_reopen_after_drop, teardown),
 		cmocka_unit_test_teardown(test_reply_timeout, teardown),
 		cmocka_unit_test_teardown(test_tls_connections, teardown),

@@ -149,6 +149,9 @@ static int relay_has(const char *name)
 	return p != NULL;
 }
 
+/* Where the next batch put came from (BR_FROM). */
+static const char *batch_from = "cli";
+
 /* A batch as the gateway stores it: status, sealed settings, residents. */
 static void put_batch(struct store *st, uint64_t id, int test, const char *const *emails, size_t n)
 {
@@ -167,7 +170,8 @@ static void put_batch(struct store *st, uint64_t id, int test, const char *const
 	buf_reset(&b);
 	assert_int_equal(rec_put_str(&b, BR_TITLE, "住民税決定通知") |
 			 rec_put_str(&b, BR_MESSAGE, "通知書をお届けします。") |
-			 rec_put_str(&b, BR_ACTOR, "staff:3") | rec_put_str(&b, BR_AUTH, "magic") |
+			 rec_put_str(&b, BR_ACTOR, "staff:3") | rec_put_str(&b, BR_FROM, batch_from) |
+			 rec_put_str(&b, BR_AUTH, "magic") |
 			 rec_put_str(&b, BR_DEADLINE, "2026-12-25"), 0);
 	assert_int_equal(store_put_sealed(t, DB_BATCHES, key, 8, b.data, b.len, &e), 0);
 	for (size_t i = 0; i < n; i++) {
@@ -445,6 +449,49 @@ static void test_test_batch(void **state)
 	rig_close(&r);
 }
 
+static int relay_rcpt_is(const char *name, const char *want)
+{
+	char line[300];
+	char *env = relay_file(name);
+	int ok;
+	snprintf(line, sizeof(line), "rcpt %s\n", want);
+	ok = env != NULL && strstr(env, line) != NULL;
+	free(env);
+	return ok;
+}
+
+/* A test batch also goes to its submitter (BR_FROM, the address of the
+ * staff member who mailed it in), in turn with the test address: never to
+ * the residents. */
+static void test_test_batch_submitter(void **state)
+{
+	static const char *const to[] = { "a@example.jp", "b@example.jp", "c@example.jp" };
+	struct fixture *f = *state;
+	struct rig r;
+
+	batch_from = "teishutsu@ward.example.jp";
+	put_batch(f->st, BATCH + 2, 1, to, 3);
+	batch_from = "cli";
+	rig_open(f, &r);
+	run(&r, now_utc());
+	status_is(f, BATCH + 2, BATCH_STATUS_SENT);
+	/* Q1..Q3 are the three messages, Q4 the report. */
+	assert_true(relay_rcpt_is("Q1.env", "teishutsu@ward.example.jp") +
+			    relay_rcpt_is("Q2.env", "teishutsu@ward.example.jp") +
+			    relay_rcpt_is("Q3.env", "teishutsu@ward.example.jp") ==
+		    2);
+	assert_true(relay_rcpt_is("Q1.env", "shiken@ward.example.jp") +
+			    relay_rcpt_is("Q2.env", "shiken@ward.example.jp") +
+			    relay_rcpt_is("Q3.env", "shiken@ward.example.jp") ==
+		    1);
+	for (int i = 1; i <= 3; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "Q%d.env", i);
+		assert_false(relay_rcpt_is(name, to[i - 1]));
+	}
+	rig_close(&r);
+}
+
 /* An OTP request leaves within the poll and its record is deleted. */
 static void test_mailq(void **state)
 {
@@ -575,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_states, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_test_batch, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_withdrawn, rsetup, rteardown),
+		cmocka_unit_test_setup_teardown(test_test_batch_submitter, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_mailq, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_outbox, rsetup, rteardown),
 	};

@@ -126,7 +126,8 @@ static void put_state(struct fixture *f, uint64_t id, const char *status)
 	buf_free(&b);
 }
 
-/* Resident seq of batch id: its delivery in state st, opened or not. */
+/* Resident seq of batch id: its delivery in state st, opened (1), not (0),
+ * or not opened with its consent to mail declined (2). */
 static void put_resident(struct fixture *f, uint64_t id, uint32_t seq, enum delivery_state st,
 			 int opened)
 {
@@ -147,7 +148,10 @@ static void put_resident(struct fixture *f, uint64_t id, uint32_t seq, enum deli
 		fail_msg("delivery_put: %s", e.msg);
 	if (opened) {
 		assert_int_equal(access_get(t, id, seq, &a, &e), 1);
-		a.opened_at = 1800000100;
+		if (opened == 2)
+			a.consent = CONSENT_DECLINED;
+		else
+			a.opened_at = 1800000100;
 		if (access_put(t, &a, &e) < 0)
 			fail_msg("access_put: %s", e.msg);
 	}
@@ -191,6 +195,7 @@ static void test_remind_batch(void **state)
 	put_resident(f, 1, 3, DELIVERY_BOUNCED, 0); /* bounced: paper, not mail */
 	put_resident(f, 1, 4, DELIVERY_SENT, 0);    /* reminded */
 	put_resident(f, 1, 5, DELIVERY_FAILED, 0);
+	put_resident(f, 1, 6, DELIVERY_SENT, 2);    /* declined mail: paper, never again */
 	put_state(f, 2, BATCH_STATUS_SENDING);
 	put_resident(f, 2, 1, DELIVERY_SENT, 0);
 
@@ -206,6 +211,7 @@ static void test_remind_batch(void **state)
 	assert_int_equal(state_of(f, 1, 3, NULL), DELIVERY_BOUNCED);
 	assert_int_equal(state_of(f, 1, 4, NULL), DELIVERY_QUEUED);
 	assert_int_equal(state_of(f, 1, 5, NULL), DELIVERY_FAILED);
+	assert_int_equal(state_of(f, 1, 6, NULL), DELIVERY_SENT);
 	assert_int_equal(batches_get(f->st, 1, &s, NULL, &e), 0);
 	assert_string_equal(s.status, BATCH_STATUS_SENDING);
 	assert_int_equal(s.send_at, 1800000000); /* kept: due at once */
