@@ -4,10 +4,12 @@
  * the dashboard and the paper list.  Runs in the command-line and portal
  * processes (any process that may unseal the batch's residents).
  *
- * Order, first match wins: downloaded; paper (no address or a row the
- * batch holds back, bounced, failed, consent declined, or not downloaded
- * by the batch's deadline); opened; the delivery's state; queued (a
- * resident with an address whose delivery is not written yet).
+ * Order, first match wins: downloaded; bounced or failed (the mail did not
+ * arrive: staff see why, and the resident is on the paper list too); paper
+ * (no address or a row the batch holds back, consent declined, or not
+ * downloaded by the batch's deadline); opened; the delivery's state; queued
+ * (a resident with an address whose delivery is not written yet).  The
+ * paper flag is set for bounced and failed residents as for paper ones.
  *
  * The deadline (BR_DEADLINE) is kept as staff wrote it: a date
  * (2026-12-31, 2026/12/31, 2026.12.31, 2026年12月31日, full width too),
@@ -148,6 +150,8 @@ static void one_status(int no_address, int has_d, const struct delivery *d,
 		    a->consent == CONSENT_DECLINED || (deadline > 0 && now >= deadline));
 	if (a->downloaded_at != 0)
 		s->state = "downloaded";
+	else if (has_d == 0 && (d->state == DELIVERY_BOUNCED || d->state == DELIVERY_FAILED))
+		s->state = delivery_state_name(d->state); /* and on the paper list */
 	else if (s->paper)
 		s->state = "paper";
 	else if (a->opened_at != 0)

@@ -101,7 +101,8 @@ sys.exit(0 if [(f["kind"], f["verp"]["valid"]) for f in v] == [("hard", True), (
 "$TAYORI" report --json -d "$D" >"$T/r0.json" 2>&1
 jtrue "before any bounce, the report counts none" "$T/r0.json" \
 	'[b["bounced"] for b in d["batches"] if b["batch"] == '"$B"'] == [0]'
-paper() { "$TAYORI" batch show "$B" -d "$D" --json | $PY -c 'import json, sys; print(sum(1 for r in json.load(sys.stdin)["residents"] if r["state"] == "paper"))'; }
+state_count() { "$TAYORI" batch show "$B" -d "$D" --json | $PY -c 'import json, sys; print(sum(1 for r in json.load(sys.stdin)["residents"] if r["state"] == sys.argv[1]))' "$1"; }
+paper() { "$TAYORI" report --json -d "$D" | $PY -c 'import json, sys; print([b["paper"] for b in json.load(sys.stdin)["batches"] if b["batch"] == '"$B"'][0])'; }
 P0=$(paper)
 
 cp "$T/dsn/forged" "$D/bounces/tmp/1.forged" && mv "$D/bounces/tmp/1.forged" "$D/bounces/new/1.forged"
@@ -118,5 +119,6 @@ check "the real report is processed" wait_for 30 sh -c "test \$(ls '$D/bounces/.
 jtrue "the resident of the real return path is bounced" "$T/r2.json" \
 	'[b["bounced"] for b in d["batches"] if b["batch"] == '"$B"'] == [1]'
 check "the bounced resident joins the paper list" test "$(paper)" -eq $((P0 + 1))
+check "batch show names one resident bounced" test "$(state_count bounced)" -eq 1
 check_status 0 "the audit chain verifies" "$TAYORI" audit verify -d "$D"
 done_testing

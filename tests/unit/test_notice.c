@@ -399,8 +399,8 @@ static void test_statuses(void **state)
 	static const char *const emails[] = { "", "a@example.jp", "b@example.jp", "c@example.jp",
 					      "d@example.jp", "e@example.jp", "f@example.jp",
 					      "g@example.jp", "held" };
-	static const char *const before[] = { "paper", "downloaded", "opened", "paper", "deferred",
-					      "queued", "paper", "paper", "paper" };
+	static const char *const before[] = { "paper", "downloaded", "opened", "bounced", "deferred",
+					      "queued", "paper", "failed", "paper" };
 	struct notice_status *v = NULL;
 	size_t n = 0;
 	const int64_t end = 1798729200; /* 2026-12-31 24:00 JST */
@@ -422,7 +422,10 @@ static void test_statuses(void **state)
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(v[i].seq, i + 1);
 		assert_string_equal(v[i].state, before[i]);
-		assert_int_equal(v[i].paper, strcmp(before[i], "paper") == 0);
+		/* bounced and failed show why, and are on the paper list too */
+		assert_int_equal(v[i].paper, strcmp(before[i], "paper") == 0 ||
+						     strcmp(before[i], "bounced") == 0 ||
+						     strcmp(before[i], "failed") == 0);
 	}
 	assert_string_equal(v[0].key, "K001");
 	assert_int_equal(v[1].contacts, 1);
@@ -434,8 +437,10 @@ static void test_statuses(void **state)
 	/* At the deadline, whoever has not downloaded goes on paper. */
 	assert_int_equal(notice_statuses(f->st, 20, end, &v, &n, &e), 0);
 	assert_string_equal(v[1].state, "downloaded");
-	for (size_t i = 2; i < n; i++)
-		assert_string_equal(v[i].state, "paper");
+	for (size_t i = 2; i < n; i++) {
+		assert_string_equal(v[i].state, i == 3 ? "bounced" : i == 7 ? "failed" : "paper");
+		assert_int_equal(v[i].paper, 1);
+	}
 	free(v);
 
 	/* What `tayori batch show --json` prints: exact text. */
