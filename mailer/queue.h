@@ -40,6 +40,7 @@
 
 #define QUEUE_CHUNK 50           /* outcomes per write transaction */
 #define QUEUE_TAKE 25            /* deliveries marked "sending" per write transaction */
+#define QUEUE_SCAN_MS 100        /* a batch just sent is seen this soon (one read txn) */
 #define QUEUE_BACKOFF_MIN 60     /* seconds: first retry */
 #define QUEUE_BACKOFF_MAX 3600   /* seconds: longest wait between retries */
 #define QUEUE_COOKIE_MAILQ  (UINT64_C(1) << 63) /* outcomes that are not a delivery's */
@@ -59,7 +60,7 @@ int queue_open(struct send_ctx *sc, struct pool *pool, const struct queue_config
 	       struct queue **out, struct error *e);
 void queue_close(struct queue **q);
 
-/* Notice batches to send (at most once a second), hand due deliveries to
+/* Notice batches to send (at most every QUEUE_SCAN_MS), hand due deliveries to
  * the pool.  Returns 1 when more is due at once, 0 when idle, -1 on a store
  * error (logged; the caller goes on). */
 int queue_step(struct queue *q, int64_t now, struct error *e);
