@@ -393,6 +393,7 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 	char (*mt)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_TAKE, sizeof(*mt));
 	struct store_txn *t = NULL;
 	size_t n = pick(q, now, items, bs, QUEUE_TAKE), k = 0;
+	int64_t t0 = ms_now(), t1 = 0;
 	int ret = -1;
 
 	if (n == 0) {
@@ -425,6 +426,7 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 	if (notice_link_new_many(t, m, lb, ls, le, mt, e) < 0 ||
 	    delivery_put_many(t, m, dp, e) < 0 || store_commit(&t, e) < 0)
 		goto out;
+	t1 = ms_now();
 	for (size_t i = 0; i < m; i++) {
 		items[at[i]]->d = ds[i];
 		memcpy(tok[at[i]], mt[i], sizeof(mt[i]));
@@ -451,6 +453,8 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 		q->nready++;
 	}
 	ret = 1;
+	log_info("event=chunk_taken n=%zu ms=%lld build_ms=%lld", n, (long long)(t1 - t0),
+		 (long long)(ms_now() - t1));
 out:
 	store_abort(&t);
 	for (size_t i = 0; i < n; i++)

@@ -13,7 +13,7 @@
  *
  *   queued | deferred (next_at due) | sending (after a crash)
  *     -> "sending", with a fresh link token, committed before the message
- *        leaves (up to QUEUE_TAKE records per commit: few, so that the
+ *        leaves (up to QUEUE_TAKE records per commit, one keys request: few, so that the
  *        outcomes of the messages before are recorded soon)
  *     -> the transport (mailer/pool.h) -> its outcome, recorded in bulk
  *        (up to QUEUE_CHUNK outcomes per commit) with an event each:
@@ -38,8 +38,8 @@
 #include "mailer/pool.h"
 #include "mailer/send.h"
 
-#define QUEUE_CHUNK 50           /* outcomes per write transaction */
-#define QUEUE_TAKE 25            /* deliveries marked "sending" per write transaction */
+#define QUEUE_CHUNK 64           /* outcomes per write transaction */
+#define QUEUE_TAKE 64            /* deliveries marked "sending" per write transaction */
 #define QUEUE_SCAN_MS 100        /* a batch just sent is seen this soon (one read txn) */
 #define QUEUE_BACKOFF_MIN 60     /* seconds: first retry */
 #define QUEUE_BACKOFF_MAX 3600   /* seconds: longest wait between retries */
