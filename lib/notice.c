@@ -325,30 +325,35 @@ static int put_str_cut(struct buf *b, uint16_t tag, const char *s, size_t n)
 	return rec_put(b, tag, s, strnlen(s, n - 1));
 }
 
+int notice_delivery_rec(const struct delivery *d, struct buf *b, struct error *e)
+{
+	if (d->state < DELIVERY_QUEUED || d->state > DELIVERY_BOUNCED)
+		return err_set(e, "notice: delivery state %d is not one", (int)d->state);
+	if (rec_put_u64(b, NR_BATCH, d->batch) < 0 || rec_put_u64(b, NR_SEQ, d->seq) < 0 ||
+	    rec_put_u64(b, NR_STATE, (uint64_t)d->state) < 0 ||
+	    rec_put_u64(b, NR_ATTEMPTS, d->attempts) < 0 ||
+	    rec_put_u64(b, NR_CREATED, (uint64_t)d->created) < 0 ||
+	    rec_put_u64(b, NR_NEXT_AT, (uint64_t)d->next_at) < 0 ||
+	    rec_put_u64(b, NR_SENT_AT, (uint64_t)d->sent_at) < 0 ||
+	    rec_put_u64(b, NR_LAST_AT, (uint64_t)d->last_at) < 0 ||
+	    put_str_cut(b, NR_QUEUE_ID, d->queue_id, sizeof(d->queue_id)) < 0 ||
+	    put_str_cut(b, NR_REPLY, d->reply, sizeof(d->reply)) < 0 ||
+	    rec_put_u64(b, NR_CONTACTS, d->contacts) < 0 ||
+	    put_str_cut(b, NR_BOUNCE_KIND, d->bounce_kind, sizeof(d->bounce_kind)) < 0 ||
+	    put_str_cut(b, NR_BOUNCE_STATUS, d->bounce_status, sizeof(d->bounce_status)) < 0)
+		return err_set(e, "notice: delivery record too long");
+	return 0;
+}
+
 int delivery_put(struct store_txn *t, struct delivery *d, struct error *e)
 {
 	struct buf b;
 	uint8_t k[12];
 	int ret = -1;
 
-	if (d->state < DELIVERY_QUEUED || d->state > DELIVERY_BOUNCED)
-		return err_set(e, "notice: delivery state %d is not one", (int)d->state);
 	buf_init(&b, REC_MAX);
-	if (rec_put_u64(&b, NR_BATCH, d->batch) < 0 || rec_put_u64(&b, NR_SEQ, d->seq) < 0 ||
-	    rec_put_u64(&b, NR_STATE, (uint64_t)d->state) < 0 ||
-	    rec_put_u64(&b, NR_ATTEMPTS, d->attempts) < 0 ||
-	    rec_put_u64(&b, NR_CREATED, (uint64_t)d->created) < 0 ||
-	    rec_put_u64(&b, NR_NEXT_AT, (uint64_t)d->next_at) < 0 ||
-	    rec_put_u64(&b, NR_SENT_AT, (uint64_t)d->sent_at) < 0 ||
-	    rec_put_u64(&b, NR_LAST_AT, (uint64_t)d->last_at) < 0 ||
-	    put_str_cut(&b, NR_QUEUE_ID, d->queue_id, sizeof(d->queue_id)) < 0 ||
-	    put_str_cut(&b, NR_REPLY, d->reply, sizeof(d->reply)) < 0 ||
-	    rec_put_u64(&b, NR_CONTACTS, d->contacts) < 0 ||
-	    put_str_cut(&b, NR_BOUNCE_KIND, d->bounce_kind, sizeof(d->bounce_kind)) < 0 ||
-	    put_str_cut(&b, NR_BOUNCE_STATUS, d->bounce_status, sizeof(d->bounce_status)) < 0) {
-		err_set(e, "notice: delivery record too long");
+	if (notice_delivery_rec(d, &b, e) < 0)
 		goto out;
-	}
 	key12(k, d->batch, d->seq);
 	if (put_rec(t, DB_DELIVERIES, k, sizeof(k), d->version + 1, &b, 0, e) < 0)
 		goto out;
@@ -553,6 +558,140 @@ int notice_code_get_or_new(struct store_txn *t, uint64_t batch, uint32_t seq,
 			return r;
 	}
 	return err_tmp(e, "notice: no free notice code after 8 tries");
+}
+
+/* The fresh codes of notice_codes_get_or_new(), in three keys round trips
+ * (their lookups and sealing keys, then the MACs of each kind of record);
+ * taken[j] is set for a code already someone's (made again by the caller). */
+static int codes_new(struct store_txn *t, size_t m, const uint64_t *batch, const uint32_t *seq,
+		     uint8_t (*rk)[CODE_RKEY], char (*codes)[NOTICE_CODE_TEXT + 1], int *taken,
+		     struct error *e)
+{
+	char (*canon)[NOTICE_CODE_SYMBOLS + 1] = xcalloc(m, sizeof(*canon));
+	uint8_t(*sin)[5 + CODE_RKEY] = xcalloc(m, sizeof(*sin));
+	uint8_t(*out)[CRYPT_HASH_LEN] = xcalloc(2 * m, sizeof(*out));
+	const void **in = xcalloc(2 * m, sizeof(*in)), **kp = xcalloc(2 * m, sizeof(*kp));
+	size_t *len = xcalloc(2 * m, sizeof(*len)), *kl = xcalloc(2 * m, sizeof(*kl)), np = 0;
+	uint64_t *ver = xcalloc(2 * m, sizeof(*ver));
+	struct buf *b = xcalloc(2 * m, sizeof(*b)), sealed;
+	int ret = -1;
+
+	buf_init(&sealed, 256);
+	for (size_t j = 0; j < 2 * m; j++)
+		buf_init(&b[j], REC_MAX);
+	for (size_t j = 0; j < m; j++) {
+		if (notice_code_new(codes[j], e) < 0)
+			goto out;
+		if (notice_code_read(codes[j], canon[j]) != 0) {
+			err_tmp(e, "notice: a fresh notice code does not read back");
+			goto out;
+		}
+		memcpy(sin[j], "seal", 5); /* as code_seal_key() */
+		memcpy(sin[j] + 5, rk[j], CODE_RKEY);
+		in[2 * j] = canon[j];
+		len[2 * j] = NOTICE_CODE_SYMBOLS;
+		in[2 * j + 1] = sin[j];
+		len[2 * j + 1] = sizeof(sin[j]);
+	}
+	if (store_index_many(store_txn_store(t), KEYS_IX_NAME_CODE, 2 * m, in, len, out, e) < 0)
+		goto out;
+	for (size_t j = 0; j < m; j++) {
+		const void *v;
+		size_t vl;
+		int r = store_get(t, DB_CODES, out[2 * j], CRYPT_HASH_LEN, &v, &vl, e);
+		if (r < 0)
+			goto out;
+		taken[j] = r == 0;
+		for (size_t i = 0; i < j && !taken[j]; i++)
+			taken[j] = !taken[i] && memcmp(out[2 * i], out[2 * j], CRYPT_HASH_LEN) == 0;
+		if (taken[j])
+			continue;
+		/* b[np]: the lookup; b[m + np]: the sealed copy. */
+		buf_reset(&sealed);
+		if (rec_put_u64(&b[np], NR_BATCH, batch[j]) < 0 ||
+		    rec_put_u64(&b[np], NR_SEQ, seq[j]) < 0 ||
+		    crypt_seal(out[2 * j + 1], rk[j], CODE_RKEY, canon[j], NOTICE_CODE_SYMBOLS,
+			       &sealed, e) < 0 ||
+		    rec_put_u64(&b[m + np], NR_BATCH, batch[j]) < 0 ||
+		    rec_put_u64(&b[m + np], NR_SEQ, seq[j]) < 0 ||
+		    rec_put(&b[m + np], NR_CODE_SEALED, sealed.data, sealed.len) < 0) {
+			err_set(e, "notice: code record too long");
+			goto out;
+		}
+		kp[np] = out[2 * j];
+		kl[np] = CRYPT_HASH_LEN;
+		kp[m + np] = rk[j];
+		kl[m + np] = CODE_RKEY;
+		ver[np] = ver[m + np] = 1;
+		np++;
+	}
+	if (notice_put_many(t, DB_CODES, np, kp, kl, ver, b, 1, e) < 0 ||
+	    notice_put_many(t, DB_CODES, np, kp + m, kl + m, ver + m, b + m, 0, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	for (size_t j = 0; j < 2 * m; j++)
+		buf_free(&b[j]);
+	buf_free(&sealed);
+	secure_wipe(canon, m * sizeof(*canon));
+	secure_wipe(out, 2 * m * sizeof(*out));
+	free(canon);
+	free(sin);
+	free(out);
+	free(in);
+	free(kp);
+	free(len);
+	free(kl);
+	free(ver);
+	free(b);
+	return ret;
+}
+
+int notice_codes_get_or_new(struct store_txn *t, size_t n, const uint64_t *batch,
+			    const uint32_t *seq, char (*codes)[NOTICE_CODE_TEXT + 1],
+			    struct error *e)
+{
+	uint8_t(*rk)[CODE_RKEY] = xcalloc(n ? n : 1, sizeof(*rk));
+	uint64_t *fb = xcalloc(n ? n : 1, sizeof(*fb));
+	uint32_t *fs = xcalloc(n ? n : 1, sizeof(*fs));
+	size_t *at = xcalloc(n ? n : 1, sizeof(*at)), m = 0;
+	char (*fc)[NOTICE_CODE_TEXT + 1] = xcalloc(n ? n : 1, sizeof(*fc));
+	int *taken = xcalloc(n ? n : 1, sizeof(*taken)), ret = -1;
+
+	if (n > NOTICE_CODES_MANY_MAX) {
+		err_set(e, "notice: %zu codes in one request (at most %d)", n,
+			NOTICE_CODES_MANY_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r;
+		code_rkey(rk[m], batch[i], seq[i]);
+		r = code_stored(t, rk[m], codes[i], e);
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			continue;
+		fb[m] = batch[i];
+		fs[m] = seq[i];
+		at[m++] = i;
+	}
+	if (m > 0 && codes_new(t, m, fb, fs, rk, fc, taken, e) < 0)
+		goto out;
+	for (size_t j = 0; j < m; j++) {
+		if (taken[j] && notice_code_get_or_new(t, fb[j], fs[j], fc[j], e) < 0)
+			goto out;
+		memcpy(codes[at[j]], fc[j], sizeof(fc[j]));
+	}
+	ret = 0;
+out:
+	secure_wipe(fc, (n ? n : 1) * sizeof(*fc));
+	free(rk);
+	free(fb);
+	free(fs);
+	free(at);
+	free(fc);
+	free(taken);
+	return ret;
 }
 
 int notice_code_find(struct store_txn *t, const char *typed, uint64_t *batch, uint32_t *seq,

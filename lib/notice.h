@@ -197,12 +197,21 @@ int delivery_get(struct store_txn *t, uint64_t batch, uint32_t seq, struct deliv
 		 struct error *e);
 /* Write d (version raised by one). */
 int delivery_put(struct store_txn *t, struct delivery *d, struct error *e);
+/* delivery_put() for n deliveries (at most KEYS_BATCH_MAX) with one MAC
+ * round trip to the keys process. */
+int delivery_put_many(struct store_txn *t, size_t n, struct delivery *const *ds,
+		      struct error *e);
 
 /* ---- links and codes ---- */
 
 /* Make a link token for (batch, seq), valid until expires; token gets it. */
 int notice_link_new(struct store_txn *t, uint64_t batch, uint32_t seq, int64_t expires,
 		    char token[NOTICE_TOKEN_LEN + 1], struct error *e);
+/* notice_link_new() for n notices (at most KEYS_BATCH_MAX) with one MAC
+ * round trip: tokens[i] gets the token of (batch[i], seq[i]). */
+int notice_link_new_many(struct store_txn *t, size_t n, const uint64_t *batch,
+			 const uint32_t *seq, const int64_t *expires,
+			 char (*tokens)[NOTICE_TOKEN_LEN + 1], struct error *e);
 /* Which notice a token opens: 0 found and valid now, 1 unknown, expired or
  * forged (the caller shows one page for all three), -1 error. */
 int notice_link_find(struct store_txn *t, const char *token, uint64_t *batch, uint32_t *seq,
@@ -210,6 +219,12 @@ int notice_link_find(struct store_txn *t, const char *token, uint64_t *batch, ui
 /* Make (or return the existing) notice code of (batch, seq). */
 int notice_code_get_or_new(struct store_txn *t, uint64_t batch, uint32_t seq,
 			   char code[NOTICE_CODE_TEXT + 1], struct error *e);
+/* notice_code_get_or_new() for n notices (at most NOTICE_CODES_MANY_MAX)
+ * in a few keys round trips, not four each. */
+#define NOTICE_CODES_MANY_MAX 32
+int notice_codes_get_or_new(struct store_txn *t, size_t n, const uint64_t *batch,
+			    const uint32_t *seq, char (*codes)[NOTICE_CODE_TEXT + 1],
+			    struct error *e);
 int notice_code_find(struct store_txn *t, const char *typed, uint64_t *batch, uint32_t *seq,
 		     struct error *e);
 

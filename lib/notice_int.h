@@ -25,6 +25,13 @@ int notice_check_many(struct store *st, int db, size_t n, const void *const *key
  * KEYS_BATCH_MAX): each gets NR_VERSION version, then its MAC. */
 int notice_seal_many(struct store *st, int db, size_t n, const void *const *keys,
 		     const size_t *kls, uint64_t version, struct buf *recs, struct error *e);
+/* The fields of d's record, without NR_VERSION and NR_MAC. */
+int notice_delivery_rec(const struct delivery *d, struct buf *b, struct error *e);
+/* put n records of db (at most KEYS_BATCH_MAX) with one MAC round trip:
+ * versions[i] each, anchored when t commits; fresh: each must be new. */
+int notice_put_many(struct store_txn *t, int db, size_t n, const void *const *keys,
+		    const size_t *kls, const uint64_t *versions, struct buf *recs, int fresh,
+		    struct error *e);
 /* Fill out (batch and seq already set) from a checked record. */
 int notice_delivery_parse(const uint8_t *v, size_t vl, struct delivery *out, struct error *e);
 int notice_access_parse(const uint8_t *v, size_t vl, struct notice_access *out,

@@ -190,18 +190,52 @@ out:
 
 /* First sending: a queued record and a notice code for every resident who
  * gets mail, in one write transaction. */
+#define QUEUE_PENDING 32 /* queued records and codes made in a few keys round trips */
+_Static_assert(QUEUE_PENDING <= KEYS_BATCH_MAX && QUEUE_PENDING <= NOTICE_CODES_MANY_MAX,
+	       "pending records fit one keys request");
+struct queue_pending {
+	struct delivery d[QUEUE_PENDING];
+	char code[QUEUE_PENDING][NOTICE_CODE_TEXT + 1];
+	size_t n;
+};
+
+/* Make the pending notice codes, put the queued records (a few keys
+ * round trips for all) and list them. */
+static int queue_pending(struct queue_pending *p, struct store_txn *t, struct qbatch *b,
+			 size_t *cap, struct error *e)
+{
+	struct delivery *dp[QUEUE_PENDING];
+	uint64_t pb[QUEUE_PENDING];
+	uint32_t ps[QUEUE_PENDING];
+	for (size_t i = 0; i < p->n; i++) {
+		dp[i] = &p->d[i];
+		pb[i] = p->d[i].batch;
+		ps[i] = p->d[i].seq;
+	}
+	if (notice_codes_get_or_new(t, p->n, pb, ps, p->code, e) < 0 ||
+	    delivery_put_many(t, p->n, dp, e) < 0)
+		return -1;
+	for (size_t i = 0; i < p->n; i++)
+		str_copy(items_add(b, cap, &p->d[i])->code, p->code[i], sizeof(p->code[i]));
+	p->n = 0;
+	return 0;
+}
+
+/* First sending: a queued record and a notice code for every resident who
+ * gets mail, in one write transaction. */
 static int batch_queue(struct queue *q, struct qbatch *b, int64_t now, struct error *e)
 {
 	struct store_txn *t = NULL;
+	struct queue_pending *p = xcalloc(1, sizeof(*p));
 	size_t cap = 0;
+	int64_t t0 = ms_now();
 	int ret = -1;
 
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
-		return -1;
+		goto out;
 	for (uint32_t seq = 1; seq <= b->residents; seq++) {
 		struct send_resident r;
-		struct delivery d;
-		char code[NOTICE_CODE_TEXT + 1];
+		struct delivery *d = &p->d[p->n];
 		int g = send_resident_read(t, b->sb.id, seq, &r, e);
 		if (g < 0)
 			goto out;
@@ -210,22 +244,24 @@ static int batch_queue(struct queue *q, struct qbatch *b, int64_t now, struct er
 			continue;
 		}
 		send_resident_free(&r);
-		memset(&d, 0, sizeof(d));
-		d.batch = b->sb.id;
-		d.seq = seq;
-		d.state = DELIVERY_QUEUED;
-		d.created = now;
-		if (notice_code_get_or_new(t, b->sb.id, seq, code, e) < 0 || delivery_put(t, &d, e) < 0)
+		memset(d, 0, sizeof(*d));
+		d->batch = b->sb.id;
+		d->seq = seq;
+		d->state = DELIVERY_QUEUED;
+		d->created = now;
+		if (++p->n == QUEUE_PENDING && queue_pending(p, t, b, &cap, e) < 0)
 			goto out;
-		str_copy(items_add(b, &cap, &d)->code, code, sizeof(code));
 	}
-	if (store_commit(&t, e) < 0)
+	if (queue_pending(p, t, b, &cap, e) < 0 || store_commit(&t, e) < 0)
 		goto out;
-	log_info("event=batch_queued batch=%llu deliveries=%zu residents=%llu",
-		 (unsigned long long)b->sb.id, b->n, (unsigned long long)b->residents);
+	log_info("event=batch_queued batch=%llu deliveries=%zu residents=%llu ms=%lld",
+		 (unsigned long long)b->sb.id, b->n, (unsigned long long)b->residents,
+		 (long long)(ms_now() - t0));
 	ret = 0;
 out:
 	store_abort(&t);
+	secure_wipe(p, sizeof(*p));
+	free(p);
 	if (ret < 0)
 		b->n = 0;
 	return ret;
@@ -349,8 +385,15 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 	struct qbatch *bs[QUEUE_TAKE];
 	struct send_resident *rs = xcalloc(QUEUE_TAKE, sizeof(*rs));
 	char (*tok)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_TAKE, sizeof(*tok));
+	struct delivery ds[QUEUE_TAKE], *dp[QUEUE_TAKE];
+	uint64_t lb[QUEUE_TAKE];
+	uint32_t ls[QUEUE_TAKE];
+	int64_t le[QUEUE_TAKE];
+	size_t at[QUEUE_TAKE], m = 0;
+	char (*mt)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_TAKE, sizeof(*mt));
 	struct store_txn *t = NULL;
 	size_t n = pick(q, now, items, bs, QUEUE_TAKE), k = 0;
+	int64_t t0 = ms_now(), t1 = 0;
 	int ret = -1;
 
 	if (n == 0) {
@@ -360,23 +403,34 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
 		goto out;
 	for (k = 0; k < n; k++) {
-		struct delivery d = items[k]->d;
-		int g = send_resident_read(t, bs[k]->sb.id, d.seq, &rs[k], e);
+		int g = send_resident_read(t, bs[k]->sb.id, items[k]->d.seq, &rs[k], e);
 		if (g < 0)
 			goto out;
 		if (g == 1 || send_rcpt(q->sc, &bs[k]->sb, &rs[k])[0] == '\0')
 			continue; /* gone or no address: failed below */
-		d.state = DELIVERY_SENDING;
-		d.last_at = now;
-		if ((items[k]->code[0] == '\0' &&
-		     notice_code_get_or_new(t, d.batch, d.seq, items[k]->code, e) < 0) ||
-		    notice_link_new(t, d.batch, d.seq, bs[k]->sb.expires, tok[k], e) < 0 ||
-		    delivery_put(t, &d, e) < 0)
+		if (items[k]->code[0] == '\0' &&
+		    notice_code_get_or_new(t, items[k]->d.batch, items[k]->d.seq, items[k]->code,
+					   e) < 0)
 			goto out;
-		items[k]->d = d;
+		ds[m] = items[k]->d;
+		ds[m].state = DELIVERY_SENDING;
+		ds[m].last_at = now;
+		dp[m] = &ds[m];
+		lb[m] = ds[m].batch;
+		ls[m] = ds[m].seq;
+		le[m] = bs[k]->sb.expires;
+		at[m++] = k;
 	}
-	if (store_commit(&t, e) < 0)
+	/* The chunk's link tokens and records in two MAC round trips to the
+	 * keys process, not two per message. */
+	if (notice_link_new_many(t, m, lb, ls, le, mt, e) < 0 ||
+	    delivery_put_many(t, m, dp, e) < 0 || store_commit(&t, e) < 0)
 		goto out;
+	t1 = ms_now();
+	for (size_t i = 0; i < m; i++) {
+		items[at[i]]->d = ds[i];
+		memcpy(tok[at[i]], mt[i], sizeof(mt[i]));
+	}
 	q->nready = q->ready_at = 0;
 	for (k = 0; k < n; k++) {
 		struct qjob *j = &q->ready[q->nready];
@@ -399,13 +453,17 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 		q->nready++;
 	}
 	ret = 1;
+	log_info("event=chunk_taken n=%zu ms=%lld build_ms=%lld", n, (long long)(t1 - t0),
+		 (long long)(ms_now() - t1));
 out:
 	store_abort(&t);
 	for (size_t i = 0; i < n; i++)
 		send_resident_free(&rs[i]);
 	secure_wipe(tok, QUEUE_TAKE * sizeof(*tok));
+	secure_wipe(mt, QUEUE_TAKE * sizeof(*mt));
 	free(rs);
 	free(tok);
+	free(mt);
 	return ret;
 }
 
@@ -433,7 +491,7 @@ int queue_step(struct queue *q, int64_t now, struct error *e)
 	int r;
 
 	q->now = now;
-	if (t - q->last_scan >= 1000) {
+	if (t - q->last_scan >= QUEUE_SCAN_MS) {
 		q->last_scan = t;
 		if (scan_batches(q, now, e) < 0)
 			return -1;
@@ -524,12 +582,15 @@ void queue_outcome(struct queue *q, const struct pool_outcome *o)
 /* ---- committing and finishing ---- */
 
 _Static_assert(QUEUE_CHUNK <= NOTICE_EVENTS_MANY_MAX, "a chunk's events fit one audit request");
+_Static_assert(QUEUE_CHUNK <= KEYS_BATCH_MAX && QUEUE_TAKE <= KEYS_BATCH_MAX,
+	       "a chunk's MACs fit one keys request");
 
 static int commit_dirty(struct queue *q, struct error *e)
 {
 	struct store_txn *t = NULL;
 	size_t n = q->ndirty < QUEUE_CHUNK ? q->ndirty : QUEUE_CHUNK;
 	struct notice_event_rec evs[QUEUE_CHUNK];
+	struct delivery *dp[QUEUE_CHUNK];
 	struct timeval tv;
 	int64_t t0 = ms_now();
 
@@ -549,10 +610,12 @@ static int commit_dirty(struct queue *q, struct error *e)
 		ev->time_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec + (int64_t)i;
 		ev->type = (enum notice_event)it->event;
 		ev->delay = -1;
-		if (delivery_put(t, &it->d, e) < 0) {
-			store_abort(&t);
-			return -1;
-		}
+		dp[i] = &it->d;
+	}
+	/* The chunk's records MACed in one round trip to the keys process. */
+	if (delivery_put_many(t, n, dp, e) < 0) {
+		store_abort(&t);
+		return -1;
 	}
 	/* All the chunk's events in one audit request: one fsync in the keys
 	 * process for the chunk, not one per message. */

@@ -13,7 +13,7 @@
  *
  *   queued | deferred (next_at due) | sending (after a crash)
  *     -> "sending", with a fresh link token, committed before the message
- *        leaves (up to QUEUE_TAKE records per commit: few, so that the
+ *        leaves (up to QUEUE_TAKE records per commit, one keys request: few, so that the
  *        outcomes of the messages before are recorded soon)
  *     -> the transport (mailer/pool.h) -> its outcome, recorded in bulk
  *        (up to QUEUE_CHUNK outcomes per commit) with an event each:
@@ -38,8 +38,9 @@
 #include "mailer/pool.h"
 #include "mailer/send.h"
 
-#define QUEUE_CHUNK 50           /* outcomes per write transaction */
-#define QUEUE_TAKE 25            /* deliveries marked "sending" per write transaction */
+#define QUEUE_CHUNK 64           /* outcomes per write transaction */
+#define QUEUE_TAKE 64            /* deliveries marked "sending" per write transaction */
+#define QUEUE_SCAN_MS 100        /* a batch just sent is seen this soon (one read txn) */
 #define QUEUE_BACKOFF_MIN 60     /* seconds: first retry */
 #define QUEUE_BACKOFF_MAX 3600   /* seconds: longest wait between retries */
 #define QUEUE_COOKIE_MAILQ  (UINT64_C(1) << 63) /* outcomes that are not a delivery's */
@@ -59,7 +60,7 @@ int queue_open(struct send_ctx *sc, struct pool *pool, const struct queue_config
 	       struct queue **out, struct error *e);
 void queue_close(struct queue **q);
 
-/* Notice batches to send (at most once a second), hand due deliveries to
+/* Notice batches to send (at most every QUEUE_SCAN_MS), hand due deliveries to
  * the pool.  Returns 1 when more is due at once, 0 when idle, -1 on a store
  * error (logged; the caller goes on). */
 int queue_step(struct queue *q, int64_t now, struct error *e);

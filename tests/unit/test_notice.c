@@ -338,6 +338,85 @@ static void test_links_and_codes(void **state)
 	}
 }
 
+/* The bulk writes (one MAC round trip for a chunk) make the same records
+ * as one at a time: read back through their MACs and anchored versions. */
+static void test_bulk_puts(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct store_txn *t;
+	struct delivery ds[40], *dp[40], d;
+	uint64_t lb[40];
+	uint32_t ls[40];
+	int64_t le[40];
+	char tok[40][NOTICE_TOKEN_LEN + 1];
+	uint64_t b = 0;
+	uint32_t s = 0;
+
+	for (int round = 0; round < 2; round++) {
+		t = begin(f, 1);
+		for (uint32_t i = 0; i < 40; i++) {
+			if (round == 0) {
+				memset(&ds[i], 0, sizeof(ds[i]));
+				ds[i].batch = 11;
+				ds[i].seq = i + 1;
+				ds[i].created = 1790000000;
+			}
+			ds[i].state = round == 0 ? DELIVERY_QUEUED : DELIVERY_SENDING;
+			dp[i] = &ds[i];
+			lb[i] = 11;
+			ls[i] = i + 1;
+			le[i] = now_utc() + 3600;
+		}
+		assert_int_equal(delivery_put_many(t, 40, dp, &e), 0);
+		assert_int_equal(notice_link_new_many(t, 40, lb, ls, le, tok, &e), 0);
+		commit(&t);
+	}
+	t = begin(f, 0);
+	for (uint32_t i = 0; i < 40; i++) {
+		assert_int_equal(delivery_get(t, 11, i + 1, &d, &e), 0);
+		assert_int_equal(d.state, DELIVERY_SENDING);
+		assert_int_equal(d.version, 2);
+		assert_int_equal(d.created, 1790000000);
+		assert_int_equal(notice_link_find(t, tok[i], &b, &s, &e), 0);
+		assert_true(b == 11 && s == i + 1);
+	}
+	store_abort(&t);
+	/* Codes in bulk: an existing one is kept, the fresh ones are each
+	 * found by notice_code_find and read back alone. */
+	{
+		char codes[20][NOTICE_CODE_TEXT + 1], one[NOTICE_CODE_TEXT + 1];
+		t = begin(f, 1);
+		assert_int_equal(notice_code_get_or_new(t, 12, 3, one, &e), 0);
+		for (uint32_t i = 0; i < 20; i++) {
+			lb[i] = 12;
+			ls[i] = i + 1;
+		}
+		assert_int_equal(notice_codes_get_or_new(t, 20, lb, ls, codes, &e), 0);
+		commit(&t);
+		assert_string_equal(codes[2], one);
+		t = begin(f, 0);
+		for (uint32_t i = 0; i < 20; i++) {
+			assert_int_equal(notice_code_find(t, codes[i], &b, &s, &e), 0);
+			assert_true(b == 12 && s == i + 1);
+			assert_int_equal(notice_code_get_or_new(t, 12, i + 1, one, &e), 0);
+			assert_string_equal(one, codes[i]);
+			for (uint32_t j = 0; j < i; j++)
+				assert_string_not_equal(codes[j], codes[i]);
+		}
+		store_abort(&t);
+	}
+	/* More than one keys request holds is refused, nothing written. */
+	{
+		struct delivery *many[KEYS_BATCH_MAX + 1];
+		for (size_t i = 0; i <= KEYS_BATCH_MAX; i++)
+			many[i] = &ds[i % 40];
+		t = begin(f, 1);
+		assert_int_equal(delivery_put_many(t, KEYS_BATCH_MAX + 1, many, &e), -1);
+		store_abort(&t);
+	}
+}
+
 static void test_events(void **state)
 {
 	struct fixture *f = *state;
@@ -503,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_delivery_access_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_and_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_puts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),
 	};
