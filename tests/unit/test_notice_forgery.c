@@ -522,7 +522,8 @@ static void test_forged_records_fail_statuses(void **state)
 	put_delivery(f, 30, 2, DELIVERY_SENT);
 	assert_int_equal(notice_statuses(f->st, 30, now_utc(), &v, &n, &e), 0);
 	assert_int_equal(n, 3);
-	assert_string_equal(v[0].state, "paper");
+	assert_string_equal(v[0].state, "bounced");
+	assert_int_equal(v[0].paper, 1);
 	assert_string_equal(v[1].state, "sent");
 	assert_string_equal(v[2].state, "queued");
 	free(v);
