@@ -68,11 +68,12 @@ batch() { # batch NAME SETTINGS... : submitted and approved; BID set
 	BID=$(jval "$_f.json" 'd["batch"]')
 	"$TAYORI" batch approve "$BID" --as shonin -d "$D" >"$_f.approve" 2>&1
 }
-check "a link-alone batch" batch magic "件名: 住民税決定通知" "認証: magic"
+check "a link-alone batch" batch magic "件名: 住民税決定通知" "認証: magic" "同意: はい" \
+	"教示: この処分に不服がある場合は、処分があったことを知った日の翌日から起算して3か月以内に区長に対して審査請求をすることができます。"
 BM=$BID
 check "a one-time-password batch" batch otp "件名: 保険料決定通知" "認証: otp"
 BO=$BID
-check "a birth-date batch" batch csv "件名: 児童手当のお知らせ" "認証: csv" "認証列: 生年月日"
+check "a birth-date batch" batch csv "件名: 児童手当のお知らせ" "認証: csv" "認証列: 生年月日" "同意: はい"
 BC=$BID
 
 "$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
