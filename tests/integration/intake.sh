@@ -173,7 +173,7 @@ for delay in 0.3 0.8 1.5; do
 	GW=$(ps -o pid= -o comm= --ppid "$SUP" | awk '$2 == "tayori-gateway" { print $1 }')
 	kill -9 "$GW" 2>/dev/null
 	check "killed ${delay}s into a batch: the gateway had not finished it" test -d "$D/inbox/$name"
-	check "... after the restart the folder is taken and deleted" wait_for 120 test ! -e "$D/inbox/$name"
+	check "... after the restart the folder is taken and deleted" wait_for 300 test ! -e "$D/inbox/$name"
 	check "... as exactly one batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq $((B + 1)) ]"
 	check "... with no orphan PDFs in the store" sh -c "[ \"\$(mdb_stat -s pdfs '$D/db' | sed -n 's/^ *Entries: //p')\" = \"\$('$TAYORI' batch list -d '$D' --json | grep -o '\"signed\":[0-9]*' | cut -d: -f2 | awk '{ s += \$1 } END { print s + 0 }')\" ]"
 done
@@ -193,7 +193,7 @@ for kill in 1 2; do
 	check "... the gateway starts again" wait_for 60 sh -c "[ \$(grep -c 'role=gateway .*event=ready' '$T/run.log') -gt $N ]"
 	N=$(ready)
 done
-check "the poison input is set aside: deleted from the inbox" wait_for 60 test ! -e "$D/inbox/poison.eml"
+check "the poison input is set aside: deleted from the inbox" wait_for 300 test ! -e "$D/inbox/poison.eml"
 check "... with no batch" sh -c "[ \$('$TAYORI' batch list -d '$D' --json | grep -o '\"batch\":' | wc -l) -eq $B ]"
 check "... kept sealed like a refused input" sh -c "[ \"\$(mdb_stat -s rejected '$D/db' | sed -n 's/^ *Entries: //p')\" -eq $((K + 1)) ]"
 check "... with an audit record naming the sender" sh -c "'$TAYORI' audit show -d '$D' | grep intake.poison | grep -q 'staff:'"
@@ -219,7 +219,7 @@ R=$(replies)
 eml sato@city.example.jp "保管なし" "$T/stage/m9.eml" nopdf
 mv "$T/stage/m9.eml" "$D/inbox/"
 check "keep_rejected = 0: a refused input is deleted" wait_for 30 test ! -e "$D/inbox/m9.eml"
-check "... answered" wait_for 5 sh -c "[ \$(ls '$D/mail/outbox/new' | wc -l) -eq $((R + 1)) ]"
+check "... answered" wait_for 30 sh -c "[ \$(ls '$D/mail/outbox/new' | wc -l) -eq $((R + 1)) ]"
 check "... and not kept" sh -c "[ \"\$(mdb_stat -s rejected '$D/db' | sed -n 's/^ *Entries: //p')\" -eq 0 ]"
 check_status 0 "the audit log verifies" "$TAYORI" audit verify -d "$D"
 done_testing
