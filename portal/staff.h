@@ -30,6 +30,9 @@ struct conf;
 #define STAFF_LOCK_SECONDS   900   /* how long a lockout lasts */
 #define STAFF_TOUCH_SECONDS  60    /* a session's last use is written at most this often
 				      (a quarter of the idle time-out when that is less) */
+#define STAFF_UPLOAD_SLACK   (2u << 20) /* bytes an upload's body may carry besides its files
+					   ([limits] message_size): the form's fields and
+					   each part's header */
 
 /* Failed logins of one account ("a:LOGIN") or one IP ("i:ADDR"). */
 struct staff_fail {
@@ -48,6 +51,9 @@ struct staff_ctx {
 	pthread_mutex_t fail_lock; /* guards fails */
 	struct staff_fail fails[STAFF_FAIL_SLOTS];
 	char dummy_hash[PASSWD_HASH_MAX]; /* checked for an unknown login, so it takes as long */
+	char data_dir[4096];       /* [paths] data_dir: uploads nudge the gateway there */
+	size_t upload_max;         /* [limits] message_size: an upload's files together */
+	size_t upload_files;       /* [limits] attachments: an upload's files */
 };
 
 /* Fill sc from the configuration; st and lock stay the caller's. */
