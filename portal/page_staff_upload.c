@@ -97,8 +97,9 @@ int page_staff_upload_form(struct buf *b, const struct page_staff_user *u,
 	      "<input id=\"pdfs\" name=\"pdfs\" type=\"file\" accept=\".pdf,application/pdf\" multiple "
 	      "required></div>\n"))
 		return -1;
-	str_fmt(lim, sizeof(lim), "ファイルは合わせて %zu MB まで、%zu 件までです。",
-		f->max_bytes >> 20, f->max_files);
+	str_fmt(lim, sizeof(lim), "ファイルは合わせて %zu %s まで、%zu 件までです。",
+		f->max_bytes >= (1u << 20) ? f->max_bytes >> 20 : f->max_bytes >> 10,
+		f->max_bytes >= (1u << 20) ? "MB" : "KB", f->max_files);
 	if (A("<p class=\"hint\">") || H(lim) ||
 	    A(" ファイルを選び直すときは、CSV と PDF の両方を選んでください。</p>\n"
 	      "<button type=\"submit\">アップロードする</button>\n</form>\n"

@@ -196,8 +196,12 @@ static int read_files(const struct staff_ctx *sc, const struct http_multipart *m
 		total += pdfs[i]->len;
 	}
 	if (total > sc->upload_max) {
-		refuse(f, "too_large", "ファイルが大きすぎます（合わせて %zu MB。上限は %zu MB です）。",
-		       (total + (1u << 20) - 1) >> 20, sc->upload_max >> 20);
+		/* In MB, or in KB under a megabyte, rounded up and down so that
+		 * the two never read the same. */
+		size_t unit = sc->upload_max >= (1u << 20) ? 1u << 20 : 1u << 10;
+		refuse(f, "too_large", "ファイルが大きすぎます（合わせて %zu %s。上限は %zu %s です）。",
+		       (total + unit - 1) / unit, unit > 1024 ? "MB" : "KB", sc->upload_max / unit,
+		       unit > 1024 ? "MB" : "KB");
 		goto out;
 	}
 	*nfiles = 1 + npdf;
