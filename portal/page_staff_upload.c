@@ -7,6 +7,7 @@
  * itself through the Refresh header the handler sends).  Runs in the
  * portal process.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "portal/http.h"
@@ -124,6 +125,28 @@ int page_staff_upload_pending(struct buf *b, const struct page_staff_user *u, ui
 	return page_staff_end(b);
 }
 
+/* The split the gateway chose (gateway/batch_match.c says it in
+ * English), in Japanese when known. */
+static const char *split_ja(const char *rule, char *out, size_t outsize)
+{
+	static const char *const known[][2] = {
+		{ "common PDF for everybody", "全員に同じ PDF" },
+		{ "one PDF per resident, matched by file name", "1 人 1 ファイル（ファイル名で照合）" },
+		{ "each resident's key found on the pages", "ページにある宛名番号で分けました" },
+		{ "a new resident where the key on the page changes",
+		  "ページの宛名番号が変わるところで分けました" },
+	};
+	int pages;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(rule, known[i][0]) == 0)
+			return known[i][1];
+	if (sscanf(rule, "%d pages per resident", &pages) == 1 && pages > 0) {
+		str_fmt(out, outsize, "1 人 %d ページずつ（CSV の順）", pages);
+		return out;
+	}
+	return rule;
+}
+
 static int row(struct buf *b, const char *th, const char *td)
 {
 	return A("<tr><th scope=\"row\">") || H(th) || A("</th><td>") || H(td[0] ? td : "—") ||
@@ -163,7 +186,7 @@ static int lists(struct buf *b, const struct upload_result *r)
 
 static int report(struct buf *b, const struct upload_result *r)
 {
-	char href[64], id[32];
+	char href[64], id[32], split[96];
 
 	str_fmt(href, sizeof(href), "/batches/%llu", (unsigned long long)r->batch);
 	str_fmt(id, sizeof(id), "%llu", (unsigned long long)r->batch);
@@ -173,7 +196,7 @@ static int report(struct buf *b, const struct upload_result *r)
 	    row(b, "テスト利用", r->test ? "はい（職員のテスト用アドレスにだけ送ります）" : "いいえ") < 0 ||
 	    row_n(b, "宛先（CSV の行数）", r->recipients) < 0 ||
 	    row_n(b, "照合できた人数", r->matched) < 0 || row_n(b, "署名した PDF", r->signed_pdfs) < 0 ||
-	    row(b, "PDF の分け方", r->split) < 0 || row(b, "宛名番号の列", r->key_column) < 0 ||
+	    row(b, "PDF の分け方", split_ja(r->split, split, sizeof(split))) < 0 || row(b, "宛名番号の列", r->key_column) < 0 ||
 	    row(b, "氏名の列", r->name_column) < 0 || row(b, "メールアドレスの列", r->email_column) < 0 ||
 	    row(b, "CSV の文字コード", r->encoding) < 0 || A("</table>\n") || lists(b, r) < 0 ||
 	    A("<p><a href=\"") || H(href) || A("\">バッチの画面へ（承認はこちら）</a></p>\n"))

@@ -165,6 +165,7 @@ upload k -F "title=個別のファイル" -F "split=per-file" \
 	-F "pdfs=@$T/split/$K3.pdf;type=application/pdf;filename=/etc/$K3.pdf"
 check "per-file PDFs named ../../KEY.pdf, ..\\..\\KEY.pdf, /etc/KEY.pdf: taken" result
 check "... matched by their cleaned names (3 of 3)" shows '照合できた人数</th><td>3<'
+check "... the split shown in Japanese" shows '1 人 1 ファイル（ファイル名で照合）'
 BP=$(batch_of_page)
 check "... $K2's notice is its own" sh -c "'$TAYORI' batch pdf '$BP' '$K2' '$T/p2.pdf' -d '$D' && pdftotext '$T/p2.pdf' - | grep -q '$K2'"
 check "... no file was written outside the store" sh -c "! ls '$T'/*.pdf '$D'/../*.pdf /etc/$K3.pdf >/dev/null 2>&1"
