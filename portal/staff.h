@@ -3,7 +3,8 @@
  * staff_listen): logging in with a user ID and an Argon2id-checked
  * password, lockout per account and per IP, the staff session, the
  * permission check in front of every page and action, the batches list,
- * a page per batch, approval (four-eyes) and sending.  Handlers run on the
+ * a page per batch, approval (four-eyes) and sending, and a batch uploaded
+ * from the browser (staff_upload.h).  Handlers run on the
  * HTTP layer (portal/http.h); every one that touches the store is
  * HTTP_SLOW and holds the lock the resident side holds (resident.h), since
  * the store's channel to the keys process carries one conversation at a
