@@ -172,6 +172,14 @@ check "... no file was written outside the store" sh -c "! ls '$T'/*.pdf '$D'/..
 
 # --- refused, nothing stored ------------------------------------------------------
 N1=$(nbatches)
+upload k -F "title=ページ数の誤り" -F "split=pages" -F "pages=4" \
+	-F "csv=@$T/c/corpus.csv" -F "pdfs=@$T/c/corpus.pdf"
+check "refused by the gateway (6 pages split by 4 for 3 rows): taken, then answered" result
+check "... the page says it was refused, nothing stored, and why" sh -c \
+	"grep -q '「ページ数の誤り」は受け付けできませんでした。何も保存されていません。' '$T/b' && grep -q 'lang=\"en\"><code>' '$T/b' && [ $(nbatches) -eq $N1 ]"
+check "... audited as intake refuses, with the clerk as actor" has_audit intake.refuse "staff:$KAKARI" "" refused
+check "... the input kept sealed like any refused intake (source web)" sh -c "'$TAYORI' intake rejected list -d '$D' | grep -q web"
+
 printf '\211PNG\r\n\032\n\000\000\000\rIHDR' >"$T/image.png"
 upload k -F "title=画像" -F "csv=@$T/c/corpus.csv" -F "pdfs=@$T/image.png;filename=notice.pdf"
 check "a PNG named .pdf: 400 and one Japanese sentence naming the file" sh -c \
