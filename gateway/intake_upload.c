@@ -21,6 +21,7 @@
 #include "gateway/folder.h"
 #include "gateway/intake.h"
 #include "gateway/settings.h"
+#include "lib/audit.h"
 #include "lib/log.h"
 #include "lib/staff.h"
 #include "lib/store.h"
@@ -125,6 +126,24 @@ static const char *may_submit(struct store *st, uint64_t id, int *tmp)
 	return why;
 }
 
+/* A refusal before intake_files() (who, the limits): audited here, since
+ * intake did not see it.  why has no personal data. */
+static void audit_refusal(struct store *st, const char *actor, uint64_t id, const char *why)
+{
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	char target[40];
+	struct audit_entry a = { actor, "upload.refuse", target, "web", why };
+
+	str_fmt(target, sizeof(target), "upload:%llu", (unsigned long long)id);
+	if (store_begin(st, 1, &t, &e) < 0 || audit_append(t, &a, NULL, &e) < 0 ||
+	    store_commit(&t, &e) < 0) {
+		store_abort(&t);
+		log_err("event=upload_refusal_not_audited upload=%llu reason=\"%s\"",
+			(unsigned long long)id, e.msg);
+	}
+}
+
 /* One pending upload: 0 finished, 1 left pending (a temporary failure). */
 static int take_one(struct intake *in, struct store *st, const struct conf *c, uint64_t id)
 {
@@ -138,7 +157,7 @@ static int take_one(struct intake *in, struct store *st, const struct conf *c, u
 	size_t total = 0;
 	uint64_t batch = 0;
 	const char *why;
-	int tmp = 0, r = 1;
+	int tmp = 0, r = 1, taken = 0; /* taken: intake_files() saw it (and audited it) */
 
 	memset(&f, 0, sizeof(f));
 	memset(&rep, 0, sizeof(rep));
@@ -159,7 +178,9 @@ static int take_one(struct intake *in, struct store *st, const struct conf *c, u
 	if (why != NULL)
 		err_set(&e, "%s", why);
 	else if (files_of(&u, c, &f, &total, &e) == 0)
-		o = intake_files(in, &f, total, actor, "web", &batch, &rep, &e);
+		o = intake_files(in, &f, total, actor, "web", &batch, &rep, &e), taken = 1;
+	if (o == INTAKE_REFUSED && !taken)
+		audit_refusal(st, actor, id, e.msg);
 	if (o == INTAKE_TEMPFAIL) {
 		log_warn("event=upload outcome=tempfail upload=%llu reason=\"%s\"", (unsigned long long)id, e.msg);
 		goto out;
