@@ -158,7 +158,7 @@ req k "$U/batches"
 check "... marked テスト in the batches list" shows "テスト送信の確認 <strong>（テスト）</strong>"
 
 # --- one PDF per resident, under hostile names --------------------------------
-upload k -F "title=個別のファイル" -F "split=per-file" \
+upload k -F "title=個別のファイル<b>&\"" -F "split=per-file" \
 	-F "csv=@$T/c/corpus.csv;type=text/csv" \
 	-F "pdfs=@$T/split/$K1.pdf;type=application/pdf;filename=../../$K1.pdf" \
 	-F "pdfs=@$T/split/$K2.pdf;type=application/pdf;filename=..\\..\\$K2.pdf" \
@@ -166,6 +166,7 @@ upload k -F "title=個別のファイル" -F "split=per-file" \
 check "per-file PDFs named ../../KEY.pdf, ..\\..\\KEY.pdf, /etc/KEY.pdf: taken" result
 check "... matched by their cleaned names (3 of 3)" shows '照合できた人数</th><td>3<'
 check "... the split shown in Japanese" shows '1 人 1 ファイル（ファイル名で照合）'
+check "... the title escaped on the report" sh -c "grep -qF '個別のファイル&lt;b&gt;&amp;&quot;' '$T/b' && ! grep -qF '個別のファイル<b>' '$T/b'"
 BP=$(batch_of_page)
 check "... $K2's notice is its own" sh -c "'$TAYORI' batch pdf '$BP' '$K2' '$T/p2.pdf' -d '$D' && pdftotext '$T/p2.pdf' - | grep -q '$K2'"
 check "... no file was written outside the store" sh -c "! ls '$T'/*.pdf '$D'/../*.pdf /etc/$K3.pdf >/dev/null 2>&1"
