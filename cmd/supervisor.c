@@ -63,7 +63,9 @@ struct child {
  *   gateway  intake checks the sender is registered staff (reads staff
  *            records and their e-mail index); makes and reads batches,
  *            residents, PDFs, intake records and refused inputs (kept
- *            sealed in `rejected`); signs; appends audit records.
+ *            sealed in `rejected`) and uploads from the dashboard (takes
+ *            them and writes what became of them); signs; appends audit
+ *            records.
  *   mailer   reads residents and batches (addresses, titles, messages) and
  *            consent (electronic or paper); no PDF (a notice is never
  *            mailed), no staff record (reports go to the addresses in
@@ -71,10 +73,12 @@ struct child {
  *            messages' DKIM hashes signed (KEYS_PERM_DKIM).
  *   portal   residents' side: reads residents, batches, PDFs, records and
  *            reads consent; staff side: reads staff records by login to
- *            check a password.  It makes no data key for a staff record: a
- *            password change from the dashboard will need its own narrow
- *            request (re-seal one staff record whose id the keys process
- *            checks against the session), not this permission.
+ *            check a password, writes a batch uploaded from the dashboard
+ *            (`uploads`, taken by the gateway) and reads its result.  It
+ *            makes no data key for a staff record: a password change
+ *            from the dashboard will need its own narrow request (re-seal
+ *            one staff record whose id the keys process checks against
+ *            the session), not this permission.
  *
  * Only the command line (`tayori user ...`), whose keys process runs as the
  * tenant's owner, makes data keys for staff records.  No role gets the raw
@@ -85,9 +89,11 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 	[ROLE_GATEWAY] = {
 		.ops = KEYS_PERM_SIGN | KEYS_PERM_AUDIT_APPEND,
 		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
-			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_INTAKE) | KEYS_DB(DB_REJECTED),
+			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_INTAKE) | KEYS_DB(DB_REJECTED) |
+			  KEYS_DB(DB_UPLOADS),
 		.mint = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_PDFS) |
-			KEYS_DB(DB_INTAKE) | KEYS_DB(DB_REJECTED),
+			KEYS_DB(DB_INTAKE) | KEYS_DB(DB_REJECTED) |
+			KEYS_DB(DB_UPLOADS), /* an upload's result for the portal */
 		.index = KEYS_IX_STAFF_EMAIL | KEYS_IX_RESIDENT,
 	},
 	[ROLE_MAILER] = {
@@ -102,8 +108,10 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 	[ROLE_PORTAL] = {
 		.ops = KEYS_PERM_AUDIT_APPEND,
 		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
-			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_CONSENT),
-		.mint = KEYS_DB(DB_CONSENT) | KEYS_DB(DB_MAILQ), /* MAILQ: one-time passwords to mail */
+			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_CONSENT) |
+			  KEYS_DB(DB_UPLOADS), /* what became of an upload */
+		.mint = KEYS_DB(DB_CONSENT) | KEYS_DB(DB_MAILQ) | /* MAILQ: one-time passwords to mail */
+			KEYS_DB(DB_UPLOADS), /* a batch uploaded from the dashboard */
 		.index = KEYS_IX_STAFF_LOGIN | KEYS_IX_CONSENT | KEYS_IX_RECORD | KEYS_IX_CODE,
 	},
 };

@@ -302,8 +302,8 @@ const struct conf_setting conf_schema_table[] = {
 	/* [limits] */
 	{ .section = "limits", .key = "message_size", .type = CONF_SIZE, .def = "50M",
 	  .min = 64 * KIB, .max = 2 * GIB,
-	  .help = "Largest intake mail or dropped batch accepted.",
-	  .help_ja = "受け付けるメール・バッチの最大サイズ" },
+	  .help = "Largest intake mail, dropped batch or dashboard upload accepted.",
+	  .help_ja = "受け付けるメール・バッチ・アップロードの最大サイズ" },
 	{ .section = "limits", .key = "attachments", .type = CONF_INT, .def = "2000",
 	  .min = 1, .max = 1000000,
 	  .help = "Most attachments (or files) in one batch.",

@@ -1,9 +1,10 @@
 /*
  * batch.h — a batch, from its files to the store: the one call every way
  * in uses (intake's mail and drop folder, `tayori submit`, and the staff
- * dashboard's upload to come, which the portal hands to the gateway as a
- * drop: the portal may neither include gateway/ nor ask keys to sign).  It reads the recipients CSV, matches the
- * PDFs to its rows (split one PDF, or one PDF per resident named by key,
+ * dashboard's upload, which the portal hands to the gateway as a sealed
+ * record, lib/upload.h, taken by gateway/intake_upload.c: the portal may
+ * neither include gateway/ nor ask keys to sign).  It reads the
+ * recipients CSV, matches the PDFs to its rows (split one PDF, or one PDF per resident named by key,
  * or one common PDF), signs one PDF per resident (PAdES) through a
  * struct signer, encrypts and stores everything, and says what matched.
  * Runs in the gateway and in `tayori submit`.

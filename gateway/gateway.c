@@ -10,7 +10,9 @@
  * input stays in clear: what is kept is sealed in the store.  It also
  * deletes the refused inputs kept past [intake] keep_rejected.  It opens
  * the store itself, after fork, and never the key files; it signs through
- * the keys process.
+ * the keys process.  It also takes the batches uploaded from the staff
+ * dashboard (lib/upload.h), when the portal nudges it through
+ * DATA/tmp/uploads and every few seconds.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include "lib/log.h"
 #include "lib/role.h"
 #include "lib/store.h"
+#include "lib/upload.h"
 
 #define RESCAN_MS 60000
 
@@ -41,6 +44,9 @@ struct watch {
 	int ino;              /* inotify descriptor */
 	struct intake *in;
 	size_t limit;
+	int wd_uploads;             /* DATA/tmp/uploads: the portal's nudges (lib/upload.h) */
+	struct store *st;
+	const struct role_ctx *ctx;
 };
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -263,6 +269,7 @@ static void drain_events(struct watch *w, int wd_inbox, int wd_maildir)
 {
 	char evbuf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t got;
+	int uploads = 0;
 	while ((got = read(w->ino, evbuf, sizeof(evbuf))) > 0) {
 		for (char *q = evbuf; q < evbuf + got;) {
 			struct inotify_event *ev = (struct inotify_event *)q;
@@ -270,9 +277,13 @@ static void drain_events(struct watch *w, int wd_inbox, int wd_maildir)
 				handle_drop(w, ev->name);
 			else if (ev->len > 0 && ev->wd == wd_maildir)
 				handle_maildir(w, ev->name);
+			else if (ev->wd == w->wd_uploads)
+				uploads = 1;
 			q += sizeof(*ev) + ev->len;
 		}
 	}
+	if (uploads)
+		intake_uploads(w->in, w->st, w->ctx->conf, w->ctx->data_dir, 1);
 }
 
 int gateway_main(struct role_ctx *ctx)
@@ -291,6 +302,8 @@ int gateway_main(struct role_ctx *ctx)
 
 	memset(&w, 0, sizeof(w));
 	w.ino = -1;
+	w.wd_uploads = -1;
+	w.ctx = ctx;
 	if (confine(ctx, &w, &e) < 0 || store_open(ctx->data_dir, kc, 0, &st, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		keys_client_free(&kc);
@@ -303,6 +316,7 @@ int gateway_main(struct role_ctx *ctx)
 	}
 	if (batch_sweep(st, &swept, &e) < 0)
 		log_err("event=sweep_failed reason=\"%s\"", e.msg);
+	w.st = st;
 	if (intake_new(st, signer, ctx->conf, &w.in, &e) < 0) {
 		log_err("event=start_failed reason=\"%s\"", e.msg);
 		goto out;
@@ -314,6 +328,11 @@ int gateway_main(struct role_ctx *ctx)
 			str_fmt(newdir, sizeof(newdir), "%s/new", w.maildir);
 			wd_maildir = inotify_add_watch(w.ino, newdir, IN_MOVED_TO | IN_CLOSE_WRITE);
 		}
+		/* Uploads from the dashboard: the portal touches a file here after
+		 * each one (DATA/tmp is the gateway's and the portal's). */
+		if (str_fmt(newdir, sizeof(newdir), "%s/%s", ctx->data_dir, UPLOAD_NUDGE_DIR) >= 0 &&
+		    mkdir_p(newdir, 0700, &e) == 0)
+			w.wd_uploads = inotify_add_watch(w.ino, newdir, IN_MOVED_TO | IN_CLOSE_WRITE);
 	}
 	if (conf_str(ctx->conf, "mail", "imap_url")[0] != '\0' &&
 	    imap_intake_new(ctx->conf, w.in, &imap, &e) < 0) {
@@ -351,6 +370,8 @@ int gateway_main(struct role_ctx *ctx)
 		}
 		if (w.ino >= 0 && (p[1].revents & POLLIN))
 			drain_events(&w, wd_inbox, wd_maildir);
+		/* Uploads the nudge missed (a restart, a full inotify queue). */
+		intake_uploads(w.in, st, ctx->conf, ctx->data_dir, 0);
 		/* Inputs that waited on a temporary failure get another chance. */
 		if ((now_utc() - last_scan) * 1000 >= RESCAN_MS) {
 			rescan(&w);

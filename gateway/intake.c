@@ -480,62 +480,55 @@ enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t
 	return out;
 }
 
-enum intake_outcome intake_folder(struct intake *in, const char *path, const char *source,
-				  uint64_t *batch, struct error *e)
+enum intake_outcome intake_files(struct intake *in, struct batch_files *f, size_t total,
+				 const char *actor, const char *source, uint64_t *batch,
+				 struct batch_report *rep_out, struct error *e)
 {
-	struct batch_files f;
 	struct batch_settings set;
 	struct batch_input bi;
 	struct batch_report rep;
-	size_t total = 0;
 	uint8_t id[32];
 	uint32_t before = 0;
-	int have_id = 0, poisoned = 0;
+	int poisoned = 0;
 	enum intake_outcome out = INTAKE_TEMPFAIL;
 	int r;
 
-	memset(&f, 0, sizeof(f));
 	memset(&set, 0, sizeof(set));
 	memset(&rep, 0, sizeof(rep));
 	*batch = 0;
-	if (batch_files_add_folder(&f, path, in->lim.max_message, &total, e) < 0) {
-		out = e->temporary ? INTAKE_TEMPFAIL : INTAKE_REFUSED;
-		goto done;
-	}
 	/* The folder's identity: its files' names and contents, in name order. */
-	batch_files_identity(&f, id);
-	have_id = 1;
+	batch_files_identity(f, id);
 	r = seen_before(in, id, e);
 	if (r != 0) {
-		out = r < 0 ? INTAKE_TEMPFAIL : INTAKE_DUPLICATE;
-		goto done;
+		if (r > 0)
+			attempt_end(in, id); /* taken before: no poison count stays */
+		log_info("event=intake outcome=%s source=%s", r < 0 ? "tempfail" : "duplicate", source);
+		return r < 0 ? INTAKE_TEMPFAIL : INTAKE_DUPLICATE;
 	}
-	if (attempt_begin(in, id, &before, e) < 0) {
-		out = INTAKE_TEMPFAIL;
-		goto done;
-	}
+	if (attempt_begin(in, id, &before, e) < 0)
+		return INTAKE_TEMPFAIL;
 	if (before >= POISON_ATTEMPTS) {
 		struct buf packed;
 		buf_init(&packed, total + 64 * 1024);
-		out = intake_kept_pack(&f, &packed) < 0
+		out = intake_kept_pack(f, &packed) < 0
 			      ? (err_set(e, "the folder is too large to keep"), INTAKE_TEMPFAIL)
-			      : poison(in, id, packed.data, packed.len, "folder", f.title, source, e);
+			      : poison(in, id, packed.data, packed.len, "folder", f->title, source, e);
 		poisoned = 1;
 		secure_wipe(packed.data, packed.len);
 		buf_free(&packed);
 		goto done;
 	}
-	if (f.ncsv != 1) {
-		err_set(e, f.ncsv == 0 ? "the folder has no recipients CSV (a .csv file)"
-				       : "the folder has %zu CSV files; give exactly one", f.ncsv);
+	if (f->ncsv != 1) {
+		err_set(e, f->ncsv == 0 ? "the folder has no recipients CSV (a .csv file)"
+					: "the folder has %zu CSV files; give exactly one", f->ncsv);
 		out = INTAKE_REFUSED;
 		goto done;
 	}
-	if (settings_parse(f.message ? f.message : "", &set, e) < 0) {
+	if (settings_parse(f->message ? f->message : "", &set, e) < 0) {
 		out = INTAKE_REFUSED;
 		goto done;
 	}
-	batch_files_input(&bi, &f, &set, in->c, NULL, "drop", source);
+	batch_files_input(&bi, f, &set, in->c, NULL, actor, source);
 	bi.intake_id = id;
 	if (in->signer == NULL) {
 		err_tmp(e, "no signing credential is available");
@@ -557,24 +550,47 @@ done:
 		struct error re = { { 0 }, 0 };
 		struct buf packed;
 		buf_init(&packed, total + 64 * 1024);
-		if (!have_id)
-			r = remember(in, NULL, "drop", "intake.refuse", source, "unreadable folder", NULL, &re);
-		else if (intake_kept_pack(&f, &packed) == 0)
-			r = remember_kept(in, id, "drop", "intake.refuse", source, "refused", e->msg, "folder",
-					  f.title, packed.data, packed.len, &re);
+		if (intake_kept_pack(f, &packed) == 0)
+			r = remember_kept(in, id, actor, "intake.refuse", source, "refused", e->msg, "folder",
+					  f->title, packed.data, packed.len, &re);
 		else
-			r = remember(in, id, "drop", "intake.refuse", source, "refused", NULL, &re);
+			r = remember(in, id, actor, "intake.refuse", source, "refused", NULL, &re);
 		secure_wipe(packed.data, packed.len);
 		buf_free(&packed);
 		if (r < 0)
 			out = INTAKE_TEMPFAIL;
 	}
-	if (have_id && (before < POISON_ATTEMPTS || out != INTAKE_TEMPFAIL))
+	if (before < POISON_ATTEMPTS || out != INTAKE_TEMPFAIL)
 		attempt_end(in, id);
 	log_info("event=intake outcome=%s source=%s batch=%llu", intake_outcome_name(out), source,
 		 (unsigned long long)*batch);
 	settings_free(&set);
-	batch_report_free(&rep);
+	if (out == INTAKE_STORED && rep_out != NULL)
+		*rep_out = rep; /* the caller's now */
+	else
+		batch_report_free(&rep);
+	return out;
+}
+
+enum intake_outcome intake_folder(struct intake *in, const char *path, const char *source,
+				  uint64_t *batch, struct error *e)
+{
+	struct batch_files f;
+	size_t total = 0;
+	enum intake_outcome out;
+
+	memset(&f, 0, sizeof(f));
+	*batch = 0;
+	if (batch_files_add_folder(&f, path, in->lim.max_message, &total, e) < 0) {
+		struct error re = { { 0 }, 0 };
+		out = e->temporary ? INTAKE_TEMPFAIL : INTAKE_REFUSED;
+		if (out == INTAKE_REFUSED &&
+		    remember(in, NULL, "drop", "intake.refuse", source, "unreadable folder", NULL, &re) < 0)
+			out = INTAKE_TEMPFAIL;
+		log_info("event=intake outcome=%s source=%s batch=0", intake_outcome_name(out), source);
+	} else {
+		out = intake_files(in, &f, total, "drop", source, batch, NULL, e);
+	}
 	batch_files_free(&f);
 	return out;
 }

@@ -64,6 +64,29 @@ enum intake_outcome intake_message(struct intake *in, const uint8_t *raw, size_t
 enum intake_outcome intake_folder(struct intake *in, const char *path, const char *source,
 				  uint64_t *batch, struct error *e);
 
+/* A batch's files already read (f, the caller's; total bytes of them),
+ * taken as a dropped folder is: the same identity, attempt count,
+ * matching and signing, a refusal kept sealed and audited, with actor as
+ * the submitter ("drop", or "staff:N" for an upload from the dashboard,
+ * lib/upload.h) and source where it came in ("drop", "web").  rep (may be
+ * NULL) gets the matching report when stored: free it with
+ * batch_report_free(). */
+struct batch_files;
+struct batch_report;
+enum intake_outcome intake_files(struct intake *in, struct batch_files *f, size_t total,
+				 const char *actor, const char *source, uint64_t *batch,
+				 struct batch_report *rep, struct error *e);
+
+/* intake_upload.c: take the batches uploaded from the staff dashboard
+ * and waiting in the store (lib/upload.h), each as intake_files() takes
+ * a folder, and write what became of each.  nudged: the portal just
+ * added one (its nudge files in data_dir are cleared); otherwise a
+ * temporary failure is tried again only after a minute.  Also deletes
+ * the results past UPLOAD_RESULT_KEEP now and then. */
+struct conf;
+void intake_uploads(struct intake *in, struct store *st, const struct conf *c,
+		    const char *data_dir, int nudged);
+
 const char *intake_outcome_name(enum intake_outcome o);
 
 /* An input refused before it could be read (above [limits] message_size):

@@ -42,6 +42,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_CODES] = "codes",
 	[DB_ACCESS] = "access",
 	[DB_MAILQ] = "mailq",
+	[DB_UPLOADS] = "uploads", /* made on open like every database (open_dbs) */
 };
 
 struct store {

@@ -49,6 +49,9 @@
  *   codes         HMAC("notice-code", code) -> rec (batch, seq)     (lib/notice.h)
  *   access        u64 batch | u32 seq -> rec (what the resident did) (lib/notice.h)
  *   mailq         u64 id -> sealed rec (mail asked of the mailer)   (lib/notice.h)
+ *   uploads       'p' | u64 id -> sealed rec (a batch uploaded from the dashboard,
+ *                 waiting for the gateway), 'r' | u64 id -> u64 time | sealed rec
+ *                 (what became of it)                               (lib/upload.h)
  *
  * deliveries, tokens, codes, access, events and sessions are described in
  * lib/notice.h; their records carry a MAC from the keys process.
@@ -83,6 +86,7 @@ enum store_db {
 	DB_CODES,
 	DB_ACCESS,
 	DB_MAILQ,
+	DB_UPLOADS,
 	DB_COUNT
 };
 

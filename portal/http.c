@@ -315,6 +315,8 @@ static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, 
 	if (x->route == NULL)
 		return http_send_error(x, c, too_long(cl, HTTP_BODY_MAX) ? 413 : status, allow);
 	x->body_max = strcmp(method, "POST") != 0 ? 0
+		      : (x->route->flags & HTTP_BODY_CONF) && l->cfg.body_conf_max != 0
+			      ? l->cfg.body_conf_max
 		      : x->route->body_max != 0  ? x->route->body_max
 						  : HTTP_BODY_MAX;
 	buf_init(&x->body, x->body_max + 1);

@@ -176,6 +176,8 @@ void http_resp_error(struct http_response *resp, unsigned status);
 #define HTTP_PREFIX    0x01u /* path is a prefix: "/n/" matches "/n/abc" (subpath "abc") */
 #define HTTP_SLOW      0x02u /* run in the worker pool, off the listener's threads */
 #define HTTP_CSRF_OWN  0x04u /* a POST the handler CSRF-checks itself (a session-bound token) */
+#define HTTP_BODY_CONF 0x08u /* a POST whose body cap is the listener's body_conf_max (an
+				upload, capped by the configuration's limits) */
 
 /* A handler fills resp and returns 0; -1 sends the 500 page instead. */
 typedef int (*http_handler)(const struct http_request *req, struct http_response *resp,
@@ -208,6 +210,7 @@ struct http_listener_config {
 	int trust_forwarded;      /* from a loopback peer (a local TLS proxy, e.g. the
 				     WAF): the client IP is X-Forwarded-For's last
 				     entry, and X-Forwarded-Proto: https counts as TLS */
+	size_t body_conf_max;     /* the body cap of HTTP_BODY_CONF routes; 0: theirs */
 	int limit_loopback;       /* apply the per-IP limits to loopback peers too
 				     (tests); by default a loopback peer is a local
 				     proxy or tool, limited by the address it forwards */

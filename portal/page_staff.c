@@ -11,6 +11,7 @@
 
 #include "portal/http.h"
 #include "portal/page_staff.h"
+#include "lib/staff.h"
 
 #define A(s) (buf_append_str(b, (s)) < 0)
 #define H(s) (http_html(b, (s)) < 0)
@@ -31,8 +32,9 @@ int page_staff_begin(struct buf *b, const char *title, const struct page_staff_u
 		return 0;
 	if (A("<nav aria-label=\"ダッシュボード\"><p>") || H(u->name[0] ? u->name : u->login) ||
 	    A(" さん（") || H(u->login) ||
-	    A("）｜ <a href=\"/batches\">バッチ一覧</a> ｜ <a href=\"/password\">パスワード</a></p>\n"
-	      "<form method=\"post\" action=\"/logout\">\n") ||
+	    A("）｜ <a href=\"/batches\">バッチ一覧</a> ｜ <a href=\"/password\">パスワード</a>") ||
+	    ((u->perms & PERM_SUBMIT) && A(" ｜ <a href=\"/upload\">アップロード</a>")) ||
+	    A("</p>\n<form method=\"post\" action=\"/logout\">\n") ||
 	    hidden_csrf(b, u->csrf) < 0 ||
 	    A("<button type=\"submit\" class=\"secondary\">ログアウト</button>\n</form></nav>\n"))
 		return -1;

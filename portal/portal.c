@@ -155,6 +155,8 @@ int portal_main(struct role_ctx *ctx)
 		goto out;
 	rfd = -1; /* the listener's now */
 	listener_config(ctx->conf, "staff", sl, sfd, cert, key, &sc);
+	/* An upload from the dashboard: the intake limit, and room for the form. */
+	sc.body_conf_max = (size_t)conf_int(ctx->conf, "limits", "message_size") + STAFF_UPLOAD_SLACK;
 	if (http_listener_start(&sc, staff_routes, sctx, &staff, &e) < 0)
 		goto out;
 	sfd = -1;

@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/store.h"
 #include "portal/staff_int.h"
+#include "portal/staff_upload.h"
 
 int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock,
 		   const struct conf *conf, struct error *e)
@@ -28,6 +29,10 @@ int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock
 	sc->ttl = conf_int(conf, "portal", "session_ttl");
 	sc->four_eyes = conf_int(conf, "policy", "four_eyes") != 0;
 	pthread_mutex_init(&sc->fail_lock, NULL);
+	if (conf_path(conf, "paths", "data_dir", sc->data_dir, sizeof(sc->data_dir)) < 0)
+		return err_set(e, "the data directory's path is too long");
+	sc->upload_max = (size_t)conf_int(conf, "limits", "message_size");
+	sc->upload_files = (size_t)conf_int(conf, "limits", "attachments");
 	pp.memory_kib = (unsigned)conf_int(conf, "security", "argon2_memory_kib");
 	pp.iterations = (unsigned)conf_int(conf, "security", "argon2_iterations");
 	/* An unknown login is checked against this, so it takes as long. */
@@ -147,6 +152,9 @@ LOCKED(staff_h_batches)
 LOCKED(staff_h_batch)
 LOCKED(staff_h_confirm)
 LOCKED(staff_h_action)
+LOCKED(staff_h_upload_form)
+LOCKED(staff_h_upload)
+LOCKED(staff_h_upload_status)
 
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -168,5 +176,8 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/send/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_confirm, 0 },
 	{ "POST", "/approve/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
 	{ "POST", "/send/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
+	{ "GET", "/upload", HTTP_SLOW, locked_staff_h_upload_form, 0 },
+	{ "POST", "/upload", HTTP_SLOW | HTTP_CSRF_OWN | HTTP_BODY_CONF, locked_staff_h_upload, 0 },
+	{ "GET", "/upload/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_upload_status, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

@@ -3,7 +3,8 @@
  * staff_listen): logging in with a user ID and an Argon2id-checked
  * password, lockout per account and per IP, the staff session, the
  * permission check in front of every page and action, the batches list,
- * a page per batch, approval (four-eyes) and sending.  Handlers run on the
+ * a page per batch, approval (four-eyes) and sending, and a batch uploaded
+ * from the browser (staff_upload.h).  Handlers run on the
  * HTTP layer (portal/http.h); every one that touches the store is
  * HTTP_SLOW and holds the lock the resident side holds (resident.h), since
  * the store's channel to the keys process carries one conversation at a
@@ -30,6 +31,9 @@ struct conf;
 #define STAFF_LOCK_SECONDS   900   /* how long a lockout lasts */
 #define STAFF_TOUCH_SECONDS  60    /* a session's last use is written at most this often
 				      (a quarter of the idle time-out when that is less) */
+#define STAFF_UPLOAD_SLACK   (2u << 20) /* bytes an upload's body may carry besides its files
+					   ([limits] message_size): the form's fields and
+					   each part's header */
 
 /* Failed logins of one account ("a:LOGIN") or one IP ("i:ADDR"). */
 struct staff_fail {
@@ -48,6 +52,9 @@ struct staff_ctx {
 	pthread_mutex_t fail_lock; /* guards fails */
 	struct staff_fail fails[STAFF_FAIL_SLOTS];
 	char dummy_hash[PASSWD_HASH_MAX]; /* checked for an unknown login, so it takes as long */
+	char data_dir[4096];       /* [paths] data_dir: uploads nudge the gateway there */
+	size_t upload_max;         /* [limits] message_size: an upload's files together */
+	size_t upload_files;       /* [limits] attachments: an upload's files */
 };
 
 /* Fill sc from the configuration; st and lock stay the caller's. */

@@ -134,6 +134,27 @@ class Page {
 
 	async text() { return this.page.locator('body').innerText({ timeout: TIMEOUT }); }
 
+	// Wait until the page shows s, through any reloads on the way (a page
+	// that refreshes itself until a job is done); throws after TIMEOUT.
+	async waitText(s) {
+		const until = Date.now() + TIMEOUT;
+		for (;;) {
+			const t = await this.text().catch(() => '');
+			if (t.includes(s))
+				return this;
+			if (Date.now() > until)
+				throw new Error(`${this.page.url()} did not come to show "${s}"; it shows: ` +
+					t.replace(/\s+/g, ' ').slice(0, 300));
+			await this.page.waitForTimeout(200);
+		}
+	}
+
+	// Choose files in a file input (playwright's setInputFiles): no dialog.
+	async upload(target, files) {
+		await this.locate(target, 'field').setInputFiles(files, { timeout: TIMEOUT });
+		return this;
+	}
+
 	async expectText(s) {
 		const t = await this.text();
 		if (!t.includes(s))

@@ -21,6 +21,9 @@
 //   tick=TARGET              tick a checkbox or choose a radio button (by label)
 //   fillcmd=TARGET::COMMAND  type the output of a shell command (e.g. an OTP read from mail)
 //   download=TARGET::PATH    click and save the download at PATH
+//   upload=TARGET::FILE[,FILE...]  choose files in a file input (no dialog)
+//   wait-text=STRING         wait until the page shows STRING, through the
+//                            reloads of a page that refreshes itself
 //   text=STRING              the page shows STRING
 //   notext=STRING            the page does not show STRING
 //   images                   the page has images and every one is shown
@@ -89,6 +92,13 @@ async function step(b, st, s) {
 		st.filename = name;
 		return `download "${t}" to ${path.basename(dest)} (suggested name ${name})`;
 	}
+	case 'upload': {
+		const [t, list] = two(arg, op);
+		const files = list.split(',');
+		await need().upload(t, files);
+		return `choose ${files.map((f) => path.basename(f)).join(', ')} in "${t}"`;
+	}
+	case 'wait-text': await need().waitText(arg); return `page comes to show "${arg}"`;
 	case 'text': await need().expectText(arg); return `page shows "${arg}"`;
 	case 'notext':
 		if ((await need().text()).includes(arg))

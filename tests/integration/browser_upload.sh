@@ -1,0 +1,69 @@
+#!/bin/sh
+# A batch uploaded from the staff dashboard in a real browser: `tayori run`
+# on a demo tenant; in Debian's headless Chromium a clerk opens the upload
+# form from the header, fills in the title, the 教示 and the message,
+# chooses the recipients CSV and the PDF (playwright's setInputFiles, the
+# same as picking them in the file dialog), ticks テスト利用 and uploads;
+# the page that waits for the gateway reloads itself (no script) until the
+# matching report shows, with the テスト banner, and links to the batch
+# page.  A PNG chosen as the PDF is refused with one Japanese sentence.
+# The form (desktop and a 360 px phone), the report and the refused form
+# are checked with axe-core (zero violations), no sideways scrolling and
+# no CSP error; screenshots kept under build/artefacts/screenshots.
+# Skipped only when /usr/bin/chromium is missing.
+. "$(dirname "$0")/lib.sh"
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM" ]; then
+	echo "# skip: $CHROMIUM is not installed (contrib/install-deps --test installs chromium)"
+	done_testing; exit 0
+fi
+DRIVER=$TOP/tests/browser/run.js
+if [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] || [ ! -d "$TOP/tests/browser/node_modules/axe-core" ]; then
+	fail "the browser driver's npm packages are installed (run: npm ci --prefix tests/browser)"
+	done_testing; exit 1
+fi
+SHOTS=${ARTEFACTS:-$TOP/build/artefacts}/screenshots
+mkdir -p "$SHOTS"
+rm -f "$SHOTS"/browser_upload-*.png
+HOME=$T/home; export HOME; mkdir -p "$HOME"
+# The gateway signs while the page waits: more than the driver's default.
+BROWSER_TIMEOUT_MS=${BROWSER_TIMEOUT_MS:-60000}; export BROWSER_TIMEOUT_MS
+browse() { node "$DRIVER" --out "$SHOTS" --name browser_upload "$@"; }
+
+D=$T/var
+P1=$((20000 + ($$ + 23) % 12000)); P2=$((P1 + 1)) # below the ephemeral ports (32768-)
+U=http://127.0.0.1:$P2
+"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
+sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
+       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
+       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+export PW=a-long-enough-password
+check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --name '係 一郎' --role clerk --password-env PW
+sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+mkdir -p "$T/files"
+cp "$T/c/corpus.csv" "$T/files/宛先一覧.csv"; cp "$T/c/corpus.pdf" "$T/files/住民税決定通知書.pdf"
+printf '\211PNG\r\n\032\n\000\000\000\rIHDR' >"$T/files/scan.pdf"
+"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
+SUP=$!
+at_exit "kill $SUP"
+check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+
+browse desktop "goto=$U/login" "fill=ユーザーID::kakari" "fill=パスワード::$PW" submit=ログイン \
+	click=アップロード text=一括送信の登録 page=upload \
+	"fill=通知名::令和8年度 住民税決定通知（テスト）" \
+	"fill=教示::この処分に不服がある場合は、3か月以内に区長に審査請求ができます。" \
+	"fill=区民へのメッセージ::区民の皆さまへ。決定通知をお届けします。" \
+	"upload=#csv::$T/files/宛先一覧.csv" "upload=#pdfs::$T/files/住民税決定通知書.pdf" \
+	tick=テスト利用 submit=アップロードする wait-text=照合できた人数 \
+	text=テスト利用のバッチです page=report "click=バッチの画面へ（承認はこちら）" \
+	text=区民ごとの状況 || _nfail=$((_nfail + 1))
+browse desktop "goto=$U/login" "fill=ユーザーID::kakari" "fill=パスワード::$PW" submit=ログイン \
+	"goto=$U/upload" "fill=通知名::取り違えた PDF" "upload=#csv::$T/files/宛先一覧.csv" \
+	"upload=#pdfs::$T/files/scan.pdf" submit=アップロードする status=400 \
+	"text=「通知の PDF」のファイル「scan.pdf」は PDF ではありません" page=refused \
+	|| _nfail=$((_nfail + 1))
+browse phone "goto=$U/login" "fill=ユーザーID::kakari" "fill=パスワード::$PW" submit=ログイン \
+	"goto=$U/upload" page=upload-phone || _nfail=$((_nfail + 1))
+check "exactly one batch was stored, a test batch" sh -c "'$TAYORI' batch list -d '$D' --json | /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); b = d[\"batches\"] if isinstance(d, dict) else d; sys.exit(0 if len(b) == 1 and b[0][\"test\"] in (True, 1) else 1)'"
+check "the screenshots are kept" sh -c "ls '$SHOTS'/browser_upload-*-upload-desktop.png '$SHOTS'/browser_upload-*-report-desktop.png"
+done_testing
