@@ -95,6 +95,8 @@ blocked() {
 	d=$1; rule=$2; shift 2
 	: > "$N/logs/modsec_audit.log"
 	w=$(status "$@" "$W$path")
+	# nginx may write the audit record just after the response: wait for it.
+	wait_for 10 grep -q "id \"$rule" "$N/logs/modsec_audit.log"
 	if [ "$w" = 403 ] && grep -q 'id "949110"' "$N/logs/modsec_audit.log" &&
 	   grep -q "id \"$rule" "$N/logs/modsec_audit.log"; then
 		ok "$d is blocked with 403 (rule $rule*)"
