@@ -364,3 +364,45 @@ int audit_print(struct store *st, uint64_t from, uint64_t limit, int json, FILE 
 	store_abort(&t);
 	return 0;
 }
+
+int audit_each(struct store *st, uint64_t from, int (*fn)(const struct audit_view *v, void *arg),
+	       void *arg, struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct store_iter *it = NULL;
+	struct audit_view *av = xcalloc(1, sizeof(*av));
+	const void *k, *v;
+	size_t kl, vl;
+	uint8_t start[8];
+	int r = 0, ret = -1;
+
+	be64_put(start, from);
+	if (store_begin(st, 0, &t, e) < 0 || store_iter_open(t, DB_AUDIT, start, 8, &it, e) < 0)
+		goto out;
+	while ((r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
+		const uint8_t *fp = (const uint8_t *)v + MAC_LEN;
+		size_t fl;
+		if (kl != 8 || vl < 2 * MAC_LEN)
+			continue;
+		fl = vl - 2 * MAC_LEN;
+		memset(av, 0, sizeof(*av));
+		av->seq = be64_get(k);
+		av->time = (int64_t)rec_get_u64(fp, fl, A_TIME, 0);
+		rec_get_str(fp, fl, A_ACTOR, av->actor, sizeof(av->actor));
+		rec_get_str(fp, fl, A_ACTION, av->action, sizeof(av->action));
+		rec_get_str(fp, fl, A_TARGET, av->target, sizeof(av->target));
+		rec_get_str(fp, fl, A_FROM, av->from, sizeof(av->from));
+		rec_get_str(fp, fl, A_DETAIL, av->detail, sizeof(av->detail));
+		r = fn(av, arg);
+		if (r != 0)
+			break;
+	}
+	if (r < 0 && e->msg[0] == '\0')
+		err_tmp(e, "audit log: cannot read the log");
+	ret = r < 0 ? -1 : 0;
+out:
+	store_iter_close(&it);
+	store_abort(&t);
+	free(av);
+	return ret;
+}

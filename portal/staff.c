@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/store.h"
 #include "portal/staff_int.h"
+#include "portal/staff_users.h"
 
 int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock,
 		   const struct conf *conf, struct error *e)
@@ -27,19 +28,18 @@ int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock
 	sc->idle = conf_int(conf, "portal", "staff_idle");
 	sc->ttl = conf_int(conf, "portal", "session_ttl");
 	sc->four_eyes = conf_int(conf, "policy", "four_eyes") != 0;
-	pthread_mutex_init(&sc->fail_lock, NULL);
 	pp.memory_kib = (unsigned)conf_int(conf, "security", "argon2_memory_kib");
 	pp.iterations = (unsigned)conf_int(conf, "security", "argon2_iterations");
 	/* An unknown login is checked against this, so it takes as long. */
 	if (passwd_generate(random, sizeof(random)) < 0 ||
 	    passwd_hash(random, &pp, sc->dummy_hash, e) < 0)
 		return -1;
+	sc->pp = pp;
 	return 0;
 }
 
 void staff_ctx_free(struct staff_ctx *sc)
 {
-	pthread_mutex_destroy(&sc->fail_lock);
 	memset(sc, 0, sizeof(*sc));
 }
 
@@ -142,11 +142,12 @@ int staff_guard(struct staff_ctx *sc, const struct http_request *req, struct htt
 	}
 LOCKED(staff_h_root)
 LOCKED(staff_h_logout)
-LOCKED(staff_h_password)
 LOCKED(staff_h_batches)
 LOCKED(staff_h_batch)
 LOCKED(staff_h_confirm)
 LOCKED(staff_h_action)
+LOCKED(staff_h_users)
+LOCKED(staff_h_audit)
 
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -161,12 +162,18 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/login", 0, staff_h_login_form, 0 },
 	{ "POST", "/login", HTTP_SLOW, staff_h_login, 0 },
 	{ "POST", "/logout", HTTP_SLOW, locked_staff_h_logout, 0 },
-	{ "GET", "/password", HTTP_SLOW, locked_staff_h_password, 0 },
+	{ "GET", "/password", HTTP_SLOW, staff_h_password_form, 0 },
+	{ "POST", "/password", HTTP_SLOW | HTTP_CSRF_OWN, staff_h_password_change, 0 },
 	{ "GET", "/batches", HTTP_SLOW, locked_staff_h_batches, 0 },
 	{ "GET", "/batches/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_batch, 0 },
 	{ "GET", "/approve/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_confirm, 0 },
 	{ "GET", "/send/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_confirm, 0 },
 	{ "POST", "/approve/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
 	{ "POST", "/send/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
+	{ "GET", "/users", HTTP_SLOW, locked_staff_h_users, 0 },
+	{ "GET", "/users/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_users, 0 },
+	{ "POST", "/users/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, staff_h_users_post, 0 },
+	{ "GET", "/audit", HTTP_SLOW, locked_staff_h_audit, 0 },
+	{ "POST", "/audit/verify", HTTP_SLOW | HTTP_CSRF_OWN, locked_staff_h_audit, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

@@ -23,7 +23,6 @@ struct store;
 struct conf;
 
 #define STAFF_SESSION_COOKIE "tayori_ss"
-#define STAFF_FAIL_SLOTS     512   /* failure counters kept (accounts and IPs) */
 #define STAFF_FAIL_ACCOUNT   5     /* failures of one account that lock it */
 #define STAFF_FAIL_IP        20    /* failures from one IP that lock it */
 #define STAFF_FAIL_WINDOW    900   /* seconds failures are counted over */
@@ -31,22 +30,13 @@ struct conf;
 #define STAFF_TOUCH_SECONDS  60    /* a session's last use is written at most this often
 				      (a quarter of the idle time-out when that is less) */
 
-/* Failed logins of one account ("a:LOGIN") or one IP ("i:ADDR"). */
-struct staff_fail {
-	char key[80];
-	uint32_t count;
-	int64_t first;        /* the first failure counted */
-	int64_t locked_until; /* 0: not locked */
-};
-
 struct staff_ctx {
 	struct store *st;
 	pthread_mutex_t *lock;     /* the resident side's, held around every use of st */
 	int64_t idle;              /* [portal] staff_idle: seconds */
 	int64_t ttl;               /* [portal] session_ttl: the absolute limit */
 	int four_eyes;             /* [policy] four_eyes */
-	pthread_mutex_t fail_lock; /* guards fails */
-	struct staff_fail fails[STAFF_FAIL_SLOTS];
+	struct passwd_params pp;   /* [security] argon2_*: new passwords' hashes */
 	char dummy_hash[PASSWD_HASH_MAX]; /* checked for an unknown login, so it takes as long */
 };
 

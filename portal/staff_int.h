@@ -34,7 +34,7 @@ int staff_session_find(struct staff_ctx *sc, const char *token, int64_t now, uin
 /* Remove the session (logout): 0 also when there was none. */
 int staff_session_end(struct staff_ctx *sc, const char *token, struct error *e);
 
-/* ---- lockout (in memory, staff_session.c) ----
+/* ---- lockout (in the store, staff_lockout.c; each takes the store lock) ----
  * locked: 1 when key is locked at now.  fail: count a failure of key with
  * limit; 1 when this failure locks it.  clear: forget key's failures. */
 int staff_fail_locked(struct staff_ctx *sc, const char *key, int64_t now);
@@ -61,7 +61,6 @@ int staff_h_root(const struct http_request *req, struct http_response *resp, voi
 int staff_h_login_form(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_login(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_logout(const struct http_request *req, struct http_response *resp, void *ctx);
-int staff_h_password(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_batches(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_batch(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_confirm(const struct http_request *req, struct http_response *resp, void *ctx);

@@ -2,8 +2,8 @@
  * staff_login.c — the staff login (user ID and password, the Argon2id hash
  * checked in the worker pool and outside the store lock), lockout per
  * account and per IP with audit records, the session cookie, logout (the
- * session removed on the server) and the password page.  Runs in the
- * portal process.
+ * session removed on the server).  The password page is
+ * staff_password.c.  Runs in the portal process.
  */
 #include <string.h>
 
@@ -158,14 +158,4 @@ int staff_h_logout(const struct http_request *req, struct http_response *resp, v
 	if (http_resp_cookie(resp, req, STAFF_SESSION_COOKIE, "", 0) < 0)
 		return -1;
 	return http_resp_redirect(resp, "/login");
-}
-
-int staff_h_password(const struct http_request *req, struct http_response *resp, void *ctx)
-{
-	struct staff_who w;
-	int r = staff_guard(ctx, req, resp, 0, "", "", &w);
-
-	if (r != 0)
-		return r < 0 ? -1 : 0;
-	return page_staff_password(&resp->body, &w.u, w.s.must_change);
 }
