@@ -339,16 +339,20 @@ static int users_post(struct staff_ctx *sc, const struct http_request *req,
 			log_err("event=staff_users_failed reason=\"%s\"", e.msg);
 		return r < 0 ? -1 : not_found(resp, w);
 	}
-	secure_wipe(s.pwhash, sizeof(s.pwhash));
+	/* s keeps its password hash: a change of permissions or of the
+	 * disabled flag rewrites the whole record. */
 	if (s.id == w->s.id && strcmp(p->action, "disable") == 0)
-		return refused(sc, req, resp, w, target, "self_disable",
-			       "自分のアカウントは停止できません。ほかの管理者に依頼してください。");
-	if (s.id == w->s.id && strcmp(p->action, "reset") == 0)
-		return refused(sc, req, resp, w, target, "self_reset",
-			       "自分のパスワードは「パスワード」の画面で変更してください。");
-	if (strcmp(p->action, "reset") == 0)
-		return do_reset(sc, req, resp, w, &s, target);
-	return do_change(sc, req, resp, w, &s, p->action, target);
+		r = refused(sc, req, resp, w, target, "self_disable",
+			    "自分のアカウントは停止できません。ほかの管理者に依頼してください。");
+	else if (s.id == w->s.id && strcmp(p->action, "reset") == 0)
+		r = refused(sc, req, resp, w, target, "self_reset",
+			    "自分のパスワードは「パスワード」の画面で変更してください。");
+	else if (strcmp(p->action, "reset") == 0)
+		r = do_reset(sc, req, resp, w, &s, target);
+	else
+		r = do_change(sc, req, resp, w, &s, p->action, target);
+	secure_wipe(&s, sizeof(s));
+	return r;
 }
 
 int staff_h_users_post(const struct http_request *req, struct http_response *resp, void *ctx)
