@@ -148,6 +148,7 @@ LOCKED(staff_h_confirm)
 LOCKED(staff_h_action)
 LOCKED(staff_h_users)
 LOCKED(staff_h_audit)
+LOCKED(staff_h_resident)
 
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -175,5 +176,6 @@ const struct http_route staff_routes[] = {
 	{ "POST", "/users/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, staff_h_users_post, 0 },
 	{ "GET", "/audit", HTTP_SLOW, locked_staff_h_audit, 0 },
 	{ "POST", "/audit/verify", HTTP_SLOW | HTTP_CSRF_OWN, locked_staff_h_audit, 0 },
+	{ "GET", "/residents/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_resident, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };
