@@ -29,6 +29,13 @@ export PW=the-admins-password-1
 check "an admin" "$TAYORI" user add boss -d "$D" --email boss@ward.example.jp --name '管理 一郎' --role admin --password-env PW
 check "an auditor without manage-users" sh -c "'$TAYORI' user add kansa -d '$D' --email kansa@ward.example.jp --role clerk --password-env PW && '$TAYORI' user role kansa --grant audit -d '$D'"
 check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --role approver --password-env PW
+check "a member without the view permission" sh -c "'$TAYORI' user add minai -d '$D' --email minai@ward.example.jp --role clerk --password-env PW && '$TAYORI' user role minai --revoke view -d '$D'"
+sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+mkdir -p "$T/b1"; cp "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/b1/"
+printf '件名: %s\n\n区民の皆さまへ。\n' "住民税決定通知" >"$T/b1/message.txt"
+check "a batch of three residents" sh -c "'$TAYORI' submit -d '$D' --json '$T/b1' >'$T/b1.json'"
+B1=$(jval "$T/b1.json" 'd["batch"]')
+NAME1=$(iconv -f CP932 -t UTF-8 "$T/c/corpus.csv" | sed -n '2p' | cut -d, -f2)
 uid() { "$TAYORI" user list -d "$D" --json | $PY -c 'import json, sys
 for u in json.load(sys.stdin)["users"]:
     if u["login"] == sys.argv[1]: print(u["id"])' "$1"; }
@@ -231,6 +238,22 @@ req a "$U/audit" >/dev/null; post a /audit/verify
 check "an admin has the audit permission too" sh -c "[ $(code) = 200 ]"
 post k3 /audit/verify
 check "a member without it: 403" sh -c "[ $(code) = 303 ] || [ $(code) = 403 ]"
+
+# --- a resident's details ------------------------------------------------------
+req a "$U/batches/$B1"
+check "a batch page links each resident's details" grep -q "href=\"/residents/$B1/1\"" "$T/b"
+req a "$U/residents/$B1/1"
+check "a resident's details: the key, the name, the events heading" sh -c \
+	"[ $(code) = 200 ] && grep -q '区民の詳細' '$T/b' && grep -qF '$NAME1' '$T/b' && grep -q 'できごと' '$T/b'"
+check "... the view audited with the batch and row, not the name" has_audit resident.view "staff:$BOSS" "batch:$B1" "seq=1"
+check "... no name in the audit log" sh -c "! grep -qF '$NAME1' '$T/audit.json'"
+req a "$U/residents/$B1/99"
+check "a row that does not exist: 404" sh -c "[ $(code) = 404 ] && grep -q '区民が見つかりません' '$T/b'"
+login v minai "$PW"
+req v "$U/residents/$B1/1"
+check "without the view permission: 403, no personal data" sh -c \
+	"[ $(code) = 403 ] && grep -q '閲覧の権限がない' '$T/b' && ! grep -qF '$NAME1' '$T/b'"
+check "... audited with the batch" has_audit staff.refused "staff:$(uid minai)" "batch:$B1" "need=view method=GET"
 
 # --- lockout across a restart --------------------------------------------------
 for i in 1 2 3 4 5; do login l shonin "wrong-password-$i" 198.51.100.$i; done
