@@ -104,7 +104,8 @@ int page_staff_audit(struct buf *b, const struct page_staff_user *u,
 	if (A("<p id=\"audit-count\">") || H(line) || A("</p>\n"))
 		return -1;
 	if (n > 0 &&
-	    A("<table>\n<caption>監査ログの記録（時刻は日本時間）</caption>\n<thead><tr>"
+	    A("<div class=\"scroll\" role=\"region\" aria-label=\"監査ログの記録\" tabindex=\"0\">\n"
+	      "<table class=\"wrap\">\n<caption>監査ログの記録（時刻は日本時間）</caption>\n<thead><tr>"
 	      "<th scope=\"col\">番号</th><th scope=\"col\">日時</th><th scope=\"col\">だれが</th>"
 	      "<th scope=\"col\">操作</th><th scope=\"col\">対象</th><th scope=\"col\">どこから</th>"
 	      "<th scope=\"col\">詳細</th></tr></thead>\n<tbody>\n"))
@@ -112,7 +113,7 @@ int page_staff_audit(struct buf *b, const struct page_staff_user *u,
 	for (size_t i = 0; i < n; i++)
 		if (row(b, &rows[i]) < 0)
 			return -1;
-	if (n > 0 && A("</tbody>\n</table>\n"))
+	if (n > 0 && A("</tbody>\n</table>\n</div>\n"))
 		return -1;
 	if (q->pages > 1) {
 		if (A("<nav aria-label=\"ページ\"><p>"))

@@ -119,7 +119,8 @@ int page_staff_users(struct buf *b, const struct page_staff_user *u, const struc
 	if (note[0] != '\0' && (A("<p role=\"status\">") || H(note) || A("</p>\n")))
 		return -1;
 	if (A("<p><a href=\"/users/new\">ユーザーを追加する</a></p>\n"
-	      "<table>\n<caption>職員のアカウント</caption>\n<thead><tr>"
+	      "<div class=\"scroll\" role=\"region\" aria-label=\"職員のアカウント\" tabindex=\"0\">\n"
+	      "<table class=\"wrap\">\n<caption>職員のアカウント</caption>\n<thead><tr>"
 	      "<th scope=\"col\">ユーザーID</th><th scope=\"col\">氏名</th>"
 	      "<th scope=\"col\">メールアドレス</th><th scope=\"col\">役割</th>"
 	      "<th scope=\"col\">権限</th><th scope=\"col\">状態</th></tr></thead>\n<tbody>\n"))
@@ -135,7 +136,7 @@ int page_staff_users(struct buf *b, const struct page_staff_user *u, const struc
 		    A("</td></tr>\n"))
 			return -1;
 	}
-	if (A("</tbody>\n</table>\n"))
+	if (A("</tbody>\n</table>\n</div>\n"))
 		return -1;
 	return page_staff_end(b);
 }
