@@ -40,6 +40,11 @@ int staff_session_end(struct staff_ctx *sc, const char *token, struct error *e);
 int staff_fail_locked(struct staff_ctx *sc, const char *key, int64_t now);
 int staff_fail_add(struct staff_ctx *sc, const char *key, uint32_t limit, int64_t now);
 void staff_fail_clear(struct staff_ctx *sc, const char *key);
+/* A failed login: the account's (akey, NULL when unknown) and the IP's
+ * counters and the audit records (staff.login_fail as actor with detail,
+ * and staff.lockout for each lock it sets) in one commit.  0, -1 logged. */
+int staff_fail_login(struct staff_ctx *sc, const char *akey, const char *ikey, int64_t now,
+		     const char *actor, const char *from, const char *detail);
 
 /* ---- staff.c ---- */
 /* Append an audit record (the store lock held); failures are logged. */

@@ -48,28 +48,19 @@ static int login_page(const struct http_request *req, struct http_response *resp
 }
 
 /* A failed login: counted against the account (when known) and the IP,
- * audited, and the lockout audited when this failure sets it. */
+ * audited, and the lockout audited when this failure sets it (one commit:
+ * staff_lockout.c). */
 static void login_failed(struct staff_ctx *sc, const struct http_request *req,
 			 const struct staff *s, const char *akey, const char *ikey,
 			 const char *reason)
 {
 	char actor[32] = "unknown", detail[64];
-	int64_t now = now_utc();
-	int lock_a = 0, lock_i;
 
-	if (s != NULL) {
+	if (s != NULL)
 		str_fmt(actor, sizeof(actor), "staff:%llu", (unsigned long long)s->id);
-		lock_a = staff_fail_add(sc, akey, STAFF_FAIL_ACCOUNT, now);
-	}
-	lock_i = staff_fail_add(sc, ikey, STAFF_FAIL_IP, now);
 	str_fmt(detail, sizeof(detail), "reason=%s", reason);
-	pthread_mutex_lock(sc->lock);
-	staff_audit(sc, actor, "staff.login_fail", s != NULL ? actor : "", req->client_ip, detail);
-	if (lock_a)
-		staff_audit(sc, actor, "staff.lockout", actor, req->client_ip, "scope=account");
-	if (lock_i)
-		staff_audit(sc, "system", "staff.lockout", "", req->client_ip, "scope=ip");
-	pthread_mutex_unlock(sc->lock);
+	staff_fail_login(sc, s != NULL ? akey : NULL, ikey, now_utc(), actor, req->client_ip,
+			 detail);
 }
 
 /* Logged in: a session, its cookie, an audit record. */
