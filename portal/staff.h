@@ -3,7 +3,9 @@
  * staff_listen): logging in with a user ID and an Argon2id-checked
  * password, lockout per account and per IP, the staff session, the
  * permission check in front of every page and action, the batches list,
- * a page per batch, approval (four-eyes) and sending.  Handlers run on the
+ * a page per batch, approval (four-eyes) and sending; a member's own
+ * password change, the admins' users pages, the audit log page and a
+ * resident's details (portal/staff_users.h).  Handlers run on the
  * HTTP layer (portal/http.h); every one that touches the store is
  * HTTP_SLOW and holds the lock the resident side holds (resident.h), since
  * the store's channel to the keys process carries one conversation at a
@@ -23,6 +25,7 @@ struct store;
 struct conf;
 
 #define STAFF_SESSION_COOKIE "tayori_ss"
+/* Lockout counters are kept in the store (staff_lockout.c). */
 #define STAFF_FAIL_ACCOUNT   5     /* failures of one account that lock it */
 #define STAFF_FAIL_IP        20    /* failures from one IP that lock it */
 #define STAFF_FAIL_WINDOW    900   /* seconds failures are counted over */

@@ -703,6 +703,14 @@ static void test_staff_records_per_role(void **state)
 	got.perms = PERM_VIEW; /* a changed account (say new permissions) */
 	if (staff_update(st, &got, &root, "staff.role", "", &e) < 0)
 		fail_msg("the portal changing an account: %s", e.msg);
+	/* The dashboard's "verify" button: the same check as the command
+	 * line's, with yes-or-no answers. */
+	{
+		uint64_t count = 0;
+		if (audit_verify(st, &count, &e) < 0)
+			fail_msg("the portal verifying the audit chain: %s", e.msg);
+		assert_true(count >= 3);
+	}
 	close_as(&st, &kc, pid);
 
 	make_staff(&forged, "mallory", "m@example.jp", "M", "admin");
@@ -710,6 +718,12 @@ static void test_staff_records_per_role(void **state)
 	assert_int_equal(staff_find_email(st, "sato@example.jp", &got, &e), 0);
 	assert_string_equal(got.login, "sato");
 	assert_int_equal(staff_add(st, &forged, &root, &e), -1);
+	close_as(&st, &kc, pid);
+	st = open_as(f, ROLE_GATEWAY, &kc, &pid);
+	{
+		uint64_t count = 0;
+		assert_int_equal(audit_verify(st, &count, &e), -1); /* no verify permission */
+	}
 	close_as(&st, &kc, pid);
 	st = open_as(f, ROLE_GATEWAY, &kc, &pid);
 	got.perms = PERM_ALL;
