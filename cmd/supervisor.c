@@ -73,16 +73,22 @@ struct child {
  *            messages' DKIM hashes signed (KEYS_PERM_DKIM).
  *   portal   residents' side: reads residents, batches, PDFs, records and
  *            reads consent; staff side: reads staff records by login to
- *            check a password, writes a batch uploaded from the dashboard
- *            (`uploads`, taken by the gateway) and reads its result.  It
- *            makes no data key for a staff record: a password change
- *            from the dashboard will need its own narrow request (re-seal
- *            one staff record whose id the keys process checks against
- *            the session), not this permission.
+ *            check a password, and writes them: a member's own password
+ *            change and the admins' users page (add, disable, reset, set
+ *            permissions) re-seal a staff record (mint DB_STAFF) and keep
+ *            the e-mail index unique (STAFF_EMAIL).  This adds little to
+ *            what it could already do: with unwrap on DB_STAFF and write
+ *            access to the store, a record could be re-sealed under its
+ *            own data key; every change is audited by the keys process's
+ *            chain.  It verifies the audit chain for the dashboard's
+ *            "verify" button with yes-or-no answers (AUDIT_CHECK), never a
+ *            raw audit MAC that could forge a record.  It writes a batch
+ *            uploaded from the dashboard (`uploads`, taken by the gateway)
+ *            and reads its result.
  *
- * Only the command line (`tayori user ...`), whose keys process runs as the
- * tenant's owner, makes data keys for staff records.  No role gets the raw
- * audit MAC: the keys process chains each record itself.
+ * The command line (`tayori user ...`), whose keys process runs as the
+ * tenant's owner, and the portal make data keys for staff records.  No
+ * role gets the raw audit MAC: the keys process chains each record itself.
  */
 static const struct keys_perms client_perms[ROLE_COUNT] = {
 	[ROLE_KEYS] = { 0, 0, 0, 0 },
@@ -106,13 +112,15 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 		.index = KEYS_IX_CONSENT | KEYS_IX_VERP | KEYS_IX_RECORD | KEYS_IX_CODE,
 	},
 	[ROLE_PORTAL] = {
-		.ops = KEYS_PERM_AUDIT_APPEND,
+		.ops = KEYS_PERM_AUDIT_APPEND | KEYS_PERM_AUDIT_CHECK,
 		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
 			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_CONSENT) |
 			  KEYS_DB(DB_UPLOADS), /* what became of an upload */
 		.mint = KEYS_DB(DB_CONSENT) | KEYS_DB(DB_MAILQ) | /* MAILQ: one-time passwords to mail */
-			KEYS_DB(DB_UPLOADS), /* a batch uploaded from the dashboard */
-		.index = KEYS_IX_STAFF_LOGIN | KEYS_IX_CONSENT | KEYS_IX_RECORD | KEYS_IX_CODE,
+			KEYS_DB(DB_UPLOADS) | /* a batch uploaded from the dashboard */
+			KEYS_DB(DB_STAFF),    /* password changes, the users page */
+		.index = KEYS_IX_STAFF_LOGIN | KEYS_IX_CONSENT | KEYS_IX_RECORD | KEYS_IX_CODE |
+			 KEYS_IX_STAFF_EMAIL, /* a new or changed address stays unique */
 	},
 };
 

@@ -63,6 +63,18 @@ int audit_append_many(struct store_txn *t, const struct audit_entry *a, size_t n
  * channel with KEYS_PERM_AUDIT_VERIFY (the command line's). */
 int audit_verify(struct store *st, uint64_t *count, struct error *e);
 
+/* One record as read back: the strings are cut at these sizes. */
+struct audit_view {
+	uint64_t seq;
+	int64_t time; /* UTC */
+	char actor[256], action[128], target[256], from[128], detail[1024];
+};
+/* Call fn on each record from seq `from` on, in order, in one read
+ * transaction; fn returns 0 to go on, 1 to stop (audit_each then returns
+ * 0) or -1 (returned).  For the dashboard's audit page. */
+int audit_each(struct store *st, uint64_t from, int (*fn)(const struct audit_view *v, void *arg),
+	       void *arg, struct error *e);
+
 /* Print records (UTC and JST) from seq `from`, at most `limit`, to f. */
 int audit_print(struct store *st, uint64_t from, uint64_t limit, int json, FILE *f,
 		struct error *e);

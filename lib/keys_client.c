@@ -151,6 +151,24 @@ static int keys_audit_mac_locked(struct keys_channel *kc, const void *data, size
 	return mac_request(kc, KEYS_AUDIT_MAC, data, n, out, e);
 }
 
+static int keys_audit_check_locked(struct keys_channel *kc, const void *data, size_t n,
+				   const uint8_t mac[CRYPT_HASH_LEN], struct error *e)
+{
+	struct ipc_reader r;
+	uint64_t verdict;
+
+	buf_reset(&kc->req);
+	if (ipc_put_bytes(&kc->req, data, n) < 0 || ipc_put_bytes(&kc->req, mac, CRYPT_HASH_LEN) < 0)
+		return err_set(e, "value too large for a keys request");
+	if (roundtrip(kc, KEYS_AUDIT_CHECK, &r, e) < 0)
+		return -1;
+	if (ipc_get_u64(&r, &verdict) < 0 || ipc_end(&r) < 0 || verdict > 1) {
+		kc->broken = 1;
+		return err_tmp(e, "the keys process sent a malformed answer");
+	}
+	return (int)verdict;
+}
+
 static int keys_dek_new_locked(struct keys_channel *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],
 		 uint8_t wrapped[KEYS_WRAPPED_LEN], struct error *e)
 {
@@ -241,6 +259,12 @@ int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t o
 		   struct error *e)
 {
 	LOCKED(keys_audit_mac_locked(ch_, data, n, out, e));
+}
+
+int keys_audit_check(struct keys_client *kc, const void *data, size_t n,
+		     const uint8_t mac[CRYPT_HASH_LEN], struct error *e)
+{
+	LOCKED(keys_audit_check_locked(ch_, data, n, mac, e));
 }
 
 int keys_dek_new(struct keys_client *kc, const void *aad, size_t aadlen, uint8_t dek[CRYPT_KEY_LEN],

@@ -17,6 +17,10 @@
  *                    one after the other, the count written once (the
  *                    portal's group commit of many requests' events)
  *   KEYS_AUDIT_HEAD  the chain's end as the keys process counted it
+ *   KEYS_AUDIT_CHECK "is this the audit MAC of these bytes?" (yes or no):
+ *                    what verifying the chain needs, without a raw MAC that
+ *                    could forge a record (the staff dashboard's "verify"
+ *                    button)
  *   KEYS_DKIM_SIGN   an RSASSA-PKCS1-v1_5 signature (SHA-256 DigestInfo) over a
  *                    SHA-256 digest with the tenant's DKIM key (keys/dkim.key);
  *                    the mailer hashes the DKIM header input (RFC 6376 3.7)
@@ -111,6 +115,7 @@ enum keys_msg {
 	KEYS_RECORD_COMMIT = 14,
 	KEYS_RECORD_CHECK = 15,
 	KEYS_AUDIT_APPEND_MANY = 16,
+	KEYS_AUDIT_CHECK = 17,
 	KEYS_OK = 100,
 	KEYS_ERR = 101,
 	KEYS_GRANT = 102, /* supervisor -> keys, on the control channel: a channel's permissions */
@@ -121,7 +126,8 @@ enum keys_msg {
 #define KEYS_PERM_AUDIT_APPEND 0x2u /* KEYS_AUDIT_APPEND(_MANY), KEYS_AUDIT_COMMIT */
 #define KEYS_PERM_AUDIT_VERIFY 0x4u /* KEYS_AUDIT_MAC (a raw MAC), KEYS_AUDIT_HEAD */
 #define KEYS_PERM_DKIM         0x8u /* KEYS_DKIM_SIGN, KEYS_DKIM_PUBKEY (the mailer only) */
-#define KEYS_PERM_ALL          0xfu
+#define KEYS_PERM_AUDIT_CHECK  0x10u /* KEYS_AUDIT_CHECK, KEYS_AUDIT_HEAD: verify, never forge */
+#define KEYS_PERM_ALL          0x1fu
 
 /* A database (enum store_db) in keys_perms.unwrap / .mint. */
 #define KEYS_DB(db) (1u << (db))
@@ -211,6 +217,10 @@ int keys_dkim_pubkey(struct keys_client *kc, struct buf *out, struct error *e);
 int keys_certs(struct keys_client *kc, struct buf *out, struct error *e);
 int keys_audit_mac(struct keys_client *kc, const void *data, size_t n, uint8_t out[CRYPT_HASH_LEN],
 		   struct error *e);
+/* 0 when mac is the audit MAC of data, 1 when it is not, -1 error
+ * (KEYS_PERM_AUDIT_VERIFY or KEYS_PERM_AUDIT_CHECK). */
+int keys_audit_check(struct keys_client *kc, const void *data, size_t n,
+		     const uint8_t mac[CRYPT_HASH_LEN], struct error *e);
 
 /*
  * The audit chain.  keys_audit_append: the log in the caller's write

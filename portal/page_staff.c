@@ -9,9 +9,9 @@
  */
 #include <string.h>
 
+#include "lib/staff.h"
 #include "portal/http.h"
 #include "portal/page_staff.h"
-#include "lib/staff.h"
 
 #define A(s) (buf_append_str(b, (s)) < 0)
 #define H(s) (http_html(b, (s)) < 0)
@@ -34,7 +34,10 @@ int page_staff_begin(struct buf *b, const char *title, const struct page_staff_u
 	    A(" さん（") || H(u->login) ||
 	    A("）｜ <a href=\"/batches\">バッチ一覧</a> ｜ <a href=\"/password\">パスワード</a>") ||
 	    ((u->perms & PERM_SUBMIT) && A(" ｜ <a href=\"/upload\">アップロード</a>")) ||
-	    A("</p>\n<form method=\"post\" action=\"/logout\">\n") ||
+	    ((u->perms & PERM_MANAGE_USERS) && A(" ｜ <a href=\"/users\">ユーザーと権限</a>")) ||
+	    ((u->perms & PERM_AUDIT) && A(" ｜ <a href=\"/audit\">監査ログ</a>")) ||
+	    A("</p>\n"
+	      "<form method=\"post\" action=\"/logout\">\n") ||
 	    hidden_csrf(b, u->csrf) < 0 ||
 	    A("<button type=\"submit\" class=\"secondary\">ログアウト</button>\n</form></nav>\n"))
 		return -1;
@@ -88,21 +91,6 @@ int page_staff_note(struct buf *b, const struct page_staff_user *u, const char *
 	if (page_staff_begin(b, title, u) < 0 || A("<h1>") || H(title) || A("</h1>\n<p>") ||
 	    H(text) || A("</p>\n<p><a href=\"") || H(href) || A("\">") || H(label) ||
 	    A("</a></p>\n"))
-		return -1;
-	return page_staff_end(b);
-}
-
-int page_staff_password(struct buf *b, const struct page_staff_user *u, int must)
-{
-	if (page_staff_begin(b, "パスワードの変更", u) < 0 || A("<h1>パスワードの変更</h1>\n"))
-		return -1;
-	if (must && A("<p class=\"error\" role=\"alert\">初回ログイン用の一時パスワードのままです。"
-		      "パスワードを変更するまで、ダッシュボードは使えません。</p>\n"))
-		return -1;
-	if (A("<p>ダッシュボードからのパスワード変更はまだ用意されていません。"
-	      "管理者にパスワードの再設定（<code>tayori user passwd</code>）を依頼してください。</p>\n"
-	      "<p lang=\"en\">Changing a password from the dashboard is not available yet: "
-	      "ask an administrator to run <code>tayori user passwd</code>.</p>\n"))
 		return -1;
 	return page_staff_end(b);
 }

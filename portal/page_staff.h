@@ -37,9 +37,7 @@ int page_staff_refused(struct buf *b, const struct page_staff_user *u, const cha
 /* A short page: a heading, a sentence, and a link back (href, label). */
 int page_staff_note(struct buf *b, const struct page_staff_user *u, const char *title,
 		    const char *text, const char *href, const char *label);
-/* The password page: must is set when a one-time password has to be
- * changed before anything else. */
-int page_staff_password(struct buf *b, const struct page_staff_user *u, int must);
+/* The password page is page_staff_users.h's page_staff_password_form. */
 
 /* Japanese names of a batch status and of a resident's state. */
 const char *page_staff_status_ja(const char *status);

@@ -147,7 +147,9 @@ static int resident_rows(struct buf *b, const struct batch_summary *bs,
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		str_fmt(s, sizeof(s), "%u", rows[i].seq);
-		if (A("<tr><td>") || H(s) || A("</td><td>") || H(rows[i].key) || A("</td><td>") ||
+		if (A("<tr><td>") || H(s) || A("</td><td><a href=\"/residents/") ||
+		    buf_printf(b, "%llu/%u", (unsigned long long)bs->id, rows[i].seq) < 0 ||
+		    A("\">") || H(rows[i].key) || A("</a></td><td>") ||
 		    H(state_ja(bs, rows[i].state)) ||
 		    (rows[i].paper && strcmp(rows[i].state, "paper") != 0 && A("（紙）")))
 			return -1;

@@ -15,6 +15,7 @@
 #include "lib/store.h"
 #include "portal/staff_int.h"
 #include "portal/staff_upload.h"
+#include "portal/staff_users.h"
 
 int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock,
 		   const struct conf *conf, struct error *e)
@@ -28,7 +29,6 @@ int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock
 	sc->idle = conf_int(conf, "portal", "staff_idle");
 	sc->ttl = conf_int(conf, "portal", "session_ttl");
 	sc->four_eyes = conf_int(conf, "policy", "four_eyes") != 0;
-	pthread_mutex_init(&sc->fail_lock, NULL);
 	if (conf_path(conf, "paths", "data_dir", sc->data_dir, sizeof(sc->data_dir)) < 0)
 		return err_set(e, "the data directory's path is too long");
 	sc->upload_max = (size_t)conf_int(conf, "limits", "message_size");
@@ -39,12 +39,12 @@ int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock
 	if (passwd_generate(random, sizeof(random)) < 0 ||
 	    passwd_hash(random, &pp, sc->dummy_hash, e) < 0)
 		return -1;
+	sc->pp = pp;
 	return 0;
 }
 
 void staff_ctx_free(struct staff_ctx *sc)
 {
-	pthread_mutex_destroy(&sc->fail_lock);
 	memset(sc, 0, sizeof(*sc));
 }
 
@@ -147,7 +147,6 @@ int staff_guard(struct staff_ctx *sc, const struct http_request *req, struct htt
 	}
 LOCKED(staff_h_root)
 LOCKED(staff_h_logout)
-LOCKED(staff_h_password)
 LOCKED(staff_h_batches)
 LOCKED(staff_h_batch)
 LOCKED(staff_h_confirm)
@@ -155,6 +154,9 @@ LOCKED(staff_h_action)
 LOCKED(staff_h_upload_form)
 LOCKED(staff_h_upload)
 LOCKED(staff_h_upload_status)
+LOCKED(staff_h_users)
+LOCKED(staff_h_audit)
+LOCKED(staff_h_resident)
 
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -169,7 +171,8 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/login", 0, staff_h_login_form, 0 },
 	{ "POST", "/login", HTTP_SLOW, staff_h_login, 0 },
 	{ "POST", "/logout", HTTP_SLOW, locked_staff_h_logout, 0 },
-	{ "GET", "/password", HTTP_SLOW, locked_staff_h_password, 0 },
+	{ "GET", "/password", HTTP_SLOW, staff_h_password_form, 0 },
+	{ "POST", "/password", HTTP_SLOW | HTTP_CSRF_OWN, staff_h_password_change, 0 },
 	{ "GET", "/batches", HTTP_SLOW, locked_staff_h_batches, 0 },
 	{ "GET", "/batches/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_batch, 0 },
 	{ "GET", "/approve/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_confirm, 0 },
@@ -179,5 +182,11 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/upload", HTTP_SLOW, locked_staff_h_upload_form, 0 },
 	{ "POST", "/upload", HTTP_SLOW | HTTP_CSRF_OWN | HTTP_BODY_CONF, locked_staff_h_upload, 0 },
 	{ "GET", "/upload/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_upload_status, 0 },
+	{ "GET", "/users", HTTP_SLOW, locked_staff_h_users, 0 },
+	{ "GET", "/users/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_users, 0 },
+	{ "POST", "/users/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, staff_h_users_post, 0 },
+	{ "GET", "/audit", HTTP_SLOW, locked_staff_h_audit, 0 },
+	{ "POST", "/audit/verify", HTTP_SLOW | HTTP_CSRF_OWN, locked_staff_h_audit, 0 },
+	{ "GET", "/residents/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_resident, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

@@ -3,8 +3,10 @@
  * staff_listen): logging in with a user ID and an Argon2id-checked
  * password, lockout per account and per IP, the staff session, the
  * permission check in front of every page and action, the batches list,
- * a page per batch, approval (four-eyes) and sending, and a batch uploaded
- * from the browser (staff_upload.h).  Handlers run on the
+ * a page per batch, approval (four-eyes) and sending; a member's own
+ * password change, the admins' users pages, the audit log page and a
+ * resident's details (portal/staff_users.h); a batch uploaded from the
+ * browser (portal/staff_upload.h).  Handlers run on the
  * HTTP layer (portal/http.h); every one that touches the store is
  * HTTP_SLOW and holds the lock the resident side holds (resident.h), since
  * the store's channel to the keys process carries one conversation at a
@@ -24,7 +26,7 @@ struct store;
 struct conf;
 
 #define STAFF_SESSION_COOKIE "tayori_ss"
-#define STAFF_FAIL_SLOTS     512   /* failure counters kept (accounts and IPs) */
+/* Lockout counters are kept in the store (staff_lockout.c). */
 #define STAFF_FAIL_ACCOUNT   5     /* failures of one account that lock it */
 #define STAFF_FAIL_IP        20    /* failures from one IP that lock it */
 #define STAFF_FAIL_WINDOW    900   /* seconds failures are counted over */
@@ -35,22 +37,13 @@ struct conf;
 					   ([limits] message_size): the form's fields and
 					   each part's header */
 
-/* Failed logins of one account ("a:LOGIN") or one IP ("i:ADDR"). */
-struct staff_fail {
-	char key[80];
-	uint32_t count;
-	int64_t first;        /* the first failure counted */
-	int64_t locked_until; /* 0: not locked */
-};
-
 struct staff_ctx {
 	struct store *st;
 	pthread_mutex_t *lock;     /* the resident side's, held around every use of st */
 	int64_t idle;              /* [portal] staff_idle: seconds */
 	int64_t ttl;               /* [portal] session_ttl: the absolute limit */
 	int four_eyes;             /* [policy] four_eyes */
-	pthread_mutex_t fail_lock; /* guards fails */
-	struct staff_fail fails[STAFF_FAIL_SLOTS];
+	struct passwd_params pp;   /* [security] argon2_*: new passwords' hashes */
 	char dummy_hash[PASSWD_HASH_MAX]; /* checked for an unknown login, so it takes as long */
 	char data_dir[4096];       /* [paths] data_dir: uploads nudge the gateway there */
 	size_t upload_max;         /* [limits] message_size: an upload's files together */

@@ -34,12 +34,17 @@ int staff_session_find(struct staff_ctx *sc, const char *token, int64_t now, uin
 /* Remove the session (logout): 0 also when there was none. */
 int staff_session_end(struct staff_ctx *sc, const char *token, struct error *e);
 
-/* ---- lockout (in memory, staff_session.c) ----
+/* ---- lockout (in the store, staff_lockout.c; each takes the store lock) ----
  * locked: 1 when key is locked at now.  fail: count a failure of key with
  * limit; 1 when this failure locks it.  clear: forget key's failures. */
 int staff_fail_locked(struct staff_ctx *sc, const char *key, int64_t now);
 int staff_fail_add(struct staff_ctx *sc, const char *key, uint32_t limit, int64_t now);
 void staff_fail_clear(struct staff_ctx *sc, const char *key);
+/* A failed login: the account's (akey, NULL when unknown) and the IP's
+ * counters and the audit records (staff.login_fail as actor with detail,
+ * and staff.lockout for each lock it sets) in one commit.  0, -1 logged. */
+int staff_fail_login(struct staff_ctx *sc, const char *akey, const char *ikey, int64_t now,
+		     const char *actor, const char *from, const char *detail);
 
 /* ---- staff.c ---- */
 /* Append an audit record (the store lock held); failures are logged. */
@@ -61,7 +66,6 @@ int staff_h_root(const struct http_request *req, struct http_response *resp, voi
 int staff_h_login_form(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_login(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_logout(const struct http_request *req, struct http_response *resp, void *ctx);
-int staff_h_password(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_batches(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_batch(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_confirm(const struct http_request *req, struct http_response *resp, void *ctx);

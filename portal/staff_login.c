@@ -2,8 +2,8 @@
  * staff_login.c — the staff login (user ID and password, the Argon2id hash
  * checked in the worker pool and outside the store lock), lockout per
  * account and per IP with audit records, the session cookie, logout (the
- * session removed on the server) and the password page.  Runs in the
- * portal process.
+ * session removed on the server).  The password page is
+ * staff_password.c.  Runs in the portal process.
  */
 #include <string.h>
 
@@ -48,28 +48,19 @@ static int login_page(const struct http_request *req, struct http_response *resp
 }
 
 /* A failed login: counted against the account (when known) and the IP,
- * audited, and the lockout audited when this failure sets it. */
+ * audited, and the lockout audited when this failure sets it (one commit:
+ * staff_lockout.c). */
 static void login_failed(struct staff_ctx *sc, const struct http_request *req,
 			 const struct staff *s, const char *akey, const char *ikey,
 			 const char *reason)
 {
 	char actor[32] = "unknown", detail[64];
-	int64_t now = now_utc();
-	int lock_a = 0, lock_i;
 
-	if (s != NULL) {
+	if (s != NULL)
 		str_fmt(actor, sizeof(actor), "staff:%llu", (unsigned long long)s->id);
-		lock_a = staff_fail_add(sc, akey, STAFF_FAIL_ACCOUNT, now);
-	}
-	lock_i = staff_fail_add(sc, ikey, STAFF_FAIL_IP, now);
 	str_fmt(detail, sizeof(detail), "reason=%s", reason);
-	pthread_mutex_lock(sc->lock);
-	staff_audit(sc, actor, "staff.login_fail", s != NULL ? actor : "", req->client_ip, detail);
-	if (lock_a)
-		staff_audit(sc, actor, "staff.lockout", actor, req->client_ip, "scope=account");
-	if (lock_i)
-		staff_audit(sc, "system", "staff.lockout", "", req->client_ip, "scope=ip");
-	pthread_mutex_unlock(sc->lock);
+	staff_fail_login(sc, s != NULL ? akey : NULL, ikey, now_utc(), actor, req->client_ip,
+			 detail);
 }
 
 /* Logged in: a session, its cookie, an audit record. */
@@ -158,14 +149,4 @@ int staff_h_logout(const struct http_request *req, struct http_response *resp, v
 	if (http_resp_cookie(resp, req, STAFF_SESSION_COOKIE, "", 0) < 0)
 		return -1;
 	return http_resp_redirect(resp, "/login");
-}
-
-int staff_h_password(const struct http_request *req, struct http_response *resp, void *ctx)
-{
-	struct staff_who w;
-	int r = staff_guard(ctx, req, resp, 0, "", "", &w);
-
-	if (r != 0)
-		return r < 0 ? -1 : 0;
-	return page_staff_password(&resp->body, &w.u, w.s.must_change);
 }

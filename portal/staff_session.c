@@ -1,10 +1,9 @@
 /*
  * staff_session.c — staff sessions in the store, kept only as the SHA-256
  * of their token and MACed by the keys process (lib/notice.h's sessions,
- * kind "staff"), with an idle time-out and an absolute limit; and the
- * lockout counters of failed logins per account and per IP, kept in
- * memory.  The session functions run with the store lock held.  Runs in
- * the portal process.
+ * kind "staff"), with an idle time-out and an absolute limit (the lockout
+ * counters are in staff_lockout.c).  The session functions run with the
+ * store lock held.  Runs in the portal process.
  */
 #include <string.h>
 
@@ -125,94 +124,4 @@ int staff_session_end(struct staff_ctx *sc, const char *token, struct error *e)
 		return 0;
 	notice_token_hash(token, h);
 	return session_del(sc, h, e);
-}
-
-/* ---- lockout ---- */
-
-static size_t slot_of(const char *key)
-{
-	uint32_t h = 2166136261u;
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h % STAFF_FAIL_SLOTS;
-}
-
-/* The counter of key, or a free (or stale) one taken for it; fail_lock
- * held.  NULL when every slot near it is busy. */
-static struct staff_fail *fail_slot(struct staff_ctx *sc, const char *key, int64_t now, int take)
-{
-	size_t s = slot_of(key);
-
-	for (size_t i = 0; i < 16; i++) {
-		struct staff_fail *f = &sc->fails[(s + i) % STAFF_FAIL_SLOTS];
-		if (strcmp(f->key, key) == 0)
-			return f;
-	}
-	if (!take)
-		return NULL;
-	for (size_t i = 0; i < 16; i++) {
-		struct staff_fail *f = &sc->fails[(s + i) % STAFF_FAIL_SLOTS];
-		if (f->key[0] == '\0' || (f->locked_until <= now &&
-					  f->first + STAFF_FAIL_WINDOW <= now)) {
-			memset(f, 0, sizeof(*f));
-			str_copy(f->key, key, sizeof(f->key));
-			return f;
-		}
-	}
-	/* All busy: the oldest window gives way (erring on the strict side
-	 * would lock strangers out). */
-	struct staff_fail *old = &sc->fails[s];
-	for (size_t i = 1; i < 16; i++) {
-		struct staff_fail *f = &sc->fails[(s + i) % STAFF_FAIL_SLOTS];
-		if (f->locked_until <= now && f->first < old->first)
-			old = f;
-	}
-	memset(old, 0, sizeof(*old));
-	str_copy(old->key, key, sizeof(old->key));
-	return old;
-}
-
-int staff_fail_locked(struct staff_ctx *sc, const char *key, int64_t now)
-{
-	struct staff_fail *f;
-	int locked;
-
-	pthread_mutex_lock(&sc->fail_lock);
-	f = fail_slot(sc, key, now, 0);
-	locked = f != NULL && f->locked_until > now;
-	pthread_mutex_unlock(&sc->fail_lock);
-	return locked;
-}
-
-int staff_fail_add(struct staff_ctx *sc, const char *key, uint32_t limit, int64_t now)
-{
-	struct staff_fail *f;
-	int locks = 0;
-
-	pthread_mutex_lock(&sc->fail_lock);
-	f = fail_slot(sc, key, now, 1);
-	if (f->first + STAFF_FAIL_WINDOW <= now && f->locked_until <= now) {
-		f->first = now;
-		f->count = 0;
-		f->locked_until = 0;
-	}
-	f->count++;
-	if (f->count >= limit && f->locked_until <= now) {
-		f->locked_until = now + STAFF_LOCK_SECONDS;
-		locks = 1;
-	}
-	pthread_mutex_unlock(&sc->fail_lock);
-	return locks;
-}
-
-void staff_fail_clear(struct staff_ctx *sc, const char *key)
-{
-	struct staff_fail *f;
-
-	pthread_mutex_lock(&sc->fail_lock);
-	f = fail_slot(sc, key, 0, 0);
-	if (f != NULL)
-		memset(f, 0, sizeof(*f));
-	pthread_mutex_unlock(&sc->fail_lock);
 }

@@ -675,9 +675,10 @@ static void close_as(struct store **st, struct keys_client **kc, pid_t pid)
 
 /*
  * Staff records through each role's real permissions: the portal (staff
- * dashboard logins) and the gateway (intake senders) read them; nobody but
- * the command line writes one, so a compromised mailer or portal cannot
- * forge an admin's account; the mailer cannot even read them.
+ * dashboard logins, a member's own password change and the admins' users
+ * page) reads and writes them; the gateway (intake senders) only reads
+ * them, so a compromised gateway or mailer cannot forge an admin's
+ * account; the mailer cannot even read them.
  */
 static void test_staff_records_per_role(void **state)
 {
@@ -685,7 +686,7 @@ static void test_staff_records_per_role(void **state)
 	struct error e = { { 0 }, 0 };
 	struct keys_client *kc = NULL;
 	struct store *st;
-	struct staff s, got, forged;
+	struct staff s, got, forged, added;
 	pid_t pid;
 
 	make_staff(&s, "sato", "sato@example.jp", "佐藤", "admin");
@@ -696,19 +697,37 @@ static void test_staff_records_per_role(void **state)
 	st = open_as(f, ROLE_PORTAL, &kc, &pid);
 	assert_int_equal(staff_find_login(st, "sato", &got, &e), 0);
 	assert_string_equal(got.email, "sato@example.jp");
+	make_staff(&added, "kato", "kato@example.jp", "加藤", "clerk");
+	if (staff_add(st, &added, &root, &e) < 0)
+		fail_msg("the portal adding an account: %s", e.msg);
+	got.perms = PERM_VIEW; /* a changed account (say new permissions) */
+	if (staff_update(st, &got, &root, "staff.role", "", &e) < 0)
+		fail_msg("the portal changing an account: %s", e.msg);
+	/* The dashboard's "verify" button: the same check as the command
+	 * line's, with yes-or-no answers. */
+	{
+		uint64_t count = 0;
+		if (audit_verify(st, &count, &e) < 0)
+			fail_msg("the portal verifying the audit chain: %s", e.msg);
+		assert_true(count >= 3);
+	}
+	close_as(&st, &kc, pid);
+
 	make_staff(&forged, "mallory", "m@example.jp", "M", "admin");
-	assert_int_equal(staff_add(st, &forged, &root, &e), -1);
-	close_as(&st, &kc, pid);
-
-	st = open_as(f, ROLE_PORTAL, &kc, &pid);
-	got.perms = 0; /* a changed account (say a new password hash) */
-	assert_int_equal(staff_update(st, &got, &root, "staff.passwd", "", &e), -1);
-	close_as(&st, &kc, pid);
-
 	st = open_as(f, ROLE_GATEWAY, &kc, &pid);
 	assert_int_equal(staff_find_email(st, "sato@example.jp", &got, &e), 0);
 	assert_string_equal(got.login, "sato");
 	assert_int_equal(staff_add(st, &forged, &root, &e), -1);
+	close_as(&st, &kc, pid);
+	st = open_as(f, ROLE_GATEWAY, &kc, &pid);
+	{
+		uint64_t count = 0;
+		assert_int_equal(audit_verify(st, &count, &e), -1); /* no verify permission */
+	}
+	close_as(&st, &kc, pid);
+	st = open_as(f, ROLE_GATEWAY, &kc, &pid);
+	got.perms = PERM_ALL;
+	assert_int_equal(staff_update(st, &got, &root, "staff.role", "", &e), -1);
 	close_as(&st, &kc, pid);
 
 	st = open_as(f, ROLE_MAILER, &kc, &pid);
@@ -721,8 +740,9 @@ static void test_staff_records_per_role(void **state)
 	assert_int_equal(store_open(f->dir, f->kc, 0, &f->st, &e), 0);
 	/* Nothing was added or changed by the refused attempts. */
 	assert_int_equal(staff_find_login(f->st, "mallory", &got, &e), 1);
+	assert_int_equal(staff_find_login(f->st, "kato", &got, &e), 0);
 	assert_int_equal(staff_find_login(f->st, "sato", &got, &e), 0);
-	assert_int_equal(got.perms, s.perms);
+	assert_int_equal(got.perms, PERM_VIEW);
 }
 
 /* The shared probe table, through this caller: refusals say why. */
