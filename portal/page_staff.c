@@ -146,6 +146,7 @@ const char *page_staff_status_ja(const char *status)
 		{ BATCH_STATUS_STORING, "保存中" },   { BATCH_STATUS_WAITING, "承認待ち" },
 		{ BATCH_STATUS_APPROVED, "承認済み" }, { BATCH_STATUS_SENDING, "送信中" },
 		{ BATCH_STATUS_SENT, "送信済み" },
+		{ BATCH_STATUS_WITHDRAWN, "取り下げ済み" },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(status, names[i][0]) == 0)

@@ -147,6 +147,9 @@ LOCKED(staff_h_batches)
 LOCKED(staff_h_batch)
 LOCKED(staff_h_confirm)
 LOCKED(staff_h_action)
+LOCKED(staff_h_act_confirm)
+LOCKED(staff_h_act)
+LOCKED(staff_h_export)
 
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -168,5 +171,14 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/send/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_confirm, 0 },
 	{ "POST", "/approve/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
 	{ "POST", "/send/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
+	{ "GET", "/sendat/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_act_confirm, 0 },
+	{ "GET", "/remind/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_act_confirm, 0 },
+	{ "GET", "/withdraw/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_act_confirm, 0 },
+	{ "GET", "/unlock/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_act_confirm, 0 },
+	{ "POST", "/sendat/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
+	{ "POST", "/remind/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
+	{ "POST", "/withdraw/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
+	{ "POST", "/unlock/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
+	{ "GET", "/export/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_export, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

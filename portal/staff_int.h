@@ -66,5 +66,11 @@ int staff_h_batches(const struct http_request *req, struct http_response *resp, 
 int staff_h_batch(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_confirm(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_action(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_actions.c: send at a set time, remind, withdraw, unlock (GET: the
+ * confirmation; POST: the action) */
+int staff_h_act_confirm(const struct http_request *req, struct http_response *resp, void *ctx);
+int staff_h_act(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_export.c: GET /export/ID/residents.csv | paper.csv | paper.pdf */
+int staff_h_export(const struct http_request *req, struct http_response *resp, void *ctx);
 
 #endif
