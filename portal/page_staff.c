@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "lib/staff.h"
 #include "portal/http.h"
 #include "portal/page_staff.h"
 
@@ -31,8 +32,10 @@ int page_staff_begin(struct buf *b, const char *title, const struct page_staff_u
 		return 0;
 	if (A("<nav aria-label=\"ダッシュボード\"><p>") || H(u->name[0] ? u->name : u->login) ||
 	    A(" さん（") || H(u->login) ||
-	    A("）｜ <a href=\"/batches\">バッチ一覧</a> ｜ <a href=\"/password\">パスワード</a></p>\n"
-	      "<form method=\"post\" action=\"/logout\">\n") ||
+	    A("）｜ <a href=\"/batches\">バッチ一覧</a> ｜ <a href=\"/password\">パスワード</a>") ||
+	    ((u->perms & PERM_MANAGE_USERS) && A(" ｜ <a href=\"/settings\">区の設定</a>")) ||
+	    A(" ｜ <a href=\"/help\">操作マニュアル</a>") ||
+	    A("</p>\n<form method=\"post\" action=\"/logout\">\n") ||
 	    hidden_csrf(b, u->csrf) < 0 ||
 	    A("<button type=\"submit\" class=\"secondary\">ログアウト</button>\n</form></nav>\n"))
 		return -1;

@@ -27,6 +27,7 @@ int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock
 	sc->idle = conf_int(conf, "portal", "staff_idle");
 	sc->ttl = conf_int(conf, "portal", "session_ttl");
 	sc->four_eyes = conf_int(conf, "policy", "four_eyes") != 0;
+	sc->conf = conf;
 	pthread_mutex_init(&sc->fail_lock, NULL);
 	pp.memory_kib = (unsigned)conf_int(conf, "security", "argon2_memory_kib");
 	pp.iterations = (unsigned)conf_int(conf, "security", "argon2_iterations");
@@ -150,6 +151,7 @@ LOCKED(staff_h_action)
 LOCKED(staff_h_act_confirm)
 LOCKED(staff_h_act)
 LOCKED(staff_h_export)
+LOCKED(staff_h_settings)
 
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -180,5 +182,7 @@ const struct http_route staff_routes[] = {
 	{ "POST", "/withdraw/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
 	{ "POST", "/unlock/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
 	{ "GET", "/export/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_export, 0 },
+	{ "GET", "/settings", HTTP_SLOW, locked_staff_h_settings, 0 },
+	{ "POST", "/settings", HTTP_SLOW | HTTP_CSRF_OWN, locked_staff_h_settings, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

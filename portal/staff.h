@@ -48,6 +48,7 @@ struct staff_ctx {
 	pthread_mutex_t fail_lock; /* guards fails */
 	struct staff_fail fails[STAFF_FAIL_SLOTS];
 	char dummy_hash[PASSWD_HASH_MAX]; /* checked for an unknown login, so it takes as long */
+	const struct conf *conf;   /* the process's, for the defaults the settings page shows */
 };
 
 /* Fill sc from the configuration; st and lock stay the caller's. */

@@ -72,5 +72,7 @@ int staff_h_act_confirm(const struct http_request *req, struct http_response *re
 int staff_h_act(const struct http_request *req, struct http_response *resp, void *ctx);
 /* staff_export.c: GET /export/ID/residents.csv | paper.csv | paper.pdf */
 int staff_h_export(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_settings.c: GET and POST /settings */
+int staff_h_settings(const struct http_request *req, struct http_response *resp, void *ctx);
 
 #endif
