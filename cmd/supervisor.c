@@ -76,6 +76,9 @@ struct child {
  *            request (re-seal one staff record whose id the keys process
  *            checks against the session), not this permission.
  *
+ * The one sealed value in DB_META is the ward's settings (lib/wardset.h):
+ * the portal's settings page seals it, the mailer reads it.
+ *
  * Only the command line (`tayori user ...`), whose keys process runs as the
  * tenant's owner, makes data keys for staff records.  No role gets the raw
  * audit MAC: the keys process chains each record itself.
@@ -93,7 +96,8 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 	[ROLE_MAILER] = {
 		.ops = KEYS_PERM_AUDIT_APPEND | KEYS_PERM_DKIM, /* DKIM: signs its own mail */
 		.unwrap = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_CONSENT) |
-			  KEYS_DB(DB_MAILQ),
+			  KEYS_DB(DB_MAILQ) |
+			  KEYS_DB(DB_META), /* the ward's settings (lib/wardset.h): reads them */
 		.mint = KEYS_DB(DB_MAILQ), /* reports it queues for itself */
 		/* VERP: makes and checks return paths; RECORD and CODE: deliveries,
 		 * links and notice codes (lib/notice.h) */
@@ -102,8 +106,9 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 	[ROLE_PORTAL] = {
 		.ops = KEYS_PERM_AUDIT_APPEND,
 		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
-			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_CONSENT),
-		.mint = KEYS_DB(DB_CONSENT) | KEYS_DB(DB_MAILQ), /* MAILQ: one-time passwords to mail */
+			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_CONSENT) | KEYS_DB(DB_META),
+		.mint = KEYS_DB(DB_CONSENT) | KEYS_DB(DB_MAILQ) | /* MAILQ: one-time passwords to mail */
+			KEYS_DB(DB_META), /* META: the ward's settings, saved from the dashboard */
 		.index = KEYS_IX_STAFF_LOGIN | KEYS_IX_CONSENT | KEYS_IX_RECORD | KEYS_IX_CODE,
 	},
 };

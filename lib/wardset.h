@@ -7,7 +7,7 @@
  * file and gives the defaults ([mail] contact, [mail] test_addresses); a
  * value saved here overrides it.  Read by the mailer (contact, test
  * addresses, deadline: mailer/send.c), by the reminder schedule
- * (lib/remind.c) and by the portal (the description on the front page).
+ * (lib/remind.c); the description is kept for the resident portal (not shown there yet).
  * Runs in every process that reads or changes them.
  *
  *   DB_META "ward_settings" -> sealed rec WS_* (one record; sealed so that
