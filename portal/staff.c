@@ -152,6 +152,7 @@ LOCKED(staff_h_act_confirm)
 LOCKED(staff_h_act)
 LOCKED(staff_h_export)
 LOCKED(staff_h_settings)
+LOCKED(staff_h_help)
 
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -184,5 +185,8 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/export/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_export, 0 },
 	{ "GET", "/settings", HTTP_SLOW, locked_staff_h_settings, 0 },
 	{ "POST", "/settings", HTTP_SLOW | HTTP_CSRF_OWN, locked_staff_h_settings, 0 },
+	{ "GET", "/help", HTTP_SLOW, locked_staff_h_help, 0 },
+	{ "GET", "/help/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_help, 0 },
+	{ "GET", "/static/help/", HTTP_PREFIX, staff_h_help_img, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

@@ -74,5 +74,8 @@ int staff_h_act(const struct http_request *req, struct http_response *resp, void
 int staff_h_export(const struct http_request *req, struct http_response *resp, void *ctx);
 /* staff_settings.c: GET and POST /settings */
 int staff_h_settings(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_help.c: GET /help, /help/TOPIC; GET /static/help/NAME.png (no login) */
+int staff_h_help(const struct http_request *req, struct http_response *resp, void *ctx);
+int staff_h_help_img(const struct http_request *req, struct http_response *resp, void *ctx);
 
 #endif
