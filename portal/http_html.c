@@ -126,6 +126,7 @@ const char http_style_css[] =
 	"table{border-collapse:collapse;width:100%;margin:0 0 1rem}\n"
 	"th,td{border:1px solid #777;padding:.4rem .5rem;text-align:left;vertical-align:top}\n"
 	"pre,.message{white-space:pre-wrap;overflow-wrap:anywhere;font:inherit}\n"
+	"code{overflow-wrap:anywhere}\n"
 	"img{max-width:100%;height:auto}\n"
 	"figure{margin:0 0 1.5rem}figure img{border:1px solid #777}\n"
 	"figcaption{color:#444;font-size:.9rem}\n"
