@@ -296,5 +296,36 @@ req s --data-urlencode "csrf=$C" "$U/withdraw/$B1"
 check "withdrawing again: 409, audited" sh -c "[ $(code) = 409 ]"
 check "... audited" has_audit batch.withdraw_refused "staff:$SHONIN" "batch:$B1" "reason=status"
 
+# --- help ----------------------------------------------------------------------------------------------
+req anon "$U/help"
+check "the manual needs a login" sh -c "[ $(code) = 303 ] && [ '$(location)' = /login ]"
+req k "$U/help"
+check "the manual's index: one link per task and the administrator's guide" sh -c \
+	"[ $(code) = 200 ] && [ \$(grep -c 'href=\"/help/[a-z]*\"' '$T/b') -eq 10 ] && grep -q 'href=\"/help/admin\"' '$T/b'"
+check "... linked from every page's header" grep -q 'href="/help">操作マニュアル' "$T/b"
+bad=""
+for t in login batches submit approve send remind unlock export paper; do
+	req k "$U/help/$t"
+	[ "$(code)" = 200 ] && grep -q '<h1>' "$T/b" || bad="$bad $t"
+done
+check "... each task's page answers (200, a heading)" [ -z "$bad" ]
+req k "$U/help/nothing"
+check "an unknown help page: 404" sh -c "[ $(code) = 404 ]"
+bad=""; n=0
+for f in "$TOP"/portal/static/help/*.png; do
+	curl -s -o "$T/img" "$U/static/help/$(basename "$f")"
+	cmp -s "$f" "$T/img" || bad="$bad $(basename "$f")"; n=$((n + 1))
+done
+check "the manual's $n screenshots are served byte for byte" sh -c "[ -z '$bad' ] && [ $n -ge 7 ]"
+req k "$U/help/admin"
+cp "$T/b" "$T/admin.html"
+check "the administrator's guide: every heading of contrib/admin-guide.md, in order" $PY -c 'import html, re, sys
+md = [l.lstrip("#").strip() for l in open(sys.argv[1], encoding="utf-8") if re.match(r"#{1,4} ", l)]
+page = [html.unescape(re.sub("<[^>]+>", "", h)) for h in re.findall(r"<h[2-5]>(.*?)</h[2-5]>", open(sys.argv[2], encoding="utf-8").read())]
+sys.exit(0 if md == page and len(md) > 10 else 1)' "$TOP/contrib/admin-guide.md" "$T/admin.html"
+check "... install, TLS, backup and restore, key rotation, the incident runbook" sh -c \
+	"grep -q '3. インストール' '$T/b' && grep -q '4. TLS' '$T/b' && grep -q '5. バックアップと復元' '$T/b' && grep -q '6. 鍵の更新' '$T/b' && grep -q '7. 障害・事故への対応' '$T/b'"
+check "... its code blocks escaped" sh -c "grep -q '<pre><code>' '$T/b' && ! grep -q '<script' '$T/b'"
+
 check_status 0 "the audit chain verifies" "$TAYORI" audit verify -d "$D"
 done_testing
