@@ -7,8 +7,10 @@
  * UTF-8 with a byte order mark for Excel, formula cells neutralised.  Each
  * download is audited (batch.export, counts only) before it is sent, and
  * goes out as an attachment with a Japanese file name (RFC 6266, RFC 8187).
- * Runs with the store lock held, in the portal process.
+ * Runs with the store lock held (let go while the files are made), in the
+ * portal process.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,11 +113,17 @@ static int build(struct staff_ctx *sc, const struct http_request *req,
 	struct notice_status *v = NULL;
 	struct export_row *rows = NULL;
 	size_t n = 0, m = 0, npdfs = 0;
-	int ret = -1;
+	int ret = -1, made;
 
 	if (notice_statuses(sc->st, id, now_utc(), &v, &n, &e) < 0 ||
-	    export_rows(sc->st, id, v, n, k != K_RESIDENTS, &rows, &m, &e) < 0 ||
-	    make(rows, m, k, id, out, &npdfs, filename, fsize, &e) < 0)
+	    export_rows(sc->st, id, v, n, k != K_RESIDENTS, &rows, &m, &e) < 0)
+		goto out;
+	/* Merging a long paper list takes a while and needs no store: the
+	 * resident side may use the store (the lock) meanwhile. */
+	pthread_mutex_unlock(sc->lock);
+	made = make(rows, m, k, id, out, &npdfs, filename, fsize, &e);
+	pthread_mutex_lock(sc->lock);
+	if (made < 0)
 		goto out;
 	if (k == K_PAPER_PDF && npdfs == 0) {
 		ret = note(resp, w, 404, id, "印刷する通知はありません",
