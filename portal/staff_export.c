@@ -118,8 +118,8 @@ static int build(struct staff_ctx *sc, const struct http_request *req,
 	if (notice_statuses(sc->st, id, now_utc(), &v, &n, &e) < 0 ||
 	    export_rows(sc->st, id, v, n, k != K_RESIDENTS, &rows, &m, &e) < 0)
 		goto out;
-	/* Merging a long paper list takes a while and needs no store: the
-	 * resident side may use the store (the lock) meanwhile. */
+	/* Merging a long paper list takes a while and needs no store: other
+	 * staff pages (which take turns on this lock) go on meanwhile. */
 	pthread_mutex_unlock(sc->lock);
 	made = make(rows, m, k, id, out, &npdfs, filename, fsize, &e);
 	pthread_mutex_lock(sc->lock);
