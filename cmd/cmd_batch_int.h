@@ -25,9 +25,6 @@ struct batch_opts {
 int batch_as_staff(struct cli_tenant *t, const char *login, uint32_t perm,
 		   const char *perm_name, struct staff *s, char *actor, size_t actorsize,
 		   struct error *e);
-/* 'YYYY-MM-DD HH:MM' in Japan time (JST, +09:00, no daylight saving) as
- * UTC seconds: 0, or -1 when s is not such a time. */
-int batch_parse_jst(const char *s, int64_t *out);
 
 int batch_send(struct cli_tenant *t, uint64_t id, const struct batch_opts *o, struct error *e);
 int batch_remind(struct cli_tenant *t, uint64_t id, const struct batch_opts *o, struct error *e);

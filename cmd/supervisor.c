@@ -86,6 +86,9 @@ struct child {
  *            uploaded from the dashboard (`uploads`, taken by the gateway)
  *            and reads its result.
  *
+ * The one sealed value in DB_META is the ward's settings (lib/wardset.h):
+ * the portal's settings page seals it, the mailer reads it.
+ *
  * The command line (`tayori user ...`), whose keys process runs as the
  * tenant's owner, and the portal make data keys for staff records.  No
  * role gets the raw audit MAC: the keys process chains each record itself.
@@ -105,7 +108,8 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 	[ROLE_MAILER] = {
 		.ops = KEYS_PERM_AUDIT_APPEND | KEYS_PERM_DKIM, /* DKIM: signs its own mail */
 		.unwrap = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_CONSENT) |
-			  KEYS_DB(DB_MAILQ),
+			  KEYS_DB(DB_MAILQ) |
+			  KEYS_DB(DB_META), /* the ward's settings (lib/wardset.h): reads them */
 		.mint = KEYS_DB(DB_MAILQ), /* reports it queues for itself */
 		/* VERP: makes and checks return paths; RECORD and CODE: deliveries,
 		 * links and notice codes (lib/notice.h) */
@@ -114,9 +118,10 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 	[ROLE_PORTAL] = {
 		.ops = KEYS_PERM_AUDIT_APPEND | KEYS_PERM_AUDIT_CHECK,
 		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
-			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_CONSENT) |
+			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_CONSENT) | KEYS_DB(DB_META) |
 			  KEYS_DB(DB_UPLOADS), /* what became of an upload */
 		.mint = KEYS_DB(DB_CONSENT) | KEYS_DB(DB_MAILQ) | /* MAILQ: one-time passwords to mail */
+			KEYS_DB(DB_META) |    /* META: the ward's settings, saved from the dashboard */
 			KEYS_DB(DB_UPLOADS) | /* a batch uploaded from the dashboard */
 			KEYS_DB(DB_STAFF),    /* password changes, the users page */
 		.index = KEYS_IX_STAFF_LOGIN | KEYS_IX_CONSENT | KEYS_IX_RECORD | KEYS_IX_CODE |

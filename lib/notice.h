@@ -265,6 +265,7 @@ struct notice_status {
 	uint32_t contacts;
 	int64_t sent_at, opened_at, downloaded_at; /* 0 = not yet */
 	int paper;              /* on the paper list */
+	int locked;             /* too many wrong answers: staff may unlock (notice_unlock) */
 };
 /* One entry per resident of the batch, in seq order; caller frees *out. */
 int notice_statuses(struct store *st, uint64_t batch, int64_t now, struct notice_status **out,

@@ -144,6 +144,7 @@ static void one_status(int no_address, int has_d, const struct delivery *d,
 	s->sent_at = has_d == 0 ? d->sent_at : 0;
 	s->opened_at = a->opened_at;
 	s->downloaded_at = a->downloaded_at;
+	s->locked = a->locked;
 	s->paper = a->downloaded_at == 0 &&
 		   (no_address || (has_d == 0 && (d->state == DELIVERY_BOUNCED ||
 						  d->state == DELIVERY_FAILED)) ||

@@ -13,6 +13,7 @@
 #include "lib/notice.h"
 #include "lib/rec.h"
 #include "lib/store.h"
+#include "lib/wardset.h"
 #include "lib/text.h"
 
 #define DAY 86400
@@ -253,6 +254,17 @@ static int sent_batches(struct store_txn *t, struct sent_batch **out, size_t *n,
 	return 0;
 }
 
+static int ward_reminders(struct store_txn *t, char *out, size_t size, struct error *e)
+{
+	struct wardset *ws = xcalloc(1, sizeof(*ws));
+	int r = wardset_get(t, ws, e);
+
+	if (r == 0)
+		str_copy(out, ws->reminders, size);
+	free(ws);
+	return r < 0 ? -1 : 0;
+}
+
 /* The batch's 督促 setting, parsed: 0, or -1 (logged) when unreadable. */
 static int batch_schedule(struct store_txn *t, uint64_t id, struct remind_schedule *s,
 			  struct error *e)
@@ -270,6 +282,10 @@ static int batch_schedule(struct store_txn *t, uint64_t id, struct remind_schedu
 		rec_get_str(plain.data, plain.len, BR_REMINDERS, text, sizeof(text));
 	buf_wipe(&plain);
 	if (r < 0)
+		return -1;
+	/* A batch that gives no 督促 follows the ward's default, set by staff
+	 * on the dashboard (lib/wardset.h). */
+	if (text[0] == '\0' && ward_reminders(t, text, sizeof(text), e) < 0)
 		return -1;
 	if (remind_schedule_parse(text, s, &pe) < 0) {
 		log_warn("event=reminders_unreadable batch=%llu reason=\"%s\"",

@@ -81,6 +81,10 @@ int64_t now_utc(void);
 void time_format_utc(int64_t t, char *out, size_t outsize);
 /* "2026-11-26 18:00 JST" into out (>= 24 bytes). */
 void time_format_jst(int64_t t, char *out, size_t outsize);
+/* 'YYYY-MM-DD HH:MM' (or a T between) in Japan time (JST, +09:00, no
+ * daylight saving) as UTC seconds: 0, or -1 when s is not such a time
+ * (2026-02-30 is not a day).  `tayori batch send --at` and the dashboard. */
+int time_parse_jst(const char *s, int64_t *out);
 
 /* Read a whole file of at most max bytes. Caller frees *out. */
 int file_read_all(const char *path, size_t max, uint8_t **out, size_t *len, struct error *e);

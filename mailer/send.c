@@ -14,6 +14,7 @@
 #include "lib/email.h"
 #include "lib/rec.h"
 #include "lib/store.h"
+#include "lib/wardset.h"
 #include "mailer/bounce_reader.h"
 #include "mailer/dkim.h"
 #include "mailer/verp.h"
@@ -166,6 +167,32 @@ static char *rec_dup(const uint8_t *p, size_t n, uint16_t tag)
 	return xstrndup((const char *)v, vl);
 }
 
+/* The ward's settings saved from the dashboard over the conf's: the
+ * contact, the test addresses (a test batch), the default deadline. */
+static int ward_settings(struct store *st, struct send_batch *b, int64_t *deadline_default,
+			 struct error *e)
+{
+	struct wardset *ws = xcalloc(1, sizeof(*ws));
+	struct error le = { { 0 }, 0 };
+	int r = wardset_load(st, ws, e);
+
+	*deadline_default = SEND_DEADLINE_DEFAULT;
+	if (r == 0) {
+		if (ws->contact[0] != '\0')
+			contact_text(ws->contact, b->contact, sizeof(b->contact));
+		if (ws->deadline_days > 0)
+			*deadline_default = (int64_t)ws->deadline_days * 86400;
+		if (b->test && ws->test_addresses[0] != '\0') {
+			b->tests = xcalloc(SEND_TEST_MAX, sizeof(*b->tests));
+			/* Checked when saved; a list that no longer reads keeps the conf's. */
+			b->tests_set = send_addr_list(ws->test_addresses, b->tests, SEND_TEST_MAX,
+						      &b->ntests, &le) == 0;
+		}
+	}
+	free(ws);
+	return r < 0 ? -1 : 0;
+}
+
 int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct send_batch *b,
 		    struct error *e)
 {
@@ -173,12 +200,16 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	struct buf plain;
 	uint8_t key[8];
 	char text[256];
-	int64_t deadline_at;
+	int64_t deadline_at, deadline_default;
 	int r;
 
 	memset(b, 0, sizeof(*b));
 	b->id = id;
 	b->test = test;
+	if (ward_settings(st, b, &deadline_default, e) < 0) {
+		send_batch_free(b);
+		return -1;
+	}
 	buf_init(&plain, 64 << 20);
 	be64_put(key, id);
 	if (store_begin(st, 0, &t, e) < 0) {
@@ -189,6 +220,7 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	store_abort(&t);
 	if (r != 0) {
 		buf_wipe(&plain);
+		send_batch_free(b);
 		return r < 0 ? -1 : err_set(e, "batch %llu has no record", (unsigned long long)id);
 	}
 	b->title = rec_dup(plain.data, plain.len, BR_TITLE);
@@ -201,7 +233,7 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	b->auth = auth_of(text);
 	rec_get_str(plain.data, plain.len, BR_DEADLINE, text, sizeof(text));
 	if (date_read(text, b->deadline, &deadline_at) < 0)
-		date_of(now + SEND_DEADLINE_DEFAULT, b->deadline);
+		date_of(now + deadline_default, b->deadline);
 	rec_get_str(plain.data, plain.len, BR_EXPIRY, text, sizeof(text));
 	if (date_read(text, text, &b->expires) < 0 || b->expires <= now)
 		b->expires = now + SEND_LINK_TTL_DEFAULT;
@@ -218,7 +250,9 @@ void send_batch_free(struct send_batch *b)
 	free(b->title);
 	free(b->message);
 	free(b->kyouji);
+	free(b->tests);
 	b->title = b->message = b->kyouji = NULL;
+	b->tests = NULL;
 }
 
 int send_resident_read(struct store_txn *t, uint64_t batch, uint32_t seq, struct send_resident *r,
@@ -261,14 +295,16 @@ void send_resident_free(struct send_resident *r)
 const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
 		      const struct send_resident *r)
 {
-	size_t n = c->ntest, own = 0;
+	const char(*tests)[SEND_ADDR_MAX + 1] = b->tests_set ? b->tests : c->test;
+	size_t ntest = b->tests_set ? b->ntests : c->ntest;
+	size_t n = ntest, own = 0;
 	if (!b->test)
 		return r->mailable ? r->email : "";
 	/* The submitter first, unless also a test address. */
 	if (b->submitter[0] != '\0') {
 		own = 1;
-		for (size_t i = 0; i < c->ntest && own; i++)
-			if (strcasecmp(c->test[i], b->submitter) == 0)
+		for (size_t i = 0; i < ntest && own; i++)
+			if (strcasecmp(tests[i], b->submitter) == 0)
 				own = 0;
 	}
 	n += own;
@@ -276,7 +312,7 @@ const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
 		return "";
 	if (own && (r->seq - 1) % n == 0)
 		return b->submitter;
-	return c->test[(r->seq - 1) % n - own];
+	return tests[(r->seq - 1) % n - own];
 }
 
 int send_build(const struct send_ctx *c, const struct send_batch *b, const struct send_resident *r,
@@ -310,7 +346,7 @@ int send_build(const struct send_ctx *c, const struct send_batch *b, const struc
 	in.auth_label = "通知に記載の確認用の値（生年月日など）";
 	in.deadline = b->deadline;
 	in.kyouji = b->kyouji != NULL && b->kyouji[0] != '\0' ? b->kyouji : NULL;
-	in.contact = c->contact;
+	in.contact = b->contact[0] != '\0' ? b->contact : c->contact;
 	in.test = b->test;
 	in.msgid_domain = c->domain;
 	in.date = (time_t)now;

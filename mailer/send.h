@@ -64,6 +64,12 @@ struct send_batch {
 	int64_t expires;       /* the links' expiry, UTC seconds */
 	char actor[64];        /* who submitted it ("staff:3"), for the report */
 	char submitter[SEND_ADDR_MAX + 1]; /* a test batch: BR_FROM when an address, or "" */
+	/* The ward's settings from the dashboard (lib/wardset.h), read when the
+	 * batch is loaded: they override the conf's contact and test addresses. */
+	char contact[1200];    /* "" : the send_ctx's ([mail] contact) */
+	int tests_set;         /* the test addresses below replace the send_ctx's */
+	char (*tests)[SEND_ADDR_MAX + 1]; /* SEND_TEST_MAX entries, heap (send_batch_free) */
+	size_t ntests;
 };
 
 /* One resident as the sender needs them. */

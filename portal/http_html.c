@@ -128,6 +128,7 @@ const char http_style_css[] =
 	"pre,.message{white-space:pre-wrap;overflow-wrap:anywhere;font:inherit}\n"
 	".scroll{overflow-x:auto;max-width:100%;margin:0 0 1rem}.scroll table{margin:0}\n"
 	"table.wrap td{overflow-wrap:anywhere}\n"
+	"code{overflow-wrap:anywhere}\n"
 	"img{max-width:100%;height:auto}\n"
 	"figure{margin:0 0 1.5rem}figure img{border:1px solid #777}\n"
 	"figcaption{color:#444;font-size:.9rem}\n"

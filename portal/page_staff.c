@@ -36,8 +36,9 @@ int page_staff_begin(struct buf *b, const char *title, const struct page_staff_u
 	    ((u->perms & PERM_SUBMIT) && A(" ｜ <a href=\"/upload\">アップロード</a>")) ||
 	    ((u->perms & PERM_MANAGE_USERS) && A(" ｜ <a href=\"/users\">ユーザーと権限</a>")) ||
 	    ((u->perms & PERM_AUDIT) && A(" ｜ <a href=\"/audit\">監査ログ</a>")) ||
-	    A("</p>\n"
-	      "<form method=\"post\" action=\"/logout\">\n") ||
+	    ((u->perms & PERM_MANAGE_USERS) && A(" ｜ <a href=\"/settings\">区の設定</a>")) ||
+	    A(" ｜ <a href=\"/help\">操作マニュアル</a>") ||
+	    A("</p>\n<form method=\"post\" action=\"/logout\">\n") ||
 	    hidden_csrf(b, u->csrf) < 0 ||
 	    A("<button type=\"submit\" class=\"secondary\">ログアウト</button>\n</form></nav>\n"))
 		return -1;
@@ -136,6 +137,7 @@ const char *page_staff_status_ja(const char *status)
 		{ BATCH_STATUS_STORING, "保存中" },   { BATCH_STATUS_WAITING, "承認待ち" },
 		{ BATCH_STATUS_APPROVED, "承認済み" }, { BATCH_STATUS_SENDING, "送信中" },
 		{ BATCH_STATUS_SENT, "送信済み" },
+		{ BATCH_STATUS_WITHDRAWN, "取り下げ済み" },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(status, names[i][0]) == 0)

@@ -9,6 +9,7 @@
 
 #include "portal/http.h"
 #include "portal/page_staff.h"
+#include "portal/page_staff_actions.h"
 #include "lib/staff.h"
 
 #define A(s) (buf_append_str(b, (s)) < 0)
@@ -134,8 +135,8 @@ static const char *state_ja(const struct batch_summary *bs, const char *state)
 	return page_staff_state_ja(state);
 }
 
-static int resident_rows(struct buf *b, const struct batch_summary *bs,
-			 const struct notice_status *rows, size_t n)
+static int resident_rows(struct buf *b, const struct page_staff_user *u,
+			 const struct batch_summary *bs, const struct notice_status *rows, size_t n)
 {
 	char s[32];
 
@@ -151,7 +152,8 @@ static int resident_rows(struct buf *b, const struct batch_summary *bs,
 		    buf_printf(b, "%llu/%u", (unsigned long long)bs->id, rows[i].seq) < 0 ||
 		    A("\">") || H(rows[i].key) || A("</a></td><td>") ||
 		    H(state_ja(bs, rows[i].state)) ||
-		    (rows[i].paper && strcmp(rows[i].state, "paper") != 0 && A("（紙）")))
+		    (rows[i].paper && strcmp(rows[i].state, "paper") != 0 && A("（紙）")) ||
+		    page_staff_row_unlock(b, u, bs, &rows[i]) < 0)
 			return -1;
 		str_fmt(s, sizeof(s), "%u", rows[i].contacts);
 		if (A("</td><td>") || H(s) || A("</td><td>") || jst(b, rows[i].sent_at) < 0 ||
@@ -206,14 +208,15 @@ int page_staff_batch(struct buf *b, const struct page_staff_user *u,
 		return -1;
 	str_fmt(s, sizeof(s), "%llu 人（照合 %llu、署名 %llu）", (unsigned long long)bs->recipients,
 		(unsigned long long)bs->matched, (unsigned long long)bs->signed_pdfs);
-	if (A("</dd>\n<dt>対象</dt><dd>") || H(s) || A("</dd>\n</dl>\n") || actions(b, u, bs) < 0)
+	if (A("</dd>\n<dt>対象</dt><dd>") || H(s) || A("</dd>\n</dl>\n") || actions(b, u, bs) < 0 ||
+	    page_staff_batch_tools(b, u, bs) < 0)
 		return -1;
 	if (c != NULL && counts(b, bs, c) < 0)
 		return -1;
 	if (rows == NULL)
 		return A("<p>まだ送信されていないため、区民ごとの状況はありません。</p>\n") ? -1
 											    : page_staff_end(b);
-	if (A("<h2>区民ごとの状況</h2>\n") || resident_rows(b, bs, rows, nrows) < 0 ||
+	if (A("<h2>区民ごとの状況</h2>\n") || resident_rows(b, u, bs, rows, nrows) < 0 ||
 	    pager(b, bs->id, page, pages) < 0)
 		return -1;
 	return page_staff_end(b);

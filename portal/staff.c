@@ -33,6 +33,7 @@ int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock
 		return err_set(e, "the data directory's path is too long");
 	sc->upload_max = (size_t)conf_int(conf, "limits", "message_size");
 	sc->upload_files = (size_t)conf_int(conf, "limits", "attachments");
+	sc->conf = conf;
 	pp.memory_kib = (unsigned)conf_int(conf, "security", "argon2_memory_kib");
 	pp.iterations = (unsigned)conf_int(conf, "security", "argon2_iterations");
 	/* An unknown login is checked against this, so it takes as long. */
@@ -157,6 +158,11 @@ LOCKED(staff_h_upload_status)
 LOCKED(staff_h_users)
 LOCKED(staff_h_audit)
 LOCKED(staff_h_resident)
+LOCKED(staff_h_act_confirm)
+LOCKED(staff_h_act)
+LOCKED(staff_h_export)
+LOCKED(staff_h_settings)
+LOCKED(staff_h_help)
 
 static int h_health(const struct http_request *req, struct http_response *resp, void *ctx)
 {
@@ -188,5 +194,19 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/audit", HTTP_SLOW, locked_staff_h_audit, 0 },
 	{ "POST", "/audit/verify", HTTP_SLOW | HTTP_CSRF_OWN, locked_staff_h_audit, 0 },
 	{ "GET", "/residents/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_resident, 0 },
+	{ "GET", "/sendat/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_act_confirm, 0 },
+	{ "GET", "/remind/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_act_confirm, 0 },
+	{ "GET", "/withdraw/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_act_confirm, 0 },
+	{ "GET", "/unlock/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_act_confirm, 0 },
+	{ "POST", "/sendat/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
+	{ "POST", "/remind/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
+	{ "POST", "/withdraw/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
+	{ "POST", "/unlock/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_act, 0 },
+	{ "GET", "/export/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_export, 0 },
+	{ "GET", "/settings", HTTP_SLOW, locked_staff_h_settings, 0 },
+	{ "POST", "/settings", HTTP_SLOW | HTTP_CSRF_OWN, locked_staff_h_settings, 0 },
+	{ "GET", "/help", HTTP_SLOW, locked_staff_h_help, 0 },
+	{ "GET", "/help/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_help, 0 },
+	{ "GET", "/static/help/", HTTP_PREFIX, staff_h_help_img, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

@@ -48,6 +48,7 @@ struct staff_ctx {
 	char data_dir[4096];       /* [paths] data_dir: uploads nudge the gateway there */
 	size_t upload_max;         /* [limits] message_size: an upload's files together */
 	size_t upload_files;       /* [limits] attachments: an upload's files */
+	const struct conf *conf;   /* the process's, for the defaults the settings page shows */
 };
 
 /* Fill sc from the configuration; st and lock stay the caller's. */

@@ -70,5 +70,16 @@ int staff_h_batches(const struct http_request *req, struct http_response *resp, 
 int staff_h_batch(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_confirm(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_action(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_actions.c: send at a set time, remind, withdraw, unlock (GET: the
+ * confirmation; POST: the action) */
+int staff_h_act_confirm(const struct http_request *req, struct http_response *resp, void *ctx);
+int staff_h_act(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_export.c: GET /export/ID/residents.csv | paper.csv | paper.pdf */
+int staff_h_export(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_settings.c: GET and POST /settings */
+int staff_h_settings(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_help.c: GET /help, /help/TOPIC; GET /static/help/NAME.png (no login) */
+int staff_h_help(const struct http_request *req, struct http_response *resp, void *ctx);
+int staff_h_help_img(const struct http_request *req, struct http_response *resp, void *ctx);
 
 #endif

@@ -28,6 +28,7 @@
 #include "lib/remind.h"
 #include "lib/store.h"
 #include "lib/util.h"
+#include "lib/wardset.h"
 
 #include "tenant_fixture.h"
 
@@ -340,6 +341,53 @@ static void test_remind_scheduled(void **state)
 	assert_int_equal(n, 0); /* the schedule is over */
 }
 
+/* A batch that gives no 督促 follows the ward's default set on the
+ * dashboard (lib/wardset.h); one that says なし does not. */
+static void test_remind_ward_default(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct wardset *ws = xcalloc(1, sizeof(*ws)), *back = xcalloc(1, sizeof(*back));
+	const int64_t t0 = 1800000000;
+	uint64_t records = 0;
+	size_t n = 99;
+
+	put_state(f, 1, BATCH_STATUS_SENT);
+	put_schedule(f, 1, "");
+	put_resident(f, 1, 1, DELIVERY_SENT, 0);
+	put_state(f, 2, BATCH_STATUS_SENT);
+	put_schedule(f, 2, "なし");
+	put_resident(f, 2, 1, DELIVERY_SENT, 0);
+	assert_int_equal(wardset_load(f->st, back, &e), 1); /* nothing saved yet */
+	assert_int_equal(remind_scheduled(f->st, t0 + 2 * DAY, &n, &e), 0);
+	assert_int_equal(n, 0);
+
+	str_copy(ws->reminders, "2", sizeof(ws->reminders));
+	str_copy(ws->contact, "税務課 03-1111-2222", sizeof(ws->contact));
+	ws->deadline_days = 10;
+	if (wardset_save(f->st, ws, "staff:1", "127.0.0.1", &e) < 0)
+		fail_msg("wardset_save: %s", e.msg);
+	assert_int_equal(wardset_load(f->st, back, &e), 0);
+	assert_string_equal(back->reminders, "2");
+	assert_string_equal(back->contact, "税務課 03-1111-2222");
+	assert_int_equal(back->deadline_days, 10);
+	assert_string_equal(back->updated_by, "staff:1");
+	assert_true(back->updated > 0);
+
+	assert_int_equal(remind_scheduled(f->st, t0 + 2 * DAY - 1, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(remind_scheduled(f->st, t0 + 2 * DAY, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(state_of(f, 1, 1, NULL), DELIVERY_QUEUED);
+	assert_int_equal(state_of(f, 2, 1, NULL), DELIVERY_SENT); /* なし: none */
+	/* settings.change, then notice.reminded and batch.remind, chained */
+	if (audit_verify(f->st, &records, &e) < 0)
+		fail_msg("audit_verify: %s", e.msg);
+	assert_int_equal(records, 3);
+	free(ws);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +396,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remind_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remind_nobody, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remind_scheduled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remind_ward_default, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
