@@ -358,24 +358,36 @@ static int64_t next_due(struct supervisor *sv)
 	return soonest;
 }
 
-static void stop_all(struct supervisor *sv)
+/* Reap until no role but skip (-1: none) is alive, or the deadline. */
+static void reap_until(struct supervisor *sv, int skip, int64_t deadline)
 {
-	int64_t deadline = now_ms() + STOP_GRACE_MS;
 	int alive;
 
-	sv->stopping = 1;
-	for (int r = ROLE_COUNT - 1; r >= 0; r--)
-		if (sv->kids[r].pid > 0)
-			kill(sv->kids[r].pid, SIGTERM);
 	for (;;) {
 		reap(sv);
 		alive = 0;
 		for (int r = 0; r < ROLE_COUNT; r++)
-			alive += sv->kids[r].pid > 0;
+			alive += r != skip && sv->kids[r].pid > 0;
 		if (alive == 0 || now_ms() >= deadline)
 			break;
 		usleep(20000);
 	}
+}
+
+/* The other roles first, keys once they are gone: a role that stops still
+ * writes what it holds (the portal's queued events), and that needs keys. */
+static void stop_all(struct supervisor *sv)
+{
+	int64_t deadline = now_ms() + STOP_GRACE_MS;
+
+	sv->stopping = 1;
+	for (int r = ROLE_COUNT - 1; r >= 0; r--)
+		if (r != ROLE_KEYS && sv->kids[r].pid > 0)
+			kill(sv->kids[r].pid, SIGTERM);
+	reap_until(sv, ROLE_KEYS, deadline);
+	if (sv->kids[ROLE_KEYS].pid > 0)
+		kill(sv->kids[ROLE_KEYS].pid, SIGTERM);
+	reap_until(sv, -1, deadline);
 	for (int r = 0; r < ROLE_COUNT; r++)
 		if (sv->kids[r].pid > 0) {
 			log_warn("event=role_killed role=%s pid=%ld", role_name(r), (long)sv->kids[r].pid);

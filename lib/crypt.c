@@ -4,6 +4,7 @@
  */
 #include "lib/crypt.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -100,9 +101,22 @@ out:
 	return 0;
 }
 
+/* SHA-256 fetched once per process: SHA256() fetches the algorithm from
+ * the provider store on every call (a lock and a lookup), which shows in
+ * the portal's per-request session lookup. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void crypt_sha256(const void *p, size_t n, uint8_t out[CRYPT_HASH_LEN])
 {
-	SHA256(p, n, out);
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256_md == NULL || EVP_Digest(p, n, out, NULL, sha256_md, NULL) != 1)
+		SHA256(p, n, out);
 }
 
 void crypt_hmac(const uint8_t key[CRYPT_KEY_LEN], const void *p, size_t n,

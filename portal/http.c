@@ -199,7 +199,35 @@ static const struct http_route style_route = { "GET", "/static/style.css", 0, NU
 
 /* ---- handlers and the worker pool ------------------------------------ */
 
-static void run_handler(struct http_exchange *x)
+/* Give back what a handler put in x->resp, so it starts afresh. */
+static void resp_reset(struct http_exchange *x)
+{
+	struct http_response *p = &x->resp;
+	if (p->bytes_free != NULL)
+		p->bytes_free(p->bytes_arg);
+	if (p->stream_release != NULL)
+		p->stream_release(p->stream_arg);
+	for (size_t i = 0; i < p->nheaders; i++) {
+		free(p->headers[i][0]);
+		free(p->headers[i][1]);
+	}
+	buf_reset(&p->body);
+	p->bytes = NULL;
+	p->bytes_len = 0;
+	p->bytes_free = NULL;
+	p->bytes_arg = NULL;
+	p->stream_next = NULL;
+	p->stream_arg = NULL;
+	p->stream_release = NULL;
+	p->nheaders = 0;
+	p->cache_seconds = 0;
+	p->status = 200;
+	p->content_type = "text/html; charset=utf-8";
+}
+
+/* Run x's handler; 1 when it would block on a listener's thread (an
+ * HTTP_TRY_FAST route: x->resp is as it was, the pool runs it next). */
+static int run_handler(struct http_exchange *x)
 {
 	struct http_listener *l = x->l;
 	int rc;
@@ -208,14 +236,19 @@ static void run_handler(struct http_exchange *x)
 		x->resp.cache_seconds = 3600;
 		http_resp_bytes(&x->resp, "text/css; charset=utf-8", http_style_css,
 				strlen(http_style_css), NULL, NULL);
-		return;
+		return 0;
 	}
 	rc = x->route->handler(&x->req, &x->resp, l->ctx);
-	if (rc < 0) {
-		log_warn("event=http_handler_failed listener=%s path=\"%s\"", l->cfg.name,
-			 x->route->path);
+	if (rc == HTTP_WOULD_BLOCK && !x->req.may_block && (x->route->flags & HTTP_TRY_FAST)) {
+		resp_reset(x);
+		return 1;
+	}
+	if (rc != 0) {
+		log_warn("event=http_handler_failed listener=%s path=\"%s\"%s", l->cfg.name,
+			 x->route->path, rc > 0 ? " reason=\"would block\"" : "");
 		http_resp_error(&x->resp, 500);
 	}
+	return 0;
 }
 
 static void *worker(void *arg)
@@ -235,6 +268,7 @@ static void *worker(void *arg)
 		if (l->head == NULL)
 			l->tail = NULL;
 		pthread_mutex_unlock(&l->mu);
+		x->req.may_block = 1;
 		run_handler(x);
 		x->phase = PHASE_DONE;
 		MHD_resume_connection(x->conn);
@@ -351,12 +385,16 @@ static enum MHD_Result complete(struct http_exchange *x, struct MHD_Connection *
 			return http_send_error(x, c, 403, NULL);
 		}
 	}
-	if (x->route->flags & HTTP_SLOW) {
+	/* An HTTP_SLOW route goes to the pool, unless it is HTTP_TRY_FAST
+	 * and its handler needs no wait this time. */
+	if ((x->route->flags & HTTP_SLOW) &&
+	    (!(x->route->flags & HTTP_TRY_FAST) || run_handler(x) == 1)) {
 		if (enqueue(x, c) < 0)
 			return http_send_error(x, c, 503, NULL);
 		return MHD_YES;
 	}
-	run_handler(x);
+	if (!(x->route->flags & HTTP_SLOW))
+		run_handler(x);
 	x->phase = PHASE_DONE;
 	return http_send_response(x, c);
 }

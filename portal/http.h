@@ -23,7 +23,10 @@
  *     time) unless the route says HTTP_CSRF_OWN; a failed check gets 403;
  *   - HTTP_SLOW routes (Argon2, anything that may block) run in a small
  *     worker pool while the connection is suspended, never on the listener's
- *     threads;
+ *     threads; an HTTP_SLOW | HTTP_TRY_FAST route is first tried on the
+ *     listener's thread, and goes to the pool only when its handler says
+ *     it would have to wait (HTTP_WOULD_BLOCK), so a request that needs
+ *     nothing slow costs no hand-over;
  *   - every response carries Content-Security-Policy (default-src 'none';
  *     style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors
  *     'none'; base-uri 'none'), X-Frame-Options DENY, Referrer-Policy
@@ -94,6 +97,8 @@ struct http_request {
 	struct http_fields form;    /* an application/x-www-form-urlencoded body */
 	struct http_fields cookies; /* the Cookie header */
 	struct http_fields headers; /* every request header (names as sent) */
+	int may_block;          /* 1 in the worker pool; 0 on a listener's thread,
+				   where a handler must not wait (HTTP_WOULD_BLOCK) */
 };
 
 /* Lookups: the first field named name (exact; headers case-insensitive),
@@ -178,8 +183,15 @@ void http_resp_error(struct http_response *resp, unsigned status);
 #define HTTP_CSRF_OWN  0x04u /* a POST the handler CSRF-checks itself (a session-bound token) */
 #define HTTP_BODY_CONF 0x08u /* a POST whose body cap is the listener's body_conf_max (an
 				upload, capped by the configuration's limits) */
+#define HTTP_TRY_FAST  0x10u /* with HTTP_SLOW: tried first on the listener's thread */
 
-/* A handler fills resp and returns 0; -1 sends the 500 page instead. */
+/* A handler fills resp and returns 0; -1 sends the 500 page instead.
+ * With req->may_block 0 (an HTTP_TRY_FAST route's first try), a handler
+ * that would have to wait (a keys round trip, a commit) returns
+ * HTTP_WOULD_BLOCK having changed nothing, resp included: it then runs
+ * again in the worker pool with may_block 1.  Any other route answering
+ * HTTP_WOULD_BLOCK gets the 500 page. */
+#define HTTP_WOULD_BLOCK 1
 typedef int (*http_handler)(const struct http_request *req, struct http_response *resp,
 			    void *ctx);
 

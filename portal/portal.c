@@ -10,10 +10,17 @@
  * Both listeners run on the portal's HTTP layer (http.h).  The resident
  * side serves the notices (resident.h); the staff side the dashboard
  * (staff.h), which shares the resident side's store lock.
+ *
+ * SIGTERM and SIGINT stop it cleanly, like the supervisor's word: the
+ * listeners stop, then the events still queued for the group commit (the
+ * downloads answered without waiting for it, resident_group.c) are
+ * written before the process exits.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -114,6 +121,28 @@ static void listener_config(const struct conf *conf, const char *name, const cha
  * needs no such lock: the store and the keys client are safe across threads. */
 static pthread_mutex_t staff_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* SIGTERM and SIGINT, blocked in every thread (before any starts) and
+ * taken by the main loop. */
+static void stop_signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* Run until the supervisor says stop (or is gone), or a stop signal. */
+static void serve_until_stopped(struct role_ctx *ctx, const sigset_t *stop)
+{
+	static const struct timespec now = { 0, 0 };
+
+	while (role_wait_parent(ctx, 200) == 0)
+		if (sigtimedwait(stop, NULL, &now) > 0) {
+			log_info("event=stopping reason=signal");
+			return;
+		}
+}
+
 int portal_main(struct role_ctx *ctx)
 {
 	char host[256];
@@ -133,7 +162,9 @@ int portal_main(struct role_ctx *ctx)
 	struct error e = { { 0 }, 0 };
 	char *cert = NULL, *key = NULL;
 	int ret = 3, rfd = -1, sfd = -1, r6 = 0, s6 = 0;
+	sigset_t stop;
 
+	stop_signals_block(&stop);
 	conf_listen_split(rl, host, sizeof(host), &ports[0]);
 	conf_listen_split(sl, host, sizeof(host), &ports[1]);
 	/* The listening sockets first (as root when started so), then confine
@@ -161,8 +192,7 @@ int portal_main(struct role_ctx *ctx)
 		goto out;
 	sfd = -1;
 	log_info("event=ready resident=%s staff=%s", rl, sl);
-	while (role_wait_parent(ctx, 1000) == 0)
-		;
+	serve_until_stopped(ctx, &stop);
 	ret = 0;
 out:
 	if (ret != 0)

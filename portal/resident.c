@@ -492,7 +492,7 @@ const struct http_route resident_routes[] = {
 	{ "GET", "/n/", HTTP_PREFIX | HTTP_SLOW, h_link, 0 },
 	{ "POST", "/n/", HTTP_PREFIX | HTTP_SLOW, h_post_n, 4096 },
 	{ "GET", "/notice", HTTP_SLOW, resident_h_notice, 0 },
-	{ "GET", "/notice/pdf", HTTP_SLOW, resident_h_pdf, 0 },
+	{ "GET", "/notice/pdf", HTTP_SLOW | HTTP_TRY_FAST, resident_h_pdf, 0 },
 	{ "GET", "/notice/cert", HTTP_SLOW, resident_h_cert, 0 },
 	{ "GET", "/notice/guide", HTTP_SLOW, resident_h_guide, 0 },
 	{ "POST", "/notice/consent", HTTP_SLOW, resident_h_consent, 4096 },

@@ -27,11 +27,15 @@ struct resident_job;
 struct resident_cache;
 struct resident_pdf_ref;
 struct resident_memo;
+struct resident_arrival;
 
 #define RESIDENT_SESSION_COOKIE "tayori_rs"
 #define RESIDENT_SESSION_TTL    3600  /* seconds a resident's session lasts */
 #define RESIDENT_CODE_LINK_TTL  3600  /* a link made for a typed notice code */
-#define RESIDENT_GROUP_MAX      64    /* events committed together, at most */
+#define RESIDENT_GROUP_MAX      256   /* events committed together, at most */
+#define RESIDENT_LATER_MAX      4096  /* events queued that nobody waits for, at most */
+#define RESIDENT_LATER_DELAY_MS 100   /* how long such events gather for one commit */
+#define RESIDENT_WOULD_BLOCK    2     /* a lookup that would need the keys process */
 
 struct resident_ctx {
 	struct store *st;
@@ -42,6 +46,10 @@ struct resident_ctx {
 	pthread_t group_thread;
 	struct resident_job *group_head, *group_tail;
 	int group_stop, group_running;
+	size_t group_queued;          /* jobs in the queue */
+	size_t group_waiting;         /* of them, jobs a request waits on */
+	size_t group_later;           /* jobs nobody waits for, queued or being written */
+	struct resident_arrival *arrived; /* notices whose arrival is committed */
 	struct resident_cache *pdfs;  /* decrypted PDFs, [portal] pdf_cache bytes */
 	struct resident_memo *memo;   /* records keys already judged (resident_memo.c) */
 	char ward[256];               /* [tenant] name: the issuer */
@@ -89,6 +97,11 @@ struct resident_notice {
  * 0 (nothing is left to free otherwise). */
 int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 			 struct resident_notice *n, struct error *e);
+/* The same, only from records keys already unsealed (resident_memo.c):
+ * RESIDENT_WOULD_BLOCK when one is not known, so a listener's thread
+ * never waits for keys. */
+int resident_notice_known(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
+			  struct resident_notice *n, struct error *e);
 void resident_notice_free(struct resident_notice *n);
 
 /* A resident's session (DB_SESSIONS: SHA-256(token) -> NR_KIND "resident",
@@ -99,6 +112,11 @@ int resident_session_new(struct resident_ctx *rc, uint64_t batch, uint32_t seq, 
 			 char token[NOTICE_TOKEN_LEN + 1], struct error *e);
 int resident_session_find(struct resident_ctx *rc, const char *token, int64_t now,
 			  uint64_t *batch, uint32_t *seq, struct error *e);
+/* find, when keys already found these very bytes good (the session read
+ * afresh from the store, its expiry checked now); RESIDENT_WOULD_BLOCK
+ * when that would need keys. */
+int resident_session_known(struct resident_ctx *rc, const char *token, int64_t now,
+			   uint64_t *batch, uint32_t *seq, struct error *e);
 
 /* Record ev for (batch, seq) with the request's user agent and the seconds
  * since delivery, and apply change to the access record, in one write
@@ -110,6 +128,16 @@ int resident_record(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 		    enum notice_event ev, const char *ua,
 		    int (*change)(struct store_txn *t, struct notice_access *a, void *arg), void *arg,
 		    struct notice_access *after, struct error *e);
+/* Queue ev for (batch, seq) with the request's user agent and time for the
+ * next group, without waiting for its commit: only for a notice whose
+ * arrival (its first download) this process has seen committed, so the
+ * arrival itself is always durable before its bytes go out.  0 queued;
+ * 1 not (the arrival not known committed, RESIDENT_LATER_MAX already
+ * queued, or stopping): the caller then records with resident_record.
+ * The event is written, MACed and audited like any other; one that
+ * fails is logged. */
+int resident_record_later(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
+			  enum notice_event ev, const char *ua);
 
 /* The exact stored bytes of the resident's PDF (n->pdf_seq). */
 int resident_pdf(struct resident_ctx *rc, const struct resident_notice *n, struct buf *pdf,
@@ -127,6 +155,9 @@ struct resident_cache *resident_cache_new(size_t max_bytes);
 void resident_cache_free(struct resident_cache **c);
 int resident_pdf_get(struct resident_ctx *rc, const struct resident_notice *n,
 		     struct resident_pdf_ref **out, struct error *e);
+/* get, from the cache alone: 0 (*out a reference), 1 not cached. */
+int resident_pdf_cached(struct resident_ctx *rc, const struct resident_notice *n,
+			struct resident_pdf_ref **out);
 /* resident_memo.c: a record keys already unsealed or found good, while
  * the store holds exactly the same bytes.  find: 1 known (a plaintext
  * appended to plain; plain NULL asks "was its MAC found good"), 0 not. */
@@ -137,9 +168,10 @@ int resident_memo_find(struct resident_memo *m, int db, const void *k, size_t kl
 		       size_t rawlen, struct buf *plain);
 void resident_memo_put(struct resident_memo *m, int db, const void *k, size_t kl, const void *raw,
 		       size_t rawlen, const void *plain, size_t plainlen);
-/* store_get_sealed through the memo. */
+/* store_get_sealed through the memo; with may_block 0, a record the memo
+ * does not hold is not sent to keys: RESIDENT_WOULD_BLOCK. */
 int resident_get_sealed(struct resident_ctx *rc, struct store_txn *t, int db, const void *k,
-			size_t kl, struct buf *out, struct error *e);
+			size_t kl, int may_block, struct buf *out, struct error *e);
 
 const uint8_t *resident_pdf_data(const struct resident_pdf_ref *p, size_t *len);
 void resident_pdf_release(void *ref);

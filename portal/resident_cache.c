@@ -100,6 +100,28 @@ static struct resident_pdf_ref *find(struct resident_cache *c, uint64_t batch, u
 	return NULL;
 }
 
+int resident_pdf_cached(struct resident_ctx *rc, const struct resident_notice *n,
+			struct resident_pdf_ref **out)
+{
+	struct resident_cache *c = rc->pdfs;
+	struct resident_pdf_ref *p;
+
+	if (n->pdf_seq == 0)
+		return 1;
+	pthread_mutex_lock(&c->lock);
+	p = find(c, n->batch, n->pdf_seq);
+	if (p != NULL) {
+		if (p != c->head) {
+			unlink_ref(c, p);
+			push_front(c, p);
+		}
+		p->refs++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	*out = p;
+	return p != NULL ? 0 : 1;
+}
+
 int resident_pdf_get(struct resident_ctx *rc, const struct resident_notice *n,
 		     struct resident_pdf_ref **out, struct error *e)
 {
@@ -109,17 +131,8 @@ int resident_pdf_get(struct resident_ctx *rc, const struct resident_notice *n,
 
 	if (n->pdf_seq == 0)
 		return 1;
-	pthread_mutex_lock(&c->lock);
-	p = find(c, n->batch, n->pdf_seq);
-	if (p != NULL) {
-		unlink_ref(c, p);
-		push_front(c, p);
-		p->refs++;
-		pthread_mutex_unlock(&c->lock);
-		*out = p;
+	if (resident_pdf_cached(rc, n, out) == 0)
 		return 0;
-	}
-	pthread_mutex_unlock(&c->lock);
 	/* Unsealed outside the cache's lock: other downloads go on. */
 	p = xcalloc(1, sizeof(*p));
 	p->batch = n->batch;

@@ -18,7 +18,7 @@ static void key12(uint8_t k[12], uint64_t batch, uint32_t seq)
 }
 
 static int load_batch(struct resident_ctx *rc, struct store_txn *t, struct resident_notice *n,
-		      struct error *e)
+		      int may_block, struct error *e)
 {
 	uint8_t k[8];
 	struct buf p;
@@ -28,7 +28,7 @@ static int load_batch(struct resident_ctx *rc, struct store_txn *t, struct resid
 
 	be64_put(k, n->batch);
 	buf_init(&p, 1 << 20);
-	r = resident_get_sealed(rc, t, DB_BATCHES, k, sizeof(k), &p, e);
+	r = resident_get_sealed(rc, t, DB_BATCHES, k, sizeof(k), may_block, &p, e);
 	if (r != 0)
 		goto out;
 	if (rec_check(p.data, p.len) != 0) {
@@ -53,7 +53,7 @@ out:
 }
 
 static int load_resident(struct resident_ctx *rc, struct store_txn *t, struct resident_notice *n,
-			 struct error *e)
+			 int may_block, struct error *e)
 {
 	uint8_t k[12];
 	struct buf p;
@@ -63,7 +63,7 @@ static int load_resident(struct resident_ctx *rc, struct store_txn *t, struct re
 
 	key12(k, n->batch, n->seq);
 	buf_init(&p, 1 << 20);
-	r = resident_get_sealed(rc, t, DB_RESIDENTS, k, sizeof(k), &p, e);
+	r = resident_get_sealed(rc, t, DB_RESIDENTS, k, sizeof(k), may_block, &p, e);
 	if (r != 0)
 		goto out;
 	if (rec_check(p.data, p.len) != 0) {
@@ -108,8 +108,8 @@ static int load_state(struct store_txn *t, struct resident_notice *n, struct err
 		       : 1;
 }
 
-int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
-			 struct resident_notice *n, struct error *e)
+static int notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq, int may_block,
+		       struct resident_notice *n, struct error *e)
 {
 	struct store_txn *t = NULL;
 	int r;
@@ -123,13 +123,25 @@ int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
 	if (r == 0)
 		r = load_state(t, n, e);
 	if (r == 0)
-		r = load_batch(rc, t, n, e);
+		r = load_batch(rc, t, n, may_block, e);
 	if (r == 0)
-		r = load_resident(rc, t, n, e);
+		r = load_resident(rc, t, n, may_block, e);
 	store_abort(&t);
 	if (r != 0)
 		resident_notice_free(n);
 	return r;
+}
+
+int resident_notice_load(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
+			 struct resident_notice *n, struct error *e)
+{
+	return notice_load(rc, batch, seq, 1, n, e);
+}
+
+int resident_notice_known(struct resident_ctx *rc, uint64_t batch, uint32_t seq,
+			  struct resident_notice *n, struct error *e)
+{
+	return notice_load(rc, batch, seq, 0, n, e);
 }
 
 void resident_notice_free(struct resident_notice *n)
@@ -171,8 +183,8 @@ out:
 	return ret;
 }
 
-int resident_session_find(struct resident_ctx *rc, const char *token, int64_t now,
-			  uint64_t *batch, uint32_t *seq, struct error *e)
+static int session_find(struct resident_ctx *rc, const char *token, int64_t now, int may_block,
+			uint64_t *batch, uint32_t *seq, struct error *e)
 {
 	uint8_t h[32];
 	struct store_txn *t = NULL;
@@ -197,6 +209,8 @@ int resident_session_find(struct resident_ctx *rc, const char *token, int64_t no
 		return r;
 	/* The same bytes keys found good before need no new round trip. */
 	if (!resident_memo_find(rc->memo, DB_SESSIONS, h, sizeof(h), copy, vl, NULL)) {
+		if (!may_block)
+			return RESIDENT_WOULD_BLOCK;
 		r = notice_check_rec(rc->st, DB_SESSIONS, h, sizeof(h), copy, vl, e);
 		if (r != 0)
 			return r;
@@ -208,6 +222,18 @@ int resident_session_find(struct resident_ctx *rc, const char *token, int64_t no
 	*batch = rec_get_u64(copy, vl, NR_BATCH, 0);
 	*seq = (uint32_t)rec_get_u64(copy, vl, NR_SEQ, 0);
 	return 0;
+}
+
+int resident_session_find(struct resident_ctx *rc, const char *token, int64_t now,
+			  uint64_t *batch, uint32_t *seq, struct error *e)
+{
+	return session_find(rc, token, now, 1, batch, seq, e);
+}
+
+int resident_session_known(struct resident_ctx *rc, const char *token, int64_t now,
+			   uint64_t *batch, uint32_t *seq, struct error *e)
+{
+	return session_find(rc, token, now, 0, batch, seq, e);
 }
 
 int resident_pdf(struct resident_ctx *rc, const struct resident_notice *n, struct buf *pdf,

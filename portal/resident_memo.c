@@ -123,7 +123,7 @@ void resident_memo_put(struct resident_memo *m, int db, const void *k, size_t kl
 }
 
 int resident_get_sealed(struct resident_ctx *rc, struct store_txn *t, int db, const void *k,
-			size_t kl, struct buf *out, struct error *e)
+			size_t kl, int may_block, struct buf *out, struct error *e)
 {
 	const void *v = NULL;
 	size_t vl = 0, before = out->len;
@@ -133,6 +133,8 @@ int resident_get_sealed(struct resident_ctx *rc, struct store_txn *t, int db, co
 		return r;
 	if (resident_memo_find(rc->memo, db, k, kl, v, vl, out))
 		return 0;
+	if (!may_block)
+		return RESIDENT_WOULD_BLOCK;
 	r = store_unseal(rc->st, (enum store_db)db, k, kl, v, vl, out, e);
 	if (r == 0)
 		resident_memo_put(rc->memo, db, k, kl, v, vl, out->data + before, out->len - before);

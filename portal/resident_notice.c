@@ -114,18 +114,80 @@ static void file_name(const char *title, const char *ext, char *out, size_t size
 		memcpy(out + strlen(out), ext, strlen(ext) + 1);
 }
 
+/* Does this request count as a download?  HEAD downloads nothing, and a
+ * range that does not start the file resumes a download already counted
+ * (a viewer or a download manager fetching the rest). */
+static int counted_download(const struct http_request *req, size_t len)
+{
+	uint64_t first = 0, last = 0;
+
+	return !req->is_head &&
+	       !(http_range_parse(req->range, len, &first, &last) == 1 && first > 0);
+}
+
+/* The response: the bytes from the cache's entry (pdf is the response's
+ * now, held until it is done with them) under the notice's title. */
+static void pdf_answer(struct http_response *resp, const struct resident_notice *n,
+		       struct resident_pdf_ref *pdf)
+{
+	char name[200];
+	const uint8_t *data;
+	size_t len;
+
+	data = resident_pdf_data(pdf, &len);
+	file_name(n->title, ".pdf", name, sizeof(name));
+	if (http_resp_attachment(resp, name) < 0)
+		http_resp_attachment(resp, "notice.pdf");
+	http_resp_bytes(resp, "application/pdf", data, len, resident_pdf_release, pdf);
+}
+
+/* The download on a listener's thread (HTTP_TRY_FAST): the session, the
+ * batch's state and the notice read afresh from the store, but only as
+ * far as keys already judged those very bytes; the PDF from the cache;
+ * the event queued for the next group without waiting, which is only
+ * allowed once the arrival is committed.  HTTP_WOULD_BLOCK, nothing
+ * changed, when any of that is missing: the worker pool does it all. */
+static int pdf_fast(const struct http_request *req, struct http_response *resp,
+		    struct resident_ctx *rc)
+{
+	struct resident_notice n;
+	struct resident_pdf_ref *pdf = NULL;
+	struct error e = { { 0 }, 0 };
+	uint64_t batch;
+	uint32_t seq;
+	size_t len;
+
+	if (resident_session_known(rc, http_cookie(req, RESIDENT_SESSION_COOKIE), now_utc(), &batch,
+				   &seq, &e) != 0 ||
+	    resident_notice_known(rc, batch, seq, &n, &e) != 0)
+		return HTTP_WOULD_BLOCK;
+	if (resident_pdf_cached(rc, &n, &pdf) != 0) {
+		resident_notice_free(&n);
+		return HTTP_WOULD_BLOCK;
+	}
+	resident_pdf_data(pdf, &len);
+	if (counted_download(req, len) &&
+	    resident_record_later(rc, n.batch, n.seq, EV_DOWNLOAD, req->user_agent) != 0) {
+		resident_pdf_release(pdf);
+		resident_notice_free(&n);
+		return HTTP_WOULD_BLOCK;
+	}
+	pdf_answer(resp, &n, pdf);
+	resident_notice_free(&n);
+	return 0;
+}
+
 int resident_h_pdf(const struct http_request *req, struct http_response *resp, void *ctx)
 {
 	struct resident_ctx *rc = ctx;
 	struct resident_notice n;
 	struct resident_pdf_ref *pdf = NULL;
 	struct error e = { { 0 }, 0 };
-	char name[200];
-	const uint8_t *data = NULL;
 	size_t len = 0;
-	uint64_t first = 0, last = 0;
-	int r, counted = 1;
+	int r;
 
+	if (!req->may_block)
+		return pdf_fast(req, resp, rc);
 	r = session_notice(rc, req, resp, &n, &e);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
@@ -135,26 +197,18 @@ int resident_h_pdf(const struct http_request *req, struct http_response *resp, v
 		goto out;
 	}
 	if (r == 0)
-		data = resident_pdf_data(pdf, &len);
-	/* The first download is the arrival.  HEAD downloads nothing, and a
-	 * range that does not start the file resumes a download already
-	 * counted (a viewer or a download manager fetching the rest).  The
-	 * answer waits until the event is committed. */
-	if (r == 0 && (req->is_head || (http_range_parse(req->range, len, &first, &last) == 1 &&
-					first > 0)))
-		counted = 0;
-	if (r < 0 || (counted && resident_record(rc, n.batch, n.seq, EV_DOWNLOAD, req->user_agent,
-						 set_downloaded, NULL, NULL, &e) < 0)) {
+		resident_pdf_data(pdf, &len);
+	/* The first download is the arrival: the answer waits until its
+	 * event is committed (and so does any download not known to come
+	 * after a committed arrival). */
+	if (r < 0 || (counted_download(req, len) &&
+		      resident_record(rc, n.batch, n.seq, EV_DOWNLOAD, req->user_agent,
+				      set_downloaded, NULL, NULL, &e) < 0)) {
 		log_err("event=download_failed reason=\"%s\"", e.msg);
 		r = -1;
 		goto out;
 	}
-	file_name(n.title, ".pdf", name, sizeof(name));
-	if (http_resp_attachment(resp, name) < 0)
-		http_resp_attachment(resp, "notice.pdf");
-	/* The bytes are sent from the cache's entry, which the response
-	 * holds until it is done with them. */
-	http_resp_bytes(resp, "application/pdf", data, len, resident_pdf_release, pdf);
+	pdf_answer(resp, &n, pdf);
 	pdf = NULL;
 	r = 0;
 out:
