@@ -170,6 +170,7 @@ void http_stream_start(struct http_response *resp, const char *content_type,
 /* Wake l's sleeping streams now rather than at the next tick: a producer
  * that has just queued something for a stream calls it (a stream that was
  * about to sleep asks next again instead).  Any thread. */
+struct http_listener;
 void http_listener_wake(struct http_listener *l);
 /* The layer's page for status (Japanese first, English under it): sets
  * status, the content type and the body.  Known: 400 403 404 405 410 413
