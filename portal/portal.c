@@ -155,8 +155,10 @@ int portal_main(struct role_ctx *ctx)
 		goto out;
 	rfd = -1; /* the listener's now */
 	listener_config(ctx->conf, "staff", sl, sfd, cert, key, &sc);
+	sc.csp = STAFF_CSP;
 	if (http_listener_start(&sc, staff_routes, sctx, &staff, &e) < 0)
 		goto out;
+	staff_ctx_listener(sctx, staff);
 	sfd = -1;
 	log_info("event=ready resident=%s staff=%s", rl, sl);
 	while (role_wait_parent(ctx, 1000) == 0)

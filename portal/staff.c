@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/store.h"
 #include "portal/staff_int.h"
+#include "portal/staff_live.h"
 
 int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock,
 		   const struct conf *conf, struct error *e)
@@ -34,11 +35,19 @@ int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock
 	if (passwd_generate(random, sizeof(random)) < 0 ||
 	    passwd_hash(random, &pp, sc->dummy_hash, e) < 0)
 		return -1;
+	if (staff_live_start(st, sc->idle, &sc->live, e) < 0)
+		return -1;
 	return 0;
+}
+
+void staff_ctx_listener(struct staff_ctx *sc, struct http_listener *l)
+{
+	staff_live_set_listener(sc->live, l);
 }
 
 void staff_ctx_free(struct staff_ctx *sc)
 {
+	staff_live_stop(&sc->live); /* after the listener stopped: its streams are released */
 	pthread_mutex_destroy(&sc->fail_lock);
 	memset(sc, 0, sizeof(*sc));
 }
@@ -168,5 +177,6 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/send/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_confirm, 0 },
 	{ "POST", "/approve/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
 	{ "POST", "/send/", HTTP_SLOW | HTTP_PREFIX | HTTP_CSRF_OWN, locked_staff_h_action, 0 },
+	{ "GET", "/static/dashboard.js", 0, staff_h_script, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

@@ -21,6 +21,13 @@
 
 struct store;
 struct conf;
+struct staff_live;
+
+/* The staff listener's CSP: the layer's, plus the dashboard's own script
+ * (/static/dashboard.js) and its event stream; still no inline script. */
+#define STAFF_CSP                                                                     \
+	"default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; " \
+	"img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 #define STAFF_SESSION_COOKIE "tayori_ss"
 #define STAFF_FAIL_SLOTS     512   /* failure counters kept (accounts and IPs) */
@@ -48,12 +55,15 @@ struct staff_ctx {
 	pthread_mutex_t fail_lock; /* guards fails */
 	struct staff_fail fails[STAFF_FAIL_SLOTS];
 	char dummy_hash[PASSWD_HASH_MAX]; /* checked for an unknown login, so it takes as long */
+	struct staff_live *live;   /* the batch pages' live view (staff_live.h) */
 };
 
 /* Fill sc from the configuration; st and lock stay the caller's. */
 int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock,
 		   const struct conf *conf, struct error *e);
 void staff_ctx_free(struct staff_ctx *sc);
+/* The listener the live view wakes (after http_listener_start). */
+void staff_ctx_listener(struct staff_ctx *sc, struct http_listener *l);
 
 /* The staff listener's routes (ctx: a struct staff_ctx). */
 extern const struct http_route staff_routes[];

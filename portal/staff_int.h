@@ -66,5 +66,15 @@ int staff_h_batches(const struct http_request *req, struct http_response *resp, 
 int staff_h_batch(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_confirm(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_action(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_live_page.c: GET /batches/ID/events (from staff_h_batch, the
+ * store lock held), GET /static/dashboard.js, and what a batch page shows
+ * beyond the states: usage, chart, the link scanner's flags of the rows
+ * shown (*flags: the caller frees it). */
+int staff_live_path(const char *subpath);
+int staff_h_events(const struct http_request *req, struct http_response *resp, void *ctx);
+int staff_h_script(const struct http_request *req, struct http_response *resp, void *ctx);
+struct page_staff_live;
+int staff_live_page(struct staff_ctx *sc, uint64_t batch, const struct notice_status *all, size_t n,
+		    size_t from, size_t nrows, struct page_staff_live *out, uint8_t **flags);
 
 #endif
