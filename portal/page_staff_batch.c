@@ -175,7 +175,8 @@ static int resident_rows(struct buf *b, const struct batch_summary *bs,
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		str_fmt(s, sizeof(s), "%u", rows[i].seq);
-		if (A("<tr id=\"r-") || H(s) || A("\"><td>") || H(s) || A("</td><td>") ||
+		/* The id (on the key's cell) is where the live view finds the row. */
+		if (A("<tr><td>") || H(s) || A("</td><td id=\"r-") || H(s) || A("\">") ||
 		    H(rows[i].key) || A("</td><td>") ||
 		    H(state_ja(bs, rows[i].state)) ||
 		    (rows[i].paper && strcmp(rows[i].state, "paper") != 0 && A("（紙）")))
