@@ -73,7 +73,7 @@ struct page_staff_row_text {
 };
 void page_staff_row_text(const struct notice_status *s, int scanner,
 			 struct page_staff_row_text *out);
-#define PAGE_STAFF_SCANNER_NOTE "（自動の開封かもしれません：リンク確認サービス）"
+#define PAGE_STAFF_SCANNER_NOTE "（メールのリンク確認サービスによる自動の開封かもしれません）"
 /* One batch: its summary, the counts, the actions u may take and one page
  * (page, from 1) of its residents when rows is not NULL. */
 int page_staff_batch(struct buf *b, const struct page_staff_user *u,
