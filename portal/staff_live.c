@@ -190,15 +190,23 @@ static int json_str(struct buf *b, const char *s)
 	return 0;
 }
 
-static int row_msg(struct buf *b, const struct notice_status *s, int scanner, const char *ev,
+/* evs: the names of the events (of one pass) joined by commas, the last
+ * one the latest. */
+static int row_msg(struct buf *b, const struct notice_status *s, int scanner, const char *evs,
 		   int64_t id_us)
 {
 	struct page_staff_row_text t;
+	const char *last = strrchr(evs, ',');
 
 	page_staff_row_text(s, scanner, &t);
 	if ((id_us > 0 && buf_printf(b, "id: %lld\n", (long long)id_us) < 0) ||
 	    buf_printf(b, "event: row\ndata: {\"seq\":%u,\"ev\":\"", s->seq) < 0 ||
-	    json_str(b, ev) < 0 || buf_append_str(b, "\",\"state\":\"") < 0 ||
+	    json_str(b, last != NULL ? last + 1 : evs) < 0 || buf_append_str(b, "\",\"evs\":[\"") < 0)
+		return -1;
+	for (const char *p = evs; *p; p++)
+		if ((*p == ',' ? buf_append_str(b, "\",\"") : buf_append_u8(b, (uint8_t)*p)) < 0)
+			return -1;
+	if (buf_append_str(b, "\"],\"state\":\"") < 0 ||
 	    json_str(b, t.state) < 0 || buf_append_str(b, "\",\"contacts\":\"") < 0 ||
 	    json_str(b, t.contacts) < 0 || buf_append_str(b, "\",\"sent\":\"") < 0 ||
 	    json_str(b, t.sent) < 0 || buf_append_str(b, "\",\"opened\":\"") < 0 ||
@@ -292,6 +300,8 @@ static void seen_prune(struct watch *w)
 
 	while (drop < w->nseen && w->seen[drop].t < w->high_us - LAG_US)
 		drop++;
+	if (drop == 0)
+		return;
 	memmove(w->seen, w->seen + drop, (w->nseen - drop) * sizeof(*w->seen));
 	w->nseen -= drop;
 }
@@ -360,7 +370,7 @@ static int watch_apply(struct staff_live *lv, struct watch *w, const struct noti
 	}
 	for (size_t j = 0; j < ns; j++) {
 		struct notice_status s;
-		const char *name = "";
+		char names[512] = "";
 		int64_t id = 0;
 		if (row_of(w->rows, w->n, seqs[j], &at) < 0)
 			continue;
@@ -370,11 +380,13 @@ static int watch_apply(struct staff_live *lv, struct watch *w, const struct noti
 			w->rows[at] = s;
 		}
 		for (size_t i = 0; i < nev; i++)
-			if (ev[i].ev.seq == seqs[j]) {
-				name = notice_event_name(ev[i].ev.type);
+			if (ev[i].ev.seq == seqs[j] &&
+			    strlen(names) + 16 < sizeof(names)) { /* names are short */
+				str_fmt(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+					names[0] ? "," : "", notice_event_name(ev[i].ev.type));
 				id = ev[i].ev.time_us;
 			}
-		if (row_msg(msgs, &w->rows[at], w->scanner[at], name, id) < 0)
+		if (row_msg(msgs, &w->rows[at], w->scanner[at], names, id) < 0)
 			goto out;
 	}
 	ret = 0;

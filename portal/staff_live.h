@@ -15,8 +15,9 @@
  *   id: TIME_US            (the event's; a reconnecting browser sends it
  *                           back as Last-Event-ID and gets what it missed)
  *   event: row
- *   data: {"seq":N,"ev":"download","state":"ダウンロード済み","contacts":"1",
- *          "sent":"…","opened":"…","downloaded":"…"}
+ *   data: {"seq":N,"ev":"download","evs":["download"],"state":"ダウンロード済み","contacts":"1",
+ *          "sent":"…","opened":"…","downloaded":"…"}  (ev: the latest event; evs:
+ *          every event of the resident read in the same pass, oldest first)
  *
  *   event: usage
  *   data: {"counts":"対象 3 人：…","mails":"3 通",…,"at":"21:53:07"}

@@ -80,6 +80,7 @@ CK=$(cookie s)
 $PY "$TOP/tests/integration/live_sse.py" flow "$U" "$B" "$CK" "$R" "$D/mail/outbox/new" \
 	"$T/keys.tsv" "$T/live.json" -- "$TAYORI" batch send "$B" --as shonin -d "$D" >"$T/live.out" 2>&1
 check "the stream reader and the residents ran" sh -c "[ -s '$T/live.json' ] || { cat '$T/live.out'; false; }"
+[ -n "${KEEP:-}" ] && echo "# T=$T"
 if [ -s "$T/live.json" ]; then
 	jtrue "the stream is text/event-stream" "$T/live.json" 'd["content_type"].startswith("text/event-stream")'
 	jtrue "... and opens with a snapshot of the figures" "$T/live.json" 'd["snapshot"]'

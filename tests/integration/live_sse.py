@@ -147,7 +147,7 @@ def links(maildir):
 
 def row_of(stream, seq, ev, start=0, timeout=10):
     return stream.wait(lambda e: e["event"] == "row" and e["data"]["seq"] == seq and
-                       e["data"]["ev"] == ev, timeout, start)
+                       ev in e["data"]["evs"], timeout, start)
 
 
 def seqs_from_page(staff, batch, cookie):
@@ -210,11 +210,15 @@ def flow(argv):
     rep["addresses_in_stream"] = [x for x in keys if any(x in line for line in st.raw)]
     # A reconnecting browser names the last event it got: what came after
     # the scanner's open comes again.
-    first = next(e for e in st.events if e["event"] == "row" and e["data"]["ev"] == "open")
-    again = Stream("%s/batches/%s/events" % (staff, batch), cookie, first["id"])
-    e = again.wait(lambda e: e["event"] == "row" and e["data"]["seq"] == seq_of[keys[b]] and
-                   e["data"]["state"] == rep["download_row"]["state"], 10)
-    rep["replayed"] = e is not None
+    first = next((e for e in st.events if e["event"] == "row" and "open" in e["data"]["evs"]),
+                 None)
+    rep["replayed"] = False
+    if first and rep["download_row"]:
+        again = Stream("%s/batches/%s/events" % (staff, batch), cookie, first["id"])
+        e = again.wait(lambda e: e["event"] == "row" and e["data"]["seq"] == seq_of[keys[b]] and
+                       e["data"]["state"] == rep["download_row"]["state"], 10)
+        rep["replayed"] = e is not None
+    rep["rows"] = [e["data"] for e in st.events if e["event"] == "row"]
     rep["ids"] = [e["id"] for e in st.events if e["event"] == "row"][:3]
     json.dump(rep, open(out, "w", encoding="utf-8"), ensure_ascii=False, indent=1)
     print(json.dumps(rep["latency_ms"]))
@@ -234,7 +238,7 @@ def bench(argv):
         with urllib.request.urlopen(req, timeout=30) as r:
             r.read()
         t1 = time.monotonic()
-        e = st.wait(lambda e: e["event"] == "row" and e["data"]["ev"] == "download", 10, k)
+        e = st.wait(lambda e: e["event"] == "row" and "download" in e["data"]["evs"], 10, k)
         if e is None:
             sys.exit("no download event within 10 s")
         lat.append((e["at"] - t0) * 1000)
