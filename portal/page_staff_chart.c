@@ -196,7 +196,7 @@ static int line(struct buf *b, const struct series *s, const size_t *cum, size_t
 
 static int axes(struct buf *b, const struct series *s, size_t ymax)
 {
-	char p[256], l[32];
+	char p[1024], l[32];
 	size_t ticks[3] = { 0, ymax / 2, ymax };
 
 	for (int i = 0; i < 3; i++) {

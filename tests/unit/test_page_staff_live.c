@@ -211,6 +211,9 @@ static void test_chart(void **state)
 		assert_int_equal(count((char *)b.data, "<title id=\"chart-title\">"), 1);
 		assert_int_equal(count((char *)b.data, "<desc id=\"chart-desc\">"), 1);
 		assert_int_equal(count((char *)b.data, "<polyline"), 2);
+		/* The legend names both lines. */
+		assert_non_null(strstr((char *)b.data, ">開封（累計）</text>"));
+		assert_non_null(strstr((char *)b.data, ">ダウンロード（累計）</text>"));
 		assert_true(count((char *)b.data, "<tr><th scope=\"row\">") <= PAGE_CHART_BUCKETS);
 		last_row((char *)b.data, &o, &d);
 		assert_int_equal(o, opened);
