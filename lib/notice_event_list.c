@@ -14,26 +14,15 @@
 #include <string.h>
 
 #include "lib/notice_int.h"
-#include "lib/rec.h"
 #include "lib/store.h"
 
 #define EVENT_KEY 20
 
 static int parse(const uint8_t *k, const uint8_t *v, size_t vl, struct notice_event_item *it)
 {
-	struct notice_event_rec *ev = &it->ev;
-
 	memset(it, 0, sizeof(*it));
-	ev->batch = be64_get(k);
-	ev->time_us = (int64_t)be64_get(k + 8);
 	it->n = be32_get(k + 16);
-	ev->seq = (uint32_t)rec_get_u64(v, vl, NR_SEQ, 0);
-	ev->type = (enum notice_event)rec_get_u64(v, vl, NR_TYPE, 0);
-	ev->delay = (int64_t)rec_get_u64(v, vl, NR_DELAY, (uint64_t)-1);
-	if (rec_get_u64(v, vl, NR_BATCH, 0) != ev->batch ||
-	    rec_get_str(v, vl, NR_UA, ev->ua, sizeof(ev->ua)) < 0)
-		return -1;
-	return 0;
+	return notice_event_parse(k, v, vl, &it->ev);
 }
 
 /* What was picked: the item, and where its raw record lies (valid while

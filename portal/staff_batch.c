@@ -70,7 +70,7 @@ int staff_h_batches(const struct http_request *req, struct http_response *resp, 
 	return r;
 }
 
-static void count(struct page_staff_counts *c, const struct notice_status *rows, size_t n)
+void staff_batch_count(struct page_staff_counts *c, const struct notice_status *rows, size_t n)
 {
 	memset(c, 0, sizeof(*c));
 	c->total = n;
@@ -141,7 +141,7 @@ int staff_h_batch(const struct http_request *req, struct http_response *resp, vo
 		log_err("event=staff_batch_failed reason=\"%s\"", e.msg);
 		return -1;
 	}
-	count(&c, rows, n);
+	staff_batch_count(&c, rows, n);
 	pages = n == 0 ? 1 : (n + STAFF_PAGE_ROWS - 1) / STAFF_PAGE_ROWS;
 	if (pq != NULL && strlen(pq) < 8 && pq[0] >= '1' && pq[0] <= '9')
 		page = strtoul(pq, NULL, 10);

@@ -54,6 +54,8 @@ int staff_guard(struct staff_ctx *sc, const struct http_request *req, struct htt
 		uint32_t perm, const char *what, const char *target, struct staff_who *w);
 /* A batch id from a path segment: 0, or -1 when it is not a number. */
 int staff_batch_id(const char *s, uint64_t *id);
+/* staff_batch.c: the counts of the residents' states (c->live NULL). */
+void staff_batch_count(struct page_staff_counts *c, const struct notice_status *rows, size_t n);
 
 /* ---- handlers ---- */
 /* GET /: the batches when logged in, else the login form (200). */

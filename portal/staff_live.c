@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "lib/log.h"
@@ -22,6 +21,7 @@
 #include "portal/live_notify.h"
 #include "portal/page_staff.h"
 #include "portal/page_staff_chart.h"
+#include "portal/staff_int.h"
 
 #define LAG_US ((int64_t)STAFF_LIVE_LAG_S * 1000000)
 #define BULK_ROWS 64 /* more residents changed in one pass: read them all at once */
@@ -216,25 +216,6 @@ static int row_msg(struct buf *b, const struct notice_status *s, int scanner, co
 	return 0;
 }
 
-static void counts_of(const struct notice_status *rows, size_t n, struct page_staff_counts *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->total = n;
-	for (size_t i = 0; i < n; i++) {
-		const char *s = rows[i].state;
-		c->contacts += rows[i].contacts;
-		c->paper += rows[i].paper != 0;
-		c->queued += strcmp(s, "queued") == 0;
-		c->sending += strcmp(s, "sending") == 0;
-		c->sent += strcmp(s, "sent") == 0;
-		c->deferred += strcmp(s, "deferred") == 0;
-		c->failed += strcmp(s, "failed") == 0;
-		c->bounced += strcmp(s, "bounced") == 0;
-		c->opened += strcmp(s, "opened") == 0;
-		c->downloaded += strcmp(s, "downloaded") == 0;
-	}
-}
-
 static int usage_msg(struct buf *b, const struct watch *w)
 {
 	struct page_staff_usage u;
@@ -243,7 +224,7 @@ static int usage_msg(struct buf *b, const struct watch *w)
 	int64_t now = now_utc();
 
 	page_staff_usage_of(w->rows, w->n, &u);
-	counts_of(w->rows, w->n, &c);
+	staff_batch_count(&c, w->rows, w->n);
 	page_staff_counts_text(&c, s, sizeof(s));
 	if (buf_append_str(b, "event: usage\ndata: {\"counts\":\"") < 0 || json_str(b, s) < 0)
 		return -1;
