@@ -9,7 +9,8 @@
 # build/artefacts/screenshots; then the batch is sent and, with its page
 # open in one browser context, a resident opens and downloads the notice in
 # another: the page shows both live, and the driver prints how long after
-# the click each appeared; the updated page passes axe.  Skipped only when /usr/bin/chromium is
+# the click each appeared; the updated page passes axe, on the desktop and
+# at a 360 px phone.  Skipped only when /usr/bin/chromium is
 # missing (contrib/install-deps --test installs it and the npm packages).
 . "$(dirname "$0")/lib.sh"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -84,6 +85,9 @@ browse desktop "goto=$U/login" "fill=ユーザーID::shonin" "fill=パスワー�
 	use=dashboard "appears=開封済み 1、" \
 	use=resident "download=通知書（PDF）をダウンロード::$T/notice.pdf" \
 	use=dashboard "appears=ダウンロード済み 1、" page=batch-live \
+	|| _nfail=$((_nfail + 1))
+browse phone "goto=$U/login" "fill=ユーザーID::shonin" "fill=パスワード::$PW" submit=ログイン \
+	"goto=$U/batches/$B1" text=開封とダウンロードの推移 text=自動で更新しています page=batch-live-phone \
 	|| _nfail=$((_nfail + 1))
 check "the screenshots are kept" sh -c "ls '$SHOTS'/browser_dashboard-*-list-desktop.png '$SHOTS'/browser_dashboard-*-batch-desktop.png"
 done_testing
