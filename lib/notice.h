@@ -256,6 +256,21 @@ int notice_events_each(struct store_txn *t, uint64_t batch, int64_t since_us,
 		       int (*cb)(const struct notice_event_rec *, void *), void *arg,
 		       struct error *e);
 
+/* An event with its key's tie-breaker n (events of one batch and
+ * microsecond), for readers that resume after the last one they saw. */
+struct notice_event_item {
+	struct notice_event_rec ev;
+	uint32_t n;
+};
+/* The events of batch from since_us on, in key order, for the dashboard:
+ * want (NULL: all) picks among them on their unchecked fields first, then
+ * the MACs of those picked are checked in as few keys round trips as its
+ * limits allow; *out (the caller frees it) gets those whose MAC holds (a
+ * refused one is logged and left out).  lib/notice_event_list.c. */
+int notice_events_list(struct store_txn *t, uint64_t batch, int64_t since_us,
+		       int (*want)(const struct notice_event_rec *ev, uint32_t n, void *arg),
+		       void *arg, struct notice_event_item **out, size_t *nout, struct error *e);
+
 /* ---- the furthest state, for `tayori batch show --json` and the dashboard ---- */
 
 struct notice_status {
@@ -266,10 +281,15 @@ struct notice_status {
 	int64_t sent_at, opened_at, downloaded_at; /* 0 = not yet */
 	int paper;              /* on the paper list */
 	int locked;             /* too many wrong answers: staff may unlock (notice_unlock) */
+	uint32_t cert_downloads; /* the signer's certificate fetched, times */
 };
 /* One entry per resident of the batch, in seq order; caller frees *out. */
 int notice_statuses(struct store *st, uint64_t batch, int64_t now, struct notice_status **out,
 		    size_t *n, struct error *e);
+/* The same for one resident (batch, seq): 0, 1 no such resident, -1 error. */
+int notice_status_one(struct store *st, uint64_t batch, uint32_t seq, int64_t now,
+		      struct notice_status *out, struct error *e);
+
 /* Once any delivery of the batch exists, write the member
  * "residents":[{"key","state","contacts","sent_at","opened_at","downloaded_at"}...]
  * (times as UTC ISO 8601 strings or null; preceded by a comma unless

@@ -191,7 +191,7 @@ out:
 	return ret;
 }
 
-static int event_parse(const uint8_t *k, const uint8_t *v, size_t vl,
+int notice_event_parse(const uint8_t *k, const uint8_t *v, size_t vl,
 		       struct notice_event_rec *ev)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -229,7 +229,7 @@ int notice_events_each(struct store_txn *t, uint64_t batch, int64_t since_us,
 		r = notice_check_rec(store_txn_store(t), DB_EVENTS, k, kl, v, vl, e);
 		if (r < 0)
 			goto out;
-		if (r == 1 || event_parse(k, v, vl, &ev) < 0)
+		if (r == 1 || notice_event_parse(k, v, vl, &ev) < 0)
 			continue; /* refused: logged by notice_check_rec */
 		if (cb(&ev, arg) != 0)
 			break;

@@ -36,5 +36,9 @@ int notice_put_many(struct store_txn *t, int db, size_t n, const void *const *ke
 int notice_delivery_parse(const uint8_t *v, size_t vl, struct delivery *out, struct error *e);
 int notice_access_parse(const uint8_t *v, size_t vl, struct notice_access *out,
 			struct error *e);
+/* An event from its key (20 bytes: batch, time, n) and record, unchecked:
+ * 0, or -1 when it does not hold together. */
+int notice_event_parse(const uint8_t *k, const uint8_t *v, size_t vl,
+		       struct notice_event_rec *ev);
 
 #endif

@@ -145,6 +145,7 @@ static void one_status(int no_address, int has_d, const struct delivery *d,
 	s->opened_at = a->opened_at;
 	s->downloaded_at = a->downloaded_at;
 	s->locked = a->locked;
+	s->cert_downloads = a->cert_downloads;
 	s->paper = a->downloaded_at == 0 &&
 		   (no_address || (has_d == 0 && (d->state == DELIVERY_BOUNCED ||
 						  d->state == DELIVERY_FAILED)) ||
@@ -311,6 +312,34 @@ out:
 	store_iter_close(&it);
 	store_abort(&t);
 	return ret;
+}
+
+int notice_status_one(struct store *st, uint64_t batch, uint32_t seq, int64_t now,
+		      struct notice_status *out, struct error *e)
+{
+	struct store_txn *t = NULL;
+	struct row row;
+	struct buf plain;
+	uint8_t k[12];
+	const void *rv;
+	size_t rvl;
+	int64_t deadline;
+	int r = -1;
+
+	memset(out, 0, sizeof(*out));
+	buf_init(&plain, 16 << 20);
+	be64_put(k, batch);
+	be32_put(k + 8, seq);
+	if (store_begin(st, 0, &t, e) < 0 || batch_deadline(t, batch, &deadline, e) < 0)
+		goto out;
+	r = store_get(t, DB_RESIDENTS, k, sizeof(k), &rv, &rvl, e);
+	if (r == 0 && (gather(t, k, rv, rvl, &plain, &row, out, e) < 0 ||
+		       settle(st, &row, out, 1, deadline, now, e) < 0))
+		r = -1;
+out:
+	buf_wipe(&plain);
+	store_abort(&t);
+	return r;
 }
 
 /* 0 when the batch has a delivery record, 1 when none, -1 error. */

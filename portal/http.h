@@ -172,6 +172,11 @@ void http_resp_bytes(struct http_response *resp, const char *content_type, const
 void http_stream_start(struct http_response *resp, const char *content_type,
 		       long (*next)(void *arg, char *out, size_t max), void *arg,
 		       void (*release)(void *arg));
+/* Wake l's sleeping streams now rather than at the next tick: a producer
+ * that has just queued something for a stream calls it (a stream that was
+ * about to sleep asks next again instead).  Any thread. */
+struct http_listener;
+void http_listener_wake(struct http_listener *l);
 /* The layer's page for status (Japanese first, English under it): sets
  * status, the content type and the body.  Known: 400 403 404 405 410 413
  * 416 429 431 500 503; others read as 500. */
@@ -226,6 +231,8 @@ struct http_listener_config {
 	int limit_loopback;       /* apply the per-IP limits to loopback peers too
 				     (tests); by default a loopback peer is a local
 				     proxy or tool, limited by the address it forwards */
+	const char *csp;          /* this listener's Content-Security-Policy; NULL: the
+				     layer's (no script at all) */
 };
 
 struct http_listener;

@@ -54,6 +54,7 @@ struct http_listener {
 	/* streams with nothing to send, woken every HTTP_STREAM_TICK_MS */
 	struct http_stream *sleeping;
 	pthread_cond_t tick_cv;
+	uint64_t wake_gen; /* raised by http_listener_wake, under mu */
 	pthread_t ticker;
 	int has_ticker;
 	unsigned nworkers;

@@ -99,7 +99,9 @@ static int add_headers(struct http_exchange *x, struct MHD_Response *m)
 	struct http_response *p = &x->resp;
 	char cc[64];
 	for (size_t i = 0; i < ARRAY_SIZE(security_headers); i++)
-		if (MHD_add_response_header(m, security_headers[i][0], security_headers[i][1]) != MHD_YES)
+		if (MHD_add_response_header(m, security_headers[i][0],
+					    i == 0 && x->l->cfg.csp != NULL ? x->l->cfg.csp
+									  : security_headers[i][1]) != MHD_YES)
 			return -1;
 	if (p->cache_seconds > 0)
 		str_fmt(cc, sizeof(cc), "public, max-age=%d", p->cache_seconds);

@@ -4,8 +4,9 @@
  * Standard, section 9.2), sent with chunked transfer coding (RFC 9112
  * section 7.1).  A stream with nothing to send suspends its connection
  * and sleeps on the listener's list; one ticker thread wakes the list
- * every HTTP_STREAM_TICK_MS, so a quiet stream holds no thread.  Runs in
- * the portal process.
+ * every HTTP_STREAM_TICK_MS, so a quiet stream holds no thread, or at
+ * once when a producer calls http_listener_wake.  Runs in the portal
+ * process.
  */
 #include "portal/http_int.h"
 
@@ -42,15 +43,27 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct http_stream *s = cls;
 	struct http_listener *l = s->l;
-	long n = s->next(s->arg, out, max);
+	uint64_t gen;
+	long n;
 	(void)pos;
+again:
+	pthread_mutex_lock(&l->mu);
+	gen = l->wake_gen;
+	pthread_mutex_unlock(&l->mu);
+	n = s->next(s->arg, out, max);
 	if (n > 0)
 		return n <= (long)max ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
 	if (n < 0)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	/* Nothing yet: sleep until the next tick (a stopping listener ends
-	 * the stream instead; libmicrohttpd must not stop with it asleep). */
+	/* Nothing yet: sleep until the next tick or wake (a stopping listener
+	 * ends the stream instead; libmicrohttpd must not stop with it
+	 * asleep).  A wake since next was asked may be for this stream: ask
+	 * again rather than sleep through it. */
 	pthread_mutex_lock(&l->mu);
+	if (l->wake_gen != gen && !l->stopping) {
+		pthread_mutex_unlock(&l->mu);
+		goto again;
+	}
 	if (l->stopping) {
 		pthread_mutex_unlock(&l->mu);
 		return MHD_CONTENT_READER_END_OF_STREAM;
@@ -88,14 +101,25 @@ struct MHD_Response *http_stream_response(struct http_exchange *x, struct MHD_Co
 	return m;
 }
 
+void http_listener_wake(struct http_listener *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->wake_gen++;
+	pthread_cond_signal(&l->tick_cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
 void *http_stream_ticker(void *arg)
 {
 	struct http_listener *l = arg;
 	int last = 0;
+	uint64_t seen;
 	pthread_mutex_lock(&l->mu);
+	seen = l->wake_gen;
 	while (!last) {
 		struct http_stream *s;
-		if (!l->stopping) {
+		/* A wake that came while the last pass was resuming is not lost. */
+		if (!l->stopping && seen == l->wake_gen) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += (long)HTTP_STREAM_TICK_MS * 1000000L;
@@ -106,6 +130,7 @@ void *http_stream_ticker(void *arg)
 		/* Once stopping is seen, no stream goes to sleep again: this
 		 * pass wakes the last ones. */
 		last = l->stopping;
+		seen = l->wake_gen;
 		s = l->sleeping;
 		l->sleeping = NULL;
 		pthread_mutex_unlock(&l->mu);

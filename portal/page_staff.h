@@ -53,10 +53,25 @@ int page_staff_batches(struct buf *b, const struct page_staff_user *u,
 		       const struct page_staff_filter *f);
 
 /* Counts of the residents' states, for a batch page. */
+struct page_staff_live; /* portal/page_staff_chart.h */
 struct page_staff_counts {
 	size_t total, queued, sending, sent, deferred, failed, bounced, opened, downloaded,
 		paper, contacts;
+	const struct page_staff_live *live; /* usage, chart, scanner flags; NULL: not shown */
 };
+/* The states' counts as the batch page writes them (the live view sends
+ * the same text). */
+void page_staff_counts_text(const struct page_staff_counts *c, char *out, size_t outsize);
+/* A resident's row cells as the batch page writes them, for a batch being
+ * sent or sent: the state (with （紙） when on the paper list too), the
+ * contacts, and the times (JST, "—" for not yet; the open with the link
+ * scanner's note when scanner is set). */
+struct page_staff_row_text {
+	char state[96], contacts[16], sent[40], opened[160], downloaded[40];
+};
+void page_staff_row_text(const struct notice_status *s, int scanner,
+			 struct page_staff_row_text *out);
+#define PAGE_STAFF_SCANNER_NOTE "（メールのリンク確認サービスによる自動の開封かもしれません）"
 /* One batch: its summary, the counts, the actions u may take and one page
  * (page, from 1) of its residents when rows is not NULL. */
 int page_staff_batch(struct buf *b, const struct page_staff_user *u,

@@ -10,6 +10,7 @@
 #include "portal/http.h"
 #include "portal/page_staff.h"
 #include "portal/page_staff_actions.h"
+#include "portal/page_staff_chart.h"
 #include "lib/staff.h"
 
 #define A(s) (buf_append_str(b, (s)) < 0)
@@ -95,12 +96,8 @@ static int counts(struct buf *b, const struct batch_summary *bs, const struct pa
 	char s[512];
 	size_t done = c->sent + c->failed + c->bounced + c->opened + c->downloaded;
 
-	str_fmt(s, sizeof(s),
-		"対象 %zu 人：送信待ち %zu、送信中 %zu、送信済み %zu、再送待ち %zu、送信失敗 %zu、"
-		"不達 %zu、開封済み %zu、ダウンロード済み %zu、紙で送付 %zu（連絡回数 計 %zu）",
-		c->total, c->queued, c->sending, c->sent, c->deferred, c->failed, c->bounced,
-		c->opened, c->downloaded, c->paper, c->contacts);
-	if (A("<h2>状況</h2>\n<p>") || H(s) || A("</p>\n"))
+	page_staff_counts_text(c, s, sizeof(s));
+	if (A("<h2>状況</h2>\n<p id=\"u-counts\">") || H(s) || A("</p>\n"))
 		return -1;
 	if (strcmp(bs->status, BATCH_STATUS_SENDING) == 0 && c->total > 0) {
 		str_fmt(s, sizeof(s), "<label for=\"progress\">送信の進み具合（%zu / %zu 人）</label>\n"
@@ -135,8 +132,40 @@ static const char *state_ja(const struct batch_summary *bs, const char *state)
 	return page_staff_state_ja(state);
 }
 
+void page_staff_counts_text(const struct page_staff_counts *c, char *out, size_t outsize)
+{
+	str_fmt(out, outsize,
+		"対象 %zu 人：送信待ち %zu、送信中 %zu、送信済み %zu、再送待ち %zu、送信失敗 %zu、"
+		"不達 %zu、開封済み %zu、ダウンロード済み %zu、紙で送付 %zu（連絡回数 計 %zu）",
+		c->total, c->queued, c->sending, c->sent, c->deferred, c->failed, c->bounced,
+		c->opened, c->downloaded, c->paper, c->contacts);
+}
+
+static void jst_text(int64_t t, char *out, size_t outsize)
+{
+	if (t <= 0)
+		str_copy(out, "—", outsize);
+	else
+		time_format_jst(t, out, outsize);
+}
+
+void page_staff_row_text(const struct notice_status *s, int scanner,
+			 struct page_staff_row_text *out)
+{
+	str_fmt(out->state, sizeof(out->state), "%s%s", page_staff_state_ja(s->state),
+		s->paper && strcmp(s->state, "paper") != 0 ? "（紙）" : "");
+	str_fmt(out->contacts, sizeof(out->contacts), "%u", s->contacts);
+	jst_text(s->sent_at, out->sent, sizeof(out->sent));
+	jst_text(s->opened_at, out->opened, sizeof(out->opened));
+	if (scanner && s->opened_at > 0)
+		str_fmt(out->opened + strlen(out->opened), sizeof(out->opened) - strlen(out->opened),
+			"%s", PAGE_STAFF_SCANNER_NOTE);
+	jst_text(s->downloaded_at, out->downloaded, sizeof(out->downloaded));
+}
+
 static int resident_rows(struct buf *b, const struct page_staff_user *u,
-			 const struct batch_summary *bs, const struct notice_status *rows, size_t n)
+			 const struct batch_summary *bs, const struct notice_status *rows, size_t n,
+			 const uint8_t *scanner)
 {
 	char s[32];
 
@@ -148,7 +177,9 @@ static int resident_rows(struct buf *b, const struct page_staff_user *u,
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		str_fmt(s, sizeof(s), "%u", rows[i].seq);
-		if (A("<tr><td>") || H(s) || A("</td><td><a href=\"/residents/") ||
+		/* The id (on the key's cell) is where the live view finds the row. */
+		if (A("<tr><td>") || H(s) || A("</td><td id=\"r-") || H(s) ||
+		    A("\"><a href=\"/residents/") ||
 		    buf_printf(b, "%llu/%u", (unsigned long long)bs->id, rows[i].seq) < 0 ||
 		    A("\">") || H(rows[i].key) || A("</a></td><td>") ||
 		    H(state_ja(bs, rows[i].state)) ||
@@ -157,11 +188,36 @@ static int resident_rows(struct buf *b, const struct page_staff_user *u,
 			return -1;
 		str_fmt(s, sizeof(s), "%u", rows[i].contacts);
 		if (A("</td><td>") || H(s) || A("</td><td>") || jst(b, rows[i].sent_at) < 0 ||
-		    A("</td><td>") || jst(b, rows[i].opened_at) < 0 || A("</td><td>") ||
+		    A("</td><td>") || jst(b, rows[i].opened_at) < 0 ||
+		    (scanner != NULL && scanner[i] && rows[i].opened_at > 0 &&
+		     (A("<br><strong>") || H(PAGE_STAFF_SCANNER_NOTE) || A("</strong>"))) ||
+		    A("</td><td>") ||
 		    jst(b, rows[i].downloaded_at) < 0 || A("</td></tr>\n"))
 			return -1;
 	}
 	return A("</tbody>\n</table>\n") ? -1 : 0;
+}
+
+/* The usage and the chart, and where the live view starts (the script
+ * reads the batch and the moment from the attributes: no inline script). */
+static int live_parts(struct buf *b, const struct batch_summary *bs,
+		      const struct page_staff_live *lv)
+{
+	char s[160];
+
+	if (page_staff_usage(b, &lv->usage) < 0 || page_staff_chart(b, lv->all, lv->nall, lv->now) < 0)
+		return -1;
+	if (strcmp(bs->status, BATCH_STATUS_SENDING) != 0 && strcmp(bs->status, BATCH_STATUS_SENT) != 0)
+		return 0;
+	str_fmt(s, sizeof(s), "<p id=\"live\" class=\"hint\" data-batch=\"%llu\" data-since=\"%lld\">",
+		(unsigned long long)bs->id, (long long)lv->since_us);
+	return A(s) || A("開封やダウンロードは、画面を再読み込みすると最新の状況になります。</p>\n")
+		       ? -1 : 0;
+}
+
+static int live_script(struct buf *b)
+{
+	return A("<script src=\"/static/dashboard.js\" defer></script>\n") ? -1 : 0;
 }
 
 static int pager(struct buf *b, uint64_t id, size_t page, size_t pages)
@@ -213,11 +269,17 @@ int page_staff_batch(struct buf *b, const struct page_staff_user *u,
 		return -1;
 	if (c != NULL && counts(b, bs, c) < 0)
 		return -1;
+	if (c != NULL && c->live != NULL && live_parts(b, bs, c->live) < 0)
+		return -1;
 	if (rows == NULL)
 		return A("<p>まだ送信されていないため、区民ごとの状況はありません。</p>\n") ? -1
 											    : page_staff_end(b);
-	if (A("<h2>区民ごとの状況</h2>\n") || resident_rows(b, u, bs, rows, nrows) < 0 ||
+	if (A("<h2>区民ごとの状況</h2>\n") ||
+	    resident_rows(b, u, bs, rows, nrows,
+			  c != NULL && c->live != NULL ? c->live->scanner : NULL) < 0 ||
 	    pager(b, bs->id, page, pages) < 0)
+		return -1;
+	if (c != NULL && c->live != NULL && live_script(b) < 0)
 		return -1;
 	return page_staff_end(b);
 }

@@ -188,8 +188,10 @@ int portal_main(struct role_ctx *ctx)
 	listener_config(ctx->conf, "staff", sl, sfd, cert, key, &sc);
 	/* An upload from the dashboard: the intake limit, and room for the form. */
 	sc.body_conf_max = (size_t)conf_int(ctx->conf, "limits", "message_size") + STAFF_UPLOAD_SLACK;
+	sc.csp = STAFF_CSP;
 	if (http_listener_start(&sc, staff_routes, sctx, &staff, &e) < 0)
 		goto out;
+	staff_ctx_listener(sctx, staff);
 	sfd = -1;
 	log_info("event=ready resident=%s staff=%s", rl, sl);
 	serve_until_stopped(ctx, &stop);

@@ -18,6 +18,7 @@
 #include "lib/keys_client.h"
 #include "lib/log.h"
 #include "lib/store.h"
+#include "portal/live_notify.h"
 #include "portal/resident.h"
 
 /* One request's event, waiting in the queue on its own stack; or, queued
@@ -328,6 +329,7 @@ static void *group_writer(void *arg)
 			rc->group_waiting -= !j->later;
 		pthread_mutex_unlock(&rc->group_lock);
 		group_run(rc, first, n, &c);
+		live_notify(first->batch); /* the dashboard's live view, at once */
 		pthread_mutex_lock(&rc->group_lock);
 		/* A woken request's job leaves with its stack: next first. */
 		for (j = first; j != NULL;) {

@@ -16,6 +16,7 @@
 #include "portal/staff_int.h"
 #include "portal/staff_upload.h"
 #include "portal/staff_users.h"
+#include "portal/staff_live.h"
 
 int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock,
 		   const struct conf *conf, struct error *e)
@@ -41,11 +42,19 @@ int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock
 	    passwd_hash(random, &pp, sc->dummy_hash, e) < 0)
 		return -1;
 	sc->pp = pp;
+	if (staff_live_start(st, sc->idle, &sc->live, e) < 0)
+		return -1;
 	return 0;
+}
+
+void staff_ctx_listener(struct staff_ctx *sc, struct http_listener *l)
+{
+	staff_live_set_listener(sc->live, l);
 }
 
 void staff_ctx_free(struct staff_ctx *sc)
 {
+	staff_live_stop(&sc->live); /* after the listener stopped: its streams are released */
 	memset(sc, 0, sizeof(*sc));
 }
 
@@ -208,5 +217,6 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/help", HTTP_SLOW, locked_staff_h_help, 0 },
 	{ "GET", "/help/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_help, 0 },
 	{ "GET", "/static/help/", HTTP_PREFIX, staff_h_help_img, 0 },
+	{ "GET", "/static/dashboard.js", 0, staff_h_script, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

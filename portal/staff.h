@@ -24,6 +24,13 @@
 
 struct store;
 struct conf;
+struct staff_live;
+
+/* The staff listener's CSP: the layer's, plus the dashboard's own script
+ * (/static/dashboard.js) and its event stream; still no inline script. */
+#define STAFF_CSP                                                                     \
+	"default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; " \
+	"img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 #define STAFF_SESSION_COOKIE "tayori_ss"
 /* Lockout counters are kept in the store (staff_lockout.c). */
@@ -49,12 +56,15 @@ struct staff_ctx {
 	size_t upload_max;         /* [limits] message_size: an upload's files together */
 	size_t upload_files;       /* [limits] attachments: an upload's files */
 	const struct conf *conf;   /* the process's, for the defaults the settings page shows */
+	struct staff_live *live;   /* the batch pages' live view (staff_live.h) */
 };
 
 /* Fill sc from the configuration; st and lock stay the caller's. */
 int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock,
 		   const struct conf *conf, struct error *e);
 void staff_ctx_free(struct staff_ctx *sc);
+/* The listener the live view wakes (after http_listener_start). */
+void staff_ctx_listener(struct staff_ctx *sc, struct http_listener *l);
 
 /* The staff listener's routes (ctx: a struct staff_ctx). */
 extern const struct http_route staff_routes[];

@@ -13,6 +13,7 @@
 
 #include "lib/batches.h"
 #include "lib/log.h"
+#include "portal/page_staff_chart.h"
 #include "portal/staff_int.h"
 
 #define STAFF_PAGE_ROWS 50 /* residents per page */
@@ -69,7 +70,7 @@ int staff_h_batches(const struct http_request *req, struct http_response *resp, 
 	return r;
 }
 
-static void count(struct page_staff_counts *c, const struct notice_status *rows, size_t n)
+void staff_batch_count(struct page_staff_counts *c, const struct notice_status *rows, size_t n)
 {
 	memset(c, 0, sizeof(*c));
 	c->total = n;
@@ -122,11 +123,15 @@ int staff_h_batch(const struct http_request *req, struct http_response *resp, vo
 	struct batch_summary bs;
 	struct notice_status *rows = NULL;
 	struct page_staff_counts c;
+	struct page_staff_live live;
+	uint8_t *flags = NULL;
 	const char *pq = http_query(req, "page");
 	char target[32], detail[64];
 	size_t n = 0, page = 1, pages, from;
 	int r;
 
+	if (staff_live_path(req->subpath))
+		return staff_h_events(req, resp, ctx);
 	target_of(req, target, sizeof(target));
 	r = staff_guard(sc, req, resp, PERM_VIEW, "閲覧", target, &w);
 
@@ -136,7 +141,7 @@ int staff_h_batch(const struct http_request *req, struct http_response *resp, vo
 		log_err("event=staff_batch_failed reason=\"%s\"", e.msg);
 		return -1;
 	}
-	count(&c, rows, n);
+	staff_batch_count(&c, rows, n);
 	pages = n == 0 ? 1 : (n + STAFF_PAGE_ROWS - 1) / STAFF_PAGE_ROWS;
 	if (pq != NULL && strlen(pq) < 8 && pq[0] >= '1' && pq[0] <= '9')
 		page = strtoul(pq, NULL, 10);
@@ -154,8 +159,15 @@ int staff_h_batch(const struct http_request *req, struct http_response *resp, vo
 			return -1;
 		}
 	}
+	if (staff_live_page(sc, bs.id, rows, n, from,
+			    n - from < STAFF_PAGE_ROWS ? n - from : STAFF_PAGE_ROWS, &live, &flags) < 0) {
+		free(rows);
+		return -1;
+	}
+	c.live = &live;
 	r = page_staff_batch(&resp->body, &w.u, &bs, &c, n > 0 ? rows + from : NULL,
 			     n - from < STAFF_PAGE_ROWS ? n - from : STAFF_PAGE_ROWS, page, pages);
+	free(flags);
 	free(rows);
 	return r;
 }

@@ -59,6 +59,8 @@ int staff_guard(struct staff_ctx *sc, const struct http_request *req, struct htt
 		uint32_t perm, const char *what, const char *target, struct staff_who *w);
 /* A batch id from a path segment: 0, or -1 when it is not a number. */
 int staff_batch_id(const char *s, uint64_t *id);
+/* staff_batch.c: the counts of the residents' states (c->live NULL). */
+void staff_batch_count(struct page_staff_counts *c, const struct notice_status *rows, size_t n);
 
 /* ---- handlers ---- */
 /* GET /: the batches when logged in, else the login form (200). */
@@ -81,5 +83,15 @@ int staff_h_settings(const struct http_request *req, struct http_response *resp,
 /* staff_help.c: GET /help, /help/TOPIC; GET /static/help/NAME.png (no login) */
 int staff_h_help(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_help_img(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_live_page.c: GET /batches/ID/events (from staff_h_batch, the
+ * store lock held), GET /static/dashboard.js, and what a batch page shows
+ * beyond the states: usage, chart, the link scanner's flags of the rows
+ * shown (*flags: the caller frees it). */
+int staff_live_path(const char *subpath);
+int staff_h_events(const struct http_request *req, struct http_response *resp, void *ctx);
+int staff_h_script(const struct http_request *req, struct http_response *resp, void *ctx);
+struct page_staff_live;
+int staff_live_page(struct staff_ctx *sc, uint64_t batch, const struct notice_status *all, size_t n,
+		    size_t from, size_t nrows, struct page_staff_live *out, uint8_t **flags);
 
 #endif

@@ -35,6 +35,16 @@
 //                            (screenshots NN-NAME-LABEL.png, NN-NAME-LABEL-1280.png,
 //                            numbered on from those already in the folder)
 //   filename=NAME            the last download's suggested file name (RFC 6266) was NAME
+//   keep=NAME                keep the current page open under NAME (a later phone
+//                            or desktop step opens another context beside it)
+//   use=NAME                 go back to the page kept as NAME (the current one
+//                            is closed unless it is kept too)
+//   watch=STRING             from now on, note the moment the page (live, without
+//                            a reload) first shows STRING
+//   appears=STRING           wait until the page shows STRING without a reload, and
+//                            report how long after the start of the last click,
+//                            submit or download (in any page) it appeared (when
+//                            watched, the moment noted; else when it was seen)
 //   url=FILE                 write the current URL into FILE
 //   cookies=FILE             write the page's cookies as a Cookie header value into FILE
 // Options: --user-agent STRING (default: headless Chromium's own, which
@@ -47,6 +57,7 @@
 const fs = require('fs');
 const path = require('path');
 const { launch, shell } = require('./lib');
+const WAIT_MS = Number(process.env.BROWSER_TIMEOUT_MS || 15000);
 
 function usage(msg) {
 	process.stderr.write(`run.js: ${msg}\nusage: node run.js [--out DIR] [--name NAME] [--user-agent UA] STEP...\n`);
@@ -71,7 +82,7 @@ async function step(b, st, s) {
 	};
 	switch (op) {
 	case 'phone': case 'desktop':
-		if (st.p)
+		if (st.p && !Object.values(st.kept).includes(st.p))
 			await st.p.close();
 		st.p = await b.open(null, op);
 		return `new ${op} context`;
@@ -81,13 +92,42 @@ async function step(b, st, s) {
 		if (need().status !== Number(arg))
 			throw new Error(`${st.p.url()} answered ${st.p.status}, wanted ${arg}`);
 		return `status ${arg}`;
-	case 'click': await need().click(arg); return `click "${arg}"`;
-	case 'submit': await need().submit(arg); return `submit "${arg}" (${st.p.status})`;
+	case 'click': st.mark = Date.now(); await need().click(arg); return `click "${arg}"`;
+	case 'submit': st.mark = Date.now(); await need().submit(arg); return `submit "${arg}" (${st.p.status})`;
+	case 'keep': st.kept[arg] = need(); return `page kept as ${arg}`;
+	case 'use': {
+		const p = st.kept[arg];
+		if (!p)
+			usage(`use=${arg}: no page kept under that name`);
+		if (st.p && st.p !== p && !Object.values(st.kept).includes(st.p))
+			await st.p.close();
+		st.p = p;
+		await p.page.bringToFront();
+		return `back to the page kept as ${arg}`;
+	}
+	case 'watch':
+		await need().page.evaluate((t) => {
+			const seen = (window.__seen = window.__seen || {});
+			const look = () => { if (!seen[t] && document.body.innerText.includes(t)) seen[t] = Date.now(); };
+			look();
+			new MutationObserver(look).observe(document.body,
+				{ subtree: true, childList: true, characterData: true });
+		}, arg);
+		return `watching for "${arg}"`;
+	case 'appears': {
+		if (!st.mark)
+			usage(`appears=${arg} before any click, submit or download`);
+		const handle = await need().page.waitForFunction((t) => (window.__seen && window.__seen[t]) ||
+			(document.body.innerText.includes(t) ? Date.now() : 0), arg, { timeout: WAIT_MS, polling: 10 });
+		const at = await handle.jsonValue();
+		return `"${arg}" appeared without a reload ${at - st.mark} ms after the last action`;
+	}
 	case 'tick': await need().tick(arg); return `tick "${arg}"`;
 	case 'fill': { const [t, v] = two(arg, op); await need().fill(t, v); return `fill "${t}"`; }
 	case 'fillcmd': { const [t, c] = two(arg, op); await need().fill(t, shell(c)); return `fill "${t}" from a command`; }
 	case 'download': {
 		const [t, dest] = two(arg, op);
+		st.mark = Date.now();
 		const name = await need().download(t, dest);
 		st.filename = name;
 		return `download "${t}" to ${path.basename(dest)} (suggested name ${name})`;
@@ -158,7 +198,7 @@ async function main() {
 		console.log(`not ok - ${opts.name}: start Chromium: ${err.message.split('\n')[0]}`);
 		return 1;
 	}
-	const st = { p: null };
+	const st = { p: null, kept: {}, mark: 0 };
 	let rc = 0;
 	for (const s of argv) {
 		try {
