@@ -543,6 +543,68 @@ int store_get_sealed(struct store_txn *t, enum store_db db, const void *k, size_
 	return store_unseal(t->st, db, k, kl, v, vl, out, e);
 }
 
+int store_get_sealed_many(struct store_txn *t, enum store_db db, size_t n,
+			  const void *const *keys, const size_t *klens, struct buf *outs, int *found,
+			  struct error *e)
+{
+	struct keys_op *ops = xcalloc(n ? n : 1, sizeof(*ops));
+	struct buf *in = xcalloc(n ? n : 1, sizeof(*in));
+	const uint8_t **vals = xcalloc(n ? n : 1, sizeof(*vals));
+	size_t *vlens = xcalloc(n ? n : 1, sizeof(*vlens));
+	uint8_t (*deks)[CRYPT_KEY_LEN] = xcalloc(n ? n : 1, sizeof(*deks));
+	size_t *at = xcalloc(n ? n : 1, sizeof(*at));
+	size_t m = 0;
+	int ret = -1;
+
+	/* The data key of every record present, unwrapped in one keys request
+	 * (context || wrapped key, as keys_batch() wants them). */
+	for (size_t i = 0; i < n; i++) {
+		const void *v = NULL;
+		size_t vl = 0;
+		int r = store_get(t, db, keys[i], klens[i], &v, &vl, e);
+		buf_init(&in[i], 64 << 10);
+		found[i] = 0;
+		if (r < 0)
+			goto out;
+		if (r == 1)
+			continue;
+		vals[i] = v;
+		vlens[i] = vl;
+		if (vl < SEAL_HEADER + CRYPT_SEAL_OVERHEAD || vals[i][0] != SEAL_VERSION) {
+			err_set(e, "store: sealed record in %s is damaged", db_names[db]);
+			goto out;
+		}
+		if (seal_context(db, keys[i], klens[i], &in[i]) < 0 ||
+		    buf_append(&in[i], vals[i] + 1, KEYS_WRAPPED_LEN) < 0) {
+			err_set(e, "store: key too long");
+			goto out;
+		}
+		found[i] = 1;
+		ops[m] = (struct keys_op){ KEYS_DEK_UNWRAP, in[i].data, in[i].len, deks[m] };
+		at[m++] = i;
+	}
+	if (keys_batch(t->st->kc, ops, m, e) < 0)
+		goto out;
+	for (size_t j = 0; j < m; j++) {
+		size_t i = at[j];
+		if (crypt_open(deks[j], in[i].data, in[i].len - KEYS_WRAPPED_LEN,
+			       vals[i] + SEAL_HEADER, vlens[i] - SEAL_HEADER, &outs[i], e) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		buf_free(&in[i]);
+	secure_wipe(deks, (n ? n : 1) * sizeof(*deks));
+	free(deks);
+	free(at);
+	free(vals);
+	free(vlens);
+	free(in);
+	free(ops);
+	return ret;
+}
+
 int store_index(struct store *st, const char *kind, const void *v, size_t n, uint8_t out[32],
 		struct error *e)
 {

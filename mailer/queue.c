@@ -10,6 +10,7 @@
 #include <sys/time.h>
 
 #include "lib/batches.h"
+#include "lib/consent.h"
 #include "lib/log.h"
 #include "lib/mailreq.h"
 #include "lib/notice.h"
@@ -221,41 +222,106 @@ static int queue_pending(struct queue_pending *p, struct store_txn *t, struct qb
 	return 0;
 }
 
+/* Residents of a live batch whose recorded choice (DB_CONSENT, for the
+ * batch's notice type) is paper: declined[i] set, and their access record
+ * says so, which puts them on the paper list (lib/notice_status.c) and
+ * keeps reminders away (lib/remind.c). */
+static int consent_declined(struct store_txn *t, const struct qbatch *b,
+			    const struct send_resident *r, size_t n, int *declined,
+			    struct error *e)
+{
+	const char *keys[QUEUE_PENDING];
+	struct consent_rec c[QUEUE_PENDING];
+	int found[QUEUE_PENDING];
+
+	for (size_t i = 0; i < n; i++)
+		keys[i] = r[i].mailable ? r[i].key : "";
+	if (consent_get_many(t, n, keys, consent_type_of(b->sb.raw_title), c, found, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct notice_access a;
+		declined[i] = found[i] && strcmp(c[i].channel, "paper") == 0;
+		if (!declined[i])
+			continue;
+		if (access_get(t, b->sb.id, r[i].seq, &a, e) < 0)
+			return -1;
+		a.consent = CONSENT_DECLINED;
+		a.consent_at = c[i].at;
+		str_copy(a.terms, c[i].terms, sizeof(a.terms));
+		if (access_put(t, &a, e) < 0)
+			return -1;
+	}
+	secure_wipe(c, sizeof(c));
+	return 0;
+}
+
+/* The residents seq .. seq + n - 1 of b: the queued records of those who
+ * get mail added to p (and made once p is full); *paper counts those who
+ * declined mail. */
+static int queue_group(struct store_txn *t, struct queue *q, struct qbatch *b,
+		       struct queue_pending *p, size_t *cap, uint32_t seq, size_t n, int64_t now,
+		       size_t *paper, struct error *e)
+{
+	struct send_resident r[QUEUE_PENDING];
+	uint64_t ids[QUEUE_PENDING];
+	uint32_t seqs[QUEUE_PENDING];
+	int found[QUEUE_PENDING], declined[QUEUE_PENDING] = { 0 };
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = b->sb.id;
+		seqs[i] = seq + (uint32_t)i;
+	}
+	if (send_residents_read(t, n, ids, seqs, r, found, e) < 0)
+		return -1;
+	/* A test batch goes to staff: residents' choices do not apply. */
+	if (!b->sb.test && consent_declined(t, b, r, n, declined, e) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct delivery *d = &p->d[p->n];
+		if (!found[i] || send_rcpt(q->sc, &b->sb, &r[i])[0] == '\0')
+			continue;
+		if (declined[i]) {
+			(*paper)++;
+			continue;
+		}
+		memset(d, 0, sizeof(*d));
+		d->batch = b->sb.id;
+		d->seq = seqs[i];
+		d->state = DELIVERY_QUEUED;
+		d->created = now;
+		if (++p->n == QUEUE_PENDING && queue_pending(p, t, b, cap, e) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		send_resident_free(&r[i]);
+	return ret;
+}
+
 /* First sending: a queued record and a notice code for every resident who
  * gets mail, in one write transaction. */
 static int batch_queue(struct queue *q, struct qbatch *b, int64_t now, struct error *e)
 {
 	struct store_txn *t = NULL;
 	struct queue_pending *p = xcalloc(1, sizeof(*p));
-	size_t cap = 0;
+	size_t cap = 0, paper = 0;
 	int64_t t0 = ms_now();
 	int ret = -1;
 
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
 		goto out;
-	for (uint32_t seq = 1; seq <= b->residents; seq++) {
-		struct send_resident r;
-		struct delivery *d = &p->d[p->n];
-		int g = send_resident_read(t, b->sb.id, seq, &r, e);
-		if (g < 0)
-			goto out;
-		if (g == 1 || send_rcpt(q->sc, &b->sb, &r)[0] == '\0') {
-			send_resident_free(&r);
-			continue;
-		}
-		send_resident_free(&r);
-		memset(d, 0, sizeof(*d));
-		d->batch = b->sb.id;
-		d->seq = seq;
-		d->state = DELIVERY_QUEUED;
-		d->created = now;
-		if (++p->n == QUEUE_PENDING && queue_pending(p, t, b, &cap, e) < 0)
+	for (uint64_t seq = 1; seq <= b->residents; seq += QUEUE_PENDING) {
+		size_t n = b->residents - seq + 1 < QUEUE_PENDING ? (size_t)(b->residents - seq + 1)
+								  : QUEUE_PENDING;
+		if (queue_group(t, q, b, p, &cap, (uint32_t)seq, n, now, &paper, e) < 0)
 			goto out;
 	}
 	if (queue_pending(p, t, b, &cap, e) < 0 || store_commit(&t, e) < 0)
 		goto out;
-	log_info("event=batch_queued batch=%llu deliveries=%zu residents=%llu ms=%lld",
-		 (unsigned long long)b->sb.id, b->n, (unsigned long long)b->residents,
+	log_info("event=batch_queued batch=%llu deliveries=%zu residents=%llu declined=%zu ms=%lld",
+		 (unsigned long long)b->sb.id, b->n, (unsigned long long)b->residents, paper,
 		 (long long)(ms_now() - t0));
 	ret = 0;
 out:
@@ -390,6 +456,7 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 	uint32_t ls[QUEUE_TAKE];
 	int64_t le[QUEUE_TAKE];
 	size_t at[QUEUE_TAKE], m = 0;
+	int found[QUEUE_TAKE];
 	char (*mt)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_TAKE, sizeof(*mt));
 	struct store_txn *t = NULL;
 	size_t n = pick(q, now, items, bs, QUEUE_TAKE), k = 0;
@@ -403,10 +470,14 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
 		goto out;
 	for (k = 0; k < n; k++) {
-		int g = send_resident_read(t, bs[k]->sb.id, items[k]->d.seq, &rs[k], e);
-		if (g < 0)
-			goto out;
-		if (g == 1 || send_rcpt(q->sc, &bs[k]->sb, &rs[k])[0] == '\0')
+		lb[k] = bs[k]->sb.id;
+		ls[k] = items[k]->d.seq;
+	}
+	/* The chunk's residents with one keys request for their data keys. */
+	if (send_residents_read(t, n, lb, ls, rs, found, e) < 0)
+		goto out;
+	for (k = 0; k < n; k++) {
+		if (!found[k] || send_rcpt(q->sc, &bs[k]->sb, &rs[k])[0] == '\0')
 			continue; /* gone or no address: failed below */
 		if (items[k]->code[0] == '\0' &&
 		    notice_code_get_or_new(t, items[k]->d.batch, items[k]->d.seq, items[k]->code,

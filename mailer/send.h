@@ -57,6 +57,7 @@ struct send_batch {
 	uint64_t id;
 	int test;
 	char *title;
+	char *raw_title;       /* BR_TITLE as stored ("" when none): the consent type */
 	char *message;
 	char *kyouji;          /* the batch's 教示 (BR_KYOUJI), NULL when none */
 	enum message_auth auth;
@@ -71,6 +72,7 @@ struct send_resident {
 	uint32_t seq;
 	int mailable;           /* no row flag and an address */
 	char email[SEND_ADDR_MAX + 1];
+	char key[129];          /* the resident's normalised key (宛名番号): consent */
 	char *message;          /* the resident's own message, or NULL */
 };
 
@@ -97,6 +99,10 @@ void send_batch_free(struct send_batch *b);
 /* Read resident seq of batch: 0, 1 absent, -1 error. */
 int send_resident_read(struct store_txn *t, uint64_t batch, uint32_t seq, struct send_resident *r,
 		       struct error *e);
+/* send_resident_read() for n residents with one keys request for all:
+ * found[i] 1 read, 0 absent; -1 error. */
+int send_residents_read(struct store_txn *t, size_t n, const uint64_t *batch, const uint32_t *seq,
+			struct send_resident *r, int *found, struct error *e);
 void send_resident_free(struct send_resident *r);
 
 /* Where resident r's message goes ("" when nowhere: a test batch without
