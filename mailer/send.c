@@ -196,7 +196,12 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	b->message = rec_dup(plain.data, plain.len, BR_MESSAGE);
 	b->kyouji = rec_dup(plain.data, plain.len, BR_KYOUJI);
 	rec_get_str(plain.data, plain.len, BR_ACTOR, b->actor, sizeof(b->actor));
-	if (test && rec_get_str(plain.data, plain.len, BR_FROM, text, sizeof(text)) == 0)
+	/* The submitter's own address, as the gateway stored it; a batch
+	 * stored before it did: its source, when that is an address. */
+	if (test && rec_get_str(plain.data, plain.len, BR_SUBMITTER, text, sizeof(text)) == 0)
+		send_submitter_address(text, b->submitter, sizeof(b->submitter));
+	if (test && b->submitter[0] == '\0' &&
+	    rec_get_str(plain.data, plain.len, BR_FROM, text, sizeof(text)) == 0)
 		send_submitter_address(text, b->submitter, sizeof(b->submitter));
 	rec_get_str(plain.data, plain.len, BR_AUTH, text, sizeof(text));
 	b->auth = auth_of(text);

@@ -8,7 +8,9 @@
  * (mailer/dkim.h).  Runs in the mailer process.
  *
  * Who receives it: the resident's own address for a live batch; for a test
- * batch (テスト) the submitter (BR_FROM, when it is a valid address) and
+ * batch (テスト) the submitter (BR_SUBMITTER: the address of the staff
+ * account that submitted it, which the gateway and `tayori submit` store;
+ * for older batches BR_FROM when it is an address) and
  * [mail] test_addresses instead, without
  * duplicates, in turn by seq, and the message is marked テスト.  A resident the batch holds back (any
  * row flag: no address, an invalid one, a duplicate key...) gets no mail:
@@ -64,7 +66,7 @@ struct send_batch {
 	char deadline[11];     /* YYYY-MM-DD */
 	int64_t expires;       /* the links' expiry, UTC seconds */
 	char actor[64];        /* who submitted it ("staff:3"), for the report */
-	char submitter[SEND_ADDR_MAX + 1]; /* a test batch: BR_FROM when an address, or "" */
+	char submitter[SEND_ADDR_MAX + 1]; /* a test batch: BR_SUBMITTER (or BR_FROM), or "" */
 };
 
 /* One resident as the sender needs them. */
