@@ -16,6 +16,7 @@
 #include "lib/notice.h"
 #include "lib/rec.h"
 #include "lib/store.h"
+#include "mailer/verp.h"
 
 struct qitem {
 	struct delivery d;
@@ -458,6 +459,8 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 	size_t at[QUEUE_TAKE], m = 0;
 	int found[QUEUE_TAKE];
 	char (*mt)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_TAKE, sizeof(*mt));
+	char (*vr)[VERP_ADDR_MAX + 1] = xcalloc(QUEUE_TAKE, sizeof(*vr));
+	char (*rp)[VERP_ADDR_MAX + 1] = xcalloc(QUEUE_TAKE, sizeof(*rp));
 	struct store_txn *t = NULL;
 	size_t n = pick(q, now, items, bs, QUEUE_TAKE), k = 0;
 	int64_t t0 = ms_now(), t1 = 0;
@@ -498,6 +501,10 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 	    delivery_put_many(t, m, dp, e) < 0 || store_commit(&t, e) < 0)
 		goto out;
 	t1 = ms_now();
+	/* The chunk's return paths in one keys request (else one each below). */
+	if (verp_addresses(q->sc->kc, m, lb, ls, q->sc->verp_domain, vr, e) == 0)
+		for (size_t i = 0; i < m; i++)
+			memcpy(rp[at[i]], vr[i], sizeof(vr[i]));
 	for (size_t i = 0; i < m; i++) {
 		items[at[i]]->d = ds[i];
 		memcpy(tok[at[i]], mt[i], sizeof(mt[i]));
@@ -511,7 +518,8 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 			continue;
 		}
 		memset(j, 0, sizeof(*j));
-		if (send_build(q->sc, &bs[k]->sb, &rs[k], tok[k], items[k]->code, now, &j->job, &be) < 0) {
+		if (send_build(q->sc, &bs[k]->sb, &rs[k], tok[k], items[k]->code,
+			       rp[k][0] != '\0' ? rp[k] : NULL, now, &j->job, &be) < 0) {
 			log_warn("event=message_refused batch=%llu seq=%u reason=\"%s\"",
 				 (unsigned long long)bs[k]->sb.id, items[k]->d.seq, be.msg);
 			fail_now(q, items[k], now, be.msg);
@@ -535,6 +543,8 @@ out:
 	free(rs);
 	free(tok);
 	free(mt);
+	free(vr);
+	free(rp);
 	return ret;
 }
 

@@ -316,8 +316,8 @@ const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
 }
 
 int send_build(const struct send_ctx *c, const struct send_batch *b, const struct send_resident *r,
-	       const char *token, const char *code, int64_t now, struct pool_job *job,
-	       struct error *e)
+	       const char *token, const char *code, const char *return_path, int64_t now,
+	       struct pool_job *job, struct error *e)
 {
 	struct message_input in;
 	struct buf msg, dk;
@@ -356,8 +356,10 @@ int send_build(const struct send_ctx *c, const struct send_batch *b, const struc
 		goto out;
 	if (dkim_sign_conf(c->kc, c->conf, msg.data, msg.len, &dk, e) < 0)
 		goto out;
-	if (verp_address(c->kc, b->id, r->seq, c->verp_domain, job->mail_from, sizeof(job->mail_from),
-			 e) < 0)
+	if (return_path != NULL)
+		str_copy(job->mail_from, return_path, sizeof(job->mail_from));
+	else if (verp_address(c->kc, b->id, r->seq, c->verp_domain, job->mail_from,
+			      sizeof(job->mail_from), e) < 0)
 		goto out;
 	str_copy(job->rcpt, to, sizeof(job->rcpt));
 	if (dk.len > 0) {

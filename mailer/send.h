@@ -113,9 +113,11 @@ const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
 		      const struct send_resident *r);
 
 /* Build the message for r with link token and notice code into job (rcpt,
- * return path, bytes owned by job->msg).  now is its Date. */
+ * return path, bytes owned by job->msg).  now is its Date.  return_path is
+ * r's VERP (mailer/verp.h verp_addresses(), made for a whole chunk at
+ * once), or NULL to ask the keys process for it here. */
 int send_build(const struct send_ctx *c, const struct send_batch *b, const struct send_resident *r,
-	       const char *token, const char *code, int64_t now, struct pool_job *job,
-	       struct error *e);
+	       const char *token, const char *code, const char *return_path, int64_t now,
+	       struct pool_job *job, struct error *e);
 
 #endif
