@@ -63,6 +63,11 @@ struct store_txn {
 	uint8_t (*rec_ids)[KEYS_RECORD_ID_LEN];
 	uint64_t *rec_versions;
 	size_t nrec, caprec;
+	/* An open-addressing index of rec_ids (slot: index + 1, 0 empty), so
+	 * that a transaction of thousands of records (a batch's first
+	 * queueing) finds each in constant time. */
+	uint32_t *rec_slots;
+	size_t nslots;
 };
 
 /* The write transaction each thread has open (LMDB ties a write
@@ -125,7 +130,7 @@ static int open_dbs(struct store *st, MDB_txn *txn, int create, struct error *e)
 
 static int schema_upgrade(struct store *st, int create, struct error *e)
 {
-	struct store_txn t = { st, NULL, 0, { 0 }, NULL, NULL, 0, 0 };
+	struct store_txn t = { st, NULL, 0, { 0 }, NULL, NULL, 0, 0, NULL, 0 };
 	const void *v = NULL;
 	size_t vl = 0;
 	uint32_t version = 0;
@@ -257,6 +262,7 @@ static void txn_free(struct store_txn *t)
 		current_write = NULL;
 	free(t->rec_ids);
 	free(t->rec_versions);
+	free(t->rec_slots);
 	free(t);
 }
 
@@ -265,14 +271,43 @@ struct store_txn *store_txn_current(struct store *st)
 	return current_write != NULL && current_write->st == st ? current_write : NULL;
 }
 
-/* Index of id among t's marks, or t->nrec.  From the end: a record is
- * mostly read back right after it is written. */
+/* Where id's slot starts (ids are keyed hashes: their bytes are spread). */
+static size_t mark_slot(const struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN])
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	return (size_t)(h ^ (h >> 29)) & (t->nslots - 1);
+}
+
+/* Index of id among t's marks, or t->nrec. */
 static size_t mark_find(const struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN])
 {
-	for (size_t i = t->nrec; i-- > 0;)
-		if (memcmp(t->rec_ids[i], id, KEYS_RECORD_ID_LEN) == 0)
-			return i;
-	return t->nrec;
+	if (t->nslots == 0)
+		return t->nrec;
+	for (size_t s = mark_slot(t, id);; s = (s + 1) & (t->nslots - 1)) {
+		uint32_t v = t->rec_slots[s];
+		if (v == 0)
+			return t->nrec;
+		if (memcmp(t->rec_ids[v - 1], id, KEYS_RECORD_ID_LEN) == 0)
+			return v - 1;
+	}
+}
+
+/* Index mark i, the slots kept at most half full. */
+static void mark_index(struct store_txn *t, size_t i)
+{
+	if (2 * (i + 1) > t->nslots) {
+		free(t->rec_slots);
+		t->nslots = t->nslots ? 2 * t->nslots : 64;
+		t->rec_slots = xcalloc(t->nslots, sizeof(*t->rec_slots));
+		for (size_t j = 0; j < i; j++)
+			mark_index(t, j);
+	}
+	for (size_t s = mark_slot(t, t->rec_ids[i]);; s = (s + 1) & (t->nslots - 1))
+		if (t->rec_slots[s] == 0) {
+			t->rec_slots[s] = (uint32_t)(i + 1);
+			return;
+		}
 }
 
 void store_txn_record_mark(struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN],
@@ -285,7 +320,8 @@ void store_txn_record_mark(struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_
 			t->rec_ids = xrealloc(t->rec_ids, t->caprec * sizeof(*t->rec_ids));
 			t->rec_versions = xrealloc(t->rec_versions, t->caprec * sizeof(uint64_t));
 		}
-		memcpy(t->rec_ids[t->nrec++], id, KEYS_RECORD_ID_LEN);
+		memcpy(t->rec_ids[t->nrec], id, KEYS_RECORD_ID_LEN);
+		mark_index(t, t->nrec++);
 	}
 	t->rec_versions[i] = version;
 }
