@@ -615,6 +615,11 @@ static int take_chunk(struct queue *q, int64_t now, struct error *e)
 		goto out;
 	dirty_done(q, (size_t)nout);
 	t1 = ms_now();
+	/* The same line as commit_dirty()'s (tests/integration/mailer_crash.py
+	 * counts the outcomes a mailer has committed). */
+	if (nout > 0)
+		log_info("event=outcomes_recorded n=%ld ms=%lld with=chunk", nout,
+			 (long long)(t1 - t0));
 	/* The chunk's return paths in one keys request (else one each below). */
 	if (verp_addresses(q->sc->kc, c->m, c->lb, c->ls, q->sc->verp_domain, c->vr, e) == 0)
 		for (size_t i = 0; i < c->m; i++)

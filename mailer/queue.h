@@ -41,7 +41,7 @@
 #include "mailer/send.h"
 
 #define QUEUE_CHUNK 512          /* most outcomes per write transaction */
-#define QUEUE_TAKE 256           /* deliveries marked "sending" per write transaction */
+#define QUEUE_TAKE 64            /* deliveries marked "sending" per write transaction */
 #define QUEUE_OUTCOME_WAIT_MS 250 /* an outcome waits no longer for the next chunk's commit */
 #define QUEUE_SCAN_MS 100        /* a batch just sent is seen this soon (one read txn) */
 #define QUEUE_BACKOFF_MIN 60     /* seconds: first retry */
