@@ -501,6 +501,8 @@ out:
 /* The first n outcomes are committed. */
 static void dirty_done(struct queue *q, size_t n)
 {
+	if (n == 0)
+		return; /* q->dirty may be NULL */
 	for (size_t i = 0; i < n; i++)
 		q->dirty[i]->dirty = 0;
 	memmove(q->dirty, q->dirty + n, (q->ndirty - n) * sizeof(*q->dirty));
