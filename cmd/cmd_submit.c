@@ -29,6 +29,7 @@
 #include "gateway/keys_signer.h"
 #include "gateway/mime.h"
 #include "gateway/settings.h"
+#include "lib/staff.h"
 #include "lib/store.h"
 #include "lib/text.h"
 
@@ -124,6 +125,23 @@ static int taken_as(struct store *st, const uint8_t id[32], uint64_t *batch, str
 	return r < 0 ? -1 : *batch != 0;
 }
 
+/* The address of the staff account whose login runs the command ("" when
+ * none, or disabled): stored with the batch, a test batch goes there. */
+static const char *submitter_of(struct store *st)
+{
+	static char out[STAFF_EMAIL_MAX + 1];
+	struct staff s;
+	struct error e = { { 0 }, 0 };
+	const char *actor = cli_actor();
+
+	out[0] = '\0';
+	if (strncmp(actor, "cli:", 4) == 0 && staff_find_login(st, actor + 4, &s, &e) == 0 &&
+	    !s.disabled)
+		str_copy(out, s.email, sizeof(out));
+	secure_wipe(&s, sizeof(s));
+	return out;
+}
+
 int cmd_submit(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -194,9 +212,9 @@ int cmd_submit(int argc, char **argv)
 	}
 	if (settings_parse(files.message ? files.message : "", &set, &e) < 0)
 		goto fail;
-	if (test)
-		set.test = 1;
+	set.test = set.test || test;
 	batch_files_input(&in, &files, &set, t.conf, title_opt, cli_actor(), "cli");
+	in.submitter = submitter_of(t.st);
 	in.dry_run = dry;
 	/* --again makes a new batch and leaves the identity with the first. */
 	in.intake_id = again ? NULL : id;

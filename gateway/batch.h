@@ -86,6 +86,8 @@ struct batch_input {
 	size_t nextras;
 	const char *actor;            /* for the audit log: "staff:3", "cli:root" */
 	const char *from;             /* where it came in: "cli", "imap", "drop", ... */
+	const char *submitter;        /* the submitter's own address (staff account's e-mail),
+					 NULL or "" when unknown (a drop folder) */
 	enum pades_level level;
 	const char *tsa_url;
 	char tsa_ca_file[4096];       /* the TSA trust anchors (PEM), absolute; "" none */

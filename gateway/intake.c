@@ -373,6 +373,8 @@ static enum intake_outcome submit_message(struct intake *in, struct msg_run *r, 
 		goto out;
 	batch_files_input(&bi, &f, &set, in->c, NULL, r->actor, r->source);
 	bi.intake_id = r->id;
+	/* The staff account the From matched: a test batch goes back there. */
+	bi.submitter = r->s.email;
 	if (in->signer == NULL) {
 		err_tmp(e, "no signing credential is available");
 		goto out;

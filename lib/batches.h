@@ -25,7 +25,9 @@ enum { BR_TITLE = 1, BR_MESSAGE, BR_SPLIT, BR_REPORT, BR_ACTOR, BR_FROM, BR_CREA
        BR_AUTH, BR_REMINDERS, BR_DEADLINE, BR_EXPIRY, BR_LEVEL,
        BR_AUTH_COLUMN /* the CSV column whose value proves who one is: the portal's label */,
        BR_KYOUJI /* the 教示 (how to appeal), "" or absent: none */,
-       BR_CONSENT /* u64 1: the batch asks residents to consent to electronic delivery */ };
+       BR_CONSENT /* u64 1: the batch asks residents to consent to electronic delivery */,
+       BR_SUBMITTER /* the submitter's own address (their staff account's), "" or absent:
+		       unknown; a test batch goes there (mailer/send.h) */ };
 enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED, BS_PID,
        BS_SEND_AT /* UTC seconds: send no sooner (absent or 0: at once) */ };
 

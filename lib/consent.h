@@ -9,7 +9,8 @@
  * the resident in every batch of the tenant.  Notice types are not built
  * yet: until they are, a batch's type is its title (consent_type_of()).
  * Written by the portal when a resident consents or declines; read by the
- * command line and, later, the mailer.  Runs in those processes.
+ * command line and by the mailer, which sends nothing to a resident whose
+ * choice for the batch's type is paper.  Runs in those processes.
  */
 #ifndef TAYORI_CONSENT_H
 #define TAYORI_CONSENT_H
@@ -44,5 +45,10 @@ int consent_put(struct store_txn *t, const char *key, const char *type,
 /* 0 found (out set), 1 none, -1 error. */
 int consent_get(struct store_txn *t, const char *key, const char *type, struct consent_rec *out,
 		struct error *e);
+/* consent_get() for n residents (keys[i]) and one type in two keys
+ * requests: found[i] 1 when out[i] is set, 0 when none (or keys[i] is
+ * empty); -1 error. */
+int consent_get_many(struct store_txn *t, size_t n, const char *const *keys, const char *type,
+		     struct consent_rec *out, int *found, struct error *e);
 
 #endif

@@ -64,6 +64,11 @@ struct store_txn {
 	uint8_t (*rec_ids)[KEYS_RECORD_ID_LEN];
 	uint64_t *rec_versions;
 	size_t nrec, caprec;
+	/* An open-addressing index of rec_ids (slot: index + 1, 0 empty), so
+	 * that a transaction of thousands of records (a batch's first
+	 * queueing) finds each in constant time. */
+	uint32_t *rec_slots;
+	size_t nslots;
 };
 
 /* The write transaction each thread has open (LMDB ties a write
@@ -126,7 +131,7 @@ static int open_dbs(struct store *st, MDB_txn *txn, int create, struct error *e)
 
 static int schema_upgrade(struct store *st, int create, struct error *e)
 {
-	struct store_txn t = { st, NULL, 0, { 0 }, NULL, NULL, 0, 0 };
+	struct store_txn t = { st, NULL, 0, { 0 }, NULL, NULL, 0, 0, NULL, 0 };
 	const void *v = NULL;
 	size_t vl = 0;
 	uint32_t version = 0;
@@ -258,6 +263,7 @@ static void txn_free(struct store_txn *t)
 		current_write = NULL;
 	free(t->rec_ids);
 	free(t->rec_versions);
+	free(t->rec_slots);
 	free(t);
 }
 
@@ -266,14 +272,43 @@ struct store_txn *store_txn_current(struct store *st)
 	return current_write != NULL && current_write->st == st ? current_write : NULL;
 }
 
-/* Index of id among t's marks, or t->nrec.  From the end: a record is
- * mostly read back right after it is written. */
+/* Where id's slot starts (ids are keyed hashes: their bytes are spread). */
+static size_t mark_slot(const struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN])
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	return (size_t)(h ^ (h >> 29)) & (t->nslots - 1);
+}
+
+/* Index of id among t's marks, or t->nrec. */
 static size_t mark_find(const struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN])
 {
-	for (size_t i = t->nrec; i-- > 0;)
-		if (memcmp(t->rec_ids[i], id, KEYS_RECORD_ID_LEN) == 0)
-			return i;
-	return t->nrec;
+	if (t->nslots == 0)
+		return t->nrec;
+	for (size_t s = mark_slot(t, id);; s = (s + 1) & (t->nslots - 1)) {
+		uint32_t v = t->rec_slots[s];
+		if (v == 0)
+			return t->nrec;
+		if (memcmp(t->rec_ids[v - 1], id, KEYS_RECORD_ID_LEN) == 0)
+			return v - 1;
+	}
+}
+
+/* Index mark i, the slots kept at most half full. */
+static void mark_index(struct store_txn *t, size_t i)
+{
+	if (2 * (i + 1) > t->nslots) {
+		free(t->rec_slots);
+		t->nslots = t->nslots ? 2 * t->nslots : 64;
+		t->rec_slots = xcalloc(t->nslots, sizeof(*t->rec_slots));
+		for (size_t j = 0; j < i; j++)
+			mark_index(t, j);
+	}
+	for (size_t s = mark_slot(t, t->rec_ids[i]);; s = (s + 1) & (t->nslots - 1))
+		if (t->rec_slots[s] == 0) {
+			t->rec_slots[s] = (uint32_t)(i + 1);
+			return;
+		}
 }
 
 void store_txn_record_mark(struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_LEN],
@@ -286,7 +321,8 @@ void store_txn_record_mark(struct store_txn *t, const uint8_t id[KEYS_RECORD_ID_
 			t->rec_ids = xrealloc(t->rec_ids, t->caprec * sizeof(*t->rec_ids));
 			t->rec_versions = xrealloc(t->rec_versions, t->caprec * sizeof(uint64_t));
 		}
-		memcpy(t->rec_ids[t->nrec++], id, KEYS_RECORD_ID_LEN);
+		memcpy(t->rec_ids[t->nrec], id, KEYS_RECORD_ID_LEN);
+		mark_index(t, t->nrec++);
 	}
 	t->rec_versions[i] = version;
 }
@@ -542,6 +578,68 @@ int store_get_sealed(struct store_txn *t, enum store_db db, const void *k, size_
 	if (r != 0)
 		return r;
 	return store_unseal(t->st, db, k, kl, v, vl, out, e);
+}
+
+int store_get_sealed_many(struct store_txn *t, enum store_db db, size_t n,
+			  const void *const *keys, const size_t *klens, struct buf *outs, int *found,
+			  struct error *e)
+{
+	struct keys_op *ops = xcalloc(n ? n : 1, sizeof(*ops));
+	struct buf *in = xcalloc(n ? n : 1, sizeof(*in));
+	const uint8_t **vals = xcalloc(n ? n : 1, sizeof(*vals));
+	size_t *vlens = xcalloc(n ? n : 1, sizeof(*vlens));
+	uint8_t (*deks)[CRYPT_KEY_LEN] = xcalloc(n ? n : 1, sizeof(*deks));
+	size_t *at = xcalloc(n ? n : 1, sizeof(*at));
+	size_t m = 0;
+	int ret = -1;
+
+	/* The data key of every record present, unwrapped in one keys request
+	 * (context || wrapped key, as keys_batch() wants them). */
+	for (size_t i = 0; i < n; i++) {
+		const void *v = NULL;
+		size_t vl = 0;
+		int r = store_get(t, db, keys[i], klens[i], &v, &vl, e);
+		buf_init(&in[i], 64 << 10);
+		found[i] = 0;
+		if (r < 0)
+			goto out;
+		if (r == 1)
+			continue;
+		vals[i] = v;
+		vlens[i] = vl;
+		if (vl < SEAL_HEADER + CRYPT_SEAL_OVERHEAD || vals[i][0] != SEAL_VERSION) {
+			err_set(e, "store: sealed record in %s is damaged", db_names[db]);
+			goto out;
+		}
+		if (seal_context(db, keys[i], klens[i], &in[i]) < 0 ||
+		    buf_append(&in[i], vals[i] + 1, KEYS_WRAPPED_LEN) < 0) {
+			err_set(e, "store: key too long");
+			goto out;
+		}
+		found[i] = 1;
+		ops[m] = (struct keys_op){ KEYS_DEK_UNWRAP, in[i].data, in[i].len, deks[m] };
+		at[m++] = i;
+	}
+	if (keys_batch(t->st->kc, ops, m, e) < 0)
+		goto out;
+	for (size_t j = 0; j < m; j++) {
+		size_t i = at[j];
+		if (crypt_open(deks[j], in[i].data, in[i].len - KEYS_WRAPPED_LEN,
+			       vals[i] + SEAL_HEADER, vlens[i] - SEAL_HEADER, &outs[i], e) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		buf_free(&in[i]);
+	secure_wipe(deks, (n ? n : 1) * sizeof(*deks));
+	free(deks);
+	free(at);
+	free(vals);
+	free(vlens);
+	free(in);
+	free(ops);
+	return ret;
 }
 
 int store_index(struct store *st, const char *kind, const void *v, size_t n, uint8_t out[32],

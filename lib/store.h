@@ -150,6 +150,13 @@ int store_put_sealed(struct store_txn *t, enum store_db db, const void *k, size_
 int store_get_sealed(struct store_txn *t, enum store_db db, const void *k, size_t kl,
 		     struct buf *out, struct error *e);
 
+/* store_get_sealed() for n keys of db with one keys request for all their
+ * data keys: found[i] is 1 when keys[i] is present (its plaintext appended
+ * to outs[i]), 0 when absent.  All or nothing: -1 on any error. */
+int store_get_sealed_many(struct store_txn *t, enum store_db db, size_t n,
+			  const void *const *keys, const size_t *klens, struct buf *outs, int *found,
+			  struct error *e);
+
 /* HMAC-SHA-256 index key for a personal value (via the keys process). */
 int store_index(struct store *st, const char *kind, const void *v, size_t n, uint8_t out[32],
 		struct error *e);

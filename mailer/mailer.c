@@ -37,8 +37,8 @@
 #include "mailer/queue.h"
 #include "mailer/send.h"
 
-#define MAILER_IN_FLIGHT 256     /* messages handed to the pool at once */
-#define MAILER_COLLECT 256
+#define MAILER_IN_FLIGHT 512     /* messages handed to the pool at once (2 chunks) */
+#define MAILER_COLLECT 512
 #define MAILER_REMIND_EVERY 60   /* seconds between looks at the 督促 schedules */
 
 /* The transport's configuration (pool.h), kept while the pool runs. */

@@ -10,11 +10,13 @@
 #include <sys/time.h>
 
 #include "lib/batches.h"
+#include "lib/consent.h"
 #include "lib/log.h"
 #include "lib/mailreq.h"
 #include "lib/notice.h"
 #include "lib/rec.h"
 #include "lib/store.h"
+#include "mailer/verp.h"
 
 struct qitem {
 	struct delivery d;
@@ -221,41 +223,106 @@ static int queue_pending(struct queue_pending *p, struct store_txn *t, struct qb
 	return 0;
 }
 
+/* Residents of a live batch whose recorded choice (DB_CONSENT, for the
+ * batch's notice type) is paper: declined[i] set, and their access record
+ * says so, which puts them on the paper list (lib/notice_status.c) and
+ * keeps reminders away (lib/remind.c). */
+static int consent_declined(struct store_txn *t, const struct qbatch *b,
+			    const struct send_resident *r, size_t n, int *declined,
+			    struct error *e)
+{
+	const char *keys[QUEUE_PENDING];
+	struct consent_rec c[QUEUE_PENDING];
+	int found[QUEUE_PENDING];
+
+	for (size_t i = 0; i < n; i++)
+		keys[i] = r[i].mailable ? r[i].key : "";
+	if (consent_get_many(t, n, keys, consent_type_of(b->sb.raw_title), c, found, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct notice_access a;
+		declined[i] = found[i] && strcmp(c[i].channel, "paper") == 0;
+		if (!declined[i])
+			continue;
+		if (access_get(t, b->sb.id, r[i].seq, &a, e) < 0)
+			return -1;
+		a.consent = CONSENT_DECLINED;
+		a.consent_at = c[i].at;
+		str_copy(a.terms, c[i].terms, sizeof(a.terms));
+		if (access_put(t, &a, e) < 0)
+			return -1;
+	}
+	secure_wipe(c, sizeof(c));
+	return 0;
+}
+
+/* The residents seq .. seq + n - 1 of b: the queued records of those who
+ * get mail added to p (and made once p is full); *paper counts those who
+ * declined mail. */
+static int queue_group(struct store_txn *t, struct queue *q, struct qbatch *b,
+		       struct queue_pending *p, size_t *cap, uint32_t seq, size_t n, int64_t now,
+		       size_t *paper, struct error *e)
+{
+	struct send_resident r[QUEUE_PENDING];
+	uint64_t ids[QUEUE_PENDING];
+	uint32_t seqs[QUEUE_PENDING];
+	int found[QUEUE_PENDING], declined[QUEUE_PENDING] = { 0 };
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = b->sb.id;
+		seqs[i] = seq + (uint32_t)i;
+	}
+	if (send_residents_read(t, n, ids, seqs, r, found, e) < 0)
+		return -1;
+	/* A test batch goes to staff: residents' choices do not apply. */
+	if (!b->sb.test && consent_declined(t, b, r, n, declined, e) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct delivery *d = &p->d[p->n];
+		if (!found[i] || send_rcpt(q->sc, &b->sb, &r[i])[0] == '\0')
+			continue;
+		if (declined[i]) {
+			(*paper)++;
+			continue;
+		}
+		memset(d, 0, sizeof(*d));
+		d->batch = b->sb.id;
+		d->seq = seqs[i];
+		d->state = DELIVERY_QUEUED;
+		d->created = now;
+		if (++p->n == QUEUE_PENDING && queue_pending(p, t, b, cap, e) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		send_resident_free(&r[i]);
+	return ret;
+}
+
 /* First sending: a queued record and a notice code for every resident who
  * gets mail, in one write transaction. */
 static int batch_queue(struct queue *q, struct qbatch *b, int64_t now, struct error *e)
 {
 	struct store_txn *t = NULL;
 	struct queue_pending *p = xcalloc(1, sizeof(*p));
-	size_t cap = 0;
+	size_t cap = 0, paper = 0;
 	int64_t t0 = ms_now();
 	int ret = -1;
 
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
 		goto out;
-	for (uint32_t seq = 1; seq <= b->residents; seq++) {
-		struct send_resident r;
-		struct delivery *d = &p->d[p->n];
-		int g = send_resident_read(t, b->sb.id, seq, &r, e);
-		if (g < 0)
-			goto out;
-		if (g == 1 || send_rcpt(q->sc, &b->sb, &r)[0] == '\0') {
-			send_resident_free(&r);
-			continue;
-		}
-		send_resident_free(&r);
-		memset(d, 0, sizeof(*d));
-		d->batch = b->sb.id;
-		d->seq = seq;
-		d->state = DELIVERY_QUEUED;
-		d->created = now;
-		if (++p->n == QUEUE_PENDING && queue_pending(p, t, b, &cap, e) < 0)
+	for (uint64_t seq = 1; seq <= b->residents; seq += QUEUE_PENDING) {
+		size_t n = b->residents - seq + 1 < QUEUE_PENDING ? (size_t)(b->residents - seq + 1)
+								  : QUEUE_PENDING;
+		if (queue_group(t, q, b, p, &cap, (uint32_t)seq, n, now, &paper, e) < 0)
 			goto out;
 	}
 	if (queue_pending(p, t, b, &cap, e) < 0 || store_commit(&t, e) < 0)
 		goto out;
-	log_info("event=batch_queued batch=%llu deliveries=%zu residents=%llu ms=%lld",
-		 (unsigned long long)b->sb.id, b->n, (unsigned long long)b->residents,
+	log_info("event=batch_queued batch=%llu deliveries=%zu residents=%llu declined=%zu ms=%lld",
+		 (unsigned long long)b->sb.id, b->n, (unsigned long long)b->residents, paper,
 		 (long long)(ms_now() - t0));
 	ret = 0;
 out:
@@ -378,92 +445,201 @@ static void fail_now(struct queue *q, struct qitem *it, int64_t now, const char 
 	record(q, it, EV_FAILED);
 }
 
-/* Mark a chunk "sending" (one commit) and build its messages. */
-static int take_chunk(struct queue *q, int64_t now, struct error *e)
+/* ---- writing in groups: the bulk calls take at most KEYS_BATCH_MAX ---- */
+
+static int put_deliveries(struct store_txn *t, size_t n, struct delivery *const *dp,
+			  struct error *e)
 {
+	for (size_t i = 0; i < n; i += KEYS_BATCH_MAX)
+		if (delivery_put_many(t, n - i < KEYS_BATCH_MAX ? n - i : KEYS_BATCH_MAX, dp + i, e) < 0)
+			return -1;
+	return 0;
+}
+
+/* The outcomes waiting (at most QUEUE_CHUNK) written into t with their
+ * events: how many, for dirty_done() once t is committed; -1 error. */
+static long dirty_write(struct queue *q, struct store_txn *t, struct error *e)
+{
+	size_t n = q->ndirty < QUEUE_CHUNK ? q->ndirty : QUEUE_CHUNK;
+	struct notice_event_rec *evs;
+	struct delivery **dp;
+	struct timeval tv;
+	long ret = -1;
+
+	if (n == 0)
+		return 0;
+	evs = xcalloc(n, sizeof(*evs));
+	dp = xcalloc(n, sizeof(*dp));
+	gettimeofday(&tv, NULL);
+	for (size_t i = 0; i < n; i++) {
+		struct qitem *it = q->dirty[i];
+		evs[i].batch = it->d.batch;
+		evs[i].seq = it->d.seq;
+		/* One microsecond apart: events of one instant would each try
+		 * the keys of those before (a MAC round trip each). */
+		evs[i].time_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec + (int64_t)i;
+		evs[i].type = (enum notice_event)it->event;
+		evs[i].delay = -1;
+		dp[i] = &it->d;
+	}
+	/* MACs a group per keys request; the events' audit records a group per
+	 * request, each fsynced once by the keys process. */
+	if (put_deliveries(t, n, dp, e) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i += NOTICE_EVENTS_MANY_MAX)
+		if (notice_event_add_many(t, evs + i,
+					  n - i < NOTICE_EVENTS_MANY_MAX ? n - i : NOTICE_EVENTS_MANY_MAX,
+					  e) < 0)
+			goto out;
+	ret = (long)n;
+out:
+	free(evs);
+	free(dp);
+	return ret;
+}
+
+/* The first n outcomes are committed. */
+static void dirty_done(struct queue *q, size_t n)
+{
+	if (n == 0)
+		return; /* q->dirty may be NULL */
+	for (size_t i = 0; i < n; i++)
+		q->dirty[i]->dirty = 0;
+	memmove(q->dirty, q->dirty + n, (q->ndirty - n) * sizeof(*q->dirty));
+	q->ndirty -= n;
+	q->dirty_since_ms = ms_now();
+}
+
+/* A chunk being taken: its deliveries, residents, tokens, return paths. */
+struct chunk {
 	struct qitem *items[QUEUE_TAKE];
 	struct qbatch *bs[QUEUE_TAKE];
-	struct send_resident *rs = xcalloc(QUEUE_TAKE, sizeof(*rs));
-	char (*tok)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_TAKE, sizeof(*tok));
+	struct send_resident rs[QUEUE_TAKE];
+	int found[QUEUE_TAKE];
 	struct delivery ds[QUEUE_TAKE], *dp[QUEUE_TAKE];
 	uint64_t lb[QUEUE_TAKE];
 	uint32_t ls[QUEUE_TAKE];
 	int64_t le[QUEUE_TAKE];
-	size_t at[QUEUE_TAKE], m = 0;
-	char (*mt)[NOTICE_TOKEN_LEN + 1] = xcalloc(QUEUE_TAKE, sizeof(*mt));
-	struct store_txn *t = NULL;
-	size_t n = pick(q, now, items, bs, QUEUE_TAKE), k = 0;
-	int64_t t0 = ms_now(), t1 = 0;
-	int ret = -1;
+	size_t at[QUEUE_TAKE];
+	char tok[QUEUE_TAKE][NOTICE_TOKEN_LEN + 1];
+	char mt[QUEUE_TAKE][NOTICE_TOKEN_LEN + 1];
+	char vr[QUEUE_TAKE][VERP_ADDR_MAX + 1];
+	char rp[QUEUE_TAKE][VERP_ADDR_MAX + 1];
+	size_t n, m;
+};
 
-	if (n == 0) {
-		ret = 0;
-		goto out;
+/* In t: read the chunk's residents and write its m deliveries "sending"
+ * with fresh link tokens. */
+static int chunk_mark(struct queue *q, struct chunk *c, struct store_txn *t, int64_t now,
+		      struct error *e)
+{
+	for (size_t k = 0; k < c->n; k++) {
+		c->lb[k] = c->bs[k]->sb.id;
+		c->ls[k] = c->items[k]->d.seq;
 	}
-	if (store_begin(q->sc->st, 1, &t, e) < 0)
-		goto out;
-	for (k = 0; k < n; k++) {
-		int g = send_resident_read(t, bs[k]->sb.id, items[k]->d.seq, &rs[k], e);
-		if (g < 0)
-			goto out;
-		if (g == 1 || send_rcpt(q->sc, &bs[k]->sb, &rs[k])[0] == '\0')
+	/* The chunk's residents with one keys request for their data keys. */
+	if (send_residents_read(t, c->n, c->lb, c->ls, c->rs, c->found, e) < 0)
+		return -1;
+	for (size_t k = 0; k < c->n; k++) {
+		struct qitem *it = c->items[k];
+		size_t m = c->m;
+		if (!c->found[k] || send_rcpt(q->sc, &c->bs[k]->sb, &c->rs[k])[0] == '\0')
 			continue; /* gone or no address: failed below */
-		if (items[k]->code[0] == '\0' &&
-		    notice_code_get_or_new(t, items[k]->d.batch, items[k]->d.seq, items[k]->code,
-					   e) < 0)
-			goto out;
-		ds[m] = items[k]->d;
-		ds[m].state = DELIVERY_SENDING;
-		ds[m].last_at = now;
-		dp[m] = &ds[m];
-		lb[m] = ds[m].batch;
-		ls[m] = ds[m].seq;
-		le[m] = bs[k]->sb.expires;
-		at[m++] = k;
+		if (it->code[0] == '\0' &&
+		    notice_code_get_or_new(t, it->d.batch, it->d.seq, it->code, e) < 0)
+			return -1;
+		c->ds[m] = it->d;
+		c->ds[m].state = DELIVERY_SENDING;
+		c->ds[m].last_at = now;
+		c->dp[m] = &c->ds[m];
+		c->lb[m] = c->ds[m].batch;
+		c->ls[m] = c->ds[m].seq;
+		c->le[m] = c->bs[k]->sb.expires;
+		c->at[m] = k;
+		c->m++;
 	}
-	/* The chunk's link tokens and records in two MAC round trips to the
-	 * keys process, not two per message. */
-	if (notice_link_new_many(t, m, lb, ls, le, mt, e) < 0 ||
-	    delivery_put_many(t, m, dp, e) < 0 || store_commit(&t, e) < 0)
-		goto out;
-	t1 = ms_now();
-	for (size_t i = 0; i < m; i++) {
-		items[at[i]]->d = ds[i];
-		memcpy(tok[at[i]], mt[i], sizeof(mt[i]));
-	}
+	/* The chunk's link tokens and records, a group of MACs per keys
+	 * request, not two round trips per message. */
+	for (size_t i = 0; i < c->m; i += KEYS_BATCH_MAX)
+		if (notice_link_new_many(t, c->m - i < KEYS_BATCH_MAX ? c->m - i : KEYS_BATCH_MAX,
+					 c->lb + i, c->ls + i, c->le + i, c->mt + i, e) < 0)
+			return -1;
+	return put_deliveries(t, c->m, c->dp, e);
+}
+
+/* Build the chunk's messages into q->ready (those that cannot be built
+ * fail at once). */
+static void chunk_build(struct queue *q, struct chunk *c, int64_t now)
+{
 	q->nready = q->ready_at = 0;
-	for (k = 0; k < n; k++) {
+	for (size_t k = 0; k < c->n; k++) {
+		struct qitem *it = c->items[k];
 		struct qjob *j = &q->ready[q->nready];
 		struct error be = { { 0 }, 0 };
-		if (items[k]->d.state != DELIVERY_SENDING) {
-			fail_now(q, items[k], now, "no address to send to");
+		if (it->d.state != DELIVERY_SENDING) {
+			fail_now(q, it, now, "no address to send to");
 			continue;
 		}
 		memset(j, 0, sizeof(*j));
-		if (send_build(q->sc, &bs[k]->sb, &rs[k], tok[k], items[k]->code, now, &j->job, &be) < 0) {
+		if (send_build(q->sc, &c->bs[k]->sb, &c->rs[k], c->tok[k], it->code,
+			       c->rp[k][0] != '\0' ? c->rp[k] : NULL, now, &j->job, &be) < 0) {
 			log_warn("event=message_refused batch=%llu seq=%u reason=\"%s\"",
-				 (unsigned long long)bs[k]->sb.id, items[k]->d.seq, be.msg);
-			fail_now(q, items[k], now, be.msg);
+				 (unsigned long long)c->bs[k]->sb.id, it->d.seq, be.msg);
+			fail_now(q, it, now, be.msg);
 			continue;
 		}
-		j->job.cookie = bs[k]->sb.id << 32 | items[k]->d.seq;
-		j->it = items[k];
-		items[k]->in_flight = 1;
+		j->job.cookie = c->bs[k]->sb.id << 32 | it->d.seq;
+		j->it = it;
+		it->in_flight = 1;
 		q->in_flight++;
 		q->nready++;
 	}
+}
+
+/* Mark a chunk "sending" and build its messages.  The outcomes waiting
+ * are written in the same transaction: one commit (and one round of
+ * fsyncs) per chunk, not one for the chunk and one for its outcomes. */
+static int take_chunk(struct queue *q, int64_t now, struct error *e)
+{
+	struct chunk *c = xcalloc(1, sizeof(*c));
+	struct store_txn *t = NULL;
+	int64_t t0 = ms_now(), t1 = 0;
+	long nout = 0;
+	int ret = -1;
+
+	c->n = pick(q, now, c->items, c->bs, QUEUE_TAKE);
+	if (c->n == 0) {
+		ret = 0;
+		goto out;
+	}
+	if (store_begin(q->sc->st, 1, &t, e) < 0 || (nout = dirty_write(q, t, e)) < 0 ||
+	    chunk_mark(q, c, t, now, e) < 0 || store_commit(&t, e) < 0)
+		goto out;
+	dirty_done(q, (size_t)nout);
+	t1 = ms_now();
+	/* The same line as commit_dirty()'s (tests/integration/mailer_crash.py
+	 * counts the outcomes a mailer has committed). */
+	if (nout > 0)
+		log_info("event=outcomes_recorded n=%ld ms=%lld with=chunk", nout,
+			 (long long)(t1 - t0));
+	/* The chunk's return paths in one keys request (else one each below). */
+	if (verp_addresses(q->sc->kc, c->m, c->lb, c->ls, q->sc->verp_domain, c->vr, e) == 0)
+		for (size_t i = 0; i < c->m; i++)
+			memcpy(c->rp[c->at[i]], c->vr[i], sizeof(c->vr[i]));
+	for (size_t i = 0; i < c->m; i++) {
+		c->items[c->at[i]]->d = c->ds[i];
+		memcpy(c->tok[c->at[i]], c->mt[i], sizeof(c->mt[i]));
+	}
+	chunk_build(q, c, now);
 	ret = 1;
-	log_info("event=chunk_taken n=%zu ms=%lld build_ms=%lld", n, (long long)(t1 - t0),
-		 (long long)(ms_now() - t1));
+	log_info("event=chunk_taken n=%zu outcomes=%ld ms=%lld build_ms=%lld", c->n, nout,
+		 (long long)(t1 - t0), (long long)(ms_now() - t1));
 out:
 	store_abort(&t);
-	for (size_t i = 0; i < n; i++)
-		send_resident_free(&rs[i]);
-	secure_wipe(tok, QUEUE_TAKE * sizeof(*tok));
-	secure_wipe(mt, QUEUE_TAKE * sizeof(*mt));
-	free(rs);
-	free(tok);
-	free(mt);
+	for (size_t i = 0; i < c->n; i++)
+		send_resident_free(&c->rs[i]);
+	secure_wipe(c, sizeof(*c));
+	free(c);
 	return ret;
 }
 
@@ -581,56 +757,22 @@ void queue_outcome(struct queue *q, const struct pool_outcome *o)
 
 /* ---- committing and finishing ---- */
 
-_Static_assert(QUEUE_CHUNK <= NOTICE_EVENTS_MANY_MAX, "a chunk's events fit one audit request");
-_Static_assert(QUEUE_CHUNK <= KEYS_BATCH_MAX && QUEUE_TAKE <= KEYS_BATCH_MAX,
-	       "a chunk's MACs fit one keys request");
-
 static int commit_dirty(struct queue *q, struct error *e)
 {
 	struct store_txn *t = NULL;
-	size_t n = q->ndirty < QUEUE_CHUNK ? q->ndirty : QUEUE_CHUNK;
-	struct notice_event_rec evs[QUEUE_CHUNK];
-	struct delivery *dp[QUEUE_CHUNK];
-	struct timeval tv;
 	int64_t t0 = ms_now();
+	long n;
 
-	if (n == 0)
+	if (q->ndirty == 0)
 		return 0;
-	gettimeofday(&tv, NULL);
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		struct qitem *it = q->dirty[i];
-		struct notice_event_rec *ev = &evs[i];
-		memset(ev, 0, sizeof(*ev));
-		ev->batch = it->d.batch;
-		ev->seq = it->d.seq;
-		/* One microsecond apart: events of one instant would each try
-		 * the keys of those before (a MAC round trip each). */
-		ev->time_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec + (int64_t)i;
-		ev->type = (enum notice_event)it->event;
-		ev->delay = -1;
-		dp[i] = &it->d;
-	}
-	/* The chunk's records MACed in one round trip to the keys process. */
-	if (delivery_put_many(t, n, dp, e) < 0) {
+	if ((n = dirty_write(q, t, e)) < 0 || store_commit(&t, e) < 0) {
 		store_abort(&t);
 		return -1;
 	}
-	/* All the chunk's events in one audit request: one fsync in the keys
-	 * process for the chunk, not one per message. */
-	if (notice_event_add_many(t, evs, n, e) < 0) {
-		store_abort(&t);
-		return -1;
-	}
-	if (store_commit(&t, e) < 0)
-		return -1;
-	log_info("event=outcomes_recorded n=%zu ms=%lld", n, (long long)(ms_now() - t0));
-	for (size_t i = 0; i < n; i++)
-		q->dirty[i]->dirty = 0;
-	memmove(q->dirty, q->dirty + n, (q->ndirty - n) * sizeof(*q->dirty));
-	q->ndirty -= n;
-	q->dirty_since_ms = ms_now();
+	dirty_done(q, (size_t)n);
+	log_info("event=outcomes_recorded n=%ld ms=%lld", n, (long long)(ms_now() - t0));
 	return 0;
 }
 
@@ -714,7 +856,7 @@ int queue_flush(struct queue *q, int force, struct error *e)
 		return 0;
 	while (q->ndirty > 0 &&
 	       (force || q->ndirty >= QUEUE_CHUNK || q->in_flight == 0 ||
-		ms_now() - q->dirty_since_ms >= 100))
+		ms_now() - q->dirty_since_ms >= QUEUE_OUTCOME_WAIT_MS))
 		if (commit_dirty(q, e) < 0)
 			return -1;
 	if (q->in_flight == 0 && q->ndirty == 0)

@@ -13,10 +13,12 @@
  *
  *   queued | deferred (next_at due) | sending (after a crash)
  *     -> "sending", with a fresh link token, committed before the message
- *        leaves (up to QUEUE_TAKE records per commit, one keys request: few, so that the
- *        outcomes of the messages before are recorded soon)
+ *        leaves (up to QUEUE_TAKE records per commit)
  *     -> the transport (mailer/pool.h) -> its outcome, recorded in bulk
- *        (up to QUEUE_CHUNK outcomes per commit) with an event each:
+ *        with an event each, in the same write transaction as the next
+ *        chunk's "sending" records (one commit and one round of fsyncs per
+ *        chunk), or on its own after QUEUE_OUTCOME_WAIT_MS, when nothing is
+ *        in flight, or once QUEUE_CHUNK wait:
  *          accepted      -> sent (queue id, contacts + 1, sent_at)
  *          4xx, drop...  -> deferred (attempts + 1, next_at after a back-off of
  *                           1 min doubling to 1 h, never before the pool's
@@ -38,8 +40,9 @@
 #include "mailer/pool.h"
 #include "mailer/send.h"
 
-#define QUEUE_CHUNK 64           /* outcomes per write transaction */
+#define QUEUE_CHUNK 512          /* most outcomes per write transaction */
 #define QUEUE_TAKE 64            /* deliveries marked "sending" per write transaction */
+#define QUEUE_OUTCOME_WAIT_MS 250 /* an outcome waits no longer for the next chunk's commit */
 #define QUEUE_SCAN_MS 100        /* a batch just sent is seen this soon (one read txn) */
 #define QUEUE_BACKOFF_MIN 60     /* seconds: first retry */
 #define QUEUE_BACKOFF_MAX 3600   /* seconds: longest wait between retries */

@@ -224,10 +224,16 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 		return r < 0 ? -1 : err_set(e, "batch %llu has no record", (unsigned long long)id);
 	}
 	b->title = rec_dup(plain.data, plain.len, BR_TITLE);
+	b->raw_title = xstrdup(b->title);
 	b->message = rec_dup(plain.data, plain.len, BR_MESSAGE);
 	b->kyouji = rec_dup(plain.data, plain.len, BR_KYOUJI);
 	rec_get_str(plain.data, plain.len, BR_ACTOR, b->actor, sizeof(b->actor));
-	if (test && rec_get_str(plain.data, plain.len, BR_FROM, text, sizeof(text)) == 0)
+	/* The submitter's own address, as the gateway stored it; a batch
+	 * stored before it did: its source, when that is an address. */
+	if (test && rec_get_str(plain.data, plain.len, BR_SUBMITTER, text, sizeof(text)) == 0)
+		send_submitter_address(text, b->submitter, sizeof(b->submitter));
+	if (test && b->submitter[0] == '\0' &&
+	    rec_get_str(plain.data, plain.len, BR_FROM, text, sizeof(text)) == 0)
 		send_submitter_address(text, b->submitter, sizeof(b->submitter));
 	rec_get_str(plain.data, plain.len, BR_AUTH, text, sizeof(text));
 	b->auth = auth_of(text);
@@ -248,37 +254,66 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 void send_batch_free(struct send_batch *b)
 {
 	free(b->title);
+	free(b->raw_title);
 	free(b->message);
 	free(b->kyouji);
 	free(b->tests);
-	b->title = b->message = b->kyouji = NULL;
+	b->title = b->raw_title = b->message = b->kyouji = NULL;
 	b->tests = NULL;
+}
+
+/* Fill r from its record's plaintext. */
+static void resident_from(const struct buf *plain, struct send_resident *r)
+{
+	const uint8_t *v;
+	size_t vl;
+	uint64_t flags = rec_get_u64(plain->data, plain->len, RR_FLAGS, 0);
+	if (rec_get_str(plain->data, plain->len, RR_EMAIL, r->email, sizeof(r->email)) < 0)
+		r->email[0] = '\0';
+	if (rec_get_str(plain->data, plain->len, RR_KEY, r->key, sizeof(r->key)) < 0)
+		r->key[0] = '\0';
+	r->mailable = flags == 0 && r->email[0] != '\0' && email_valid(r->email);
+	if (rec_get(plain->data, plain->len, RR_MESSAGE, &v, &vl) == 0 && vl > 0)
+		r->message = xstrndup((const char *)v, vl);
 }
 
 int send_resident_read(struct store_txn *t, uint64_t batch, uint32_t seq, struct send_resident *r,
 		       struct error *e)
 {
-	struct buf plain;
-	uint8_t key[12];
+	int found = 0;
+	int rc = send_residents_read(t, 1, &batch, &seq, r, &found, e);
+	return rc < 0 ? -1 : found ? 0 : 1;
+}
+
+int send_residents_read(struct store_txn *t, size_t n, const uint64_t *batch, const uint32_t *seq,
+			struct send_resident *r, int *found, struct error *e)
+{
+	uint8_t (*keys)[12] = xcalloc(n ? n : 1, sizeof(*keys));
+	const void **kp = xcalloc(n ? n : 1, sizeof(*kp));
+	size_t *kl = xcalloc(n ? n : 1, sizeof(*kl));
+	struct buf *plain = xcalloc(n ? n : 1, sizeof(*plain));
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	r->seq = seq;
-	buf_init(&plain, 4 << 20);
-	be64_put(key, batch);
-	be32_put(key + 8, seq);
-	rc = store_get_sealed(t, DB_RESIDENTS, key, sizeof(key), &plain, e);
-	if (rc == 0) {
-		const uint8_t *v;
-		size_t vl;
-		uint64_t flags = rec_get_u64(plain.data, plain.len, RR_FLAGS, 0);
-		if (rec_get_str(plain.data, plain.len, RR_EMAIL, r->email, sizeof(r->email)) < 0)
-			r->email[0] = '\0';
-		r->mailable = flags == 0 && r->email[0] != '\0' && email_valid(r->email);
-		if (rec_get(plain.data, plain.len, RR_MESSAGE, &v, &vl) == 0 && vl > 0)
-			r->message = xstrndup((const char *)v, vl);
+	for (size_t i = 0; i < n; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].seq = seq[i];
+		be64_put(keys[i], batch[i]);
+		be32_put(keys[i] + 8, seq[i]);
+		kp[i] = keys[i];
+		kl[i] = sizeof(keys[i]);
+		buf_init(&plain[i], 4 << 20);
 	}
-	buf_wipe(&plain);
+	/* One keys request for the data keys of all n, not one each. */
+	rc = store_get_sealed_many(t, DB_RESIDENTS, n, kp, kl, plain, found, e);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0 && found[i])
+			resident_from(&plain[i], &r[i]);
+		buf_wipe(&plain[i]);
+	}
+	free(plain);
+	free(kl);
+	free(kp);
+	free(keys);
 	return rc;
 }
 
@@ -290,6 +325,7 @@ void send_resident_free(struct send_resident *r)
 	}
 	r->message = NULL;
 	secure_wipe(r->email, sizeof(r->email));
+	secure_wipe(r->key, sizeof(r->key));
 }
 
 const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
@@ -316,8 +352,8 @@ const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
 }
 
 int send_build(const struct send_ctx *c, const struct send_batch *b, const struct send_resident *r,
-	       const char *token, const char *code, int64_t now, struct pool_job *job,
-	       struct error *e)
+	       const char *token, const char *code, const char *return_path, int64_t now,
+	       struct pool_job *job, struct error *e)
 {
 	struct message_input in;
 	struct buf msg, dk;
@@ -356,8 +392,10 @@ int send_build(const struct send_ctx *c, const struct send_batch *b, const struc
 		goto out;
 	if (dkim_sign_conf(c->kc, c->conf, msg.data, msg.len, &dk, e) < 0)
 		goto out;
-	if (verp_address(c->kc, b->id, r->seq, c->verp_domain, job->mail_from, sizeof(job->mail_from),
-			 e) < 0)
+	if (return_path != NULL)
+		str_copy(job->mail_from, return_path, sizeof(job->mail_from));
+	else if (verp_address(c->kc, b->id, r->seq, c->verp_domain, job->mail_from,
+			      sizeof(job->mail_from), e) < 0)
 		goto out;
 	str_copy(job->rcpt, to, sizeof(job->rcpt));
 	if (dk.len > 0) {

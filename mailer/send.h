@@ -8,7 +8,9 @@
  * (mailer/dkim.h).  Runs in the mailer process.
  *
  * Who receives it: the resident's own address for a live batch; for a test
- * batch (テスト) the submitter (BR_FROM, when it is a valid address) and
+ * batch (テスト) the submitter (BR_SUBMITTER: the address of the staff
+ * account that submitted it, which the gateway and `tayori submit` store;
+ * for older batches BR_FROM when it is an address) and
  * [mail] test_addresses instead, without
  * duplicates, in turn by seq, and the message is marked テスト.  A resident the batch holds back (any
  * row flag: no address, an invalid one, a duplicate key...) gets no mail:
@@ -57,13 +59,14 @@ struct send_batch {
 	uint64_t id;
 	int test;
 	char *title;
+	char *raw_title;       /* BR_TITLE as stored ("" when none): the consent type */
 	char *message;
 	char *kyouji;          /* the batch's 教示 (BR_KYOUJI), NULL when none */
 	enum message_auth auth;
 	char deadline[11];     /* YYYY-MM-DD */
 	int64_t expires;       /* the links' expiry, UTC seconds */
 	char actor[64];        /* who submitted it ("staff:3"), for the report */
-	char submitter[SEND_ADDR_MAX + 1]; /* a test batch: BR_FROM when an address, or "" */
+	char submitter[SEND_ADDR_MAX + 1]; /* a test batch: BR_SUBMITTER (or BR_FROM), or "" */
 	/* The ward's settings from the dashboard (lib/wardset.h), read when the
 	 * batch is loaded: they override the conf's contact and test addresses. */
 	char contact[1200];    /* "" : the send_ctx's ([mail] contact) */
@@ -77,6 +80,7 @@ struct send_resident {
 	uint32_t seq;
 	int mailable;           /* no row flag and an address */
 	char email[SEND_ADDR_MAX + 1];
+	char key[129];          /* the resident's normalised key (宛名番号): consent */
 	char *message;          /* the resident's own message, or NULL */
 };
 
@@ -103,6 +107,10 @@ void send_batch_free(struct send_batch *b);
 /* Read resident seq of batch: 0, 1 absent, -1 error. */
 int send_resident_read(struct store_txn *t, uint64_t batch, uint32_t seq, struct send_resident *r,
 		       struct error *e);
+/* send_resident_read() for n residents with one keys request for all:
+ * found[i] 1 read, 0 absent; -1 error. */
+int send_residents_read(struct store_txn *t, size_t n, const uint64_t *batch, const uint32_t *seq,
+			struct send_resident *r, int *found, struct error *e);
 void send_resident_free(struct send_resident *r);
 
 /* Where resident r's message goes ("" when nowhere: a test batch without
@@ -111,9 +119,11 @@ const char *send_rcpt(const struct send_ctx *c, const struct send_batch *b,
 		      const struct send_resident *r);
 
 /* Build the message for r with link token and notice code into job (rcpt,
- * return path, bytes owned by job->msg).  now is its Date. */
+ * return path, bytes owned by job->msg).  now is its Date.  return_path is
+ * r's VERP (mailer/verp.h verp_addresses(), made for a whole chunk at
+ * once), or NULL to ask the keys process for it here. */
 int send_build(const struct send_ctx *c, const struct send_batch *b, const struct send_resident *r,
-	       const char *token, const char *code, int64_t now, struct pool_job *job,
-	       struct error *e);
+	       const char *token, const char *code, const char *return_path, int64_t now,
+	       struct pool_job *job, struct error *e);
 
 #endif

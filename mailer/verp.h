@@ -44,6 +44,12 @@ struct keys_client;
 int verp_address(struct keys_client *kc, uint64_t batch, uint32_t seq, const char *domain,
 		 char *out, size_t outsize, struct error *e);
 
+/* verp_address() for n messages (batch[i], seq[i]) with one keys request
+ * for all their MACs (KEYS_BATCH): out[i] gets each return path. */
+#define VERP_ADDR_MAX 254
+int verp_addresses(struct keys_client *kc, size_t n, const uint64_t *batch, const uint32_t *seq,
+		   const char *domain, char (*out)[VERP_ADDR_MAX + 1], struct error *e);
+
 /* Whether a parsed return path's MAC holds: *valid is 1 only when v is a
  * well-formed VERP (v->valid) whose MAC is the one the keys process makes
  * for its batch and sequence (compared in constant time).  -1 with e only

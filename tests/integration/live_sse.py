@@ -154,7 +154,7 @@ def seqs_from_page(staff, batch, cookie):
     req = urllib.request.Request("%s/batches/%s" % (staff, batch), headers={"Cookie": cookie})
     page = urllib.request.urlopen(req, timeout=30).read().decode("utf-8")
     # keys as normalised (leading zeros as Excel may have lost them)
-    return {k.lstrip("0"): int(s) for s, k in re.findall(r'<td id="r-(\d+)">([^<]*)</td>', page)}, page
+    return {k.lstrip("0"): int(s) for s, k in re.findall(r'<td id="r-(\d+)">(?:<a href="[^"]*">)?([^<]*)(?:</a>)?</td>', page)}, page
 
 
 def flow(argv):

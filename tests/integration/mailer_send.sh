@@ -8,7 +8,11 @@
 # (unique across the batch) and a notice code, and a DKIM signature
 # ([mail] dkim_selector set) that dkimpy verifies against the record
 # `tayori dkim record` prints.  The batch ends "sent", each resident "sent"
-# in `tayori batch show --json`.
+# in `tayori batch show --json`.  Then a test batch (テスト, submitted with
+# `tayori submit --test` by the staff member running it): every message goes
+# to that staff member's own address (stored with the batch) or to [mail]
+# test_addresses, none to a resident, each marked テスト in the subject and
+# in both parts of the body.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 D=$T/var
@@ -23,7 +27,8 @@ sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s|^#public_url = .*|public_url = https://tsuchi.ward.example.jp|" \
        -e "s/^#from = .*/from = tsuchi@ward.example.jp/" \
        -e 's/^#dkim_selector = .*/dkim_selector = s1/' \
-       -e 's/^#dkim_domain = .*/dkim_domain = ward.example.jp/' "$D/tayori.conf"
+       -e 's/^#dkim_domain = .*/dkim_domain = ward.example.jp/' \
+       -e 's/^#test_addresses = .*/test_addresses = shiken@ward.example.jp/' "$D/tayori.conf"
 export PW=a-long-enough-password
 "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --role approver --password-env PW >/dev/null 2>&1 || fail "user add shonin"
 "$TAYORI" user add "$ME" -d "$D" --email me@ward.example.jp --role approver --password-env PW >/dev/null 2>&1 || fail "user add $ME"
@@ -34,6 +39,13 @@ cp "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/b/"
 "$TAYORI" submit -d "$D" --json "$T/b" >"$T/b.json" 2>"$T/b.err" || { fail "submit"; cat "$T/b.err"; }
 B=$(jval "$T/b.json" 'd["batch"]')
 check_status 0 "the batch is approved" "$TAYORI" batch approve "$B" --as shonin -d "$D"
+# The test batch, submitted by $ME (me@ward.example.jp): 5 rows.
+sh "$TOP/tests/bench/gen-corpus" "$T/c2" 5 >/dev/null 2>&1 || fail "gen-corpus (test batch)"
+mkdir "$T/b2"
+cp "$T/c2/corpus.csv" "$T/c2/corpus.pdf" "$T/b2/"
+"$TAYORI" submit -d "$D" --test --json "$T/b2" >"$T/b2.json" 2>"$T/b2.err" || { fail "submit --test"; cat "$T/b2.err"; }
+BT=$(jval "$T/b2.json" 'd["batch"]')
+check_status 0 "the test batch is approved" "$TAYORI" batch approve "$BT" --as shonin -d "$D"
 
 "$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
 SUP=$!
@@ -133,5 +145,44 @@ if grep -q '"residents"' "$T/show.json"; then
 else
 	echo "# skip: batch show --json has no residents yet"
 fi
+
+# The test batch: to the submitter and the test address only, marked テスト.
+ls "$D/mail/outbox/new" >"$T/before2"
+check_status 0 "tayori batch send (the test batch)" "$TAYORI" batch send "$BT" --as shonin -d "$D"
+check "the test batch ends sent" wait_for 60 sh -c "[ \"\$(\"$TAYORI\" batch show $BT -d '$D' --json | $PY -c 'import json, sys; print(json.load(sys.stdin)[\"summary\"][\"status\"])')\" = sent ]"
+$PY - "$D/mail/outbox/new" "$T/c2/corpus.csv" "$T/before2" >"$T/test.out" 2>&1 <<'PYEOF'
+import email, email.policy, os, sys
+outdir, csvpath, before = sys.argv[1], sys.argv[2], set(open(sys.argv[3]).read().split())
+rows = open(csvpath, "rb").read().decode("cp932").splitlines()[1:]
+residents = set(r.split(",")[2] for r in rows if r.split(",")[2])
+got, problems = [], []
+for name in sorted(os.listdir(outdir)):
+    if name in before:
+        continue
+    m = email.message_from_bytes(open(os.path.join(outdir, name), "rb").read(), policy=email.policy.strict)
+    addr = m["To"].addresses[0].addr_spec
+    text = m.get_body(preferencelist=("plain",)).get_content()
+    if "/n/" not in text:
+        continue  # the report to staff, not a notice
+    got.append(addr)
+    if addr in residents:
+        problems.append("%s: sent to a resident, %s" % (name, addr))
+    if "テスト" not in str(m["Subject"]):
+        problems.append("%s: Subject without テスト: %s" % (name, m["Subject"]))
+    html = m.get_body(preferencelist=("html",)).get_content()
+    if "テスト" not in text or "テスト" not in html:
+        problems.append("%s: a part without テスト" % name)
+print("test messages=%d rows=%d to=%s" % (len(got), len(rows), ",".join(sorted(set(got)))))
+if len(got) != len(rows):
+    problems.append("%d messages for %d rows" % (len(got), len(rows)))
+if set(got) != {"me@ward.example.jp", "shiken@ward.example.jp"}:
+    problems.append("recipients %r, not the submitter and the test address" % sorted(set(got)))
+for p in problems[:20]:
+    print(p)
+sys.exit(1 if problems else 0)
+PYEOF
+rc=$?
+sed 's/^/# /' "$T/test.out" | head -25
+if [ $rc -eq 0 ]; then ok "the test batch went to the submitter's own address and the test address only, marked テスト"; else fail "the test batch's messages"; fi
 check_status 0 "the audit chain verifies" "$TAYORI" audit verify -d "$D"
 done_testing

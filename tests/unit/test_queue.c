@@ -27,6 +27,7 @@
 
 #include "conf/conf.h"
 #include "lib/batches.h"
+#include "lib/consent.h"
 #include "lib/mailreq.h"
 #include "lib/notice.h"
 #include "lib/rec.h"
@@ -175,9 +176,11 @@ static void put_batch(struct store *st, uint64_t id, int test, const char *const
 			 rec_put_str(&b, BR_DEADLINE, "2026-12-25"), 0);
 	assert_int_equal(store_put_sealed(t, DB_BATCHES, key, 8, b.data, b.len, &e), 0);
 	for (size_t i = 0; i < n; i++) {
+		char rkey[16];
+		snprintf(rkey, sizeof(rkey), "k%zu", i + 1);
 		buf_reset(&b);
 		be32_put(key + 8, (uint32_t)(i + 1));
-		assert_int_equal(rec_put_str(&b, RR_KEY, "k") | rec_put_str(&b, RR_NAME, "区民") |
+		assert_int_equal(rec_put_str(&b, RR_KEY, rkey) | rec_put_str(&b, RR_NAME, "区民") |
 				 rec_put_str(&b, RR_EMAIL, emails[i]) |
 				 rec_put_u64(&b, RR_FLAGS, emails[i][0] ? 0 : 0x02), 0);
 		assert_int_equal(store_put_sealed(t, DB_RESIDENTS, key, 12, b.data, b.len, &e), 0);
@@ -492,6 +495,78 @@ static void test_test_batch_submitter(void **state)
 	rig_close(&r);
 }
 
+static void consent_record(struct fixture *f, const char *key, const char *type,
+			   const char *channel)
+{
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	struct consent_rec c;
+	memset(&c, 0, sizeof(c));
+	str_copy(c.channel, channel, sizeof(c.channel));
+	c.at = now_utc() - 86400;
+	str_copy(c.terms, "2026-04", sizeof(c.terms));
+	c.batch = 3;
+	c.seq = 1;
+	assert_int_equal(store_begin(f->st, 1, &t, &e), 0);
+	assert_int_equal(consent_put(t, key, type, &c, &e), 0);
+	assert_int_equal(store_commit(&t, &e), 0);
+}
+
+/* A resident who declined electronic delivery of this notice type (an
+ * earlier batch, DB_CONSENT) gets no mail: no delivery, the paper list,
+ * "declined" in the batch's access record.  A consent, or a decline of
+ * another type, changes nothing. */
+static void test_consent_declined(void **state)
+{
+	static const char *const to[] = { "ichiro@example.jp", "jiro@example.jp",
+					  "saburo@example.jp" };
+	struct fixture *f = *state;
+	struct rig r;
+	struct delivery d;
+	struct store_txn *t = NULL;
+	struct error e = { { 0 }, 0 };
+	struct notice_access a;
+	struct notice_status *sv = NULL;
+	size_t n = 0;
+
+	put_batch(f->st, BATCH + 3, 0, to, 3);
+	consent_record(f, "k1", "別の通知", "paper");
+	consent_record(f, "k2", "住民税決定通知", "paper");
+	consent_record(f, "k3", "住民税決定通知", "electronic");
+	rig_open(f, &r);
+	run(&r, now_utc());
+	status_is(f, BATCH + 3, BATCH_STATUS_SENT);
+	get(f, BATCH + 3, 1, 0, &d);
+	assert_int_equal(d.state, DELIVERY_SENT);
+	get(f, BATCH + 3, 2, 1, &d);
+	get(f, BATCH + 3, 3, 0, &d);
+	assert_int_equal(d.state, DELIVERY_SENT);
+	/* Q1, Q2: the two messages; Q3: the report. */
+	for (int i = 1; i <= 3; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "Q%d.env", i);
+		assert_false(relay_rcpt_is(name, "jiro@example.jp"));
+	}
+	assert_true(relay_rcpt_is("Q1.env", "ichiro@example.jp") +
+			    relay_rcpt_is("Q2.env", "ichiro@example.jp") == 1);
+	assert_true(relay_rcpt_is("Q1.env", "saburo@example.jp") +
+			    relay_rcpt_is("Q2.env", "saburo@example.jp") == 1);
+	assert_int_equal(store_begin(f->st, 0, &t, &e), 0);
+	assert_int_equal(access_get(t, BATCH + 3, 2, &a, &e), 0);
+	assert_int_equal(a.consent, CONSENT_DECLINED);
+	assert_string_equal(a.terms, "2026-04");
+	assert_int_equal(access_get(t, BATCH + 3, 1, &a, &e), 1);
+	store_abort(&t);
+	assert_int_equal(notice_statuses(f->st, BATCH + 3, now_utc(), &sv, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(sv[1].paper, 1);
+	assert_string_equal(sv[1].state, "paper");
+	assert_int_equal(sv[0].paper, 0);
+	assert_string_equal(sv[2].state, "sent");
+	free(sv);
+	rig_close(&r);
+}
+
 /* An OTP request leaves within the poll and its record is deleted. */
 static void test_mailq(void **state)
 {
@@ -624,6 +699,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_withdrawn, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_test_batch_submitter, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_mailq, rsetup, rteardown),
+		cmocka_unit_test_setup_teardown(test_consent_declined, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_outbox, rsetup, rteardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -55,6 +56,34 @@ static int check(struct keys_client *kc, const char *addr)
 		fail_msg("verp_check(%s): %s", addr, e.msg);
 	assert_true(valid == 0 || valid == 1);
 	return valid;
+}
+
+/* A chunk's return paths made in one keys request are the ones made one by
+ * one, each valid; a chunk with one out of range makes none. */
+static void test_many(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 70 }; /* more than one KEYS_BATCH */
+	uint64_t b[N];
+	uint32_t s[N];
+	char (*out)[VERP_ADDR_MAX + 1] = calloc(N, sizeof(*out));
+	char one[VERP_ADDR_MAX + 1];
+	struct error e = { { 0 }, 0 };
+
+	assert_non_null(out);
+	for (size_t i = 0; i < N; i++) {
+		b[i] = 3 + i % 2;
+		s[i] = (uint32_t)(i * 7919 + 1);
+	}
+	assert_int_equal(verp_addresses(f->kc, N, b, s, DOMAIN, out, &e), 0);
+	for (size_t i = 0; i < N; i++) {
+		make(f, b[i], s[i], one, sizeof(one));
+		assert_string_equal(out[i], one);
+		assert_int_equal(check(f->kc, out[i]), 1);
+	}
+	s[5] = 0;
+	assert_int_equal(verp_addresses(f->kc, N, b, s, DOMAIN, out, &e), -1);
+	free(out);
 }
 
 static void test_made_is_valid(void **state)
@@ -285,6 +314,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_made_is_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_is_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_tenant_is_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_largest_fits, setup, teardown),
