@@ -21,6 +21,7 @@ struct batch_files {
 	char *message;          /* message.txt (UTF-8), or NULL */
 	char title[TEXT_TITLE_MAX * 4 + 1]; /* the folder's name or the Subject, a title
 					     * of last resort */
+	char submitter[256];    /* the uploader's staff e-mail (a test batch goes there), or "" */
 };
 
 /* Add one file (path) to f; total counts bytes against max. */

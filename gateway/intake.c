@@ -532,6 +532,8 @@ enum intake_outcome intake_files(struct intake *in, struct batch_files *f, size_
 	}
 	batch_files_input(&bi, f, &set, in->c, NULL, actor, source);
 	bi.intake_id = id;
+	if (f->submitter[0] != '\0')
+		bi.submitter = f->submitter; /* an upload: a test batch goes back to the uploader */
 	if (in->signer == NULL) {
 		err_tmp(e, "no signing credential is available");
 		goto done;

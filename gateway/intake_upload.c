@@ -111,8 +111,10 @@ static void title_of(const char *message, struct upload_result *r)
 	settings_free(&set);
 }
 
-/* May staff member id still submit?  NULL when so, else why not. */
-static const char *may_submit(struct store *st, uint64_t id, int *tmp)
+/* May staff member id still submit?  NULL when so, else why not; email
+ * gets the member's address (where a test batch goes). */
+static const char *may_submit(struct store *st, uint64_t id, char *email, size_t emailsize,
+			      int *tmp)
 {
 	struct staff s;
 	struct error e = { { 0 }, 0 };
@@ -122,6 +124,7 @@ static const char *may_submit(struct store *st, uint64_t id, int *tmp)
 			  : !(s.perms & PERM_SUBMIT) ? "the uploader no longer has the submit permission"
 						     : NULL;
 	*tmp = k < 0;
+	str_copy(email, k == 0 ? s.email : "", emailsize);
 	secure_wipe(&s, sizeof(s));
 	return why;
 }
@@ -172,7 +175,7 @@ static int take_one(struct intake *in, struct store *st, const struct conf *c, u
 	res.staff = u.staff;
 	res.created = u.created;
 	title_of(u.message, &res);
-	why = may_submit(st, u.staff, &tmp);
+	why = may_submit(st, u.staff, f.submitter, sizeof(f.submitter), &tmp);
 	if (tmp)
 		goto out;
 	if (why != NULL)

@@ -37,6 +37,7 @@ sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
 export PW=a-long-enough-password
 check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --name '係 一郎' --role clerk --password-env PW
+check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --role approver --password-env PW
 check "a second clerk" "$TAYORI" user add kakari2 -d "$D" --email kakari2@ward.example.jp --role clerk --password-env PW
 check "a clerk without the submit permission" sh -c "'$TAYORI' user add minai -d '$D' --email minai@ward.example.jp --role clerk --password-env PW && '$TAYORI' user role minai --revoke submit -d '$D'"
 uid() { "$TAYORI" user list -d "$D" --json | $PY -c 'import json, sys
@@ -156,6 +157,25 @@ cp "$T/b" "$T/report-test.html"
 jtrue "... tayori batch show says test" "$T/bt.json" 'd["summary"]["test"] in (True, 1)'
 req k "$U/batches"
 check "... marked テスト in the batches list" shows "テスト送信の確認 <strong>（テスト）</strong>"
+ls "$D/mail/outbox/new" >"$T/before-test"
+check_status 0 "... approved by another member" "$TAYORI" batch approve "$BT" --as shonin -d "$D"
+check_status 0 "... and sent" "$TAYORI" batch send "$BT" --as shonin -d "$D"
+check "... which ends sent" wait_for 60 sh -c "[ \"\$('$TAYORI' batch show $BT -d '$D' --json | $PY -c 'import json, sys; print(json.load(sys.stdin)[\"summary\"][\"status\"])')\" = sent ]"
+# Every message it made goes to the uploader (kakari@), never to a resident.
+check "... its messages go to the uploader only, marked テスト" $PY - "$D/mail/outbox/new" "$T/before-test" <<'PYEOF'
+import email, email.policy, os, sys
+outdir, before = sys.argv[1], set(open(sys.argv[2]).read().split())
+to = []
+for name in sorted(os.listdir(outdir)):
+    if name in before:
+        continue
+    m = email.message_from_bytes(open(os.path.join(outdir, name), "rb").read(), policy=email.policy.default)
+    if "テスト" not in str(m["Subject"]):
+        continue  # a reply to staff, not the batch's
+    to += [a.addr_spec for a in m["To"].addresses]
+print(to)
+sys.exit(0 if to and set(to) == {"kakari@ward.example.jp"} else 1)
+PYEOF
 
 # --- one PDF per resident, under hostile names --------------------------------
 upload k -F "title=個別のファイル<b>&\"" -F "split=per-file" \
