@@ -42,14 +42,19 @@ check "TLS 1.2 with ECDHE-RSA-AES128-GCM-SHA256 is accepted" probe $P1 -tls1_2 -
 check "TLS 1.2 with ECDHE-RSA-AES256-GCM-SHA384 is accepted" probe $P1 -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384
 check "TLS 1.2 with ECDHE-RSA-CHACHA20-POLY1305 is accepted" probe $P1 -tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305
 LOW="DEFAULT:@SECLEVEL=0"
-for v in tls1 tls1_1; do
-	if probe $P1 -$v -cipher "$LOW"; then fail "-$v is refused"; else ok "-$v is refused"; fi
-done
-for c in AES128-SHA ECDHE-RSA-AES128-SHA ECDHE-RSA-AES128-SHA256 AES256-SHA256; do
-	if probe $P1 -tls1_2 -cipher "$c"; then fail "CBC suite $c is refused"; else ok "CBC suite $c is refused"; fi
-done
-for c in AES128-GCM-SHA256 AES256-GCM-SHA384; do
-	if probe $P1 -tls1_2 -cipher "$c"; then fail "$c (no forward secrecy) is refused"; else ok "$c (no forward secrecy) is refused"; fi
+# Both listeners: the residents' ($P1) and the staff dashboard's ($P2).
+for p in $P1 $P2; do
+	[ $p = $P1 ] && who=residents || who=staff
+	check "$who: TLS 1.2 with an ECDHE AEAD suite is accepted" probe $p -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
+	for v in tls1 tls1_1; do
+		if probe $p -$v -cipher "$LOW"; then fail "$who: -$v is refused"; else ok "$who: -$v is refused"; fi
+	done
+	for c in AES128-SHA ECDHE-RSA-AES128-SHA ECDHE-RSA-AES128-SHA256 AES256-SHA256; do
+		if probe $p -tls1_2 -cipher "$c"; then fail "$who: CBC suite $c is refused"; else ok "$who: CBC suite $c is refused"; fi
+	done
+	for c in AES128-GCM-SHA256 AES256-GCM-SHA384; do
+		if probe $p -tls1_2 -cipher "$c"; then fail "$who: $c (no forward secrecy) is refused"; else ok "$who: $c (no forward secrecy) is refused"; fi
+	done
 done
 
 # The control: the same probes complete against a server that allows them.
