@@ -181,10 +181,11 @@ static int resident_rows(struct buf *b, const struct page_staff_user *u,
 		if (A("<tr><td>") || H(s) || A("</td><td id=\"r-") || H(s) ||
 		    A("\"><a href=\"/residents/") ||
 		    buf_printf(b, "%llu/%u", (unsigned long long)bs->id, rows[i].seq) < 0 ||
-		    A("\">") || H(rows[i].key) || A("</a></td><td>") ||
+		    A("\">") || H(rows[i].key) || A("</a></td><td><span class=\"state\">") ||
 		    H(state_ja(bs, rows[i].state)) ||
 		    (rows[i].paper && strcmp(rows[i].state, "paper") != 0 && A("（紙）")) ||
-		    page_staff_row_unlock(b, u, bs, &rows[i]) < 0)
+		    /* the live view rewrites the span, not the unlock link after it */
+		    A("</span>") || page_staff_row_unlock(b, u, bs, &rows[i]) < 0)
 			return -1;
 		str_fmt(s, sizeof(s), "%u", rows[i].contacts);
 		if (A("</td><td>") || H(s) || A("</td><td>") || jst(b, rows[i].sent_at) < 0 ||

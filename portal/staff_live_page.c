@@ -43,7 +43,7 @@ const char staff_live_js[] =
 	"\t\tvar tr = td && td.parentNode;\n"
 	"\t\tif (!tr || !tr.cells || tr.cells.length < 7)\n"
 	"\t\t\treturn;\n"
-	"\t\tset(tr.cells[2], d.state);\n"
+	"\t\tset(tr.cells[2].querySelector('.state') || tr.cells[2], d.state);\n"
 	"\t\tset(tr.cells[3], d.contacts);\n"
 	"\t\tset(tr.cells[4], d.sent);\n"
 	"\t\tset(tr.cells[5], d.opened);\n"

@@ -151,7 +151,7 @@ check "filter by status" sh -c "grep -q '該当するバッチはありません
 req s1 "$U/batches/$B1"
 check "a batch page: its residents and their state" sh -c \
 	"[ $(code) = 200 ] && grep -q '区民ごとの状況' '$T/b' && [ \$(grep -c '<tr><td>[0-9]' '$T/b') -eq 3 ]"
-check "... not sent yet" sh -c "[ \$(grep -c '<td>未送信</td>' '$T/b') -eq 3 ]"
+check "... not sent yet" sh -c "[ \$(grep -c '<td><span class=\"state\">未送信</span></td>' '$T/b') -eq 3 ]"
 check "... the time in JST" grep -q 'JST' "$T/b"
 check "... the approve action for an approver" grep -q "href=\"/approve/$B1\"" "$T/b"
 check "... each view of the residents audited" has_audit batch.view_residents "staff:$SHONIN" "batch:$B1" "page=1"
@@ -223,7 +223,7 @@ check "... the batch is sending (or already sent: the mailer is quick)" sh -c "c
 check "... audited" has_audit batch.send "staff:$SHONIN" "batch:$B1" "to=sending"
 req s1 "$U/batches/$B1"
 check "... its page: sending or sent, no resident still unsent" sh -c \
-	"grep -qE '<dd>(送信中|送信済み)</dd>' '$T/b' && ! grep -q '<td>未送信</td>' '$T/b'"
+	"grep -qE '<dd>(送信中|送信済み)</dd>' '$T/b' && ! grep -q '<span class=\"state\">未送信</span>' '$T/b'"
 
 # --- logout ------------------------------------------------------------------------
 req s1 "$U/batches"
