@@ -47,6 +47,7 @@
 //                            watched, the moment noted; else when it was seen)
 //   url=FILE                 write the current URL into FILE
 //   cookies=FILE             write the page's cookies as a Cookie header value into FILE
+//   sleep=SECONDS            leave the page alone that long (a session's idle time-out)
 // Options: --user-agent STRING (default: headless Chromium's own, which
 // names HeadlessChrome; also BROWSER_USER_AGENT); --host-map NAME=IP[,...]
 // resolves NAME to IP, so a test can use the site's real name on loopback
@@ -164,6 +165,12 @@ async function step(b, st, s) {
 		return `the download is named "${arg}"`;
 	case 'url': fs.writeFileSync(arg, need().url() + '\n'); return `URL saved`;
 	case 'cookies': fs.writeFileSync(arg, (await need().cookieHeader()) + '\n'); return `cookies saved`;
+	case 'sleep': {
+		const n = Number(arg);
+		if (!(n >= 0 && n <= 600)) throw new Error(`sleep=${arg}: seconds from 0 to 600`);
+		await new Promise((r) => setTimeout(r, n * 1000));
+		return `slept ${n}s (the page left alone)`;
+	}
 	default: usage(`unknown step "${s}"`);
 	}
 	return '';

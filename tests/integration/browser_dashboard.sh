@@ -10,7 +10,9 @@
 # open in one browser context, a resident opens and downloads the notice in
 # another: the page shows both live, and the driver prints how long after
 # the click each appeared; the updated page passes axe, on the desktop and
-# at a 360 px phone.  Skipped only when /usr/bin/chromium is
+# at a 360 px phone; last, a session left alone past the idle time-out
+# ([portal] staff_idle = 1m here) ends, and the next click leads to the
+# login page.  Skipped only when /usr/bin/chromium is
 # missing (contrib/install-deps --test installs it and the npm packages).
 . "$(dirname "$0")/lib.sh"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -36,6 +38,7 @@ U=http://127.0.0.1:$P2
 sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
        -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
        -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
+       -e "s/^#staff_idle = .*/staff_idle = 1m/" \
        -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
 export PW=a-long-enough-password
 check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --name '承認 花子' --role approver --password-env PW
@@ -89,5 +92,10 @@ browse desktop "goto=$U/login" "fill=ユーザーID::shonin" "fill=パスワー�
 browse phone "goto=$U/login" "fill=ユーザーID::shonin" "fill=パスワード::$PW" submit=ログイン \
 	"goto=$U/batches/$B1" text=開封とダウンロードの推移 text=自動で更新しています page=batch-live-phone \
 	|| _nfail=$((_nfail + 1))
+# A session left alone past [portal] staff_idle (1 minute here) ends: the
+# next click leads to the login page.
+browse desktop "goto=$U/login" "fill=ユーザーID::shonin" "fill=パスワード::$PW" submit=ログイン \
+	"goto=$U/batches" text=バッチ一覧 sleep=65 "click=バッチ一覧" text=ログイン notext=ログアウト \
+	page=session-expired || _nfail=$((_nfail + 1))
 check "the screenshots are kept" sh -c "ls '$SHOTS'/browser_dashboard-*-list-desktop.png '$SHOTS'/browser_dashboard-*-batch-desktop.png"
 done_testing
