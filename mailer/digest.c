@@ -163,11 +163,12 @@ static int batch_deadline(struct store *st, uint64_t id, int64_t *end, char *fro
 		return -1;
 	}
 	r = store_get_sealed(t, DB_BATCHES, k, 8, &plain, e);
+	/* Its own 期限, or the ward's default fixed when it was sent. */
+	if (r == 0 && batches_deadline(t, id, text, sizeof(text), e) < 0)
+		r = -1;
 	store_abort(&t);
-	if (r == 0) {
-		rec_get_str(plain.data, plain.len, BR_DEADLINE, text, sizeof(text));
+	if (r == 0)
 		rec_get_str(plain.data, plain.len, BR_FROM, from, fromsize);
-	}
 	buf_wipe(&plain);
 	if (r < 0)
 		return -1;

@@ -88,7 +88,7 @@ static int mailer_open(struct role_ctx *ctx, struct store *st, struct keys_clien
 	qc.retry_max = (unsigned)conf_int(ctx->conf, "mail", "retry_max");
 	/* Few in flight: they are what a crash may send twice; the keys
 	 * process's round trips, not the relay, set the pace. */
-	qc.window = QUEUE_TAKE;
+	qc.window = QUEUE_WINDOW;
 	if (send_addr_list(conf_str(ctx->conf, "mail", "report_to"), qc.report_to, SEND_TEST_MAX,
 			   &qc.nreport, e) < 0)
 		return err_set(e, "[mail] report_to: %s", e->msg);

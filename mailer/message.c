@@ -315,14 +315,22 @@ static int part_bytes(const struct message_input *in, const struct buf *body, st
 	return buf_append(raw, body->data, body->len);
 }
 
-/* raw with every LF as CRLF (text in base64 is in canonical form). */
+/* raw with every LF as CRLF (text in base64 is in canonical form); the
+ * bytes between line ends are copied a line at a time. */
 static int crlf(struct buf *raw)
 {
 	struct buf c;
+	size_t run = 0;
 	int rc = 0;
 	buf_init(&c, raw->max);
 	for (size_t i = 0; i < raw->len && rc == 0; i++)
-		rc = (raw->data[i] == '\n' ? buf_append(&c, "\r\n", 2) : buf_append_u8(&c, raw->data[i]));
+		if (raw->data[i] == '\n') {
+			rc = buf_append(&c, raw->data + run, i - run) < 0 || buf_append(&c, "\r\n", 2) < 0
+				     ? -1 : 0;
+			run = i + 1;
+		}
+	if (rc == 0 && raw->len > run)
+		rc = buf_append(&c, raw->data + run, raw->len - run);
 	if (rc == 0) {
 		buf_free(raw);
 		*raw = c;

@@ -20,6 +20,8 @@ int64_t pool_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+#define POOL_WAKE_OUTCOMES 32
+
 static void deadline_in(struct timespec *ts, int64_t ns)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -107,7 +109,11 @@ static void push_outcome(struct pool *p, uint64_t cookie, const struct smtp_resu
 	o->r = *r;
 	o->not_before = not_before;
 	p->nouts++;
-	pthread_cond_signal(&p->out_cv);
+	/* The collector is woken for a group of outcomes, or the last one in
+	 * flight, not for each: one thread switch per message costs more than
+	 * the message's bytes.  It waits no longer than its own time-out. */
+	if (p->nouts >= POOL_WAKE_OUTCOMES || p->nouts >= p->in_flight)
+		pthread_cond_signal(&p->out_cv);
 }
 
 /* When closing: answer every job that only a rate limit holds back, so

@@ -2,7 +2,7 @@
  * queue.c — the delivery state machine of the batches being sent (see
  * queue.h).  Runs in the mailer process.
  */
-#include "mailer/queue.h"
+#include "mailer/queue_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,51 +16,19 @@
 #include "lib/notice.h"
 #include "lib/rec.h"
 #include "lib/store.h"
+#include "mailer/builder.h"
 #include "mailer/verp.h"
 
-struct qitem {
-	struct delivery d;
-	uint8_t in_flight;    /* handed to the pool, outcome not collected */
-	uint8_t dirty;        /* changed, not yet committed */
-	uint8_t event;        /* the event to record with it (enum notice_event) */
-	char code[NOTICE_CODE_TEXT + 1]; /* the notice code once known ("" = read it) */
-};
-
-struct qbatch {
-	struct send_batch sb;
-	struct qitem *items;  /* in seq order */
-	size_t n;
-	uint64_t residents;   /* rows of the batch (mailed or not) */
-	int withdrawn;        /* withdrawn while loaded: nothing more is handed over */
-	struct qbatch *next;
-};
-
-/* A built message waiting for room in the pool. */
-struct qjob {
-	struct pool_job job;
-	struct qitem *it;
-};
-
-struct queue {
-	struct send_ctx *sc;
-	struct pool *pool;
-	struct queue_config cfg;
-	struct qbatch *batches;
-	int64_t last_scan;
-	int64_t now;          /* the time of the last step (UTC seconds) */
-	struct qjob *ready;   /* built, not yet taken by the pool */
-	size_t nready, ready_at;
-	size_t in_flight;
-	struct qitem **dirty; /* outcomes to commit */
-	size_t ndirty, dirty_cap;
-	int64_t dirty_since_ms;
-};
-
-static int64_t ms_now(void)
+int64_t queue_us_now(void)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+int64_t queue_ms_now(void)
+{
+	return queue_us_now() / 1000;
 }
 
 int64_t queue_backoff(uint32_t attempts)
@@ -75,13 +43,17 @@ int queue_open(struct send_ctx *sc, struct pool *pool, const struct queue_config
 	       struct queue **out, struct error *e)
 {
 	struct queue *q = xcalloc(1, sizeof(*q));
-	(void)e;
 	q->sc = sc;
 	q->pool = pool;
 	q->cfg = *cfg;
 	if (q->cfg.window == 0)
 		q->cfg.window = 4 * QUEUE_CHUNK;
 	q->ready = xcalloc(QUEUE_TAKE, sizeof(*q->ready));
+	if (builder_open(&q->bld, e) < 0) {
+		free(q->ready);
+		free(q);
+		return -1;
+	}
 	*out = q;
 	return 0;
 }
@@ -103,6 +75,12 @@ void queue_close(struct queue **qp)
 		q->batches = b->next;
 		batch_free(b);
 	}
+	{
+		struct chunk *c = builder_take(q->bld, true);
+		if (c != NULL)
+			queue_chunk_free(c);
+	}
+	builder_close(&q->bld);
 	for (size_t i = q->ready_at; i < q->nready; i++)
 		free(q->ready[i].job.msg);
 	free(q->ready);
@@ -308,7 +286,7 @@ static int batch_queue(struct queue *q, struct qbatch *b, int64_t now, struct er
 	struct store_txn *t = NULL;
 	struct queue_pending *p = xcalloc(1, sizeof(*p));
 	size_t cap = 0, paper = 0;
-	int64_t t0 = ms_now();
+	int64_t t0 = queue_ms_now();
 	int ret = -1;
 
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
@@ -323,7 +301,7 @@ static int batch_queue(struct queue *q, struct qbatch *b, int64_t now, struct er
 		goto out;
 	log_info("event=batch_queued batch=%llu deliveries=%zu residents=%llu declined=%zu ms=%lld",
 		 (unsigned long long)b->sb.id, b->n, (unsigned long long)b->residents, paper,
-		 (long long)(ms_now() - t0));
+		 (long long)(queue_ms_now() - t0));
 	ret = 0;
 out:
 	store_abort(&t);
@@ -409,7 +387,7 @@ static int due(const struct qitem *it, int64_t now)
 	}
 }
 
-static size_t pick(struct queue *q, int64_t now, struct qitem **out, struct qbatch **ob,
+size_t queue_pick(struct queue *q, int64_t now, struct qitem **out, struct qbatch **ob,
 		   size_t max)
 {
 	size_t n = 0;
@@ -422,7 +400,7 @@ static size_t pick(struct queue *q, int64_t now, struct qitem **out, struct qbat
 	return n;
 }
 
-static void record(struct queue *q, struct qitem *it, enum notice_event ev)
+void queue_record(struct queue *q, struct qitem *it, enum notice_event ev)
 {
 	if (!it->dirty) {
 		if (q->ndirty == q->dirty_cap) {
@@ -430,24 +408,24 @@ static void record(struct queue *q, struct qitem *it, enum notice_event ev)
 			q->dirty = xrealloc(q->dirty, q->dirty_cap * sizeof(*q->dirty));
 		}
 		if (q->ndirty == 0)
-			q->dirty_since_ms = ms_now();
+			q->dirty_since_ms = queue_ms_now();
 		q->dirty[q->ndirty++] = it;
 	}
 	it->dirty = 1;
 	it->event = (uint8_t)ev;
 }
 
-static void fail_now(struct queue *q, struct qitem *it, int64_t now, const char *why)
+void queue_fail_now(struct queue *q, struct qitem *it, int64_t now, const char *why)
 {
 	it->d.state = DELIVERY_FAILED;
 	it->d.last_at = now;
 	str_copy(it->d.reply, why, sizeof(it->d.reply));
-	record(q, it, EV_FAILED);
+	queue_record(q, it, EV_FAILED);
 }
 
 /* ---- writing in groups: the bulk calls take at most KEYS_BATCH_MAX ---- */
 
-static int put_deliveries(struct store_txn *t, size_t n, struct delivery *const *dp,
+int queue_put_deliveries(struct store_txn *t, size_t n, struct delivery *const *dp,
 			  struct error *e)
 {
 	for (size_t i = 0; i < n; i += KEYS_BATCH_MAX)
@@ -457,8 +435,8 @@ static int put_deliveries(struct store_txn *t, size_t n, struct delivery *const 
 }
 
 /* The outcomes waiting (at most QUEUE_CHUNK) written into t with their
- * events: how many, for dirty_done() once t is committed; -1 error. */
-static long dirty_write(struct queue *q, struct store_txn *t, struct error *e)
+ * events: how many, for queue_dirty_done() once t is committed; -1 error. */
+long queue_dirty_write(struct queue *q, struct store_txn *t, struct error *e)
 {
 	size_t n = q->ndirty < QUEUE_CHUNK ? q->ndirty : QUEUE_CHUNK;
 	struct notice_event_rec *evs;
@@ -484,7 +462,7 @@ static long dirty_write(struct queue *q, struct store_txn *t, struct error *e)
 	}
 	/* MACs a group per keys request; the events' audit records a group per
 	 * request, each fsynced once by the keys process. */
-	if (put_deliveries(t, n, dp, e) < 0)
+	if (queue_put_deliveries(t, n, dp, e) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i += NOTICE_EVENTS_MANY_MAX)
 		if (notice_event_add_many(t, evs + i,
@@ -499,7 +477,7 @@ out:
 }
 
 /* The first n outcomes are committed. */
-static void dirty_done(struct queue *q, size_t n)
+void queue_dirty_done(struct queue *q, size_t n)
 {
 	if (n == 0)
 		return; /* q->dirty may be NULL */
@@ -507,163 +485,12 @@ static void dirty_done(struct queue *q, size_t n)
 		q->dirty[i]->dirty = 0;
 	memmove(q->dirty, q->dirty + n, (q->ndirty - n) * sizeof(*q->dirty));
 	q->ndirty -= n;
-	q->dirty_since_ms = ms_now();
-}
-
-/* A chunk being taken: its deliveries, residents, tokens, return paths. */
-struct chunk {
-	struct qitem *items[QUEUE_TAKE];
-	struct qbatch *bs[QUEUE_TAKE];
-	struct send_resident rs[QUEUE_TAKE];
-	int found[QUEUE_TAKE];
-	struct delivery ds[QUEUE_TAKE], *dp[QUEUE_TAKE];
-	uint64_t lb[QUEUE_TAKE];
-	uint32_t ls[QUEUE_TAKE];
-	int64_t le[QUEUE_TAKE];
-	size_t at[QUEUE_TAKE];
-	char tok[QUEUE_TAKE][NOTICE_TOKEN_LEN + 1];
-	char mt[QUEUE_TAKE][NOTICE_TOKEN_LEN + 1];
-	char vr[QUEUE_TAKE][VERP_ADDR_MAX + 1];
-	char rp[QUEUE_TAKE][VERP_ADDR_MAX + 1];
-	size_t n, m;
-};
-
-/* In t: read the chunk's residents and write its m deliveries "sending"
- * with fresh link tokens. */
-static int chunk_mark(struct queue *q, struct chunk *c, struct store_txn *t, int64_t now,
-		      struct error *e)
-{
-	for (size_t k = 0; k < c->n; k++) {
-		c->lb[k] = c->bs[k]->sb.id;
-		c->ls[k] = c->items[k]->d.seq;
-	}
-	/* The chunk's residents with one keys request for their data keys. */
-	if (send_residents_read(t, c->n, c->lb, c->ls, c->rs, c->found, e) < 0)
-		return -1;
-	for (size_t k = 0; k < c->n; k++) {
-		struct qitem *it = c->items[k];
-		size_t m = c->m;
-		if (!c->found[k] || send_rcpt(q->sc, &c->bs[k]->sb, &c->rs[k])[0] == '\0')
-			continue; /* gone or no address: failed below */
-		if (it->code[0] == '\0' &&
-		    notice_code_get_or_new(t, it->d.batch, it->d.seq, it->code, e) < 0)
-			return -1;
-		c->ds[m] = it->d;
-		c->ds[m].state = DELIVERY_SENDING;
-		c->ds[m].last_at = now;
-		c->dp[m] = &c->ds[m];
-		c->lb[m] = c->ds[m].batch;
-		c->ls[m] = c->ds[m].seq;
-		c->le[m] = c->bs[k]->sb.expires;
-		c->at[m] = k;
-		c->m++;
-	}
-	/* The chunk's link tokens and records, a group of MACs per keys
-	 * request, not two round trips per message. */
-	for (size_t i = 0; i < c->m; i += KEYS_BATCH_MAX)
-		if (notice_link_new_many(t, c->m - i < KEYS_BATCH_MAX ? c->m - i : KEYS_BATCH_MAX,
-					 c->lb + i, c->ls + i, c->le + i, c->mt + i, e) < 0)
-			return -1;
-	return put_deliveries(t, c->m, c->dp, e);
-}
-
-/* Build the chunk's messages into q->ready (those that cannot be built
- * fail at once). */
-static void chunk_build(struct queue *q, struct chunk *c, int64_t now)
-{
-	q->nready = q->ready_at = 0;
-	for (size_t k = 0; k < c->n; k++) {
-		struct qitem *it = c->items[k];
-		struct qjob *j = &q->ready[q->nready];
-		struct error be = { { 0 }, 0 };
-		if (it->d.state != DELIVERY_SENDING) {
-			fail_now(q, it, now, "no address to send to");
-			continue;
-		}
-		memset(j, 0, sizeof(*j));
-		if (send_build(q->sc, &c->bs[k]->sb, &c->rs[k], c->tok[k], it->code,
-			       c->rp[k][0] != '\0' ? c->rp[k] : NULL, now, &j->job, &be) < 0) {
-			log_warn("event=message_refused batch=%llu seq=%u reason=\"%s\"",
-				 (unsigned long long)c->bs[k]->sb.id, it->d.seq, be.msg);
-			fail_now(q, it, now, be.msg);
-			continue;
-		}
-		j->job.cookie = c->bs[k]->sb.id << 32 | it->d.seq;
-		j->it = it;
-		it->in_flight = 1;
-		q->in_flight++;
-		q->nready++;
-	}
-}
-
-/* Mark a chunk "sending" and build its messages.  The outcomes waiting
- * are written in the same transaction: one commit (and one round of
- * fsyncs) per chunk, not one for the chunk and one for its outcomes. */
-static int take_chunk(struct queue *q, int64_t now, struct error *e)
-{
-	struct chunk *c = xcalloc(1, sizeof(*c));
-	struct store_txn *t = NULL;
-	int64_t t0 = ms_now(), t1 = 0;
-	long nout = 0;
-	int ret = -1;
-
-	c->n = pick(q, now, c->items, c->bs, QUEUE_TAKE);
-	if (c->n == 0) {
-		ret = 0;
-		goto out;
-	}
-	if (store_begin(q->sc->st, 1, &t, e) < 0 || (nout = dirty_write(q, t, e)) < 0 ||
-	    chunk_mark(q, c, t, now, e) < 0 || store_commit(&t, e) < 0)
-		goto out;
-	dirty_done(q, (size_t)nout);
-	t1 = ms_now();
-	/* The same line as commit_dirty()'s (tests/integration/mailer_crash.py
-	 * counts the outcomes a mailer has committed). */
-	if (nout > 0)
-		log_info("event=outcomes_recorded n=%ld ms=%lld with=chunk", nout,
-			 (long long)(t1 - t0));
-	/* The chunk's return paths in one keys request (else one each below). */
-	if (verp_addresses(q->sc->kc, c->m, c->lb, c->ls, q->sc->verp_domain, c->vr, e) == 0)
-		for (size_t i = 0; i < c->m; i++)
-			memcpy(c->rp[c->at[i]], c->vr[i], sizeof(c->vr[i]));
-	for (size_t i = 0; i < c->m; i++) {
-		c->items[c->at[i]]->d = c->ds[i];
-		memcpy(c->tok[c->at[i]], c->mt[i], sizeof(c->mt[i]));
-	}
-	chunk_build(q, c, now);
-	ret = 1;
-	log_info("event=chunk_taken n=%zu outcomes=%ld ms=%lld build_ms=%lld", c->n, nout,
-		 (long long)(t1 - t0), (long long)(ms_now() - t1));
-out:
-	store_abort(&t);
-	for (size_t i = 0; i < c->n; i++)
-		send_resident_free(&c->rs[i]);
-	secure_wipe(c, sizeof(*c));
-	free(c);
-	return ret;
-}
-
-/* Hand the built messages over while the pool takes them: 1 all taken. */
-static int submit_ready(struct queue *q, struct error *e)
-{
-	while (q->ready_at < q->nready) {
-		struct qjob *j = &q->ready[q->ready_at];
-		int r = pool_submit(q->pool, &j->job, e);
-		if (r == 1)
-			return 0;
-		if (r < 0) {
-			log_err("event=pool_refused reason=\"%s\"", e->msg);
-			return 0;
-		}
-		j->job.msg = NULL;
-		q->ready_at++;
-	}
-	return 1;
+	q->dirty_since_ms = queue_ms_now();
 }
 
 int queue_step(struct queue *q, int64_t now, struct error *e)
 {
-	int64_t t = ms_now();
+	int64_t t = queue_ms_now();
 	int r;
 
 	q->now = now;
@@ -672,14 +499,17 @@ int queue_step(struct queue *q, int64_t now, struct error *e)
 		if (scan_batches(q, now, e) < 0)
 			return -1;
 	}
-	if (!submit_ready(q, e))
+	if (!queue_submit_ready(q, e))
+		return 0;
+	queue_collect_built(q, false);
+	if (!queue_submit_ready(q, e))
 		return 0;
 	if (q->in_flight >= q->cfg.window)
 		return 0;
-	r = take_chunk(q, now, e);
+	r = queue_take_chunk(q, now, e);
 	if (r < 0)
 		return -1;
-	submit_ready(q, e);
+	queue_submit_ready(q, e);
 	return r;
 }
 
@@ -732,13 +562,14 @@ void queue_outcome(struct queue *q, const struct pool_outcome *o)
 		d->sent_at = now;
 		d->contacts++;
 		str_copy(d->queue_id, o->r.queue_id, sizeof(d->queue_id));
-		record(q, it, EV_SENT);
+		queue_record(q, it, EV_SENT);
+		batch_find(q, o->cookie >> 32)->last_us = queue_us_now();
 	} else if (o->r.outcome == SMTP_PERMFAIL) {
 		d->state = DELIVERY_BOUNCED;
 		str_copy(d->bounce_kind, "hard", sizeof(d->bounce_kind));
 		str_copy(d->bounce_status, o->r.status[0] ? o->r.status : "5.0.0",
 			 sizeof(d->bounce_status));
-		record(q, it, EV_BOUNCED);
+		queue_record(q, it, EV_BOUNCED);
 	} else {
 		d->attempts++;
 		d->next_at = now + queue_backoff(d->attempts);
@@ -747,10 +578,10 @@ void queue_outcome(struct queue *q, const struct pool_outcome *o)
 		if (now - d->created >= q->cfg.retry_for || d->attempts > q->cfg.retry_max ||
 		    d->next_at - d->created > q->cfg.retry_for) {
 			d->state = DELIVERY_FAILED;
-			record(q, it, EV_FAILED);
+			queue_record(q, it, EV_FAILED);
 		} else {
 			d->state = DELIVERY_DEFERRED;
-			record(q, it, EV_DEFERRED);
+			queue_record(q, it, EV_DEFERRED);
 		}
 	}
 }
@@ -760,19 +591,19 @@ void queue_outcome(struct queue *q, const struct pool_outcome *o)
 static int commit_dirty(struct queue *q, struct error *e)
 {
 	struct store_txn *t = NULL;
-	int64_t t0 = ms_now();
+	int64_t t0 = queue_ms_now();
 	long n;
 
 	if (q->ndirty == 0)
 		return 0;
 	if (store_begin(q->sc->st, 1, &t, e) < 0)
 		return -1;
-	if ((n = dirty_write(q, t, e)) < 0 || store_commit(&t, e) < 0) {
+	if ((n = queue_dirty_write(q, t, e)) < 0 || store_commit(&t, e) < 0) {
 		store_abort(&t);
 		return -1;
 	}
-	dirty_done(q, (size_t)n);
-	log_info("event=outcomes_recorded n=%ld ms=%lld", n, (long long)(ms_now() - t0));
+	queue_dirty_done(q, (size_t)n);
+	log_info("event=outcomes_recorded n=%ld ms=%lld", n, (long long)(queue_ms_now() - t0));
 	return 0;
 }
 
@@ -823,8 +654,10 @@ static int batch_finish(struct queue *q, struct qbatch *b, struct error *e)
 	    batches_set_status(q->sc->st, b->sb.id, BATCH_STATUS_SENDING, BATCH_STATUS_SENT, "mailer",
 			       "mailer", "batch.sent", e) < 0)
 		goto out;
-	log_info("event=batch_sent batch=%llu report=\"%s\"", (unsigned long long)b->sb.id,
-		 q->cfg.nreport ? "queued" : "none");
+	log_info("event=batch_sent batch=%llu report=\"%s\" handed=%zu bytes=%llu first_handed_us=%lld "
+		 "last_sent_us=%lld",
+		 (unsigned long long)b->sb.id, q->cfg.nreport ? "queued" : "none", b->handed,
+		 (unsigned long long)b->bytes, (long long)b->first_us, (long long)b->last_us);
 	ret = 0;
 out:
 	store_abort(&t);
@@ -856,7 +689,7 @@ int queue_flush(struct queue *q, int force, struct error *e)
 		return 0;
 	while (q->ndirty > 0 &&
 	       (force || q->ndirty >= QUEUE_CHUNK || q->in_flight == 0 ||
-		ms_now() - q->dirty_since_ms >= QUEUE_OUTCOME_WAIT_MS))
+		queue_ms_now() - q->dirty_since_ms >= QUEUE_OUTCOME_WAIT_MS))
 		if (commit_dirty(q, e) < 0)
 			return -1;
 	if (q->in_flight == 0 && q->ndirty == 0)

@@ -13,7 +13,9 @@
  *
  *   queued | deferred (next_at due) | sending (after a crash)
  *     -> "sending", with a fresh link token, committed before the message
- *        leaves (up to QUEUE_TAKE records per commit)
+ *        leaves (up to QUEUE_TAKE records per commit); the chunk's messages
+ *        are then built by a thread of their own while the next chunk
+ *        is committed
  *     -> the transport (mailer/pool.h) -> its outcome, recorded in bulk
  *        with an event each, in the same write transaction as the next
  *        chunk's "sending" records (one commit and one round of fsyncs per
@@ -42,6 +44,14 @@
 
 #define QUEUE_CHUNK 512          /* most outcomes per write transaction */
 #define QUEUE_TAKE 64            /* deliveries marked "sending" per write transaction */
+/* Messages being built, handed over and not yet answered before another
+ * chunk is taken: a few chunks, so that the SMTP connections still have
+ * work while the next chunk is committed (the keys process's round trips
+ * and fsyncs) and the one before is built (mailer/builder.h); they are
+ * also what a crash may send twice.  With a chunk more, below the pool's
+ * MAILER_IN_FLIGHT (512).  Chunks stay small (64) so that the crash test's
+ * kills find a mailer at work. */
+#define QUEUE_WINDOW (4 * QUEUE_TAKE)
 #define QUEUE_OUTCOME_WAIT_MS 250 /* an outcome waits no longer for the next chunk's commit */
 #define QUEUE_SCAN_MS 100        /* a batch just sent is seen this soon (one read txn) */
 #define QUEUE_BACKOFF_MIN 60     /* seconds: first retry */

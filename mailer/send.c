@@ -199,7 +199,7 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 	struct store_txn *t = NULL;
 	struct buf plain;
 	uint8_t key[8];
-	char text[256];
+	char text[256], deadline[256];
 	int64_t deadline_at, deadline_default;
 	int r;
 
@@ -217,6 +217,10 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 		return -1;
 	}
 	r = store_get_sealed(t, DB_BATCHES, key, sizeof(key), &plain, e);
+	/* Its own 期限, or the ward's default fixed when it was sent (the
+	 * date the paper list and the export use too). */
+	if (r == 0 && batches_deadline(t, id, deadline, sizeof(deadline), e) < 0)
+		r = -1;
 	store_abort(&t);
 	if (r != 0) {
 		buf_wipe(&plain);
@@ -237,8 +241,7 @@ int send_batch_load(struct store *st, uint64_t id, int test, int64_t now, struct
 		send_submitter_address(text, b->submitter, sizeof(b->submitter));
 	rec_get_str(plain.data, plain.len, BR_AUTH, text, sizeof(text));
 	b->auth = auth_of(text);
-	rec_get_str(plain.data, plain.len, BR_DEADLINE, text, sizeof(text));
-	if (date_read(text, b->deadline, &deadline_at) < 0)
+	if (date_read(deadline, b->deadline, &deadline_at) < 0)
 		date_of(now + deadline_default, b->deadline);
 	rec_get_str(plain.data, plain.len, BR_EXPIRY, text, sizeof(text));
 	if (date_read(text, text, &b->expires) < 0 || b->expires <= now)

@@ -25,6 +25,7 @@
 #include "lib/buf.h"
 #include "lib/notice.h"
 #include "lib/util.h"
+#include "lib/wardset.h"
 #include "mailer/message.h"
 #include "mailer/pool.h"
 
@@ -36,7 +37,7 @@ struct keys_client;
 #define SEND_ADDR_MAX 254
 #define SEND_TEST_MAX 16        /* test addresses kept */
 #define SEND_LINK_TTL_DEFAULT (180 * 86400) /* no 公開期限: links last 180 days */
-#define SEND_DEADLINE_DEFAULT (30 * 86400)  /* no 期限: 30 days after sending */
+#define SEND_DEADLINE_DEFAULT (WARDSET_DEADLINE_DAYS_DEFAULT * 86400) /* no 期限 */
 
 /* What the sender reads from the configuration, once. */
 struct send_ctx {

@@ -246,6 +246,47 @@ static size_t body_len(const uint8_t *msg, size_t len)
 	return len;
 }
 
+/* RFC 2920: MAIL, RCPT and DATA in one write and their three replies
+ * read after, one round trip instead of three (libetpan waits for each).
+ * 0 when DATA was answered 354 and the message may follow; otherwise r
+ * holds the first refusal (or the lost link) and, when the relay still
+ * answered DATA with 354, an empty message was ended so that the
+ * transaction can be reset. */
+static int envelope_pipelined(struct smtp_conn *c, const char *mail_from, const char *rcpt,
+			      struct smtp_result *r)
+{
+	static const enum smtp_stage stage[3] = { SMTP_STAGE_MAIL, SMTP_STAGE_RCPT, SMTP_STAGE_DATA };
+	char cmds[3 * (SMTP_ADDR_MAX + 32)];
+	int n = snprintf(cmds, sizeof cmds, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", mail_from,
+			 rcpt);
+	bool refused = false;
+
+	c->s->response_code = 0;
+	if (n < 0 || (size_t)n >= sizeof cmds ||
+	    mailstream_write(c->s->stream, cmds, (size_t)n) != (ssize_t)n ||
+	    mailstream_flush(c->s->stream) != 0) {
+		outcome(c, r, SMTP_STAGE_MAIL, MAILSMTP_ERROR_STREAM);
+		return -1;
+	}
+	for (int i = 0; i < 3 && c->alive; i++) { /* after a 421, nothing more comes */
+		int code = smtp_cmd(c, NULL);
+		if (code == 0) { /* the link is lost: the first refusal, if any, stays the outcome */
+			if (!refused)
+				outcome(c, r, stage[i], MAILSMTP_ERROR_STREAM);
+			c->alive = false;
+			r->dead = true;
+			return -1;
+		}
+		if (!refused && (i < 2 ? code / 100 != 2 : code != 354)) {
+			outcome(c, r, stage[i], MAILSMTP_ERROR_UNEXPECTED_CODE);
+			refused = true;
+		}
+		if (refused && i == 2 && code == 354 && smtp_cmd(c, ".") == 0)
+			c->alive = false; /* the empty message's end was lost */
+	}
+	return refused ? -1 : 0;
+}
+
 int smtp_send(struct smtp_conn *c, const char *mail_from, const char *rcpt, const uint8_t *msg,
 	      size_t len, struct smtp_result *r, struct error *e)
 {
@@ -256,6 +297,12 @@ int smtp_send(struct smtp_conn *c, const char *mail_from, const char *rcpt, cons
 		return err_set(e, "SMTP connection is closed");
 	if (mail_from == NULL || rcpt == NULL || rcpt[0] == '\0' || !addr_ok(mail_from) || !addr_ok(rcpt))
 		return err_set(e, "SMTP envelope address refused (empty, too long or holding a control, space or <>)");
+	if (c->s->esmtp & MAILSMTP_ESMTP_PIPELINING) {
+		if (envelope_pipelined(c, mail_from, rcpt, r) < 0)
+			goto refused;
+		x = MAILSMTP_NO_ERROR;
+		goto message;
+	}
 	c->s->response_code = 0;
 	x = mailsmtp_mail(c->s, mail_from);
 	if (x != MAILSMTP_NO_ERROR) {
@@ -270,6 +317,7 @@ int smtp_send(struct smtp_conn *c, const char *mail_from, const char *rcpt, cons
 	}
 	c->s->response_code = 0;
 	x = mailsmtp_data(c->s);
+message:
 	if (x == MAILSMTP_NO_ERROR) {
 		c->s->response_code = 0;
 		x = mailsmtp_data_message(c->s, (const char *)msg, body_len(msg, len));
@@ -290,6 +338,11 @@ refused:
 bool smtp_conn_alive(const struct smtp_conn *c)
 {
 	return c != NULL && c->alive;
+}
+
+bool smtp_conn_pipelining(const struct smtp_conn *c)
+{
+	return c != NULL && (c->s->esmtp & MAILSMTP_ESMTP_PIPELINING) != 0;
 }
 
 unsigned long smtp_conn_messages(const struct smtp_conn *c)

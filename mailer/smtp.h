@@ -96,6 +96,8 @@ int smtp_send(struct smtp_conn *c, const char *mail_from, const char *rcpt, cons
 	      size_t len, struct smtp_result *r, struct error *e);
 
 bool smtp_conn_alive(const struct smtp_conn *c);
+/* The relay offered PIPELINING (RFC 2920): MAIL, RCPT and DATA go in one write. */
+bool smtp_conn_pipelining(const struct smtp_conn *c);
 unsigned long smtp_conn_messages(const struct smtp_conn *c); /* messages accepted */
 bool smtp_conn_tls(const struct smtp_conn *c);
 

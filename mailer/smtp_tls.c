@@ -67,6 +67,8 @@ static void note_ehlo_line(struct smtp_conn *c, const char *kw)
 {
 	if (strcasecmp(kw, "STARTTLS") == 0)
 		c->s->esmtp |= MAILSMTP_ESMTP_STARTTLS;
+	else if (strcasecmp(kw, "PIPELINING") == 0)
+		c->s->esmtp |= MAILSMTP_ESMTP_PIPELINING;
 	else if (strncasecmp(kw, "AUTH", 4) == 0 && (kw[4] == ' ' || kw[4] == '=')) {
 		char buf[512];
 		str_copy(buf, kw + 5, sizeof buf);

@@ -20,7 +20,9 @@ A recipient's local part chooses a failure on demand:
   drop-data-*      connection dropped after DATA (message not stored)
   slow-data-*      accepted, but only 0.3 s after DATA (to make sessions overlap)
 
-Options: --auth USER:PASS (AUTH PLAIN/LOGIN required to send),
+Options: --pipelining (offer RFC 2920 PIPELINING in the EHLO reply;
+aiosmtpd reads the commands a client sends in one go either way),
+--auth USER:PASS (AUTH PLAIN/LOGIN required to send),
 --tls CERT KEY (offer STARTTLS; with --implicit-tls, TLS from the first
 byte instead, as on port 465), --concurrency-log FILE (after each
 message, FILE holds one line "DOMAIN PEAK" per recipient domain: the most
@@ -43,8 +45,12 @@ def local_part(addr):
 
 
 class Handler:
-    def __init__(self, directory, concurrency_log=None):
+    def __init__(self, directory, concurrency_log=None, pipelining=False, data_delay=0.0):
         self.dir = directory
+        self.pipelining = pipelining
+        # Seconds before each DATA reply, as a distant relay takes: keeps a
+        # fast mailer's batch in flight long enough to be killed mid-way.
+        self.data_delay = data_delay
         self.n = 0
         self.clog = concurrency_log
         self.active = {}
@@ -60,6 +66,12 @@ class Handler:
             with open(self.clog + ".tmp", "w") as f:
                 f.write("".join("%s %d\n" % kv for kv in sorted(self.peak.items())))
             os.rename(self.clog + ".tmp", self.clog)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         lp = local_part(address)
@@ -89,6 +101,8 @@ class Handler:
         lp = local_part(envelope.rcpt_tos[0]) if envelope.rcpt_tos else ""
         if lp.startswith("slow-data"):
             await asyncio.sleep(0.3)
+        if self.data_delay > 0:
+            await asyncio.sleep(self.data_delay)
         if lp.startswith("temp-data"):
             return "451 4.3.0 try later"
         if lp.startswith("perm-data"):
@@ -134,11 +148,13 @@ def main():
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--implicit-tls", action="store_true")
     ap.add_argument("--concurrency-log")
+    ap.add_argument("--pipelining", action="store_true")
+    ap.add_argument("--data-delay", type=float, default=0.0)
     a = ap.parse_args()
     warnings.simplefilter("ignore")
     logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
-    handler = Handler(a.dir, a.concurrency_log)
+    handler = Handler(a.dir, a.concurrency_log, a.pipelining, a.data_delay)
     kw = {"decode_data": False, "enable_SMTPUTF8": True}
     if a.auth:
         kw.update(authenticator=make_auth(a.auth), auth_required=True, auth_require_tls=False)

@@ -215,10 +215,11 @@ static void many_messages_one_connection(void **state)
 	struct relay rl;
 	struct smtp_conn *c;
 	char msg[512], rcpt[64];
+	const char *opt = *state; /* as for refusals_keep_connection */
 
-	(void)state;
-	assert_int_equal(relay_start(&rl, "127.0.0.1", NULL, NULL, NULL), 0);
+	assert_int_equal(relay_start(&rl, "127.0.0.1", opt, NULL, NULL), 0);
 	c = open_ok(&rl);
+	assert_int_equal(smtp_conn_pipelining(c), opt != NULL);
 	for (int i = 0; i < 200; i++) {
 		snprintf(rcpt, sizeof rcpt, "resident%d@example.jp", i);
 		snprintf(msg, sizeof msg,
@@ -267,15 +268,18 @@ static void send_expect(struct smtp_conn *c, const char *rcpt, enum smtp_outcome
 	assert_string_equal(r->queue_id, "");
 }
 
+/* state: NULL, or "--pipelining" for a relay that offers RFC 2920
+ * PIPELINING (the client then sends MAIL, RCPT and DATA at once). */
 static void refusals_keep_connection(void **state)
 {
 	struct relay rl;
 	struct smtp_conn *c;
 	struct smtp_result r;
+	const char *opt = *state;
 
-	(void)state;
-	assert_int_equal(relay_start(&rl, "127.0.0.1", NULL, NULL, NULL), 0);
+	assert_int_equal(relay_start(&rl, "127.0.0.1", opt, NULL, NULL), 0);
 	c = open_ok(&rl);
+	assert_int_equal(smtp_conn_pipelining(c), opt != NULL);
 	send_expect(c, "temp-rcpt-1@example.jp", SMTP_TEMPFAIL, SMTP_STAGE_RCPT, 451, "4.3.0", &r);
 	assert_string_equal(r.text, "mailbox temporarily unavailable");
 	assert_false(r.throttle);
@@ -303,11 +307,12 @@ static void dropped_connection_is_dead(void **state)
 	struct smtp_result r;
 	struct error e = {0};
 	const char *m = "Subject: x\r\n\r\nbody\r\n";
+	const char *opt = *state; /* as for refusals_keep_connection */
 
-	(void)state;
-	assert_int_equal(relay_start(&rl, "127.0.0.1", NULL, NULL, NULL), 0);
+	assert_int_equal(relay_start(&rl, "127.0.0.1", opt, NULL, NULL), 0);
 	for (int k = 0; k < 2; k++) {
 		c = open_ok(&rl);
+		assert_int_equal(smtp_conn_pipelining(c), opt != NULL);
 		assert_int_equal(smtp_send(c, FROM, k ? "drop-data@example.jp" : "drop-rcpt@example.jp",
 					   (const uint8_t *)m, strlen(m), &r, &e),
 				 0);
@@ -548,10 +553,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(policy_words, stop_leftover),
-		cmocka_unit_test_teardown(many_messages_one_connection, stop_leftover),
+		cmocka_unit_test_prestate_setup_teardown(many_messages_one_connection, NULL, stop_leftover, NULL),
+		cmocka_unit_test_prestate_setup_teardown(many_messages_one_connection, NULL, stop_leftover,
+							 "--pipelining"),
 		cmocka_unit_test_teardown(dots_and_long_line_arrive_intact, stop_leftover),
-		cmocka_unit_test_teardown(refusals_keep_connection, stop_leftover),
-		cmocka_unit_test_teardown(dropped_connection_is_dead, stop_leftover),
+		cmocka_unit_test_prestate_setup_teardown(refusals_keep_connection, NULL, stop_leftover, NULL),
+		cmocka_unit_test_prestate_setup_teardown(refusals_keep_connection, NULL, stop_leftover,
+							 "--pipelining"),
+		cmocka_unit_test_prestate_setup_teardown(dropped_connection_is_dead, NULL, stop_leftover, NULL),
+		cmocka_unit_test_prestate_setup_teardown(dropped_connection_is_dead, NULL, stop_leftover,
+							 "--pipelining"),
 		cmocka_unit_test_teardown(silent_relay_times_out, stop_leftover),
 		cmocka_unit_test_teardown(envelope_injection_refused, stop_leftover),
 		cmocka_unit_test_teardown(auth_plain_on_loopback, stop_leftover),
