@@ -246,6 +246,19 @@ static int user_add(struct user_run *u)
 	return 0;
 }
 
+/* Refuse a change to s that would leave no enabled account with the
+ * manage-users permission (the same check as the dashboard's). */
+static int keep_a_manager(struct user_run *u, const struct staff *s)
+{
+	int r = staff_managers_left(u->t.st, s, &u->e);
+
+	if (r == 0)
+		return err_set(&u->e, "refused: %s is the last enabled account with the "
+			       "manage-users permission; grant it to another account first",
+			       s->login);
+	return r < 0 ? -1 : 0;
+}
+
 /* `tayori user passwd | role | disable | enable` on an existing account.
  * 0, -1 with u->e set, or an exit status above 0 already reported. */
 static int user_change(struct user_run *u)
@@ -266,6 +279,8 @@ static int user_change(struct user_run *u)
 			return cli_usage("tayori user role LOGIN [--role ROLE] [--grant PERMS] [--revoke PERMS]");
 		if (apply_perms(&u->o, s, &u->e) < 0)
 			return -1;
+		if (keep_a_manager(u, s) < 0)
+			return -1;
 		staff_perms_format(s->perms, perms, sizeof(perms));
 		str_fmt(detail, sizeof(detail), "role=%s perms=%s", s->role, perms);
 		if (staff_update(u->t.st, s, &u->who, "staff.permissions", detail, &u->e) < 0)
@@ -274,6 +289,8 @@ static int user_change(struct user_run *u)
 	} else {
 		int disable = strcmp(u->sub, "disable") == 0;
 		s->disabled = disable;
+		if (keep_a_manager(u, s) < 0)
+			return -1;
 		if (staff_update(u->t.st, s, &u->who, disable ? "staff.disable" : "staff.enable", "",
 				 &u->e) < 0)
 			return -1;

@@ -99,7 +99,8 @@ static const struct keys_perms client_perms[ROLE_COUNT] = {
 		.ops = KEYS_PERM_SIGN | KEYS_PERM_AUDIT_APPEND,
 		.unwrap = KEYS_DB(DB_STAFF) | KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) |
 			  KEYS_DB(DB_PDFS) | KEYS_DB(DB_INTAKE) | KEYS_DB(DB_REJECTED) |
-			  KEYS_DB(DB_UPLOADS),
+			  KEYS_DB(DB_UPLOADS) |
+			  KEYS_DB(DB_META), /* the ward's settings: the notice types a batch may name */
 		.mint = KEYS_DB(DB_BATCHES) | KEYS_DB(DB_RESIDENTS) | KEYS_DB(DB_PDFS) |
 			KEYS_DB(DB_INTAKE) | KEYS_DB(DB_REJECTED) |
 			KEYS_DB(DB_UPLOADS), /* an upload's result for the portal */

@@ -100,6 +100,11 @@ const struct conf_setting conf_schema_table[] = {
 	  .choices = "http,https", .flags = CONF_OPTIONAL,
 	  .help = "The ward's page announcing the portal, so residents can check the site is real.",
 	  .help_ja = "区の公式サイトでポータルを案内するページの URL（本物のサイトの確認用）。空なら表示しない" },
+	{ .section = "portal", .key = "description", .type = CONF_STRING, .def = "", .max = 4000,
+	  .flags = CONF_OPTIONAL,
+	  .help = "The service's description for residents (front page); the settings page's wins.",
+	  .help_ja = "区民向けページ（トップと通知の入口）に表示するサービスの説明。"
+		     "ダッシュボードの「区の設定」で保存した説明があればそちらを使う。空なら表示しない" },
 	{ .section = "portal", .key = "consent_terms", .type = CONF_STRING, .def = "1", .max = 31,
 	  .help = "Version of the e-delivery terms a resident consents to on the portal.",
 	  .help_ja = "ポータルで区民が同意する電子交付の規約の版" },
@@ -121,6 +126,10 @@ const struct conf_setting conf_schema_table[] = {
 	  .min = MINUTE, .max = DAY,
 	  .help = "A staff login session ends after this long without a request.",
 	  .help_ja = "職員ログインセッションが操作なしで切れるまでの時間" },
+	{ .section = "portal", .key = "staff_lockout", .type = CONF_DURATION, .def = "15m",
+	  .min = 5, .max = DAY,
+	  .help = "Staff login failures are counted over this long, and a lockout lasts as long.",
+	  .help_ja = "職員ログインの失敗を数える期間と、ロックが続く時間" },
 
 	/* [mail] */
 	{ .section = "mail", .key = "relay", .type = CONF_URL, .def = "", .choices = "smtp,smtps",

@@ -6,11 +6,36 @@
  */
 #include "gateway/batch.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway/batch_int.h"
 #include "lib/log.h"
 #include "lib/text.h"
+#include "lib/wardset.h"
+
+/* A notice type (種類) given must be one of the ward's (the settings
+ * page, lib/wardset.h): refused otherwise, naming the line. */
+static int notice_type_known(struct store *st, const struct batch_settings *set,
+			     struct error *e)
+{
+	struct wardset *ws;
+	int r, known;
+
+	if (st == NULL || set == NULL || set->notice_type == NULL || set->notice_type[0] == '\0')
+		return 0;
+	ws = xcalloc(1, sizeof(*ws));
+	r = wardset_load(st, ws, e);
+	known = r == 0 && wardset_type_known(ws->notice_types, set->notice_type);
+	free(ws);
+	if (r < 0)
+		return -1;
+	if (!known)
+		return err_set(e, "settings line %zu: the notice type \"%.200s\" is not one of the "
+			       "ward's notice types (see the dashboard's settings page)",
+			       set->notice_type_line, set->notice_type);
+	return 0;
+}
 
 int batch_submit(struct store *st, const struct signer *signer, const struct batch_input *in,
 		 struct batch_report *rep, struct error *e)
@@ -30,7 +55,7 @@ int batch_submit(struct store *st, const struct signer *signer, const struct bat
 		err_set(e, "the title: %s", tp.what);
 		goto out;
 	}
-	if (batch_match(in, &plan, rep, e) < 0)
+	if (notice_type_known(st, in->set, e) < 0 || batch_match(in, &plan, rep, e) < 0)
 		goto out;
 	if (in->dry_run) {
 		str_copy(rep->status, "preview", sizeof(rep->status));

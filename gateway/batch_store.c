@@ -438,7 +438,8 @@ static int put_batch(struct store_txn *t, const struct batch_input *in,
 	    rec_put_str(rec, BR_AUTH_COLUMN, or_empty(set->auth_column)) |
 	    rec_put_str(rec, BR_KYOUJI, or_empty(set->kyouji)) |
 	    rec_put_u64(rec, BR_CONSENT, set->consent ? 1 : 0) |
-	    rec_put_str(rec, BR_SUBMITTER, or_empty(in->submitter));
+	    rec_put_str(rec, BR_SUBMITTER, or_empty(in->submitter)) |
+	    rec_put_str(rec, BR_TYPE, or_empty(set->notice_type));
 	free(report);
 	if (r != 0)
 		return err_set(e, "the batch record is too large");

@@ -15,6 +15,7 @@
 
 #include "gateway/batch.h"
 #include "gateway/intake_int.h"
+#include "lib/intake_ja.h"
 #include "lib/log.h"
 
 static int maildir_deliver(const char *maildir, const char *text, size_t len, struct error *e)
@@ -106,14 +107,18 @@ void intake_reply_stored(const struct intake_mailto *to, const char *title,
 
 void intake_reply_refused(const struct intake_mailto *to, const char *subject, const char *why)
 {
-	char subj[600], *text = NULL;
+	char subj[600], ja[INTAKE_JA_MAX], *text = NULL;
 	size_t tlen = 0;
 	FILE *fp = open_memstream(&text, &tlen);
 
 	if (fp == NULL)
 		return;
+	/* Clerks read this in their mail client: the reason in plain Japanese
+	 * first, intake's English line kept below it for support. */
+	intake_why_ja(why, ja, sizeof(ja));
 	fprintf(fp, "一括送信を受け付けできませんでした。何も保存されていません。\n"
-		   "Your batch was refused; nothing was stored.\n\n理由 / reason:\n  %s\n", why);
+		   "Your batch was refused; nothing was stored.\n\n理由:\n  %s\n\n"
+		   "詳しい説明（英語・問い合わせ用） / reason:\n  %s\n", ja, why);
 	fclose(fp);
 	str_fmt(subj, sizeof(subj), "[tayori] 受付できませんでした: %s",
 		subject != NULL && *subject != '\0' ? subject : "(件名なし)");

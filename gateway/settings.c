@@ -13,7 +13,7 @@
 enum key {
 	K_TITLE, K_SPLIT, K_PAGES, K_KEY_PATTERN, K_KEY_COLUMN, K_NAME_COLUMN, K_EMAIL_COLUMN,
 	K_MESSAGE_COLUMN, K_ATTACHMENT_COLUMN, K_AUTH_COLUMN, K_KEY_WIDTH, K_TEST, K_AUTH,
-	K_REMINDERS, K_DEADLINE, K_EXPIRY, K_KYOUJI, K_CONSENT,
+	K_REMINDERS, K_DEADLINE, K_EXPIRY, K_KYOUJI, K_CONSENT, K_TYPE,
 };
 
 /* Every alias, compared after NFKC and lower-casing. */
@@ -41,6 +41,7 @@ static const struct {
 	{ "expiry", K_EXPIRY },         { "公開期限", K_EXPIRY },    { "有効期限", K_EXPIRY },
 	{ "kyouji", K_KYOUJI },         { "教示", K_KYOUJI },        { "不服申立て", K_KYOUJI },
 	{ "consent", K_CONSENT },       { "同意", K_CONSENT },       { "電子交付同意", K_CONSENT },
+	{ "type", K_TYPE },             { "種類", K_TYPE },          { "通知の種類", K_TYPE },
 };
 
 static char **field(struct batch_settings *s, enum key k)
@@ -59,6 +60,7 @@ static char **field(struct batch_settings *s, enum key k)
 	case K_DEADLINE: return &s->deadline;
 	case K_EXPIRY: return &s->expiry;
 	case K_KYOUJI: return &s->kyouji;
+	case K_TYPE: return &s->notice_type;
 	default: return NULL;
 	}
 }
@@ -166,6 +168,8 @@ static int set_text(struct batch_settings *s, enum key k, const char *name, cons
 					: TEXT_SETTING_MAX,
 			line, e) < 0)
 		return -1;
+	if (k == K_TYPE)
+		s->notice_type_line = line;
 	if (k == K_KEY_PATTERN && s->split == SPLIT_INFER)
 		s->split = SPLIT_KEY;
 	return 0;
@@ -307,6 +311,7 @@ void settings_free(struct batch_settings *s)
 	free(s->deadline);
 	free(s->expiry);
 	free(s->kyouji);
+	free(s->notice_type);
 	free(s->message);
 	memset(s, 0, sizeof(*s));
 }

@@ -54,6 +54,9 @@ struct batch_settings {
 	char *expiry;
 	char *kyouji;      /* 教示: how to appeal, one line; NULL when none */
 	int consent;       /* 同意: the portal asks for consent to electronic delivery */
+	char *notice_type; /* 種類: one of the ward's notice types (lib/wardset.h), checked
+			    * by intake against them; NULL when none */
+	size_t notice_type_line; /* the settings line it was on */
 	char *message;     /* the body after the settings */
 };
 

@@ -365,8 +365,24 @@ int audit_print(struct store *st, uint64_t from, uint64_t limit, int json, FILE 
 	return 0;
 }
 
+static int each(struct store *st, uint64_t at, int back,
+		int (*fn)(const struct audit_view *v, void *arg), void *arg, struct error *e);
+
 int audit_each(struct store *st, uint64_t from, int (*fn)(const struct audit_view *v, void *arg),
 	       void *arg, struct error *e)
+{
+	return each(st, from, 0, fn, arg, e);
+}
+
+int audit_each_back(struct store *st, uint64_t before,
+		    int (*fn)(const struct audit_view *v, void *arg), void *arg, struct error *e)
+{
+	return each(st, before, 1, fn, arg, e);
+}
+
+/* Forwards from seq `at`, or backwards below it (0: from the newest). */
+static int each(struct store *st, uint64_t at, int back,
+		int (*fn)(const struct audit_view *v, void *arg), void *arg, struct error *e)
 {
 	struct store_txn *t = NULL;
 	struct store_iter *it = NULL;
@@ -376,8 +392,10 @@ int audit_each(struct store *st, uint64_t from, int (*fn)(const struct audit_vie
 	uint8_t start[8];
 	int r = 0, ret = -1;
 
-	be64_put(start, from);
-	if (store_begin(st, 0, &t, e) < 0 || store_iter_open(t, DB_AUDIT, start, 8, &it, e) < 0)
+	be64_put(start, at);
+	if (store_begin(st, 0, &t, e) < 0 ||
+	    (back ? store_iter_open_back(t, DB_AUDIT, at != 0 ? start : NULL, 8, &it, e)
+		  : store_iter_open(t, DB_AUDIT, start, 8, &it, e)) < 0)
 		goto out;
 	while ((r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
 		const uint8_t *fp = (const uint8_t *)v + MAC_LEN;

@@ -75,6 +75,11 @@ struct audit_view {
 int audit_each(struct store *st, uint64_t from, int (*fn)(const struct audit_view *v, void *arg),
 	       void *arg, struct error *e);
 
+/* The same newest first: the records below seq `before` (0: from the
+ * newest), one at a time, so a search stops once its page is full. */
+int audit_each_back(struct store *st, uint64_t before,
+		    int (*fn)(const struct audit_view *v, void *arg), void *arg, struct error *e);
+
 /* Print records (UTC and JST) from seq `from`, at most `limit`, to f. */
 int audit_print(struct store *st, uint64_t from, uint64_t limit, int json, FILE *f,
 		struct error *e);

@@ -10,6 +10,7 @@
 #include "lib/rec.h"
 #include "lib/staff.h"
 #include "lib/store.h"
+#include "lib/wardset.h"
 
 static void summary_from_state(uint64_t id, const uint8_t *v, size_t vl, struct batch_summary *s)
 {
@@ -22,21 +23,44 @@ static void summary_from_state(uint64_t id, const uint8_t *v, size_t vl, struct 
 	s->matched = rec_get_u64(v, vl, BS_MATCHED, 0);
 	s->signed_pdfs = rec_get_u64(v, vl, BS_SIGNED, 0);
 	s->send_at = (int64_t)rec_get_u64(v, vl, BS_SEND_AT, 0);
+	if (rec_get_str(v, vl, BS_DEADLINE, s->deadline, sizeof(s->deadline)) == 0 &&
+	    s->deadline[0] != '\0')
+		s->deadline_default = 1;
+	else
+		s->deadline[0] = '\0';
+}
+
+/* The batch's sealed record (BR_*) into plain, which the caller wipes:
+ * store_get_sealed's 0, 1 (none) or -1. */
+static int read_sealed(struct store_txn *t, uint64_t id, struct buf *plain, struct error *e)
+{
+	uint8_t key[8];
+
+	buf_init(plain, 64 << 20);
+	be64_put(key, id);
+	return store_get_sealed(t, DB_BATCHES, key, 8, plain, e);
 }
 
 static int read_title(struct store_txn *t, uint64_t id, struct batch_summary *s, struct buf *report,
 		      struct error *e)
 {
 	struct buf plain;
-	uint8_t key[8];
-	int r;
-	buf_init(&plain, 64 << 20);
-	be64_put(key, id);
-	r = store_get_sealed(t, DB_BATCHES, key, 8, &plain, e);
+	int r = read_sealed(t, id, &plain, e);
+
 	if (r == 0) {
 		const uint8_t *rv;
 		size_t rl;
+		char own[sizeof(s->deadline)];
 		rec_get_str(plain.data, plain.len, BR_TITLE, s->title, sizeof(s->title));
+		if (rec_get_str(plain.data, plain.len, BR_TYPE, s->notice_type,
+				sizeof(s->notice_type)) < 0)
+			s->notice_type[0] = '\0';
+		/* Its own 期限 comes before the default (batches_deadline). */
+		if (rec_get_str(plain.data, plain.len, BR_DEADLINE, own, sizeof(own)) == 0 &&
+		    own[0] != '\0') {
+			str_copy(s->deadline, own, sizeof(s->deadline));
+			s->deadline_default = 0;
+		}
 		if (report != NULL && rec_get(plain.data, plain.len, BR_REPORT, &rv, &rl) == 0)
 			buf_append(report, rv, rl);
 	}
@@ -189,12 +213,8 @@ static int read_actor(struct store_txn *t, uint64_t id, char *out, size_t outsiz
 		      struct error *e)
 {
 	struct buf plain;
-	uint8_t key[8];
-	int r;
+	int r = read_sealed(t, id, &plain, e);
 
-	buf_init(&plain, 64 << 20);
-	be64_put(key, id);
-	r = store_get_sealed(t, DB_BATCHES, key, 8, &plain, e);
 	if (r == 0 && rec_get_str(plain.data, plain.len, BR_ACTOR, out, outsize) < 0)
 		out[0] = '\0';
 	buf_wipe(&plain);
@@ -269,6 +289,81 @@ out:
 	return ret;
 }
 
+/* The sealed batch record's BR_DEADLINE into out ("" none): 0, -1. */
+static int own_deadline(struct store_txn *t, uint64_t id, char *out, size_t size,
+			struct error *e)
+{
+	struct buf plain;
+	uint8_t k[8];
+	int r;
+
+	out[0] = '\0';
+	be64_put(k, id);
+	buf_init(&plain, 64 << 20);
+	r = store_get_sealed(t, DB_BATCHES, k, sizeof(k), &plain, e);
+	if (r == 0 && rec_get_str(plain.data, plain.len, BR_DEADLINE, out, size) < 0)
+		out[0] = '\0';
+	buf_wipe(&plain);
+	return r < 0 ? -1 : 0;
+}
+
+int batches_deadline(struct store_txn *t, uint64_t id, char *out, size_t size, struct error *e)
+{
+	uint8_t k[8];
+	const void *v;
+	size_t vl;
+	int r;
+
+	if (own_deadline(t, id, out, size, e) < 0)
+		return -1;
+	if (out[0] != '\0')
+		return 0;
+	be64_put(k, id);
+	r = store_get(t, DB_BATCH_STATE, k, 8, &v, &vl, e);
+	if (r < 0)
+		return -1;
+	if (r != 0 || rec_get_str(v, vl, BS_DEADLINE, out, size) < 0)
+		out[0] = '\0';
+	return 0;
+}
+
+/* A batch about to be sent at send_at without its own 期限: the ward's
+ * default fixed as BS_DEADLINE, the Japan date that many days later. */
+static int fix_deadline(struct store_txn *t, uint64_t id, int64_t send_at, struct error *e)
+{
+	struct wardset *ws;
+	char own[128], day[16];
+	uint8_t k[8];
+	const void *v;
+	size_t vl;
+	struct buf b;
+	int64_t days = WARDSET_DEADLINE_DAYS_DEFAULT;
+	int r;
+
+	if (own_deadline(t, id, own, sizeof(own), e) < 0)
+		return -1;
+	if (own[0] != '\0')
+		return 0;
+	ws = xcalloc(1, sizeof(*ws));
+	r = wardset_get(t, ws, e);
+	if (r == 0 && ws->deadline_days > 0)
+		days = ws->deadline_days;
+	free(ws);
+	if (r < 0)
+		return -1;
+	time_format_jst(send_at + days * 86400, day, sizeof(day));
+	day[10] = '\0'; /* "YYYY-MM-DD" of "YYYY-MM-DD HH:MM JST" */
+	be64_put(k, id);
+	if (store_get(t, DB_BATCH_STATE, k, 8, &v, &vl, e) != 0)
+		return err_set(e, "no batch %llu", (unsigned long long)id);
+	buf_init(&b, vl + 64);
+	buf_append(&b, v, vl);
+	r = rec_put_str(&b, BS_DEADLINE, day) != 0 ||
+	    store_put(t, DB_BATCH_STATE, k, 8, b.data, b.len, e) < 0;
+	buf_free(&b);
+	return r ? -1 : 0;
+}
+
 int batches_send(struct store *st, uint64_t id, int64_t send_at, const char *actor,
 		 const char *where, struct error *e)
 {
@@ -285,6 +380,7 @@ int batches_send(struct store *st, uint64_t id, int64_t send_at, const char *act
 		return -1;
 	if (batches_change_status(t, id, BATCH_STATUS_APPROVED, BATCH_STATUS_SENDING, BS_SEND_AT,
 				  (uint64_t)send_at, e) < 0 ||
+	    fix_deadline(t, id, send_at, e) < 0 ||
 	    audit_batch(t, id, actor, "batch.send", where, detail, e) < 0 ||
 	    store_commit(&t, e) < 0)
 		goto out;

@@ -27,9 +27,13 @@ enum { BR_TITLE = 1, BR_MESSAGE, BR_SPLIT, BR_REPORT, BR_ACTOR, BR_FROM, BR_CREA
        BR_KYOUJI /* the 教示 (how to appeal), "" or absent: none */,
        BR_CONSENT /* u64 1: the batch asks residents to consent to electronic delivery */,
        BR_SUBMITTER /* the submitter's own address (their staff account's), "" or absent:
-		       unknown; a test batch goes there (mailer/send.h) */ };
+		       unknown; a test batch goes there (mailer/send.h) */,
+       BR_TYPE /* the notice type (種類), one of the ward's (lib/wardset.h); "" or
+		  absent: none given */ };
 enum { BS_STATUS = 1, BS_CREATED, BS_TEST, BS_RECIPIENTS, BS_MATCHED, BS_SIGNED, BS_PID,
-       BS_SEND_AT /* UTC seconds: send no sooner (absent or 0: at once) */ };
+       BS_SEND_AT /* UTC seconds: send no sooner (absent or 0: at once) */,
+       BS_DEADLINE /* "YYYY-MM-DD" (Japan): the 期限 fixed when a batch without its own
+		      (BR_DEADLINE) is sent, from the ward's default (lib/wardset.h) */ };
 
 #define BATCH_PDF_COMMON 0xffffffffu
 #define BATCH_PDF_EXTRA  0x80000000u
@@ -53,6 +57,9 @@ struct batch_summary {
 	uint64_t recipients, matched, signed_pdfs;
 	int64_t send_at; /* when sending starts (0: not sent yet) */
 	char title[512];
+	char deadline[128];   /* the 期限 as batches_deadline gives it, "" none */
+	int deadline_default; /* 1: the ward's default, fixed when it was sent */
+	char notice_type[256]; /* BR_TYPE, "" none */
 };
 
 /* Batches in id order (those still being stored are left out); caller frees. */
@@ -74,7 +81,11 @@ int batches_set_status(struct store *st, uint64_t id, const char *from, const ch
 int batches_approve(struct store *st, uint64_t id, const struct staff *by, const char *run_by,
 		    const char *where, int four_eyes, struct error *e);
 /* Start sending an approved batch: status approved -> sending, BS_SEND_AT =
- * send_at (UTC seconds; the mailer starts then), audited (batch.send). */
+ * send_at (UTC seconds; the mailer starts then), audited (batch.send).  A
+ * batch without its own 期限 gets the ward's default one (the settings
+ * page's days, else WARDSET_DEADLINE_DAYS_DEFAULT, after send_at) fixed
+ * as BS_DEADLINE in the same transaction: the mail, the paper list, the
+ * export and the dashboard all read that one date (batches_deadline). */
 int batches_send(struct store *st, uint64_t id, int64_t send_at, const char *actor,
 		 const char *where, struct error *e);
 /* In the write transaction t: move batch id from status from to status to,
@@ -89,6 +100,11 @@ int batches_change_status(struct store_txn *t, uint64_t id, const char *from, co
  * portal's contact page and the mailer sends nothing more of it. */
 int batches_withdraw(struct store *st, uint64_t id, const struct staff *by, const char *run_by,
 		     const char *where, struct error *e);
+/* The 期限 of batch id as text in transaction t: its own (BR_DEADLINE, as
+ * staff wrote it) or else the default fixed when it was sent
+ * (BS_DEADLINE, "YYYY-MM-DD"); "" none (not sent yet, or sent before the
+ * default was fixed).  0, or -1 error. */
+int batches_deadline(struct store_txn *t, uint64_t id, char *out, size_t size, struct error *e);
 /* Who submitted batch id (BR_ACTOR: "staff:N", "cli:USER", ...):
  * 0 found, 1 no such batch, -1 error. */
 int batches_submitter(struct store *st, uint64_t id, char *out, size_t outsize, struct error *e);

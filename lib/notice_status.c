@@ -14,7 +14,9 @@
  * The deadline (BR_DEADLINE) is kept as staff wrote it: a date
  * (2026-12-31, 2026/12/31, 2026.12.31, 2026年12月31日, full width too),
  * optionally followed by a time (17:00); it ends at that time, or at the
- * end of that day, in Japan (UTC+9).  Anything else is no deadline.
+ * end of that day, in Japan (UTC+9).  Anything else is no deadline.  A
+ * batch without one has the ward's default fixed when it was sent
+ * (BS_DEADLINE, lib/batches.h), read the same way.
  */
 #include "lib/notice.h"
 
@@ -110,28 +112,19 @@ out:
 	return ret;
 }
 
-/* The batch's deadline: 0 none (or unreadable), else its end. */
+/* The batch's deadline (its own, or the ward's default fixed when it was
+ * sent: batches_deadline): 0 none (or unreadable), else its end. */
 static int batch_deadline(struct store_txn *t, uint64_t batch, int64_t *end, struct error *e)
 {
-	struct buf plain;
-	uint8_t k[8];
 	char text[128];
-	int r;
 
 	*end = 0;
-	be64_put(k, batch);
-	buf_init(&plain, 64 << 20);
-	r = store_get_sealed(t, DB_BATCHES, k, sizeof(k), &plain, e);
-	if (r < 0) {
-		buf_wipe(&plain);
+	if (batches_deadline(t, batch, text, sizeof(text), e) < 0)
 		return -1;
-	}
-	if (r == 0 && rec_get_str(plain.data, plain.len, BR_DEADLINE, text, sizeof(text)) == 0 &&
-	    text[0] != '\0' && deadline_parse(text, end) < 0) {
+	if (text[0] != '\0' && deadline_parse(text, end) < 0) {
 		log_warn("event=deadline_unreadable batch=%llu", (unsigned long long)batch);
 		*end = 0;
 	}
-	buf_wipe(&plain);
 	return 0;
 }
 

@@ -404,3 +404,21 @@ out:
 	store_abort(&t);
 	return ret;
 }
+
+int staff_managers_left(struct store *st, const struct staff *s, struct error *e)
+{
+	struct staff *list = NULL;
+	size_t n = 0;
+	int left = 0;
+
+	if (!s->disabled && (s->perms & PERM_MANAGE_USERS))
+		return 1;
+	if (staff_list(st, &list, &n, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (list[i].id != s->id && !list[i].disabled && (list[i].perms & PERM_MANAGE_USERS))
+			left = 1;
+	secure_wipe(list, n * sizeof(*list));
+	free(list);
+	return left;
+}

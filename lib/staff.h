@@ -73,5 +73,10 @@ int staff_update(struct store *st, const struct staff *s, const struct staff_act
 		 const char *action, const char *detail, struct error *e);
 /* All accounts in id order; caller frees *out. */
 int staff_list(struct store *st, struct staff **out, size_t *n, struct error *e);
+/* Would s, as it is about to be written, leave at least one enabled account
+ * with the manage-users permission?  1 yes, 0 no (the change must be
+ * refused: nobody could manage accounts any more), -1 error.  The one check
+ * both the dashboard and `tayori user` make before staff_update. */
+int staff_managers_left(struct store *st, const struct staff *s, struct error *e);
 
 #endif

@@ -78,6 +78,7 @@ static _Thread_local struct store_txn *current_write;
 struct store_iter {
 	MDB_cursor *cur;
 	int started;
+	int back;          /* newest first: the keys below startkey, descending */
 	MDB_val startkey;
 };
 
@@ -712,11 +713,37 @@ int store_iter_open(struct store_txn *t, enum store_db db, const void *start, si
 	return 0;
 }
 
+int store_iter_open_back(struct store_txn *t, enum store_db db, const void *before,
+			 size_t beforelen, struct store_iter **out, struct error *e)
+{
+	if (store_iter_open(t, db, before, beforelen, out, e) < 0)
+		return -1;
+	(*out)->back = 1;
+	return 0;
+}
+
+/* The first step of a backward walk: the last key below startkey. */
+static int iter_back_first(struct store_iter *it, MDB_val *key, MDB_val *val)
+{
+	int rc;
+
+	if (it->startkey.mv_data == NULL)
+		return mdb_cursor_get(it->cur, key, val, MDB_LAST);
+	rc = mdb_cursor_get(it->cur, key, val, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND) /* every key is below it */
+		return mdb_cursor_get(it->cur, key, val, MDB_LAST);
+	return rc != 0 ? rc : mdb_cursor_get(it->cur, key, val, MDB_PREV);
+}
+
 int store_iter_next(struct store_iter *it, const void **k, size_t *kl, const void **v, size_t *vl)
 {
 	MDB_val key = it->startkey, val;
 	int rc;
-	if (!it->started) {
+	if (it->back) {
+		rc = it->started ? mdb_cursor_get(it->cur, &key, &val, MDB_PREV)
+				 : iter_back_first(it, &key, &val);
+		it->started = 1;
+	} else if (!it->started) {
 		it->started = 1;
 		rc = mdb_cursor_get(it->cur, &key, &val,
 				    it->startkey.mv_data != NULL ? MDB_SET_RANGE : MDB_FIRST);

@@ -203,6 +203,10 @@ int store_iter_next(struct store_iter *it, const void **k, size_t *kl, const voi
 /* Last record of a database: 0 found, 1 empty, -1 error. */
 int store_last(struct store_txn *t, enum store_db db, const void **k, size_t *kl, const void **v,
 	       size_t *vl, struct error *e);
+/* Iteration backwards: the keys below `before` (NULL: from the last), in
+ * descending order, with store_iter_next. */
+int store_iter_open_back(struct store_txn *t, enum store_db db, const void *before,
+			 size_t beforelen, struct store_iter **out, struct error *e);
 void store_iter_close(struct store_iter **it);
 
 #endif

@@ -111,3 +111,51 @@ out:
 	buf_wipe(&rec);
 	return ret;
 }
+
+/* The name of the type line at p (len bytes): before its first bar, without
+ * the spaces around it. */
+static void type_name(const char *p, size_t len, char *out, size_t size)
+{
+	size_t n = 0, end;
+
+	while (n < len && p[n] != '|' && strncmp(p + n, "\xEF\xBD\x9C", 3) != 0) /* ｜ */
+		n++;
+	end = n;
+	while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t' || p[end - 1] == '\r'))
+		end--;
+	while (end > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		end--;
+	}
+	if (end >= size)
+		end = size - 1;
+	memcpy(out, p, end);
+	out[end] = '\0';
+}
+
+size_t wardset_type_names(const char *types, char (*names)[WARDSET_TYPE_NAME_MAX], size_t max)
+{
+	size_t n = 0;
+
+	for (const char *p = types; *p != '\0' && n < max;) {
+		size_t len = strcspn(p, "\n");
+		type_name(p, len, names[n], WARDSET_TYPE_NAME_MAX);
+		n += names[n][0] != '\0';
+		p += len + (p[len] != '\0');
+	}
+	return n;
+}
+
+int wardset_type_known(const char *types, const char *name)
+{
+	char one[WARDSET_TYPE_NAME_MAX];
+
+	for (const char *p = types; *p != '\0';) {
+		size_t len = strcspn(p, "\n");
+		type_name(p, len, one, sizeof(one));
+		if (one[0] != '\0' && strcmp(one, name) == 0)
+			return 1;
+		p += len + (p[len] != '\0');
+	}
+	return 0;
+}

@@ -7,7 +7,8 @@
  * file and gives the defaults ([mail] contact, [mail] test_addresses); a
  * value saved here overrides it.  Read by the mailer (contact, test
  * addresses, deadline: mailer/send.c), by the reminder schedule
- * (lib/remind.c); the description is kept for the resident portal (not shown there yet).
+ * (lib/remind.c); the description by the resident portal's front and
+ * link pages (portal/resident.c, over [portal] description).
  * Runs in every process that reads or changes them.
  *
  *   DB_META "ward_settings" -> sealed rec WS_* (one record; sealed so that
@@ -34,6 +35,7 @@ struct store_txn;
 #define WARDSET_TESTS_MAX       2000
 #define WARDSET_TYPES_MAX       4000
 #define WARDSET_DEADLINE_DAYS_MAX 365
+#define WARDSET_DEADLINE_DAYS_DEFAULT 30 /* none set here: 30 days after sending */
 
 enum { WS_DESCRIPTION = 1, WS_CONTACT, WS_REMINDERS, WS_DEADLINE_DAYS, WS_TEST_ADDRESSES,
        WS_NOTICE_TYPES, WS_UPDATED, WS_UPDATED_BY };
@@ -51,6 +53,16 @@ struct wardset {
 	int64_t updated;      /* UTC seconds, 0: never saved */
 	char updated_by[32];  /* "staff:N" */
 };
+
+/* The notice types (notice_types: one a line, 名称｜根拠｜扱い, "|" or
+ * "｜"): the names, in order, at most max, each cut to fit (a name is
+ * short: the settings page keeps lines to WARDSET_TYPES_MAX characters in
+ * all).  Returns how many. */
+#define WARDSET_TYPE_NAME_MAX 256
+#define WARDSET_TYPES_COUNT_MAX 50
+size_t wardset_type_names(const char *types, char (*names)[WARDSET_TYPE_NAME_MAX], size_t max);
+/* Is name (compared exactly, after trimming spaces) one of the types? */
+int wardset_type_known(const char *types, const char *name);
 
 /* The saved settings in transaction t (or a read of st): 0 found, 1 none
  * saved yet (out zeroed), -1 error. */

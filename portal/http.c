@@ -251,6 +251,28 @@ static int run_handler(struct http_exchange *x)
 	return 0;
 }
 
+/* x's early check (headers only): 0 go on reading the body (x->resp
+ * afresh), 1 answered in x->resp. */
+static int run_early(struct http_exchange *x)
+{
+	int rc;
+
+	x->req.body = (const uint8_t *)"";
+	x->req.body_len = 0;
+	rc = x->early->handler(&x->req, &x->resp, x->l->ctx);
+	if (rc == 0) {
+		resp_reset(x);
+		return 0;
+	}
+	if (rc < 0) {
+		log_warn("event=http_handler_failed listener=%s path=\"%s\" reason=\"early check\"",
+			 x->l->cfg.name, x->route->path);
+		resp_reset(x);
+		http_resp_error(&x->resp, 500);
+	}
+	return 1;
+}
+
 static void *worker(void *arg)
 {
 	struct http_listener *l = arg;
@@ -269,14 +291,18 @@ static void *worker(void *arg)
 			l->tail = NULL;
 		pthread_mutex_unlock(&l->mu);
 		x->req.may_block = 1;
-		run_handler(x);
-		x->phase = PHASE_DONE;
+		if (x->phase == PHASE_EARLY) {
+			x->phase = run_early(x) == 0 ? PHASE_RESUMED : PHASE_DONE;
+		} else {
+			run_handler(x);
+			x->phase = PHASE_DONE;
+		}
 		MHD_resume_connection(x->conn);
 	}
 }
 
 /* Hand x to the pool and suspend its connection; -1 when stopping. */
-static int enqueue(struct http_exchange *x, struct MHD_Connection *c)
+static int enqueue(struct http_exchange *x, struct MHD_Connection *c, enum http_phase phase)
 {
 	struct http_listener *l = x->l;
 	pthread_mutex_lock(&l->mu);
@@ -285,7 +311,7 @@ static int enqueue(struct http_exchange *x, struct MHD_Connection *c)
 		return -1;
 	}
 	x->conn = c;
-	x->phase = PHASE_SLOW;
+	x->phase = phase;
 	/* Suspended before a worker can resume it: under the pool's lock. */
 	MHD_suspend_connection(c);
 	x->next = NULL;
@@ -322,7 +348,7 @@ static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, 
 	struct http_exchange *x = xcalloc(1, sizeof(*x));
 	char allow[32] = "";
 	unsigned status;
-	const char *cl;
+	const char *cl, *subpath;
 
 	x->l = l;
 	buf_init(&x->resp.body, HTTP_PAGE_MAX);
@@ -361,6 +387,13 @@ static enum MHD_Result begin(struct http_listener *l, struct MHD_Connection *c, 
 		if ((uint64_t)n > x->body_max)
 			return http_send_error(x, c, 413, NULL);
 	}
+	/* The early check before any of the body is read: a refused sender
+	 * costs no more than its headers. */
+	if (x->body_max != 0 && l->cfg.early_routes != NULL)
+		x->early = find_route(l->cfg.early_routes, method, x->req.path, &subpath, &status,
+				      allow, sizeof(allow));
+	if (x->early != NULL)
+		return enqueue(x, c, PHASE_EARLY) < 0 ? http_send_error(x, c, 503, NULL) : MHD_YES;
 	x->phase = PHASE_BODY;
 	return MHD_YES;
 }
@@ -389,7 +422,7 @@ static enum MHD_Result complete(struct http_exchange *x, struct MHD_Connection *
 	 * and its handler needs no wait this time. */
 	if ((x->route->flags & HTTP_SLOW) &&
 	    (!(x->route->flags & HTTP_TRY_FAST) || run_handler(x) == 1)) {
-		if (enqueue(x, c) < 0)
+		if (enqueue(x, c, PHASE_SLOW) < 0)
 			return http_send_error(x, c, 503, NULL);
 		return MHD_YES;
 	}
@@ -410,6 +443,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (x == NULL)
 		return begin(l, c, url, method, state);
 	switch (x->phase) {
+	case PHASE_RESUMED:
+		/* The early check passed: libmicrohttpd repeats its first call
+		 * (no data yet), then hands over the body. */
+		x->phase = PHASE_BODY;
+		if (*upload_size == 0)
+			return MHD_YES;
+		/* fall through */
 	case PHASE_BODY:
 		if (*upload_size != 0) {
 			if (x->too_big || x->body.len + *upload_size > x->body_max)

@@ -233,6 +233,14 @@ struct http_listener_config {
 				     proxy or tool, limited by the address it forwards */
 	const char *csp;          /* this listener's Content-Security-Policy; NULL: the
 				     layer's (no script at all) */
+	const struct http_route *early_routes; /* NULL, or checks of POSTs made once their
+				     headers are in, before any of the body is read
+				     (the login, a permission: a large upload refused
+				     without being buffered).  Matched like the routes;
+				     the handler runs in the worker pool with an empty
+				     body: 0 read the body and run the route; 1 resp is
+				     the answer (sent at once, the body never read, the
+				     connection closed); -1 the 500 page */
 };
 
 struct http_listener;

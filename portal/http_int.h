@@ -17,12 +17,15 @@
 
 #define HTTP_SLOW_MAX 256 /* workers for HTTP_SLOW routes, at most */
 
-enum http_phase { PHASE_BODY = 1, PHASE_SLOW, PHASE_DONE };
+/* PHASE_EARLY: in the pool for the route's early check (headers only);
+ * PHASE_RESUMED: it passed, libmicrohttpd calls once more before the body. */
+enum http_phase { PHASE_BODY = 1, PHASE_SLOW, PHASE_DONE, PHASE_EARLY, PHASE_RESUMED };
 
 /* One request and its response, from its first call to its end. */
 struct http_exchange {
 	struct http_listener *l;
 	const struct http_route *route;
+	const struct http_route *early; /* the request's early check, or NULL */
 	struct http_request req;
 	struct http_response resp;
 	char *path;

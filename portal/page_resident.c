@@ -32,11 +32,25 @@ static int real_site(struct buf *b, const struct page_site *s)
 	return 0;
 }
 
+/* The ward's description of the service: escaped, its line breaks kept. */
+static int about(struct buf *b, const struct page_site *s)
+{
+	if (s->description == NULL || s->description[0] == '\0')
+		return 0;
+	return A("<section class=\"about\" aria-labelledby=\"about-h\">"
+		 "<h2 id=\"about-h\">このサービスについて</h2>\n") ||
+			       page_message(b, s->description, strlen(s->description)) < 0 ||
+			       A("</section>\n")
+		       ? -1
+		       : 0;
+}
+
 int page_front(struct buf *b, const struct page_site *s, const char *csrf, const char *error)
 {
 	if (http_page_begin(b, "オンライン通知", 0) < 0 || A("<h1>") || H(s->ward) ||
 	    A(" オンライン通知</h1>\n"
-	      "<p>メールのリンクを開くか、メールに記載された保護番号を入力してください。</p>\n"))
+	      "<p>メールのリンクを開くか、メールに記載された保護番号を入力してください。</p>\n") ||
+	    about(b, s) < 0)
 		return -1;
 	if (error[0] != '\0' && (A("<p class=\"error\" role=\"alert\">") || H(error) || A("</p>\n")))
 		return -1;
@@ -96,7 +110,8 @@ int page_link(struct buf *b, const struct page_site *s, const struct resident_no
 	    notice_head(b, s, n) < 0 ||
 	    A("<p>下のボタンを押すと通知を開きます。</p>\n<form method=\"post\" action=\"/n/") ||
 	    H(token) || A("\">\n") || hidden_csrf(b, csrf) < 0 ||
-	    A("<button type=\"submit\">通知を開く</button>\n</form>\n") || real_site(b, s) < 0)
+	    A("<button type=\"submit\">通知を開く</button>\n</form>\n") || about(b, s) < 0 ||
+	    real_site(b, s) < 0)
 		return -1;
 	return http_page_end(b);
 }

@@ -17,6 +17,9 @@ struct page_site {
 	const char *ward;             /* 区の名称 */
 	const char *host;             /* the portal's host name */
 	const char *announcement_url; /* the ward's page announcing the service, "" none */
+	const char *description;      /* the service's description (settings page or
+				       * [portal] description), "" none: shown on the
+				       * front page and the link page */
 };
 
 int page_front(struct buf *b, const struct page_site *s, const char *csrf, const char *error);

@@ -46,6 +46,8 @@ const char *page_staff_state_ja(const char *state);
 struct page_staff_filter {
 	const char *status; /* "" all */
 	const char *q;      /* title search, "" none */
+	const char *type;   /* notice type (BR_TYPE), "" all */
+	const char *types;  /* the ward's notice types (lib/wardset.h) to choose from, "" none */
 };
 /* The batches, newest first (list is in that order already). */
 int page_staff_batches(struct buf *b, const struct page_staff_user *u,

@@ -29,18 +29,19 @@ static int field(struct buf *b, const char *id, const char *label, const char *t
 		       : 0;
 }
 
-/* The link to page p with the same search. */
-static int page_link(struct buf *b, const struct page_staff_audit_q *q, size_t p,
+/* The link to the records below seq `before` (0: the newest) with the
+ * same search. */
+static int page_link(struct buf *b, const struct page_staff_audit_q *q, uint64_t before,
 		     const char *label)
 {
 	char num[24];
 
-	str_fmt(num, sizeof(num), "%zu", p);
+	str_fmt(num, sizeof(num), "%llu", (unsigned long long)before);
 	return A("<a href=\"/audit?person=") || http_url_encode(b, q->person) < 0 ||
 		       A("&amp;action=") || http_url_encode(b, q->action) < 0 || A("&amp;from=") ||
 		       http_url_encode(b, q->from) < 0 || A("&amp;to=") ||
-		       http_url_encode(b, q->to) < 0 || A("&amp;page=") || A(num) || A("\">") ||
-		       A(label) || A("</a>")
+		       http_url_encode(b, q->to) < 0 || (before != 0 && (A("&amp;before=") || A(num))) ||
+		       A("\">") || A(label) || A("</a>")
 		       ? -1
 		       : 0;
 }
@@ -99,8 +100,8 @@ int page_staff_audit(struct buf *b, const struct page_staff_user *u,
 	    field(b, "to", "期間の終わり（日本時間の日付、その日を含む）", "date", q->to, NULL) < 0 ||
 	    A("<button type=\"submit\">検索する</button>\n</form>\n"))
 		return -1;
-	str_fmt(line, sizeof(line), "%zu 件（%zu / %zu ページ、新しい順）", q->total, q->page,
-		q->pages);
+	str_fmt(line, sizeof(line), "%zu 件%s（新しい順）", q->shown,
+		q->before != 0 || q->older != 0 ? "を表示" : "");
 	if (A("<p id=\"audit-count\">") || H(line) || A("</p>\n"))
 		return -1;
 	if (n > 0 &&
@@ -115,12 +116,12 @@ int page_staff_audit(struct buf *b, const struct page_staff_user *u,
 			return -1;
 	if (n > 0 && A("</tbody>\n</table>\n</div>\n"))
 		return -1;
-	if (q->pages > 1) {
+	if (q->before != 0 || q->older != 0) {
 		if (A("<nav aria-label=\"ページ\"><p>"))
 			return -1;
-		if (q->page > 1 && (page_link(b, q, q->page - 1, "新しい記録へ") < 0 || A(" ")))
+		if (q->before != 0 && (page_link(b, q, 0, "最新の記録へ") < 0 || A(" ")))
 			return -1;
-		if (q->page < q->pages && page_link(b, q, q->page + 1, "古い記録へ") < 0)
+		if (q->older != 0 && page_link(b, q, q->older, "古い記録へ") < 0)
 			return -1;
 		if (A("</p></nav>\n"))
 			return -1;

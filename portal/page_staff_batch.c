@@ -5,6 +5,7 @@
  * may take, the residents' states one page at a time).  Times in JST.
  * Runs in the portal process.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "portal/http.h"
@@ -12,6 +13,7 @@
 #include "portal/page_staff_actions.h"
 #include "portal/page_staff_chart.h"
 #include "lib/staff.h"
+#include "lib/wardset.h"
 
 #define A(s) (buf_append_str(b, (s)) < 0)
 #define H(s) (http_html(b, (s)) < 0)
@@ -30,6 +32,31 @@ static int jst(struct buf *b, int64_t t)
 	return H(s) ? -1 : 0;
 }
 
+/* A choice of the ward's notice types (none when it has set none). */
+static int type_filter(struct buf *b, const struct page_staff_filter *f)
+{
+	char (*names)[WARDSET_TYPE_NAME_MAX];
+	size_t n;
+	int r = 0;
+
+	if (f->types == NULL || f->types[0] == '\0')
+		return 0;
+	names = xcalloc(WARDSET_TYPES_COUNT_MAX, sizeof(*names));
+	n = wardset_type_names(f->types, names, WARDSET_TYPES_COUNT_MAX);
+	if (A("<div class=\"field\"><label for=\"type\">通知の種類</label>\n"
+	      "<select id=\"type\" name=\"type\">\n<option value=\"\">すべて</option>\n"))
+		r = -1;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (A("<option value=\"") || H(names[i]) || A("\"") ||
+		    (strcmp(f->type, names[i]) == 0 && A(" selected")) || A(">") || H(names[i]) ||
+		    A("</option>\n"))
+			r = -1;
+	if (r == 0 && A("</select></div>\n"))
+		r = -1;
+	free(names);
+	return r;
+}
+
 static int filter_form(struct buf *b, const struct page_staff_filter *f)
 {
 	if (A("<form method=\"get\" action=\"/batches\" role=\"search\">\n"
@@ -41,7 +68,9 @@ static int filter_form(struct buf *b, const struct page_staff_filter *f)
 		    (strcmp(f->status, statuses[i]) == 0 && A(" selected")) || A(">") ||
 		    H(page_staff_status_ja(statuses[i])) || A("</option>\n"))
 			return -1;
-	if (A("</select></div>\n<div class=\"field\"><label for=\"q\">件名で検索</label>\n"
+	if (A("</select></div>\n") || type_filter(b, f) < 0)
+		return -1;
+	if (A("<div class=\"field\"><label for=\"q\">件名で検索</label>\n"
 	      "<input id=\"q\" name=\"q\" type=\"search\" maxlength=\"200\" value=\"") ||
 	    H(f->q) || A("\"></div>\n<button type=\"submit\">絞り込む</button>\n</form>\n"))
 		return -1;
@@ -54,7 +83,10 @@ static int batch_row(struct buf *b, const struct batch_summary *s)
 
 	str_fmt(n, sizeof(n), "%llu", (unsigned long long)s->id);
 	if (A("<tr><td><a href=\"/batches/") || H(n) || A("\">") || H(n) || A("</a></td><td>") ||
-	    H(s->title) || (s->test && A(" <strong>（テスト）</strong>")) || A("</td><td>") ||
+	    H(s->title) || (s->test && A(" <strong>（テスト）</strong>")) ||
+	    (s->notice_type[0] != '\0' &&
+	     (A("<br><span class=\"hint\">種類：") || H(s->notice_type) || A("</span>"))) ||
+	    A("</td><td>") ||
 	    H(page_staff_status_ja(s->status)) || A("</td><td>"))
 		return -1;
 	str_fmt(n, sizeof(n), "%llu 人 / 照合 %llu / 署名 %llu",
@@ -206,7 +238,9 @@ static int live_parts(struct buf *b, const struct batch_summary *bs,
 {
 	char s[160];
 
-	if (page_staff_usage(b, &lv->usage) < 0 || page_staff_chart(b, lv->all, lv->nall, lv->now) < 0)
+	/* #chart: what the script refreshes from /batches/ID/chart. */
+	if (page_staff_usage(b, &lv->usage) < 0 || A("<div id=\"chart\">\n") ||
+	    page_staff_chart(b, lv->all, lv->nall, lv->now) < 0 || A("</div>\n"))
 		return -1;
 	if (strcmp(bs->status, BATCH_STATUS_SENDING) != 0 && strcmp(bs->status, BATCH_STATUS_SENT) != 0)
 		return 0;
@@ -260,8 +294,16 @@ int page_staff_batch(struct buf *b, const struct page_staff_user *u,
 	if (bs->test && A("<p class=\"test-banner\">テスト用のバッチです</p>\n"))
 		return -1;
 	if (A("<dl>\n<dt>状態</dt><dd>") || H(page_staff_status_ja(bs->status)) ||
+	    (bs->notice_type[0] != '\0' &&
+	     (A("</dd>\n<dt>通知の種類</dt><dd>") || H(bs->notice_type))) ||
 	    A("</dd>\n<dt>提出日時（日本時間）</dt><dd>") || jst(b, bs->created) < 0 ||
 	    A("</dd>\n<dt>送信開始（日本時間）</dt><dd>") || jst(b, bs->send_at) < 0)
+		return -1;
+	/* The date the mail gave residents and after which the paper list
+	 * takes those who did not download (lib/batches.h). */
+	if (bs->deadline[0] != '\0' &&
+	    (A("</dd>\n<dt>受け取り期限</dt><dd>") || H(bs->deadline) ||
+	     (bs->deadline_default && A("（区の既定の日数から）"))))
 		return -1;
 	str_fmt(s, sizeof(s), "%llu 人（照合 %llu、署名 %llu）", (unsigned long long)bs->recipients,
 		(unsigned long long)bs->matched, (unsigned long long)bs->signed_pdfs);

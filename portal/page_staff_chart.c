@@ -284,7 +284,7 @@ int page_staff_chart(struct buf *b, const struct notice_status *rows, size_t n, 
 	    line(b, s, s->cum_o, ymax, "#1d4ed8", "") < 0 ||
 	    line(b, s, s->cum_d, ymax, "#9a3412", "8 5") < 0 ||
 	    A("</svg>\n<figcaption>") || H(d) ||
-	    A(" 画面を再読み込みすると最新になります。</figcaption>\n</figure>\n") || table(b, s) < 0)
+	    A(" 自動で更新されないときは、画面を再読み込みすると最新になります。</figcaption>\n</figure>\n") || table(b, s) < 0)
 		goto out;
 	r = 0;
 out:

@@ -8,8 +8,11 @@
  * portal process.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/intake_ja.h"
+#include "lib/wardset.h"
 #include "portal/http.h"
 #include "portal/page_staff_upload.h"
 
@@ -49,12 +52,40 @@ static int checkbox(struct buf *b, const char *name, int on, const char *label)
 	       A("</label></div>\n") ? -1 : 0;
 }
 
+/* The ward's notice types as a choice (none when the ward has set none). */
+static int type_select(struct buf *b, const struct page_upload_form *f)
+{
+	char (*names)[WARDSET_TYPE_NAME_MAX];
+	size_t n;
+	int r = 0;
+
+	if (f->types == NULL || f->types[0] == '\0')
+		return 0;
+	names = xcalloc(WARDSET_TYPES_COUNT_MAX, sizeof(*names));
+	n = wardset_type_names(f->types, names, WARDSET_TYPES_COUNT_MAX);
+	if (A("<div class=\"field\"><label for=\"type\">通知の種類</label>\n"
+	      "<p class=\"hint\" id=\"type-hint\">区の設定に登録された種類から選びます。</p>\n"
+	      "<select id=\"type\" name=\"type\" aria-describedby=\"type-hint\">\n"
+	      "<option value=\"\">（選ばない）</option>\n"))
+		r = -1;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (A("<option value=\"") || H(names[i]) || A("\"") ||
+		    (strcmp(f->notice_type, names[i]) == 0 && A(" selected")) || A(">") ||
+		    H(names[i]) || A("</option>\n"))
+			r = -1;
+	if (r == 0 && A("</select></div>\n"))
+		r = -1;
+	free(names);
+	return r;
+}
+
 static int text_inputs(struct buf *b, const struct page_upload_form *f)
 {
 	if (A("<div class=\"field\"><label for=\"title\">通知名（件名）</label>\n"
 	      "<input id=\"title\" name=\"title\" type=\"text\" maxlength=\"200\" required value=\"") ||
-	    H(f->title) || A("\"></div>\n<div class=\"field\"><label for=\"split\">PDF の分け方</label>\n"
-			     "<select id=\"split\" name=\"split\">\n"))
+	    H(f->title) || A("\"></div>\n") || type_select(b, f) < 0 ||
+	    A("<div class=\"field\"><label for=\"split\">PDF の分け方</label>\n"
+	      "<select id=\"split\" name=\"split\">\n"))
 		return -1;
 	for (size_t i = 0; i < sizeof(splits) / sizeof(splits[0]); i++)
 		if (A("<option value=\"") || H(splits[i].value) || A("\"") ||
@@ -204,6 +235,24 @@ static int report(struct buf *b, const struct upload_result *r)
 	return 0;
 }
 
+/* Why the gateway refused it: in plain Japanese (lib/intake_ja.h), with
+ * intake's English line folded away for whoever supports the clerk. */
+static int refusal(struct buf *b, const struct upload_result *r)
+{
+	char ja[INTAKE_JA_MAX];
+
+	intake_why_ja(r->error, ja, sizeof(ja));
+	return A("<p class=\"error\" role=\"alert\">「") || H(r->title) ||
+			       A("」は受け付けできませんでした。何も保存されていません。</p>\n"
+				 "<h2>理由</h2>\n<p class=\"why\">") ||
+			       H(ja) ||
+			       A("</p>\n<details><summary>詳しい説明（英語・問い合わせ用）</summary>\n"
+				 "<p lang=\"en\"><code>") ||
+			       H(r->error) || A("</code></p>\n</details>\n")
+		       ? -1
+		       : 0;
+}
+
 int page_staff_upload_result(struct buf *b, const struct page_staff_user *u,
 			     const struct upload_result *r)
 {
@@ -232,10 +281,7 @@ int page_staff_upload_result(struct buf *b, const struct page_staff_user *u,
 		if (A("<p class=\"error\" role=\"alert\">同じ内容のファイルは、以前に受け付けできませんでした。"
 		      "何も保存されていません。内容を直してからアップロードしてください。</p>\n"))
 			return -1;
-	} else if (A("<p class=\"error\" role=\"alert\">「") || H(r->title) ||
-		   A("」は受け付けできませんでした。何も保存されていません。</p>\n"
-		     "<p>理由（受付処理からの説明）:</p>\n<p lang=\"en\"><code>") ||
-		   H(r->error) || A("</code></p>\n")) {
+	} else if (refusal(b, r) < 0) {
 		return -1;
 	}
 	if (A("<p><a href=\"/upload\">別のバッチをアップロードする</a></p>\n"))

@@ -26,6 +26,8 @@ struct page_upload_form {
 	const char *error;      /* "" none: one sentence, what and where */
 	size_t max_bytes;       /* [limits] message_size */
 	size_t max_files;       /* [limits] attachments */
+	const char *notice_type; /* the type chosen, "" none */
+	const char *types;       /* the ward's notice types (lib/wardset.h), "" none: no choice */
 };
 int page_staff_upload_form(struct buf *b, const struct page_staff_user *u,
 			   const struct page_upload_form *f);

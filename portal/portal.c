@@ -189,6 +189,7 @@ int portal_main(struct role_ctx *ctx)
 	/* An upload from the dashboard: the intake limit, and room for the form. */
 	sc.body_conf_max = (size_t)conf_int(ctx->conf, "limits", "message_size") + STAFF_UPLOAD_SLACK;
 	sc.csp = STAFF_CSP;
+	sc.early_routes = staff_early_routes; /* a refused upload is not read */
 	if (http_listener_start(&sc, staff_routes, sctx, &staff, &e) < 0)
 		goto out;
 	staff_ctx_listener(sctx, staff);

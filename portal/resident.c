@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "lib/mailreq.h"
 #include "lib/store.h"
+#include "lib/wardset.h"
 #include "portal/page_resident.h"
 #include "portal/resident.h"
 #include "portal/resident_auth.h"
@@ -23,6 +24,25 @@ void resident_site(const struct resident_ctx *rc, struct page_site *s)
 	s->ward = rc->ward;
 	s->host = rc->ward_host;
 	s->announcement_url = rc->announcement_url;
+	s->description = "";
+}
+
+/* The service's description for residents: the one saved on the
+ * dashboard's settings page (lib/wardset.h), else [portal] description.
+ * out holds it ("" none) and s->description points at it. */
+static void site_description(struct resident_ctx *rc, struct page_site *s, char *out,
+			     size_t size)
+{
+	struct wardset *ws = xcalloc(1, sizeof(*ws));
+	struct error e = { { 0 }, 0 };
+
+	str_copy(out, rc->description, size);
+	if (wardset_load(rc->st, ws, &e) == 0 && ws->description[0] != '\0')
+		str_copy(out, ws->description, size);
+	else if (e.msg[0] != '\0')
+		log_warn("event=ward_settings_unreadable reason=\"%s\"", e.msg);
+	free(ws);
+	s->description = out;
 }
 
 int resident_contact(struct resident_ctx *rc, struct http_response *resp)
@@ -47,11 +67,12 @@ static int h_front(const struct http_request *req, struct http_response *resp, v
 {
 	struct resident_ctx *rc = ctx;
 	struct page_site s;
-	char csrf[HTTP_CSRF_LEN + 1];
+	char csrf[HTTP_CSRF_LEN + 1], desc[sizeof(rc->description)];
 
 	if (strcmp(req->path, "/") != 0)
 		return resident_contact(rc, resp);
 	resident_site(rc, &s);
+	site_description(rc, &s, desc, sizeof(desc));
 	if (http_csrf_token(req, resp, csrf) < 0)
 		return -1;
 	return page_front(&resp->body, &s, csrf, "");
@@ -92,7 +113,7 @@ static int h_link(const struct http_request *req, struct http_response *resp, vo
 	struct resident_notice n;
 	struct page_site s;
 	struct error e = { { 0 }, 0 };
-	char token[NOTICE_TOKEN_LEN + 1], csrf[HTTP_CSRF_LEN + 1];
+	char token[NOTICE_TOKEN_LEN + 1], csrf[HTTP_CSRF_LEN + 1], desc[sizeof(rc->description)];
 	const char *rest;
 	uint64_t batch;
 	uint32_t seq;
@@ -110,6 +131,7 @@ static int h_link(const struct http_request *req, struct http_response *resp, vo
 	if (r > 0)
 		return resident_contact(rc, resp);
 	resident_site(rc, &s);
+	site_description(rc, &s, desc, sizeof(desc));
 	r = http_csrf_token(req, resp, csrf) < 0 ? -1 : page_link(&resp->body, &s, &n, token, csrf);
 	resident_notice_free(&n);
 	return r;
@@ -519,6 +541,8 @@ int resident_ctx_init(struct resident_ctx *rc, struct store *st, const struct co
 	url_host(conf_str(conf, "portal", "public_url"), rc->ward_host, sizeof(rc->ward_host));
 	str_copy(rc->announcement_url, conf_str(conf, "portal", "announcement_url"),
 		 sizeof(rc->announcement_url));
+	str_copy(rc->description, conf_str(conf, "portal", "description"),
+		 sizeof(rc->description));
 	str_copy(rc->terms, conf_str(conf, "portal", "consent_terms"), sizeof(rc->terms));
 	/* Code lookups and answers: 5 a minute per address, 20 at once;
 	 * OTP mails: 3 per 10 minutes per notice, 10 a minute per address. */

@@ -55,6 +55,7 @@ struct resident_ctx {
 	char ward[256];               /* [tenant] name: the issuer */
 	char ward_host[256];          /* host of [portal] public_url */
 	char announcement_url[512];   /* [portal] announcement_url, "" none */
+	char description[4001];       /* [portal] description: the default, "" none */
 	char terms[32];               /* [portal] consent_terms: the terms version */
 	struct http_limiter *code_limit;  /* notice-code lookups per IP */
 	struct http_limiter *otp_ip_limit; /* OTP mail requests per IP */

@@ -29,6 +29,7 @@ int staff_ctx_init(struct staff_ctx *sc, struct store *st, pthread_mutex_t *lock
 	sc->lock = lock;
 	sc->idle = conf_int(conf, "portal", "staff_idle");
 	sc->ttl = conf_int(conf, "portal", "session_ttl");
+	sc->lockout = conf_int(conf, "portal", "staff_lockout");
 	sc->four_eyes = conf_int(conf, "policy", "four_eyes") != 0;
 	if (conf_path(conf, "paths", "data_dir", sc->data_dir, sizeof(sc->data_dir)) < 0)
 		return err_set(e, "the data directory's path is too long");
@@ -163,6 +164,7 @@ LOCKED(staff_h_confirm)
 LOCKED(staff_h_action)
 LOCKED(staff_h_upload_form)
 LOCKED(staff_h_upload)
+LOCKED(staff_h_upload_early)
 LOCKED(staff_h_upload_status)
 LOCKED(staff_h_users)
 LOCKED(staff_h_audit)
@@ -218,5 +220,11 @@ const struct http_route staff_routes[] = {
 	{ "GET", "/help/", HTTP_SLOW | HTTP_PREFIX, locked_staff_h_help, 0 },
 	{ "GET", "/static/help/", HTTP_PREFIX, staff_h_help_img, 0 },
 	{ "GET", "/static/dashboard.js", 0, staff_h_script, 0 },
+	{ NULL, NULL, 0, NULL, 0 },
+};
+
+/* The checks made once a POST's headers are in, before its body is read. */
+const struct http_route staff_early_routes[] = {
+	{ "POST", "/upload", HTTP_SLOW, locked_staff_h_upload_early, 0 },
 	{ NULL, NULL, 0, NULL, 0 },
 };

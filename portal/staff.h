@@ -36,8 +36,9 @@ struct staff_live;
 /* Lockout counters are kept in the store (staff_lockout.c). */
 #define STAFF_FAIL_ACCOUNT   5     /* failures of one account that lock it */
 #define STAFF_FAIL_IP        20    /* failures from one IP that lock it */
-#define STAFF_FAIL_WINDOW    900   /* seconds failures are counted over */
-#define STAFF_LOCK_SECONDS   900   /* how long a lockout lasts */
+/* [portal] staff_lockout: the seconds failures are counted over, and how
+ * long a lockout lasts (sc->lockout). */
+#define STAFF_FAIL_SWEEP     64    /* lockout records looked at per sweep (on each write) */
 #define STAFF_TOUCH_SECONDS  60    /* a session's last use is written at most this often
 				      (a quarter of the idle time-out when that is less) */
 #define STAFF_UPLOAD_SLACK   (2u << 20) /* bytes an upload's body may carry besides its files
@@ -57,6 +58,9 @@ struct staff_ctx {
 	size_t upload_files;       /* [limits] attachments: an upload's files */
 	const struct conf *conf;   /* the process's, for the defaults the settings page shows */
 	struct staff_live *live;   /* the batch pages' live view (staff_live.h) */
+	int64_t lockout;           /* [portal] staff_lockout: seconds (window and lock) */
+	uint8_t sweep_at[32];      /* where the next sweep of old lockout records starts
+				      (under the store lock) */
 };
 
 /* Fill sc from the configuration; st and lock stay the caller's. */
@@ -68,5 +72,7 @@ void staff_ctx_listener(struct staff_ctx *sc, struct http_listener *l);
 
 /* The staff listener's routes (ctx: a struct staff_ctx). */
 extern const struct http_route staff_routes[];
+/* Their early checks (http_listener_config.early_routes). */
+extern const struct http_route staff_early_routes[];
 
 #endif

@@ -147,14 +147,12 @@ static int refused(struct staff_ctx *sc, const struct http_request *req,
 		   const struct batch_summary *bs, struct page_staff_act *pa, const char *reason,
 		   const char *why)
 {
-	char target[32], detail[64], act[40];
+	char detail[64];
 
-	str_fmt(target, sizeof(target), "batch:%llu", (unsigned long long)bs->id);
 	str_fmt(detail, sizeof(detail), "reason=%s", reason);
 	if (strcmp(pa->action, "unlock") == 0)
 		str_fmt(detail, sizeof(detail), "reason=%s seq=%u", reason, pa->seq);
-	str_fmt(act, sizeof(act), "batch.%s_refused", pa->action);
-	staff_audit(sc, w->actor, act, target, req->client_ip, detail);
+	staff_batch_refused_audit(sc, req, w, bs->id, pa->action, detail);
 	resp->status = 409;
 	pa->error = why;
 	return page_staff_act_confirm(&resp->body, &w->u, bs, pa) < 0 ? -1 : 1;
@@ -289,14 +287,8 @@ int staff_h_act(const struct http_request *req, struct http_response *resp, void
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	/* The route is HTTP_CSRF_OWN so that a refusal is audited too. */
-	if (http_csrf_check(req) != 0) {
-		staff_audit(sc, w.actor, "staff.csrf_refused", a.target, req->client_ip, a.action);
-		resp->status = 403;
-		return page_staff_note(&resp->body, &w.u, "送信を受け付けられません",
-				       "画面が古いか、このサイトの画面から送られたものではありません。"
-				       "バッチの画面を開き直して、もう一度操作してください。",
-				       "/batches", "バッチ一覧に戻る");
-	}
+	if ((r = staff_csrf_check(sc, req, resp, &w, a.target, a.action, "バッチの")) != 0)
+		return r < 0 ? -1 : 0;
 	if ((r = act_load(sc, resp, &w, &a, &bs, &rows, &n, &row)) != 0)
 		return r < 0 ? -1 : 0;
 	pa = (struct page_staff_act){ a.action, "", 0, a.seq, row ? row->key : "",

@@ -13,6 +13,7 @@
 
 #include "lib/batches.h"
 #include "lib/log.h"
+#include "lib/wardset.h"
 #include "portal/page_staff_chart.h"
 #include "portal/staff_int.h"
 
@@ -29,11 +30,27 @@ static void target_of(const struct http_request *req, char *out, size_t outsize)
 		str_fmt(out, outsize, "batch:%llu", (unsigned long long)id);
 }
 
-static int matches(const struct batch_summary *s, const char *status, const char *q)
+static int matches(const struct batch_summary *s, const struct page_staff_filter *f)
 {
-	if (status[0] != '\0' && strcmp(s->status, status) != 0)
+	if (f->status[0] != '\0' && strcmp(s->status, f->status) != 0)
 		return 0;
-	return q[0] == '\0' || strstr(s->title, q) != NULL;
+	if (f->type[0] != '\0' && strcmp(s->notice_type, f->type) != 0)
+		return 0;
+	return f->q[0] == '\0' || strstr(s->title, f->q) != NULL;
+}
+
+/* The ward's notice types, for the filter ("" when none or unreadable). */
+static char *ward_types(const struct staff_ctx *sc)
+{
+	struct wardset *ws = xcalloc(1, sizeof(*ws));
+	struct error e = { { 0 }, 0 };
+	char *out;
+
+	if (wardset_load(sc->st, ws, &e) < 0)
+		log_warn("event=ward_settings_unreadable reason=\"%s\"", e.msg);
+	out = xstrdup(ws->notice_types);
+	free(ws);
+	return out;
 }
 
 int staff_h_batches(const struct http_request *req, struct http_response *resp, void *ctx)
@@ -42,7 +59,9 @@ int staff_h_batches(const struct http_request *req, struct http_response *resp, 
 	struct error e = { { 0 }, 0 };
 	struct staff_who w;
 	struct batch_summary *list = NULL;
-	struct page_staff_filter f = { http_query(req, "status"), http_query(req, "q") };
+	struct page_staff_filter f = { http_query(req, "status"), http_query(req, "q"),
+				       http_query(req, "type"), "" };
+	char *types;
 	size_t n = 0, kept = 0;
 	int r = staff_guard(sc, req, resp, PERM_VIEW, "閲覧", "", &w);
 
@@ -52,6 +71,8 @@ int staff_h_batches(const struct http_request *req, struct http_response *resp, 
 		f.status = "";
 	if (f.q == NULL || strlen(f.q) > 200)
 		f.q = "";
+	if (f.type == NULL || strlen(f.type) >= WARDSET_TYPE_NAME_MAX)
+		f.type = "";
 	if (batches_list(sc->st, &list, &n, &e) < 0) {
 		log_err("event=staff_batches_failed reason=\"%s\"", e.msg);
 		return -1;
@@ -63,9 +84,12 @@ int staff_h_batches(const struct http_request *req, struct http_response *resp, 
 		list[n - 1 - i] = tmp;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (matches(&list[i], f.status, f.q))
+		if (matches(&list[i], &f))
 			list[kept++] = list[i];
+	types = ward_types(sc);
+	f.types = types;
 	r = page_staff_batches(&resp->body, &w.u, list, kept, &f);
+	free(types);
 	free(list);
 	return r;
 }
@@ -132,6 +156,8 @@ int staff_h_batch(const struct http_request *req, struct http_response *resp, vo
 
 	if (staff_live_path(req->subpath))
 		return staff_h_events(req, resp, ctx);
+	if (staff_chart_path(req->subpath))
+		return staff_h_chart(req, resp, ctx);
 	target_of(req, target, sizeof(target));
 	r = staff_guard(sc, req, resp, PERM_VIEW, "閲覧", target, &w);
 
@@ -202,18 +228,27 @@ int staff_h_confirm(const struct http_request *req, struct http_response *resp, 
 	return page_staff_confirm(&resp->body, &w.u, &bs, action, "");
 }
 
+void staff_batch_refused_audit(struct staff_ctx *sc, const struct http_request *req,
+			       const struct staff_who *w, uint64_t id, const char *action,
+			       const char *detail)
+{
+	char target[32], act[40];
+
+	str_fmt(target, sizeof(target), "batch:%llu", (unsigned long long)id);
+	str_fmt(act, sizeof(act), "batch.%s_refused", action);
+	staff_audit(sc, w->actor, act, target, req->client_ip, detail);
+}
+
 /* Refused: the confirmation page again with why, and an audit record. */
 static int refused(struct staff_ctx *sc, const struct http_request *req,
 		   struct http_response *resp, const struct staff_who *w,
 		   const struct batch_summary *bs, const char *action, const char *reason,
 		   const char *why)
 {
-	char target[32], detail[64], act[32];
+	char detail[64];
 
-	str_fmt(target, sizeof(target), "batch:%llu", (unsigned long long)bs->id);
 	str_fmt(detail, sizeof(detail), "reason=%s", reason);
-	str_fmt(act, sizeof(act), "batch.%s_refused", action);
-	staff_audit(sc, w->actor, act, target, req->client_ip, detail);
+	staff_batch_refused_audit(sc, req, w, bs->id, action, detail);
 	resp->status = strcmp(reason, "four_eyes") == 0 ? 403 : 409;
 	return page_staff_confirm(&resp->body, &w->u, bs, action, why);
 }
@@ -271,14 +306,8 @@ int staff_h_action(const struct http_request *req, struct http_response *resp, v
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	/* The route is HTTP_CSRF_OWN so that a refusal is audited too. */
-	if (http_csrf_check(req) != 0) {
-		staff_audit(sc, w.actor, "staff.csrf_refused", target, req->client_ip, action);
-		resp->status = 403;
-		return page_staff_note(&resp->body, &w.u, "送信を受け付けられません",
-				       "画面が古いか、このサイトの画面から送られたものではありません。"
-				       "バッチの画面を開き直して、もう一度操作してください。",
-				       "/batches", "バッチ一覧に戻る");
-	}
+	if ((r = staff_csrf_check(sc, req, resp, &w, target, action, "バッチの")) != 0)
+		return r < 0 ? -1 : 0;
 	if ((r = load(sc, req, resp, &w, &bs)) != 0)
 		return r < 0 ? -1 : 0;
 	r = strcmp(action, "approve") == 0 ? do_approve(sc, req, resp, &w, &bs)

@@ -6,7 +6,8 @@
  * `tayori batch export [--paper]` writes (lib/export.h, pdf/pdf_paper.h):
  * UTF-8 with a byte order mark for Excel, formula cells neutralised.  Each
  * download is audited (batch.export, counts only) before it is sent, and
- * goes out as an attachment with a Japanese file name (RFC 6266, RFC 8187).
+ * goes out as an attachment with a Japanese file name (RFC 6266, RFC 8187);
+ * a HEAD gets the same headers and is not audited (nothing was downloaded).
  * Runs with the store lock held (let go while the files are made), in the
  * portal process.
  */
@@ -131,7 +132,10 @@ static int build(struct staff_ctx *sc, const struct http_request *req,
 			      ? -1 : 1;
 		goto out;
 	}
-	if (export_audit(sc->st, id, w->actor, req->client_ip, k != K_RESIDENTS, what[k], m,
+	/* A HEAD (a link checker, a browser's look before the download) gets
+	 * the same headers but no file: it is no download, so no record. */
+	if (!req->is_head &&
+	    export_audit(sc->st, id, w->actor, req->client_ip, k != K_RESIDENTS, what[k], m,
 			 npdfs, &e) < 0)
 		goto out;
 	ret = 0;

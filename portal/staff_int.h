@@ -33,6 +33,17 @@ int staff_session_find(struct staff_ctx *sc, const char *token, int64_t now, uin
 		       struct error *e);
 /* Remove the session (logout): 0 also when there was none. */
 int staff_session_end(struct staff_ctx *sc, const char *token, struct error *e);
+/* The CSRF check of a POST whose route is HTTP_CSRF_OWN, so that a refusal
+ * is audited: 0 good; 1 refused (audited as staff.csrf_refused with what
+ * as its detail, a 403 page made that asks to open the screen again:
+ * screen names it, "バッチの", or "" for the page just left); -1 error.
+ * staff_csrf_own is the same with screen "". */
+int staff_csrf_check(struct staff_ctx *sc, const struct http_request *req,
+		     struct http_response *resp, const struct staff_who *w, const char *target,
+		     const char *what, const char *screen);
+int staff_csrf_own(struct staff_ctx *sc, const struct http_request *req,
+		   struct http_response *resp, const struct staff_who *w, const char *target,
+		   const char *what);
 
 /* ---- lockout (in the store, staff_lockout.c; each takes the store lock) ----
  * locked: 1 when key is locked at now.  fail: count a failure of key with
@@ -61,6 +72,10 @@ int staff_guard(struct staff_ctx *sc, const struct http_request *req, struct htt
 int staff_batch_id(const char *s, uint64_t *id);
 /* staff_batch.c: the counts of the residents' states (c->live NULL). */
 void staff_batch_count(struct page_staff_counts *c, const struct notice_status *rows, size_t n);
+/* staff_batch.c: audit batch.ACTION_refused of batch id (the store lock held). */
+void staff_batch_refused_audit(struct staff_ctx *sc, const struct http_request *req,
+			       const struct staff_who *w, uint64_t id, const char *action,
+			       const char *detail);
 
 /* ---- handlers ---- */
 /* GET /: the batches when logged in, else the login form (200). */
@@ -90,6 +105,10 @@ int staff_h_help_img(const struct http_request *req, struct http_response *resp,
 int staff_live_path(const char *subpath);
 int staff_h_events(const struct http_request *req, struct http_response *resp, void *ctx);
 int staff_h_script(const struct http_request *req, struct http_response *resp, void *ctx);
+/* staff_chart.c: GET /batches/ID/chart (from staff_h_batch, the store
+ * lock held), the chart as a fragment for the live page. */
+int staff_chart_path(const char *subpath);
+int staff_h_chart(const struct http_request *req, struct http_response *resp, void *ctx);
 struct page_staff_live;
 int staff_live_page(struct staff_ctx *sc, uint64_t batch, const struct notice_status *all, size_t n,
 		    size_t from, size_t nrows, struct page_staff_live *out, uint8_t **flags);

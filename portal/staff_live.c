@@ -17,6 +17,7 @@
 
 #include "lib/log.h"
 #include "lib/rec.h"
+#include "lib/staff.h"
 #include "lib/store.h"
 #include "portal/live_notify.h"
 #include "portal/page_staff.h"
@@ -436,8 +437,10 @@ static int replay(struct staff_live *lv, struct watch *w, int64_t since_us, stru
 /* ---- sessions ---- */
 
 /* 1 while the session of hash h is alive (without prolonging it), 0 once
- * it is gone, idle too long or past its limit; -1 error (kept alive). */
-static int session_alive(struct staff_live *lv, const uint8_t h[32], struct error *e)
+ * it is gone, idle too long or past its limit; -1 error (kept alive).
+ * *staff is the account it belongs to. */
+static int session_alive(struct staff_live *lv, const uint8_t h[32], uint64_t *staff,
+			 struct error *e)
 {
 	uint8_t copy[1024];
 	struct store_txn *t = NULL;
@@ -459,8 +462,28 @@ static int session_alive(struct staff_live *lv, const uint8_t h[32], struct erro
 	r = notice_check_rec(lv->st, DB_SESSIONS, h, 32, copy, vl, e);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
+	*staff = rec_get_u64(copy, vl, NR_BATCH, 0);
 	return (int64_t)rec_get_u64(copy, vl, NR_EXPIRES, 0) > now &&
 	       (int64_t)rec_get_u64(copy, vl, NR_LAST_AT, 0) + lv->idle > now;
+}
+
+/* 1 while the stream may go on: the session alive, its account enabled
+ * and still holding the view permission (an admin's change, a logout or
+ * a password change elsewhere ends the stream, not only its next
+ * reconnection); 0 end it; an error keeps it (checked again later). */
+static int stream_allowed(struct staff_live *lv, const uint8_t h[32], struct error *e)
+{
+	struct staff s;
+	uint64_t id = 0;
+	int r = session_alive(lv, h, &id, e);
+
+	if (r <= 0)
+		return r < 0;
+	r = staff_get(lv->st, id, &s, e);
+	secure_wipe(s.pwhash, sizeof(s.pwhash));
+	if (r != 0)
+		return r < 0;
+	return !s.disabled && (s.perms & PERM_VIEW) != 0;
 }
 
 /* ---- the live thread ---- */
@@ -546,7 +569,7 @@ static void subs_each(struct staff_live *lv, struct watch *w)
 			log_warn("event=live_replay_failed batch=%llu reason=\"%s\"",
 				 (unsigned long long)w->batch, e.msg);
 		if (check)
-			alive = session_alive(lv, h, &e) != 0;
+			alive = stream_allowed(lv, h, &e);
 		pthread_mutex_lock(&lv->mu);
 		if (check)
 			s->checked_at = now;

@@ -24,8 +24,9 @@
  *
  * The row carries the resident's row number and what the page's cells
  * show, never a name, key or address; the stream is behind the login and
- * the view permission, and ends when the session does (checked every
- * STAFF_LIVE_SESSION_CHECK_S without prolonging it).  Runs in the portal
+ * the view permission, and ends when the session does, when the account
+ * is disabled or loses the view permission (all read again every
+ * STAFF_LIVE_SESSION_CHECK_S, without prolonging the session).  Runs in the portal
  * process.
  */
 #ifndef TAYORI_STAFF_LIVE_H
@@ -46,7 +47,8 @@ struct staff_live;
 					   (another process's transaction) are still found */
 #define STAFF_LIVE_REPLAY_S        600  /* a reconnecting stream gets at most this much again */
 #define STAFF_LIVE_PING_S          15   /* a quiet stream sends a comment this often */
-#define STAFF_LIVE_SESSION_CHECK_S 30
+#define STAFF_LIVE_SESSION_CHECK_S 3  /* the session, the account and its view
+					   permission are read again this often */
 #define STAFF_LIVE_QUEUE_MAX       ((size_t)4 << 20) /* a stream's unsent bytes; beyond, it ends
 							(the browser reconnects and is replayed) */
 

@@ -19,7 +19,9 @@
 
 /* The batch page's script: it opens the event stream the page names in
  * #live's attributes and writes each row's cells and each figure's text
- * as the server made them (textContent only: nothing is parsed as HTML). */
+ * as the server made them (textContent only), and when the figures move
+ * puts the chart the server draws (GET /batches/ID/chart, parsed inert by
+ * DOMParser: no script runs from it) in #chart's place. */
 const char staff_live_js[] =
 	"/* dashboard.js \xE2\x80\x94 the batch page's live updates (tayori). */\n"
 	"'use strict';\n"
@@ -49,8 +51,40 @@ const char staff_live_js[] =
 	"\t\tset(tr.cells[5], d.opened);\n"
 	"\t\tset(tr.cells[6], d.downloaded);\n"
 	"\t});\n"
+	/* The chart is drawn by the server: fetched again (at most once a
+	 * second, the last change never missed) and put in #chart's place. */
+	"\tvar chart = document.getElementById('chart'), busy = false, again = false;\n"
+	"\tvar redraw = function () {\n"
+	"\t\tif (!chart || !window.fetch || !window.DOMParser)\n"
+	"\t\t\treturn;\n"
+	"\t\tif (busy) { again = true; return; }\n"
+	"\t\tbusy = true;\n"
+	"\t\tsetTimeout(function () {\n"
+	"\t\t\tfetch('/batches/' + encodeURIComponent(live.getAttribute('data-batch')) + '/chart',\n"
+	"\t\t\t      { credentials: 'same-origin' })\n"
+	"\t\t\t.then(function (r) { return r.ok ? r.text() : null; })\n"
+	"\t\t\t.then(function (t) {\n"
+	"\t\t\t\tif (t === null)\n"
+	"\t\t\t\t\treturn;\n"
+	"\t\t\t\tvar doc = new DOMParser().parseFromString(t, 'text/html');\n"
+	"\t\t\t\tvar was = chart.querySelector('details'), open = was && was.open;\n"
+	"\t\t\t\tchart.replaceChildren.apply(chart, Array.prototype.map.call(doc.body.childNodes,\n"
+	"\t\t\t\t\tfunction (n) { return document.importNode(n, true); }));\n"
+	/* the table a clerk opened stays open */
+	"\t\t\t\tvar now = chart.querySelector('details');\n"
+	"\t\t\t\tif (now && open)\n"
+	"\t\t\t\t\tnow.open = true;\n"
+	"\t\t\t})\n"
+	"\t\t\t.catch(function () {})\n"
+	"\t\t\t.then(function () {\n"
+	"\t\t\t\tbusy = false;\n"
+	"\t\t\t\tif (again) { again = false; redraw(); }\n"
+	"\t\t\t});\n"
+	"\t\t}, 1000);\n"
+	"\t};\n"
 	"\tes.addEventListener('usage', function (m) {\n"
 	"\t\tvar d = JSON.parse(m.data);\n"
+	"\t\tredraw();\n"
 	"\t\tObject.keys(d).forEach(function (k) {\n"
 	"\t\t\tif (k !== 'at')\n"
 	"\t\t\t\tset(document.getElementById('u-' + k), d[k]);\n"

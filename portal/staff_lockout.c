@@ -7,10 +7,12 @@
  * Each counter is a record in DB_SESSIONS under SHA-256("staff-fail\0" KEY)
  * (the login or address itself is not stored), kind "staff-fail":
  * NR_CREATED the first failure counted, NR_FAILURES the count, NR_LOCKED
- * the end of the lockout (0: none).  Unlike a session it carries no MAC:
+ * the end of the lockout (0: none); the window and the lockout last
+ * [portal] staff_lockout.  Unlike a session it carries no MAC:
  * whoever could forge one could as well delete it, and a forged lock only
  * locks out.  A counter past its window and its lockout is removed when
- * next read.  Each function takes the store lock itself (the login calls
+ * next read, and each write sweeps a few more records (sweep()), so that
+ * the counters of addresses that never return go too.  Each function takes the store lock itself (the login calls
  * them around Argon2, outside it).  Runs in the portal process.
  */
 #include <string.h>
@@ -107,9 +109,54 @@ static int fail_write(struct staff_ctx *sc, const uint8_t h[32], const struct fa
 	return r < 0 ? -1 : 0;
 }
 
-static int stale(const struct fail_rec *f, int64_t now)
+static int stale(const struct fail_rec *f, int64_t window, int64_t now)
 {
-	return f->locked_until <= now && f->first + STAFF_FAIL_WINDOW <= now;
+	return f->locked_until <= now && f->first + window <= now;
+}
+
+/* In t: remove the stale counters among the next STAFF_FAIL_SWEEP records
+ * of DB_SESSIONS from sc->sweep_at (then go on from there next time, and
+ * from the start after the end), so that the counters of an address that
+ * never comes back do not stay for ever, at a bounded cost per write.
+ * Sessions are left alone (they expire on their own).  The lock held. */
+static int sweep(struct staff_ctx *sc, struct store_txn *t, int64_t now, struct error *e)
+{
+	uint8_t old[STAFF_FAIL_SWEEP][32];
+	struct store_iter *it = NULL;
+	size_t nold = 0, seen = 0;
+	int r = 0;
+
+	if (store_iter_open(t, DB_SESSIONS, sc->sweep_at, 32, &it, e) < 0)
+		return -1;
+	while (seen < STAFF_FAIL_SWEEP) {
+		const void *k, *v;
+		size_t kl, vl;
+		char kind[16] = "";
+		struct fail_rec f;
+		r = store_iter_next(it, &k, &kl, &v, &vl);
+		if (r != 0)
+			break;
+		seen++;
+		if (kl != 32)
+			continue;
+		memcpy(sc->sweep_at, k, 32);
+		if (rec_check(v, vl) < 0 || rec_get_str(v, vl, NR_KIND, kind, sizeof(kind)) < 0 ||
+		    strcmp(kind, FAIL_KIND) != 0)
+			continue;
+		f.first = (int64_t)rec_get_u64(v, vl, NR_CREATED, 0);
+		f.locked_until = (int64_t)rec_get_u64(v, vl, NR_LOCKED, 0);
+		if (stale(&f, sc->lockout, now))
+			memcpy(old[nold++], k, 32);
+	}
+	store_iter_close(&it);
+	if (r < 0)
+		return err_set(e, "cannot read the lockout records");
+	if (r == 1)
+		memset(sc->sweep_at, 0, 32); /* the end: start again from the first */
+	for (size_t i = 0; i < nold; i++)
+		if (store_del(t, DB_SESSIONS, old[i], 32, e) < 0)
+			return -1;
+	return 0;
 }
 
 int staff_fail_locked(struct staff_ctx *sc, const char *key, int64_t now)
@@ -122,7 +169,7 @@ int staff_fail_locked(struct staff_ctx *sc, const char *key, int64_t now)
 	fail_key(key, h);
 	pthread_mutex_lock(sc->lock);
 	r = fail_read(sc, h, &f, &e);
-	if (r == 0 && stale(&f, now))
+	if (r == 0 && stale(&f, sc->lockout, now))
 		fail_write(sc, h, NULL, &e);
 	pthread_mutex_unlock(sc->lock);
 	if (r < 0) {
@@ -135,19 +182,19 @@ int staff_fail_locked(struct staff_ctx *sc, const char *key, int64_t now)
 }
 
 /* In t: count one failure of h; 1 when it locks, 0 not, -1 error. */
-static int count_one(struct store_txn *t, const uint8_t h[32], uint32_t limit, int64_t now,
-		     struct error *e)
+static int count_one(struct staff_ctx *sc, struct store_txn *t, const uint8_t h[32],
+		     uint32_t limit, int64_t now, struct error *e)
 {
 	struct fail_rec f;
 	int r = fail_get(t, h, &f, e), locks = 0;
 
 	if (r < 0)
 		return -1;
-	if (r == 1 || stale(&f, now))
+	if (r == 1 || stale(&f, sc->lockout, now))
 		f = (struct fail_rec){ 0, now, 0 };
 	f.count++;
 	if (f.count >= limit && f.locked_until <= now) {
-		f.locked_until = now + STAFF_LOCK_SECONDS;
+		f.locked_until = now + sc->lockout;
 		locks = 1;
 	}
 	return fail_put(t, h, &f, e) < 0 ? -1 : locks;
@@ -162,8 +209,8 @@ int staff_fail_add(struct staff_ctx *sc, const char *key, uint32_t limit, int64_
 
 	fail_key(key, h);
 	pthread_mutex_lock(sc->lock);
-	if (store_begin(sc->st, 1, &t, &e) == 0 && (r = count_one(t, h, limit, now, &e)) >= 0 &&
-	    store_commit(&t, &e) < 0)
+	if (store_begin(sc->st, 1, &t, &e) == 0 && (r = count_one(sc, t, h, limit, now, &e)) >= 0 &&
+	    (sweep(sc, t, now, &e) < 0 || store_commit(&t, &e) < 0))
 		r = -1;
 	store_abort(&t);
 	pthread_mutex_unlock(sc->lock);
@@ -190,9 +237,9 @@ int staff_fail_login(struct staff_ctx *sc, const char *akey, const char *ikey, i
 	pthread_mutex_lock(sc->lock);
 	if (store_begin(sc->st, 1, &t, &e) < 0)
 		goto out;
-	if (akey != NULL && (lock_a = count_one(t, ha, STAFF_FAIL_ACCOUNT, now, &e)) < 0)
+	if (akey != NULL && (lock_a = count_one(sc, t, ha, STAFF_FAIL_ACCOUNT, now, &e)) < 0)
 		goto out;
-	if ((lock_i = count_one(t, hi, STAFF_FAIL_IP, now, &e)) < 0)
+	if ((lock_i = count_one(sc, t, hi, STAFF_FAIL_IP, now, &e)) < 0 || sweep(sc, t, now, &e) < 0)
 		goto out;
 	if (lock_a)
 		a[n++] = (struct audit_entry){ actor, "staff.lockout", actor, from, "scope=account" };

@@ -144,22 +144,6 @@ out:
 	return ret;
 }
 
-int staff_csrf_own(struct staff_ctx *sc, const struct http_request *req,
-		   struct http_response *resp, const struct staff_who *w, const char *target,
-		   const char *what)
-{
-	if (http_csrf_check(req) == 0)
-		return 0;
-	staff_audit(sc, w->actor, "staff.csrf_refused", target, req->client_ip, what);
-	resp->status = 403;
-	if (page_staff_note(&resp->body, &w->u, "送信を受け付けられません",
-			    "画面が古いか、このサイトの画面から送られたものではありません。"
-			    "画面を開き直して、もう一度操作してください。",
-			    "/batches", "バッチ一覧に戻る") < 0)
-		return -1;
-	return 1;
-}
-
 int staff_h_password_form(const struct http_request *req, struct http_response *resp, void *ctx)
 {
 	struct staff_ctx *sc = ctx;

@@ -2,13 +2,15 @@
  * staff_session.c — staff sessions in the store, kept only as the SHA-256
  * of their token and MACed by the keys process (lib/notice.h's sessions,
  * kind "staff"), with an idle time-out and an absolute limit (the lockout
- * counters are in staff_lockout.c).  The session functions run with the
+ * counters are in staff_lockout.c), and the session-bound CSRF check of
+ * the actions that audit its refusals.  The session functions run with the
  * store lock held.  Runs in the portal process.
  */
 #include <string.h>
 
 #include "lib/rec.h"
 #include "lib/store.h"
+#include "lib/util.h"
 #include "portal/staff_int.h"
 
 #define SESSION_REC_MAX 1024
@@ -124,4 +126,30 @@ int staff_session_end(struct staff_ctx *sc, const char *token, struct error *e)
 		return 0;
 	notice_token_hash(token, h);
 	return session_del(sc, h, e);
+}
+
+int staff_csrf_check(struct staff_ctx *sc, const struct http_request *req,
+		     struct http_response *resp, const struct staff_who *w, const char *target,
+		     const char *what, const char *screen)
+{
+	char text[512];
+
+	if (http_csrf_check(req) == 0)
+		return 0;
+	staff_audit(sc, w->actor, "staff.csrf_refused", target, req->client_ip, what);
+	resp->status = 403;
+	/* The second sentence names the screen to open again, where there is one. */
+	if (str_fmt(text, sizeof(text), "画面が古いか、このサイトの画面から送られたものではありません。"
+		    "%s画面を開き直して、もう一度操作してください。", screen) < 0 ||
+	    page_staff_note(&resp->body, &w->u, "送信を受け付けられません", text, "/batches",
+			    "バッチ一覧に戻る") < 0)
+		return -1;
+	return 1;
+}
+
+int staff_csrf_own(struct staff_ctx *sc, const struct http_request *req,
+		   struct http_response *resp, const struct staff_who *w, const char *target,
+		   const char *what)
+{
+	return staff_csrf_check(sc, req, resp, w, target, what, "");
 }

@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/text.h"
 #include "lib/upload.h"
+#include "lib/wardset.h"
 #include "portal/http_multipart.h"
 #include "portal/page_staff_upload.h"
 #include "portal/staff_int.h"
@@ -31,8 +32,9 @@
 
 /* The form's text fields (owned, NUL-terminated; "" when not sent). */
 struct upload_form {
-	char *title, *split, *pages, *kyouji, *message;
+	char *title, *split, *pages, *kyouji, *message, *notice_type;
 	int test, consent;
+	char *types;        /* the ward's notice types (lib/wardset.h), owned; NULL none */
 	char error[600];
 	const char *reason; /* for the audit record: no personal data */
 };
@@ -40,6 +42,7 @@ struct upload_form {
 static void form_free(struct upload_form *f)
 {
 	free(f->title), free(f->split), free(f->pages), free(f->kyouji), free(f->message);
+	free(f->notice_type), free(f->types);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -97,10 +100,15 @@ static int read_fields(const struct http_multipart *m, struct upload_form *f)
 	    text_field(m, "split", "PDF の分け方", TEXT_LINE, 16, &f->split, f) < 0 ||
 	    text_field(m, "pages", "1 人あたりのページ数", TEXT_LINE, 8, &f->pages, f) < 0 ||
 	    text_field(m, "kyouji", "教示", TEXT_LINE, KYOUJI_MAX, &f->kyouji, f) < 0 ||
-	    text_field(m, "message", "区民へのメッセージ", TEXT_BODY, TEXT_MESSAGE_MAX, &f->message, f) < 0)
+	    text_field(m, "message", "区民へのメッセージ", TEXT_BODY, TEXT_MESSAGE_MAX, &f->message, f) < 0 ||
+	    text_field(m, "type", "通知の種類", TEXT_LINE, WARDSET_TYPE_NAME_MAX, &f->notice_type, f) < 0)
 		return -1;
 	if (f->title[0] == '\0')
 		return refuse(f, "no_title", "「通知名（件名）」を入力してください。");
+	/* The gateway checks again (gateway/batch.c); this is the clerk's sentence. */
+	if (f->notice_type[0] != '\0' &&
+	    (f->types == NULL || !wardset_type_known(f->types, f->notice_type)))
+		return refuse(f, "bad_type", "「通知の種類」は、区の設定に登録された種類から選んでください。");
 	for (i = 0; i < sizeof(splits) / sizeof(splits[0]); i++)
 		if (strcmp(f->split, splits[i]) == 0)
 			break;
@@ -229,6 +237,8 @@ static char *message_txt(const struct upload_form *f)
 	else if (strcmp(f->split, "common") == 0)
 		g_string_append(s, "分割: 共通\n");
 	g_string_append_printf(s, "テスト: %s\n", f->test ? "はい" : "いいえ");
+	if (f->notice_type != NULL && f->notice_type[0] != '\0')
+		g_string_append_printf(s, "種類: %s\n", f->notice_type);
 	if (f->kyouji[0] != '\0')
 		g_string_append_printf(s, "教示: %s\n", f->kyouji);
 	g_string_append_printf(s, "同意: %s\n\n%s", f->consent ? "はい" : "いいえ", f->message);
@@ -244,8 +254,24 @@ static int show_form(const struct staff_ctx *sc, struct http_response *resp,
 		f->title ? f->title : "", f->split ? f->split : "", f->pages ? f->pages : "",
 		f->kyouji ? f->kyouji : "", f->message ? f->message : "", f->test, f->consent,
 		f->error, sc->upload_max, sc->upload_files,
+		f->notice_type ? f->notice_type : "", f->types ? f->types : "",
 	};
 	return page_staff_upload_form(&resp->body, &w->u, &pf);
+}
+
+/* The ward's notice types into f->types (NULL when none are set). */
+static int load_types(const struct staff_ctx *sc, struct upload_form *f)
+{
+	struct wardset *ws = xcalloc(1, sizeof(*ws));
+	struct error e = { { 0 }, 0 };
+	int r = wardset_load(sc->st, ws, &e);
+
+	if (r < 0)
+		log_err("event=upload_types_failed reason=\"%s\"", e.msg);
+	else if (r == 0 && ws->notice_types[0] != '\0')
+		f->types = xstrdup(ws->notice_types);
+	free(ws);
+	return r < 0 ? -1 : 0;
 }
 
 int staff_h_upload_form(const struct http_request *req, struct http_response *resp, void *ctx)
@@ -258,7 +284,9 @@ int staff_h_upload_form(const struct http_request *req, struct http_response *re
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	memset(&f, 0, sizeof(f));
-	return show_form(sc, resp, &w, &f);
+	r = load_types(sc, &f) < 0 ? -1 : show_form(sc, resp, &w, &f);
+	form_free(&f);
+	return r;
 }
 
 /* The multipart body into m; -1 with the form's error. */
@@ -311,6 +339,36 @@ static int store_upload(struct staff_ctx *sc, const struct http_request *req,
 	return r;
 }
 
+/* The login, the submit permission and the CSRF token (in the action
+ * URL): 0 go on, 1 answered (refusals audited), -1 error. */
+static int upload_allowed(struct staff_ctx *sc, const struct http_request *req,
+			  struct http_response *resp, struct staff_who *w)
+{
+	int r = staff_guard(sc, req, resp, PERM_SUBMIT, "一括送信の登録", "upload", w);
+
+	if (r != 0)
+		return r;
+	/* The route is HTTP_CSRF_OWN so that a refusal is audited too. */
+	if (http_csrf_check(req) != 0) {
+		staff_audit(sc, w->actor, "staff.csrf_refused", "upload", req->client_ip, "upload");
+		resp->status = 403;
+		return page_staff_note(&resp->body, &w->u, "送信を受け付けられません",
+				       "画面が古いか、このサイトの画面から送られたものではありません。"
+				       "アップロードの画面を開き直して、もう一度操作してください。",
+				       "/upload", "アップロードの画面へ") < 0 ? -1 : 1;
+	}
+	return 0;
+}
+
+int staff_h_upload_early(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	struct staff_who w;
+	int r = upload_allowed(ctx, req, resp, &w);
+
+	secure_wipe(&w, sizeof(w));
+	return r;
+}
+
 int staff_h_upload(const struct http_request *req, struct http_response *resp, void *ctx)
 {
 	struct staff_ctx *sc = ctx;
@@ -321,21 +379,14 @@ int staff_h_upload(const struct http_request *req, struct http_response *resp, v
 	size_t n = 0;
 	uint64_t id = 0;
 	char loc[48], detail[64];
-	int r = staff_guard(sc, req, resp, PERM_SUBMIT, "一括送信の登録", "upload", &w);
+	int r = upload_allowed(sc, req, resp, &w);
 
 	if (r != 0)
 		return r < 0 ? -1 : 0;
-	/* The route is HTTP_CSRF_OWN so that a refusal is audited too. */
-	if (http_csrf_check(req) != 0) {
-		staff_audit(sc, w.actor, "staff.csrf_refused", "upload", req->client_ip, "upload");
-		resp->status = 403;
-		return page_staff_note(&resp->body, &w.u, "送信を受け付けられません",
-				       "画面が古いか、このサイトの画面から送られたものではありません。"
-				       "アップロードの画面を開き直して、もう一度操作してください。",
-				       "/upload", "アップロードの画面へ");
-	}
 	memset(&f, 0, sizeof(f));
 	memset(&m, 0, sizeof(m));
+	if (load_types(sc, &f) < 0)
+		return -1;
 	if (read_body(sc, req, &m, &f) == 0 && read_fields(&m, &f) == 0) {
 		files = xcalloc(m.n + 1, sizeof(*files));
 		if (read_files(sc, &m, files, &n, &f) == 0) {

@@ -75,26 +75,6 @@ static int refused(struct staff_ctx *sc, const struct http_request *req,
 			       "ユーザー一覧に戻る");
 }
 
-/* Would s (as it is about to be written) leave an enabled account with the
- * manage-users permission?  1 yes, 0 no, -1 error; the store lock held. */
-static int managers_left(struct staff_ctx *sc, const struct staff *s, struct error *e)
-{
-	struct staff *list = NULL;
-	size_t n = 0;
-	int left = 0;
-
-	if (!s->disabled && (s->perms & PERM_MANAGE_USERS))
-		return 1;
-	if (staff_list(sc->st, &list, &n, e) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (list[i].id != s->id && !list[i].disabled && (list[i].perms & PERM_MANAGE_USERS))
-			left = 1;
-	secure_wipe(list, n * sizeof(*list));
-	free(list);
-	return left;
-}
-
 /* The permissions ticked in the form (every field named "perm"). */
 static int form_perms(const struct http_request *req, uint32_t *out)
 {
@@ -296,7 +276,7 @@ static int do_change(struct staff_ctx *sc, const struct http_request *req,
 	} else {
 		s->disabled = strcmp(action, "disable") == 0;
 	}
-	if ((r = managers_left(sc, s, &e)) < 0)
+	if ((r = staff_managers_left(sc->st, s, &e)) < 0)
 		goto fail;
 	if (r == 0)
 		return refused(sc, req, resp, w, target, "last_manager",

@@ -22,11 +22,7 @@ int staff_password_rule(const char *pw, const char *login, const char *old, cons
  * (NULL: all of them); *n how many ended.  The store lock held. */
 int staff_sessions_end_member(struct staff_ctx *sc, uint64_t id, const char *keep, size_t *n,
 			      struct error *e);
-/* A CSRF check of a POST whose route is HTTP_CSRF_OWN: 0 good; 1 refused
- * (audited as staff.csrf_refused, a 403 page made); the store lock held. */
-int staff_csrf_own(struct staff_ctx *sc, const struct http_request *req,
-		   struct http_response *resp, const struct staff_who *w, const char *target,
-		   const char *what);
+/* staff_csrf_own (a CSRF check that audits its refusal) is in staff_int.h. */
 
 /* ---- handlers (each takes the store lock itself where it must, so that
  * Argon2 runs outside it) ---- */

@@ -12,36 +12,16 @@
 # what tests/browser/help-shots turns into the manual's pictures).
 # Skipped only when /usr/bin/chromium is missing.
 . "$(dirname "$0")/lib.sh"
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ]; then
-	echo "# skip: $CHROMIUM is not installed (contrib/install-deps --test installs chromium)"
-	done_testing; exit 0
-fi
-DRIVER=$TOP/tests/browser/run.js
-if [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] || [ ! -d "$TOP/tests/browser/node_modules/axe-core" ]; then
-	fail "the browser driver's npm packages are installed (run: npm ci --prefix tests/browser)"
-	done_testing; exit 1
-fi
+browser_setup browser_actions
 PY=/usr/bin/python3
-SHOTS=${ARTEFACTS:-$TOP/build/artefacts}/screenshots
-mkdir -p "$SHOTS"
-rm -f "$SHOTS"/browser_actions-*.png
-HOME=$T/home; export HOME; mkdir -p "$HOME"
-browse() { node "$DRIVER" --out "$SHOTS" --name browser_actions "$@"; }
 
 D=$T/var
-P1=$((20000 + ($$ + 13) % 12000)); P2=$((P1 + 1))
-U=http://127.0.0.1:$P2
-R=http://127.0.0.1:$P1
-"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+demo_ports 13
+demo_tenant >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
 export PW=a-long-enough-password
-check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --name '承認 花子' --role approver --password-env PW
-check "an administrator" "$TAYORI" user add kanri -d "$D" --email kanri@ward.example.jp --name '管理 太郎' --role admin --password-env PW
-sh "$TOP/tests/bench/gen-corpus" "$T/c" 5 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+check "an approver" staff_user shonin approver --name '承認 花子'
+check "an administrator" staff_user kanri admin --name '管理 太郎'
+corpus c 5
 iconv -f CP932 -t UTF-8 "$T/c/corpus.csv" | tr -d '\r' | sed 1d >"$T/rows.utf8"
 key() { sed -n "${1}p" "$T/rows.utf8" | cut -d, -f1; }
 addr() { sed -n "${1}p" "$T/rows.utf8" | cut -d, -f3; }
@@ -65,10 +45,7 @@ check "a batch to send later" mkbatch b2 "保険料のお知らせ" approve
 B2=$(jval "$T/b2.json" 'd["batch"]')
 check "a batch awaiting approval" mkbatch b3 "児童手当のお知らせ"
 B3=$(jval "$T/b3.json" 'd["batch"]')
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+demo_run
 check "batch $B1 is sent by the mailer" sh -c "'$TAYORI' batch send '$B1' --as shonin -d '$D' >/dev/null && for i in \$(seq 300); do '$TAYORI' batch show '$B1' -d '$D' --json | grep -q '\"status\":\"sent\"' && exit 0; sleep 0.1; done; exit 1"
 # Resident 1 opens and downloads; resident 2 is locked by five wrong birth dates.
 cat >"$T/links.py" <<'PYEOF'

@@ -15,43 +15,20 @@
 # login page.  Skipped only when /usr/bin/chromium is
 # missing (contrib/install-deps --test installs it and the npm packages).
 . "$(dirname "$0")/lib.sh"
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ]; then
-	echo "# skip: $CHROMIUM is not installed (contrib/install-deps --test installs chromium)"
-	done_testing; exit 0
-fi
-DRIVER=$TOP/tests/browser/run.js
-if [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] || [ ! -d "$TOP/tests/browser/node_modules/axe-core" ]; then
-	fail "the browser driver's npm packages are installed (run: npm ci --prefix tests/browser)"
-	done_testing; exit 1
-fi
-SHOTS=${ARTEFACTS:-$TOP/build/artefacts}/screenshots
-mkdir -p "$SHOTS"
-rm -f "$SHOTS"/browser_dashboard-*.png
-HOME=$T/home; export HOME; mkdir -p "$HOME"
-browse() { node "$DRIVER" --out "$SHOTS" --name browser_dashboard "$@"; }
+browser_setup browser_dashboard
 
 D=$T/var
-P1=$((20000 + ($$ + 5) % 12000)); P2=$((P1 + 1)) # below the ephemeral ports (32768-)
-U=http://127.0.0.1:$P2
-"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
-       -e "s/^#staff_idle = .*/staff_idle = 1m/" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+demo_ports 5
+demo_tenant "s/^#staff_idle = .*/staff_idle = 1m/" >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
 export PW=a-long-enough-password
-check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --name '承認 花子' --role approver --password-env PW
-check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --role clerk --password-env PW
-sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+check "an approver" staff_user shonin approver --name '承認 花子'
+check "a clerk" staff_user kakari clerk
+corpus c 3
 mkdir -p "$T/b1"; cp "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/b1/"
 printf '件名: 住民税決定通知\n\n区民の皆さまへ。\n' >"$T/b1/message.txt"
 "$TAYORI" submit -d "$D" --json "$T/b1" >"$T/b1.json" 2>"$T/b1.err" || { fail "submit"; sed 's/^/#   /' "$T/b1.err"; }
 B1=$(jval "$T/b1.json" 'd["batch"]')
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+demo_run
 
 # Every step prints its own ok/not ok line.
 browse desktop "goto=$U/login" page=login "fill=ユーザーID::kakari" "fill=パスワード::$PW" \

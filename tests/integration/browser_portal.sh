@@ -8,21 +8,8 @@
 # Skipped only when /usr/bin/chromium is missing (contrib/install-deps
 # --test installs it and the npm packages).
 . "$(dirname "$0")/lib.sh"
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ]; then
-	echo "# skip: $CHROMIUM is not installed (contrib/install-deps --test installs chromium)"
-	done_testing; exit 0
-fi
-DRIVER=$TOP/tests/browser/run.js
-if [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] || [ ! -d "$TOP/tests/browser/node_modules/axe-core" ]; then
-	fail "the browser driver's npm packages are installed (run: npm ci --prefix tests/browser)"
-	done_testing; exit 1
-fi
-SHOTS=${ARTEFACTS:-$TOP/build/artefacts}/screenshots
-mkdir -p "$SHOTS"
-rm -f "$SHOTS"/browser_portal-*.png "$SHOTS"/driver_selftest-*.png
-# Chromium writes its profile and crash files under HOME.
-HOME=$T/home; export HOME; mkdir -p "$HOME"
+browser_setup browser_portal
+rm -f "$SHOTS"/driver_selftest-*.png
 browse() { node "$DRIVER" --out "$SHOTS" "$@"; }
 
 # 1. The driver itself fails on a page with an axe violation and a CSP
@@ -42,11 +29,8 @@ check "... and passes the same page fixed" sh -c "[ $st -eq 0 ]"
 
 # 2. The portal's front page.
 D=$T/var
-P1=$((20000 + $$ % 12000)); P2=$((P1 + 1)) # below the ephemeral ports (32768-)
-"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+demo_ports 0
+demo_tenant >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
 "$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
 SUP=$!
 at_exit "kill $SUP; sleep 1; pkill -9 -P $SUP; kill -9 $SUP"

@@ -11,45 +11,22 @@
 # 360 px phone too; screenshots kept under build/artefacts/screenshots.
 # Skipped only when /usr/bin/chromium is missing.
 . "$(dirname "$0")/lib.sh"
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ]; then
-	echo "# skip: $CHROMIUM is not installed (contrib/install-deps --test installs chromium)"
-	done_testing; exit 0
-fi
-DRIVER=$TOP/tests/browser/run.js
-if [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] || [ ! -d "$TOP/tests/browser/node_modules/axe-core" ]; then
-	fail "the browser driver's npm packages are installed (run: npm ci --prefix tests/browser)"
-	done_testing; exit 1
-fi
-SHOTS=${ARTEFACTS:-$TOP/build/artefacts}/screenshots
-mkdir -p "$SHOTS"
-rm -f "$SHOTS"/browser_staff_admin-*.png
-HOME=$T/home; export HOME; mkdir -p "$HOME"
-browse() { node "$DRIVER" --out "$SHOTS" --name browser_staff_admin "$@"; }
+browser_setup browser_staff_admin
 
 D=$T/var
-P1=$((20000 + ($$ + 23) % 12000)); P2=$((P1 + 1)) # below the ephemeral ports (32768-)
-U=http://127.0.0.1:$P2
-"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+demo_ports 23
+demo_tenant >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
 export PW=the-admins-password-1
-check "an admin" "$TAYORI" user add boss -d "$D" --email boss@ward.example.jp --name '管理 一郎' --role admin --password-env PW
-"$TAYORI" user add shinjin -d "$D" --email shinjin@ward.example.jp --name '新人 三郎' --role clerk >"$T/shinjin.out" 2>&1
-OTP=$(grep -oE '[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}' "$T/shinjin.out" | head -1)
+check "an admin" staff_user boss admin --name '管理 一郎'
+staff_otp shinjin clerk --name '新人 三郎'
 check "a clerk with a one-time password" test -n "$OTP"
-BOSS=$("$TAYORI" user list -d "$D" --json | /usr/bin/python3 -c 'import json, sys
-print([u["id"] for u in json.load(sys.stdin)["users"] if u["login"] == "boss"][0])')
-sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+BOSS=$(uid boss)
+corpus c 3
 mkdir -p "$T/b1"; cp "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/b1/"
 printf '件名: 住民税決定通知\n\n区民の皆さまへ。\n' >"$T/b1/message.txt"
 "$TAYORI" submit -d "$D" --json "$T/b1" >"$T/b1.json" 2>"$T/b1.err" || { fail "submit"; sed 's/^/#   /' "$T/b1.err"; }
 B1=$(jval "$T/b1.json" 'd["batch"]')
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 20 curl -fsS "$U/healthz"
+demo_run 20
 
 NEWPW=kawa-no-nagare-2026
 # 1. First login with a one-time password: the password page first.

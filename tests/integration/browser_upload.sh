@@ -12,41 +12,20 @@
 # no CSP error; screenshots kept under build/artefacts/screenshots.
 # Skipped only when /usr/bin/chromium is missing.
 . "$(dirname "$0")/lib.sh"
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ]; then
-	echo "# skip: $CHROMIUM is not installed (contrib/install-deps --test installs chromium)"
-	done_testing; exit 0
-fi
-DRIVER=$TOP/tests/browser/run.js
-if [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] || [ ! -d "$TOP/tests/browser/node_modules/axe-core" ]; then
-	fail "the browser driver's npm packages are installed (run: npm ci --prefix tests/browser)"
-	done_testing; exit 1
-fi
-SHOTS=${ARTEFACTS:-$TOP/build/artefacts}/screenshots
-mkdir -p "$SHOTS"
-rm -f "$SHOTS"/browser_upload-*.png
-HOME=$T/home; export HOME; mkdir -p "$HOME"
+browser_setup browser_upload
 # The gateway signs while the page waits: more than the driver's default.
 BROWSER_TIMEOUT_MS=${BROWSER_TIMEOUT_MS:-60000}; export BROWSER_TIMEOUT_MS
-browse() { node "$DRIVER" --out "$SHOTS" --name browser_upload "$@"; }
 
 D=$T/var
-P1=$((20000 + ($$ + 23) % 12000)); P2=$((P1 + 1)) # below the ephemeral ports (32768-)
-U=http://127.0.0.1:$P2
-"$TAYORI" init -d "$D" --demo >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+demo_ports 23
+demo_tenant >/dev/null 2>&1 || { fail "init"; done_testing; exit 1; }
 export PW=a-long-enough-password
-check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --name '係 一郎' --role clerk --password-env PW
-sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+check "a clerk" staff_user kakari clerk --name '係 一郎'
+corpus c 3
 mkdir -p "$T/files"
 cp "$T/c/corpus.csv" "$T/files/宛先一覧.csv"; cp "$T/c/corpus.pdf" "$T/files/住民税決定通知書.pdf"
 printf '\211PNG\r\n\032\n\000\000\000\rIHDR' >"$T/files/scan.pdf"
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+demo_run
 
 browse desktop "goto=$U/login" "fill=ユーザーID::kakari" "fill=パスワード::$PW" submit=ログイン \
 	click=アップロード text=一括送信の登録 page=upload \

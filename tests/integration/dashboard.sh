@@ -22,32 +22,23 @@
 D=$T/var
 PY=/usr/bin/python3
 ME=$(id -un)
-for tool in curl; do
-	command -v "$tool" >/dev/null 2>&1 || { fail "the test needs $tool"; done_testing; exit 1; }
-done
-P1=$((20000 + ($$ + 11) % 20000)); P2=$((P1 + 1))
-U=http://127.0.0.1:$P2
+need_tools curl
+demo_ports 11 20000
 
-check "init a demo tenant" "$TAYORI" init -d "$D" --demo
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
-       -e "s/^#staff_idle = .*/staff_idle = 1m/" \
-       -e "s/^#session_ttl = .*/session_ttl = 2m/" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+check "init a demo tenant" demo_tenant \
+	"s/^#staff_idle = .*/staff_idle = 1m/" "s/^#session_ttl = .*/session_ttl = 2m/"
 check "a one-minute idle time-out and a two-minute limit are set" sh -c \
 	"grep -q '^staff_idle = 1m' '$D/tayori.conf' && grep -q '^session_ttl = 2m' '$D/tayori.conf'"
 export PW=a-long-enough-password
-check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --name '承認 花子' --role approver --password-env PW
-check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --role clerk --password-env PW
+check "an approver" staff_user shonin approver --name '承認 花子'
+check "a clerk" staff_user kakari clerk
 check "the submitter, an approver too" "$TAYORI" user add "$ME" -d "$D" --email me@ward.example.jp --role approver --password-env PW
-check "a clerk without the view permission" sh -c "'$TAYORI' user add minai -d '$D' --email minai@ward.example.jp --role clerk --password-env PW && '$TAYORI' user role minai --revoke view -d '$D'"
-"$TAYORI" user add shinjin -d "$D" --email shinjin@ward.example.jp --role clerk >"$T/shinjin.out" 2>&1
-OTP=$(grep -oE '[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}' "$T/shinjin.out" | head -1)
+check "a clerk without the view permission" staff_without minai view
+staff_otp shinjin clerk
 check "a clerk with a one-time password" test -n "$OTP"
 
-sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
-sh "$TOP/tests/bench/gen-corpus" "$T/c55" 55 >/dev/null 2>&1 || { fail "gen-corpus 55"; done_testing; exit 1; }
+corpus c 3
+corpus c55 55
 # submit FOLDER TITLE [CORPUS]
 submit() {
 	mkdir -p "$T/$1"; cp "$T/${3:-c}/corpus.csv" "$T/${3:-c}/corpus.pdf" "$T/$1/"
@@ -60,34 +51,10 @@ check "a second batch" submit b2 "保険料のお知らせ<b>"
 B2=$(jval "$T/b2.json" 'd["batch"]')
 check "a batch of 55 residents" submit b3 "児童手当のお知らせ" c55
 B3=$(jval "$T/b3.json" 'd["batch"]')
-uid() { "$TAYORI" user list -d "$D" --json | $PY -c 'import json, sys
-for u in json.load(sys.stdin)["users"]:
-    if u["login"] == sys.argv[1]: print(u["id"])' "$1"; }
 SHONIN=$(uid shonin); KAKARI=$(uid kakari); MEID=$(uid "$ME")
-status() { "$TAYORI" batch show "$1" -d "$D" --json | $PY -c 'import json, sys; print(json.load(sys.stdin)["summary"]["status"])'; }
-audit() { "$TAYORI" audit show -d "$D" --json >"$T/audit.json" 2>"$T/audit.err"; }
-# has_audit ACTION ACTOR TARGET DETAIL-PART: such a record exists
-has_audit() {
-	audit && $PY - "$T/audit.json" "$@" <<'PYEOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-recs = d["records"] if isinstance(d, dict) else d
-act, actor, target, part = sys.argv[2:6]
-sys.exit(0 if any(r["action"] == act and (not actor or r["actor"] == actor) and
-                  (not target or r["target"] == target) and part in r["detail"] for r in recs) else 1)
-PYEOF
-}
 
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+demo_run
 
-# req NAME ARGS...: curl with NAME's cookie jar; headers in $T/h, body in $T/b
-req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@"; }
-code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
-location() { sed -n 's/^[Ll]ocation: *\([^\r]*\).*/\1/p' "$T/h"; }
-csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
 # login NAME LOGIN PASSWORD [IP [PROTO]]: the login form, then the POST
 # (from IP, over PROTO as a local TLS proxy would say)
 login() {

@@ -18,28 +18,17 @@
 . "$(dirname "$0")/lib.sh"
 D=$T/var
 PY=/usr/bin/python3
-for tool in curl pdfinfo iconv; do
-	command -v "$tool" >/dev/null 2>&1 || { fail "the test needs $tool"; done_testing; exit 1; }
-done
-P1=$((20000 + ($$ + 23) % 20000)); P2=$((P1 + 1))
-U=http://127.0.0.1:$P2
-R=http://127.0.0.1:$P1
+need_tools curl pdfinfo iconv
+demo_ports 23 20000
 
-check "init a demo tenant" "$TAYORI" init -d "$D" --demo
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+check "init a demo tenant" demo_tenant
 export PW=a-long-enough-password
-check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --role approver --password-env PW
-check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --role clerk --password-env PW
-check "a clerk without the remind permission" sh -c "'$TAYORI' user add minai -d '$D' --email minai@ward.example.jp --role clerk --password-env PW && '$TAYORI' user role minai --revoke remind -d '$D'"
-uid() { "$TAYORI" user list -d "$D" --json | $PY -c 'import json, sys
-for u in json.load(sys.stdin)["users"]:
-    if u["login"] == sys.argv[1]: print(u["id"])' "$1"; }
+check "an approver" staff_user shonin approver
+check "a clerk" staff_user kakari clerk
+check "a clerk without the remind permission" staff_without minai remind
 SHONIN=$(uid shonin); KAKARI=$(uid kakari); MINAI=$(uid minai)
 
-sh "$TOP/tests/bench/gen-corpus" "$T/c" 5 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+corpus c 5
 iconv -f CP932 -t UTF-8 "$T/c/corpus.csv" | tr -d '\r' | sed 1d >"$T/rows.utf8"
 key() { sed -n "${1}p" "$T/rows.utf8" | cut -d, -f1; }
 # The key as the batch stores it (the corpus drops a leading zero, as Excel does)
@@ -62,36 +51,8 @@ check "a batch to send now" mkbatch b1 "住民税決定通知"
 B1=$(jval "$T/b1.json" 'd["batch"]')
 check "a batch to send later" mkbatch b2 "保険料のお知らせ"
 B2=$(jval "$T/b2.json" 'd["batch"]')
-status() { "$TAYORI" batch show "$1" -d "$D" --json | $PY -c 'import json, sys; print(json.load(sys.stdin)["summary"]["status"])'; }
-audit() { "$TAYORI" audit show -d "$D" --json >"$T/audit.json" 2>"$T/audit.err"; }
-# has_audit ACTION ACTOR TARGET DETAIL-PART: such a record exists
-has_audit() {
-	audit && $PY - "$T/audit.json" "$@" <<'PYEOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-recs = d["records"] if isinstance(d, dict) else d
-act, actor, target, part = sys.argv[2:6]
-sys.exit(0 if any(r["action"] == act and (not actor or r["actor"] == actor) and
-                  (not target or r["target"] == target) and part in r["detail"] for r in recs) else 1)
-PYEOF
-}
-naudit() { audit && $PY -c 'import json, sys
-d = json.load(open(sys.argv[1])); recs = d["records"] if isinstance(d, dict) else d
-print(sum(1 for r in recs if r["action"] == sys.argv[2]))' "$T/audit.json" "$1"; }
 
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
-
-req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@"; }
-code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
-location() { sed -n 's/^[Ll]ocation: *\([^\r]*\).*/\1/p' "$T/h"; }
-csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
-login() {
-	req "$1" "$U/login"; _c=$(csrf)
-	req "$1" --data-urlencode "csrf=$_c" --data-urlencode "login=$2" --data-urlencode "password=$3" "$U/login"
-}
+demo_run
 login s shonin "$PW"
 login k kakari "$PW"
 login m minai "$PW"

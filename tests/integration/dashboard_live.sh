@@ -23,23 +23,15 @@
 D=$T/var
 PY=/usr/bin/python3
 ME=$(id -un)
-for tool in curl iconv; do
-	command -v "$tool" >/dev/null 2>&1 || { fail "the test needs $tool"; done_testing; exit 1; }
-done
-P1=$((20000 + ($$ + 17) % 12000)); P2=$((P1 + 1))
-U=http://127.0.0.1:$P2
-R=http://127.0.0.1:$P1
+need_tools curl iconv
+demo_ports 17
 
-check "init a demo tenant" "$TAYORI" init -d "$D" --demo
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s|^#public_url = .*|public_url = $R|" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+check "init a demo tenant" demo_tenant
 export PW=a-long-enough-password
-check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --role approver --password-env PW
+check "an approver" staff_user shonin approver
 check "the submitter" "$TAYORI" user add "$ME" -d "$D" --email me@ward.example.jp --role approver --password-env PW
-check "a clerk without the view permission" sh -c "'$TAYORI' user add minai -d '$D' --email minai@ward.example.jp --role clerk --password-env PW && '$TAYORI' user role minai --revoke view -d '$D'"
-sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+check "a clerk without the view permission" staff_without minai view
+corpus c 3
 mkdir -p "$T/b1"; cp "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/b1/"
 printf '件名: 住民税決定通知\n認証: magic\n\n区民の皆さまへ。\n' >"$T/b1/message.txt"
 check "a batch of three" sh -c "'$TAYORI' submit -d '$D' --json '$T/b1' >'$T/b1.json' 2>'$T/b1.err'"
@@ -47,19 +39,9 @@ B=$(jval "$T/b1.json" 'd["batch"]')
 check "approved by another" "$TAYORI" batch approve "$B" --as shonin -d "$D"
 iconv -f CP932 -t UTF-8 "$T/c/corpus.csv" | tr -d '\r' | sed 1d | awk -F, '{ print $3 "\t" $1 }' >"$T/keys.tsv"
 
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+demo_run
 check "the mailer is ready" wait_for 30 grep -q "role=mailer .*event=ready" "$T/run.log"
 
-req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@"; }
-code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
-csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
-login() {
-	req "$1" "$U/login"; _c=$(csrf)
-	req "$1" --data-urlencode "csrf=$_c" --data-urlencode "login=$2" --data-urlencode "password=$PW" "$U/login"
-}
 cookie() { awk '$6 == "tayori_ss" { print "tayori_ss=" $7 }' "$T/jar.$1"; }
 
 req anon "$U/batches/$B/events"

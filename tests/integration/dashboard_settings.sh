@@ -13,50 +13,17 @@
 . "$(dirname "$0")/lib.sh"
 D=$T/var
 PY=/usr/bin/python3
-command -v curl >/dev/null 2>&1 || { fail "the test needs curl"; done_testing; exit 1; }
-P1=$((20000 + ($$ + 31) % 20000)); P2=$((P1 + 1))
-U=http://127.0.0.1:$P2
+need_tools curl
+demo_ports 31 20000
 
-check "init a demo tenant" "$TAYORI" init -d "$D" --demo
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s|^#public_url = .*|public_url = http://127.0.0.1:$P1|" \
-       -e "s|^#test_addresses = .*|test_addresses = conf-test@ward.example.jp|" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+check "init a demo tenant" demo_tenant \
+	"s|^#test_addresses = .*|test_addresses = conf-test@ward.example.jp|"
 export PW=a-long-enough-password
-check "an administrator" "$TAYORI" user add kanri -d "$D" --email kanri@ward.example.jp --role admin --password-env PW
-check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --role approver --password-env PW
-uid() { "$TAYORI" user list -d "$D" --json | $PY -c 'import json, sys
-for u in json.load(sys.stdin)["users"]:
-    if u["login"] == sys.argv[1]: print(u["id"])' "$1"; }
+check "an administrator" staff_user kanri admin
+check "an approver" staff_user shonin approver
 KANRI=$(uid kanri); SHONIN=$(uid shonin)
-audit() { "$TAYORI" audit show -d "$D" --json >"$T/audit.json" 2>"$T/audit.err"; }
-has_audit() {
-	audit && $PY - "$T/audit.json" "$@" <<'PYEOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-recs = d["records"] if isinstance(d, dict) else d
-act, actor, target, part = sys.argv[2:6]
-sys.exit(0 if any(r["action"] == act and (not actor or r["actor"] == actor) and
-                  (not target or r["target"] == target) and part in r["detail"] for r in recs) else 1)
-PYEOF
-}
-naudit() { audit && $PY -c 'import json, sys
-d = json.load(open(sys.argv[1])); recs = d["records"] if isinstance(d, dict) else d
-print(sum(1 for r in recs if r["action"] == sys.argv[2]))' "$T/audit.json" "$1"; }
 
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
-req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@"; }
-code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
-location() { sed -n 's/^[Ll]ocation: *\([^\r]*\).*/\1/p' "$T/h"; }
-csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
-login() {
-	req "$1" "$U/login"; _c=$(csrf)
-	req "$1" --data-urlencode "csrf=$_c" --data-urlencode "login=$2" --data-urlencode "password=$3" "$U/login"
-}
+demo_run
 login a kanri "$PW"
 login s shonin "$PW"
 

@@ -167,13 +167,15 @@ check "driver stops cleanly on SIGTERM (logout, no leaks)" stop_driver
 write_conf "imap://127.0.0.1:$PORT" 60s "imap_processed_delete = yes"
 cat "$T/driver.log" >>"$T/all.log"
 : >"$T/driver.log"
-start_driver
-check "imap_processed_delete: connected" wait_for 10 grep -q 'event=imap_connected' "$T/driver.log"
+# The four are in the mailbox before the driver starts: it polls every 60 s
+# here, so messages appended while it scans could wait past the check.
 msg del1 stored
 msg del2 refused
 msg del3 dropped
 msg delbig stored 1200
 for m in del1 del2 del3 delbig; do $CTL append INBOX "$T/msg/$m.eml"; done
+start_driver
+check "imap_processed_delete: connected" wait_for 10 grep -q 'event=imap_connected' "$T/driver.log"
 check "stored, refused and dropped messages are expunged" \
 	wait_for 15 sh -c "[ \"\$($CTL shas INBOX)\" = \"$(sha "$T/msg/flagged.eml")\" ]"
 check "... not moved: Processed still holds 6" test "$($CTL count Processed)" = 6

@@ -19,7 +19,7 @@ export PW=a-long-staff-password
 "$TAYORI" user add yamada -d "$D" --email yamada@city.example.jp --role clerk --revoke submit \
 	--password-env PW >/dev/null 2>&1
 sh "$TOP/tests/bench/gen-corpus" "$T/c" 12 >/dev/null 2>&1
-sh "$TOP/tests/bench/gen-corpus" "$T/big" 2500 >/dev/null 2>&1
+sh "$TOP/tests/bench/gen-corpus" "$T/big" 1000 >/dev/null 2>&1
 mkdir -p "$T/stage"
 
 # eml FROM SUBJECT OUT [pdf|nopdf] [big]: an Outlook-like message with the corpus attached

@@ -23,58 +23,26 @@
 . "$(dirname "$0")/lib.sh"
 D=$T/var
 PY=/usr/bin/python3
-for tool in curl qpdf pdftotext; do
-	command -v "$tool" >/dev/null 2>&1 || { fail "the test needs $tool"; done_testing; exit 1; }
-done
-P1=$((20000 + ($$ + 17) % 12000)); P2=$((P1 + 1))
-U=http://127.0.0.1:$P2
+need_tools curl qpdf pdftotext
+demo_ports 17
 
-check "init a demo tenant" "$TAYORI" init -d "$D" --demo
-sed -i -e "s/^#resident_listen = .*/resident_listen = 127.0.0.1:$P1/" \
-       -e "s/^#staff_listen = .*/staff_listen = 127.0.0.1:$P2/" \
-       -e "s/^#message_size = .*/message_size = 200K/" \
-       -e "s/^#attachments = .*/attachments = 6/" \
-       -e "s/^#syslog = .*/syslog = no/" "$D/tayori.conf"
+check "init a demo tenant" demo_tenant \
+	"s/^#message_size = .*/message_size = 200K/" "s/^#attachments = .*/attachments = 6/"
 export PW=a-long-enough-password
-check "a clerk" "$TAYORI" user add kakari -d "$D" --email kakari@ward.example.jp --name '係 一郎' --role clerk --password-env PW
-check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --role approver --password-env PW
-check "a second clerk" "$TAYORI" user add kakari2 -d "$D" --email kakari2@ward.example.jp --role clerk --password-env PW
-check "a clerk without the submit permission" sh -c "'$TAYORI' user add minai -d '$D' --email minai@ward.example.jp --role clerk --password-env PW && '$TAYORI' user role minai --revoke submit -d '$D'"
-uid() { "$TAYORI" user list -d "$D" --json | $PY -c 'import json, sys
-for u in json.load(sys.stdin)["users"]:
-    if u["login"] == sys.argv[1]: print(u["id"])' "$1"; }
+check "a clerk" staff_user kakari clerk --name '係 一郎'
+check "an approver" staff_user shonin approver
+check "a second clerk" staff_user kakari2 clerk
+check "a clerk without the submit permission" staff_without minai submit
 KAKARI=$(uid kakari); MINAI=$(uid minai)
 
-sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"; done_testing; exit 1; }
+corpus c 3
 check "the corpus CSV is CP932 (as Excel writes it)" sh -c "! iconv -f utf-8 -t utf-8 '$T/c/corpus.csv' >/dev/null 2>&1 && iconv -f cp932 -t utf-8 '$T/c/corpus.csv' | grep -q '宛名番号'"
 K1=00010000; K2=00010037; K3=00010074
 "$TAYORI" pdf split --auto "$T/c/corpus.csv" "$T/c/corpus.pdf" "$T/split" >/dev/null 2>&1
 check "one PDF per resident for the per-file upload" test -s "$T/split/$K1.pdf"
 
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+demo_run
 
-req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@"; }
-code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
-location() { sed -n 's/^[Ll]ocation: *\([^\r]*\).*/\1/p' "$T/h"; }
-csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
-login() {
-	req "$1" "$U/login"; _c=$(csrf)
-	req "$1" --data-urlencode "csrf=$_c" --data-urlencode "login=$2" --data-urlencode "password=$PW" "$U/login"
-}
-audit() { "$TAYORI" audit show -d "$D" --json >"$T/audit.json" 2>"$T/audit.err"; }
-has_audit() {
-	audit && $PY - "$T/audit.json" "$@" <<'PYEOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-recs = d["records"] if isinstance(d, dict) else d
-act, actor, target, part = sys.argv[2:6]
-sys.exit(0 if any(r["action"] == act and (not actor or r["actor"] == actor) and
-                  (not target or r["target"] == target) and part in r["detail"] for r in recs) else 1)
-PYEOF
-}
 nbatches() { "$TAYORI" batch list -d "$D" --json | $PY -c 'import json, sys; d = json.load(sys.stdin); print(len(d["batches"] if isinstance(d, dict) else d))'; }
 shows() { grep -qF -- "$1" "$T/b"; }
 

@@ -810,11 +810,14 @@ static void test_per_ip_connection_limit(void **state)
 	int fds[4];
 	(void)state;
 	assert_non_null(r);
+	int kept = 0;
 	for (int i = 0; i < 4; i++)
 		fds[i] = connect_to(s);
-	for (int i = 0; i < 3; i++)
-		assert_true(still_open(fds[i]));
-	assert_false(still_open(fds[3])); /* closed by the server at once */
+	/* The pool's threads accept side by side, so which of the four is
+	 * over the limit is not fixed: three are kept, one is closed at once. */
+	for (int i = 0; i < 4; i++)
+		kept += still_open(fds[i]);
+	assert_int_equal(kept, 3);
 	for (int i = 0; i < 4; i++)
 		close(fds[i]);
 	usleep(100 * 1000);

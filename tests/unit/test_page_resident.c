@@ -18,7 +18,7 @@
 #include "portal/page_resident.h"
 
 static const struct page_site site = { "デモ区", "tayori.example.jp",
-				       "https://www.city.example.jp/tayori" };
+				       "https://www.city.example.jp/tayori", "" };
 
 static size_t count(const char *hay, const char *needle)
 {

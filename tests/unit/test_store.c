@@ -447,6 +447,54 @@ static void test_iteration(void **state)
 	store_abort(&t);
 }
 
+/* Backwards: the keys below a bound, newest first (the audit page). */
+static void test_iteration_back(void **state)
+{
+	struct fixture *f = *state;
+	struct error e = { { 0 }, 0 };
+	struct store_txn *t;
+	struct store_iter *it = NULL;
+	static const uint64_t ids[] = { 5, 1, 300, 3, 10, 256, 7 };
+	static const uint64_t desc[] = { 300, 256, 10, 7, 5, 3, 1 };
+	/* bound -> index in desc of the first key returned */
+	static const struct { uint64_t before; size_t first; } cases[] = {
+		{ 0, 0 }, { 301, 0 }, { 300, 1 }, { 11, 2 }, { 10, 3 }, { 2, 6 }, { 1, 7 },
+	};
+	const void *k, *v;
+	size_t kl, vl, n;
+	uint8_t key[8];
+	int r;
+
+	t = begin(f, 0);
+	assert_int_equal(store_iter_open_back(t, DB_EVENTS, NULL, 0, &it, &e), 0);
+	assert_int_equal(store_iter_next(it, &k, &kl, &v, &vl), 1); /* empty */
+	store_iter_close(&it);
+	store_abort(&t);
+	t = begin(f, 1);
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		be64_put(key, ids[i]);
+		assert_int_equal(store_put(t, DB_EVENTS, key, 8, key, 8, &e), 0);
+	}
+	commit(&t);
+	t = begin(f, 0);
+	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+		be64_put(key, cases[c].before);
+		assert_int_equal(store_iter_open_back(t, DB_EVENTS, cases[c].before ? key : NULL, 8,
+						      &it, &e), 0);
+		n = cases[c].first;
+		while ((r = store_iter_next(it, &k, &kl, &v, &vl)) == 0) {
+			assert_true(n < ARRAY_SIZE(desc));
+			assert_int_equal(be64_get(k), desc[n]);
+			assert_int_equal(be64_get(v), desc[n]);
+			n++;
+		}
+		assert_int_equal(r, 1);
+		assert_int_equal(n, ARRAY_SIZE(desc));
+		store_iter_close(&it);
+	}
+	store_abort(&t);
+}
+
 static void test_index(void **state)
 {
 	struct fixture *f = *state;
@@ -676,6 +724,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sealed_copied_does_not_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iteration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iteration_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_encryption_at_rest, setup, teardown),
 	};
