@@ -85,18 +85,22 @@ static void smtp_job(struct worker *w, const struct pool_job *job, struct smtp_r
 }
 
 /* The oldest job that may start now, taken out of the queue; false when
- * none may (then *wake says when a rate limit lifts, or stays INT64_MAX). */
-static bool take(struct pool *p, struct pool_item *out, int64_t now, int64_t *wake)
+ * none may (then *wake says when a rate limit lifts, or stays INT64_MAX).
+ * carry: the domain whose slot the worker holds and passes on to a next
+ * job of the same domain (-1: none). */
+static bool take(struct pool *p, struct pool_item *out, int64_t now, int64_t *wake, int carry)
 {
 	for (size_t i = 0; i < p->nitems; i++) {
 		int d = p->items[i].dom;
-		if (d >= 0 && !pool_dom_ready(p, d, now, wake))
+		bool inherit = d >= 0 && d == carry;
+		if (d >= 0 && !pool_dom_ready(p, d, now, wake, inherit))
 			continue;
 		*out = p->items[i];
+		out->slot_passed = false;
 		memmove(&p->items[i], &p->items[i + 1], (p->nitems - i - 1) * sizeof *p->items);
 		p->nitems--;
 		if (d >= 0)
-			pool_dom_start(p, d, now);
+			pool_dom_start(p, d, now, !inherit);
 		return true;
 	}
 	return false;
@@ -124,7 +128,7 @@ static void answer_held(struct pool *p, int64_t now)
 	for (size_t i = 0; i < p->nitems; i++) {
 		struct pool_item *it = &p->items[i];
 		int64_t wake = INT64_MAX;
-		if (it->dom >= 0 && !pool_dom_ready(p, it->dom, now, &wake) && wake != INT64_MAX) {
+		if (it->dom >= 0 && !pool_dom_ready(p, it->dom, now, &wake, false) && wake != INT64_MAX) {
 			struct smtp_result r;
 			fail_result(&r, SMTP_TEMPFAIL, SMTP_STAGE_CONNECT, "not sent: the pool closed while the domain's rate held it back");
 			r.dead = false;
@@ -138,26 +142,120 @@ static void answer_held(struct pool *p, int64_t now)
 	p->nitems = k;
 }
 
-static void run_job(struct worker *w, struct pool_item *it)
+/* Record a job's outcome (its message freed); returns with mu held. */
+static void job_done(struct worker *w, struct pool_item *it, const struct smtp_result *r)
 {
 	struct pool *p = w->p;
-	struct smtp_result r;
 	int64_t nb = 0, now;
 
-	if (p->maildir != NULL)
-		pool_maildir_write(p, &it->job, &r);
-	else
-		smtp_job(w, &it->job, &r);
 	free(it->job.msg);
 	it->job.msg = NULL;
 	now = pool_now_ns();
 	w->last_used = now;
 	pthread_mutex_lock(&p->mu);
 	if (it->dom >= 0)
-		nb = pool_dom_end(p, it->dom, r.outcome == SMTP_TEMPFAIL && r.throttle, now);
-	push_outcome(p, it->job.cookie, &r, nb);
+		nb = pool_dom_end(p, it->dom, r->outcome == SMTP_TEMPFAIL && r->throttle, now, !it->slot_passed);
+	push_outcome(p, it->job.cookie, r, nb);
 	if (p->nitems > 0)
 		pthread_cond_broadcast(&p->work_cv); /* a domain slot is free again */
+}
+
+/* The job to chain after cur, when one may start now (no waiting: cur's
+ * message is under way); one of cur's domain takes over its slot. */
+static bool take_next(struct pool *p, struct pool_item *cur, struct pool_item *out)
+{
+	int64_t wake = INT64_MAX;
+	bool got;
+
+	pthread_mutex_lock(&p->mu);
+	got = take(p, out, pool_now_ns(), &wake, cur->dom);
+	if (got && cur->dom >= 0 && out->dom == cur->dom)
+		cur->slot_passed = true;
+	pthread_mutex_unlock(&p->mu);
+	return got;
+}
+
+/* Write a job's envelope (chained after cur, or NULL); one whose address
+ * the SMTP client refuses gets its outcome at once (false), and a slot it
+ * took over from cur stays cur's. */
+static bool chain_envelope(struct worker *w, struct pool_item *cur, struct pool_item *it)
+{
+	struct error e = {{0}, 0};
+	struct smtp_result r;
+
+	if (smtp_pipe_envelope(w->c, it->job.mail_from, it->job.rcpt, &e) == 0)
+		return true;
+	if (cur != NULL && cur->slot_passed) {
+		it->slot_passed = true; /* not its own to release */
+		cur->slot_passed = false;
+	}
+	fail_result(&r, SMTP_PERMFAIL, SMTP_STAGE_MAIL, e.msg);
+	r.dead = false;
+	job_done(w, it, &r);
+	pthread_mutex_unlock(&w->p->mu);
+	return false;
+}
+
+/* Jobs over an open connection that pipelines (RFC 2920): while a job's
+ * content is written, the next job is taken and its envelope goes in the
+ * same write, so each message costs one round trip.  Returns with mu held
+ * after the last job's outcome. */
+static void chain_jobs(struct worker *w, struct pool_item *it)
+{
+	struct pool_item next;
+	struct smtp_result r;
+
+	if (!chain_envelope(w, NULL, it)) {
+		pthread_mutex_lock(&w->p->mu);
+		return;
+	}
+	smtp_pipe_flush(w->c);
+	for (;;) {
+		bool have;
+		if (smtp_pipe_envelope_replies(w->c, &r) < 0) {
+			if (r.dead)
+				smtp_close(&w->c);
+			/* The link was lost before MAIL was answered (a relay
+			 * closing an idle connection, or one that ends them after
+			 * so many messages): nothing was accepted, so once more on
+			 * a fresh connection, as smtp_job does. */
+			if (r.dead && r.code == 0 && r.stage == SMTP_STAGE_MAIL)
+				smtp_job(w, &it->job, &r);
+			job_done(w, it, &r);
+			return;
+		}
+		smtp_pipe_content(w->c, it->job.msg, it->job.len);
+		have = smtp_conn_alive(w->c) && take_next(w->p, it, &next) && chain_envelope(w, it, &next);
+		smtp_pipe_flush(w->c);
+		smtp_pipe_content_reply(w->c, &r);
+		if (r.dead)
+			smtp_close(&w->c);
+		job_done(w, it, &r);
+		if (!have)
+			return;
+		pthread_mutex_unlock(&w->p->mu);
+		*it = next;
+		if (w->c == NULL) { /* its envelope went out on a link now lost: not accepted */
+			smtp_job(w, &it->job, &r);
+			job_done(w, it, &r);
+			return;
+		}
+	}
+}
+
+static void run_job(struct worker *w, struct pool_item *it)
+{
+	struct smtp_result r;
+
+	if (w->p->maildir != NULL) {
+		pool_maildir_write(w->p, &it->job, &r);
+	} else if (smtp_conn_alive(w->c) && smtp_conn_pipelining(w->c)) {
+		chain_jobs(w, it);
+		return;
+	} else {
+		smtp_job(w, &it->job, &r);
+	}
+	job_done(w, it, &r);
 }
 
 static void *worker_main(void *arg)
@@ -170,7 +268,7 @@ static void *worker_main(void *arg)
 	for (;;) {
 		int64_t now = pool_now_ns(), wake = INT64_MAX;
 		struct timespec ts;
-		if (take(p, &it, now, &wake)) {
+		if (take(p, &it, now, &wake, -1)) {
 			pthread_mutex_unlock(&p->mu);
 			run_job(w, &it); /* returns with mu held */
 			continue;

@@ -57,7 +57,7 @@ int pool_dom_find(struct pool *p, const char *rcpt)
 	return idle;
 }
 
-bool pool_dom_ready(struct pool *p, int i, int64_t now, int64_t *wake)
+bool pool_dom_ready(struct pool *p, int i, int64_t now, int64_t *wake, bool has_slot)
 {
 	struct pool_dom *d = &p->doms[i];
 
@@ -65,7 +65,7 @@ bool pool_dom_ready(struct pool *p, int i, int64_t now, int64_t *wake)
 		d->throttled_until = 0; /* the hold is over: the configured rate again */
 		d->rate = p->cfg.per_domain_rate;
 	}
-	if (d->active >= p->cfg.per_domain_connections)
+	if (!has_slot && d->active >= p->cfg.per_domain_connections)
 		return false;
 	if (d->rate > 0 && d->next_ok > now) {
 		if (d->next_ok < *wake)
@@ -75,11 +75,12 @@ bool pool_dom_ready(struct pool *p, int i, int64_t now, int64_t *wake)
 	return true;
 }
 
-void pool_dom_start(struct pool *p, int i, int64_t now)
+void pool_dom_start(struct pool *p, int i, int64_t now, bool new_slot)
 {
 	struct pool_dom *d = &p->doms[i];
 
-	d->active++;
+	if (new_slot)
+		d->active++;
 	d->queued--;
 	if (d->rate > 0)
 		d->next_ok = (d->next_ok > now ? d->next_ok : now) + (int64_t)(NS_PER_MIN / d->rate);
@@ -99,12 +100,13 @@ static double recent_rate(const struct pool_dom *d, int64_t now)
 	return (double)d->window_sent * NS_PER_MIN / el;
 }
 
-int64_t pool_dom_end(struct pool *p, int i, bool throttle, int64_t now)
+int64_t pool_dom_end(struct pool *p, int i, bool throttle, int64_t now, bool release)
 {
 	struct pool_dom *d = &p->doms[i];
 	int64_t pause;
 
-	d->active--;
+	if (release)
+		d->active--;
 	if (!throttle)
 		return 0;
 	d->rate = (d->rate > 0 ? d->rate : recent_rate(d, now)) / 2;

@@ -38,6 +38,9 @@ struct pool_dom {
 struct pool_item {
 	struct pool_job job;
 	int dom; /* index in doms; -1 for the Maildir */
+	/* A worker chaining jobs (pool.c) counts once for a domain: the next
+	 * job of the same domain takes over the current one's slot. */
+	bool slot_passed; /* this job's slot went on to the next: not released */
 };
 
 struct pool {
@@ -74,14 +77,16 @@ int64_t pool_now_ns(void);
 /* The index of rcpt's domain, created when new; -1 when the table is full
  * of busy domains (cannot happen while queued jobs <= POOL_DOMAINS_MAX). */
 int pool_dom_find(struct pool *p, const char *rcpt);
-/* Whether a job of domain d may start now; when only its rate holds it
+/* Whether a job of domain d may start now (has_slot: on a worker already
+ * counted for d, so only the rate applies); when only its rate holds it
  * back, *wake is lowered to the time it may. */
-bool pool_dom_ready(struct pool *p, int d, int64_t now, int64_t *wake);
-/* A job of domain d starts now. */
-void pool_dom_start(struct pool *p, int d, int64_t now);
-/* A job of domain d ended; with throttle set its rate is halved for a
- * while.  Returns not_before for the outcome (Unix seconds), or 0. */
-int64_t pool_dom_end(struct pool *p, int d, bool throttle, int64_t now);
+bool pool_dom_ready(struct pool *p, int d, int64_t now, int64_t *wake, bool has_slot);
+/* A job of domain d starts now (new_slot: one more worker carries d). */
+void pool_dom_start(struct pool *p, int d, int64_t now, bool new_slot);
+/* A job of domain d ended (release: its worker no longer carries d); with
+ * throttle set its rate is halved for a while.  Returns not_before for
+ * the outcome (Unix seconds), or 0. */
+int64_t pool_dom_end(struct pool *p, int d, bool throttle, int64_t now, bool release);
 /* When the pool is closing: the earliest time (Unix seconds) domain d
  * will take a message again. */
 int64_t pool_dom_not_before(const struct pool *p, int d, int64_t now);

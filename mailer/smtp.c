@@ -185,21 +185,8 @@ int smtp_open_reply(const struct smtp_config *cfg, struct smtp_conn **out,
 	return 0;
 }
 
-/* An envelope address: no controls, spaces or angle brackets that could
- * end the command or add parameters. */
-static bool addr_ok(const char *a)
-{
-	size_t n = 0;
-	for (; a[n]; n++) {
-		unsigned char ch = (unsigned char)a[n];
-		if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' || n >= SMTP_ADDR_MAX)
-			return false;
-	}
-	return true;
-}
-
 /* Fill r from the last reply (or the link failure) of stage. */
-static void outcome(struct smtp_conn *c, struct smtp_result *r, enum smtp_stage stage, int err)
+void smtp_outcome_set(struct smtp_conn *c, struct smtp_result *r, enum smtp_stage stage, int err)
 {
 	int code = c->s->response_code;
 
@@ -223,7 +210,7 @@ static void outcome(struct smtp_conn *c, struct smtp_result *r, enum smtp_stage 
 }
 
 /* After a refusal: reset the transaction, or give the connection up. */
-static void reset_after(struct smtp_conn *c, struct smtp_result *r)
+void smtp_reset_after(struct smtp_conn *c, struct smtp_result *r)
 {
 	if (!c->alive)
 		return;
@@ -246,47 +233,6 @@ static size_t body_len(const uint8_t *msg, size_t len)
 	return len;
 }
 
-/* RFC 2920: MAIL, RCPT and DATA in one write and their three replies
- * read after, one round trip instead of three (libetpan waits for each).
- * 0 when DATA was answered 354 and the message may follow; otherwise r
- * holds the first refusal (or the lost link) and, when the relay still
- * answered DATA with 354, an empty message was ended so that the
- * transaction can be reset. */
-static int envelope_pipelined(struct smtp_conn *c, const char *mail_from, const char *rcpt,
-			      struct smtp_result *r)
-{
-	static const enum smtp_stage stage[3] = { SMTP_STAGE_MAIL, SMTP_STAGE_RCPT, SMTP_STAGE_DATA };
-	char cmds[3 * (SMTP_ADDR_MAX + 32)];
-	int n = snprintf(cmds, sizeof cmds, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", mail_from,
-			 rcpt);
-	bool refused = false;
-
-	c->s->response_code = 0;
-	if (n < 0 || (size_t)n >= sizeof cmds ||
-	    mailstream_write(c->s->stream, cmds, (size_t)n) != (ssize_t)n ||
-	    mailstream_flush(c->s->stream) != 0) {
-		outcome(c, r, SMTP_STAGE_MAIL, MAILSMTP_ERROR_STREAM);
-		return -1;
-	}
-	for (int i = 0; i < 3 && c->alive; i++) { /* after a 421, nothing more comes */
-		int code = smtp_cmd(c, NULL);
-		if (code == 0) { /* the link is lost: the first refusal, if any, stays the outcome */
-			if (!refused)
-				outcome(c, r, stage[i], MAILSMTP_ERROR_STREAM);
-			c->alive = false;
-			r->dead = true;
-			return -1;
-		}
-		if (!refused && (i < 2 ? code / 100 != 2 : code != 354)) {
-			outcome(c, r, stage[i], MAILSMTP_ERROR_UNEXPECTED_CODE);
-			refused = true;
-		}
-		if (refused && i == 2 && code == 354 && smtp_cmd(c, ".") == 0)
-			c->alive = false; /* the empty message's end was lost */
-	}
-	return refused ? -1 : 0;
-}
-
 int smtp_send(struct smtp_conn *c, const char *mail_from, const char *rcpt, const uint8_t *msg,
 	      size_t len, struct smtp_result *r, struct error *e)
 {
@@ -295,34 +241,38 @@ int smtp_send(struct smtp_conn *c, const char *mail_from, const char *rcpt, cons
 	memset(r, 0, sizeof *r);
 	if (c == NULL || !c->alive)
 		return err_set(e, "SMTP connection is closed");
-	if (mail_from == NULL || rcpt == NULL || rcpt[0] == '\0' || !addr_ok(mail_from) || !addr_ok(rcpt))
-		return err_set(e, "SMTP envelope address refused (empty, too long or holding a control, space or <>)");
-	if (c->s->esmtp & MAILSMTP_ESMTP_PIPELINING) {
-		if (envelope_pipelined(c, mail_from, rcpt, r) < 0)
-			goto refused;
-		x = MAILSMTP_NO_ERROR;
-		goto message;
+	if (c->s->esmtp & MAILSMTP_ESMTP_PIPELINING) { /* the steps of smtp_pipe.c, one message */
+		if (smtp_pipe_envelope(c, mail_from, rcpt, e) < 0)
+			return -1;
+		smtp_pipe_flush(c); /* a failed write is read as a lost link */
+		if (smtp_pipe_envelope_replies(c, r) < 0)
+			return 0;
+		if (smtp_pipe_content(c, msg, len) == 0)
+			smtp_pipe_flush(c);
+		smtp_pipe_content_reply(c, r);
+		return 0;
 	}
+	if (mail_from == NULL || rcpt == NULL || rcpt[0] == '\0' || !smtp_addr_ok(mail_from) || !smtp_addr_ok(rcpt))
+		return err_set(e, "SMTP envelope address refused (empty, too long or holding a control, space or <>)");
 	c->s->response_code = 0;
 	x = mailsmtp_mail(c->s, mail_from);
 	if (x != MAILSMTP_NO_ERROR) {
-		outcome(c, r, SMTP_STAGE_MAIL, x);
+		smtp_outcome_set(c, r, SMTP_STAGE_MAIL, x);
 		goto refused;
 	}
 	c->s->response_code = 0;
 	x = mailsmtp_rcpt(c->s, rcpt);
 	if (x != MAILSMTP_NO_ERROR) {
-		outcome(c, r, SMTP_STAGE_RCPT, x);
+		smtp_outcome_set(c, r, SMTP_STAGE_RCPT, x);
 		goto refused;
 	}
 	c->s->response_code = 0;
 	x = mailsmtp_data(c->s);
-message:
 	if (x == MAILSMTP_NO_ERROR) {
 		c->s->response_code = 0;
 		x = mailsmtp_data_message(c->s, (const char *)msg, body_len(msg, len));
 	}
-	outcome(c, r, SMTP_STAGE_DATA, x);
+	smtp_outcome_set(c, r, SMTP_STAGE_DATA, x);
 	if (x == MAILSMTP_NO_ERROR && r->outcome == SMTP_SENT) {
 		c->messages++;
 		return 0;
@@ -331,7 +281,7 @@ refused:
 	if (r->outcome == SMTP_SENT) { /* an error code libetpan saw with a 2xx: treat as temporary */
 		r->outcome = SMTP_TEMPFAIL;
 	}
-	reset_after(c, r);
+	smtp_reset_after(c, r);
 	return 0;
 }
 

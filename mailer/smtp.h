@@ -95,6 +95,29 @@ int smtp_open_reply(const struct smtp_config *cfg, struct smtp_conn **out,
 int smtp_send(struct smtp_conn *c, const char *mail_from, const char *rcpt, const uint8_t *msg,
 	      size_t len, struct smtp_result *r, struct error *e);
 
+/*
+ * The same transaction in steps, for a relay that offers PIPELINING (RFC
+ * 2920, smtp_conn_pipelining): a sender that chains messages writes the
+ * next envelope behind the previous content, then reads that content's
+ * reply and the envelope's: one round trip a message.  Writes are
+ * buffered until smtp_pipe_flush; a failed write leaves the connection
+ * dead, and the next read reports the lost link.
+ *  - smtp_pipe_envelope: MAIL, RCPT, DATA; -1 (e filled, nothing written)
+ *    when an address could inject a command or the connection is closed.
+ *  - smtp_pipe_envelope_replies: their replies, after a flush: 0 when DATA
+ *    was answered 354, else -1 with r filled (the first refusal; the
+ *    transaction reset) or a lost link (r->dead).
+ *  - smtp_pipe_content: the message (as for smtp_send), dot-stuffed, and
+ *    its end; -1 when the write failed.
+ *  - smtp_pipe_content_reply: the final reply into r (SMTP_SENT with the
+ *    queue id, or the refusal; no RSET is needed after one).
+ */
+int smtp_pipe_envelope(struct smtp_conn *c, const char *mail_from, const char *rcpt, struct error *e);
+int smtp_pipe_flush(struct smtp_conn *c);
+int smtp_pipe_envelope_replies(struct smtp_conn *c, struct smtp_result *r);
+int smtp_pipe_content(struct smtp_conn *c, const uint8_t *msg, size_t len);
+void smtp_pipe_content_reply(struct smtp_conn *c, struct smtp_result *r);
+
 bool smtp_conn_alive(const struct smtp_conn *c);
 /* The relay offered PIPELINING (RFC 2920): MAIL, RCPT and DATA go in one write. */
 bool smtp_conn_pipelining(const struct smtp_conn *c);

@@ -28,6 +28,17 @@ struct smtp_conn {
  * link failed. */
 int smtp_cmd(struct smtp_conn *c, const char *line);
 
+/* Fill r from the last reply (or, with err MAILSMTP_ERROR_STREAM, the lost
+ * link) of stage; a lost link or a 421 leaves the connection dead. */
+void smtp_outcome_set(struct smtp_conn *c, struct smtp_result *r, enum smtp_stage stage, int err);
+
+/* After a refusal: reset the transaction (RSET), or give the connection up. */
+void smtp_reset_after(struct smtp_conn *c, struct smtp_result *r);
+
+/* An envelope address holds no control, space or angle bracket that could
+ * end the command or add parameters, and is not too long. */
+bool smtp_addr_ok(const char *a);
+
 /* EHLO with our name; records STARTTLS and AUTH PLAIN/LOGIN in c->s. */
 int smtp_ehlo(struct smtp_conn *c, struct error *e);
 

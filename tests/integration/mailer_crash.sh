@@ -16,8 +16,11 @@ N=${MAILER_CRASH_RESIDENTS:-400}
 mkdir "$T/relay"
 # The relay answers each message after 20 ms, as a relay across a network
 # does: 8 connections then take about a second for 400 messages, so each
-# kill finds the batch still being sent however fast the mailer is.
-$PY "$TOP/tests/smtp/relay.py" --dir "$T/relay" --port-file "$T/relay.port" --data-delay 0.02 \
+# kill finds the batch still being sent however fast the mailer is.  It
+# offers PIPELINING, so each connection carries two messages at a time
+# (the next envelope goes behind the content before): more in flight at
+# each kill.
+$PY "$TOP/tests/smtp/relay.py" --dir "$T/relay" --port-file "$T/relay.port" --data-delay 0.02 --pipelining \
 	2>"$T/relay.log" &
 RELAY=$!
 at_exit "kill $RELAY"

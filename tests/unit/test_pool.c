@@ -67,6 +67,9 @@ static double now_s(void)
 /* Start the relay; with tls_dir, offering STARTTLS with that folder's
  * relay.pem (tests/smtp/make-tls.sh). */
 static bool implicit_next; /* the next relay started speaks TLS from the first byte */
+/* The relays started offer PIPELINING (RFC 2920): the pool's workers then
+ * chain each next message's envelope behind the previous content. */
+static bool pipelining_next;
 
 static void relay_start_tls(struct relay *rl, const char *tls_dir)
 {
@@ -83,11 +86,22 @@ static void relay_start_tls(struct relay *rl, const char *tls_dir)
 	assert_true(rl->pid >= 0);
 	if (rl->pid == 0) {
 		char cert[128], key[128];
+		char *argv[16] = { "python3", script, "--dir", rl->dir, "--port-file", rl->portfile,
+				   "--concurrency-log", rl->clog };
+		int n = 8;
 		snprintf(cert, sizeof cert, "%s/relay.pem", tls_dir ? tls_dir : "");
 		snprintf(key, sizeof key, "%s/relay.key", tls_dir ? tls_dir : "");
-		execl("/usr/bin/python3", "python3", script, "--dir", rl->dir, "--port-file", rl->portfile,
-		      "--concurrency-log", rl->clog, tls_dir ? "--tls" : (char *)NULL, cert, key,
-		      implicit_next ? "--implicit-tls" : (char *)NULL, (char *)NULL);
+		if (tls_dir != NULL) {
+			argv[n++] = "--tls";
+			argv[n++] = cert;
+			argv[n++] = key;
+		}
+		if (implicit_next)
+			argv[n++] = "--implicit-tls";
+		if (pipelining_next)
+			argv[n++] = "--pipelining";
+		argv[n] = NULL;
+		execv("/usr/bin/python3", argv);
 		_exit(127);
 	}
 	for (int i = 0; i < PORT_WAIT_SECONDS * 20; i++) {
@@ -143,8 +157,18 @@ static void relay_stop(struct relay *rl)
 
 static int teardown(void **state)
 {
+	(void)state;
 	if (live != NULL)
 		relay_stop(live);
+	pipelining_next = false;
+	return 0;
+}
+
+/* The next test's relay offers PIPELINING. */
+static int pipelining(void **state)
+{
+	(void)state;
+	pipelining_next = true;
 	return 0;
 }
 
@@ -915,14 +939,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_outcomes_and_concurrency, teardown),
+		cmocka_unit_test_setup_teardown(test_outcomes_and_concurrency, pipelining, teardown),
 		cmocka_unit_test_teardown(test_throttle_halves_rate, teardown),
 		cmocka_unit_test_teardown(test_throttle_unlimited_domain, teardown),
 		cmocka_unit_test(test_relay_down),
 		cmocka_unit_test(test_greeting_421),
 		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test_teardown(test_reopen_after_drop, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_after_drop, pipelining, teardown),
 		cmocka_unit_test_teardown(test_reply_timeout, teardown),
 		cmocka_unit_test_teardown(test_tls_connections, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_connections, pipelining, teardown),
 		cmocka_unit_test(test_maildir),
 		cmocka_unit_test(test_config_from_conf),
 	};
