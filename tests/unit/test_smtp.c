@@ -234,25 +234,53 @@ static void many_messages_one_connection(void **state)
 	relay_stop(&rl);
 }
 
+/* state: as for refusals_keep_connection (the pipelined path writes the
+ * content itself, dot-stuffed). */
 static void dots_and_long_line_arrive_intact(void **state)
 {
 	struct relay rl;
 	struct smtp_conn *c;
 	char *msg = malloc(4096);
 	size_t o;
+	const char *opt = *state;
 
-	(void)state;
 	o = (size_t)snprintf(msg, 4096, "Subject: dots\r\n\r\nbefore\r\n.\r\n..\r\n.\r\nafter a lone dot\r\n");
 	memset(msg + o, 'x', 998); /* the longest line RFC 5321 allows */
 	o += 998;
 	memcpy(msg + o, "\r\n.\r\nlast\r\n", 12);
-	assert_int_equal(relay_start(&rl, "127.0.0.1", NULL, NULL, NULL), 0);
+	assert_int_equal(relay_start(&rl, "127.0.0.1", opt, NULL, NULL), 0);
 	c = open_ok(&rl);
+	assert_int_equal(smtp_conn_pipelining(c), opt != NULL);
 	send_ok(c, &rl, "dots@example.jp", msg);
 	send_ok(c, &rl, "after@example.jp", "Subject: next\r\n\r\nstill in step\r\n");
 	smtp_close(&c);
 	relay_stop(&rl);
 	free(msg);
+}
+
+/* Bare LF line ends go out as CRLF, a dot after one is stuffed, and a
+ * message whose last line has no end gets one before the final dot: the
+ * relay stores the CRLF form, whichever path sent it. */
+static void line_ends_normalised(void **state)
+{
+	struct relay rl;
+	struct smtp_conn *c;
+	struct smtp_result r;
+	struct error e = {0};
+	const char *opt = *state;
+	const char *in = "Subject: lf\n\nbare lf\n.dot after lf\r\nno end";
+	const char *want = "Subject: lf\r\n\r\nbare lf\r\n.dot after lf\r\nno end\r\n";
+
+	assert_int_equal(relay_start(&rl, "127.0.0.1", opt, NULL, NULL), 0);
+	c = open_ok(&rl);
+	assert_int_equal(smtp_conn_pipelining(c), opt != NULL);
+	assert_int_equal(smtp_send(c, FROM, "lf@example.jp", (const uint8_t *)in, strlen(in), &r, &e), 0);
+	if (r.outcome != SMTP_SENT)
+		fail_msg("not sent: %d %s %s", r.code, r.status, r.text);
+	check_stored(&rl, r.queue_id, want, strlen(want), "lf@example.jp");
+	send_ok(c, &rl, "after-lf@example.jp", "Subject: next\r\n\r\nstill in step\r\n");
+	smtp_close(&c);
+	relay_stop(&rl);
 }
 
 static void send_expect(struct smtp_conn *c, const char *rcpt, enum smtp_outcome out, enum smtp_stage st, int code,
@@ -556,7 +584,12 @@ int main(void)
 		cmocka_unit_test_prestate_setup_teardown(many_messages_one_connection, NULL, stop_leftover, NULL),
 		cmocka_unit_test_prestate_setup_teardown(many_messages_one_connection, NULL, stop_leftover,
 							 "--pipelining"),
-		cmocka_unit_test_teardown(dots_and_long_line_arrive_intact, stop_leftover),
+		cmocka_unit_test_prestate_setup_teardown(dots_and_long_line_arrive_intact, NULL, stop_leftover, NULL),
+		cmocka_unit_test_prestate_setup_teardown(dots_and_long_line_arrive_intact, NULL, stop_leftover,
+							 "--pipelining"),
+		cmocka_unit_test_prestate_setup_teardown(line_ends_normalised, NULL, stop_leftover, NULL),
+		cmocka_unit_test_prestate_setup_teardown(line_ends_normalised, NULL, stop_leftover,
+							 "--pipelining"),
 		cmocka_unit_test_prestate_setup_teardown(refusals_keep_connection, NULL, stop_leftover, NULL),
 		cmocka_unit_test_prestate_setup_teardown(refusals_keep_connection, NULL, stop_leftover,
 							 "--pipelining"),
