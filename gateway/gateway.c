@@ -299,6 +299,8 @@ int gateway_main(struct role_ctx *ctx)
 	int wd_inbox = -1, wd_maildir = -1;
 	size_t swept = 0;
 	int64_t last_scan;
+	/* A channel the keys process closed: the supervisor restarts this role. */
+	keys_client_exit_when_lost(kc);
 
 	memset(&w, 0, sizeof(w));
 	w.ino = -1;

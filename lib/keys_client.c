@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/ipc.h"
+#include "lib/log.h"
 
 /* One socketpair to the keys process.  Its lock is held for a whole round
  * trip. */
@@ -25,6 +26,7 @@ struct keys_channel {
 	pthread_mutex_t lock;
 	int fd;
 	int broken;
+	int exit_when_lost; /* keys_client_exit_when_lost */
 	struct buf req;
 	struct buf reply;
 };
@@ -73,6 +75,23 @@ void keys_client_free(struct keys_client **kcp)
 	*kcp = NULL;
 }
 
+void keys_client_exit_when_lost(struct keys_client *kc)
+{
+	for (size_t i = 0; i < kc->n; i++)
+		kc->ch[i].exit_when_lost = 1;
+}
+
+/* The channel is of no more use: the keys process hung up (after a
+ * request it refused, or it died) or answered out of protocol. */
+static void channel_lost(struct keys_channel *kc)
+{
+	kc->broken = 1;
+	if (kc->exit_when_lost) {
+		log_err("event=keys_channel_lost action=exit reason=\"the keys process closed the channel or answered out of protocol; the supervisor restarts this role\"");
+		_exit(3);
+	}
+}
+
 /* A free channel if there is one, else wait for one in turn. */
 static struct keys_channel *channel_take(struct keys_client *kc)
 {
@@ -94,7 +113,7 @@ static int roundtrip(struct keys_channel *kc, uint32_t type, struct ipc_reader *
 		return err_tmp(e, "the keys process is not available");
 	if (ipc_send(kc->fd, type, kc->req.data, kc->req.len, e) < 0 ||
 	    ipc_recv(kc->fd, &rtype, &kc->reply, KEYS_MAX_REQUEST, e) < 0) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process did not answer");
 	}
 	ipc_reader_init(r, kc->reply.data, kc->reply.len);
@@ -102,13 +121,13 @@ static int roundtrip(struct keys_channel *kc, uint32_t type, struct ipc_reader *
 		const uint8_t *msg;
 		size_t n;
 		if (ipc_get_bytes(r, &msg, &n) < 0 || ipc_end(r) < 0) {
-			kc->broken = 1;
+			channel_lost(kc);
 			return err_tmp(e, "the keys process sent a malformed answer");
 		}
 		return err_set(e, "keys: %.*s", (int)n, (const char *)msg);
 	}
 	if (rtype != KEYS_OK) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent an unknown answer");
 	}
 	return 0;
@@ -120,7 +139,7 @@ static int get_fixed(struct keys_channel *kc, struct ipc_reader *r, uint8_t *out
 	const uint8_t *p;
 	size_t len;
 	if (ipc_get_bytes(r, &p, &len) < 0 || len != n || (last && ipc_end(r) < 0)) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed answer");
 	}
 	memcpy(out, p, n);
@@ -163,7 +182,7 @@ static int keys_audit_check_locked(struct keys_channel *kc, const void *data, si
 	if (roundtrip(kc, KEYS_AUDIT_CHECK, &r, e) < 0)
 		return -1;
 	if (ipc_get_u64(&r, &verdict) < 0 || ipc_end(&r) < 0 || verdict > 1) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed answer");
 	}
 	return (int)verdict;
@@ -217,7 +236,7 @@ static int keys_sign_digest_locked(struct keys_channel *kc, uint32_t type,
 	if (roundtrip(kc, type, &r, e) < 0)
 		return -1;
 	if (ipc_get_bytes(&r, &p, &n) < 0 || ipc_end(&r) < 0 || n > *siglen) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed signature");
 	}
 	memcpy(sig, p, n);
@@ -301,7 +320,7 @@ static int keys_dkim_pubkey_locked(struct keys_channel *kc, struct buf *out, str
 	if (roundtrip(kc, KEYS_DKIM_PUBKEY, &r, e) < 0)
 		return -1;
 	if (ipc_get_bytes(&r, &p, &n) < 0 || ipc_end(&r) < 0) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed public key");
 	}
 	if (buf_append(out, p, n) < 0)
@@ -337,7 +356,7 @@ static int audit_append_locked(struct keys_channel *kc, int same_txn, uint64_t l
 	if (roundtrip(kc, KEYS_AUDIT_APPEND, &r, e) < 0)
 		return -1;
 	if (ipc_get_u64(&r, &got) < 0 || got != last_seq + 1) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed answer");
 	}
 	if (get_fixed(kc, &r, mac, CRYPT_HASH_LEN, 0, e) < 0 ||
@@ -369,7 +388,7 @@ static int audit_append_many_locked(struct keys_channel *kc, int same_txn, uint6
 	if (roundtrip(kc, KEYS_AUDIT_APPEND_MANY, &r, e) < 0)
 		return -1;
 	if (ipc_get_u64(&r, &got) < 0 || got != last_seq + 1) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed answer");
 	}
 	for (size_t i = 0; i < count; i++)
@@ -392,7 +411,7 @@ static int audit_commit_locked(struct keys_channel *kc, uint64_t seq,
 	if (roundtrip(kc, KEYS_AUDIT_COMMIT, &r, e) < 0)
 		return -1;
 	if (ipc_end(&r) < 0) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed answer");
 	}
 	return 0;
@@ -409,7 +428,7 @@ static int audit_head_locked(struct keys_channel *kc, struct keys_audit_head *h,
 	    get_fixed(kc, &r, h->committed_mac, CRYPT_HASH_LEN, 0, e) < 0 ||
 	    ipc_get_u64(&r, &h->pending) < 0 ||
 	    get_fixed(kc, &r, h->pending_mac, CRYPT_HASH_LEN, 1, e) < 0) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed answer");
 	}
 	return 0;
@@ -569,7 +588,7 @@ static int batch_locked(struct keys_channel *kc, struct keys_op *ops, size_t n, 
 	return 0;
 malformed:
 	secure_wipe(kc->reply.data, kc->reply.len);
-	kc->broken = 1;
+	channel_lost(kc);
 	return err_tmp(e, "the keys process sent a malformed answer");
 }
 
@@ -644,7 +663,7 @@ static int versions_locked(struct keys_channel *kc, uint32_t type,
 	if (roundtrip(kc, type, &r, e) < 0)
 		return -1;
 	if (ipc_end(&r) < 0) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed answer");
 	}
 	return 0;
@@ -698,12 +717,12 @@ static int check_locked(struct keys_channel *kc, const struct keys_rec_check *re
 	if (roundtrip(kc, KEYS_RECORD_CHECK, &r, e) < 0)
 		return -1;
 	if (ipc_get_bytes(&r, &p, &len) < 0 || ipc_end(&r) < 0 || len != n) {
-		kc->broken = 1;
+		channel_lost(kc);
 		return err_tmp(e, "the keys process sent a malformed answer");
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] > KEYS_REC_ROLLED_BACK) {
-			kc->broken = 1;
+			channel_lost(kc);
 			return err_tmp(e, "the keys process sent a malformed answer");
 		}
 		verdict[i] = p[i];

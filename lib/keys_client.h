@@ -190,6 +190,12 @@ struct keys_perms {
 struct keys_client;
 
 /* Takes ownership of fd. */
+/* From now on a lost channel (the keys process hung up, after a request
+ * it refused or because it died, or answered out of protocol) ends this
+ * process at once, exit status 3, with one log line: for a role, which the
+ * supervisor then restarts with fresh channels, rather than serving on
+ * without keys.  The command line does not: it reports the error. */
+void keys_client_exit_when_lost(struct keys_client *kc);
 struct keys_client *keys_client_new(int fd);
 /* Several channels to the same keys process, for threads that sign in
  * parallel; takes ownership of the n descriptors. */

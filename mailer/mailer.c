@@ -167,6 +167,8 @@ int mailer_main(struct role_ctx *ctx)
 	const char *ro[2] = { NULL, NULL };
 	char cafile[4096];
 	int rc = 3;
+	/* A channel the keys process closed: the supervisor restarts this role. */
+	keys_client_exit_when_lost(kc);
 
 	/* DATA/db and DATA/tmp come with the role (role.c); the outbox and
 	 * the bounce Maildir are set in the configuration. */

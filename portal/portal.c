@@ -163,6 +163,8 @@ int portal_main(struct role_ctx *ctx)
 	char *cert = NULL, *key = NULL;
 	int ret = 3, rfd = -1, sfd = -1, r6 = 0, s6 = 0;
 	sigset_t stop;
+	/* A channel the keys process closed: the supervisor restarts this role. */
+	keys_client_exit_when_lost(kc);
 
 	stop_signals_block(&stop);
 	conf_listen_split(rl, host, sizeof(host), &ports[0]);

@@ -1416,6 +1416,44 @@ static void test_serve_closes_on_forbidden(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* A role's client (keys_client_exit_when_lost): the forbidden request ends
+ * the role's process with status 3 inside the call, for the supervisor to
+ * restart it, instead of returning and serving on without keys. */
+static void test_role_exits_when_channel_closed(void **state)
+{
+	struct fixture *f = *state;
+	int sv[2], status = 0;
+	pid_t server, role;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	server = fork();
+	assert_true(server >= 0);
+	if (server == 0) {
+		close(sv[0]);
+		keys_serve(f->ks, sv[1], &KP_INDEX);
+		_exit(0);
+	}
+	close(sv[1]);
+	role = fork();
+	assert_true(role >= 0);
+	if (role == 0) {
+		struct keys_client *kc = keys_client_new(sv[0]);
+		struct error e = { { 0 }, 0 };
+		uint8_t a[32], dek[32], wrapped[KEYS_WRAPPED_LEN];
+		keys_client_exit_when_lost(kc);
+		if (keys_hmac(kc, "x", 1, a, &e) != 0)
+			_exit(10); /* an allowed request must still be answered */
+		keys_dek_new(kc, "a", 1, dek, wrapped, &e);
+		_exit(11); /* returned: the role would serve on */
+	}
+	close(sv[0]);
+	assert_int_equal(waitpid(role, &status, 0), role);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 3);
+	assert_int_equal(waitpid(server, &status, 0), server);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /*
  * Two keys processes at once (a tool that opens two tenants): closing the
  * first client must let the first process see EOF and exit, even though
@@ -1495,6 +1533,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spawn_end_to_end, setup_demo, teardown_demo),
 		cmocka_unit_test(test_spawn_without_key),
 		cmocka_unit_test_setup_teardown(test_serve_closes_on_forbidden, setup_demo, teardown_demo),
+		cmocka_unit_test_setup_teardown(test_role_exits_when_channel_closed, setup_demo, teardown_demo),
 		cmocka_unit_test_setup_teardown(test_spawn_two_then_close_first, setup_demo, teardown_demo),
 		cmocka_unit_test_setup_teardown(test_role_data_keys, setup_demo, teardown_demo),
 		cmocka_unit_test_setup_teardown(test_role_index_sign_audit, setup_demo, teardown_demo),
