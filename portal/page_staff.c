@@ -7,9 +7,11 @@
  * a skip link, no script, no external resource.  Runs in the portal
  * process.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/staff.h"
+#include "lib/wardset.h"
 #include "portal/http.h"
 #include "portal/page_staff.h"
 
@@ -19,6 +21,21 @@
 static int hidden_csrf(struct buf *b, const char *csrf)
 {
 	return A("<input type=\"hidden\" name=\"csrf\" value=\"") || H(csrf) || A("\">\n") ? -1 : 0;
+}
+
+int page_staff_type_options(struct buf *b, const char *types, const char *selected)
+{
+	char (*names)[WARDSET_TYPE_NAME_MAX] = xcalloc(WARDSET_TYPES_COUNT_MAX, sizeof(*names));
+	size_t n = wardset_type_names(types, names, WARDSET_TYPES_COUNT_MAX);
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (A("<option value=\"") || H(names[i]) || A("\"") ||
+		    (strcmp(selected, names[i]) == 0 && A(" selected")) || A(">") || H(names[i]) ||
+		    A("</option>\n"))
+			r = -1;
+	free(names);
+	return r;
 }
 
 int page_staff_begin(struct buf *b, const char *title, const struct page_staff_user *u)

@@ -32,6 +32,9 @@ int page_staff_end(struct buf *b);
 /* The login form; login refills the user ID, error says what went wrong
  * ("" none). */
 int page_staff_login(struct buf *b, const char *csrf, const char *login, const char *error);
+/* The <option>s of the ward's notice types (types: the settings' list),
+ * the one named selected marked so; names escaped. */
+int page_staff_type_options(struct buf *b, const char *types, const char *selected);
 /* 403: what (Japanese: "承認") may not be done by u. */
 int page_staff_refused(struct buf *b, const struct page_staff_user *u, const char *what);
 /* A short page: a heading, a sentence, and a link back (href, label). */

@@ -5,7 +5,6 @@
  * may take, the residents' states one page at a time).  Times in JST.
  * Runs in the portal process.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "portal/http.h"
@@ -13,7 +12,6 @@
 #include "portal/page_staff_actions.h"
 #include "portal/page_staff_chart.h"
 #include "lib/staff.h"
-#include "lib/wardset.h"
 
 #define A(s) (buf_append_str(b, (s)) < 0)
 #define H(s) (http_html(b, (s)) < 0)
@@ -35,26 +33,11 @@ static int jst(struct buf *b, int64_t t)
 /* A choice of the ward's notice types (none when it has set none). */
 static int type_filter(struct buf *b, const struct page_staff_filter *f)
 {
-	char (*names)[WARDSET_TYPE_NAME_MAX];
-	size_t n;
-	int r = 0;
-
 	if (f->types == NULL || f->types[0] == '\0')
 		return 0;
-	names = xcalloc(WARDSET_TYPES_COUNT_MAX, sizeof(*names));
-	n = wardset_type_names(f->types, names, WARDSET_TYPES_COUNT_MAX);
-	if (A("<div class=\"field\"><label for=\"type\">通知の種類</label>\n"
-	      "<select id=\"type\" name=\"type\">\n<option value=\"\">すべて</option>\n"))
-		r = -1;
-	for (size_t i = 0; r == 0 && i < n; i++)
-		if (A("<option value=\"") || H(names[i]) || A("\"") ||
-		    (strcmp(f->type, names[i]) == 0 && A(" selected")) || A(">") || H(names[i]) ||
-		    A("</option>\n"))
-			r = -1;
-	if (r == 0 && A("</select></div>\n"))
-		r = -1;
-	free(names);
-	return r;
+	return A("<div class=\"field\"><label for=\"type\">通知の種類</label>\n"
+		 "<select id=\"type\" name=\"type\">\n<option value=\"\">すべて</option>\n") ||
+		       page_staff_type_options(b, f->types, f->type) < 0 || A("</select></div>\n") ? -1 : 0;
 }
 
 static int filter_form(struct buf *b, const struct page_staff_filter *f)

@@ -8,12 +8,11 @@
  * portal process.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "lib/intake_ja.h"
-#include "lib/wardset.h"
 #include "portal/http.h"
+#include "portal/page_staff.h"
 #include "portal/page_staff_upload.h"
 
 #define A(s) (buf_append_str(b, (s)) < 0)
@@ -55,28 +54,13 @@ static int checkbox(struct buf *b, const char *name, int on, const char *label)
 /* The ward's notice types as a choice (none when the ward has set none). */
 static int type_select(struct buf *b, const struct page_upload_form *f)
 {
-	char (*names)[WARDSET_TYPE_NAME_MAX];
-	size_t n;
-	int r = 0;
-
 	if (f->types == NULL || f->types[0] == '\0')
 		return 0;
-	names = xcalloc(WARDSET_TYPES_COUNT_MAX, sizeof(*names));
-	n = wardset_type_names(f->types, names, WARDSET_TYPES_COUNT_MAX);
-	if (A("<div class=\"field\"><label for=\"type\">通知の種類</label>\n"
-	      "<p class=\"hint\" id=\"type-hint\">区の設定に登録された種類から選びます。</p>\n"
-	      "<select id=\"type\" name=\"type\" aria-describedby=\"type-hint\">\n"
-	      "<option value=\"\">（選ばない）</option>\n"))
-		r = -1;
-	for (size_t i = 0; r == 0 && i < n; i++)
-		if (A("<option value=\"") || H(names[i]) || A("\"") ||
-		    (strcmp(f->notice_type, names[i]) == 0 && A(" selected")) || A(">") ||
-		    H(names[i]) || A("</option>\n"))
-			r = -1;
-	if (r == 0 && A("</select></div>\n"))
-		r = -1;
-	free(names);
-	return r;
+	return A("<div class=\"field\"><label for=\"type\">通知の種類</label>\n"
+		 "<p class=\"hint\" id=\"type-hint\">区の設定に登録された種類から選びます。</p>\n"
+		 "<select id=\"type\" name=\"type\" aria-describedby=\"type-hint\">\n"
+		 "<option value=\"\">（選ばない）</option>\n") ||
+		       page_staff_type_options(b, f->types, f->notice_type) < 0 || A("</select></div>\n") ? -1 : 0;
 }
 
 static int text_inputs(struct buf *b, const struct page_upload_form *f)
