@@ -71,6 +71,17 @@ static void print_summary(const struct batch_summary *s, int json)
 		       when, s->test ? "true" : "false", (unsigned long long)s->recipients,
 		       (unsigned long long)s->matched, (unsigned long long)s->signed_pdfs);
 		cli_json_str(s->title);
+		if (s->notice_type[0] != '\0') {
+			printf(",\"type\":");
+			cli_json_str(s->notice_type);
+		}
+		/* The 期限 the mail and the paper list use: the batch's own, or
+		 * the ward's default fixed when it was sent. */
+		if (s->deadline[0] != '\0') {
+			printf(",\"deadline\":");
+			cli_json_str(s->deadline);
+			printf(",\"deadline_default\":%s", s->deadline_default ? "true" : "false");
+		}
 		if (s->send_at > 0) {
 			char at[32];
 			time_format_jst(s->send_at, at, sizeof(at));

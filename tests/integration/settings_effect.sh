@@ -105,6 +105,9 @@ check "every mail gives the default deadline, 2 days after sending ($DAY)" $PY "
 req a "$U/batches/$B"
 check "the dashboard's batch page: the same date, marked as the ward's default" \
 	grep -qF "<dt>受け取り期限</dt><dd>$DAY（区の既定の日数から）" "$T/b"
+"$TAYORI" batch show "$B" -d "$D" --json >"$T/show-sent.json" 2>&1
+jtrue "... and batch show --json: the same date, as the ward's default" "$T/show-sent.json" \
+	"d['summary']['deadline'] == '$DAY' and d['summary']['deadline_default'] is True"
 
 # --- resident 1 downloads; the others do not -------------------------------------------
 L1=$(awk -v a="$(addr 1)" '$1 == a { print $2 }' "$T/links")

@@ -92,6 +92,11 @@ result; BN=$(batch_of_page)
 check "an upload with no type is stored too" [ -n "$BN" ]
 req k "$U/batches/$BT"
 check "the batch page shows its notice type" shows "<dt>通知の種類</dt><dd>保険料決定通知"
+"$TAYORI" batch show "$BT" -d "$D" --json >"$T/show-type.json" 2>&1
+jtrue "... and batch show --json names it" "$T/show-type.json" "d['summary']['type'] == '保険料決定通知'"
+"$TAYORI" batch list -d "$D" --json >"$T/list-type.json" 2>&1
+jtrue "... batch list --json too, and no type for the batch without one" "$T/list-type.json" \
+	"[b.get('type') for b in (d if isinstance(d, list) else d['batches']) if b['batch'] in ($BT, $BN)] == ['保険料決定通知', None]"
 req k "$U/batches"
 check "the batch list shows it beside the title" shows "保険料のお知らせ<br><span class=\"hint\">種類：保険料決定通知</span>"
 check "... and offers the types as a filter" shows '<option value="保険料決定通知">保険料決定通知</option>'
