@@ -50,18 +50,8 @@ printf '件名: 住民税決定通知\n認証: magic\n\n区民の皆さまへ。
 check "a batch of three" sh -c "'$TAYORI' submit -d '$D' --json '$T/b1' >'$T/b1.json' 2>'$T/b1.err'"
 B=$(jval "$T/b1.json" 'd["batch"]')
 
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+demo_run
 
-req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@"; }
-code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
-csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
-login() {
-	req "$1" "$U/login"; _c=$(csrf)
-	req "$1" --data-urlencode "csrf=$_c" --data-urlencode "login=$2" --data-urlencode "password=$PW" "$U/login"
-}
 cookies() { awk 'NF == 7 && ($1 !~ /^#/ || $1 ~ /^#HttpOnly_/) { printf "%s%s=%s", (n++ ? "; " : ""), $6, $7 }' "$T/jar.$1"; }
 naudit() { "$TAYORI" audit show -d "$D" --json 2>/dev/null | $PY -c 'import json, sys
 d = json.load(sys.stdin); recs = d["records"] if isinstance(d, dict) else d

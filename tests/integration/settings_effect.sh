@@ -41,18 +41,8 @@ export PW=a-long-enough-password
 check "an administrator" "$TAYORI" user add kanri -d "$D" --email kanri@ward.example.jp --role admin --password-env PW
 check "an approver" "$TAYORI" user add shonin -d "$D" --email shonin@ward.example.jp --role approver --password-env PW
 
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
+demo_run
 check "the resident listener answers" wait_for 15 curl -fsS -o /dev/null "$R/"
-req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@"; }
-code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
-csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
-login() {
-	req "$1" "$U/login"; _c=$(csrf)
-	req "$1" --data-urlencode "csrf=$_c" --data-urlencode "login=$2" --data-urlencode "password=$3" "$U/login"
-}
 
 # --- the description ------------------------------------------------------------
 curl -s -o "$T/front0.html" "$R/"

@@ -36,18 +36,7 @@ sh "$TOP/tests/bench/gen-corpus" "$T/c" 3 >/dev/null 2>&1 || { fail "gen-corpus"
 iconv -f CP932 -t UTF-8 "$T/c/corpus.csv" | tr -d '\r' | cut -d, -f1,2 >"$T/noaddr.csv"
 head -c 20000 "$T/c/corpus.pdf" >"$T/broken.pdf"
 
-"$TAYORI" run -d "$D" >"$T/run.log" 2>&1 &
-SUP=$!
-at_exit "kill $SUP"
-check "the staff listener answers" wait_for 15 curl -fsS "$U/healthz"
-req() { _j=$T/jar.$1; shift; curl -s -b "$_j" -c "$_j" -D "$T/h" -o "$T/b" "$@"; }
-code() { sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$T/h"; }
-location() { sed -n 's/^[Ll]ocation: *\([^\r]*\).*/\1/p' "$T/h"; }
-csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/b" | head -1; }
-login() {
-	req "$1" "$U/login"; _c=$(csrf)
-	req "$1" --data-urlencode "csrf=$_c" --data-urlencode "login=$2" --data-urlencode "password=$PW" "$U/login"
-}
+demo_run
 shows() { grep -qF -- "$1" "$T/b"; }
 nbatches() { "$TAYORI" batch list -d "$D" --json | $PY -c 'import json, sys; d = json.load(sys.stdin); print(len(d["batches"] if isinstance(d, dict) else d))'; }
 audited() { "$TAYORI" audit show -d "$D" --json | $PY -c 'import json, sys
