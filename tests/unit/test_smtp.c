@@ -283,6 +283,69 @@ static void line_ends_normalised(void **state)
 	relay_stop(&rl);
 }
 
+/* Over 150 generated messages (fixed seed): lines of random length and
+ * bytes, some starting with one or more dots, some ended by a bare LF, the
+ * last sometimes without its end, each sent over one connection (chained
+ * when state is "--pipelining"): the relay stores each as the CRLF form of
+ * what was built, byte for byte, dots unstuffed. */
+static void generated_messages_arrive_intact(void **state)
+{
+	static const char alphabet[] = "ab .\t-=0xZ\xe3\x81\x82";
+	struct relay rl;
+	struct smtp_conn *c;
+	const char *opt = *state;
+	uint32_t seed = 20261207;
+	char *in = malloc(8192), *want = malloc(16384), rcpt[64];
+
+	assert_int_equal(relay_start(&rl, "127.0.0.1", opt, NULL, NULL), 0);
+	c = open_ok(&rl);
+	for (int m = 0; m < 150; m++) {
+		size_t i = 0, w = 0;
+		int lines;
+		struct smtp_result r;
+		struct error e = {0};
+		seed = seed * 1103515245u + 12345u;
+		lines = 1 + (int)(seed >> 16) % 40;
+		i = (size_t)snprintf(in, 64, "Subject: generated %d\r\n\r\n", m);
+		memcpy(want, in, i);
+		w = i;
+		for (int l = 0; l < lines; l++) {
+			size_t start = i;
+			int n, dots;
+			seed = seed * 1103515245u + 12345u;
+			n = (int)(seed >> 16) % 90;
+			dots = (seed >> 8) % 5 == 0 ? 1 + (int)(seed >> 4) % 3 : 0;
+			for (int d = 0; d < dots && n > 0; d++, n--)
+				in[i++] = '.', want[w++] = '.';
+			for (int k = 0; k < n; k++) {
+				seed = seed * 1103515245u + 12345u;
+				in[i] = want[w] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+				i++, w++;
+			}
+			if (l == lines - 1 && (seed >> 12) % 3 == 0) {
+				/* no line end: the client adds CRLF (an empty last
+				 * line leaves the message ending with the one before) */
+				if (i == start)
+					continue;
+			} else if ((seed >> 10) % 4 == 0) {
+				in[i++] = '\n';
+			} else {
+				in[i++] = '\r', in[i++] = '\n';
+			}
+			want[w++] = '\r', want[w++] = '\n';
+		}
+		snprintf(rcpt, sizeof rcpt, "gen%d@example.jp", m);
+		assert_int_equal(smtp_send(c, FROM, rcpt, (const uint8_t *)in, i, &r, &e), 0);
+		if (r.outcome != SMTP_SENT)
+			fail_msg("message %d not sent: %d %s", m, r.code, r.text);
+		check_stored(&rl, r.queue_id, want, w, rcpt);
+	}
+	smtp_close(&c);
+	relay_stop(&rl);
+	free(in);
+	free(want);
+}
+
 static void send_expect(struct smtp_conn *c, const char *rcpt, enum smtp_outcome out, enum smtp_stage st, int code,
 			const char *status, struct smtp_result *r)
 {
@@ -588,6 +651,9 @@ int main(void)
 		cmocka_unit_test_prestate_setup_teardown(dots_and_long_line_arrive_intact, NULL, stop_leftover,
 							 "--pipelining"),
 		cmocka_unit_test_prestate_setup_teardown(line_ends_normalised, NULL, stop_leftover, NULL),
+		cmocka_unit_test_prestate_setup_teardown(generated_messages_arrive_intact, NULL, stop_leftover, NULL),
+		cmocka_unit_test_prestate_setup_teardown(generated_messages_arrive_intact, NULL, stop_leftover,
+							 "--pipelining"),
 		cmocka_unit_test_prestate_setup_teardown(line_ends_normalised, NULL, stop_leftover,
 							 "--pipelining"),
 		cmocka_unit_test_prestate_setup_teardown(refusals_keep_connection, NULL, stop_leftover, NULL),
